@@ -1,0 +1,583 @@
+#define G_LOG_DOMAIN "gemba-test-image"
+
+#include "config.h"
+
+/* test-image.c: decoding, encoding, resizing and thumbnails of core/image
+ *
+ * Every input is made here with the codec libraries themselves, so the tests need no files.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <string.h>
+#include <sys/stat.h>
+#include <utime.h>
+
+#include <glib/gstdio.h>
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <tiffio.h>
+#include <webp/encode.h>
+
+#include "gemba.h"
+
+typedef struct {
+  char *dir;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("gemba-test-image-XXXXXX", &error);
+  g_assert_no_error (error);
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir != NULL)
+    {
+      while ((name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
+              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+            remove_tree (child);
+          else
+            g_unlink (child);
+        }
+      g_dir_close (dir);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+}
+
+/* A smooth pattern that survives lossy codecs within a few levels. */
+static GembaImage *
+make_gradient (guint width, guint height)
+{
+  GembaImage *image = gemba_image_new (width, height);
+
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        guint8 *p = image->pixels + ((gsize) y * width + x) * 3;
+
+        p[0] = (guint8) (x * 255 / MAX (1, width - 1));
+        p[1] = (guint8) (y * 255 / MAX (1, height - 1));
+        p[2] = (guint8) ((x + y) * 127 / MAX (1, width + height - 2) + 64);
+      }
+  return image;
+}
+
+static double
+mean_abs_diff (const GembaImage *a, const GembaImage *b)
+{
+  gsize n = (gsize) a->width * a->height * 3;
+  double sum = 0;
+
+  g_assert_cmpuint (a->width, ==, b->width);
+  g_assert_cmpuint (a->height, ==, b->height);
+  for (gsize i = 0; i < n; i++)
+    sum += ABS ((int) a->pixels[i] - (int) b->pixels[i]);
+  return sum / n;
+}
+
+static void
+check_decodes_to (GBytes *bytes, GembaImageFormat format, const GembaImage *expected,
+                  double tolerance)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) decoded = NULL;
+  GembaImageFormat probed = GEMBA_IMAGE_FORMAT_UNKNOWN;
+  guint width = 0, height = 0;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  g_assert_cmpint (gemba_image_format_sniff (data, len), ==, format);
+
+  g_assert_true (gemba_image_probe (data, len, "probe-me", &probed, &width, &height, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (probed, ==, format);
+  g_assert_cmpuint (width, ==, expected->width);
+  g_assert_cmpuint (height, ==, expected->height);
+
+  decoded = gemba_image_decode (data, len, "decode-me", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (decoded);
+  g_assert_cmpfloat (mean_abs_diff (decoded, expected), <=, tolerance);
+}
+
+static void
+test_roundtrip_jpeg (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (67, 45);
+  g_autoptr(GBytes) bytes = gemba_image_encode_jpeg (image, 95, &error);
+
+  g_assert_no_error (error);
+  check_decodes_to (bytes, GEMBA_IMAGE_FORMAT_JPEG, image, 2.5);
+}
+
+static void
+test_roundtrip_png (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (33, 17);
+  g_autoptr(GBytes) bytes = gemba_image_encode_png (image, &error);
+
+  g_assert_no_error (error);
+  check_decodes_to (bytes, GEMBA_IMAGE_FORMAT_PNG, image, 0.0);
+}
+
+static GdkPixbuf *
+pixbuf_from_image (const GembaImage *image)
+{
+  GdkPixbuf *pixbuf = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, image->width, image->height);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf);
+  guint8 *pixels = gdk_pixbuf_get_pixels (pixbuf);
+
+  for (guint y = 0; y < image->height; y++)
+    memcpy (pixels + (gsize) y * stride, image->pixels + (gsize) y * image->width * 3,
+            (gsize) image->width * 3);
+  return pixbuf;
+}
+
+static void
+test_roundtrip_bmp (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (21, 13);
+  g_autoptr(GdkPixbuf) pixbuf = pixbuf_from_image (image);
+  g_autoptr(GBytes) bytes = NULL;
+  char *buffer = NULL;
+  gsize len = 0;
+
+  if (!gdk_pixbuf_save_to_buffer (pixbuf, &buffer, &len, "bmp", &error, NULL))
+    {
+      g_test_skip_printf ("gdk-pixbuf cannot write BMP here: %s", error->message);
+      return;
+    }
+  bytes = g_bytes_new_take (buffer, len);
+  check_decodes_to (bytes, GEMBA_IMAGE_FORMAT_BMP, image, 0.0);
+}
+
+static void
+test_roundtrip_tiff (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (40, 30);
+  g_autofree char *path = g_build_filename (f->dir, "frame.tif", NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  gsize len;
+  TIFF *tif;
+
+  tif = TIFFOpen (path, "w");
+  g_assert_nonnull (tif);
+  TIFFSetField (tif, TIFFTAG_IMAGEWIDTH, image->width);
+  TIFFSetField (tif, TIFFTAG_IMAGELENGTH, image->height);
+  TIFFSetField (tif, TIFFTAG_SAMPLESPERPIXEL, 3);
+  TIFFSetField (tif, TIFFTAG_BITSPERSAMPLE, 8);
+  TIFFSetField (tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+  TIFFSetField (tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField (tif, TIFFTAG_COMPRESSION, COMPRESSION_LZW);
+  TIFFSetField (tif, TIFFTAG_ROWSPERSTRIP, 8);
+  for (guint y = 0; y < image->height; y++)
+    g_assert_cmpint (TIFFWriteScanline (tif, image->pixels + (gsize) y * image->width * 3, y, 0),
+                     ==, 1);
+  TIFFClose (tif);
+
+  g_file_get_contents (path, &contents, &len, &error);
+  g_assert_no_error (error);
+  bytes = g_bytes_new (contents, len);
+  check_decodes_to (bytes, GEMBA_IMAGE_FORMAT_TIFF, image, 0.0);
+
+  /* Cut inside the strips: an error, never a partial image. */
+  {
+    g_autoptr(GembaImage) cut = gemba_image_decode ((const guint8 *) contents, len / 2,
+                                                    "cut.tif", &error);
+
+    g_assert_null (cut);
+    g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+    g_assert_nonnull (strstr (error->message, "cut.tif"));
+  }
+}
+
+static void
+test_roundtrip_webp (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (50, 24);
+  g_autoptr(GBytes) bytes = NULL;
+  uint8_t *out = NULL;
+  size_t len;
+
+  len = WebPEncodeLosslessRGB (image->pixels, image->width, image->height, image->width * 3,
+                               &out);
+  g_assert_cmpuint (len, >, 0);
+  bytes = g_bytes_new (out, len);
+  WebPFree (out);
+  check_decodes_to (bytes, GEMBA_IMAGE_FORMAT_WEBP, image, 0.0);
+
+  {
+    gsize n;
+    const guint8 *data = g_bytes_get_data (bytes, &n);
+    g_autoptr(GembaImage) cut = gemba_image_decode (data, n - 20, "cut.webp", &error);
+
+    g_assert_null (cut);
+    g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+    g_assert_nonnull (strstr (error->message, "cut.webp"));
+  }
+}
+
+static void
+check_truncations (GBytes *bytes, const char *name)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  /* Cut in the header, in the image data, and just before the end marker. */
+  gsize cuts[] = { 40, len / 3, len / 2, len - 2 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cuts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GembaImage) image = gemba_image_decode (data, cuts[i], name, &error);
+      guint width, height;
+
+      g_test_message ("%s cut at %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT, name, cuts[i], len);
+      g_assert_null (image);
+      g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+      g_assert_nonnull (strstr (error->message, name));
+      g_clear_error (&error);
+
+      g_assert_false (gemba_image_probe (data, cuts[i], name, NULL, &width, &height, &error));
+      g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+      g_assert_nonnull (strstr (error->message, name));
+    }
+}
+
+static void
+test_truncated_jpeg (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (160, 120);
+  g_autoptr(GBytes) bytes = gemba_image_encode_jpeg (image, 90, &error);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+  g_autoptr(GembaImage) cut = NULL;
+
+  g_assert_no_error (error);
+  check_truncations (bytes, "cam1/frame-0042.jpg");
+
+  cut = gemba_image_decode (data, len / 2, "half.jpg", &error);
+  g_assert_null (cut);
+  g_assert_nonnull (strstr (error->message, "truncated"));
+}
+
+static void
+test_truncated_png (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (160, 120);
+  g_autoptr(GBytes) bytes = gemba_image_encode_png (image, &error);
+
+  g_assert_no_error (error);
+  check_truncations (bytes, "cam1/frame-0043.png");
+}
+
+static void
+test_damaged_jpeg (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (160, 120);
+  g_autoptr(GBytes) bytes = gemba_image_encode_jpeg (image, 90, &error);
+  gsize len;
+  g_autofree guint8 *data = g_memdup2 (g_bytes_get_data (bytes, &len), g_bytes_get_size (bytes));
+  g_autoptr(GembaImage) decoded = NULL;
+
+  /* A marker in the middle of the entropy-coded data: the scan ends early. */
+  data[len / 2] = 0xff;
+  data[len / 2 + 1] = 0xd9;
+  decoded = gemba_image_decode (data, len, "damaged.jpg", &error);
+  g_assert_null (decoded);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "damaged.jpg"));
+}
+
+static void
+test_not_an_image (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  static const char text[] = "station,verdict\n1,ok\n2,scratch\n";
+  g_autofree char *path = g_build_filename (f->dir, "notes.csv", NULL);
+  g_autofree char *missing = g_build_filename (f->dir, "missing.jpg", NULL);
+  g_autoptr(GembaImage) image = NULL;
+
+  image = gemba_image_decode ((const guint8 *) text, sizeof text - 1, "notes.csv", &error);
+  g_assert_null (image);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "notes.csv"));
+  g_clear_error (&error);
+
+  image = gemba_image_decode ((const guint8 *) "", 0, "empty.png", &error);
+  g_assert_null (image);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+  g_clear_error (&error);
+
+  g_file_set_contents (path, text, -1, &error);
+  g_assert_no_error (error);
+  image = gemba_image_load (path, &error);
+  g_assert_null (image);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+
+  image = gemba_image_load (missing, &error);
+  g_assert_null (image);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+
+  /* A JPEG signature followed by garbage. */
+  {
+    guint8 junk[64] = { 0xff, 0xd8, 0xff, 0xe0 };
+
+    image = gemba_image_decode (junk, sizeof junk, "junk.jpg", &error);
+    g_assert_null (image);
+    g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+    g_assert_nonnull (strstr (error->message, "junk.jpg"));
+  }
+}
+
+static void
+test_resize_constant (void)
+{
+  g_autoptr(GembaImage) image = gemba_image_new (97, 61);
+  guint sizes[][2] = { { 13, 7 }, { 64, 64 }, { 96, 60 }, { 200, 150 }, { 1, 1 }, { 300, 20 } };
+
+  for (gsize i = 0; i < (gsize) image->width * image->height; i++)
+    {
+      image->pixels[3 * i] = 200;
+      image->pixels[3 * i + 1] = 17;
+      image->pixels[3 * i + 2] = 255;
+    }
+  for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
+    {
+      g_autoptr(GembaImage) out = gemba_image_resize (image, sizes[s][0], sizes[s][1]);
+
+      g_assert_cmpuint (out->width, ==, sizes[s][0]);
+      g_assert_cmpuint (out->height, ==, sizes[s][1]);
+      for (gsize i = 0; i < (gsize) out->width * out->height; i++)
+        {
+          g_assert_cmpuint (out->pixels[3 * i], ==, 200);
+          g_assert_cmpuint (out->pixels[3 * i + 1], ==, 17);
+          g_assert_cmpuint (out->pixels[3 * i + 2], ==, 255);
+        }
+    }
+}
+
+static void
+test_resize_average (void)
+{
+  g_autoptr(GembaImage) image = gemba_image_new (2, 2);
+  g_autoptr(GembaImage) one = NULL;
+  g_autoptr(GembaImage) big = NULL;
+  g_autoptr(GembaImage) halves = NULL;
+  g_autoptr(GembaImage) row = gemba_image_new (4, 1);
+  static const guint8 values[4] = { 0, 100, 40, 60 };
+
+  for (guint i = 0; i < 4; i++)
+    {
+      image->pixels[3 * i] = values[i];
+      image->pixels[3 * i + 1] = 255 - values[i];
+      image->pixels[3 * i + 2] = (i == 0) ? 255 : 0;
+    }
+  one = gemba_image_resize (image, 1, 1);
+  g_assert_cmpuint (one->pixels[0], ==, 50);    /* (0 + 100 + 40 + 60) / 4 */
+  g_assert_cmpuint (one->pixels[1], ==, 205);
+  g_assert_cmpuint (one->pixels[2], ==, 64);    /* 255 / 4 = 63.75 */
+
+  /* Growing is bilinear: corners keep their values, the middle is between. */
+  big = gemba_image_resize (image, 4, 4);
+  g_assert_cmpuint (big->pixels[0], ==, 0);
+  g_assert_cmpuint (big->pixels[(3 * 4 + 3) * 3], ==, 60);
+  g_assert_cmpuint (big->pixels[1 * 3], ==, 25);   /* 0.75·0 + 0.25·100 */
+
+  /* 4 → 3 covers partial source pixels: weights 3/4 and 1/4. */
+  row->pixels[0] = 0;
+  row->pixels[3] = 120;
+  row->pixels[6] = 240;
+  row->pixels[9] = 40;
+  halves = gemba_image_resize (row, 3, 1);
+  g_assert_cmpuint (halves->pixels[0], ==, 30);    /* (0 + 120/3) · 3/4 */
+  g_assert_cmpuint (halves->pixels[3], ==, 180);   /* (120·2/3 + 240·2/3) · 3/4 */
+  g_assert_cmpuint (halves->pixels[6], ==, 90);    /* (240/3 + 40) · 3/4 */
+}
+
+static void
+test_crop (void)
+{
+  g_autoptr(GembaImage) image = make_gradient (30, 20);
+  g_autoptr(GembaImage) crop = gemba_image_crop (image, 5, 7, 10, 4);
+
+  g_assert_cmpuint (crop->width, ==, 10);
+  g_assert_cmpuint (crop->height, ==, 4);
+  for (guint y = 0; y < 4; y++)
+    g_assert_cmpmem (crop->pixels + y * 10 * 3, 30,
+                     image->pixels + ((y + 7) * 30 + 5) * 3, 30);
+}
+
+static void
+test_load_scaled (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (640, 360);
+  g_autofree char *jpg = g_build_filename (f->dir, "wide.jpg", NULL);
+  g_autofree char *png = g_build_filename (f->dir, "wide.png", NULL);
+  g_autoptr(GembaImage) small = NULL;
+  g_autoptr(GembaImage) expected = NULL;
+
+  g_assert_true (gemba_image_save (image, jpg, &error));
+  g_assert_no_error (error);
+  g_assert_true (gemba_image_save (image, png, &error));
+  g_assert_no_error (error);
+
+  small = gemba_image_load_scaled (jpg, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (small->width, ==, 100);
+  g_assert_cmpuint (small->height, ==, 56);
+  expected = gemba_image_resize (image, 100, 56);
+  g_assert_cmpfloat (mean_abs_diff (small, expected), <=, 3.0);
+  g_clear_pointer (&small, gemba_image_free);
+
+  small = gemba_image_load_scaled (png, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (mean_abs_diff (small, expected), <=, 0.0);
+
+  g_assert_false (gemba_image_save (image, "/nonexistent-dir/x.jpg", &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_IO);
+  g_clear_error (&error);
+  g_assert_false (gemba_image_save (image, "frame.gif", &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED);
+}
+
+typedef struct {
+  const char *frame;
+  const char *thumb;
+  gint failures;
+} ThumbJob;
+
+static gpointer
+thumb_thread (gpointer data)
+{
+  ThumbJob *job = data;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!gemba_image_ensure_thumbnail (job->frame, job->thumb, 64, &error))
+        g_atomic_int_inc (&job->failures);
+    }
+  return NULL;
+}
+
+static void
+test_thumbnail (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = make_gradient (320, 240);
+  g_autofree char *frame = g_build_filename (f->dir, "frame.jpg", NULL);
+  g_autofree char *thumb = g_build_filename (f->dir, "thumbs", "ab", "frame-64.jpg", NULL);
+  g_autoptr(GembaImage) loaded = NULL;
+  GThread *threads[4];
+  ThumbJob job = { frame, thumb, 0 };
+  struct stat before, after;
+  struct utimbuf times;
+  GDir *dir;
+  const char *name;
+  g_autofree char *thumb_dir = g_path_get_dirname (thumb);
+  guint n_files = 0;
+
+  g_assert_true (gemba_image_save (image, frame, &error));
+  g_assert_no_error (error);
+
+  /* Several threads at once: every call succeeds and no temporary file is left. */
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("thumb", thumb_thread, &job);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpint (job.failures, ==, 0);
+
+  dir = g_dir_open (thumb_dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    n_files++;
+  g_dir_close (dir);
+  g_assert_cmpuint (n_files, ==, 1);
+
+  loaded = gemba_image_load (thumb, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loaded->width, ==, 64);
+  g_assert_cmpuint (loaded->height, ==, 48);
+
+  /* Newer than the frame: reused, not rewritten. */
+  times.actime = times.modtime = 1000000000;
+  g_assert_cmpint (utime (frame, &times), ==, 0);
+  g_assert_cmpint (stat (thumb, &before), ==, 0);
+  g_assert_true (gemba_image_ensure_thumbnail (frame, thumb, 64, &error));
+  g_assert_cmpint (stat (thumb, &after), ==, 0);
+  g_assert_cmpuint (before.st_ino, ==, after.st_ino);
+
+  /* Older than the frame: made again. */
+  times.actime = times.modtime = 999999000;
+  g_assert_cmpint (utime (thumb, &times), ==, 0);
+  g_assert_true (gemba_image_ensure_thumbnail (frame, thumb, 64, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (thumb, &after), ==, 0);
+  g_assert_cmpuint (before.st_ino, !=, after.st_ino);
+
+  /* A missing frame names itself. */
+  g_assert_false (gemba_image_ensure_thumbnail ("/nonexistent/frame.jpg", thumb, 64, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/frame.jpg"));
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/image/roundtrip/jpeg", test_roundtrip_jpeg);
+  g_test_add_func ("/core/image/roundtrip/png", test_roundtrip_png);
+  g_test_add_func ("/core/image/roundtrip/bmp", test_roundtrip_bmp);
+  g_test_add ("/core/image/roundtrip/tiff", Fixture, NULL, fixture_setup, test_roundtrip_tiff,
+              fixture_teardown);
+  g_test_add_func ("/core/image/roundtrip/webp", test_roundtrip_webp);
+  g_test_add_func ("/core/image/truncated/jpeg", test_truncated_jpeg);
+  g_test_add_func ("/core/image/truncated/png", test_truncated_png);
+  g_test_add_func ("/core/image/damaged/jpeg", test_damaged_jpeg);
+  g_test_add ("/core/image/not-an-image", Fixture, NULL, fixture_setup, test_not_an_image,
+              fixture_teardown);
+  g_test_add_func ("/core/image/resize/constant", test_resize_constant);
+  g_test_add_func ("/core/image/resize/average", test_resize_average);
+  g_test_add_func ("/core/image/crop", test_crop);
+  g_test_add ("/core/image/load-scaled", Fixture, NULL, fixture_setup, test_load_scaled,
+              fixture_teardown);
+  g_test_add ("/core/image/thumbnail", Fixture, NULL, fixture_setup, test_thumbnail,
+              fixture_teardown);
+
+  return g_test_run ();
+}
