@@ -1,0 +1,1509 @@
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+/* The kernels are simple loops over the channel axis that the compiler must vectorise. */
+#pragma GCC optimize ("O3")
+
+#include <math.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "gemba-layers.h"
+
+/* Column buffers of this many floats keep a GEMM panel in L2. */
+#define COL_TARGET (1 << 17)
+/* Elementwise work is split in blocks of this many floats. */
+#define ELT_BLOCK (1 << 15)
+/* Batch-norm statistics are split in tasks of this many rows (fixed, for determinism). */
+#define BN_ROWS 1024
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define GEMBA_CLONES __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GEMBA_CLONES
+#endif
+
+static GembaLayer *
+layer_new (GembaLayerKind kind, int in_h, int in_w, int in_c)
+{
+  GembaLayer *l = g_new0 (GembaLayer, 1);
+
+  l->kind = kind;
+  l->in_h = l->out_h = in_h;
+  l->in_w = l->out_w = in_w;
+  l->in_c = l->out_c = in_c;
+  l->kh = l->kw = l->stride = 1;
+  l->groups = 1;
+  return l;
+}
+
+static void
+layer_alloc_params (GembaLayer *l, gsize n_w, gsize n_b)
+{
+  l->n_w = n_w;
+  l->n_b = n_b;
+  l->w = gemba_floats_new (n_w);
+  l->gw = gemba_floats_new (n_w);
+  if (n_b > 0)
+    {
+      l->b = gemba_floats_new (n_b);
+      l->gb = gemba_floats_new (n_b);
+    }
+}
+
+GembaLayer *
+gemba_layer_new_conv (int in_h, int in_w, int in_c, int out_c, int kh, int kw, int stride,
+                      int pad, int groups, gboolean bias)
+{
+  GembaLayer *l;
+
+  g_return_val_if_fail (groups > 0 && in_c % groups == 0 && out_c % groups == 0, NULL);
+  g_return_val_if_fail (stride > 0 && pad >= 0 && in_h + 2 * pad >= kh && in_w + 2 * pad >= kw,
+                        NULL);
+
+  l = layer_new (GEMBA_LAYER_CONV, in_h, in_w, in_c);
+  l->out_c = out_c;
+  l->kh = kh;
+  l->kw = kw;
+  l->stride = stride;
+  l->pad = pad;
+  l->groups = groups;
+  l->out_h = (in_h + 2 * pad - kh) / stride + 1;
+  l->out_w = (in_w + 2 * pad - kw) / stride + 1;
+  layer_alloc_params (l, (gsize) out_c * kh * kw * (in_c / groups), bias ? out_c : 0);
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_batch_norm (int h, int w, int c)
+{
+  GembaLayer *l = layer_new (GEMBA_LAYER_BATCH_NORM, h, w, c);
+
+  l->eps = 1e-5f;
+  l->momentum = 0.1f;
+  layer_alloc_params (l, c, c);
+  l->running_mean = gemba_floats_new (c);
+  l->running_var = gemba_floats_new (c);
+  l->save_mean = gemba_floats_new (c);
+  l->save_invstd = gemba_floats_new (c);
+  for (int i = 0; i < c; i++)
+    {
+      l->w[i] = 1.0f;
+      l->running_var[i] = 1.0f;
+    }
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_relu (int h, int w, int c, gboolean relu6)
+{
+  return layer_new (relu6 ? GEMBA_LAYER_RELU6 : GEMBA_LAYER_RELU, h, w, c);
+}
+
+GembaLayer *
+gemba_layer_new_pool (GembaLayerKind kind, int in_h, int in_w, int c, int k, int stride, int pad)
+{
+  GembaLayer *l;
+
+  g_return_val_if_fail (kind == GEMBA_LAYER_MAX_POOL || kind == GEMBA_LAYER_AVG_POOL, NULL);
+  g_return_val_if_fail (k > 0 && stride > 0 && pad >= 0 && 2 * pad <= k, NULL);
+  g_return_val_if_fail (in_h + 2 * pad >= k && in_w + 2 * pad >= k, NULL);
+
+  l = layer_new (kind, in_h, in_w, c);
+  l->kh = l->kw = k;
+  l->stride = stride;
+  l->pad = pad;
+  l->out_h = (in_h + 2 * pad - k) / stride + 1;
+  l->out_w = (in_w + 2 * pad - k) / stride + 1;
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_global_avg_pool (int in_h, int in_w, int c)
+{
+  GembaLayer *l = layer_new (GEMBA_LAYER_GLOBAL_AVG_POOL, in_h, in_w, c);
+
+  l->out_h = l->out_w = 1;
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_linear (int in, int out, gboolean bias)
+{
+  GembaLayer *l = layer_new (GEMBA_LAYER_LINEAR, 1, 1, in);
+
+  l->out_c = out;
+  layer_alloc_params (l, (gsize) in * out, bias ? out : 0);
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_dropout (int h, int w, int c, float p)
+{
+  GembaLayer *l;
+
+  g_return_val_if_fail (p >= 0.0f && p < 1.0f, NULL);
+  l = layer_new (GEMBA_LAYER_DROPOUT, h, w, c);
+  l->p = p;
+  return l;
+}
+
+GembaLayer *
+gemba_layer_new_add (int h, int w, int c)
+{
+  return layer_new (GEMBA_LAYER_ADD, h, w, c);
+}
+
+void
+gemba_layer_free (GembaLayer *l)
+{
+  if (l == NULL)
+    return;
+  gemba_floats_free (l->w);
+  gemba_floats_free (l->b);
+  gemba_floats_free (l->gw);
+  gemba_floats_free (l->gb);
+  gemba_floats_free (l->running_mean);
+  gemba_floats_free (l->running_var);
+  gemba_floats_free (l->save_mean);
+  gemba_floats_free (l->save_invstd);
+  gemba_floats_free (l->aux);
+  g_free (l->partial);
+  g_free (l);
+}
+
+const char *
+gemba_layer_kind_name (GembaLayerKind kind)
+{
+  switch (kind)
+    {
+    case GEMBA_LAYER_CONV: return "conv";
+    case GEMBA_LAYER_BATCH_NORM: return "batch-norm";
+    case GEMBA_LAYER_RELU: return "relu";
+    case GEMBA_LAYER_RELU6: return "relu6";
+    case GEMBA_LAYER_MAX_POOL: return "max-pool";
+    case GEMBA_LAYER_AVG_POOL: return "avg-pool";
+    case GEMBA_LAYER_GLOBAL_AVG_POOL: return "global-avg-pool";
+    case GEMBA_LAYER_LINEAR: return "linear";
+    case GEMBA_LAYER_DROPOUT: return "dropout";
+    case GEMBA_LAYER_ADD: return "add";
+    default: g_assert_not_reached ();
+    }
+}
+
+gsize
+gemba_layer_in_size (const GembaLayer *l)
+{
+  return (gsize) l->in_h * l->in_w * l->in_c;
+}
+
+gsize
+gemba_layer_out_size (const GembaLayer *l)
+{
+  return (gsize) l->out_h * l->out_w * l->out_c;
+}
+
+gboolean
+gemba_layer_can_run_in_place (const GembaLayer *l)
+{
+  return l->kind == GEMBA_LAYER_RELU || l->kind == GEMBA_LAYER_RELU6;
+}
+
+static gboolean
+conv_is_depthwise (const GembaLayer *l)
+{
+  return l->groups > 1 && l->groups == l->in_c && l->out_c == l->in_c;
+}
+
+static gboolean
+conv_is_pointwise (const GembaLayer *l)
+{
+  return l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad == 0 && l->groups == 1;
+}
+
+static int
+conv_k (const GembaLayer *l)
+{
+  return l->kh * l->kw * (l->in_c / l->groups);
+}
+
+/* Output pixels per forward task. */
+static gsize
+conv_fwd_chunk (const GembaLayer *l, int batch, int n_threads)
+{
+  gsize total = (gsize) batch * l->out_h * l->out_w;
+  gsize chunk = MAX ((gsize) COL_TARGET / conv_k (l), 16);
+  gsize per_thread = (total + n_threads - 1) / n_threads;
+
+  return MAX (MIN (chunk, per_thread), 1);
+}
+
+/* Images per backward task. */
+static int
+conv_bwd_chunk (const GembaLayer *l, int batch, int n_threads)
+{
+  gsize per_image = (gsize) l->out_h * l->out_w * conv_k (l);
+  int chunk = (int) MAX ((gsize) 1, (gsize) COL_TARGET * 2 / per_image);
+  int per_thread = (batch + n_threads - 1) / n_threads;
+
+  return CLAMP (MIN (chunk, per_thread), 1, 8);
+}
+
+gsize
+gemba_layer_scratch_floats (const GembaLayer *l, int batch, int n_threads)
+{
+  switch (l->kind)
+    {
+    case GEMBA_LAYER_CONV:
+      if (conv_is_depthwise (l))
+        return (gsize) l->kh * l->kw * l->in_c + l->in_c + 16;
+      else
+        {
+          gsize fwd = conv_fwd_chunk (l, batch, n_threads) * conv_k (l);
+          gsize bwd = (gsize) conv_bwd_chunk (l, batch, n_threads) * l->out_h * l->out_w * conv_k (l);
+
+          return MAX (fwd, bwd + l->n_w + l->out_c + 16);
+        }
+    case GEMBA_LAYER_LINEAR:
+      return l->n_w + l->out_c + 16;
+    case GEMBA_LAYER_BATCH_NORM:
+    case GEMBA_LAYER_RELU:
+    case GEMBA_LAYER_RELU6:
+    case GEMBA_LAYER_MAX_POOL:
+    case GEMBA_LAYER_AVG_POOL:
+    case GEMBA_LAYER_GLOBAL_AVG_POOL:
+    case GEMBA_LAYER_DROPOUT:
+    case GEMBA_LAYER_ADD:
+    default:
+      return 0;
+    }
+}
+
+void
+gemba_layer_init_params (GembaLayer *l, GembaRng *rng)
+{
+  switch (l->kind)
+    {
+    case GEMBA_LAYER_CONV:
+      {
+        /* He (fan-out) normal, as torchvision initialises MobileNetV2 */
+        float std = sqrtf (2.0f / (float) (l->out_c / l->groups * l->kh * l->kw));
+
+        for (gsize i = 0; i < l->n_w; i++)
+          l->w[i] = std * gemba_rng_normal (rng);
+        if (l->b)
+          memset (l->b, 0, l->n_b * sizeof (float));
+      }
+      break;
+    case GEMBA_LAYER_LINEAR:
+      {
+        /* PyTorch's default: uniform in ±1/sqrt(fan_in) */
+        float bound = 1.0f / sqrtf ((float) l->in_c);
+
+        for (gsize i = 0; i < l->n_w; i++)
+          l->w[i] = bound * (2.0f * gemba_rng_uniform (rng) - 1.0f);
+        for (gsize i = 0; i < l->n_b; i++)
+          l->b[i] = bound * (2.0f * gemba_rng_uniform (rng) - 1.0f);
+      }
+      break;
+    case GEMBA_LAYER_BATCH_NORM:
+      for (int i = 0; i < l->in_c; i++)
+        {
+          l->w[i] = 1.0f;
+          l->b[i] = 0.0f;
+          l->running_mean[i] = 0.0f;
+          l->running_var[i] = 1.0f;
+        }
+      break;
+    case GEMBA_LAYER_RELU:
+    case GEMBA_LAYER_RELU6:
+    case GEMBA_LAYER_MAX_POOL:
+    case GEMBA_LAYER_AVG_POOL:
+    case GEMBA_LAYER_GLOBAL_AVG_POOL:
+    case GEMBA_LAYER_DROPOUT:
+    case GEMBA_LAYER_ADD:
+    default:
+      break;
+    }
+}
+
+void
+gemba_layer_zero_grad (GembaLayer *l)
+{
+  if (l->gw)
+    memset (l->gw, 0, l->n_w * sizeof (float));
+  if (l->gb)
+    memset (l->gb, 0, l->n_b * sizeof (float));
+}
+
+static float *
+layer_aux (GembaLayer *l, gsize n)
+{
+  if (l->aux_size < n)
+    {
+      gemba_floats_free (l->aux);
+      l->aux = gemba_floats_new (n);
+      l->aux_size = n;
+    }
+  return l->aux;
+}
+
+static double *
+layer_partial (GembaLayer *l, gsize n)
+{
+  if (l->partial_size < n)
+    {
+      g_free (l->partial);
+      l->partial = g_new0 (double, n);
+      l->partial_size = n;
+    }
+  return l->partial;
+}
+
+/* ---- convolution ---------------------------------------------------------------------- */
+
+typedef struct {
+  GembaLayer *l;
+  GembaPool *pool;
+  int batch;
+  const float *x;
+  const float *x2;
+  const float *y;
+  const float *dy;
+  float *out;
+  float *dx;
+  float *dx2;
+  gboolean accumulate;
+  gboolean accumulate2;
+  gboolean training;
+  gsize chunk;
+  gsize total;
+  guint64 seed;
+  int n_tasks;
+} Job;
+
+/* col[p - p0][k] for output pixels [p0, p1) of the batch, group g. */
+static void
+im2col (const GembaLayer *l, const float *x, gsize p0, gsize p1, int g, float *col)
+{
+  const int cg = l->in_c / l->groups;
+  const int K = conv_k (l);
+  const int hw = l->out_h * l->out_w;
+
+  for (gsize p = p0; p < p1; p++)
+    {
+      int img = (int) (p / hw);
+      int rem = (int) (p % hw);
+      int oy = rem / l->out_w;
+      int ox = rem % l->out_w;
+      float *dst = col + (p - p0) * K;
+      const float *src = x + (gsize) img * l->in_h * l->in_w * l->in_c + g * cg;
+
+      for (int ky = 0; ky < l->kh; ky++)
+        {
+          int iy = oy * l->stride - l->pad + ky;
+
+          if (iy < 0 || iy >= l->in_h)
+            {
+              memset (dst, 0, sizeof (float) * l->kw * cg);
+              dst += l->kw * cg;
+              continue;
+            }
+          for (int kx = 0; kx < l->kw; kx++, dst += cg)
+            {
+              int ix = ox * l->stride - l->pad + kx;
+
+              if (ix < 0 || ix >= l->in_w)
+                memset (dst, 0, sizeof (float) * cg);
+              else
+                memcpy (dst, src + ((gsize) iy * l->in_w + ix) * l->in_c, sizeof (float) * cg);
+            }
+        }
+    }
+}
+
+/* dx += col2im (col) for output pixels [p0, p1) (whole images only). */
+static void
+col2im (const GembaLayer *l, const float *col, gsize p0, gsize p1, int g, float *dx)
+{
+  const int cg = l->in_c / l->groups;
+  const int K = conv_k (l);
+  const int hw = l->out_h * l->out_w;
+
+  for (gsize p = p0; p < p1; p++)
+    {
+      int img = (int) (p / hw);
+      int rem = (int) (p % hw);
+      int oy = rem / l->out_w;
+      int ox = rem % l->out_w;
+      const float *src = col + (p - p0) * K;
+      float *base = dx + (gsize) img * l->in_h * l->in_w * l->in_c + g * cg;
+
+      for (int ky = 0; ky < l->kh; ky++)
+        {
+          int iy = oy * l->stride - l->pad + ky;
+
+          if (iy < 0 || iy >= l->in_h)
+            {
+              src += l->kw * cg;
+              continue;
+            }
+          for (int kx = 0; kx < l->kw; kx++, src += cg)
+            {
+              int ix = ox * l->stride - l->pad + kx;
+              float *d;
+
+              if (ix < 0 || ix >= l->in_w)
+                continue;
+              d = base + ((gsize) iy * l->in_w + ix) * l->in_c;
+              for (int c = 0; c < cg; c++)
+                d[c] += src[c];
+            }
+        }
+    }
+}
+
+static void
+conv_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  gsize p0 = (gsize) task * job->chunk;
+  gsize p1 = MIN (p0 + job->chunk, job->total);
+  gsize m = p1 - p0;
+  const int K = conv_k (l);
+  const int cog = l->out_c / l->groups;
+  float *y = job->out + p0 * l->out_c;
+  float beta = 0.0f;
+
+  if (l->b)
+    {
+      for (gsize p = 0; p < m; p++)
+        memcpy (y + p * l->out_c, l->b, sizeof (float) * l->out_c);
+      beta = 1.0f;
+    }
+
+  if (conv_is_pointwise (l))
+    {
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, l->out_c, K, 1.0f,
+                   job->x + p0 * l->in_c, l->in_c, l->w, K, beta, y, l->out_c);
+      return;
+    }
+
+  for (int g = 0; g < l->groups; g++)
+    {
+      float *col = gemba_pool_scratch (job->pool, thread);
+
+      im2col (l, job->x, p0, p1, g, col);
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, cog, K, 1.0f,
+                   col, K, l->w + (gsize) g * cog * K, K, beta, y + g * cog, l->out_c);
+    }
+}
+
+static void
+conv_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int hw = l->out_h * l->out_w;
+  const int K = conv_k (l);
+  const int cog = l->out_c / l->groups;
+  int i0 = task * (int) job->chunk;
+  int i1 = MIN (i0 + (int) job->chunk, job->batch);
+  gsize p0 = (gsize) i0 * hw;
+  gsize p1 = (gsize) i1 * hw;
+  int m = (int) (p1 - p0);
+  float *scratch = gemba_pool_scratch (job->pool, thread);
+  float *gw = scratch;
+  float *gb = gw + l->n_w;
+  float *col = gb + l->out_c;
+  const float *dy = job->dy + p0 * l->out_c;
+  gsize in_img = gemba_layer_in_size (l);
+
+  if (task < gemba_pool_get_n_threads (job->pool))
+    memset (scratch, 0, sizeof (float) * (l->n_w + l->out_c));
+
+  if (l->b)
+    for (int p = 0; p < m; p++)
+      for (int c = 0; c < l->out_c; c++)
+        gb[c] += dy[(gsize) p * l->out_c + c];
+
+  if (conv_is_pointwise (l))
+    {
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, l->out_c, K, m, 1.0f,
+                   dy, l->out_c, job->x + p0 * l->in_c, l->in_c, 1.0f, gw, K);
+      if (job->dx)
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, K, l->out_c, 1.0f,
+                     dy, l->out_c, l->w, K, job->accumulate ? 1.0f : 0.0f,
+                     job->dx + p0 * l->in_c, l->in_c);
+      return;
+    }
+
+  if (job->dx && !job->accumulate)
+    memset (job->dx + (gsize) i0 * in_img, 0, sizeof (float) * (i1 - i0) * in_img);
+
+  for (int g = 0; g < l->groups; g++)
+    {
+      im2col (l, job->x, p0, p1, g, col);
+      cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, cog, K, m, 1.0f,
+                   dy + g * cog, l->out_c, col, K, 1.0f, gw + (gsize) g * cog * K, K);
+      if (job->dx)
+        {
+          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, m, K, cog, 1.0f,
+                       dy + g * cog, l->out_c, l->w + (gsize) g * cog * K, K, 0.0f, col, K);
+          col2im (l, col, p0, p1, g, job->dx);
+        }
+    }
+}
+
+/* ---- depthwise convolution: direct loops over the channel axis ---------------------------- */
+
+GEMBA_CLONES static void
+dw_forward_rows (const GembaLayer *l, const float *x, const float *wt, float *y, int img, int oy0,
+                 int oy1)
+{
+  const int C = l->in_c;
+  const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+
+  for (int oy = oy0; oy < oy1; oy++)
+    for (int ox = 0; ox < l->out_w; ox++)
+      {
+        float *restrict out = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+
+        if (l->b)
+          memcpy (out, l->b, sizeof (float) * C);
+        else
+          memset (out, 0, sizeof (float) * C);
+        for (int ky = 0; ky < l->kh; ky++)
+          {
+            int iy = oy * l->stride - l->pad + ky;
+
+            if (iy < 0 || iy >= l->in_h)
+              continue;
+            for (int kx = 0; kx < l->kw; kx++)
+              {
+                int ix = ox * l->stride - l->pad + kx;
+                const float *restrict in;
+                const float *restrict wk;
+
+                if (ix < 0 || ix >= l->in_w)
+                  continue;
+                in = xi + ((gsize) iy * l->in_w + ix) * C;
+                wk = wt + (gsize) (ky * l->kw + kx) * C;
+                for (int c = 0; c < C; c++)
+                  out[c] += in[c] * wk[c];
+              }
+          }
+      }
+}
+
+GEMBA_CLONES static void
+dw_backward_image (const GembaLayer *l, const float *x, const float *wt, const float *dy,
+                   float *dx, float *gwt, float *gb, int img)
+{
+  const int C = l->in_c;
+  const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+  float *dxi = dx ? dx + (gsize) img * l->in_h * l->in_w * C : NULL;
+
+  for (int oy = 0; oy < l->out_h; oy++)
+    for (int ox = 0; ox < l->out_w; ox++)
+      {
+        const float *restrict g = dy + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+
+        for (int c = 0; c < C; c++)
+          gb[c] += g[c];
+        for (int ky = 0; ky < l->kh; ky++)
+          {
+            int iy = oy * l->stride - l->pad + ky;
+
+            if (iy < 0 || iy >= l->in_h)
+              continue;
+            for (int kx = 0; kx < l->kw; kx++)
+              {
+                int ix = ox * l->stride - l->pad + kx;
+                gsize off = ((gsize) iy * l->in_w + ix) * C;
+                const float *restrict in;
+                const float *restrict wk;
+                float *restrict gk;
+
+                if (ix < 0 || ix >= l->in_w)
+                  continue;
+                in = xi + off;
+                wk = wt + (gsize) (ky * l->kw + kx) * C;
+                gk = gwt + (gsize) (ky * l->kw + kx) * C;
+                for (int c = 0; c < C; c++)
+                  gk[c] += g[c] * in[c];
+                if (dxi)
+                  {
+                    float *restrict d = dxi + off;
+
+                    for (int c = 0; c < C; c++)
+                      d[c] += g[c] * wk[c];
+                  }
+              }
+          }
+      }
+}
+
+static void
+dw_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  gsize r0 = (gsize) task * job->chunk;
+  gsize r1 = MIN (r0 + job->chunk, job->total);
+
+  /* rows of the batch, possibly spanning images */
+  while (r0 < r1)
+    {
+      int img = (int) (r0 / l->out_h);
+      int oy0 = (int) (r0 % l->out_h);
+      int oy1 = (int) MIN ((gsize) l->out_h, oy0 + (r1 - r0));
+
+      dw_forward_rows (l, job->x, l->aux, job->out, img, oy0, oy1);
+      r0 += oy1 - oy0;
+    }
+}
+
+static void
+dw_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  float *scratch = gemba_pool_scratch (job->pool, thread);
+  gsize kk = (gsize) l->kh * l->kw * l->in_c;
+  int i0 = task * (int) job->chunk;
+  int i1 = MIN (i0 + (int) job->chunk, job->batch);
+  gsize in_img = gemba_layer_in_size (l);
+
+  if (task < gemba_pool_get_n_threads (job->pool))
+    memset (scratch, 0, sizeof (float) * (kk + l->in_c));
+  if (job->dx && !job->accumulate)
+    memset (job->dx + (gsize) i0 * in_img, 0, sizeof (float) * (i1 - i0) * in_img);
+  for (int i = i0; i < i1; i++)
+    dw_backward_image (l, job->x, l->aux, job->dy, job->dx, scratch, scratch + kk, i);
+}
+
+/* [c][kh*kw] -> [kh*kw][c] */
+static void
+dw_transpose_weights (GembaLayer *l)
+{
+  int kk = l->kh * l->kw;
+  float *wt = layer_aux (l, (gsize) kk * l->in_c);
+
+  for (int c = 0; c < l->in_c; c++)
+    for (int k = 0; k < kk; k++)
+      wt[(gsize) k * l->in_c + c] = l->w[(gsize) c * kk + k];
+}
+
+static void
+conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y)
+{
+  int nt = gemba_pool_get_n_threads (pool);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
+
+  gemba_pool_reserve (pool, gemba_layer_scratch_floats (l, batch, nt));
+  if (conv_is_depthwise (l))
+    {
+      dw_transpose_weights (l);
+      job.total = (gsize) batch * l->out_h;
+      job.chunk = MAX ((gsize) 1, (job.total + 4 * nt - 1) / (4 * nt));
+      gemba_pool_run (pool, (int) ((job.total + job.chunk - 1) / job.chunk), dw_fwd_task, &job);
+      return;
+    }
+  job.total = (gsize) batch * l->out_h * l->out_w;
+  job.chunk = conv_fwd_chunk (l, batch, nt);
+  gemba_pool_run (pool, (int) ((job.total + job.chunk - 1) / job.chunk), conv_fwd_task, &job);
+}
+
+static void
+conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *dy,
+               float *dx, gboolean accumulate)
+{
+  int nt = gemba_pool_get_n_threads (pool);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .dy = dy, .dx = dx,
+              .accumulate = accumulate };
+  int n_tasks, used;
+
+  gemba_pool_reserve (pool, gemba_layer_scratch_floats (l, batch, nt));
+  if (conv_is_depthwise (l))
+    {
+      int kk = l->kh * l->kw;
+
+      dw_transpose_weights (l);
+      job.chunk = (batch + nt - 1) / nt;
+      n_tasks = (int) ((batch + job.chunk - 1) / job.chunk);
+      gemba_pool_run (pool, n_tasks, dw_bwd_task, &job);
+      used = MIN (n_tasks, nt);
+      for (int t = 0; t < used; t++)
+        {
+          const float *s = gemba_pool_scratch (pool, t);
+
+          for (int c = 0; c < l->in_c; c++)
+            for (int k = 0; k < kk; k++)
+              l->gw[(gsize) c * kk + k] += s[(gsize) k * l->in_c + c];
+          if (l->gb)
+            for (int c = 0; c < l->in_c; c++)
+              l->gb[c] += s[(gsize) kk * l->in_c + c];
+        }
+      return;
+    }
+
+  job.chunk = conv_bwd_chunk (l, batch, nt);
+  n_tasks = (int) ((batch + job.chunk - 1) / job.chunk);
+  gemba_pool_run (pool, n_tasks, conv_bwd_task, &job);
+  used = MIN (n_tasks, nt);
+  for (int t = 0; t < used; t++)
+    {
+      const float *s = gemba_pool_scratch (pool, t);
+
+      for (gsize i = 0; i < l->n_w; i++)
+        l->gw[i] += s[i];
+      if (l->gb)
+        for (int c = 0; c < l->out_c; c++)
+          l->gb[c] += s[l->n_w + c];
+    }
+}
+
+/* ---- batch-norm --------------------------------------------------------------------------- */
+
+static void
+bn_stats_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  gsize r0 = (gsize) task * BN_ROWS;
+  gsize r1 = MIN (r0 + BN_ROWS, job->total);
+  double *sum = l->partial + (gsize) task * 2 * C;
+  double *sq = sum + C;
+
+  memset (sum, 0, sizeof (double) * 2 * C);
+  /* float partial sums of 32 rows, then double, for speed and accuracy */
+  for (gsize r = r0; r < r1; r += 32)
+    {
+      gsize re = MIN (r + 32, r1);
+      float fs[C], fq[C];
+
+      memset (fs, 0, sizeof (float) * C);
+      memset (fq, 0, sizeof (float) * C);
+      for (gsize i = r; i < re; i++)
+        {
+          const float *row = job->x + i * C;
+
+          for (int c = 0; c < C; c++)
+            {
+              fs[c] += row[c];
+              fq[c] += row[c] * row[c];
+            }
+        }
+      for (int c = 0; c < C; c++)
+        {
+          sum[c] += fs[c];
+          sq[c] += fq[c];
+        }
+    }
+}
+
+/* y = x * scale + shift, per channel; scale/shift in l->aux */
+static void
+bn_apply_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  gsize r0 = (gsize) task * job->chunk;
+  gsize r1 = MIN (r0 + job->chunk, job->total);
+  const float *restrict scale = l->aux;
+  const float *restrict shift = l->aux + C;
+
+  for (gsize r = r0; r < r1; r++)
+    {
+      const float *restrict in = job->x + r * C;
+      float *restrict out = job->out + r * C;
+
+      for (int c = 0; c < C; c++)
+        out[c] = in[c] * scale[c] + shift[c];
+    }
+}
+
+static void
+bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y, gboolean training)
+{
+  const int C = l->in_c;
+  gsize rows = (gsize) batch * l->in_h * l->in_w;
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y, .total = rows };
+  float *scale = layer_aux (l, 2 * C);
+  float *shift = scale + C;
+  int nt = gemba_pool_get_n_threads (pool);
+
+  if (training)
+    {
+      int n_tasks = (int) ((rows + BN_ROWS - 1) / BN_ROWS);
+      double *partial = layer_partial (l, (gsize) n_tasks * 2 * C);
+
+      gemba_pool_run (pool, n_tasks, bn_stats_task, &job);
+      for (int c = 0; c < C; c++)
+        {
+          double s = 0, q = 0, mean, var;
+
+          for (int t = 0; t < n_tasks; t++)
+            {
+              s += partial[(gsize) t * 2 * C + c];
+              q += partial[(gsize) t * 2 * C + C + c];
+            }
+          mean = s / rows;
+          var = MAX (q / rows - mean * mean, 0.0);
+          l->save_mean[c] = (float) mean;
+          l->save_invstd[c] = (float) (1.0 / sqrt (var + l->eps));
+          l->running_mean[c] = (1.0f - l->momentum) * l->running_mean[c]
+                               + l->momentum * (float) mean;
+          l->running_var[c] = (1.0f - l->momentum) * l->running_var[c]
+                              + l->momentum * (float) (rows > 1 ? var * rows / (rows - 1) : var);
+          scale[c] = l->w[c] * l->save_invstd[c];
+          shift[c] = l->b[c] - (float) mean * scale[c];
+        }
+    }
+  else
+    {
+      for (int c = 0; c < C; c++)
+        {
+          float invstd = 1.0f / sqrtf (l->running_var[c] + l->eps);
+
+          scale[c] = l->w[c] * invstd;
+          shift[c] = l->b[c] - l->running_mean[c] * scale[c];
+        }
+    }
+
+  job.chunk = MAX ((gsize) 1, MIN ((gsize) ELT_BLOCK / C, (rows + nt - 1) / nt));
+  gemba_pool_run (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_apply_task, &job);
+}
+
+static void
+bn_bwd_sums_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  gsize r0 = (gsize) task * BN_ROWS;
+  gsize r1 = MIN (r0 + BN_ROWS, job->total);
+  double *sdy = l->partial + (gsize) task * 2 * C;
+  double *sdyx = sdy + C;
+  const float *mean = l->save_mean;
+
+  memset (sdy, 0, sizeof (double) * 2 * C);
+  for (gsize r = r0; r < r1; r += 32)
+    {
+      gsize re = MIN (r + 32, r1);
+      float fs[C], fq[C];
+
+      memset (fs, 0, sizeof (float) * C);
+      memset (fq, 0, sizeof (float) * C);
+      for (gsize i = r; i < re; i++)
+        {
+          const float *restrict g = job->dy + i * C;
+          const float *restrict in = job->x + i * C;
+
+          for (int c = 0; c < C; c++)
+            {
+              fs[c] += g[c];
+              fq[c] += g[c] * (in[c] - mean[c]);
+            }
+        }
+      for (int c = 0; c < C; c++)
+        {
+          sdy[c] += fs[c];
+          sdyx[c] += fq[c];
+        }
+    }
+}
+
+/* dx = a * dy + b * x + c per channel (coefficients in l->aux) */
+static void
+bn_bwd_apply_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  gsize r0 = (gsize) task * job->chunk;
+  gsize r1 = MIN (r0 + job->chunk, job->total);
+  const float *restrict ka = l->aux;
+  const float *restrict kb = l->aux + C;
+  const float *restrict kc = l->aux + 2 * C;
+
+  for (gsize r = r0; r < r1; r++)
+    {
+      const float *restrict g = job->dy + r * C;
+      const float *restrict in = job->x + r * C;
+      float *restrict out = job->dx + r * C;
+
+      if (job->accumulate)
+        for (int c = 0; c < C; c++)
+          out[c] += ka[c] * g[c] + kb[c] * in[c] + kc[c];
+      else
+        for (int c = 0; c < C; c++)
+          out[c] = ka[c] * g[c] + kb[c] * in[c] + kc[c];
+    }
+}
+
+static void
+bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const float *x,
+             const float *dy, float *dx, gboolean accumulate)
+{
+  const int C = l->in_c;
+  gsize rows = (gsize) batch * l->in_h * l->in_w;
+  int n_tasks = (int) ((rows + BN_ROWS - 1) / BN_ROWS);
+  double *partial = layer_partial (l, (gsize) n_tasks * 2 * C);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .dy = dy, .dx = dx,
+              .accumulate = accumulate, .total = rows };
+  float *ka = layer_aux (l, 3 * C);
+  float *kb = ka + C;
+  float *kc = ka + 2 * C;
+  int nt = gemba_pool_get_n_threads (pool);
+
+  if (!training)
+    {
+      /* statistics are constants: recompute xhat from the running values */
+      for (int c = 0; c < C; c++)
+        {
+          l->save_mean[c] = l->running_mean[c];
+          l->save_invstd[c] = 1.0f / sqrtf (l->running_var[c] + l->eps);
+        }
+    }
+
+  gemba_pool_run (pool, n_tasks, bn_bwd_sums_task, &job);
+  for (int c = 0; c < C; c++)
+    {
+      double sdy = 0, sdyx = 0;
+      double invstd = l->save_invstd[c];
+      double mean = l->save_mean[c];
+
+      for (int t = 0; t < n_tasks; t++)
+        {
+          sdy += partial[(gsize) t * 2 * C + c];
+          sdyx += partial[(gsize) t * 2 * C + C + c];
+        }
+      /* sdyx was summed with (x - mean); times invstd gives sum dy * xhat */
+      sdyx *= invstd;
+      l->gw[c] += (float) sdyx;
+      l->gb[c] += (float) sdy;
+      if (training)
+        {
+          /* dx = g*invstd * (dy - sdy/N - xhat * sdyx/N), xhat = (x - mean) * invstd */
+          double k = l->w[c] * invstd;
+
+          ka[c] = (float) k;
+          kb[c] = (float) (-k * invstd * sdyx / rows);
+          kc[c] = (float) (-k * sdy / rows + k * invstd * sdyx / rows * mean);
+        }
+      else
+        {
+          ka[c] = l->w[c] * (float) invstd;
+          kb[c] = 0.0f;
+          kc[c] = 0.0f;
+        }
+    }
+
+  if (dx)
+    {
+      job.chunk = MAX ((gsize) 1, MIN ((gsize) ELT_BLOCK / C, (rows + nt - 1) / nt));
+      gemba_pool_run (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_bwd_apply_task, &job);
+    }
+}
+
+/* ---- elementwise ---------------------------------------------------------------------------- */
+
+static void
+relu_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+  const float *restrict in = job->x;
+  float *restrict out = job->out;
+
+  if (job->l->kind == GEMBA_LAYER_RELU6)
+    for (gsize i = i0; i < i1; i++)
+      out[i] = MIN (MAX (in[i], 0.0f), 6.0f);
+  else
+    for (gsize i = i0; i < i1; i++)
+      out[i] = MAX (in[i], 0.0f);
+}
+
+static void
+relu_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+  const float *y = job->y;
+  const float *dy = job->dy;
+  float *dx = job->dx;
+  float hi = job->l->kind == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
+
+  /* dx may alias dy (in-place layers) */
+  if (job->accumulate)
+    for (gsize i = i0; i < i1; i++)
+      dx[i] += (y[i] > 0.0f && y[i] < hi) ? dy[i] : 0.0f;
+  else
+    for (gsize i = i0; i < i1; i++)
+      dx[i] = (y[i] > 0.0f && y[i] < hi) ? dy[i] : 0.0f;
+}
+
+static void
+add_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+
+  for (gsize i = i0; i < i1; i++)
+    job->out[i] = job->x[i] + job->x2[i];
+}
+
+static void
+pass_bwd (float *dx, const float *dy, gsize i0, gsize i1, gboolean accumulate)
+{
+  if (dx == NULL || dx == dy)
+    return;
+  if (accumulate)
+    for (gsize i = i0; i < i1; i++)
+      dx[i] += dy[i];
+  else
+    memcpy (dx + i0, dy + i0, sizeof (float) * (i1 - i0));
+}
+
+static void
+add_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+
+  pass_bwd (job->dx, job->dy, i0, i1, job->accumulate);
+  pass_bwd (job->dx2, job->dy, i0, i1, job->accumulate2);
+}
+
+static void
+dropout_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  gsize per = gemba_layer_in_size (l);
+  float keep = 1.0f / (1.0f - l->p);
+  GembaRng rng;
+
+  /* one task per image: the mask depends on the seed and the image only */
+  gemba_rng_init (&rng, gemba_rng_mix (job->seed, (guint64) task));
+  for (gsize i = 0; i < per; i++)
+    {
+      gsize k = (gsize) task * per + i;
+
+      l->aux[k] = gemba_rng_uniform (&rng) < l->p ? 0.0f : keep;
+      job->out[k] = job->x[k] * l->aux[k];
+    }
+}
+
+static void
+dropout_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+  const float *mask = job->l->aux;
+
+  if (job->accumulate)
+    for (gsize i = i0; i < i1; i++)
+      job->dx[i] += job->dy[i] * mask[i];
+  else
+    for (gsize i = i0; i < i1; i++)
+      job->dx[i] = job->dy[i] * mask[i];
+}
+
+static int
+elt_tasks (Job *job, int nt)
+{
+  job->chunk = MAX ((gsize) 1024, MIN ((gsize) ELT_BLOCK, (job->total + nt - 1) / nt));
+  return (int) ((job->total + job->chunk - 1) / job->chunk);
+}
+
+/* ---- pooling ------------------------------------------------------------------------------ */
+
+static void
+pool_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  const gboolean is_max = l->kind == GEMBA_LAYER_MAX_POOL;
+  const float inv = 1.0f / (float) (l->kh * l->kw);
+  const float *xi = job->x + (gsize) task * l->in_h * l->in_w * C;
+
+  for (int oy = 0; oy < l->out_h; oy++)
+    for (int ox = 0; ox < l->out_w; ox++)
+      {
+        float *restrict out = job->out + (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
+
+        for (int c = 0; c < C; c++)
+          out[c] = is_max ? -INFINITY : 0.0f;
+        for (int ky = 0; ky < l->kh; ky++)
+          {
+            int iy = oy * l->stride - l->pad + ky;
+
+            if (iy < 0 || iy >= l->in_h)
+              continue;
+            for (int kx = 0; kx < l->kw; kx++)
+              {
+                int ix = ox * l->stride - l->pad + kx;
+                const float *restrict in;
+
+                if (ix < 0 || ix >= l->in_w)
+                  continue;
+                in = xi + ((gsize) iy * l->in_w + ix) * C;
+                if (is_max)
+                  for (int c = 0; c < C; c++)
+                    out[c] = in[c] > out[c] ? in[c] : out[c];
+                else
+                  for (int c = 0; c < C; c++)
+                    out[c] += in[c];
+              }
+          }
+        if (!is_max)
+          for (int c = 0; c < C; c++)
+            out[c] *= inv;
+      }
+}
+
+static void
+pool_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  const gboolean is_max = l->kind == GEMBA_LAYER_MAX_POOL;
+  const float inv = 1.0f / (float) (l->kh * l->kw);
+  gsize in_img = gemba_layer_in_size (l);
+  const float *xi = job->x + (gsize) task * in_img;
+  float *dxi = job->dx + (gsize) task * in_img;
+  guint8 done[C];
+
+  if (!job->accumulate)
+    memset (dxi, 0, sizeof (float) * in_img);
+
+  for (int oy = 0; oy < l->out_h; oy++)
+    for (int ox = 0; ox < l->out_w; ox++)
+      {
+        gsize o = (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
+        const float *restrict g = job->dy + o;
+        const float *restrict out = job->y + o;
+
+        memset (done, 0, C);
+        for (int ky = 0; ky < l->kh; ky++)
+          {
+            int iy = oy * l->stride - l->pad + ky;
+
+            if (iy < 0 || iy >= l->in_h)
+              continue;
+            for (int kx = 0; kx < l->kw; kx++)
+              {
+                int ix = ox * l->stride - l->pad + kx;
+                gsize off;
+
+                if (ix < 0 || ix >= l->in_w)
+                  continue;
+                off = ((gsize) iy * l->in_w + ix) * C;
+                if (is_max)
+                  {
+                    /* the gradient goes to the first maximum, as in PyTorch */
+                    for (int c = 0; c < C; c++)
+                      {
+                        int hit = !done[c] && xi[off + c] == out[c];
+
+                        dxi[off + c] += hit ? g[c] : 0.0f;
+                        done[c] |= hit;
+                      }
+                  }
+                else
+                  for (int c = 0; c < C; c++)
+                    dxi[off + c] += g[c] * inv;
+              }
+          }
+      }
+}
+
+static void
+gap_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  const int hw = l->in_h * l->in_w;
+  const float *xi = job->x + (gsize) task * hw * C;
+  float *out = job->out + (gsize) task * C;
+  float acc[C];
+
+  memset (acc, 0, sizeof (float) * C);
+  for (int p = 0; p < hw; p++)
+    for (int c = 0; c < C; c++)
+      acc[c] += xi[(gsize) p * C + c];
+  for (int c = 0; c < C; c++)
+    out[c] = acc[c] / (float) hw;
+}
+
+static void
+gap_bwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  const int hw = l->in_h * l->in_w;
+  float *dxi = job->dx + (gsize) task * hw * C;
+  const float *g = job->dy + (gsize) task * C;
+  float gs[C];
+
+  for (int c = 0; c < C; c++)
+    gs[c] = g[c] / (float) hw;
+  for (int p = 0; p < hw; p++)
+    {
+      if (job->accumulate)
+        for (int c = 0; c < C; c++)
+          dxi[(gsize) p * C + c] += gs[c];
+      else
+        memcpy (dxi + (gsize) p * C, gs, sizeof (float) * C);
+    }
+}
+
+/* ---- linear --------------------------------------------------------------------------------- */
+
+static void
+linear_forward (GembaLayer *l, int batch, const float *x, float *y)
+{
+  float beta = 0.0f;
+
+  if (l->b)
+    {
+      for (int i = 0; i < batch; i++)
+        memcpy (y + (gsize) i * l->out_c, l->b, sizeof (float) * l->out_c);
+      beta = 1.0f;
+    }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, batch, l->out_c, l->in_c, 1.0f,
+               x, l->in_c, l->w, l->in_c, beta, y, l->out_c);
+}
+
+static void
+linear_backward (GembaLayer *l, int batch, const float *x, const float *dy, float *dx,
+                 gboolean accumulate)
+{
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, l->out_c, l->in_c, batch, 1.0f,
+               dy, l->out_c, x, l->in_c, 1.0f, l->gw, l->in_c);
+  if (l->gb)
+    for (int i = 0; i < batch; i++)
+      for (int c = 0; c < l->out_c; c++)
+        l->gb[c] += dy[(gsize) i * l->out_c + c];
+  if (dx)
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, l->in_c, l->out_c, 1.0f,
+                 dy, l->out_c, l->w, l->in_c, accumulate ? 1.0f : 0.0f, dx, l->in_c);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+void
+gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *x2,
+                     float *y, gboolean training, guint64 seed)
+{
+  int nt = gemba_pool_get_n_threads (pool);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .x2 = x2, .out = y,
+              .training = training, .seed = seed };
+
+  g_return_if_fail (batch > 0);
+
+  switch (l->kind)
+    {
+    case GEMBA_LAYER_CONV:
+      conv_forward (l, pool, batch, x, y);
+      break;
+    case GEMBA_LAYER_BATCH_NORM:
+      bn_forward (l, pool, batch, x, y, training);
+      break;
+    case GEMBA_LAYER_RELU:
+    case GEMBA_LAYER_RELU6:
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      gemba_pool_run (pool, elt_tasks (&job, nt), relu_fwd_task, &job);
+      break;
+    case GEMBA_LAYER_ADD:
+      g_return_if_fail (x2 != NULL);
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      gemba_pool_run (pool, elt_tasks (&job, nt), add_fwd_task, &job);
+      break;
+    case GEMBA_LAYER_DROPOUT:
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      if (!training || l->p == 0.0f)
+        {
+          if (y != x)
+            memcpy (y, x, sizeof (float) * job.total);
+          /* an all-ones mask, so that backward is right in both modes */
+          layer_aux (l, job.total);
+          for (gsize i = 0; i < job.total; i++)
+            l->aux[i] = 1.0f;
+          break;
+        }
+      layer_aux (l, job.total);
+      gemba_pool_run (pool, batch, dropout_fwd_task, &job);
+      break;
+    case GEMBA_LAYER_MAX_POOL:
+    case GEMBA_LAYER_AVG_POOL:
+      gemba_pool_run (pool, batch, pool_fwd_task, &job);
+      break;
+    case GEMBA_LAYER_GLOBAL_AVG_POOL:
+      gemba_pool_run (pool, batch, gap_fwd_task, &job);
+      break;
+    case GEMBA_LAYER_LINEAR:
+      linear_forward (l, batch, x, y);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+void
+gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training,
+                      const float *x, const float *x2, const float *y, const float *dy,
+                      float *dx, gboolean accumulate, float *dx2, gboolean accumulate2)
+{
+  int nt = gemba_pool_get_n_threads (pool);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .x2 = x2, .y = y, .dy = dy,
+              .dx = dx, .dx2 = dx2, .accumulate = accumulate, .accumulate2 = accumulate2,
+              .training = training };
+
+  g_return_if_fail (batch > 0);
+
+  switch (l->kind)
+    {
+    case GEMBA_LAYER_CONV:
+      conv_backward (l, pool, batch, x, dy, dx, accumulate);
+      break;
+    case GEMBA_LAYER_BATCH_NORM:
+      bn_backward (l, pool, batch, training, x, dy, dx, accumulate);
+      break;
+    case GEMBA_LAYER_RELU:
+    case GEMBA_LAYER_RELU6:
+      if (dx == NULL)
+        break;
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      gemba_pool_run (pool, elt_tasks (&job, nt), relu_bwd_task, &job);
+      break;
+    case GEMBA_LAYER_ADD:
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      gemba_pool_run (pool, elt_tasks (&job, nt), add_bwd_task, &job);
+      break;
+    case GEMBA_LAYER_DROPOUT:
+      if (dx == NULL)
+        break;
+      job.total = (gsize) batch * gemba_layer_in_size (l);
+      gemba_pool_run (pool, elt_tasks (&job, nt), dropout_bwd_task, &job);
+      break;
+    case GEMBA_LAYER_MAX_POOL:
+    case GEMBA_LAYER_AVG_POOL:
+      if (dx == NULL)
+        break;
+      gemba_pool_run (pool, batch, pool_bwd_task, &job);
+      break;
+    case GEMBA_LAYER_GLOBAL_AVG_POOL:
+      if (dx == NULL)
+        break;
+      gemba_pool_run (pool, batch, gap_bwd_task, &job);
+      break;
+    case GEMBA_LAYER_LINEAR:
+      linear_backward (l, batch, x, dy, dx, accumulate);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+void
+gemba_layer_fold_batch_norm (GembaLayer *conv, const GembaLayer *bn)
+{
+  gsize per_out;
+
+  g_return_if_fail (conv->kind == GEMBA_LAYER_CONV && bn->kind == GEMBA_LAYER_BATCH_NORM);
+  g_return_if_fail (conv->out_c == bn->in_c);
+
+  if (conv->b == NULL)
+    {
+      conv->n_b = conv->out_c;
+      conv->b = gemba_floats_new (conv->n_b);
+      conv->gb = gemba_floats_new (conv->n_b);
+    }
+  per_out = conv->n_w / conv->out_c;
+  for (int c = 0; c < conv->out_c; c++)
+    {
+      float scale = bn->w[c] / sqrtf (bn->running_var[c] + bn->eps);
+
+      for (gsize k = 0; k < per_out; k++)
+        conv->w[c * per_out + k] *= scale;
+      conv->b[c] = (conv->b[c] - bn->running_mean[c]) * scale + bn->b[c];
+    }
+}
+
+/* ---- loss ----------------------------------------------------------------------------------- */
+
+void
+gemba_softmax (float *logits, int n, int k)
+{
+  for (int i = 0; i < n; i++)
+    {
+      float *row = logits + (gsize) i * k;
+      float mx = row[0];
+      double sum = 0;
+
+      for (int j = 1; j < k; j++)
+        mx = MAX (mx, row[j]);
+      for (int j = 0; j < k; j++)
+        {
+          row[j] = expf (row[j] - mx);
+          sum += row[j];
+        }
+      for (int j = 0; j < k; j++)
+        row[j] = (float) (row[j] / sum);
+    }
+}
+
+double
+gemba_softmax_cross_entropy (const float *logits, int n, int k, const int *labels,
+                             const float *class_weights, const float *sample_weights,
+                             float *probs, float *dlogits)
+{
+  double total = 0, norm = 0;
+  g_autofree float *p = g_new (float, (gsize) n * k);
+
+  memcpy (p, logits, sizeof (float) * n * k);
+  gemba_softmax (p, n, k);
+
+  for (int i = 0; i < n; i++)
+    {
+      double wi = (class_weights ? class_weights[labels[i]] : 1.0f)
+                  * (sample_weights ? sample_weights[i] : 1.0f);
+
+      g_return_val_if_fail (labels[i] >= 0 && labels[i] < k, NAN);
+      total -= wi * log (MAX (p[(gsize) i * k + labels[i]], 1e-30f));
+      norm += wi;
+    }
+  if (norm <= 0)
+    norm = 1;
+
+  if (dlogits)
+    for (int i = 0; i < n; i++)
+      {
+        double wi = (class_weights ? class_weights[labels[i]] : 1.0f)
+                    * (sample_weights ? sample_weights[i] : 1.0f);
+
+        for (int j = 0; j < k; j++)
+          dlogits[(gsize) i * k + j] = (float) (wi / norm * (p[(gsize) i * k + j]
+                                                            - (j == labels[i] ? 1.0f : 0.0f)));
+      }
+  if (probs)
+    memcpy (probs, p, sizeof (float) * n * k);
+  return total / norm;
+}

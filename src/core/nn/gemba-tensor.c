@@ -1,0 +1,314 @@
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "gemba-tensor.h"
+
+struct _GembaPool {
+  int n_threads;
+  pthread_t *threads;
+  pthread_mutex_t lock;
+  pthread_cond_t start_cond;
+  pthread_cond_t done_cond;
+  guint generation;
+  gboolean quit;
+  /* the current job */
+  GembaPoolFunc fn;
+  gpointer ctx;
+  int n_tasks;
+  int running;
+  float **scratch;
+  gsize scratch_floats;
+};
+
+typedef struct {
+  GembaPool *pool;
+  int index;
+} Worker;
+
+float *
+gemba_floats_new (gsize n)
+{
+  void *p = NULL;
+  gsize bytes = MAX (n, 1) * sizeof (float);
+
+  bytes = (bytes + 63) & ~(gsize) 63;
+  if (posix_memalign (&p, 64, bytes) != 0)
+    g_error ("out of memory allocating %" G_GSIZE_FORMAT " bytes", bytes);
+  memset (p, 0, bytes);
+  return p;
+}
+
+void
+gemba_floats_free (float *p)
+{
+  free (p);
+}
+
+GembaTensor *
+gemba_tensor_new (int n, int h, int w, int c)
+{
+  GembaTensor *t;
+
+  g_return_val_if_fail (n > 0 && h > 0 && w > 0 && c > 0, NULL);
+
+  t = g_new0 (GembaTensor, 1);
+  t->n = n;
+  t->h = h;
+  t->w = w;
+  t->c = c;
+  t->data = gemba_floats_new ((gsize) n * h * w * c);
+  return t;
+}
+
+void
+gemba_tensor_free (GembaTensor *t)
+{
+  if (t == NULL)
+    return;
+  gemba_floats_free (t->data);
+  g_free (t);
+}
+
+gsize
+gemba_tensor_size (const GembaTensor *t)
+{
+  return (gsize) t->n * t->h * t->w * t->c;
+}
+
+GembaTensor *
+gemba_tensor_copy (const GembaTensor *t)
+{
+  GembaTensor *copy = gemba_tensor_new (t->n, t->h, t->w, t->c);
+
+  memcpy (copy->data, t->data, gemba_tensor_size (t) * sizeof (float));
+  return copy;
+}
+
+static guint64
+splitmix64 (guint64 *x)
+{
+  guint64 z = (*x += 0x9e3779b97f4a7c15ULL);
+
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void
+gemba_rng_init (GembaRng *rng, guint64 seed)
+{
+  guint64 x = seed;
+
+  rng->s[0] = splitmix64 (&x);
+  rng->s[1] = splitmix64 (&x);
+  if (rng->s[0] == 0 && rng->s[1] == 0)
+    rng->s[1] = 1;
+}
+
+static inline guint64
+rotl (guint64 x, int k)
+{
+  return (x << k) | (x >> (64 - k));
+}
+
+guint64
+gemba_rng_next (GembaRng *rng)
+{
+  /* xoroshiro128** */
+  guint64 s0 = rng->s[0];
+  guint64 s1 = rng->s[1];
+  guint64 result = rotl (s0 * 5, 7) * 9;
+
+  s1 ^= s0;
+  rng->s[0] = rotl (s0, 24) ^ s1 ^ (s1 << 16);
+  rng->s[1] = rotl (s1, 37);
+  return result;
+}
+
+float
+gemba_rng_uniform (GembaRng *rng)
+{
+  return (float) (gemba_rng_next (rng) >> 40) * (1.0f / 16777216.0f);
+}
+
+float
+gemba_rng_normal (GembaRng *rng)
+{
+  double u1 = ((gemba_rng_next (rng) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+  double u2 = (gemba_rng_next (rng) >> 11) * (1.0 / 9007199254740992.0);
+
+  return (float) (sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2));
+}
+
+guint32
+gemba_rng_below (GembaRng *rng, guint32 n)
+{
+  return (guint32) (((gemba_rng_next (rng) >> 32) * (guint64) n) >> 32);
+}
+
+guint64
+gemba_rng_mix (guint64 a, guint64 b)
+{
+  guint64 x = a ^ (b * 0x9e3779b97f4a7c15ULL);
+
+  return splitmix64 (&x);
+}
+
+void
+gemba_blas_single_thread (void)
+{
+  openblas_set_num_threads (1);
+}
+
+static void
+run_tasks (GembaPool *pool, int thread)
+{
+  /* static assignment (task % n_threads): per-thread partial sums are then reduced in the
+   * same order on every run, which keeps training reproducible */
+  for (int task = thread; task < pool->n_tasks; task += pool->n_threads)
+    pool->fn (pool->ctx, task, thread);
+}
+
+static void *
+worker_main (void *data)
+{
+  Worker *worker = data;
+  GembaPool *pool = worker->pool;
+  guint seen = 0;
+
+  for (;;)
+    {
+      pthread_mutex_lock (&pool->lock);
+      while (!pool->quit && pool->generation == seen)
+        pthread_cond_wait (&pool->start_cond, &pool->lock);
+      if (pool->quit)
+        {
+          pthread_mutex_unlock (&pool->lock);
+          break;
+        }
+      seen = pool->generation;
+      pthread_mutex_unlock (&pool->lock);
+
+      run_tasks (pool, worker->index);
+
+      pthread_mutex_lock (&pool->lock);
+      if (--pool->running == 0)
+        pthread_cond_signal (&pool->done_cond);
+      pthread_mutex_unlock (&pool->lock);
+    }
+
+  g_free (worker);
+  return NULL;
+}
+
+GembaPool *
+gemba_pool_new (int n_threads)
+{
+  GembaPool *pool = g_new0 (GembaPool, 1);
+
+  if (n_threads <= 0)
+    n_threads = (int) g_get_num_processors ();
+  pool->n_threads = CLAMP (n_threads, 1, 256);
+  pthread_mutex_init (&pool->lock, NULL);
+  pthread_cond_init (&pool->start_cond, NULL);
+  pthread_cond_init (&pool->done_cond, NULL);
+  pool->threads = g_new0 (pthread_t, pool->n_threads);
+  pool->scratch = g_new0 (float *, pool->n_threads);
+  gemba_blas_single_thread ();
+
+  for (int i = 1; i < pool->n_threads; i++)
+    {
+      Worker *worker = g_new0 (Worker, 1);
+
+      worker->pool = pool;
+      worker->index = i;
+      if (pthread_create (&pool->threads[i], NULL, worker_main, worker) != 0)
+        g_error ("cannot start a worker thread");
+    }
+  return pool;
+}
+
+void
+gemba_pool_free (GembaPool *pool)
+{
+  if (pool == NULL)
+    return;
+
+  pthread_mutex_lock (&pool->lock);
+  pool->quit = TRUE;
+  pthread_cond_broadcast (&pool->start_cond);
+  pthread_mutex_unlock (&pool->lock);
+  for (int i = 1; i < pool->n_threads; i++)
+    pthread_join (pool->threads[i], NULL);
+
+  for (int i = 0; i < pool->n_threads; i++)
+    gemba_floats_free (pool->scratch[i]);
+  g_free (pool->scratch);
+  g_free (pool->threads);
+  pthread_mutex_destroy (&pool->lock);
+  pthread_cond_destroy (&pool->start_cond);
+  pthread_cond_destroy (&pool->done_cond);
+  g_free (pool);
+}
+
+int
+gemba_pool_get_n_threads (GembaPool *pool)
+{
+  return pool->n_threads;
+}
+
+void
+gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
+{
+  if (n_tasks <= 0)
+    return;
+
+  if (pool->n_threads == 1 || n_tasks == 1)
+    {
+      for (int i = 0; i < n_tasks; i++)
+        fn (ctx, i, 0);
+      return;
+    }
+
+  pthread_mutex_lock (&pool->lock);
+  pool->fn = fn;
+  pool->ctx = ctx;
+  pool->n_tasks = n_tasks;
+  pool->running = pool->n_threads - 1;
+  pool->generation++;
+  pthread_cond_broadcast (&pool->start_cond);
+  pthread_mutex_unlock (&pool->lock);
+
+  run_tasks (pool, 0);
+
+  pthread_mutex_lock (&pool->lock);
+  while (pool->running > 0)
+    pthread_cond_wait (&pool->done_cond, &pool->lock);
+  pthread_mutex_unlock (&pool->lock);
+}
+
+void
+gemba_pool_reserve (GembaPool *pool, gsize n_floats)
+{
+  if (n_floats <= pool->scratch_floats)
+    return;
+  for (int i = 0; i < pool->n_threads; i++)
+    {
+      gemba_floats_free (pool->scratch[i]);
+      pool->scratch[i] = gemba_floats_new (n_floats);
+    }
+  pool->scratch_floats = n_floats;
+}
+
+float *
+gemba_pool_scratch (GembaPool *pool, int thread)
+{
+  return pool->scratch[thread];
+}

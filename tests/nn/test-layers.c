@@ -1,0 +1,437 @@
+/* Finite-difference checks of every layer's backward pass, and thread consistency.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "gemba-layers.h"
+
+#define BATCH 3
+#define N_CHECK 40
+
+typedef struct {
+  GembaLayer *l;
+  int batch;
+  float *x, *x2, *y, *r;
+  gboolean training;
+} Case;
+
+static double
+loss_of (Case *c, GembaPool *pool)
+{
+  double s = 0;
+  gsize ny = (gsize) c->batch * gemba_layer_out_size (c->l);
+
+  gemba_layer_forward (c->l, pool, c->batch, c->x, c->x2, c->y, c->training, 42);
+  for (gsize i = 0; i < ny; i++)
+    s += (double) c->y[i] * c->r[i];
+  return s;
+}
+
+static void
+fill (float *p, gsize n, GembaRng *rng, float scale)
+{
+  for (gsize i = 0; i < n; i++)
+    p[i] = scale * gemba_rng_normal (rng);
+}
+
+/* Central differences on a few entries of @v against the analytic gradient @g. */
+static void
+check_entries (Case *c, GembaPool *pool, float *v, const float *g, gsize n, const char *what,
+               GembaRng *rng)
+{
+  const float h = 1e-2f;
+  double max_err = 0;
+
+  for (int k = 0; k < N_CHECK && (gsize) k < n; k++)
+    {
+      gsize i = n <= N_CHECK ? (gsize) k : gemba_rng_below (rng, (guint32) n);
+      float saved = v[i];
+      double lp, lm, num, err;
+
+      v[i] = saved + h;
+      lp = loss_of (c, pool);
+      v[i] = saved - h;
+      lm = loss_of (c, pool);
+      v[i] = saved;
+      num = (lp - lm) / (2 * h);
+      err = fabs (num - g[i]) / MAX (1.0, fabs (num) + fabs (g[i]));
+      max_err = MAX (max_err, err);
+      if (err > 5e-3)
+        g_error ("%s %s[%" G_GSIZE_FORMAT "]: numeric %.6f, analytic %.6f",
+                 gemba_layer_kind_name (c->l->kind), what, i, num, g[i]);
+    }
+  g_test_message ("%s %s: max relative error %.2e", gemba_layer_kind_name (c->l->kind), what,
+                  max_err);
+}
+
+/* Runs backward with dy = r and checks dx, dx2 and parameter gradients by finite differences.
+ * @x_fn shapes the input (to stay away from kinks) when not NULL. */
+static void
+check_layer (GembaLayer *l, gboolean training, void (*x_fn) (float *x, gsize n, GembaRng *rng))
+{
+  g_autoptr(GembaPool) pool = gemba_pool_new (1);
+  GembaRng rng;
+  Case c = { .l = l, .batch = BATCH, .training = training };
+  gsize nx = (gsize) BATCH * gemba_layer_in_size (l);
+  gsize ny = (gsize) BATCH * gemba_layer_out_size (l);
+  float *dx = gemba_floats_new (nx);
+  float *dx2 = gemba_floats_new (nx);
+
+  gemba_rng_init (&rng, 7);
+  c.x = gemba_floats_new (nx);
+  c.x2 = gemba_floats_new (nx);
+  c.y = gemba_floats_new (ny);
+  c.r = gemba_floats_new (ny);
+  if (x_fn)
+    x_fn (c.x, nx, &rng);
+  else
+    fill (c.x, nx, &rng, 1.0f);
+  fill (c.x2, nx, &rng, 1.0f);
+  fill (c.r, ny, &rng, 1.0f);
+  gemba_layer_init_params (l, &rng);
+  if (l->kind == GEMBA_LAYER_BATCH_NORM)
+    {
+      /* non-trivial affine parameters and running statistics */
+      for (int i = 0; i < l->in_c; i++)
+        {
+          l->w[i] = 0.5f + gemba_rng_uniform (&rng);
+          l->b[i] = gemba_rng_normal (&rng);
+          l->running_mean[i] = 0.3f * gemba_rng_normal (&rng);
+          l->running_var[i] = 0.5f + gemba_rng_uniform (&rng);
+        }
+    }
+  else if (l->b)
+    fill (l->b, l->n_b, &rng, 0.3f);
+
+  loss_of (&c, pool);
+  gemba_layer_zero_grad (l);
+  gemba_layer_backward (l, pool, BATCH, training, c.x, c.x2, c.y, c.r, dx, FALSE,
+                        l->kind == GEMBA_LAYER_ADD ? dx2 : NULL, FALSE);
+
+  if (l->kind == GEMBA_LAYER_BATCH_NORM && training)
+    {
+      /* forward in training mode moves the running statistics; freeze them for the check */
+      l->momentum = 0.0f;
+    }
+
+  check_entries (&c, pool, c.x, dx, nx, "dx", &rng);
+  if (l->kind == GEMBA_LAYER_ADD)
+    check_entries (&c, pool, c.x2, dx2, nx, "dx2", &rng);
+  if (l->w)
+    check_entries (&c, pool, l->w, l->gw, l->n_w, "dw", &rng);
+  if (l->b)
+    check_entries (&c, pool, l->b, l->gb, l->n_b, "db", &rng);
+
+  /* accumulate mode adds to what is there */
+  {
+    float *acc = gemba_floats_new (nx);
+
+    for (gsize i = 0; i < nx; i++)
+      acc[i] = 1.0f;
+    loss_of (&c, pool);
+    gemba_layer_backward (l, pool, BATCH, training, c.x, c.x2, c.y, c.r, acc, TRUE,
+                          l->kind == GEMBA_LAYER_ADD ? dx2 : NULL, TRUE);
+    for (gsize i = 0; i < nx; i++)
+      g_assert_cmpfloat_with_epsilon (acc[i], dx[i] + 1.0f, 1e-4 * (1 + fabsf (dx[i])));
+    gemba_floats_free (acc);
+  }
+
+  gemba_floats_free (dx);
+  gemba_floats_free (dx2);
+  gemba_floats_free (c.x);
+  gemba_floats_free (c.x2);
+  gemba_floats_free (c.y);
+  gemba_floats_free (c.r);
+  gemba_layer_free (l);
+}
+
+/* values far from 0 and 6 (ReLU kinks) */
+static void
+x_away_from_kinks (float *x, gsize n, GembaRng *rng)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      float v = 0.1f + 7.5f * gemba_rng_uniform (rng);
+
+      if (fabsf (v - 6.0f) < 0.1f)
+        v += 0.3f;
+      x[i] = gemba_rng_uniform (rng) < 0.3f ? -v : v;
+    }
+}
+
+/* distinct values at least 0.05 apart, so that each pooling window has one clear maximum */
+static void
+x_distinct (float *x, gsize n, GembaRng *rng)
+{
+  for (gsize i = 0; i < n; i++)
+    x[i] = 0.05f * (float) i;
+  for (gsize i = n - 1; i > 0; i--)
+    {
+      gsize j = gemba_rng_below (rng, (guint32) (i + 1));
+      float t = x[i];
+
+      x[i] = x[j];
+      x[j] = t;
+    }
+}
+
+static void
+test_conv (void)
+{
+  check_layer (gemba_layer_new_conv (5, 6, 3, 4, 3, 3, 1, 1, 1, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (7, 6, 4, 6, 3, 3, 2, 1, 1, FALSE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (4, 5, 8, 5, 1, 1, 1, 0, 1, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (6, 5, 4, 3, 1, 1, 2, 0, 1, FALSE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (6, 7, 3, 4, 2, 3, 1, 1, 1, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (9, 9, 2, 3, 5, 5, 2, 2, 1, TRUE), TRUE, NULL);
+}
+
+static void
+test_conv_grouped (void)
+{
+  check_layer (gemba_layer_new_conv (5, 5, 4, 6, 3, 3, 1, 1, 2, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (6, 6, 6, 3, 1, 1, 1, 0, 3, FALSE), TRUE, NULL);
+}
+
+static void
+test_conv_depthwise (void)
+{
+  check_layer (gemba_layer_new_conv (5, 6, 8, 8, 3, 3, 1, 1, 8, FALSE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (7, 7, 5, 5, 3, 3, 2, 1, 5, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (6, 6, 4, 4, 5, 5, 1, 2, 4, TRUE), TRUE, NULL);
+}
+
+static void
+test_batch_norm (void)
+{
+  check_layer (gemba_layer_new_batch_norm (4, 3, 5), TRUE, NULL);
+  check_layer (gemba_layer_new_batch_norm (4, 3, 5), FALSE, NULL);
+  check_layer (gemba_layer_new_batch_norm (1, 1, 7), TRUE, NULL);
+}
+
+static void
+test_relu (void)
+{
+  check_layer (gemba_layer_new_relu (3, 4, 5, FALSE), TRUE, x_away_from_kinks);
+  check_layer (gemba_layer_new_relu (3, 4, 5, TRUE), TRUE, x_away_from_kinks);
+}
+
+static void
+test_pool (void)
+{
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 6, 6, 3, 2, 2, 0), TRUE, x_distinct);
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 7, 5, 3, 3, 2, 1), TRUE, x_distinct);
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 6, 6, 3, 2, 2, 0), TRUE, NULL);
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 5, 5, 2, 3, 1, 1), TRUE, NULL);
+  check_layer (gemba_layer_new_global_avg_pool (4, 5, 6), TRUE, NULL);
+}
+
+static void
+test_linear (void)
+{
+  check_layer (gemba_layer_new_linear (7, 4, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_linear (5, 3, FALSE), TRUE, NULL);
+}
+
+static void
+test_dropout (void)
+{
+  GembaLayer *l = gemba_layer_new_dropout (4, 4, 8, 0.5f);
+  g_autoptr(GembaPool) pool = gemba_pool_new (1);
+  gsize n = (gsize) BATCH * gemba_layer_in_size (l);
+  float *x = gemba_floats_new (n);
+  float *y = gemba_floats_new (n);
+  int zeros = 0;
+
+  for (gsize i = 0; i < n; i++)
+    x[i] = 1.0f;
+  gemba_layer_forward (l, pool, BATCH, x, NULL, y, TRUE, 3);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_assert_true (y[i] == 0.0f || y[i] == 2.0f);
+      zeros += y[i] == 0.0f;
+    }
+  /* about half are dropped */
+  g_assert_cmpint (zeros, >, (int) n / 4);
+  g_assert_cmpint (zeros, <, (int) (3 * n / 4));
+  /* inference passes the input through */
+  gemba_layer_forward (l, pool, BATCH, x, NULL, y, FALSE, 3);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpfloat (y[i], ==, 1.0f);
+  gemba_floats_free (x);
+  gemba_floats_free (y);
+  gemba_layer_free (l);
+
+  check_layer (gemba_layer_new_dropout (3, 3, 4, 0.3f), TRUE, NULL);
+}
+
+static void
+test_add (void)
+{
+  check_layer (gemba_layer_new_add (3, 3, 4), TRUE, NULL);
+}
+
+static void
+test_cross_entropy (void)
+{
+  const int n = 5, k = 4;
+  int labels[] = { 0, 3, 1, 1, 2 };
+  float cw[] = { 1.0f, 2.0f, 0.5f, 3.0f };
+  float sw[] = { 1.0f, 1.0f, 4.0f, 1.0f, 0.5f };
+  float logits[20], grad[20], probs[20];
+  GembaRng rng;
+  double loss;
+
+  gemba_rng_init (&rng, 3);
+  for (int i = 0; i < n * k; i++)
+    logits[i] = 2.0f * gemba_rng_normal (&rng);
+  loss = gemba_softmax_cross_entropy (logits, n, k, labels, cw, sw, probs, grad);
+  g_assert_true (loss > 0);
+  for (int i = 0; i < n; i++)
+    {
+      float s = 0;
+
+      for (int j = 0; j < k; j++)
+        s += probs[i * k + j];
+      g_assert_cmpfloat_with_epsilon (s, 1.0f, 1e-5);
+    }
+  for (int i = 0; i < n * k; i++)
+    {
+      float saved = logits[i];
+      double lp, lm;
+
+      logits[i] = saved + 1e-2f;
+      lp = gemba_softmax_cross_entropy (logits, n, k, labels, cw, sw, NULL, NULL);
+      logits[i] = saved - 1e-2f;
+      lm = gemba_softmax_cross_entropy (logits, n, k, labels, cw, sw, NULL, NULL);
+      logits[i] = saved;
+      g_assert_cmpfloat_with_epsilon ((lp - lm) / 2e-2, grad[i], 1e-3);
+    }
+
+  /* without weights: the mean negative log-likelihood */
+  {
+    float one[] = { 0.0f, 0.0f };
+    int lab[] = { 1 };
+
+    loss = gemba_softmax_cross_entropy (one, 1, 2, lab, NULL, NULL, NULL, NULL);
+    g_assert_cmpfloat_with_epsilon (loss, log (2.0), 1e-6);
+  }
+}
+
+/* Two threads give the same results as one (bit for bit on the forward pass, and within
+ * rounding for the reduced gradients). */
+static void
+test_threads (void)
+{
+  GembaLayer *layers[] = {
+    gemba_layer_new_conv (16, 16, 8, 16, 3, 3, 1, 1, 1, TRUE),
+    gemba_layer_new_conv (16, 16, 16, 16, 3, 3, 2, 1, 16, TRUE),
+    gemba_layer_new_conv (16, 16, 8, 12, 1, 1, 1, 0, 1, FALSE),
+    gemba_layer_new_batch_norm (16, 16, 8),
+    gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 16, 16, 8, 2, 2, 0),
+  };
+  g_autoptr(GembaPool) p1 = gemba_pool_new (1);
+  g_autoptr(GembaPool) p2 = gemba_pool_new (2);
+  const int batch = 9;
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 11);
+  for (guint k = 0; k < G_N_ELEMENTS (layers); k++)
+    {
+      GembaLayer *l = layers[k];
+      gsize nx = (gsize) batch * gemba_layer_in_size (l);
+      gsize ny = (gsize) batch * gemba_layer_out_size (l);
+      float *x = gemba_floats_new (nx), *dy = gemba_floats_new (ny);
+      float *y1 = gemba_floats_new (ny), *y2 = gemba_floats_new (ny);
+      float *dx1 = gemba_floats_new (nx), *dx2 = gemba_floats_new (nx);
+      g_autofree float *gw1 = NULL;
+
+      gemba_layer_init_params (l, &rng);
+      fill (x, nx, &rng, 1.0f);
+      fill (dy, ny, &rng, 1.0f);
+      gemba_layer_zero_grad (l);
+      gemba_layer_forward (l, p1, batch, x, NULL, y1, TRUE, 1);
+      gemba_layer_backward (l, p1, batch, TRUE, x, NULL, y1, dy, dx1, FALSE, NULL, FALSE);
+      if (l->gw)
+        gw1 = g_memdup2 (l->gw, l->n_w * sizeof (float));
+      gemba_layer_zero_grad (l);
+      gemba_layer_forward (l, p2, batch, x, NULL, y2, TRUE, 1);
+      gemba_layer_backward (l, p2, batch, TRUE, x, NULL, y2, dy, dx2, FALSE, NULL, FALSE);
+      for (gsize i = 0; i < ny; i++)
+        g_assert_cmpfloat_with_epsilon (y1[i], y2[i], 1e-5 * (1 + fabsf (y1[i])));
+      for (gsize i = 0; i < nx; i++)
+        g_assert_cmpfloat_with_epsilon (dx1[i], dx2[i], 1e-4 * (1 + fabsf (dx1[i])));
+      for (gsize i = 0; gw1 && i < l->n_w; i++)
+        g_assert_cmpfloat_with_epsilon (gw1[i], l->gw[i], 1e-3 * (1 + fabsf (gw1[i])));
+      gemba_floats_free (x);
+      gemba_floats_free (dy);
+      gemba_floats_free (y1);
+      gemba_floats_free (y2);
+      gemba_floats_free (dx1);
+      gemba_floats_free (dx2);
+      gemba_layer_free (l);
+    }
+}
+
+/* Folding an inference batch-norm into the convolution gives the same output. */
+static void
+test_fold (void)
+{
+  g_autoptr(GembaPool) pool = gemba_pool_new (1);
+  GembaLayer *conv = gemba_layer_new_conv (6, 6, 3, 5, 3, 3, 1, 1, 1, FALSE);
+  GembaLayer *bn = gemba_layer_new_batch_norm (6, 6, 5);
+  gsize nx = 2 * gemba_layer_in_size (conv), ny = 2 * gemba_layer_out_size (conv);
+  float *x = gemba_floats_new (nx), *t = gemba_floats_new (ny);
+  float *y = gemba_floats_new (ny), *yf = gemba_floats_new (ny);
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 5);
+  gemba_layer_init_params (conv, &rng);
+  fill (x, nx, &rng, 1.0f);
+  for (int c = 0; c < 5; c++)
+    {
+      bn->w[c] = 0.5f + gemba_rng_uniform (&rng);
+      bn->b[c] = gemba_rng_normal (&rng);
+      bn->running_mean[c] = gemba_rng_normal (&rng);
+      bn->running_var[c] = 0.2f + gemba_rng_uniform (&rng);
+    }
+  gemba_layer_forward (conv, pool, 2, x, NULL, t, FALSE, 0);
+  gemba_layer_forward (bn, pool, 2, t, NULL, y, FALSE, 0);
+  gemba_layer_fold_batch_norm (conv, bn);
+  gemba_layer_forward (conv, pool, 2, x, NULL, yf, FALSE, 0);
+  for (gsize i = 0; i < ny; i++)
+    g_assert_cmpfloat_with_epsilon (y[i], yf[i], 1e-4 * (1 + fabsf (y[i])));
+  gemba_floats_free (x);
+  gemba_floats_free (t);
+  gemba_floats_free (y);
+  gemba_floats_free (yf);
+  gemba_layer_free (conv);
+  gemba_layer_free (bn);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/nn/layers/conv", test_conv);
+  g_test_add_func ("/nn/layers/conv-grouped", test_conv_grouped);
+  g_test_add_func ("/nn/layers/conv-depthwise", test_conv_depthwise);
+  g_test_add_func ("/nn/layers/batch-norm", test_batch_norm);
+  g_test_add_func ("/nn/layers/relu", test_relu);
+  g_test_add_func ("/nn/layers/pool", test_pool);
+  g_test_add_func ("/nn/layers/linear", test_linear);
+  g_test_add_func ("/nn/layers/dropout", test_dropout);
+  g_test_add_func ("/nn/layers/add", test_add);
+  g_test_add_func ("/nn/layers/cross-entropy", test_cross_entropy);
+  g_test_add_func ("/nn/layers/threads", test_threads);
+  g_test_add_func ("/nn/layers/fold-batch-norm", test_fold);
+
+  return g_test_run ();
+}
