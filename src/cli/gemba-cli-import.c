@@ -1,0 +1,442 @@
+/* gemba-cli-import.c: `gemba import` of image files and folders
+ *
+ * Files are read and decoded (checked) by a pool of worker threads; the main thread stores
+ * them in batches, one transaction each. A frame is reported (--json) only once its batch has
+ * committed, so whatever was reported survives a crash. At most a few dozen files are in
+ * memory at once, however many are imported.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-cli"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "gemba-cli.h"
+
+#define BATCH_FRAMES 128
+#define BATCH_USEC (G_USEC_PER_SEC / 2)
+
+typedef struct
+{
+  char *path;
+  char *label;          /* ImageFolder class, or NULL */
+  char *source;         /* source name */
+  gboolean explicit;    /* named on the command line (not found by walking a folder) */
+  /* Filled by the worker. */
+  GBytes *bytes;
+  GembaImageFormat format;
+  guint width;
+  guint height;
+  gint64 mtime;
+  GError *error;
+} ImportJob;
+
+typedef struct
+{
+  GAsyncQueue *done;
+} ImportPool;
+
+static void
+import_job_free (ImportJob *job)
+{
+  g_free (job->path);
+  g_free (job->label);
+  g_free (job->source);
+  g_clear_pointer (&job->bytes, g_bytes_unref);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImportJob, import_job_free)
+
+static const char *image_extensions[] = { "jpg", "jpeg", "jpe", "png", "bmp", "tif", "tiff",
+                                          "webp" };
+
+static gboolean
+gemba_cli_has_image_extension (const char *path)
+{
+  const char *dot = strrchr (path, '.');
+
+  if (!dot)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (image_extensions); i++)
+    if (g_ascii_strcasecmp (dot + 1, image_extensions[i]) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(char * const *) a, *(char * const *) b);
+}
+
+static void
+probe_job (gpointer data, gpointer user_data)
+{
+  ImportJob *job = data;
+  ImportPool *pool = user_data;
+  g_autoptr(GMappedFile) mapped = NULL;
+  GError *error = NULL;
+  GStatBuf st;
+
+  if (g_stat (job->path, &st) != 0)
+    {
+      int saved = errno;
+      g_set_error (&job->error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND, "%s: %s", job->path,
+                   g_strerror (saved));
+    }
+  else if (!S_ISREG (st.st_mode))
+    g_set_error (&job->error, GEMBA_ERROR, GEMBA_ERROR_INVALID, _("%s: not a regular file"),
+                 job->path);
+  else if (!(mapped = g_mapped_file_new (job->path, FALSE, &error)))
+    {
+      g_set_error (&job->error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot read the file: %s"),
+                   job->path, error->message);
+      g_error_free (error);
+    }
+  else
+    {
+      job->bytes = g_mapped_file_get_bytes (mapped);
+      job->mtime = (gint64) st.st_mtime * G_USEC_PER_SEC;
+      if (!gemba_image_probe (g_bytes_get_data (job->bytes, NULL), g_bytes_get_size (job->bytes),
+                              job->path, &job->format, &job->width, &job->height, &job->error))
+        g_clear_pointer (&job->bytes, g_bytes_unref);
+    }
+  g_async_queue_push (pool->done, job);
+}
+
+/* Collects the files of @dir, recursively, sorted by name. In an ImageFolder layout
+ * (@label_depth 1) each file is labeled with the name of the first-level folder under @root. */
+static void
+walk (const char *dir, const char *label, const char *source, GPtrArray *jobs, guint *n_other,
+      GPtrArray *errors)
+{
+  g_autoptr(GDir) handle = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  const char *name;
+
+  if (!(handle = g_dir_open (dir, 0, &error)))
+    {
+      g_ptr_array_add (errors, g_strdup_printf ("%s", error->message));
+      return;
+    }
+  while ((name = g_dir_read_name (handle)))
+    if (name[0] != '.')
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, names->pdata[i], NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        walk (path, label, source, jobs, n_other, errors);
+      else if (gemba_cli_has_image_extension (path))
+        {
+          ImportJob *job = g_new0 (ImportJob, 1);
+          job->path = g_steal_pointer (&path);
+          job->label = g_strdup (label);
+          job->source = g_strdup (source);
+          g_ptr_array_add (jobs, job);
+        }
+      else
+        (*n_other)++;
+    }
+}
+
+/* An ImageFolder layout: no images directly in @dir, and images in at least one sub-folder. */
+static gboolean
+is_image_folder_layout (const char *dir)
+{
+  g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
+  gboolean has_class_folder = FALSE;
+  const char *name;
+
+  if (!handle)
+    return FALSE;
+  while ((name = g_dir_read_name (handle)))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (name[0] == '.')
+        continue;
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          g_autoptr(GDir) sub = g_dir_open (path, 0, NULL);
+          const char *child;
+          while (sub && !has_class_folder && (child = g_dir_read_name (sub)))
+            has_class_folder = gemba_cli_has_image_extension (child);
+        }
+      else if (gemba_cli_has_image_extension (name))
+        return FALSE;
+    }
+  return has_class_folder;
+}
+
+static void
+emit_frame_json (GembaFrame *frame, const char *path, gboolean duplicate)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "file");
+  json_builder_add_string_value (b, path);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, frame->sha256);
+  json_builder_set_member_name (b, "duplicate");
+  json_builder_add_boolean_value (b, duplicate);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  gemba_cli_print_json (root);
+}
+
+typedef struct
+{
+  GembaFrame *frame;
+  char *path;
+  gboolean duplicate;
+} Stored;
+
+static void
+stored_clear (gpointer data)
+{
+  Stored *stored = data;
+
+  gemba_frame_free (stored->frame);
+  g_free (stored->path);
+}
+
+int
+gemba_cli_import (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) jobs = g_ptr_array_new ();
+  g_autoptr(GPtrArray) walk_errors = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) pending = g_array_new (FALSE, TRUE, sizeof (Stored));
+  g_autoptr(GembaCliProgress) progress = NULL;
+  g_autofree char *source = NULL, *label = NULL, *layout = NULL;
+  GCancellable *cancellable;
+  ImportPool pool;
+  GThreadPool *threads;
+  gboolean quiet = FALSE, json = FALSE, in_batch = FALSE;
+  guint n_other = 0, next = 0, in_flight = 0, window;
+  gint64 n_imported = 0, n_duplicates = 0, n_failed = 0, batch_started = 0;
+  gint64 started = g_get_monotonic_time ();
+  const GOptionEntry entries[] = {
+    { "source", 's', 0, G_OPTION_ARG_STRING, &source,
+      N_("Name of the source the frames come from (default: the folder’s name)"), N_("NAME") },
+    { "label", 'l', 0, G_OPTION_ARG_STRING, &label, N_("Label every imported frame CLASS"),
+      N_("CLASS") },
+    { "layout", 0, 0, G_OPTION_ARG_STRING, &layout,
+      N_("auto (default): a folder of class folders is an ImageFolder layout; flat: never"),
+      N_("LAYOUT") },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_("No progress bar"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      N_("One JSON line per stored frame, printed once it is safely saved"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT PATH…",
+                        N_("Import image files (JPEG, PNG, BMP, TIFF, WebP) and folders, "
+                           "recursively. A folder whose sub-folders hold the images "
+                           "(sorted/ok/*.jpg, sorted/dent/*.png) is an ImageFolder layout: each "
+                           "frame is labeled with its sub-folder’s name, and missing classes "
+                           "are created. Frames already in the project are reported and not "
+                           "stored twice.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc < 3)
+    return gemba_cli_usage (argv[0], _("give the project and at least one file or folder"));
+  if (layout && !g_str_equal (layout, "auto") && !g_str_equal (layout, "flat"))
+    return gemba_cli_usage (argv[0], _("“%s” is not a layout: use auto or flat"), layout);
+  if (!(store = gemba_cli_open_project (argv[1], &error)))
+    return gemba_cli_fail (error);
+  if (label)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_find_class (store, label, &error);
+      if (!klass)
+        return gemba_cli_fail (error);
+    }
+
+  for (int i = 2; i < argc; i++)
+    {
+      const char *path = argv[i];
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          g_autofree char *canonical = g_canonicalize_filename (path, NULL);
+          g_autofree char *base = g_path_get_basename (canonical);
+          const char *source_name = source ? source : base;
+
+          if (!label && (!layout || g_str_equal (layout, "auto")) &&
+              is_image_folder_layout (path))
+            {
+              g_autoptr(GDir) handle = g_dir_open (path, 0, NULL);
+              g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+              const char *name;
+              while (handle && (name = g_dir_read_name (handle)))
+                if (name[0] != '.')
+                  g_ptr_array_add (names, g_strdup (name));
+              g_ptr_array_sort (names, compare_names);
+              for (guint j = 0; j < names->len; j++)
+                {
+                  g_autofree char *sub = g_build_filename (path, names->pdata[j], NULL);
+                  if (g_file_test (sub, G_FILE_TEST_IS_DIR))
+                    walk (sub, names->pdata[j], source_name, jobs, &n_other, walk_errors);
+                  else
+                    n_other++;
+                }
+            }
+          else
+            walk (path, label, source_name, jobs, &n_other, walk_errors);
+        }
+      else
+        {
+          ImportJob *job = g_new0 (ImportJob, 1);
+          g_autofree char *canonical = g_canonicalize_filename (path, NULL);
+          g_autofree char *dir = g_path_get_dirname (canonical);
+          job->path = g_strdup (path);
+          job->label = g_strdup (label);
+          job->source = source ? g_strdup (source) : g_path_get_basename (dir);
+          job->explicit = TRUE;
+          g_ptr_array_add (jobs, job);
+        }
+    }
+  for (guint i = 0; i < walk_errors->len; i++)
+    {
+      gemba_cli_error ("%s", (char *) walk_errors->pdata[i]);
+      n_failed++;
+    }
+
+  cancellable = gemba_cli_interrupt_cancellable ();
+  progress = gemba_cli_progress_new (_("Importing"), jobs->len, quiet || jobs->len < 50);
+  pool.done = g_async_queue_new ();
+  window = 4 * g_get_num_processors () + 8;
+  threads = g_thread_pool_new (probe_job, &pool, g_get_num_processors (), FALSE, NULL);
+
+  while (next < jobs->len || in_flight > 0)
+    {
+      g_autoptr(ImportJob) job = NULL;
+      g_autoptr(GembaFrame) frame = NULL;
+      g_autoptr(GError) local = NULL;
+      gboolean duplicate = FALSE;
+      GembaFrameInfo info;
+
+      while (next < jobs->len && in_flight < window && !g_cancellable_is_cancelled (cancellable))
+        {
+          g_thread_pool_push (threads, jobs->pdata[next++], NULL);
+          in_flight++;
+        }
+      if (in_flight == 0)
+        break;
+      job = g_async_queue_pop (pool.done);
+      in_flight--;
+
+      if (job->error)
+        {
+          gemba_cli_error ("%s", job->error->message);
+          n_failed++;
+          continue;
+        }
+
+      if (!in_batch)
+        {
+          if (!gemba_store_begin_batch (store, &local))
+            {
+              gemba_cli_error ("%s", local->message);
+              n_failed++;
+              continue;
+            }
+          in_batch = TRUE;
+          batch_started = g_get_monotonic_time ();
+        }
+
+      gemba_frame_info_init (&info);
+      info.source_name = job->source;
+      info.source_kind = "folder";
+      info.captured_at = job->mtime;
+      info.original_name = job->path;
+      info.label_class = job->label;
+      frame = gemba_store_add_frame (store, job->bytes, gemba_image_format_extension (job->format),
+                                     job->width, job->height, &info, &duplicate, &local);
+      if (!frame)
+        {
+          gemba_cli_error ("%s: %s", job->path, local->message);
+          n_failed++;
+        }
+      else
+        {
+          Stored stored = { g_steal_pointer (&frame), g_strdup (job->path), duplicate };
+          g_array_append_val (pending, stored);
+        }
+
+      if (in_batch && (pending->len >= BATCH_FRAMES || in_flight == 0 ||
+                       g_get_monotonic_time () - batch_started > BATCH_USEC))
+        {
+          in_batch = FALSE;
+          if (!gemba_store_commit_batch (store, &local))
+            {
+              gemba_cli_error ("%s", local->message);
+              n_failed += pending->len;
+              for (guint i = 0; i < pending->len; i++)
+                stored_clear (&g_array_index (pending, Stored, i));
+              g_array_set_size (pending, 0);
+              continue;
+            }
+          /* Saved: now it may be reported. */
+          for (guint i = 0; i < pending->len; i++)
+            {
+              Stored *stored = &g_array_index (pending, Stored, i);
+              if (stored->duplicate)
+                {
+                  n_duplicates++;
+                  if (!quiet)
+                    g_printerr (_("gemba: %s: same content as frame %.12s, already in the "
+                                  "project; not stored again\n"), stored->path,
+                                stored->frame->sha256);
+                }
+              else
+                n_imported++;
+              if (json)
+                emit_frame_json (stored->frame, stored->path, stored->duplicate);
+              stored_clear (stored);
+            }
+          g_array_set_size (pending, 0);
+        }
+      gemba_cli_progress_update (progress, n_imported + n_duplicates + n_failed, NULL);
+    }
+  g_thread_pool_free (threads, FALSE, TRUE);
+  g_async_queue_unref (pool.done);
+  for (guint i = next; i < jobs->len; i++)
+    import_job_free (jobs->pdata[i]);
+  g_clear_pointer (&progress, gemba_cli_progress_free);
+
+  {
+    double seconds = (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC;
+    g_autoptr(GString) summary = g_string_new (NULL);
+    g_string_append_printf (summary,
+                            g_dngettext (GETTEXT_PACKAGE, "Imported %" G_GINT64_FORMAT " frame",
+                                         "Imported %" G_GINT64_FORMAT " frames", n_imported),
+                            n_imported);
+    g_string_append_printf (summary, _(" in %.1f s (%.0f frames/s)"), seconds,
+                            seconds > 0 ? n_imported / seconds : 0.0);
+    if (n_duplicates)
+      g_string_append_printf (summary, _("; %" G_GINT64_FORMAT " duplicates skipped"),
+                              n_duplicates);
+    if (n_other)
+      g_string_append_printf (summary, _("; %u files that are not images left alone"), n_other);
+    if (n_failed)
+      g_string_append_printf (summary, _("; %" G_GINT64_FORMAT " FAILED (see above)"), n_failed);
+    if (next < jobs->len)
+      g_string_append_printf (summary, _("; stopped before %u files"), jobs->len - next);
+    if (!quiet || n_failed)
+      g_printerr ("%s.\n", summary->str);
+  }
+
+  if (next < jobs->len)
+    return 130;
+  return n_failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
+}

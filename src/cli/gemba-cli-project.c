@@ -1,0 +1,766 @@
+/* gemba-cli-project.c: init, demo, classes, label, ls, stats, history, split
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-cli"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+
+#include "gemba-cli.h"
+
+/* --- init ----------------------------------------------------------------------------- */
+
+int
+gemba_cli_init (int argc, char **argv)
+{
+  g_autofree char *classes = NULL;
+  g_auto(GStrv) names = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  const GOptionEntry entries[] = {
+    { "classes", 'c', 0, G_OPTION_ARG_STRING, &classes,
+      N_("The classes, comma-separated, in order (e.g. ok,scratch,dent)"), N_("LIST") },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT", N_("Create a project folder.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the folder of the new project"));
+
+  if (classes)
+    {
+      names = g_strsplit (classes, ",", -1);
+      for (guint i = 0; names[i]; i++)
+        g_strstrip (names[i]);
+    }
+  if (!(store = gemba_store_create (argv[1], (const char * const *) names, &error)))
+    return gemba_cli_fail (error);
+  g_print (_("Created project %s with %u classes.\n"), gemba_store_get_path (store),
+           names ? g_strv_length (names) : 0);
+  return GEMBA_EXIT_OK;
+}
+
+/* --- demo ----------------------------------------------------------------------------- */
+
+static void
+demo_progress_cb (guint done, guint total, gpointer user_data)
+{
+  gemba_cli_progress_update (user_data, done, NULL);
+}
+
+int
+gemba_cli_demo (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaCliProgress) progress = NULL;
+  gboolean quiet = FALSE;
+  const GOptionEntry entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_("Show no progress"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
+                        N_("Create the demo project: a few hundred frames of washers and "
+                           "brackets on a conveyor, from two cameras, partly labeled.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the folder of the demo project"));
+
+  progress = gemba_cli_progress_new (_("Rendering"), 0, quiet);
+  if (!gemba_demo_create (argv[1], demo_progress_cb, progress,
+                          gemba_cli_interrupt_cancellable (), &error))
+    return gemba_cli_fail (error);
+  g_clear_pointer (&progress, gemba_cli_progress_free);
+  g_print (_("Created the demo project %s.\n"), argv[1]);
+  return GEMBA_EXIT_OK;
+}
+
+/* --- classes -------------------------------------------------------------------------- */
+
+static void
+print_classes (GembaStore *store, GPtrArray *classes, GArray *counts)
+{
+  g_print ("%-4s %-20s %-8s %-4s %8s\n", _("#"), _("Class"), _("Colour"), _("Key"), _("Labeled"));
+  for (guint i = 0; i < classes->len; i++)
+    {
+      GembaClass *klass = classes->pdata[i];
+      gint64 n = 0;
+      g_autofree char *key = klass->key >= 0 ? g_strdup_printf ("%d", klass->key) : g_strdup ("-");
+      for (guint j = 0; j < counts->len; j++)
+        if (g_array_index (counts, GembaClassCount, j).class_id == klass->id)
+          n = g_array_index (counts, GembaClassCount, j).count;
+      g_print ("%-4u %-20s %-8s %-4s %8" G_GINT64_FORMAT "%s\n", i + 1, klass->name, klass->color,
+               key, n, klass->retired ? _("  (retired)") : "");
+    }
+}
+
+static int
+classes_json (GPtrArray *classes, GArray *counts)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      GembaClass *klass = classes->pdata[i];
+      gint64 n = 0;
+      for (guint j = 0; j < counts->len; j++)
+        if (g_array_index (counts, GembaClassCount, j).class_id == klass->id)
+          n = g_array_index (counts, GembaClassCount, j).count;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "name");
+      json_builder_add_string_value (builder, klass->name);
+      json_builder_set_member_name (builder, "color");
+      json_builder_add_string_value (builder, klass->color);
+      json_builder_set_member_name (builder, "key");
+      if (klass->key >= 0)
+        json_builder_add_int_value (builder, klass->key);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_set_member_name (builder, "retired");
+      json_builder_add_boolean_value (builder, klass->retired);
+      json_builder_set_member_name (builder, "labeled");
+      json_builder_add_int_value (builder, n);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  {
+    g_autoptr(JsonNode) root = json_builder_get_root (builder);
+    gemba_cli_print_json (root);
+  }
+  return GEMBA_EXIT_OK;
+}
+
+static gboolean
+parse_key (const char *text, int *key, GError **error)
+{
+  gint64 value;
+
+  if (g_str_equal (text, "none"))
+    {
+      *key = -1;
+      return TRUE;
+    }
+  if (!g_ascii_string_to_signed (text, 10, 0, 9, &value, NULL))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("“%s” is not a number key: use 0–9, or “none”"), text);
+      return FALSE;
+    }
+  *key = (int) value;
+  return TRUE;
+}
+
+int
+gemba_cli_classes (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaClass) klass = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *color = NULL;
+  char *key_text = NULL;
+  gboolean json = FALSE, all = FALSE;
+  const char *action;
+  gboolean ok = FALSE;
+  const GOptionEntry entries[] = {
+    { "color", 0, 0, G_OPTION_ARG_STRING, &color, N_("Colour for “add”, as #rrggbb"), N_("COLOUR") },
+    { "key", 'k', 0, G_OPTION_ARG_STRING, &key_text, N_("Number key for “add” (0–9)"), N_("KEY") },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, N_("List retired classes too"), NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries,
+                        "PROJECT [add NAME | rename NAME NEW | color NAME #RRGGBB | "
+                        "key NAME 0-9|none | move NAME POSITION | retire NAME | restore NAME]",
+                        N_("List or change the classes. Retiring a class keeps its labels and "
+                           "history but offers it for no new label.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc < 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)))
+    return gemba_cli_fail (error);
+
+  if (argc == 2)
+    {
+      g_autoptr(GPtrArray) classes = gemba_store_list_classes (store, TRUE, &error);
+      g_autoptr(GArray) counts = classes ? gemba_store_count_labels_per_class (store,
+                                                                               GEMBA_SPLIT_NONE,
+                                                                               &error) : NULL;
+      if (!counts)
+        return gemba_cli_fail (error);
+      if (!all)
+        for (guint i = classes->len; i-- > 0;)
+          if (((GembaClass *) classes->pdata[i])->retired)
+            g_ptr_array_remove_index (classes, i);
+      if (json)
+        return classes_json (classes, counts);
+      print_classes (store, classes, counts);
+      return GEMBA_EXIT_OK;
+    }
+
+  action = argv[2];
+  if (g_str_equal (action, "add"))
+    {
+      int key = -1;
+      if (argc != 4)
+        return gemba_cli_usage (argv[0], _("“add” takes one class name"));
+      if (key_text && !parse_key (key_text, &key, &error))
+        return gemba_cli_fail (error);
+      if (!(klass = gemba_store_add_class (store, argv[3], color, key, &error)))
+        return gemba_cli_fail (error);
+      if (klass->key >= 0)
+        g_print (_("Added class “%s” (key %d, colour %s).\n"), klass->name, klass->key,
+                 klass->color);
+      else
+        g_print (_("Added class “%s” (no number key, colour %s).\n"), klass->name, klass->color);
+      return GEMBA_EXIT_OK;
+    }
+
+  if (argc < 4)
+    return gemba_cli_usage (argv[0], _("“%s” needs a class name"), action);
+  if (!(klass = gemba_store_find_class (store, argv[3], &error)))
+    return gemba_cli_fail (error);
+
+  if (g_str_equal (action, "rename") && argc == 5)
+    ok = gemba_store_rename_class (store, klass->id, argv[4], &error);
+  else if ((g_str_equal (action, "color") || g_str_equal (action, "colour")) && argc == 5)
+    ok = gemba_store_set_class_color (store, klass->id, argv[4], &error);
+  else if (g_str_equal (action, "key") && argc == 5)
+    {
+      int key;
+      ok = parse_key (argv[4], &key, &error) &&
+           gemba_store_set_class_key (store, klass->id, key, &error);
+    }
+  else if (g_str_equal (action, "move") && argc == 5)
+    {
+      gint64 position;
+      if (!g_ascii_string_to_signed (argv[4], 10, 1, 1000, &position, NULL))
+        return gemba_cli_usage (argv[0], _("“%s” is not a position (1 is first)"), argv[4]);
+      ok = gemba_store_move_class (store, klass->id, (int) position - 1, &error);
+    }
+  else if (g_str_equal (action, "retire") && argc == 4)
+    ok = gemba_store_set_class_retired (store, klass->id, TRUE, &error);
+  else if (g_str_equal (action, "restore") && argc == 4)
+    ok = gemba_store_set_class_retired (store, klass->id, FALSE, &error);
+  else
+    return gemba_cli_usage (argv[0], _("unknown action or wrong number of arguments: “%s”"),
+                            action);
+
+  if (!ok)
+    return gemba_cli_fail (error);
+  g_print (_("Done.\n"));
+  return GEMBA_EXIT_OK;
+}
+
+/* --- label ---------------------------------------------------------------------------- */
+
+int
+gemba_cli_label (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaFrame) frame = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 class_id = 0;
+
+  if (!gemba_cli_parse (&argc, &argv, NULL, "PROJECT FRAME CLASS|none",
+                        N_("Label a frame. FRAME is a unique prefix (4 or more hex digits) of its "
+                           "id; “none” removes the label. The old label stays in the history.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 4)
+    return gemba_cli_usage (argv[0], _("give the project, a frame id and a class"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(frame = gemba_store_find_frame (store, argv[2], &error)))
+    return gemba_cli_fail (error);
+  if (!g_str_equal (argv[3], "none"))
+    {
+      g_autoptr(GembaClass) klass = gemba_store_find_class (store, argv[3], &error);
+      if (!klass)
+        return gemba_cli_fail (error);
+      class_id = klass->id;
+    }
+  if (!(label = gemba_store_set_label (store, frame->id, class_id, GEMBA_LABEL_SET, &error)))
+    return gemba_cli_fail (error);
+  g_print (_("%.12s: %s → %s (by %s)\n"), frame->sha256,
+           label->previous_class_name ? label->previous_class_name : _("unlabeled"),
+           label->class_name ? label->class_name : _("unlabeled"), label->author);
+  return GEMBA_EXIT_OK;
+}
+
+/* --- ls ------------------------------------------------------------------------------- */
+
+static const char *
+class_name_of (GPtrArray *classes, gint64 id)
+{
+  for (guint i = 0; id && i < classes->len; i++)
+    if (((GembaClass *) classes->pdata[i])->id == id)
+      return ((GembaClass *) classes->pdata[i])->name;
+  return NULL;
+}
+
+static JsonNode *
+frame_to_json (GembaStore *store, GembaFrame *frame, GPtrArray *classes)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autofree char *captured = gemba_cli_format_iso8601 (frame->captured_at);
+  g_autofree char *path = gemba_store_dup_frame_path (store, frame);
+  const char *label = class_name_of (classes, frame->label_class_id);
+  const char *prediction = class_name_of (classes, frame->pred_class_id);
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_string_value (builder, frame->sha256);
+  json_builder_set_member_name (builder, "path");
+  json_builder_add_string_value (builder, path);
+  json_builder_set_member_name (builder, "width");
+  json_builder_add_int_value (builder, frame->width);
+  json_builder_set_member_name (builder, "height");
+  json_builder_add_int_value (builder, frame->height);
+  json_builder_set_member_name (builder, "source");
+  if (frame->source_name)
+    json_builder_add_string_value (builder, frame->source_name);
+  else
+    json_builder_add_null_value (builder);
+  json_builder_set_member_name (builder, "captured");
+  json_builder_add_string_value (builder, captured);
+  if (frame->stream_time >= 0)
+    {
+      json_builder_set_member_name (builder, "stream_time");
+      json_builder_add_double_value (builder, frame->stream_time / 1e9);
+    }
+  if (frame->frame_number >= 0)
+    {
+      json_builder_set_member_name (builder, "frame_number");
+      json_builder_add_int_value (builder, frame->frame_number);
+    }
+  json_builder_set_member_name (builder, "split");
+  json_builder_add_string_value (builder, gemba_split_to_string (frame->split));
+  json_builder_set_member_name (builder, "label");
+  if (label)
+    json_builder_add_string_value (builder, label);
+  else
+    json_builder_add_null_value (builder);
+  if (label)
+    {
+      json_builder_set_member_name (builder, "label_author");
+      json_builder_add_string_value (builder, frame->label_author);
+    }
+  json_builder_set_member_name (builder, "prediction");
+  if (prediction)
+    json_builder_add_string_value (builder, prediction);
+  else
+    json_builder_add_null_value (builder);
+  if (prediction)
+    {
+      json_builder_set_member_name (builder, "confidence");
+      json_builder_add_double_value (builder, frame->pred_confidence);
+    }
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+int
+gemba_cli_ls (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean unlabeled = FALSE, labeled = FALSE, false_readings = FALSE, review = FALSE;
+  gboolean json = FALSE;
+  g_autofree char *class_name = NULL, *source_name = NULL, *split_name = NULL, *sort = NULL;
+  int limit = -1;
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_ALL };
+  int n_filters;
+  const GOptionEntry entries[] = {
+    { "unlabeled", 'u', 0, G_OPTION_ARG_NONE, &unlabeled, N_("Only frames without a label"), NULL },
+    { "labeled", 0, 0, G_OPTION_ARG_NONE, &labeled, N_("Only labeled frames"), NULL },
+    { "class", 'c', 0, G_OPTION_ARG_STRING, &class_name, N_("Only frames labeled CLASS"),
+      N_("CLASS") },
+    { "source", 's', 0, G_OPTION_ARG_STRING, &source_name, N_("Only frames from SOURCE"),
+      N_("SOURCE") },
+    { "split", 0, 0, G_OPTION_ARG_STRING, &split_name, N_("Only frames in train, val, test or none"),
+      N_("SPLIT") },
+    { "false-readings", 'f', 0, G_OPTION_ARG_NONE, &false_readings,
+      N_("Only frames whose label disagrees with the production model"), NULL },
+    { "review", 'r', 0, G_OPTION_ARG_NONE, &review,
+      N_("The review queue: false readings, then the least certain unlabeled frames"), NULL },
+    { "sort", 0, 0, G_OPTION_ARG_STRING, &sort,
+      N_("captured (default), captured-desc, confidence or confidence-desc"), N_("ORDER") },
+    { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, N_("At most N frames"), N_("N") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per frame and line"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT", N_("List frames.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  n_filters = unlabeled + labeled + false_readings + review + (class_name != NULL) +
+              (source_name != NULL) + (split_name != NULL);
+  if (n_filters > 1)
+    return gemba_cli_usage (argv[0], _("use one filter at a time"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(classes = gemba_store_list_classes (store, TRUE, &error)))
+    return gemba_cli_fail (error);
+
+  if (unlabeled)
+    query.filter = GEMBA_FILTER_UNLABELED;
+  else if (labeled)
+    query.filter = GEMBA_FILTER_LABELED;
+  else if (false_readings)
+    query.filter = GEMBA_FILTER_FALSE_READINGS;
+  else if (review)
+    query.filter = GEMBA_FILTER_REVIEW;
+  else if (class_name)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_find_class (store, class_name, &error);
+      if (!klass)
+        return gemba_cli_fail (error);
+      query.filter = GEMBA_FILTER_CLASS;
+      query.class_id = klass->id;
+    }
+  else if (source_name)
+    {
+      g_autoptr(GPtrArray) sources = gemba_store_list_sources (store, &error);
+      if (!sources)
+        return gemba_cli_fail (error);
+      for (guint i = 0; i < sources->len; i++)
+        if (g_str_equal (((GembaSource *) sources->pdata[i])->name, source_name))
+          query.source_id = ((GembaSource *) sources->pdata[i])->id;
+      if (!query.source_id)
+        {
+          gemba_cli_error (_("%s: no source named “%s” (see “gemba stats”)"), argv[1],
+                           source_name);
+          return GEMBA_EXIT_FAILED;
+        }
+      query.filter = GEMBA_FILTER_SOURCE;
+    }
+  else if (split_name)
+    {
+      static const char *names[] = { "none", "train", "val", "test" };
+      query.filter = GEMBA_FILTER_SPLIT;
+      query.split = 99;
+      for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+        if (g_str_equal (split_name, names[i]))
+          query.split = i;
+      if (query.split == 99)
+        return gemba_cli_usage (argv[0], _("“%s” is not a split: use train, val, test or none"),
+                                split_name);
+    }
+  if (sort)
+    {
+      if (g_str_equal (sort, "captured"))
+        query.sort = GEMBA_SORT_CAPTURED;
+      else if (g_str_equal (sort, "captured-desc"))
+        query.sort = GEMBA_SORT_CAPTURED_DESC;
+      else if (g_str_equal (sort, "confidence"))
+        query.sort = GEMBA_SORT_CONFIDENCE;
+      else if (g_str_equal (sort, "confidence-desc"))
+        query.sort = GEMBA_SORT_CONFIDENCE_DESC;
+      else
+        return gemba_cli_usage (argv[0], _("“%s” is not an order"), sort);
+    }
+
+  if (!(frames = gemba_store_list_frames (store, &query, 0, limit, &error)))
+    return gemba_cli_fail (error);
+
+  if (!json)
+    g_print ("%-12s  %-19s  %-22s  %-5s  %-14s  %s\n", _("Frame"), _("Captured"), _("Source"),
+             _("Split"), _("Label"), _("Prediction"));
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      if (json)
+        {
+          g_autoptr(JsonNode) node = frame_to_json (store, frame, classes);
+          gemba_cli_print_json (node);
+        }
+      else
+        {
+          g_autofree char *captured = gemba_cli_format_time (frame->captured_at);
+          g_autofree char *prediction = NULL;
+          const char *label = class_name_of (classes, frame->label_class_id);
+          const char *predicted = class_name_of (classes, frame->pred_class_id);
+          if (predicted)
+            prediction = g_strdup_printf ("%s %.0f%%%s", predicted, 100 * frame->pred_confidence,
+                                          label && frame->pred_class_id != frame->label_class_id
+                                            ? _("  ✗ false reading") : "");
+          g_print ("%-12.12s  %-19s  %-22.22s  %-5s  %-14s  %s\n", frame->sha256, captured,
+                   frame->source_name ? frame->source_name : "-",
+                   gemba_split_to_string (frame->split), label ? label : "-",
+                   prediction ? prediction : "-");
+        }
+    }
+  return GEMBA_EXIT_OK;
+}
+
+/* --- stats ---------------------------------------------------------------------------- */
+
+static int print_stats (GembaStore *store, const GembaStats *stats, GPtrArray *classes,
+                        GPtrArray *sources, GArray *per_split[4], gboolean json);
+
+int
+gemba_cli_stats (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GPtrArray) sources = NULL;
+  GArray *per_split[4] = { NULL };
+  int status;
+  g_autoptr(GError) error = NULL;
+  GembaStats stats;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print JSON"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
+                        N_("Frames, labels per class and split, and sources.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !gemba_store_get_stats (store, &stats, &error) ||
+      !(classes = gemba_store_list_classes (store, TRUE, &error)) ||
+      !(sources = gemba_store_list_sources (store, &error)))
+    return gemba_cli_fail (error);
+  for (int s = 0; s < 4; s++)
+    if (!(per_split[s] = gemba_store_count_labels_per_class (store, s, &error)))
+      {
+        for (int t = 0; t < s; t++)
+          g_array_unref (per_split[t]);
+        return gemba_cli_fail (error);
+      }
+  status = print_stats (store, &stats, classes, sources, per_split, json);
+  for (int s = 0; s < 4; s++)
+    g_array_unref (per_split[s]);
+  return status;
+}
+
+static int
+print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
+             GPtrArray *sources, GArray *per_split[4], gboolean json)
+{
+  g_autofree char *name = gemba_store_dup_name (store);
+  GembaStats stats = *stats_in;
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) b = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "project");
+      json_builder_add_string_value (b, name);
+      json_builder_set_member_name (b, "frames");
+      json_builder_add_int_value (b, stats.n_frames);
+      json_builder_set_member_name (b, "labeled");
+      json_builder_add_int_value (b, stats.n_labeled);
+      json_builder_set_member_name (b, "unlabeled");
+      json_builder_add_int_value (b, stats.n_unlabeled);
+      json_builder_set_member_name (b, "false_readings");
+      json_builder_add_int_value (b, stats.n_false_readings);
+      json_builder_set_member_name (b, "revision");
+      json_builder_add_int_value (b, stats.revision);
+      json_builder_set_member_name (b, "splits");
+      json_builder_begin_object (b);
+      for (int s = 0; s < 4; s++)
+        {
+          json_builder_set_member_name (b, gemba_split_to_string (s));
+          json_builder_add_int_value (b, stats.n_split[s]);
+        }
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "classes");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < classes->len; i++)
+        {
+          GembaClass *klass = classes->pdata[i];
+          gint64 total = 0;
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, klass->name);
+          json_builder_set_member_name (b, "retired");
+          json_builder_add_boolean_value (b, klass->retired);
+          for (int s = 0; s < 4; s++)
+            {
+              gint64 n = g_array_index (per_split[s], GembaClassCount, i).count;
+              json_builder_set_member_name (b, gemba_split_to_string (s));
+              json_builder_add_int_value (b, n);
+              total += n;
+            }
+          json_builder_set_member_name (b, "labeled");
+          json_builder_add_int_value (b, total);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "sources");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < sources->len; i++)
+        {
+          GembaSource *source = sources->pdata[i];
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, source->name);
+          json_builder_set_member_name (b, "kind");
+          json_builder_add_string_value (b, source->kind);
+          json_builder_set_member_name (b, "frames");
+          json_builder_add_int_value (b, source->n_frames);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      gemba_cli_print_json (root);
+      return GEMBA_EXIT_OK;
+    }
+
+  g_print (_("Project %s (%s)\n\n"), name, gemba_store_get_path (store));
+  g_print (_("Frames       %" G_GINT64_FORMAT "\n"), stats.n_frames);
+  g_print (_("Labeled      %" G_GINT64_FORMAT "\n"), stats.n_labeled);
+  g_print (_("Unlabeled    %" G_GINT64_FORMAT "\n"), stats.n_unlabeled);
+  if (stats.n_false_readings > 0)
+    g_print (_("False readings %" G_GINT64_FORMAT "\n"), stats.n_false_readings);
+  g_print ("\n%-20s %7s %7s %7s %7s %8s\n", _("Class"), _("train"), _("val"), _("test"),
+           _("none"), _("labeled"));
+  for (guint i = 0; i < classes->len; i++)
+    {
+      GembaClass *klass = classes->pdata[i];
+      gint64 n[4], total = 0;
+      for (int s = 0; s < 4; s++)
+        total += n[s] = g_array_index (per_split[s], GembaClassCount, i).count;
+      g_print ("%-20s %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7"
+               G_GINT64_FORMAT " %8" G_GINT64_FORMAT "%s\n", klass->name,
+               n[GEMBA_SPLIT_TRAIN], n[GEMBA_SPLIT_VAL], n[GEMBA_SPLIT_TEST], n[GEMBA_SPLIT_NONE],
+               total, klass->retired ? _("  (retired)") : "");
+    }
+  g_print ("%-20s %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7"
+           G_GINT64_FORMAT " %8" G_GINT64_FORMAT "\n", _("all frames"),
+           stats.n_split[GEMBA_SPLIT_TRAIN], stats.n_split[GEMBA_SPLIT_VAL],
+           stats.n_split[GEMBA_SPLIT_TEST], stats.n_split[GEMBA_SPLIT_NONE], stats.n_frames);
+  g_print (_("\nSources\n"));
+  if (sources->len == 0)
+    g_print (_("  none\n"));
+  for (guint i = 0; i < sources->len; i++)
+    {
+      GembaSource *source = sources->pdata[i];
+      g_print ("  %-30s %-8s %7" G_GINT64_FORMAT "\n", source->name, source->kind,
+               source->n_frames);
+    }
+  return GEMBA_EXIT_OK;
+}
+
+/* --- history -------------------------------------------------------------------------- */
+
+int
+gemba_cli_history (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaFrame) frame = NULL;
+  g_autoptr(GPtrArray) labels = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per label and line"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT FRAME",
+                        N_("Every label a frame had, oldest first: who, when, what before.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 3)
+    return gemba_cli_usage (argv[0], _("give the project and a frame id"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(frame = gemba_store_find_frame (store, argv[2], &error)) ||
+      !(labels = gemba_store_list_label_history (store, frame->id, &error)))
+    return gemba_cli_fail (error);
+
+  if (!json)
+    {
+      g_autofree char *captured = gemba_cli_format_time (frame->captured_at);
+      g_print (_("Frame %s\n  %u×%u, %s, captured %s\n\n"), frame->sha256, frame->width,
+               frame->height, frame->source_name ? frame->source_name : _("no source"), captured);
+      if (labels->len == 0)
+        g_print (_("Never labeled.\n"));
+    }
+  for (guint i = 0; i < labels->len; i++)
+    {
+      GembaLabel *label = labels->pdata[i];
+      if (json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          g_autofree char *at = gemba_cli_format_iso8601 (label->created_at);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "at");
+          json_builder_add_string_value (b, at);
+          json_builder_set_member_name (b, "author");
+          json_builder_add_string_value (b, label->author);
+          json_builder_set_member_name (b, "kind");
+          json_builder_add_string_value (b, gemba_label_kind_to_string (label->kind));
+          json_builder_set_member_name (b, "class");
+          if (label->class_name)
+            json_builder_add_string_value (b, label->class_name);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "previous");
+          if (label->previous_class_name)
+            json_builder_add_string_value (b, label->previous_class_name);
+          else
+            json_builder_add_null_value (b);
+          json_builder_end_object (b);
+          root = json_builder_get_root (b);
+          gemba_cli_print_json (root);
+        }
+      else
+        {
+          g_autofree char *at = gemba_cli_format_time (label->created_at);
+          g_print ("  %s  %-16s %-8s %s → %s\n", at, label->author,
+                   gemba_label_kind_to_string (label->kind),
+                   label->previous_class_name ? label->previous_class_name : _("unlabeled"),
+                   label->class_name ? label->class_name : _("unlabeled"));
+        }
+    }
+  return GEMBA_EXIT_OK;
+}
+
+/* --- split ---------------------------------------------------------------------------- */
+
+int
+gemba_cli_split (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  double test = 0.2, val = 0.1;
+  int seed = 1;
+  gint64 assigned[4];
+  const GOptionEntry entries[] = {
+    { "test", 0, 0, G_OPTION_ARG_DOUBLE, &test, N_("Fraction for the locked test split (0.2)"),
+      N_("F") },
+    { "val", 0, 0, G_OPTION_ARG_DOUBLE, &val, N_("Fraction for the validation split (0.1)"),
+      N_("F") },
+    { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Seed of the random assignment (1)"), N_("N") },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
+                        N_("Assign every frame that has no split yet to train, val or test, "
+                           "in the same proportions for each class. Frames in the test split "
+                           "stay there for good, so that models are always compared on the "
+                           "same frames.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !gemba_store_assign_splits (store, test, val, (guint64) seed, assigned, &error))
+    return gemba_cli_fail (error);
+  g_print (_("Assigned %" G_GINT64_FORMAT " frames: %" G_GINT64_FORMAT " train, %"
+             G_GINT64_FORMAT " val, %" G_GINT64_FORMAT " test.\n"),
+           assigned[1] + assigned[2] + assigned[3], assigned[1], assigned[2], assigned[3]);
+  return GEMBA_EXIT_OK;
+}

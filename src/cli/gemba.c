@@ -1,0 +1,91 @@
+/* gemba.c: the `gemba` command line
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "gemba-cli.h"
+
+/* In the order `gemba help` lists them: the loop from project to production. */
+static const GembaCliCommand commands[] = {
+  { "init", "PROJECT", N_("Create a project folder"), gemba_cli_init },
+  { "demo", "PROJECT", N_("Create the demo project (machined parts on a conveyor)"),
+    gemba_cli_demo },
+  { "import", "PROJECT PATH…", N_("Import image files and folders (ImageFolder layouts are labeled)"),
+    gemba_cli_import },
+  { "classes", "PROJECT [add|rename|color|key|move|retire|restore …]",
+    N_("List or change the classes"), gemba_cli_classes },
+  { "label", "PROJECT FRAME CLASS", N_("Label a frame (by a unique prefix of its id)"),
+    gemba_cli_label },
+  { "ls", "PROJECT", N_("List frames (filters: --unlabeled, --class, --review, …)"), gemba_cli_ls },
+  { "stats", "PROJECT", N_("Frames, labels per class, splits and sources"), gemba_cli_stats },
+  { "history", "PROJECT FRAME", N_("Every label a frame had: who, when, what"), gemba_cli_history },
+  { "split", "PROJECT", N_("Assign frames to train/val/test (the test split is locked)"),
+    gemba_cli_split },
+};
+
+static void
+print_help (void)
+{
+  g_print (_("Usage: gemba COMMAND [OPTIONS…]\n\n"
+             "Gemba closes the loop between inspection cameras and the inspection model.\n\n"
+             "Commands:\n"));
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    g_print ("  %-10s %s\n", commands[i].name, _(commands[i].summary));
+  g_print (_("\nRun “gemba COMMAND --help” for a command’s options.\n"));
+}
+
+static void
+setup_i18n (void)
+{
+  const char *localedir = LOCALEDIR;
+  g_autofree char *built = g_build_filename (GEMBA_BUILD_LOCALEDIR, "zh_CN", "LC_MESSAGES",
+                                             GETTEXT_PACKAGE ".mo", NULL);
+
+  setlocale (LC_ALL, "");
+  /* Uninstalled runs (tests, the README's commands) read the catalogs from the build tree. */
+  if (!g_file_test (LOCALEDIR, G_FILE_TEST_IS_DIR) || g_getenv ("GEMBA_UNINSTALLED"))
+    if (g_file_test (built, G_FILE_TEST_EXISTS))
+      localedir = GEMBA_BUILD_LOCALEDIR;
+  bindtextdomain (GETTEXT_PACKAGE, localedir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
+int
+main (int argc, char **argv)
+{
+  setup_i18n ();
+  g_set_prgname ("gemba");
+
+  if (argc < 2 || g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--help") ||
+      g_str_equal (argv[1], "-h"))
+    {
+      if (argc >= 3 && !g_str_equal (argv[1], "--help"))
+        {
+          char *help_argv[] = { argv[2], (char *) "--help", NULL };
+          for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+            if (g_str_equal (commands[i].name, argv[2]))
+              return commands[i].run (2, help_argv);
+        }
+      print_help ();
+      return argc < 2 ? GEMBA_EXIT_USAGE : GEMBA_EXIT_OK;
+    }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      g_print ("gemba %s\n", PACKAGE_VERSION);
+      return GEMBA_EXIT_OK;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, argv[1]))
+      return commands[i].run (argc - 1, argv + 1);
+
+  g_printerr (_("gemba: “%s” is not a command. See “gemba help”.\n"), argv[1]);
+  return GEMBA_EXIT_USAGE;
+}

@@ -1,0 +1,50 @@
+/* gemba-error.h: the error domain of the core library
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "gemba-types.h"
+
+G_BEGIN_DECLS
+
+#define GEMBA_ERROR (gemba_error_quark ())
+
+/**
+ * GembaError:
+ * @GEMBA_ERROR_FAILED: anything not listed below
+ * @GEMBA_ERROR_NOT_FOUND: a frame, class, model, source or file that does not exist
+ * @GEMBA_ERROR_AMBIGUOUS: a frame-id prefix that matches several frames
+ * @GEMBA_ERROR_EXISTS: something with that name already exists
+ * @GEMBA_ERROR_INVALID: input that is malformed or out of range
+ * @GEMBA_ERROR_NOT_A_PROJECT: a folder that is not a Gemba project
+ * @GEMBA_ERROR_TOO_NEW: a project written by a newer Gemba
+ * @GEMBA_ERROR_CORRUPT: a damaged file (database, image, weights, package)
+ * @GEMBA_ERROR_UNSUPPORTED: a format or feature this build cannot handle
+ * @GEMBA_ERROR_LOCKED: a change the project forbids (e.g. moving a frame out of the test split)
+ * @GEMBA_ERROR_IO: reading or writing a file failed
+ * @GEMBA_ERROR_CANCELLED: the user stopped the work
+ * @GEMBA_ERROR_SECURITY: a package that is unsigned, tampered with or untrusted
+ * @GEMBA_ERROR_REFUSED: a request the project's rules refuse (e.g. the regression gate)
+ */
+typedef enum {
+  GEMBA_ERROR_FAILED,
+  GEMBA_ERROR_NOT_FOUND,
+  GEMBA_ERROR_AMBIGUOUS,
+  GEMBA_ERROR_EXISTS,
+  GEMBA_ERROR_INVALID,
+  GEMBA_ERROR_NOT_A_PROJECT,
+  GEMBA_ERROR_TOO_NEW,
+  GEMBA_ERROR_CORRUPT,
+  GEMBA_ERROR_UNSUPPORTED,
+  GEMBA_ERROR_LOCKED,
+  GEMBA_ERROR_IO,
+  GEMBA_ERROR_CANCELLED,
+  GEMBA_ERROR_SECURITY,
+  GEMBA_ERROR_REFUSED,
+} GembaError;
+
+GEMBA_API GQuark gemba_error_quark (void);
+
+G_END_DECLS

@@ -1,0 +1,12 @@
+/* gemba.h: the public API of libgemba, the core of Gemba
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#define GEMBA_INSIDE
+#include "gemba-types.h"
+#include "gemba-error.h"
+#include "gemba-store.h"
+#include "gemba-image.h"
+#undef GEMBA_INSIDE

@@ -1,0 +1,85 @@
+/* gemba-image.h: decode, encode, resize and thumbnail frames
+ *
+ * Every codec is a real library: libjpeg-turbo, libpng, libtiff, libwebp, and gdk-pixbuf
+ * for BMP.
+ * Pixels are always 8-bit RGB, rows packed (stride = 3 * width).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "gemba-types.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GEMBA_IMAGE_FORMAT_UNKNOWN,
+  GEMBA_IMAGE_FORMAT_JPEG,
+  GEMBA_IMAGE_FORMAT_PNG,
+  GEMBA_IMAGE_FORMAT_BMP,
+  GEMBA_IMAGE_FORMAT_TIFF,
+  GEMBA_IMAGE_FORMAT_WEBP,
+} GembaImageFormat;
+
+/**
+ * GembaImage:
+ * @width: pixels per row
+ * @height: rows
+ * @pixels: @width * @height * 3 bytes, RGB, top row first
+ *
+ * A decoded frame.
+ */
+struct _GembaImage {
+  guint width;
+  guint height;
+  guint8 *pixels;
+};
+
+/* An image of the given size, pixels zeroed. */
+GEMBA_API GembaImage *gemba_image_new (guint width, guint height);
+GEMBA_API void gemba_image_free (GembaImage *image);
+GEMBA_API GembaImage *gemba_image_copy (const GembaImage *image);
+
+/* Guesses the format from the first bytes; UNKNOWN when none matches. */
+GEMBA_API GembaImageFormat gemba_image_format_sniff (const guint8 *data, gsize len);
+/* "jpg", "png", "bmp", "tif", "webp"; NULL for UNKNOWN. */
+GEMBA_API const char *gemba_image_format_extension (GembaImageFormat format);
+/* Human name: "JPEG", "PNG", ... */
+GEMBA_API const char *gemba_image_format_name (GembaImageFormat format);
+
+/* Decodes a whole image. @name is used in error messages (usually the file path).
+ * Truncated or corrupt data is an error (GEMBA_ERROR_CORRUPT), never a partial image. */
+GEMBA_API GembaImage *gemba_image_decode (const guint8 *data, gsize len, const char *name,
+                                          GError **error);
+GEMBA_API GembaImage *gemba_image_load (const char *path, GError **error);
+
+/* Checks that @data is a complete, decodable image and returns its format and size, as cheaply
+ * as the codec allows (for JPEG a scaled decode that still reads every byte). */
+GEMBA_API gboolean gemba_image_probe (const guint8 *data, gsize len, const char *name,
+                                      GembaImageFormat *format, guint *width, guint *height,
+                                      GError **error);
+
+/* Decodes at roughly @max_side on the longer side, using the codec's scaled decode where it has
+ * one (JPEG DCT scaling), then resizes exactly so that the longer side is @max_side. */
+GEMBA_API GembaImage *gemba_image_load_scaled (const char *path, guint max_side, GError **error);
+
+/* Area-averaging when shrinking, bilinear when growing. */
+GEMBA_API GembaImage *gemba_image_resize (const GembaImage *image, guint width, guint height);
+/* A copy of the rectangle; the rectangle must lie inside the image. */
+GEMBA_API GembaImage *gemba_image_crop (const GembaImage *image, guint x, guint y,
+                                        guint width, guint height);
+
+GEMBA_API GBytes *gemba_image_encode_jpeg (const GembaImage *image, int quality, GError **error);
+GEMBA_API GBytes *gemba_image_encode_png (const GembaImage *image, GError **error);
+/* Writes atomically (temporary file + rename); format from the extension (.jpg/.jpeg/.png). */
+GEMBA_API gboolean gemba_image_save (const GembaImage *image, const char *path, GError **error);
+
+/* Makes (or reuses, when it is newer than @frame_path) a JPEG thumbnail whose longer side is
+ * @size at @thumb_path, creating parent folders. Safe to call from several threads. */
+GEMBA_API gboolean gemba_image_ensure_thumbnail (const char *frame_path, const char *thumb_path,
+                                                 guint size, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaImage, gemba_image_free)
+
+G_END_DECLS

@@ -1,0 +1,64 @@
+/* gemba-store-private.h: what the files of GembaStore share
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "gemba-store.h"
+
+G_BEGIN_DECLS
+
+typedef sqlite3_stmt GembaStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaStmt, sqlite3_finalize)
+
+struct _GembaStore
+{
+  GObject parent_instance;
+
+  char *path;
+  char *db_path;
+  char *author;
+  sqlite3 *db;
+  /* One connection, used by one thread at a time; recursive so that public functions may
+   * call each other inside a transaction. */
+  GRecMutex lock;
+  int batch_depth;
+  /* Frame files were written in this batch without their own fsync. */
+  gboolean sync_before_commit;
+};
+
+/* Locks the store for the calling thread; pair with _gemba_store_unlock. */
+void _gemba_store_lock (GembaStore *self);
+void _gemba_store_unlock (GembaStore *self);
+
+/* Sets @error from the connection's last error, prefixed with what was being done. */
+gboolean _gemba_store_fail (GembaStore *self, GError **error, const char *doing);
+
+/* Prepares @sql; NULL with @error set on failure. */
+GembaStmt *_gemba_store_prepare (GembaStore *self, const char *sql, GError **error);
+/* Runs SQL without results. */
+gboolean _gemba_store_exec (GembaStore *self, const char *sql, GError **error);
+
+/* Transactions nest: only the outermost begin/commit reach SQLite. Writes use
+ * BEGIN IMMEDIATE, so a second process waits (busy timeout) instead of failing mid-way. */
+gboolean _gemba_store_begin (GembaStore *self, GError **error);
+gboolean _gemba_store_commit (GembaStore *self, GError **error);
+void _gemba_store_rollback (GembaStore *self);
+
+/* Increments the dataset revision, inside the caller's transaction. */
+gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);
+
+/* The production model's id, or 0. Caller holds the lock. */
+gint64 _gemba_store_production_model (GembaStore *self);
+
+/* Microseconds since the epoch, UTC. */
+gint64 _gemba_store_now (void);
+
+/* Binds a UTF-8 string, or NULL. */
+void _gemba_store_bind_text (GembaStmt *stmt, int index, const char *text);
+/* A column's text duplicated, or NULL. */
+char *_gemba_store_dup_column (GembaStmt *stmt, int column);
+
+G_END_DECLS

@@ -1,0 +1,2369 @@
+/* gemba-store.c: a Gemba project — its folder and its SQLite database
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-store"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+
+#include "gemba-error.h"
+#include "gemba-image.h"
+#include "gemba-store-private.h"
+
+#define APPLICATION_ID 0x47454d42 /* "GEMB" */
+#define BUSY_TIMEOUT_MS 30000
+
+G_DEFINE_FINAL_TYPE (GembaStore, gemba_store, G_TYPE_OBJECT)
+
+static const char *palette[] = {
+  "#2ec27e", "#e01b24", "#ff7800", "#3584e4", "#9141ac",
+  "#f6d32d", "#986a44", "#00b5ad", "#c061cb", "#77767b",
+};
+
+/* Version 1: the whole data model of DESIGN.md. Later versions add a function below and a
+ * case in migrate(); never edit a released step. */
+static const char schema_v1[] =
+  "CREATE TABLE settings ("
+  "  key TEXT PRIMARY KEY,"
+  "  value TEXT NOT NULL);"
+  "CREATE TABLE sources ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE,"
+  "  kind TEXT NOT NULL,"
+  "  uri TEXT,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE TABLE classes ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL UNIQUE CHECK (length(name) > 0),"
+  "  color TEXT NOT NULL,"
+  "  key INTEGER UNIQUE CHECK (key BETWEEN 0 AND 9),"
+  "  position INTEGER NOT NULL,"
+  "  retired INTEGER NOT NULL DEFAULT 0,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE TABLE frames ("
+  "  id INTEGER PRIMARY KEY,"
+  "  sha256 TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),"
+  "  ext TEXT NOT NULL,"
+  "  width INTEGER NOT NULL,"
+  "  height INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  source_id INTEGER REFERENCES sources(id),"
+  "  captured_at INTEGER NOT NULL,"
+  "  imported_at INTEGER NOT NULL,"
+  "  stream_time INTEGER,"
+  "  frame_number INTEGER,"
+  "  original_name TEXT,"
+  "  split INTEGER NOT NULL DEFAULT 0 CHECK (split BETWEEN 0 AND 3),"
+  "  label_id INTEGER REFERENCES labels(id));"
+  "CREATE INDEX frames_captured ON frames(captured_at, id);"
+  "CREATE INDEX frames_source ON frames(source_id);"
+  "CREATE INDEX frames_split ON frames(split);"
+  "CREATE TABLE labels ("
+  "  id INTEGER PRIMARY KEY,"
+  "  frame_id INTEGER NOT NULL REFERENCES frames(id),"
+  "  class_id INTEGER REFERENCES classes(id),"
+  "  previous_class_id INTEGER REFERENCES classes(id),"
+  "  kind TEXT NOT NULL,"
+  "  author TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  refers_to INTEGER REFERENCES labels(id));"
+  "CREATE INDEX labels_frame ON labels(frame_id, id);"
+  "CREATE INDEX labels_author ON labels(author, id);"
+  "CREATE INDEX labels_refers ON labels(refers_to);"
+  /* The test split is locked: a frame that is in it stays in it. */
+  "CREATE TRIGGER test_split_locked BEFORE UPDATE OF split ON frames "
+  "  WHEN OLD.split = 3 AND NEW.split != 3 "
+  "  BEGIN SELECT RAISE(ABORT, 'the test split is locked'); END;"
+  "CREATE TABLE models ("
+  "  id INTEGER PRIMARY KEY,"
+  "  name TEXT NOT NULL,"
+  "  parent_id INTEGER REFERENCES models(id),"
+  "  created_at INTEGER NOT NULL,"
+  "  author TEXT NOT NULL,"
+  "  architecture TEXT NOT NULL,"
+  "  classes TEXT NOT NULL,"
+  "  settings TEXT NOT NULL,"
+  "  seed INTEGER NOT NULL,"
+  "  dataset_revision INTEGER NOT NULL,"
+  "  n_train INTEGER NOT NULL DEFAULT 0,"
+  "  n_val INTEGER NOT NULL DEFAULT 0,"
+  "  n_test INTEGER NOT NULL DEFAULT 0,"
+  "  metrics TEXT,"
+  "  test_accuracy REAL,"
+  "  duration REAL,"
+  "  weights_sha256 TEXT);"
+  "CREATE TABLE predictions ("
+  "  model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,"
+  "  frame_id INTEGER NOT NULL REFERENCES frames(id) ON DELETE CASCADE,"
+  "  class_id INTEGER REFERENCES classes(id),"
+  "  confidence REAL NOT NULL,"
+  "  probabilities BLOB NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (model_id, frame_id)) WITHOUT ROWID;"
+  "CREATE TABLE runs ("
+  "  id INTEGER PRIMARY KEY,"
+  "  model_id INTEGER REFERENCES models(id),"
+  "  parent_id INTEGER REFERENCES models(id),"
+  "  author TEXT NOT NULL,"
+  "  started_at INTEGER NOT NULL,"
+  "  finished_at INTEGER,"
+  "  status TEXT NOT NULL,"
+  "  settings TEXT,"
+  "  log TEXT);"
+  "CREATE TABLE audit ("
+  "  id INTEGER PRIMARY KEY,"
+  "  at INTEGER NOT NULL,"
+  "  author TEXT NOT NULL,"
+  "  action TEXT NOT NULL,"
+  "  subject TEXT,"
+  "  detail TEXT);"
+  "INSERT INTO settings (key, value) VALUES ('revision', '0');";
+
+/* --- Helpers -------------------------------------------------------------------------- */
+
+gint64
+_gemba_store_now (void)
+{
+  return g_get_real_time ();
+}
+
+void
+_gemba_store_lock (GembaStore *self)
+{
+  g_rec_mutex_lock (&self->lock);
+}
+
+void
+_gemba_store_unlock (GembaStore *self)
+{
+  g_rec_mutex_unlock (&self->lock);
+}
+
+gboolean
+_gemba_store_fail (GembaStore *self, GError **error, const char *doing)
+{
+  int code = sqlite3_extended_errcode (self->db);
+  GembaError gcode = GEMBA_ERROR_FAILED;
+
+  switch (code & 0xff)
+    {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      gcode = GEMBA_ERROR_CORRUPT;
+      break;
+    case SQLITE_CONSTRAINT:
+      gcode = GEMBA_ERROR_INVALID;
+      break;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      gcode = GEMBA_ERROR_IO;
+      break;
+    default:
+      break;
+    }
+  g_set_error (error, GEMBA_ERROR, gcode, _("%s: %s (%s)"),
+               self->db_path, doing, sqlite3_errmsg (self->db));
+  return FALSE;
+}
+
+GembaStmt *
+_gemba_store_prepare (GembaStore *self, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      _gemba_store_fail (self, error, _("could not read the project database"));
+      return NULL;
+    }
+  return stmt;
+}
+
+gboolean
+_gemba_store_exec (GembaStore *self, const char *sql, GError **error)
+{
+  char *msg = NULL;
+
+  if (sqlite3_exec (self->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+    {
+      g_set_error (error, GEMBA_ERROR,
+                   sqlite3_errcode (self->db) == SQLITE_CORRUPT ? GEMBA_ERROR_CORRUPT
+                                                                : GEMBA_ERROR_FAILED,
+                   _("%s: %s"), self->db_path, msg ? msg : sqlite3_errmsg (self->db));
+      sqlite3_free (msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Flushes every frame file written in this batch before the rows that name them commit. */
+static gboolean
+sync_frames (GembaStore *self, GError **error)
+{
+  g_autofree char *dir = g_build_filename (self->path, "frames", NULL);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int saved = 0;
+
+  self->sync_before_commit = FALSE;
+  if (fd < 0 || syncfs (fd) != 0)
+    saved = errno;
+  if (fd >= 0)
+    close (fd);
+  if (saved)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot flush the frames to disk: %s"),
+                   dir, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The outermost level is a transaction; inner levels are savepoints, so that a failing inner
+ * step (one frame of a batch) rolls back only itself. */
+gboolean
+_gemba_store_begin (GembaStore *self, GError **error)
+{
+  g_autofree char *sql = NULL;
+
+  if (self->batch_depth == 0)
+    sql = g_strdup ("BEGIN IMMEDIATE");
+  else
+    sql = g_strdup_printf ("SAVEPOINT gemba_%d", self->batch_depth);
+  if (!_gemba_store_exec (self, sql, error))
+    return FALSE;
+  self->batch_depth++;
+  return TRUE;
+}
+
+gboolean
+_gemba_store_commit (GembaStore *self, GError **error)
+{
+  g_autofree char *sql = NULL;
+
+  g_assert (self->batch_depth > 0);
+  self->batch_depth--;
+  if (self->batch_depth == 0 && self->sync_before_commit && !sync_frames (self, error))
+    {
+      self->batch_depth++;
+      _gemba_store_rollback (self);
+      return FALSE;
+    }
+  if (self->batch_depth == 0)
+    sql = g_strdup ("COMMIT");
+  else
+    sql = g_strdup_printf ("RELEASE gemba_%d", self->batch_depth);
+  if (!_gemba_store_exec (self, sql, error))
+    {
+      self->batch_depth++;
+      _gemba_store_rollback (self);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+_gemba_store_rollback (GembaStore *self)
+{
+  g_autofree char *sql = NULL;
+
+  if (self->batch_depth == 0)
+    return;
+  self->batch_depth--;
+  if (self->batch_depth == 0)
+    {
+      self->sync_before_commit = FALSE;
+      sql = g_strdup ("ROLLBACK");
+    }
+  else
+    sql = g_strdup_printf ("ROLLBACK TO gemba_%d; RELEASE gemba_%d",
+                           self->batch_depth, self->batch_depth);
+  sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+}
+
+void
+_gemba_store_bind_text (GembaStmt *stmt, int index, const char *text)
+{
+  if (text)
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+char *
+_gemba_store_dup_column (GembaStmt *stmt, int column)
+{
+  const unsigned char *text = sqlite3_column_text (stmt, column);
+
+  return text ? g_strdup ((const char *) text) : NULL;
+}
+
+gboolean
+_gemba_store_bump_revision (GembaStore *self, GError **error)
+{
+  return _gemba_store_exec (self,
+                            "UPDATE settings SET value = CAST(value AS INTEGER) + 1 "
+                            "WHERE key = 'revision'", error);
+}
+
+gint64
+_gemba_store_production_model (GembaStore *self)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  gint64 id = 0;
+
+  stmt = _gemba_store_prepare (self,
+                               "SELECT CAST(value AS INTEGER) FROM settings "
+                               "WHERE key = 'production-model'", NULL);
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    id = sqlite3_column_int64 (stmt, 0);
+  return id;
+}
+
+static gboolean
+step_done (GembaStore *self, GembaStmt *stmt, GError **error, const char *doing)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return _gemba_store_fail (self, error, doing);
+  return TRUE;
+}
+
+/* --- Value types ---------------------------------------------------------------------- */
+
+void
+gemba_frame_info_init (GembaFrameInfo *info)
+{
+  memset (info, 0, sizeof *info);
+  info->stream_time = -1;
+  info->frame_number = -1;
+}
+
+void
+gemba_class_free (GembaClass *klass)
+{
+  if (!klass)
+    return;
+  g_free (klass->name);
+  g_free (klass->color);
+  g_free (klass);
+}
+
+GembaClass *
+gemba_class_copy (const GembaClass *klass)
+{
+  GembaClass *copy = g_memdup2 (klass, sizeof *klass);
+
+  copy->name = g_strdup (klass->name);
+  copy->color = g_strdup (klass->color);
+  return copy;
+}
+
+void
+gemba_source_free (GembaSource *source)
+{
+  if (!source)
+    return;
+  g_free (source->name);
+  g_free (source->kind);
+  g_free (source->uri);
+  g_free (source);
+}
+
+void
+gemba_frame_free (GembaFrame *frame)
+{
+  if (!frame)
+    return;
+  g_free (frame->ext);
+  g_free (frame->source_name);
+  g_free (frame->original_name);
+  g_free (frame->label_author);
+  g_free (frame);
+}
+
+GembaFrame *
+gemba_frame_copy (const GembaFrame *frame)
+{
+  GembaFrame *copy = g_memdup2 (frame, sizeof *frame);
+
+  copy->ext = g_strdup (frame->ext);
+  copy->source_name = g_strdup (frame->source_name);
+  copy->original_name = g_strdup (frame->original_name);
+  copy->label_author = g_strdup (frame->label_author);
+  return copy;
+}
+
+void
+gemba_label_free (GembaLabel *label)
+{
+  if (!label)
+    return;
+  g_free (label->class_name);
+  g_free (label->previous_class_name);
+  g_free (label->author);
+  g_free (label);
+}
+
+const char *
+gemba_split_to_string (GembaSplit split)
+{
+  switch (split)
+    {
+    case GEMBA_SPLIT_TRAIN: return "train";
+    case GEMBA_SPLIT_VAL: return "val";
+    case GEMBA_SPLIT_TEST: return "test";
+    case GEMBA_SPLIT_NONE:
+    default: return "none";
+    }
+}
+
+static const char *label_kinds[] = { "set", "confirm", "import", "undo", "redo", "clear" };
+
+const char *
+gemba_label_kind_to_string (GembaLabelKind kind)
+{
+  g_return_val_if_fail ((guint) kind < G_N_ELEMENTS (label_kinds), "set");
+  return label_kinds[kind];
+}
+
+static GembaLabelKind
+label_kind_from_string (const char *text)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (label_kinds); i++)
+    if (g_strcmp0 (text, label_kinds[i]) == 0)
+      return i;
+  return GEMBA_LABEL_SET;
+}
+
+/* --- GObject -------------------------------------------------------------------------- */
+
+static void
+gemba_store_finalize (GObject *object)
+{
+  GembaStore *self = GEMBA_STORE (object);
+
+  if (self->db)
+    sqlite3_close_v2 (self->db);
+  g_free (self->path);
+  g_free (self->db_path);
+  g_free (self->author);
+  g_rec_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (gemba_store_parent_class)->finalize (object);
+}
+
+static void
+gemba_store_class_init (GembaStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = gemba_store_finalize;
+}
+
+static void
+gemba_store_init (GembaStore *self)
+{
+  const char *author = g_getenv ("GEMBA_AUTHOR");
+
+  g_rec_mutex_init (&self->lock);
+  self->author = g_strdup (author && *author ? author : g_get_user_name ());
+}
+
+/* --- Opening -------------------------------------------------------------------------- */
+
+static gboolean
+migrate (GembaStore *self, int from, GError **error)
+{
+  if (from == GEMBA_STORE_SCHEMA_VERSION)
+    return TRUE;
+
+  if (!_gemba_store_begin (self, error))
+    return FALSE;
+  if (from < 1 && !_gemba_store_exec (self, schema_v1, error))
+    goto fail;
+  /* from < 2: the next schema step goes here. */
+  {
+    g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %d;"
+                                            "PRAGMA application_id = %d;",
+                                            GEMBA_STORE_SCHEMA_VERSION, APPLICATION_ID);
+    if (!_gemba_store_exec (self, sql, error))
+      goto fail;
+  }
+  return _gemba_store_commit (self, error);
+
+fail:
+  _gemba_store_rollback (self);
+  return FALSE;
+}
+
+static int
+read_pragma_int (GembaStore *self, const char *pragma, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("PRAGMA %s", pragma);
+  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, sql, error);
+
+  if (!stmt)
+    return -1;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      _gemba_store_fail (self, error, _("could not read the project database"));
+      return -1;
+    }
+  return sqlite3_column_int (stmt, 0);
+}
+
+static GembaStore *
+open_db (const char *path, gboolean create, GError **error)
+{
+  g_autoptr(GembaStore) self = g_object_new (GEMBA_TYPE_STORE, NULL);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  int version, app_id;
+
+  self->path = g_canonicalize_filename (path, NULL);
+  self->db_path = g_build_filename (self->path, GEMBA_STORE_DB_NAME, NULL);
+  if (create)
+    flags |= SQLITE_OPEN_CREATE;
+
+  if (sqlite3_open_v2 (self->db_path, &self->db, flags, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot open the project database: %s"),
+                   self->db_path, self->db ? sqlite3_errmsg (self->db) : g_strerror (ENOMEM));
+      return NULL;
+    }
+  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (self->db, 1);
+
+  /* Read the version before anything that writes (journal_mode does), so that a database
+   * from a newer Gemba is left exactly as it was. */
+  version = read_pragma_int (self, "user_version", NULL);
+  app_id = read_pragma_int (self, "application_id", NULL);
+  if (version < 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
+                   _("%s: this file is not a Gemba project database (it is not SQLite)"),
+                   self->db_path);
+      return NULL;
+    }
+  if (!create && (app_id != APPLICATION_ID || version == 0))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
+                   _("%s: this database was not written by Gemba"), self->db_path);
+      return NULL;
+    }
+  if (version > GEMBA_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_TOO_NEW,
+                   _("%s: this project was written by a newer Gemba (schema %d; this Gemba "
+                     "reads up to %d). Update Gemba to open it; nothing was changed."),
+                   self->db_path, version, GEMBA_STORE_SCHEMA_VERSION);
+      return NULL;
+    }
+
+  /* FULL: a label the user saw saved survives a power cut, not only a crash. */
+  if (!_gemba_store_exec (self, "PRAGMA journal_mode = WAL;"
+                                "PRAGMA synchronous = FULL;"
+                                "PRAGMA foreign_keys = ON;", error))
+    return NULL;
+  if (!migrate (self, version, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+gboolean
+gemba_store_is_project (const char *path)
+{
+  g_autofree char *db = g_build_filename (path, GEMBA_STORE_DB_NAME, NULL);
+
+  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
+}
+
+GembaStore *
+gemba_store_open (const char *path, GError **error)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                   _("%s: no such project folder"), path);
+      return NULL;
+    }
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR) || !gemba_store_is_project (path))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
+                   _("%s: not a Gemba project (there is no %s in it; create one with "
+                     "“gemba init”)"), path, GEMBA_STORE_DB_NAME);
+      return NULL;
+    }
+  return open_db (path, FALSE, error);
+}
+
+static gboolean
+dir_is_empty (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+
+  return dir && g_dir_read_name (dir) == NULL;
+}
+
+GembaStore *
+gemba_store_create (const char *path, const char * const *classes, GError **error)
+{
+  g_autoptr(GembaStore) self = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      if (!g_file_test (path, G_FILE_TEST_IS_DIR) || !dir_is_empty (path))
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                       _("%s: already exists and is not an empty folder"), path);
+          return NULL;
+        }
+    }
+  else if (g_mkdir_with_parents (path, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
+                   path, g_strerror (saved));
+      return NULL;
+    }
+
+  for (const char *sub = "frames\0thumbs\0models\0"; *sub; sub += strlen (sub) + 1)
+    {
+      g_autofree char *dir = g_build_filename (path, sub, NULL);
+      if (g_mkdir_with_parents (dir, 0755) != 0)
+        {
+          int saved = errno;
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
+                       dir, g_strerror (saved));
+          return NULL;
+        }
+    }
+
+  if (!(self = open_db (path, TRUE, error)))
+    return NULL;
+
+  if (!_gemba_store_begin (self, error))
+    return NULL;
+  {
+    g_autoptr(GembaStmt) stmt =
+      _gemba_store_prepare (self, "INSERT INTO settings (key, value) VALUES ('created', ?)", error);
+    g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, _gemba_store_now ());
+    if (!stmt)
+      goto fail;
+    _gemba_store_bind_text (stmt, 1, now);
+    if (!step_done (self, stmt, error, _("could not create the project")))
+      goto fail;
+  }
+  for (guint i = 0; classes && classes[i]; i++)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_add_class (self, classes[i], NULL, -1, error);
+      if (!klass)
+        goto fail;
+    }
+  if (!gemba_store_audit (self, "create", NULL, NULL, error) ||
+      !_gemba_store_commit (self, error))
+    goto fail;
+
+  return g_steal_pointer (&self);
+
+fail:
+  _gemba_store_rollback (self);
+  return NULL;
+}
+
+const char *
+gemba_store_get_path (GembaStore *self)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  return self->path;
+}
+
+char *
+gemba_store_dup_name (GembaStore *self)
+{
+  g_autofree char *name = gemba_store_dup_setting (self, "name");
+
+  return name ? g_steal_pointer (&name) : g_path_get_basename (self->path);
+}
+
+char *
+gemba_store_dup_frame_path (GembaStore *self, const GembaFrame *frame)
+{
+  g_autofree char *base = g_strdup_printf ("%s.%s", frame->sha256, frame->ext);
+  char prefix[3] = { frame->sha256[0], frame->sha256[1], 0 };
+
+  return g_build_filename (self->path, "frames", prefix, base, NULL);
+}
+
+char *
+gemba_store_dup_thumbnail_path (GembaStore *self, const GembaFrame *frame, guint size)
+{
+  g_autofree char *base = g_strdup_printf ("%s.jpg", frame->sha256);
+  g_autofree char *dir = g_strdup_printf ("%u", size);
+  char prefix[3] = { frame->sha256[0], frame->sha256[1], 0 };
+
+  return g_build_filename (self->path, "thumbs", dir, prefix, base, NULL);
+}
+
+char *
+gemba_store_dup_model_dir (GembaStore *self, gint64 model_id)
+{
+  g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, model_id);
+
+  return g_build_filename (self->path, "models", id, NULL);
+}
+
+const char *
+gemba_store_get_author (GembaStore *self)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  return self->author;
+}
+
+void
+gemba_store_set_author (GembaStore *self, const char *author)
+{
+  g_return_if_fail (GEMBA_IS_STORE (self));
+  _gemba_store_lock (self);
+  g_free (self->author);
+  self->author = g_strdup (author && *author ? author : g_get_user_name ());
+  _gemba_store_unlock (self);
+}
+
+char *
+gemba_store_dup_setting (GembaStore *self, const char *key)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  char *value = NULL;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, "SELECT value FROM settings WHERE key = ?", NULL);
+  if (stmt)
+    {
+      _gemba_store_bind_text (stmt, 1, key);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        value = _gemba_store_dup_column (stmt, 0);
+    }
+  _gemba_store_unlock (self);
+  return value;
+}
+
+gboolean
+gemba_store_set_setting (GembaStore *self, const char *key, const char *value, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  _gemba_store_lock (self);
+  if (value)
+    stmt = _gemba_store_prepare (self, "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                                       "ON CONFLICT (key) DO UPDATE SET value = ?2", error);
+  else
+    stmt = _gemba_store_prepare (self, "DELETE FROM settings WHERE key = ?1", error);
+  if (stmt)
+    {
+      _gemba_store_bind_text (stmt, 1, key);
+      if (value)
+        _gemba_store_bind_text (stmt, 2, value);
+      ok = step_done (self, stmt, error, _("could not save a setting"));
+    }
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+/* --- Audit ---------------------------------------------------------------------------- */
+
+gboolean
+gemba_store_audit (GembaStore *self, const char *action, const char *subject,
+                   const char *detail, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, "INSERT INTO audit (at, author, action, subject, detail) "
+                                     "VALUES (?, ?, ?, ?, ?)", error);
+  if (stmt)
+    {
+      sqlite3_bind_int64 (stmt, 1, _gemba_store_now ());
+      _gemba_store_bind_text (stmt, 2, self->author);
+      _gemba_store_bind_text (stmt, 3, action);
+      _gemba_store_bind_text (stmt, 4, subject);
+      _gemba_store_bind_text (stmt, 5, detail);
+      ok = step_done (self, stmt, error, _("could not write the audit trail"));
+    }
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+/* --- Classes -------------------------------------------------------------------------- */
+
+#define CLASS_COLUMNS "id, name, color, key, position, retired"
+
+static GembaClass *
+class_from_row (GembaStmt *stmt)
+{
+  GembaClass *klass = g_new0 (GembaClass, 1);
+
+  klass->id = sqlite3_column_int64 (stmt, 0);
+  klass->name = _gemba_store_dup_column (stmt, 1);
+  klass->color = _gemba_store_dup_column (stmt, 2);
+  klass->key = sqlite3_column_type (stmt, 3) == SQLITE_NULL ? -1 : sqlite3_column_int (stmt, 3);
+  klass->position = sqlite3_column_int (stmt, 4);
+  klass->retired = sqlite3_column_int (stmt, 5) != 0;
+  return klass;
+}
+
+GPtrArray *
+gemba_store_list_classes (GembaStore *self, gboolean include_retired, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autoptr(GPtrArray) classes = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_class_free);
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, "SELECT " CLASS_COLUMNS " FROM classes "
+                                     "WHERE retired = 0 OR ?1 ORDER BY position, id", error);
+  if (!stmt)
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  sqlite3_bind_int (stmt, 1, include_retired);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (classes, class_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the classes"));
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  _gemba_store_unlock (self);
+  return g_steal_pointer (&classes);
+}
+
+static GembaClass *
+find_class_by (GembaStore *self, const char *where, const char *name, gint64 id, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT " CLASS_COLUMNS " FROM classes WHERE %s",
+                                          where);
+  g_autoptr(GembaStmt) stmt = NULL;
+  GembaClass *klass = NULL;
+  int rc;
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, sql, error);
+  if (stmt)
+    {
+      if (name)
+        _gemba_store_bind_text (stmt, 1, name);
+      else
+        sqlite3_bind_int64 (stmt, 1, id);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_ROW)
+        klass = class_from_row (stmt);
+      else if (rc != SQLITE_DONE)
+        _gemba_store_fail (self, error, _("could not read the classes"));
+      else if (name)
+        {
+          g_autoptr(GPtrArray) all = gemba_store_list_classes (self, FALSE, NULL);
+          g_autoptr(GString) names = g_string_new (NULL);
+          for (guint i = 0; all && i < all->len; i++)
+            g_string_append_printf (names, "%s%s", i ? ", " : "",
+                                    ((GembaClass *) all->pdata[i])->name);
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                       _("%s: no class named “%s” (the classes are: %s)"),
+                       self->path, name, names->len ? names->str : _("none yet"));
+        }
+      else
+        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                     _("%s: no class with id %" G_GINT64_FORMAT), self->path, id);
+    }
+  _gemba_store_unlock (self);
+  return klass;
+}
+
+GembaClass *
+gemba_store_find_class (GembaStore *self, const char *name, GError **error)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  return find_class_by (self, "name = ?1", name, 0, error);
+}
+
+GembaClass *
+gemba_store_get_class (GembaStore *self, gint64 class_id, GError **error)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  return find_class_by (self, "id = ?1", NULL, class_id, error);
+}
+
+static gboolean
+valid_class_name (GembaStore *self, const char *name, GError **error)
+{
+  g_autofree char *stripped = g_strstrip (g_strdup (name ? name : ""));
+
+  if (!g_utf8_validate (stripped, -1, NULL) || *stripped == '\0' ||
+      strcmp (stripped, name) != 0 || strchr (name, ',') || strchr (name, '/') ||
+      g_utf8_strlen (name, -1) > 64)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("“%s” is not a valid class name: use 1–64 characters, no commas or "
+                     "slashes, no spaces at either end"), name ? name : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+valid_color (const char *color, GError **error)
+{
+  gboolean ok = color && strlen (color) == 7 && color[0] == '#';
+
+  for (int i = 1; ok && i < 7; i++)
+    ok = g_ascii_isxdigit (color[i]);
+  if (!ok)
+    g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                 _("“%s” is not a colour: write it as #rrggbb"), color ? color : "");
+  return ok;
+}
+
+static gint64
+query_int64 (GembaStore *self, const char *sql, gint64 fallback)
+{
+  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, sql, NULL);
+
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+    return sqlite3_column_int64 (stmt, 0);
+  return fallback;
+}
+
+GembaClass *
+gemba_store_add_class (GembaStore *self, const char *name, const char *color, int key,
+                       GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autoptr(GembaClass) existing = NULL;
+  gint64 n, id;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  if (!valid_class_name (self, name, error) || (color && !valid_color (color, error)))
+    return NULL;
+  if (key < -1 || key > 9)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%d is not a number key: use 0–9"), key);
+      return NULL;
+    }
+
+  _gemba_store_lock (self);
+  if (!_gemba_store_begin (self, error))
+    goto out;
+
+  existing = find_class_by (self, "name = ?1", name, 0, NULL);
+  if (existing)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                   _("%s: there is already a class named “%s”"), self->path, name);
+      goto fail;
+    }
+
+  n = query_int64 (self, "SELECT count(*) FROM classes", 0);
+  if (key == -1)
+    {
+      /* The next free key of 1…9, then 0; none when all ten are taken. */
+      for (int k = 1; k <= 10 && key == -1; k++)
+        {
+          g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM classes WHERE key = %d",
+                                                  k % 10);
+          if (query_int64 (self, sql, 1) == 0)
+            key = k % 10;
+        }
+    }
+  else if (key >= 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("SELECT name FROM classes WHERE key = %d", key);
+      g_autoptr(GembaStmt) taken = _gemba_store_prepare (self, sql, error);
+      if (!taken)
+        goto fail;
+      if (sqlite3_step (taken) == SQLITE_ROW)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                       _("%s: number key %d is already the key of class “%s”"),
+                       self->path, key, sqlite3_column_text (taken, 0));
+          goto fail;
+        }
+    }
+
+  stmt = _gemba_store_prepare (self, "INSERT INTO classes (name, color, key, position, created_at) "
+                                     "VALUES (?, ?, ?, (SELECT coalesce(max(position) + 1, 0) "
+                                     "FROM classes), ?)", error);
+  if (!stmt)
+    goto fail;
+  _gemba_store_bind_text (stmt, 1, name);
+  _gemba_store_bind_text (stmt, 2, color ? color : palette[n % G_N_ELEMENTS (palette)]);
+  if (key >= 0)
+    sqlite3_bind_int (stmt, 3, key);
+  else
+    sqlite3_bind_null (stmt, 3);
+  sqlite3_bind_int64 (stmt, 4, _gemba_store_now ());
+  if (!step_done (self, stmt, error, _("could not add the class")))
+    goto fail;
+  id = sqlite3_last_insert_rowid (self->db);
+
+  if (!gemba_store_audit (self, "class-add", name, NULL, error) ||
+      !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_commit (self, error))
+    goto fail;
+
+  _gemba_store_unlock (self);
+  return gemba_store_get_class (self, id, error);
+
+fail:
+  _gemba_store_rollback (self);
+out:
+  _gemba_store_unlock (self);
+  return NULL;
+}
+
+/* Runs one UPDATE on a class inside a transaction with an audit entry. */
+static gboolean
+update_class (GembaStore *self, gint64 class_id, const char *sql, const char *text, int number,
+              const char *action, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autoptr(GembaClass) klass = NULL;
+
+  _gemba_store_lock (self);
+  if (!(klass = gemba_store_get_class (self, class_id, error)) ||
+      !_gemba_store_begin (self, error))
+    {
+      _gemba_store_unlock (self);
+      return FALSE;
+    }
+  stmt = _gemba_store_prepare (self, sql, error);
+  if (!stmt)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, class_id);
+  if (text)
+    _gemba_store_bind_text (stmt, 2, text);
+  else
+    sqlite3_bind_int (stmt, 2, number);
+  if (!step_done (self, stmt, error, _("could not change the class")))
+    goto fail;
+  if (!gemba_store_audit (self, action, klass->name, text, error) ||
+      !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_commit (self, error))
+    goto fail;
+  _gemba_store_unlock (self);
+  return TRUE;
+
+fail:
+  _gemba_store_rollback (self);
+  _gemba_store_unlock (self);
+  return FALSE;
+}
+
+gboolean
+gemba_store_rename_class (GembaStore *self, gint64 class_id, const char *new_name,
+                          GError **error)
+{
+  g_autoptr(GembaClass) existing = NULL;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  if (!valid_class_name (self, new_name, error))
+    return FALSE;
+  existing = find_class_by (self, "name = ?1", new_name, 0, NULL);
+  if (existing && existing->id != class_id)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                   _("%s: there is already a class named “%s”"), self->path, new_name);
+      return FALSE;
+    }
+  return update_class (self, class_id, "UPDATE classes SET name = ?2 WHERE id = ?1", new_name, 0,
+                       "class-rename", error);
+}
+
+gboolean
+gemba_store_set_class_color (GembaStore *self, gint64 class_id, const char *color,
+                             GError **error)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  if (!valid_color (color, error))
+    return FALSE;
+  return update_class (self, class_id, "UPDATE classes SET color = ?2 WHERE id = ?1", color, 0,
+                       "class-color", error);
+}
+
+gboolean
+gemba_store_set_class_key (GembaStore *self, gint64 class_id, int key, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  if (key < -1 || key > 9)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%d is not a number key: use 0–9"), key);
+      return FALSE;
+    }
+  _gemba_store_lock (self);
+  if (!_gemba_store_begin (self, error))
+    {
+      _gemba_store_unlock (self);
+      return FALSE;
+    }
+  ok = TRUE;
+  if (key >= 0)
+    {
+      g_autofree char *sql = g_strdup_printf ("UPDATE classes SET key = NULL WHERE key = %d "
+                                              "AND id != %" G_GINT64_FORMAT, key, class_id);
+      ok = _gemba_store_exec (self, sql, error);
+    }
+  if (ok)
+    ok = update_class (self, class_id,
+                       key >= 0 ? "UPDATE classes SET key = ?2 WHERE id = ?1"
+                                : "UPDATE classes SET key = NULL WHERE id = ?1 AND ?2 < 0",
+                       NULL, key, "class-key", error);
+  if (ok)
+    ok = _gemba_store_commit (self, error);
+  else
+    _gemba_store_rollback (self);
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+gboolean
+gemba_store_move_class (GembaStore *self, gint64 class_id, int position, GError **error)
+{
+  g_autoptr(GPtrArray) classes = NULL;
+  gboolean ok = TRUE;
+  int from = -1;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  _gemba_store_lock (self);
+  if (!(classes = gemba_store_list_classes (self, TRUE, error)))
+    {
+      _gemba_store_unlock (self);
+      return FALSE;
+    }
+  for (guint i = 0; i < classes->len; i++)
+    if (((GembaClass *) classes->pdata[i])->id == class_id)
+      from = i;
+  if (from < 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                   _("%s: no class with id %" G_GINT64_FORMAT), self->path, class_id);
+      _gemba_store_unlock (self);
+      return FALSE;
+    }
+  position = CLAMP (position, 0, (int) classes->len - 1);
+  {
+    gpointer moved = g_ptr_array_steal_index (classes, from);
+    g_ptr_array_insert (classes, position, moved);
+  }
+  if (!_gemba_store_begin (self, error))
+    {
+      _gemba_store_unlock (self);
+      return FALSE;
+    }
+  for (guint i = 0; ok && i < classes->len; i++)
+    {
+      g_autofree char *sql = g_strdup_printf ("UPDATE classes SET position = %u WHERE id = %"
+                                              G_GINT64_FORMAT, i,
+                                              ((GembaClass *) classes->pdata[i])->id);
+      ok = _gemba_store_exec (self, sql, error);
+    }
+  if (ok)
+    ok = gemba_store_audit (self, "class-move",
+                            ((GembaClass *) classes->pdata[position])->name, NULL, error) &&
+         _gemba_store_commit (self, error);
+  if (!ok)
+    _gemba_store_rollback (self);
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+gboolean
+gemba_store_set_class_retired (GembaStore *self, gint64 class_id, gboolean retired,
+                               GError **error)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  /* A retired class gives up its number key, so that a new class can take it. */
+  return update_class (self, class_id,
+                       retired ? "UPDATE classes SET retired = ?2, key = NULL WHERE id = ?1"
+                               : "UPDATE classes SET retired = ?2 WHERE id = ?1",
+                       NULL, retired ? 1 : 0, retired ? "class-retire" : "class-restore", error);
+}
+
+/* --- Sources -------------------------------------------------------------------------- */
+
+GPtrArray *
+gemba_store_list_sources (GembaStore *self, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autoptr(GPtrArray) sources = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_source_free);
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT s.id, s.name, s.kind, s.uri, "
+                               "  (SELECT count(*) FROM frames f WHERE f.source_id = s.id) "
+                               "FROM sources s ORDER BY s.name", error);
+  if (!stmt)
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      GembaSource *source = g_new0 (GembaSource, 1);
+      source->id = sqlite3_column_int64 (stmt, 0);
+      source->name = _gemba_store_dup_column (stmt, 1);
+      source->kind = _gemba_store_dup_column (stmt, 2);
+      source->uri = _gemba_store_dup_column (stmt, 3);
+      source->n_frames = sqlite3_column_int64 (stmt, 4);
+      g_ptr_array_add (sources, source);
+    }
+  _gemba_store_unlock (self);
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the sources"));
+      return NULL;
+    }
+  return g_steal_pointer (&sources);
+}
+
+gint64
+gemba_store_ensure_source (GembaStore *self, const char *name, const char *kind,
+                           const char *uri, GError **error)
+{
+  g_autoptr(GembaStmt) find = NULL;
+  g_autoptr(GembaStmt) insert = NULL;
+  gint64 id = 0;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), 0);
+  g_return_val_if_fail (name != NULL, 0);
+
+  _gemba_store_lock (self);
+  find = _gemba_store_prepare (self, "SELECT id FROM sources WHERE name = ?", error);
+  if (!find)
+    goto out;
+  _gemba_store_bind_text (find, 1, name);
+  if (sqlite3_step (find) == SQLITE_ROW)
+    {
+      id = sqlite3_column_int64 (find, 0);
+      goto out;
+    }
+  insert = _gemba_store_prepare (self, "INSERT INTO sources (name, kind, uri, created_at) "
+                                       "VALUES (?, ?, ?, ?)", error);
+  if (!insert)
+    goto out;
+  _gemba_store_bind_text (insert, 1, name);
+  _gemba_store_bind_text (insert, 2, kind ? kind : "folder");
+  _gemba_store_bind_text (insert, 3, uri);
+  sqlite3_bind_int64 (insert, 4, _gemba_store_now ());
+  if (step_done (self, insert, error, _("could not add the source")))
+    id = sqlite3_last_insert_rowid (self->db);
+
+out:
+  _gemba_store_unlock (self);
+  return id;
+}
+
+/* --- Frames --------------------------------------------------------------------------- */
+
+#define FRAME_COLUMNS \
+  "f.id, f.sha256, f.ext, f.width, f.height, f.source_id, s.name, f.captured_at, " \
+  "f.imported_at, f.stream_time, f.frame_number, f.original_name, f.split, l.class_id, " \
+  "l.author, l.created_at, p.class_id, p.confidence"
+#define FRAME_JOINS \
+  " FROM frames f LEFT JOIN sources s ON s.id = f.source_id" \
+  " LEFT JOIN labels l ON l.id = f.label_id" \
+  " LEFT JOIN predictions p ON p.model_id = :production AND p.frame_id = f.id"
+
+static GembaFrame *
+frame_from_row (GembaStmt *stmt)
+{
+  GembaFrame *frame = g_new0 (GembaFrame, 1);
+  const char *sha = (const char *) sqlite3_column_text (stmt, 1);
+
+  frame->id = sqlite3_column_int64 (stmt, 0);
+  g_strlcpy (frame->sha256, sha ? sha : "", sizeof frame->sha256);
+  frame->ext = _gemba_store_dup_column (stmt, 2);
+  frame->width = sqlite3_column_int (stmt, 3);
+  frame->height = sqlite3_column_int (stmt, 4);
+  frame->source_id = sqlite3_column_int64 (stmt, 5);
+  frame->source_name = _gemba_store_dup_column (stmt, 6);
+  frame->captured_at = sqlite3_column_int64 (stmt, 7);
+  frame->imported_at = sqlite3_column_int64 (stmt, 8);
+  frame->stream_time = sqlite3_column_type (stmt, 9) == SQLITE_NULL ? -1
+                       : sqlite3_column_int64 (stmt, 9);
+  frame->frame_number = sqlite3_column_type (stmt, 10) == SQLITE_NULL ? -1
+                        : sqlite3_column_int64 (stmt, 10);
+  frame->original_name = _gemba_store_dup_column (stmt, 11);
+  frame->split = sqlite3_column_int (stmt, 12);
+  frame->label_class_id = sqlite3_column_int64 (stmt, 13);
+  frame->label_author = frame->label_class_id ? _gemba_store_dup_column (stmt, 14) : NULL;
+  frame->label_at = frame->label_class_id ? sqlite3_column_int64 (stmt, 15) : 0;
+  frame->pred_class_id = sqlite3_column_int64 (stmt, 16);
+  frame->pred_confidence = sqlite3_column_type (stmt, 17) == SQLITE_NULL ? -1.0
+                           : sqlite3_column_double (stmt, 17);
+  return frame;
+}
+
+static void
+bind_production (GembaStore *self, GembaStmt *stmt)
+{
+  int index = sqlite3_bind_parameter_index (stmt, ":production");
+
+  if (index > 0)
+    sqlite3_bind_int64 (stmt, index, _gemba_store_production_model (self));
+}
+
+GembaFrame *
+gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  GembaFrame *frame = NULL;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, "SELECT " FRAME_COLUMNS FRAME_JOINS " WHERE f.id = :id",
+                               error);
+  if (stmt)
+    {
+      bind_production (self, stmt);
+      sqlite3_bind_int64 (stmt, sqlite3_bind_parameter_index (stmt, ":id"), frame_id);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        frame = frame_from_row (stmt);
+      else
+        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                     _("%s: no frame with row id %" G_GINT64_FORMAT), self->path, frame_id);
+    }
+  _gemba_store_unlock (self);
+  return frame;
+}
+
+GembaFrame *
+gemba_store_find_frame (GembaStore *self, const char *id_prefix, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autofree char *lower = NULL;
+  g_autofree char *upper = NULL;
+  GembaFrame *frame = NULL;
+  gsize len;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  g_return_val_if_fail (id_prefix != NULL, NULL);
+
+  len = strlen (id_prefix);
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isxdigit (id_prefix[i]))
+      len = 0;
+  if (len < 4 || len > 64)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("“%s” is not a frame id: give at least 4 hex digits of it"), id_prefix);
+      return NULL;
+    }
+  lower = g_ascii_strdown (id_prefix, -1);
+  /* A range scan on the unique index: every id that starts with the prefix. */
+  upper = g_strconcat (lower, "g", NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self, "SELECT " FRAME_COLUMNS FRAME_JOINS
+                                     " WHERE f.sha256 >= :lo AND f.sha256 < :hi LIMIT 2", error);
+  if (stmt)
+    {
+      bind_production (self, stmt);
+      _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":lo"), lower);
+      _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":hi"), upper);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          frame = frame_from_row (stmt);
+          if (sqlite3_step (stmt) == SQLITE_ROW)
+            {
+              g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_AMBIGUOUS,
+                           _("%s: frame id “%s” is ambiguous: it matches %.12s… and %.12s… "
+                             "(give more digits)"), self->path, id_prefix, frame->sha256,
+                           (const char *) sqlite3_column_text (stmt, 1));
+              g_clear_pointer (&frame, gemba_frame_free);
+            }
+        }
+      else
+        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                     _("%s: no frame id starts with “%s”"), self->path, id_prefix);
+    }
+  _gemba_store_unlock (self);
+  return frame;
+}
+
+static GembaFrame *
+find_frame_by_sha (GembaStore *self, const char *sha)
+{
+  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, "SELECT " FRAME_COLUMNS FRAME_JOINS
+                                                          " WHERE f.sha256 = :sha", NULL);
+  if (!stmt)
+    return NULL;
+  bind_production (self, stmt);
+  _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":sha"), sha);
+  return sqlite3_step (stmt) == SQLITE_ROW ? frame_from_row (stmt) : NULL;
+}
+
+/* Writes the frame's bytes to their final place, durably, unless an identical file is there
+ * already (a crash between writing the file and committing its row leaves such files). */
+static gboolean
+write_frame_file (GembaStore *self, const char *path, GBytes *data, GError **error)
+{
+  GFileSetContentsFlags flags = G_FILE_SET_CONTENTS_CONSISTENT;
+  g_autofree char *dir = g_path_get_dirname (path);
+  GStatBuf st;
+  GError *local = NULL;
+
+  if (g_stat (path, &st) == 0 && (gsize) st.st_size == g_bytes_get_size (data))
+    return TRUE;
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
+                   dir, g_strerror (saved));
+      return FALSE;
+    }
+  /* Inside a batch, one syncfs() before the commit makes every file of the batch durable
+   * at once; a single frame is synced on its own. */
+  if (self->batch_depth > 0)
+    self->sync_before_commit = TRUE;
+  else
+    flags |= G_FILE_SET_CONTENTS_DURABLE;
+  if (!g_file_set_contents_full (path, g_bytes_get_data (data, NULL), g_bytes_get_size (data),
+                                 flags, 0644, &local))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("cannot store the frame: %s"),
+                   local->message);
+      g_error_free (local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+                      gint64 refers_to, gint64 *label_id, GError **error);
+
+GembaFrame *
+gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint width,
+                       guint height, const GembaFrameInfo *info, gboolean *duplicate,
+                       GError **error)
+{
+  g_autofree char *sha = NULL;
+  g_autoptr(GembaStmt) stmt = NULL;
+  g_autoptr(GembaFrame) existing = NULL;
+  GembaFrameInfo defaults;
+  GembaFrame probe = { 0 };
+  g_autofree char *path = NULL;
+  gint64 source_id = 0, frame_id;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  g_return_val_if_fail (data != NULL && ext != NULL, NULL);
+
+  if (!info)
+    {
+      gemba_frame_info_init (&defaults);
+      info = &defaults;
+    }
+  if (duplicate)
+    *duplicate = FALSE;
+
+  sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, data);
+
+  _gemba_store_lock (self);
+  existing = find_frame_by_sha (self, sha);
+  if (existing)
+    {
+      if (duplicate)
+        *duplicate = TRUE;
+      _gemba_store_unlock (self);
+      return g_steal_pointer (&existing);
+    }
+
+  g_strlcpy (probe.sha256, sha, sizeof probe.sha256);
+  probe.ext = (char *) ext;
+  path = gemba_store_dup_frame_path (self, &probe);
+  if (!write_frame_file (self, path, data, error))
+    goto out;
+
+  if (!_gemba_store_begin (self, error))
+    goto out;
+  if (info->source_name)
+    {
+      source_id = gemba_store_ensure_source (self, info->source_name, info->source_kind,
+                                             info->source_uri, error);
+      if (!source_id)
+        goto fail;
+    }
+  stmt = _gemba_store_prepare (self,
+                               "INSERT INTO frames (sha256, ext, width, height, size, source_id, "
+                               "captured_at, imported_at, stream_time, frame_number, original_name) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  if (!stmt)
+    goto fail;
+  _gemba_store_bind_text (stmt, 1, sha);
+  _gemba_store_bind_text (stmt, 2, ext);
+  sqlite3_bind_int (stmt, 3, width);
+  sqlite3_bind_int (stmt, 4, height);
+  sqlite3_bind_int64 (stmt, 5, g_bytes_get_size (data));
+  if (source_id)
+    sqlite3_bind_int64 (stmt, 6, source_id);
+  else
+    sqlite3_bind_null (stmt, 6);
+  sqlite3_bind_int64 (stmt, 7, info->captured_at ? info->captured_at : _gemba_store_now ());
+  sqlite3_bind_int64 (stmt, 8, _gemba_store_now ());
+  if (info->stream_time >= 0)
+    sqlite3_bind_int64 (stmt, 9, info->stream_time);
+  else
+    sqlite3_bind_null (stmt, 9);
+  if (info->frame_number >= 0)
+    sqlite3_bind_int64 (stmt, 10, info->frame_number);
+  else
+    sqlite3_bind_null (stmt, 10);
+  _gemba_store_bind_text (stmt, 11, info->original_name);
+  if (!step_done (self, stmt, error, _("could not record the frame")))
+    goto fail;
+  frame_id = sqlite3_last_insert_rowid (self->db);
+
+  if (info->label_class)
+    {
+      g_autoptr(GembaClass) klass = find_class_by (self, "name = ?1", info->label_class, 0, NULL);
+      if (!klass)
+        klass = gemba_store_add_class (self, info->label_class, NULL, -1, error);
+      if (!klass)
+        goto fail;
+      if (klass->retired)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                       _("%s: the class “%s” is retired; restore it to label with it"),
+                       self->path, klass->name);
+          goto fail;
+        }
+      if (!label_in_transaction (self, frame_id, klass->id, GEMBA_LABEL_IMPORT, 0, NULL, error))
+        goto fail;
+    }
+  if (!_gemba_store_commit (self, error))
+    goto fail;
+
+  _gemba_store_unlock (self);
+  return gemba_store_get_frame (self, frame_id, error);
+
+fail:
+  _gemba_store_rollback (self);
+out:
+  _gemba_store_unlock (self);
+  return NULL;
+}
+
+GembaFrame *
+gemba_store_import_file (GembaStore *self, const char *path, const GembaFrameInfo *info,
+                         gboolean *duplicate, GError **error)
+{
+  g_autoptr(GMappedFile) mapped = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  GembaImageFormat format;
+  GembaFrameInfo local;
+  guint width, height;
+  GError *io_error = NULL;
+  GStatBuf st;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  if (g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, GEMBA_ERROR, saved == ENOENT ? GEMBA_ERROR_NOT_FOUND : GEMBA_ERROR_IO,
+                   _("%s: %s"), path, g_strerror (saved));
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID, _("%s: not a regular file"), path);
+      return NULL;
+    }
+  mapped = g_mapped_file_new (path, FALSE, &io_error);
+  if (!mapped)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot read the file: %s"),
+                   path, io_error->message);
+      g_error_free (io_error);
+      return NULL;
+    }
+  bytes = g_mapped_file_get_bytes (mapped);
+  if (!gemba_image_probe (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), path,
+                          &format, &width, &height, error))
+    return NULL;
+
+  if (info)
+    local = *info;
+  else
+    gemba_frame_info_init (&local);
+  if (!local.captured_at)
+    local.captured_at = (gint64) st.st_mtime * G_USEC_PER_SEC;
+  if (!local.original_name)
+    local.original_name = path;
+
+  return gemba_store_add_frame (self, bytes, gemba_image_format_extension (format), width,
+                                height, &local, duplicate, error);
+}
+
+gboolean
+gemba_store_begin_batch (GembaStore *self, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  _gemba_store_lock (self);
+  ok = _gemba_store_begin (self, error);
+  if (!ok)
+    _gemba_store_unlock (self);
+  /* The lock stays held until commit/rollback, so no other thread writes into the batch. */
+  return ok;
+}
+
+gboolean
+gemba_store_commit_batch (GembaStore *self, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  ok = _gemba_store_commit (self, error);
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+void
+gemba_store_rollback_batch (GembaStore *self)
+{
+  g_return_if_fail (GEMBA_IS_STORE (self));
+  _gemba_store_rollback (self);
+  _gemba_store_unlock (self);
+}
+
+/* Builds WHERE and ORDER BY for a query. */
+static char *
+frame_query_sql (const GembaFrameQuery *query, const char *columns, gboolean ordered)
+{
+  GString *sql = g_string_new ("SELECT ");
+  const char *where = "1";
+  const char *order = "f.captured_at, f.id";
+  static const char *false_reading =
+    "(l.class_id IS NOT NULL AND p.class_id IS NOT NULL AND l.class_id != p.class_id)";
+
+  g_string_append (sql, columns);
+  g_string_append (sql, FRAME_JOINS);
+
+  switch (query ? query->filter : GEMBA_FILTER_ALL)
+    {
+    case GEMBA_FILTER_ALL: break;
+    case GEMBA_FILTER_UNLABELED: where = "l.class_id IS NULL"; break;
+    case GEMBA_FILTER_LABELED: where = "l.class_id IS NOT NULL"; break;
+    case GEMBA_FILTER_CLASS: where = "l.class_id = :class"; break;
+    case GEMBA_FILTER_SOURCE: where = "f.source_id = :source"; break;
+    case GEMBA_FILTER_SPLIT: where = "f.split = :split"; break;
+    case GEMBA_FILTER_PREDICTED_CLASS: where = "p.class_id = :class"; break;
+    case GEMBA_FILTER_FALSE_READINGS: where = false_reading; break;
+    case GEMBA_FILTER_REVIEW:
+      /* False readings first, then unlabeled frames, least certain first (frames the model
+       * has not seen yet count as least certain). */
+      where = "(l.class_id IS NULL OR (l.class_id IS NOT NULL AND p.class_id IS NOT NULL "
+              "AND l.class_id != p.class_id))";
+      order = "(l.class_id IS NULL), coalesce(p.confidence, 0), f.captured_at, f.id";
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (query && query->filter != GEMBA_FILTER_REVIEW)
+    switch (query->sort)
+      {
+      case GEMBA_SORT_CAPTURED: break;
+      case GEMBA_SORT_CAPTURED_DESC: order = "f.captured_at DESC, f.id DESC"; break;
+      case GEMBA_SORT_CONFIDENCE: order = "coalesce(p.confidence, -1), f.captured_at, f.id"; break;
+      case GEMBA_SORT_CONFIDENCE_DESC:
+        order = "coalesce(p.confidence, -1) DESC, f.captured_at, f.id";
+        break;
+      default: break;
+      }
+
+  g_string_append_printf (sql, " WHERE %s", where);
+  if (ordered)
+    g_string_append_printf (sql, " ORDER BY %s", order);
+  return g_string_free (sql, FALSE);
+}
+
+static void
+bind_query (GembaStore *self, GembaStmt *stmt, const GembaFrameQuery *query)
+{
+  int index;
+
+  bind_production (self, stmt);
+  if (!query)
+    return;
+  if ((index = sqlite3_bind_parameter_index (stmt, ":class")) > 0)
+    sqlite3_bind_int64 (stmt, index, query->class_id);
+  if ((index = sqlite3_bind_parameter_index (stmt, ":source")) > 0)
+    sqlite3_bind_int64 (stmt, index, query->source_id);
+  if ((index = sqlite3_bind_parameter_index (stmt, ":split")) > 0)
+    sqlite3_bind_int (stmt, index, query->split);
+}
+
+GPtrArray *
+gemba_store_list_frames (GembaStore *self, const GembaFrameQuery *query, gint64 offset,
+                         gint64 limit, GError **error)
+{
+  g_autofree char *base = frame_query_sql (query, FRAME_COLUMNS, TRUE);
+  g_autofree char *sql = g_strdup_printf ("%s LIMIT %" G_GINT64_FORMAT " OFFSET %"
+                                          G_GINT64_FORMAT, base, limit, MAX (offset, 0));
+  g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if (!(stmt = _gemba_store_prepare (self, sql, error)))
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  bind_query (self, stmt, query);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (frames, frame_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the frames"));
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  _gemba_store_unlock (self);
+  return g_steal_pointer (&frames);
+}
+
+gint64
+gemba_store_count_frames (GembaStore *self, const GembaFrameQuery *query, GError **error)
+{
+  g_autofree char *sql = frame_query_sql (query, "count(*)", FALSE);
+  g_autoptr(GembaStmt) stmt = NULL;
+  gint64 count = -1;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), -1);
+
+  _gemba_store_lock (self);
+  if ((stmt = _gemba_store_prepare (self, sql, error)))
+    {
+      bind_query (self, stmt, query);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        count = sqlite3_column_int64 (stmt, 0);
+      else
+        _gemba_store_fail (self, error, _("could not count the frames"));
+    }
+  _gemba_store_unlock (self);
+  return count;
+}
+
+GArray *
+gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query, GError **error)
+{
+  g_autofree char *sql = frame_query_sql (query, "f.id", TRUE);
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if (!(stmt = _gemba_store_prepare (self, sql, error)))
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  bind_query (self, stmt, query);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      g_array_append_val (ids, id);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the frames"));
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  _gemba_store_unlock (self);
+  return g_steal_pointer (&ids);
+}
+
+/* --- Labels --------------------------------------------------------------------------- */
+
+#define LABEL_COLUMNS \
+  "l.id, l.frame_id, l.class_id, c.name, l.previous_class_id, pc.name, l.kind, l.author, " \
+  "l.created_at, l.refers_to FROM labels l LEFT JOIN classes c ON c.id = l.class_id " \
+  "LEFT JOIN classes pc ON pc.id = l.previous_class_id"
+
+static GembaLabel *
+label_from_row (GembaStmt *stmt)
+{
+  GembaLabel *label = g_new0 (GembaLabel, 1);
+
+  label->id = sqlite3_column_int64 (stmt, 0);
+  label->frame_id = sqlite3_column_int64 (stmt, 1);
+  label->class_id = sqlite3_column_int64 (stmt, 2);
+  label->class_name = _gemba_store_dup_column (stmt, 3);
+  label->previous_class_id = sqlite3_column_int64 (stmt, 4);
+  label->previous_class_name = _gemba_store_dup_column (stmt, 5);
+  label->kind = label_kind_from_string ((const char *) sqlite3_column_text (stmt, 6));
+  label->author = _gemba_store_dup_column (stmt, 7);
+  label->created_at = sqlite3_column_int64 (stmt, 8);
+  label->refers_to = sqlite3_column_int64 (stmt, 9);
+  return label;
+}
+
+static GembaLabel *
+get_label (GembaStore *self, gint64 label_id, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, "SELECT " LABEL_COLUMNS
+                                                          " WHERE l.id = ?", error);
+  if (!stmt)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, label_id);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      _gemba_store_fail (self, error, _("could not read the label"));
+      return NULL;
+    }
+  return label_from_row (stmt);
+}
+
+/* Appends a label row and makes it the frame's current label; caller holds a transaction. */
+static gboolean
+label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+                      gint64 refers_to, gint64 *label_id, GError **error)
+{
+  g_autoptr(GembaStmt) insert = NULL;
+  g_autoptr(GembaStmt) update = NULL;
+  gint64 previous, id;
+
+  {
+    g_autofree char *sql = g_strdup_printf ("SELECT l.class_id FROM frames f JOIN labels l "
+                                            "ON l.id = f.label_id WHERE f.id = %" G_GINT64_FORMAT,
+                                            frame_id);
+    previous = query_int64 (self, sql, 0);
+  }
+  insert = _gemba_store_prepare (self, "INSERT INTO labels (frame_id, class_id, previous_class_id, "
+                                       "kind, author, created_at, refers_to) "
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  if (!insert)
+    return FALSE;
+  sqlite3_bind_int64 (insert, 1, frame_id);
+  if (class_id)
+    sqlite3_bind_int64 (insert, 2, class_id);
+  else
+    sqlite3_bind_null (insert, 2);
+  if (previous)
+    sqlite3_bind_int64 (insert, 3, previous);
+  else
+    sqlite3_bind_null (insert, 3);
+  _gemba_store_bind_text (insert, 4, gemba_label_kind_to_string (kind));
+  _gemba_store_bind_text (insert, 5, self->author);
+  sqlite3_bind_int64 (insert, 6, _gemba_store_now ());
+  if (refers_to)
+    sqlite3_bind_int64 (insert, 7, refers_to);
+  else
+    sqlite3_bind_null (insert, 7);
+  if (!step_done (self, insert, error, _("could not save the label")))
+    return FALSE;
+  id = sqlite3_last_insert_rowid (self->db);
+
+  update = _gemba_store_prepare (self, "UPDATE frames SET label_id = ? WHERE id = ?", error);
+  if (!update)
+    return FALSE;
+  sqlite3_bind_int64 (update, 1, id);
+  sqlite3_bind_int64 (update, 2, frame_id);
+  if (!step_done (self, update, error, _("could not save the label")) ||
+      !_gemba_store_bump_revision (self, error))
+    return FALSE;
+  if (label_id)
+    *label_id = id;
+  return TRUE;
+}
+
+/* Checks and records one label in its own transaction. */
+static GembaLabel *
+label_frame (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+             gint64 refers_to, GError **error)
+{
+  gint64 label_id = 0;
+  GembaLabel *label = NULL;
+
+  if (!_gemba_store_begin (self, error))
+    return NULL;
+  if (!label_in_transaction (self, frame_id, class_id, kind, refers_to, &label_id, error))
+    {
+      _gemba_store_rollback (self);
+      return NULL;
+    }
+  if (!_gemba_store_commit (self, error))
+    return NULL;
+  label = get_label (self, label_id, error);
+  return label;
+}
+
+GembaLabel *
+gemba_store_set_label (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+                       GError **error)
+{
+  g_autoptr(GembaFrame) frame = NULL;
+  GembaLabel *label = NULL;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  g_return_val_if_fail (kind != GEMBA_LABEL_UNDO && kind != GEMBA_LABEL_REDO, NULL);
+
+  _gemba_store_lock (self);
+  if (!(frame = gemba_store_get_frame (self, frame_id, error)))
+    goto out;
+  if (class_id)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_get_class (self, class_id, error);
+      if (!klass)
+        goto out;
+      if (klass->retired)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                       _("%s: the class “%s” is retired; restore it to label with it"),
+                       self->path, klass->name);
+          goto out;
+        }
+    }
+  if (kind == GEMBA_LABEL_CONFIRM && (!frame->pred_class_id || frame->pred_class_id != class_id))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("frame %.12s has no production prediction of that class to confirm"),
+                   frame->sha256);
+      goto out;
+    }
+  label = label_frame (self, frame_id, class_id, class_id ? kind : GEMBA_LABEL_CLEAR, 0, error);
+out:
+  _gemba_store_unlock (self);
+  return label;
+}
+
+/* The author's newest label action that has not been undone, or 0. */
+static gint64
+undoable_label (GembaStore *self)
+{
+  g_autoptr(GembaStmt) stmt =
+    _gemba_store_prepare (self, "SELECT l.id FROM labels l WHERE l.author = ?1 "
+                                "AND l.kind IN ('set', 'confirm', 'clear', 'redo') "
+                                "AND NOT EXISTS (SELECT 1 FROM labels u WHERE u.kind = 'undo' "
+                                "  AND u.refers_to = l.id) "
+                                "ORDER BY l.id DESC LIMIT 1", NULL);
+  if (!stmt)
+    return 0;
+  _gemba_store_bind_text (stmt, 1, self->author);
+  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+}
+
+/* The author's newest undo that can be redone, or 0: not redone, and nothing labeled since. */
+static gint64
+redoable_undo (GembaStore *self)
+{
+  g_autoptr(GembaStmt) stmt =
+    _gemba_store_prepare (self, "SELECT u.id FROM labels u WHERE u.author = ?1 AND u.kind = 'undo' "
+                                "AND NOT EXISTS (SELECT 1 FROM labels d WHERE d.kind = 'redo' "
+                                "  AND d.refers_to = u.id) "
+                                "AND NOT EXISTS (SELECT 1 FROM labels a WHERE a.author = ?1 "
+                                "  AND a.kind IN ('set', 'confirm', 'clear') AND a.id > u.id) "
+                                "ORDER BY u.id DESC LIMIT 1", NULL);
+  if (!stmt)
+    return 0;
+  _gemba_store_bind_text (stmt, 1, self->author);
+  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+}
+
+/* Refuses to undo or redo over a label somebody else gave the frame since. */
+static gboolean
+still_current (GembaStore *self, const GembaLabel *label, GError **error)
+{
+  g_autofree char *sql = g_strdup_printf ("SELECT label_id FROM frames WHERE id = %"
+                                          G_GINT64_FORMAT, label->frame_id);
+  gint64 current = query_int64 (self, sql, 0);
+
+  if (current != label->id)
+    {
+      g_autoptr(GembaLabel) newer = get_label (self, current, NULL);
+      g_autoptr(GembaFrame) frame = gemba_store_get_frame (self, label->frame_id, NULL);
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_LOCKED,
+                   _("frame %.12s was labeled again since, by %s: undo refused"),
+                   frame ? frame->sha256 : "?", newer ? newer->author : "?");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GembaLabel *
+gemba_store_undo_label (GembaStore *self, GError **error)
+{
+  g_autoptr(GembaLabel) target = NULL;
+  GembaLabel *label = NULL;
+  gint64 id;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if ((id = undoable_label (self)) &&
+      (target = get_label (self, id, error)) &&
+      still_current (self, target, error))
+    label = label_frame (self, target->frame_id, target->previous_class_id, GEMBA_LABEL_UNDO,
+                         target->id, error);
+  _gemba_store_unlock (self);
+  return label;
+}
+
+GembaLabel *
+gemba_store_redo_label (GembaStore *self, GError **error)
+{
+  g_autoptr(GembaLabel) undo = NULL;
+  g_autoptr(GembaLabel) undone = NULL;
+  GembaLabel *label = NULL;
+  gint64 id;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if ((id = redoable_undo (self)) &&
+      (undo = get_label (self, id, error)) &&
+      (undone = get_label (self, undo->refers_to, error)) &&
+      still_current (self, undo, error))
+    label = label_frame (self, undo->frame_id, undone->class_id, GEMBA_LABEL_REDO, undo->id,
+                         error);
+  _gemba_store_unlock (self);
+  return label;
+}
+
+void
+gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guint *n_redo)
+{
+  g_autoptr(GembaStmt) undo = NULL;
+  g_autoptr(GembaStmt) redo = NULL;
+
+  g_return_if_fail (GEMBA_IS_STORE (self));
+
+  _gemba_store_lock (self);
+  undo = _gemba_store_prepare (self, "SELECT count(*) FROM labels l WHERE l.author = ?1 "
+                                     "AND l.kind IN ('set', 'confirm', 'clear', 'redo') "
+                                     "AND NOT EXISTS (SELECT 1 FROM labels u WHERE "
+                                     "  u.kind = 'undo' AND u.refers_to = l.id)", NULL);
+  redo = _gemba_store_prepare (self, "SELECT count(*) FROM labels u WHERE u.author = ?1 "
+                                     "AND u.kind = 'undo' AND NOT EXISTS (SELECT 1 FROM labels d "
+                                     "  WHERE d.kind = 'redo' AND d.refers_to = u.id) "
+                                     "AND u.id > coalesce((SELECT max(a.id) FROM labels a WHERE "
+                                     "  a.author = ?1 AND a.kind IN ('set', 'confirm', 'clear')), 0)",
+                               NULL);
+  if (n_undo)
+    {
+      *n_undo = 0;
+      if (undo)
+        {
+          _gemba_store_bind_text (undo, 1, self->author);
+          if (sqlite3_step (undo) == SQLITE_ROW)
+            *n_undo = sqlite3_column_int (undo, 0);
+        }
+    }
+  if (n_redo)
+    {
+      *n_redo = 0;
+      if (redo)
+        {
+          _gemba_store_bind_text (redo, 1, self->author);
+          if (sqlite3_step (redo) == SQLITE_ROW)
+            *n_redo = sqlite3_column_int (redo, 0);
+        }
+    }
+  _gemba_store_unlock (self);
+}
+
+GPtrArray *
+gemba_store_list_label_history (GembaStore *self, gint64 frame_id, GError **error)
+{
+  g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_label_free);
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if (!(stmt = _gemba_store_prepare (self, "SELECT " LABEL_COLUMNS
+                                           " WHERE l.frame_id = ? ORDER BY l.id", error)))
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  sqlite3_bind_int64 (stmt, 1, frame_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (labels, label_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the label history"));
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  _gemba_store_unlock (self);
+  return g_steal_pointer (&labels);
+}
+
+/* --- Splits --------------------------------------------------------------------------- */
+
+/* A stable pseudo-random order of frames for a seed: splitmix64 of the seed and the hash. */
+static guint64
+mix (guint64 x)
+{
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+typedef struct
+{
+  gint64 id;
+  gint64 class_id;
+  guint64 order;
+} SplitItem;
+
+static int
+split_item_compare (gconstpointer a, gconstpointer b)
+{
+  const SplitItem *x = a, *y = b;
+
+  if (x->class_id != y->class_id)
+    return x->class_id < y->class_id ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+gboolean
+gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fraction,
+                           guint64 seed, gint64 assigned[4], GError **error)
+{
+  g_autoptr(GArray) items = g_array_new (FALSE, FALSE, sizeof (SplitItem));
+  g_autoptr(GembaStmt) select = NULL;
+  g_autoptr(GembaStmt) update = NULL;
+  gint64 counts[4] = { 0 };
+  guint start = 0;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  if (!(test_fraction >= 0 && val_fraction >= 0 && test_fraction + val_fraction <= 1.0))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("split fractions must be between 0 and 1 and add up to at most 1 "
+                     "(test %.2f + val %.2f)"), test_fraction, val_fraction);
+      return FALSE;
+    }
+
+  _gemba_store_lock (self);
+  if (!_gemba_store_begin (self, error))
+    goto out;
+  select = _gemba_store_prepare (self, "SELECT f.id, coalesce(l.class_id, 0), f.sha256 FROM "
+                                       "frames f LEFT JOIN labels l ON l.id = f.label_id "
+                                       "WHERE f.split = 0", error);
+  if (!select)
+    goto fail;
+  while (sqlite3_step (select) == SQLITE_ROW)
+    {
+      SplitItem item;
+      const char *sha = (const char *) sqlite3_column_text (select, 2);
+      item.id = sqlite3_column_int64 (select, 0);
+      item.class_id = sqlite3_column_int64 (select, 1);
+      item.order = mix (seed ^ g_ascii_strtoull (sha ? sha : "0", NULL, 16) ^ mix (item.id));
+      g_array_append_val (items, item);
+    }
+  g_array_sort (items, split_item_compare);
+
+  update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
+  if (!update)
+    goto fail;
+  /* Stratified: each class (and the unlabeled frames) is split in the same proportions. */
+  while (start < items->len)
+    {
+      guint end = start, n, n_test, n_val;
+      gint64 klass = g_array_index (items, SplitItem, start).class_id;
+      while (end < items->len && g_array_index (items, SplitItem, end).class_id == klass)
+        end++;
+      n = end - start;
+      n_test = (guint) (n * test_fraction + 0.5);
+      n_val = MIN ((guint) (n * val_fraction + 0.5), n - n_test);
+      for (guint i = 0; i < n; i++)
+        {
+          GembaSplit split = i < n_test ? GEMBA_SPLIT_TEST
+                             : i < n_test + n_val ? GEMBA_SPLIT_VAL : GEMBA_SPLIT_TRAIN;
+          sqlite3_reset (update);
+          sqlite3_bind_int (update, 1, split);
+          sqlite3_bind_int64 (update, 2, g_array_index (items, SplitItem, start + i).id);
+          if (!step_done (self, update, error, _("could not assign the splits")))
+            goto fail;
+          counts[split]++;
+        }
+      start = end;
+    }
+  {
+    g_autofree char *detail = g_strdup_printf ("{\"test\": %.4f, \"val\": %.4f, \"seed\": %"
+                                               G_GUINT64_FORMAT ", \"assigned\": %u}",
+                                               test_fraction, val_fraction, seed, items->len);
+    if (!gemba_store_audit (self, "split", NULL, detail, error) ||
+        !_gemba_store_bump_revision (self, error) ||
+        !_gemba_store_commit (self, error))
+      goto fail;
+  }
+  if (assigned)
+    memcpy (assigned, counts, sizeof counts);
+  _gemba_store_unlock (self);
+  return TRUE;
+
+fail:
+  _gemba_store_rollback (self);
+out:
+  _gemba_store_unlock (self);
+  return FALSE;
+}
+
+gboolean
+gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split, GError **error)
+{
+  g_autoptr(GembaFrame) frame = NULL;
+  g_autoptr(GembaStmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  _gemba_store_lock (self);
+  if (!(frame = gemba_store_get_frame (self, frame_id, error)))
+    goto out;
+  if (frame->split == GEMBA_SPLIT_TEST && split != GEMBA_SPLIT_TEST)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_LOCKED,
+                   _("frame %.12s is in the locked test split and stays there, so that model "
+                     "versions are always compared on the same frames"), frame->sha256);
+      goto out;
+    }
+  if (!_gemba_store_begin (self, error))
+    goto out;
+  if (!(stmt = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error)))
+    goto fail;
+  sqlite3_bind_int (stmt, 1, split);
+  sqlite3_bind_int64 (stmt, 2, frame_id);
+  if (!step_done (self, stmt, error, _("could not change the split")) ||
+      !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_commit (self, error))
+    goto fail;
+  ok = TRUE;
+  goto out;
+
+fail:
+  _gemba_store_rollback (self);
+out:
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+/* --- Statistics ----------------------------------------------------------------------- */
+
+gboolean
+gemba_store_get_stats (GembaStore *self, GembaStats *stats, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  GembaFrameQuery false_readings = { .filter = GEMBA_FILTER_FALSE_READINGS };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+
+  memset (stats, 0, sizeof *stats);
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT count(*), count(l.class_id), "
+                               "  sum(f.split = 0), sum(f.split = 1), sum(f.split = 2), "
+                               "  sum(f.split = 3), "
+                               "  (SELECT CAST(value AS INTEGER) FROM settings "
+                               "   WHERE key = 'revision') "
+                               "FROM frames f LEFT JOIN labels l ON l.id = f.label_id", error);
+  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      stats->n_frames = sqlite3_column_int64 (stmt, 0);
+      stats->n_labeled = sqlite3_column_int64 (stmt, 1);
+      stats->n_unlabeled = stats->n_frames - stats->n_labeled;
+      for (int i = 0; i < 4; i++)
+        stats->n_split[i] = sqlite3_column_int64 (stmt, 2 + i);
+      stats->revision = sqlite3_column_int64 (stmt, 6);
+      stats->n_false_readings = gemba_store_count_frames (self, &false_readings, error);
+      ok = stats->n_false_readings >= 0;
+    }
+  else if (stmt)
+    _gemba_store_fail (self, error, _("could not count the frames"));
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+GArray *
+gemba_store_count_labels_per_class (GembaStore *self, GembaSplit split, GError **error)
+{
+  g_autoptr(GArray) counts = g_array_new (FALSE, FALSE, sizeof (GembaClassCount));
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT c.id, (SELECT count(*) FROM frames f JOIN labels l "
+                               "  ON l.id = f.label_id WHERE l.class_id = c.id "
+                               "  AND (?1 = 0 OR f.split = ?1)) "
+                               "FROM classes c ORDER BY c.position, c.id", error);
+  if (!stmt)
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  sqlite3_bind_int (stmt, 1, split);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      GembaClassCount count = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+      g_array_append_val (counts, count);
+    }
+  _gemba_store_unlock (self);
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not count the labels"));
+      return NULL;
+    }
+  return g_steal_pointer (&counts);
+}

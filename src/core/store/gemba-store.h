@@ -1,0 +1,312 @@
+/* gemba-store.h: a Gemba project — its folder and its SQLite database
+ *
+ * All SQL of Gemba lives behind this interface. Functions are named after what the user does.
+ * Every function that changes what the user sees runs in one transaction. A GembaStore may be
+ * used from several threads: calls are serialised on one connection.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "gemba-types.h"
+
+G_BEGIN_DECLS
+
+/* The schema version this Gemba writes (PRAGMA user_version). */
+#define GEMBA_STORE_SCHEMA_VERSION 1
+/* The database file inside a project folder. */
+#define GEMBA_STORE_DB_NAME "project.gemba"
+
+typedef enum {
+  GEMBA_SPLIT_NONE,   /* not assigned yet */
+  GEMBA_SPLIT_TRAIN,
+  GEMBA_SPLIT_VAL,
+  GEMBA_SPLIT_TEST,   /* locked: a frame never leaves it */
+} GembaSplit;
+
+typedef enum {
+  GEMBA_LABEL_SET,      /* a person chose the class */
+  GEMBA_LABEL_CONFIRM,  /* a person confirmed the production model's prediction */
+  GEMBA_LABEL_IMPORT,   /* came with the frame (ImageFolder layout) */
+  GEMBA_LABEL_UNDO,     /* restores what the frame had before an earlier label */
+  GEMBA_LABEL_REDO,     /* re-applies a label that was undone */
+  GEMBA_LABEL_CLEAR,    /* a person removed the label */
+} GembaLabelKind;
+
+/**
+ * GembaClass:
+ * One verdict a frame can get. @key is the number key 1–9 (0 for the tenth), or -1 for none.
+ */
+struct _GembaClass {
+  gint64 id;
+  char *name;
+  char *color;        /* "#rrggbb" */
+  int key;
+  int position;       /* order in lists, 0 first */
+  gboolean retired;   /* hidden from labeling, history kept */
+};
+
+struct _GembaSource {
+  gint64 id;
+  char *name;         /* "Line 3 top camera" */
+  char *kind;         /* "folder", "file", "video", "camera", "stream", "pipeline" */
+  char *uri;          /* where it was read from, may be NULL */
+  gint64 n_frames;
+};
+
+/**
+ * GembaFrame:
+ * One stored image. @sha256 (64 hex digits) is its id; users may name it by a unique prefix.
+ */
+struct _GembaFrame {
+  gint64 id;                 /* row id, internal */
+  char sha256[65];
+  char *ext;                 /* "jpg", "png", ... */
+  guint width;
+  guint height;
+  gint64 source_id;          /* 0 when none */
+  char *source_name;         /* may be NULL */
+  gint64 captured_at;        /* µs since the epoch, UTC */
+  gint64 imported_at;        /* µs since the epoch, UTC */
+  gint64 stream_time;        /* ns from the start of a video, or -1 */
+  gint64 frame_number;       /* frame index in a video or stream, or -1 */
+  char *original_name;       /* file name it was imported from, may be NULL */
+  GembaSplit split;
+  gint64 label_class_id;     /* current label's class, 0 when unlabeled */
+  char *label_author;        /* NULL when unlabeled */
+  gint64 label_at;           /* µs, 0 when unlabeled */
+  gint64 pred_class_id;      /* production model's verdict, 0 when none */
+  double pred_confidence;    /* probability of that verdict, -1 when none */
+};
+
+/**
+ * GembaLabel:
+ * One entry of a frame's label history. Labels are never overwritten; the newest is current.
+ */
+struct _GembaLabel {
+  gint64 id;
+  gint64 frame_id;
+  gint64 class_id;           /* 0: unlabeled after this entry */
+  char *class_name;          /* NULL when unlabeled */
+  gint64 previous_class_id;  /* what the frame had before, 0 when unlabeled */
+  char *previous_class_name;
+  GembaLabelKind kind;
+  char *author;
+  gint64 created_at;         /* µs since the epoch, UTC */
+  gint64 refers_to;          /* for UNDO/REDO: the label undone / the undo redone; else 0 */
+};
+
+/* Where a new frame comes from and when it was taken. Zero-initialise, then fill. */
+typedef struct {
+  const char *source_name;   /* NULL: no source */
+  const char *source_kind;   /* "folder" when NULL */
+  const char *source_uri;
+  gint64 captured_at;        /* µs; 0: the file's modification time or now */
+  gint64 stream_time;        /* ns, -1 when not from a video (0-init means 0 ns: set -1!) */
+  gint64 frame_number;       /* -1 when not from a video */
+  const char *original_name;
+  const char *label_class;   /* class name to label it with (created when missing), or NULL */
+} GembaFrameInfo;
+
+/* Initialises @info to "no source, no video position". */
+GEMBA_API void gemba_frame_info_init (GembaFrameInfo *info);
+
+typedef enum {
+  GEMBA_FILTER_ALL,
+  GEMBA_FILTER_UNLABELED,
+  GEMBA_FILTER_LABELED,
+  GEMBA_FILTER_CLASS,           /* current label is @class_id */
+  GEMBA_FILTER_SOURCE,          /* from @source_id */
+  GEMBA_FILTER_FALSE_READINGS,  /* label disagrees with the production model */
+  GEMBA_FILTER_REVIEW,          /* false readings, then unlabeled frames least certain first */
+  GEMBA_FILTER_SPLIT,           /* in @split */
+  GEMBA_FILTER_PREDICTED_CLASS, /* production model's verdict is @class_id */
+} GembaFrameFilter;
+
+typedef enum {
+  GEMBA_SORT_CAPTURED,          /* capture time, oldest first */
+  GEMBA_SORT_CAPTURED_DESC,
+  GEMBA_SORT_CONFIDENCE,        /* production model's confidence, least sure first */
+  GEMBA_SORT_CONFIDENCE_DESC,
+} GembaFrameSort;
+
+typedef struct {
+  GembaFrameFilter filter;
+  gint64 class_id;
+  gint64 source_id;
+  GembaSplit split;
+  GembaFrameSort sort;          /* ignored for REVIEW, which has its own order */
+} GembaFrameQuery;
+
+typedef struct {
+  gint64 n_frames;
+  gint64 n_labeled;
+  gint64 n_unlabeled;
+  gint64 n_split[4];            /* indexed by GembaSplit */
+  gint64 n_false_readings;      /* 0 without a production model */
+  gint64 revision;              /* dataset revision: grows with every label or split change */
+} GembaStats;
+
+#define GEMBA_TYPE_STORE (gemba_store_get_type ())
+GEMBA_API G_DECLARE_FINAL_TYPE (GembaStore, gemba_store, GEMBA, STORE, GObject)
+
+/* --- Opening --------------------------------------------------------------------------- */
+
+/* Creates a new project folder at @path (which must not exist or be empty) with @classes
+ * (NULL-terminated, may be NULL) in that order, keys 1, 2, 3 … */
+GEMBA_API GembaStore *gemba_store_create (const char *path, const char * const *classes,
+                                          GError **error);
+/* Opens an existing project, migrating an older schema. Refuses a folder that is not a
+ * project and a database written by a newer Gemba (GEMBA_ERROR_TOO_NEW) without writing. */
+GEMBA_API GembaStore *gemba_store_open (const char *path, GError **error);
+/* TRUE when @path holds a project database. */
+GEMBA_API gboolean gemba_store_is_project (const char *path);
+
+GEMBA_API const char *gemba_store_get_path (GembaStore *self);
+/* The project's name: the folder's base name unless renamed. */
+GEMBA_API char *gemba_store_dup_name (GembaStore *self);
+/* The absolute path of a frame's original bytes. */
+GEMBA_API char *gemba_store_dup_frame_path (GembaStore *self, const GembaFrame *frame);
+/* The cache path of a frame's thumbnail of @size pixels (need not exist yet). */
+GEMBA_API char *gemba_store_dup_thumbnail_path (GembaStore *self, const GembaFrame *frame,
+                                                guint size);
+/* models/<id>/ under the project. */
+GEMBA_API char *gemba_store_dup_model_dir (GembaStore *self, gint64 model_id);
+
+/* Who labels: the OS user unless set (CLI --author, GUI preference). */
+GEMBA_API const char *gemba_store_get_author (GembaStore *self);
+GEMBA_API void gemba_store_set_author (GembaStore *self, const char *author);
+
+/* Project settings (key/value text), e.g. "gate.tolerance". */
+GEMBA_API char *gemba_store_dup_setting (GembaStore *self, const char *key);
+GEMBA_API gboolean gemba_store_set_setting (GembaStore *self, const char *key,
+                                            const char *value, GError **error);
+
+/* --- Classes ---------------------------------------------------------------------------- */
+
+/* All classes in order; retired ones only when @include_retired. Array of GembaClass. */
+GEMBA_API GPtrArray *gemba_store_list_classes (GembaStore *self, gboolean include_retired,
+                                               GError **error);
+/* By exact name (case-sensitive), retired included. */
+GEMBA_API GembaClass *gemba_store_find_class (GembaStore *self, const char *name,
+                                              GError **error);
+GEMBA_API GembaClass *gemba_store_get_class (GembaStore *self, gint64 class_id, GError **error);
+/* @color NULL picks the next palette colour; @key -1 picks the next free key (or none). */
+GEMBA_API GembaClass *gemba_store_add_class (GembaStore *self, const char *name,
+                                             const char *color, int key, GError **error);
+GEMBA_API gboolean gemba_store_rename_class (GembaStore *self, gint64 class_id,
+                                             const char *new_name, GError **error);
+GEMBA_API gboolean gemba_store_set_class_color (GembaStore *self, gint64 class_id,
+                                                const char *color, GError **error);
+/* Gives the class number key @key (0–9, or -1 for none); a class that had it loses it. */
+GEMBA_API gboolean gemba_store_set_class_key (GembaStore *self, gint64 class_id, int key,
+                                              GError **error);
+/* Moves the class to @position, shifting the others. */
+GEMBA_API gboolean gemba_store_move_class (GembaStore *self, gint64 class_id, int position,
+                                           GError **error);
+/* Retired classes keep their labels and history but are offered for no new label. */
+GEMBA_API gboolean gemba_store_set_class_retired (GembaStore *self, gint64 class_id,
+                                                  gboolean retired, GError **error);
+
+/* --- Sources ---------------------------------------------------------------------------- */
+
+GEMBA_API GPtrArray *gemba_store_list_sources (GembaStore *self, GError **error);
+/* Finds the source named @name or creates it. */
+GEMBA_API gint64 gemba_store_ensure_source (GembaStore *self, const char *name,
+                                            const char *kind, const char *uri, GError **error);
+
+/* --- Frames ----------------------------------------------------------------------------- */
+
+/* Stores @data (already validated as an image of @width × @height) under frames/ and records
+ * it. When a frame with the same content exists, nothing is stored, *@duplicate is set and
+ * the existing frame is returned. The file is on disk (fsync'd) before the row commits. */
+GEMBA_API GembaFrame *gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext,
+                                             guint width, guint height,
+                                             const GembaFrameInfo *info, gboolean *duplicate,
+                                             GError **error);
+/* Reads, validates (decodes) and stores one image file. */
+GEMBA_API GembaFrame *gemba_store_import_file (GembaStore *self, const char *path,
+                                               const GembaFrameInfo *info, gboolean *duplicate,
+                                               GError **error);
+
+/* Begin/commit a batch: many add_frame calls in one transaction (much faster). Nesting is
+ * counted; only the outermost commit writes. On error call _rollback_batch. */
+GEMBA_API gboolean gemba_store_begin_batch (GembaStore *self, GError **error);
+GEMBA_API gboolean gemba_store_commit_batch (GembaStore *self, GError **error);
+GEMBA_API void gemba_store_rollback_batch (GembaStore *self);
+
+/* A frame by a unique prefix (≥ 4 hex digits) of its SHA-256. */
+GEMBA_API GembaFrame *gemba_store_find_frame (GembaStore *self, const char *id_prefix,
+                                              GError **error);
+GEMBA_API GembaFrame *gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error);
+/* Frames matching @query, @offset/@limit paging (limit -1: all). Array of GembaFrame. */
+GEMBA_API GPtrArray *gemba_store_list_frames (GembaStore *self, const GembaFrameQuery *query,
+                                              gint64 offset, gint64 limit, GError **error);
+GEMBA_API gint64 gemba_store_count_frames (GembaStore *self, const GembaFrameQuery *query,
+                                           GError **error);
+/* Row ids of every frame matching @query in order: cheap enough for 100,000 frames. */
+GEMBA_API GArray *gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query,
+                                              GError **error);
+
+/* --- Labels ----------------------------------------------------------------------------- */
+
+/* Labels @frame_id as @class_id (0 clears) by the current author; returns the new history
+ * entry. Retired classes are refused. */
+GEMBA_API GembaLabel *gemba_store_set_label (GembaStore *self, gint64 frame_id,
+                                             gint64 class_id, GembaLabelKind kind,
+                                             GError **error);
+/* Undoes the current author's newest label that is not undone yet. Refused when somebody
+ * else has labeled that frame since. NULL with no error when there is nothing to undo. */
+GEMBA_API GembaLabel *gemba_store_undo_label (GembaStore *self, GError **error);
+/* Redoes the current author's newest undo, unless the author labeled anything since. */
+GEMBA_API GembaLabel *gemba_store_redo_label (GembaStore *self, GError **error);
+/* How many undo/redo steps the current author has. */
+GEMBA_API void gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guint *n_redo);
+/* Every label the frame had, oldest first. Array of GembaLabel. */
+GEMBA_API GPtrArray *gemba_store_list_label_history (GembaStore *self, gint64 frame_id,
+                                                     GError **error);
+
+/* --- Splits ----------------------------------------------------------------------------- */
+
+/* Assigns every frame without a split: @test_fraction to test, @val_fraction to val, the rest
+ * to train, stratified by label, deterministic for @seed. Frames already in test stay there. */
+GEMBA_API gboolean gemba_store_assign_splits (GembaStore *self, double test_fraction,
+                                              double val_fraction, guint64 seed,
+                                              gint64 assigned[4], GError **error);
+GEMBA_API gboolean gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split,
+                                          GError **error);
+
+/* --- Statistics and audit --------------------------------------------------------------- */
+
+GEMBA_API gboolean gemba_store_get_stats (GembaStore *self, GembaStats *stats, GError **error);
+typedef struct {
+  gint64 class_id;
+  gint64 count;
+} GembaClassCount;
+
+/* Labeled frames per class, in class order, retired classes included; @split GEMBA_SPLIT_NONE
+ * counts every split. Array of GembaClassCount. */
+GEMBA_API GArray *gemba_store_count_labels_per_class (GembaStore *self, GembaSplit split,
+                                                      GError **error);
+/* Appends an audit entry: @action ("promote", "export", …), @subject, @detail (JSON or NULL). */
+GEMBA_API gboolean gemba_store_audit (GembaStore *self, const char *action, const char *subject,
+                                      const char *detail, GError **error);
+
+/* --- Value types ------------------------------------------------------------------------ */
+
+GEMBA_API void gemba_class_free (GembaClass *klass);
+GEMBA_API GembaClass *gemba_class_copy (const GembaClass *klass);
+GEMBA_API void gemba_source_free (GembaSource *source);
+GEMBA_API void gemba_frame_free (GembaFrame *frame);
+GEMBA_API GembaFrame *gemba_frame_copy (const GembaFrame *frame);
+GEMBA_API void gemba_label_free (GembaLabel *label);
+GEMBA_API const char *gemba_split_to_string (GembaSplit split);   /* "train", …, "none" */
+GEMBA_API const char *gemba_label_kind_to_string (GembaLabelKind kind);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaClass, gemba_class_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaSource, gemba_source_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaFrame, gemba_frame_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabel, gemba_label_free)
+
+G_END_DECLS
