@@ -48,6 +48,8 @@ fi
 total=$(msgattrib --no-obsolete "$tmp/gemba.pot" | grep -c '^msgid ' || true)
 echo "sources: $((total - 1)) strings in $(grep -vc '^#' po/POTFILES.in) files"
 
+# LINGUAS may hold several codes on one line, so split words, not lines.
+# shellcheck disable=SC2013
 for lang in $(sed -e 's/#.*//' po/LINGUAS); do
   po="po/$lang.po"
   if [ ! -f "$po" ]; then
