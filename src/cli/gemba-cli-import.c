@@ -11,6 +11,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
@@ -418,18 +419,18 @@ gemba_cli_import (int argc, char **argv)
     double seconds = (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC;
     g_autoptr(GString) summary = g_string_new (NULL);
     g_string_append_printf (summary,
-                            g_dngettext (GETTEXT_PACKAGE, "Imported %" G_GINT64_FORMAT " frame",
-                                         "Imported %" G_GINT64_FORMAT " frames", n_imported),
+                            g_dngettext (GETTEXT_PACKAGE, "Imported %" PRId64 " frame",
+                                         "Imported %" PRId64 " frames", n_imported),
                             n_imported);
     g_string_append_printf (summary, _(" in %.1f s (%.0f frames/s)"), seconds,
                             seconds > 0 ? n_imported / seconds : 0.0);
     if (n_duplicates)
-      g_string_append_printf (summary, _("; %" G_GINT64_FORMAT " duplicates skipped"),
+      g_string_append_printf (summary, _("; %" PRId64 " duplicates skipped"),
                               n_duplicates);
     if (n_other)
       g_string_append_printf (summary, _("; %u files that are not images left alone"), n_other);
     if (n_failed)
-      g_string_append_printf (summary, _("; %" G_GINT64_FORMAT " FAILED (see above)"), n_failed);
+      g_string_append_printf (summary, _("; %" PRId64 " FAILED (see above)"), n_failed);
     if (next < jobs->len)
       g_string_append_printf (summary, _("; stopped before %u files"), jobs->len - next);
     if (!quiet || n_failed)

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <stdio.h>
 
@@ -93,7 +94,7 @@ print_classes (GembaStore *store, GPtrArray *classes, GArray *counts)
       for (guint j = 0; j < counts->len; j++)
         if (g_array_index (counts, GembaClassCount, j).class_id == klass->id)
           n = g_array_index (counts, GembaClassCount, j).count;
-      g_print ("%-4u %-20s %-8s %-4s %8" G_GINT64_FORMAT "%s\n", i + 1, klass->name, klass->color,
+      g_print ("%-4u %-20s %-8s %-4s %8" PRId64 "%s\n", i + 1, klass->name, klass->color,
                key, n, klass->retired ? _("  (retired)") : "");
     }
 }
@@ -621,11 +622,11 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
     }
 
   g_print (_("Project %s (%s)\n\n"), name, gemba_store_get_path (store));
-  g_print (_("Frames       %" G_GINT64_FORMAT "\n"), stats.n_frames);
-  g_print (_("Labeled      %" G_GINT64_FORMAT "\n"), stats.n_labeled);
-  g_print (_("Unlabeled    %" G_GINT64_FORMAT "\n"), stats.n_unlabeled);
+  g_print (_("Frames       %" PRId64 "\n"), stats.n_frames);
+  g_print (_("Labeled      %" PRId64 "\n"), stats.n_labeled);
+  g_print (_("Unlabeled    %" PRId64 "\n"), stats.n_unlabeled);
   if (stats.n_false_readings > 0)
-    g_print (_("False readings %" G_GINT64_FORMAT "\n"), stats.n_false_readings);
+    g_print (_("False readings %" PRId64 "\n"), stats.n_false_readings);
   g_print ("\n%-20s %7s %7s %7s %7s %8s\n", _("Class"), _("train"), _("val"), _("test"),
            _("none"), _("labeled"));
   for (guint i = 0; i < classes->len; i++)
@@ -634,13 +635,13 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
       gint64 n[4], total = 0;
       for (int s = 0; s < 4; s++)
         total += n[s] = g_array_index (per_split[s], GembaClassCount, i).count;
-      g_print ("%-20s %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7"
-               G_GINT64_FORMAT " %8" G_GINT64_FORMAT "%s\n", klass->name,
+      g_print ("%-20s %7" PRId64 " %7" PRId64 " %7" PRId64 " %7"
+               PRId64 " %8" PRId64 "%s\n", klass->name,
                n[GEMBA_SPLIT_TRAIN], n[GEMBA_SPLIT_VAL], n[GEMBA_SPLIT_TEST], n[GEMBA_SPLIT_NONE],
                total, klass->retired ? _("  (retired)") : "");
     }
-  g_print ("%-20s %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7" G_GINT64_FORMAT " %7"
-           G_GINT64_FORMAT " %8" G_GINT64_FORMAT "\n", _("all frames"),
+  g_print ("%-20s %7" PRId64 " %7" PRId64 " %7" PRId64 " %7"
+           PRId64 " %8" PRId64 "\n", _("all frames"),
            stats.n_split[GEMBA_SPLIT_TRAIN], stats.n_split[GEMBA_SPLIT_VAL],
            stats.n_split[GEMBA_SPLIT_TEST], stats.n_split[GEMBA_SPLIT_NONE], stats.n_frames);
   g_print (_("\nSources\n"));
@@ -649,7 +650,7 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
   for (guint i = 0; i < sources->len; i++)
     {
       GembaSource *source = sources->pdata[i];
-      g_print ("  %-30s %-8s %7" G_GINT64_FORMAT "\n", source->name, source->kind,
+      g_print ("  %-30s %-8s %7" PRId64 "\n", source->name, source->kind,
                source->n_frames);
     }
   return GEMBA_EXIT_OK;
@@ -759,8 +760,8 @@ gemba_cli_split (int argc, char **argv)
   if (!(store = gemba_cli_open_project (argv[1], &error)) ||
       !gemba_store_assign_splits (store, test, val, (guint64) seed, assigned, &error))
     return gemba_cli_fail (error);
-  g_print (_("Assigned %" G_GINT64_FORMAT " frames: %" G_GINT64_FORMAT " train, %"
-             G_GINT64_FORMAT " val, %" G_GINT64_FORMAT " test.\n"),
+  g_print (_("Assigned %" PRId64 " frames: %" PRId64 " train, %"
+             PRId64 " val, %" PRId64 " test.\n"),
            assigned[1] + assigned[2] + assigned[3], assigned[1], assigned[2], assigned[3]);
   return GEMBA_EXIT_OK;
 }

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib-unix.h>
 #include <stdio.h>
@@ -157,7 +158,7 @@ progress_print (GembaCliProgress *progress, const char *detail, gboolean final)
       g_string_append_printf (line, "%s [", progress->what);
       for (int i = 0; i < width; i++)
         g_string_append (line, i < filled ? "#" : "-");
-      g_string_append_printf (line, "] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
+      g_string_append_printf (line, "] %" PRId64 "/%" PRId64,
                               progress->done, progress->total);
       if (!final && rate > 0 && progress->done < progress->total)
         g_string_append_printf (line, _(", %.0f/s, %.0f s left"), rate,
@@ -166,7 +167,7 @@ progress_print (GembaCliProgress *progress, const char *detail, gboolean final)
         g_string_append_printf (line, _(", %.0f/s, %.1f s"), rate, elapsed);
     }
   else
-    g_string_append_printf (line, _("%s %" G_GINT64_FORMAT ", %.1f s"), progress->what,
+    g_string_append_printf (line, _("%s %" PRId64 ", %.1f s"), progress->what,
                             progress->done, elapsed);
   if (detail && *detail)
     g_string_append_printf (line, " (%s)", detail);

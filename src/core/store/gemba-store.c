@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
@@ -892,7 +893,7 @@ find_class_by (GembaStore *self, const char *where, const char *name, gint64 id,
         }
       else
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
-                     _("%s: no class with id %" G_GINT64_FORMAT), self->path, id);
+                     _("%s: no class with id %" PRId64), self->path, id);
     }
   _gemba_store_unlock (self);
   return klass;
@@ -1173,7 +1174,7 @@ gemba_store_move_class (GembaStore *self, gint64 class_id, int position, GError 
   if (from < 0)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
-                   _("%s: no class with id %" G_GINT64_FORMAT), self->path, class_id);
+                   _("%s: no class with id %" PRId64), self->path, class_id);
       _gemba_store_unlock (self);
       return FALSE;
     }
@@ -1362,7 +1363,7 @@ gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error)
         frame = frame_from_row (stmt);
       else
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
-                     _("%s: no frame with row id %" G_GINT64_FORMAT), self->path, frame_id);
+                     _("%s: no frame with row id %" PRId64), self->path, frame_id);
     }
   _gemba_store_unlock (self);
   return frame;
@@ -2213,7 +2214,8 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
   update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
   if (!update)
     goto fail;
-  /* Stratified: each class (and the unlabeled frames) is split in the same proportions. */
+  /* Stratified: each class (and the unlabeled frames) is split in the same proportions;
+   * rounding on the running totals keeps the overall counts exact. */
   while (start < items->len)
     {
       guint end = start, n, n_test, n_val;
@@ -2221,8 +2223,9 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
       while (end < items->len && g_array_index (items, SplitItem, end).class_id == klass)
         end++;
       n = end - start;
-      n_test = (guint) (n * test_fraction + 0.5);
-      n_val = MIN ((guint) (n * val_fraction + 0.5), n - n_test);
+      n_test = (guint) (end * test_fraction + 0.5) - (guint) (start * test_fraction + 0.5);
+      n_val = (guint) (end * val_fraction + 0.5) - (guint) (start * val_fraction + 0.5);
+      n_val = MIN (n_val, n - n_test);
       for (guint i = 0; i < n; i++)
         {
           GembaSplit split = i < n_test ? GEMBA_SPLIT_TEST
