@@ -211,6 +211,45 @@ stored_clear (gpointer data)
   g_free (stored->path);
 }
 
+typedef struct
+{
+  gint64 imported;
+  gint64 duplicates;
+  gint64 failed;
+} Counts;
+
+/* Commits the open batch; only then are its frames reported. */
+static void
+flush_batch (GembaStore *store, GArray *pending, Counts *counts, gboolean quiet, gboolean json)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!gemba_store_commit_batch (store, &error))
+    {
+      gemba_cli_error ("%s", error->message);
+      counts->failed += pending->len;
+    }
+  else
+    for (guint i = 0; i < pending->len; i++)
+      {
+        Stored *stored = &g_array_index (pending, Stored, i);
+        if (stored->duplicate)
+          {
+            counts->duplicates++;
+            if (!quiet)
+              g_printerr (_("gemba: %s: same content as frame %.12s, already in the project; "
+                            "not stored again\n"), stored->path, stored->frame->sha256);
+          }
+        else
+          counts->imported++;
+        if (json)
+          emit_frame_json (stored->frame, stored->path, stored->duplicate);
+      }
+  for (guint i = 0; i < pending->len; i++)
+    stored_clear (&g_array_index (pending, Stored, i));
+  g_array_set_size (pending, 0);
+}
+
 int
 gemba_cli_import (int argc, char **argv)
 {
@@ -226,7 +265,8 @@ gemba_cli_import (int argc, char **argv)
   GThreadPool *threads;
   gboolean quiet = FALSE, json = FALSE, in_batch = FALSE;
   guint n_other = 0, next = 0, in_flight = 0, window;
-  gint64 n_imported = 0, n_duplicates = 0, n_failed = 0, batch_started = 0;
+  gint64 batch_started = 0;
+  Counts counts = { 0 };
   gint64 started = g_get_monotonic_time ();
   const GOptionEntry entries[] = {
     { "source", 's', 0, G_OPTION_ARG_STRING, &source,
@@ -309,7 +349,7 @@ gemba_cli_import (int argc, char **argv)
   for (guint i = 0; i < walk_errors->len; i++)
     {
       gemba_cli_error ("%s", (char *) walk_errors->pdata[i]);
-      n_failed++;
+      counts.failed++;
     }
 
   cancellable = gemba_cli_interrupt_cancellable ();
@@ -339,7 +379,7 @@ gemba_cli_import (int argc, char **argv)
       if (job->error)
         {
           gemba_cli_error ("%s", job->error->message);
-          n_failed++;
+          counts.failed++;
           continue;
         }
 
@@ -348,7 +388,7 @@ gemba_cli_import (int argc, char **argv)
           if (!gemba_store_begin_batch (store, &local))
             {
               gemba_cli_error ("%s", local->message);
-              n_failed++;
+              counts.failed++;
               continue;
             }
           in_batch = TRUE;
@@ -366,7 +406,7 @@ gemba_cli_import (int argc, char **argv)
       if (!frame)
         {
           gemba_cli_error ("%s: %s", job->path, local->message);
-          n_failed++;
+          counts.failed++;
         }
       else
         {
@@ -378,37 +418,12 @@ gemba_cli_import (int argc, char **argv)
                        g_get_monotonic_time () - batch_started > BATCH_USEC))
         {
           in_batch = FALSE;
-          if (!gemba_store_commit_batch (store, &local))
-            {
-              gemba_cli_error ("%s", local->message);
-              n_failed += pending->len;
-              for (guint i = 0; i < pending->len; i++)
-                stored_clear (&g_array_index (pending, Stored, i));
-              g_array_set_size (pending, 0);
-              continue;
-            }
-          /* Saved: now it may be reported. */
-          for (guint i = 0; i < pending->len; i++)
-            {
-              Stored *stored = &g_array_index (pending, Stored, i);
-              if (stored->duplicate)
-                {
-                  n_duplicates++;
-                  if (!quiet)
-                    g_printerr (_("gemba: %s: same content as frame %.12s, already in the "
-                                  "project; not stored again\n"), stored->path,
-                                stored->frame->sha256);
-                }
-              else
-                n_imported++;
-              if (json)
-                emit_frame_json (stored->frame, stored->path, stored->duplicate);
-              stored_clear (stored);
-            }
-          g_array_set_size (pending, 0);
+          flush_batch (store, pending, &counts, quiet, json);
         }
-      gemba_cli_progress_update (progress, n_imported + n_duplicates + n_failed, NULL);
+      gemba_cli_progress_update (progress, counts.imported + counts.duplicates + counts.failed, NULL);
     }
+  if (in_batch)
+    flush_batch (store, pending, &counts, quiet, json);
   g_thread_pool_free (threads, FALSE, TRUE);
   g_async_queue_unref (pool.done);
   for (guint i = next; i < jobs->len; i++)
@@ -420,24 +435,24 @@ gemba_cli_import (int argc, char **argv)
     g_autoptr(GString) summary = g_string_new (NULL);
     g_string_append_printf (summary,
                             g_dngettext (GETTEXT_PACKAGE, "Imported %" PRId64 " frame",
-                                         "Imported %" PRId64 " frames", n_imported),
-                            n_imported);
+                                         "Imported %" PRId64 " frames", counts.imported),
+                            counts.imported);
     g_string_append_printf (summary, _(" in %.1f s (%.0f frames/s)"), seconds,
-                            seconds > 0 ? n_imported / seconds : 0.0);
-    if (n_duplicates)
+                            seconds > 0 ? counts.imported / seconds : 0.0);
+    if (counts.duplicates)
       g_string_append_printf (summary, _("; %" PRId64 " duplicates skipped"),
-                              n_duplicates);
+                              counts.duplicates);
     if (n_other)
       g_string_append_printf (summary, _("; %u files that are not images left alone"), n_other);
-    if (n_failed)
-      g_string_append_printf (summary, _("; %" PRId64 " FAILED (see above)"), n_failed);
+    if (counts.failed)
+      g_string_append_printf (summary, _("; %" PRId64 " FAILED (see above)"), counts.failed);
     if (next < jobs->len)
       g_string_append_printf (summary, _("; stopped before %u files"), jobs->len - next);
-    if (!quiet || n_failed)
+    if (!quiet || counts.failed)
       g_printerr ("%s.\n", summary->str);
   }
 
   if (next < jobs->len)
     return 130;
-  return n_failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
+  return counts.failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
 }

@@ -1,0 +1,622 @@
+/* test-cli.c: the `gemba` command line, run as a user would run it
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "gemba.h"
+
+static char *gemba_path;
+
+typedef struct
+{
+  char *dir;
+  char *project;
+  char *images;
+} Fixture;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+/* Runs gemba with @args (NULL-terminated); returns its exit status. */
+static int
+run_gemba (char **out, char **err, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stdout_text = NULL, *stderr_text = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, gemba_path);
+  va_start (args, err);
+  while ((arg = va_arg (args, const char *)))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                               &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &stdout_text, &stderr_text, &error);
+  g_assert_no_error (error);
+  if (g_test_verbose ())
+    g_printerr ("$ gemba %s\n%s%s", (char *) argv->pdata[1], stdout_text, stderr_text);
+  if (out)
+    *out = g_steal_pointer (&stdout_text);
+  if (err)
+    *err = g_steal_pointer (&stderr_text);
+  return g_subprocess_get_exit_status (process);
+}
+
+static void
+write_jpeg (const char *path, guint seed, guint w, guint h)
+{
+  g_autoptr(GembaImage) image = gemba_image_new (w, h);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  for (guint y = 0; y < h; y++)
+    for (guint x = 0; x < w; x++)
+      {
+        guint8 *p = image->pixels + 3 * (y * w + x);
+        p[0] = (guint8) (x * 3 + seed * 17);
+        p[1] = (guint8) (y * 5 + seed * 29);
+        p[2] = (guint8) ((x ^ y) + seed + (seed >> 8) * 53);
+      }
+  bytes = gemba_image_encode_jpeg (image, 90, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+                                      g_bytes_get_size (bytes), NULL));
+}
+
+static void
+write_png (const char *path, guint seed)
+{
+  g_autoptr(GembaImage) image = gemba_image_new (20, 16);
+  g_autoptr(GBytes) bytes = NULL;
+
+  memset (image->pixels, (int) (seed * 37), 20 * 16 * 3);
+  image->pixels[seed % (20 * 16 * 3)] ^= 0xff;
+  bytes = gemba_image_encode_png (image, NULL);
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL),
+                                      g_bytes_get_size (bytes), NULL));
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("gemba-cli-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->project = g_build_filename (f->dir, "my-line", NULL);
+  f->images = g_build_filename (f->dir, "batch-07", NULL);
+  g_mkdir (f->images, 0755);
+  g_assert_cmpint (run_gemba (NULL, NULL, "init", f->project, "--classes", "ok,scratch,dent",
+                              NULL), ==, 0);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  remove_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->project);
+  g_free (f->images);
+}
+
+static JsonNode *
+parse_json (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = json_from_string (text, &error);
+
+  g_assert_no_error (error);
+  return node;
+}
+
+static guint
+count_lines (const char *text)
+{
+  guint n = 0;
+
+  for (const char *p = text; *p; p++)
+    n += *p == '\n';
+  return n;
+}
+
+static char *
+first_frame_id (Fixture *f)
+{
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(JsonNode) node = NULL;
+
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--json", "--limit", "1", NULL), ==, 0);
+  lines = g_strsplit (out, "\n", 2);
+  node = parse_json (lines[0]);
+  return g_strdup (json_object_get_string_member (json_node_get_object (node), "id"));
+}
+
+static void
+test_workflow (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *id = NULL, *prefix = NULL;
+  g_autoptr(JsonNode) stats = NULL;
+  JsonObject *root;
+
+  for (guint i = 0; i < 12; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/img-%02u.jpg", f->images, i);
+      write_jpeg (name, i, 64, 48);
+    }
+  g_assert_cmpint (run_gemba (&out, &err, "import", f->project, f->images, "--source",
+                              "Line 3 top camera", NULL), ==, 0);
+  g_assert_nonnull (strstr (err, "12"));
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "classes", f->project, "add", "missing-screw", "--key",
+                              "4", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "classes", f->project, "--json", NULL), ==, 0);
+  {
+    g_autoptr(JsonNode) classes = parse_json (out);
+    JsonArray *array = json_node_get_array (classes);
+    g_assert_cmpuint (json_array_get_length (array), ==, 4);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (array, 3),
+                                                    "name"), ==, "missing-screw");
+    g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (array, 3), "key"),
+                     ==, 4);
+  }
+
+  id = first_frame_id (f);
+  prefix = g_strndup (id, 6);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", f->project, prefix, "scratch", "--author",
+                              "mei", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", f->project, prefix, "dent", "--author", "raj",
+                              NULL), ==, 0);
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--unlabeled", "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 11);
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "history", f->project, prefix, "--json", NULL), ==, 0);
+  {
+    g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+    g_autoptr(JsonNode) first = parse_json (lines[0]);
+    g_autoptr(JsonNode) second = parse_json (lines[1]);
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (first), "author"), ==,
+                     "mei");
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (second), "class"), ==,
+                     "dent");
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (second), "previous"),
+                     ==, "scratch");
+  }
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "split", f->project, "--test", "0.25", "--val", "0.25",
+                              "--seed", "7", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "stats", f->project, "--json", NULL), ==, 0);
+  stats = parse_json (out);
+  root = json_node_get_object (stats);
+  g_assert_cmpint (json_object_get_int_member (root, "frames"), ==, 12);
+  g_assert_cmpint (json_object_get_int_member (root, "labeled"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "splits"),
+                                               "test"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (root, "splits"),
+                                               "none"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (
+                     json_array_get_object_element (json_object_get_array_member (root, "sources"),
+                                                    0), "name"), ==, "Line 3 top camera");
+
+  /* The human-readable forms work too. */
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "stats", f->project, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Line 3 top camera"));
+}
+
+static void
+test_image_folder (Fixture *f, gconstpointer data)
+{
+  g_autofree char *sorted = g_build_filename (f->dir, "sorted", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *classes[] = { "ok", "dent", "bent-pin" };
+
+  for (guint c = 0; c < G_N_ELEMENTS (classes); c++)
+    {
+      g_autofree char *sub = g_build_filename (sorted, classes[c], NULL);
+      g_mkdir_with_parents (sub, 0755);
+      for (guint i = 0; i < 3; i++)
+        {
+          g_autofree char *jpg = g_strdup_printf ("%s/%u.jpg", sub, i);
+          g_autofree char *png = g_strdup_printf ("%s/%u.png", sub, i);
+          write_jpeg (jpg, 100 + c * 10 + i, 40, 30);
+          write_png (png, 200 + c * 10 + i);
+        }
+    }
+  /* The same content twice: stored once, reported. */
+  {
+    g_autofree char *copy = g_build_filename (sorted, "ok", "copy.jpg", NULL);
+    g_autofree char *orig = g_build_filename (sorted, "ok", "0.jpg", NULL);
+    g_autofree char *contents = NULL;
+    gsize len;
+    g_assert_true (g_file_get_contents (orig, &contents, &len, NULL));
+    g_assert_true (g_file_set_contents (copy, contents, len, NULL));
+  }
+  g_assert_cmpint (run_gemba (&out, &err, "import", f->project, sorted, NULL), ==, 0);
+  g_assert_nonnull (strstr (err, "same content"));
+  g_assert_nonnull (strstr (err, "copy.jpg"));
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--class", "bent-pin", "--json", NULL),
+                   ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 6);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--labeled", "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 18);
+}
+
+static void
+test_bad_files (Fixture *f, gconstpointer data)
+{
+  g_autofree char *good = g_build_filename (f->images, "good.jpg", NULL);
+  g_autofree char *truncated = g_build_filename (f->images, "truncated.jpg", NULL);
+  g_autofree char *corrupt = g_build_filename (f->images, "corrupt.png", NULL);
+  g_autofree char *text = g_build_filename (f->images, "notes.jpg", NULL);
+  g_autofree char *missing = g_build_filename (f->images, "missing.jpg", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+  int status;
+
+  write_jpeg (good, 1, 120, 90);
+  write_jpeg (truncated, 2, 120, 90);
+  g_assert_true (g_file_get_contents (truncated, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (truncated, contents, len / 2, NULL));
+  write_png (corrupt, 3);
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (corrupt, &contents, &len, NULL));
+  for (gsize i = len / 2; i < len; i++)
+    contents[i] = (char) (i * 13);
+  g_assert_true (g_file_set_contents (corrupt, contents, len, NULL));
+  g_assert_true (g_file_set_contents (text, "shift notes: belt 3 slow\n", -1, NULL));
+
+  status = run_gemba (&out, &err, "import", f->project, good, truncated, corrupt, text, missing,
+                      NULL);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, truncated));
+  g_assert_nonnull (strstr (err, corrupt));
+  g_assert_nonnull (strstr (err, text));
+  g_assert_nonnull (strstr (err, missing));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 1);
+}
+
+static void
+test_unreadable_file (Fixture *f, gconstpointer data)
+{
+  g_autofree char *locked = g_build_filename (f->images, "locked.jpg", NULL);
+  g_autofree char *good = g_build_filename (f->images, "good.jpg", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  write_jpeg (locked, 5, 32, 32);
+  write_jpeg (good, 6, 32, 32);
+  g_chmod (locked, 0);
+
+  if (getuid () != 0)
+    {
+      g_autofree char *out = NULL;
+      g_assert_cmpint (run_gemba (&out, &err, "import", f->project, f->images, NULL), ==, 1);
+    }
+  else
+    {
+      /* root reads anything: run gemba as nobody, with the project writable for it. */
+      g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+      g_autofree char *chmod_cmd = g_strdup_printf ("chmod -R a+rwX %s %s", f->dir, f->project);
+      if (!setpriv)
+        {
+          g_test_skip ("running as root without setpriv: cannot make a file unreadable");
+          return;
+        }
+      g_assert_true (g_spawn_command_line_sync (chmod_cmd, NULL, NULL, NULL, NULL));
+      g_chmod (locked, 0);
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
+                                  &error, setpriv, "--reuid=65534", "--regid=65534",
+                                  "--clear-groups", gemba_path, "import", f->project, f->images,
+                                  NULL);
+      g_assert_no_error (error);
+      g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, &err, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 1);
+    }
+  g_assert_nonnull (strstr (err, locked));
+  g_assert_nonnull (strstr (err, "Permission denied"));
+  {
+    g_autoptr(GembaStore) store = gemba_store_open (f->project, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (gemba_store_count_frames (store, NULL, NULL), ==, 1);
+  }
+}
+
+static void
+assert_db_unchanged (Fixture *f, const char *before, gsize len_before)
+{
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *after = NULL;
+  gsize len_after;
+
+  g_assert_true (g_file_get_contents (db, &after, &len_after, NULL));
+  g_assert_cmpmem (before, len_before, after, len_after);
+}
+
+static void
+test_bad_arguments (Fixture *f, gconstpointer data)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *missing = g_build_filename (f->dir, "no-such-line", NULL);
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *before = NULL;
+  g_autofree char *id = NULL;
+  gsize len;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/%u.jpg", f->images, i);
+      write_jpeg (name, 500 + i, 16, 16);
+    }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
+  id = first_frame_id (f);
+  /* Checkpoint the WAL so that the database file alone is the whole state. */
+  {
+    sqlite3 *raw;
+    g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+    sqlite3_wal_checkpoint_v2 (raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_close (raw);
+  }
+  g_assert_true (g_file_get_contents (db, &before, &len, NULL));
+
+  g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, id, "scrach", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "scrach"));
+  g_assert_nonnull (strstr (err, "scratch"));
+  assert_db_unchanged (f, before, len);
+  g_clear_pointer (&err, g_free);
+
+  /* With 40 frames, some pair shares its first hex digit: find an ambiguous 1-digit prefix of
+   * length 4 is unlikely, so use the minimum the CLI accepts (4) only if ambiguous; else check
+   * the "too short" message. */
+  g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, "abc", "ok", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "abc"));
+  g_clear_pointer (&err, g_free);
+  {
+    g_autofree char *out = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    char *ambiguous = NULL;
+    g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--json", NULL), ==, 0);
+    lines = g_strsplit (out, "\n", -1);
+    for (guint i = 0; lines[i] && *lines[i] && !ambiguous; i++)
+      {
+        g_autoptr(JsonNode) node = parse_json (lines[i]);
+        const char *sha = json_object_get_string_member (json_node_get_object (node), "id");
+        /* The store accepts 4 digits or more; two frames sharing 4 is rare, so fake it by
+         * checking both the "not found" and the "ambiguous" paths where they occur. */
+        char *key = g_strndup (sha, 4);
+        if (g_hash_table_contains (seen, key))
+          ambiguous = key;
+        else
+          g_hash_table_add (seen, key);
+      }
+    if (ambiguous)
+      {
+        g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, ambiguous, "ok", NULL), ==, 1);
+        g_assert_nonnull (strstr (err, "ambiguous"));
+        g_clear_pointer (&err, g_free);
+      }
+  }
+  assert_db_unchanged (f, before, len);
+
+  g_assert_cmpint (run_gemba (NULL, &err, "stats", missing, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, missing));
+  g_assert_false (g_file_test (missing, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_gemba (NULL, &err, "stats", f->images, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "not a Gemba project"));
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (run_gemba (NULL, &err, "frobnicate", NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+
+  /* A database from a newer Gemba. */
+  {
+    sqlite3 *raw;
+    g_autofree char *newer = NULL;
+    gsize newer_len;
+    g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_exec (raw, "PRAGMA user_version = 42", NULL, NULL, NULL), ==,
+                     SQLITE_OK);
+    sqlite3_wal_checkpoint_v2 (raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_close (raw);
+    g_assert_true (g_file_get_contents (db, &newer, &newer_len, NULL));
+    g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, id, "ok", NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "newer Gemba"));
+    assert_db_unchanged (f, newer, newer_len);
+  }
+}
+
+/* Two processes label at once: both succeed, the history has both. */
+static void
+test_concurrent_labels (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autofree char *out = NULL;
+  const guint rounds = 15;
+
+  {
+    g_autofree char *name = g_build_filename (f->images, "x.jpg", NULL);
+    write_jpeg (name, 9, 32, 32);
+  }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
+  id = first_frame_id (f);
+
+  for (guint round = 0; round < rounds; round++)
+    {
+      GSubprocess *a, *b;
+      g_autoptr(GError) error = NULL;
+      a = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, gemba_path, "label",
+                            f->project, id, "ok", "--author", "station-a", NULL);
+      g_assert_no_error (error);
+      b = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error, gemba_path, "label",
+                            f->project, id, "dent", "--author", "station-b", NULL);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_wait_check (a, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_wait_check (b, NULL, &error));
+      g_assert_no_error (error);
+      g_object_unref (a);
+      g_object_unref (b);
+    }
+  g_assert_cmpint (run_gemba (&out, NULL, "history", f->project, id, "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 2 * rounds);
+  g_assert_nonnull (strstr (out, "station-a"));
+  g_assert_nonnull (strstr (out, "station-b"));
+}
+
+typedef struct
+{
+  GDataInputStream *lines;
+  GPtrArray *reported;
+} ReadLines;
+
+static gpointer
+read_lines (gpointer data)
+{
+  ReadLines *r = data;
+  char *line;
+
+  while ((line = g_data_input_stream_read_line_utf8 (r->lines, NULL, NULL, NULL)))
+    g_ptr_array_add (r->reported, line);
+  return NULL;
+}
+
+/* kill -9 at random moments of an import: the project opens, the database is intact, and
+ * every frame the import reported is there with its file. */
+static void
+test_kill_import (Fixture *f, gconstpointer data)
+{
+  const guint n_images = 400, n_kills = 20;
+  GRand *rand = g_rand_new_with_seed (20261128);
+  guint total_reported = 0;
+
+  for (guint i = 0; i < n_images; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/%03u.jpg", f->images, i);
+      write_jpeg (name, 7000 + i, 96, 72);
+    }
+
+  for (guint round = 0; round < n_kills; round++)
+    {
+      g_autoptr(GSubprocess) process = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GDataInputStream) lines = NULL;
+      g_autoptr(GPtrArray) reported = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GembaStore) store = NULL;
+      GThread *reader;
+
+      process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                  &error, gemba_path, "import", f->project, f->images, "--json",
+                                  "--quiet", NULL);
+      g_assert_no_error (error);
+      lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+      reader = g_thread_new ("reader", read_lines, &(ReadLines) { lines, reported });
+      /* Let it run 20–400 ms, then kill it; everything it printed before was reported. */
+      g_usleep (g_rand_int_range (rand, 20, 400) * 1000);
+      g_subprocess_send_signal (process, SIGKILL);
+      g_thread_join (reader);
+      g_subprocess_wait (process, NULL, NULL);
+
+      store = gemba_store_open (f->project, &error);
+      g_assert_no_error (error);
+      {
+        g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+        sqlite3 *raw;
+        sqlite3_stmt *stmt;
+        g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+        g_assert_cmpint (sqlite3_prepare_v2 (raw, "PRAGMA integrity_check", -1, &stmt, NULL), ==,
+                         SQLITE_OK);
+        g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+        g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ok");
+        sqlite3_finalize (stmt);
+        sqlite3_close (raw);
+      }
+      for (guint i = 0; i < reported->len; i++)
+        {
+          g_autoptr(JsonNode) node = parse_json (reported->pdata[i]);
+          const char *id = json_object_get_string_member (json_node_get_object (node), "id");
+          g_autoptr(GembaFrame) frame = gemba_store_find_frame (store, id, &error);
+          g_autofree char *path = NULL;
+          g_assert_no_error (error);
+          path = gemba_store_dup_frame_path (store, frame);
+          g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+        }
+      total_reported += reported->len;
+    }
+  g_test_message ("%u frames reported over %u kills", total_reported, n_kills);
+  /* Finally a full import completes the project. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
+  {
+    g_autoptr(GembaStore) store = gemba_store_open (f->project, NULL);
+    g_assert_cmpint (gemba_store_count_frames (store, NULL, NULL), ==, n_images);
+  }
+  g_rand_free (rand);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
+
+  g_test_init (&argc, &argv, NULL);
+  g_setenv ("LANGUAGE", "C", TRUE);
+  gemba_path = g_build_filename (build_root ? build_root : ".", "src", "cli", "gemba", NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/cli/workflow", test_workflow);
+  ADD ("/cli/image-folder", test_image_folder);
+  ADD ("/cli/bad-files", test_bad_files);
+  ADD ("/cli/unreadable-file", test_unreadable_file);
+  ADD ("/cli/bad-arguments", test_bad_arguments);
+  ADD ("/cli/concurrent-labels", test_concurrent_labels);
+  ADD ("/cli/kill-import", test_kill_import);
+#undef ADD
+
+  return g_test_run ();
+}
