@@ -189,8 +189,7 @@ gemba_cli_classes (int argc, char **argv)
   if (argc == 2)
     {
       g_autoptr(GPtrArray) classes = gemba_store_list_classes (store, TRUE, &error);
-      g_autoptr(GArray) counts = classes ? gemba_store_count_labels_per_class (store,
-                                                                               GEMBA_SPLIT_NONE,
+      g_autoptr(GArray) counts = classes ? gemba_store_count_labels_per_class (store, -1,
                                                                                &error) : NULL;
       if (!counts)
         return gemba_cli_fail (error);

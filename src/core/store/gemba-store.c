@@ -2337,7 +2337,7 @@ gemba_store_get_stats (GembaStore *self, GembaStats *stats, GError **error)
 }
 
 GArray *
-gemba_store_count_labels_per_class (GembaStore *self, GembaSplit split, GError **error)
+gemba_store_count_labels_per_class (GembaStore *self, int split, GError **error)
 {
   g_autoptr(GArray) counts = g_array_new (FALSE, FALSE, sizeof (GembaClassCount));
   g_autoptr(GembaStmt) stmt = NULL;
@@ -2349,7 +2349,7 @@ gemba_store_count_labels_per_class (GembaStore *self, GembaSplit split, GError *
   stmt = _gemba_store_prepare (self,
                                "SELECT c.id, (SELECT count(*) FROM frames f JOIN labels l "
                                "  ON l.id = f.label_id WHERE l.class_id = c.id "
-                               "  AND (?1 = 0 OR f.split = ?1)) "
+                               "  AND (?1 < 0 OR f.split = ?1)) "
                                "FROM classes c ORDER BY c.position, c.id", error);
   if (!stmt)
     {

@@ -285,9 +285,9 @@ typedef struct {
   gint64 count;
 } GembaClassCount;
 
-/* Labeled frames per class, in class order, retired classes included; @split GEMBA_SPLIT_NONE
- * counts every split. Array of GembaClassCount. */
-GEMBA_API GArray *gemba_store_count_labels_per_class (GembaStore *self, GembaSplit split,
+/* Labeled frames per class, in class order, retired classes included, in @split (a
+ * GembaSplit) or, with -1, in every split. Array of GembaClassCount. */
+GEMBA_API GArray *gemba_store_count_labels_per_class (GembaStore *self, int split,
                                                       GError **error);
 /* Appends an audit entry: @action ("promote", "export", …), @subject, @detail (JSON or NULL). */
 GEMBA_API gboolean gemba_store_audit (GembaStore *self, const char *action, const char *subject,
