@@ -9,4 +9,5 @@
 #include "gemba-error.h"
 #include "gemba-store.h"
 #include "gemba-image.h"
+#include "gemba-demo.h"
 #undef GEMBA_INSIDE
