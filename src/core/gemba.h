@@ -10,4 +10,6 @@
 #include "gemba-store.h"
 #include "gemba-image.h"
 #include "gemba-demo.h"
+#include "gemba-keys.h"
+#include "gemba-package.h"
 #undef GEMBA_INSIDE
