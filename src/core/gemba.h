@@ -8,8 +8,13 @@
 #include "gemba-types.h"
 #include "gemba-error.h"
 #include "gemba-store.h"
+#include "gemba-store-models.h"
 #include "gemba-image.h"
 #include "gemba-demo.h"
+#include "gemba-tensor.h"
+#include "gemba-layers.h"
+#include "gemba-net.h"
+#include "gemba-optim.h"
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #undef GEMBA_INSIDE

@@ -487,6 +487,83 @@ test_batch_rollback (Fixture *f, gconstpointer data)
   g_assert_cmpint (gemba_store_count_frames (f->store, NULL, NULL), ==, 5);
 }
 
+static void
+test_models_predictions (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaClass) ok = gemba_store_find_class (f->store, "ok", NULL);
+  g_autoptr(GembaClass) dent = gemba_store_find_class (f->store, "dent", NULL);
+  g_autoptr(GembaModelRecord) model = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *staging = NULL, *weights = NULL, *dir = NULL, *moved = NULL;
+  char *classes[] = { (char *) "ok", (char *) "scratch", (char *) "dent", NULL };
+  GembaModelRecord record = { .architecture = (char *) "small-cnn", .classes = classes,
+                              .seed = 7, .test_accuracy = -1 };
+  gint64 frame_ids[4], class_ids[3] = { ok->id, 0, dent->id };
+  float probs[4 * 3] = {
+    0.9f, 0.05f, 0.05f,   /* labeled ok, predicted ok */
+    0.8f, 0.1f, 0.1f,     /* labeled dent, predicted ok: a false reading */
+    0.4f, 0.25f, 0.35f,   /* unlabeled, unsure */
+    0.1f, 0.1f, 0.8f,     /* unlabeled, sure */
+  };
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_FALSE_READINGS };
+  g_autoptr(GPtrArray) review = NULL;
+  g_autoptr(GArray) corrected = NULL;
+  float *stored = NULL;
+  guint n_stored;
+  gint64 verdict;
+  double confidence;
+
+  for (guint i = 0; i < 4; i++)
+    {
+      GembaFrame *frame = add_frame (f, 4000 + i, i == 0 ? "ok" : i == 1 ? "dent" : NULL);
+      frame_ids[i] = frame->id;
+      gemba_frame_free (frame);
+    }
+
+  staging = gemba_store_make_staging_dir (f->store, &error);
+  g_assert_no_error (error);
+  weights = g_build_filename (staging, "weights.bin", NULL);
+  g_assert_true (g_file_set_contents (weights, "w", 1, NULL));
+  model = gemba_store_add_model (f->store, &record, staging, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (model->name, ==, "Model 1");
+  g_assert_cmpstr (model->classes[2], ==, "dent");
+  g_assert_false (model->production);
+  dir = gemba_store_dup_model_dir (f->store, model->id);
+  moved = g_build_filename (dir, "weights.bin", NULL);
+  g_assert_true (g_file_test (moved, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (g_file_test (staging, G_FILE_TEST_EXISTS));
+
+  g_assert_true (gemba_store_save_predictions (f->store, model->id, 4, frame_ids, probs, 3,
+                                               class_ids, &error));
+  g_assert_no_error (error);
+  /* Not production yet: no false readings. */
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 0);
+  g_assert_true (gemba_store_promote_model (f->store, model->id, &error));
+  g_assert_cmpint (gemba_store_get_production_model_id (f->store), ==, model->id);
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 1);
+
+  /* The review queue: the false reading, then the least sure unlabeled frame. */
+  query.filter = GEMBA_FILTER_REVIEW;
+  review = gemba_store_list_frames (f->store, &query, 0, -1, &error);
+  g_assert_cmpuint (review->len, ==, 3);
+  g_assert_cmpint (((GembaFrame *) review->pdata[0])->id, ==, frame_ids[1]);
+  g_assert_cmpint (((GembaFrame *) review->pdata[1])->id, ==, frame_ids[2]);
+  g_assert_cmpint (((GembaFrame *) review->pdata[2])->id, ==, frame_ids[3]);
+  g_assert_cmpfloat_with_epsilon (((GembaFrame *) review->pdata[1])->pred_confidence, 0.4, 1e-6);
+
+  g_assert_true (gemba_store_get_prediction (f->store, 0, frame_ids[3], &verdict, &confidence,
+                                             &stored, &n_stored, &error));
+  g_assert_cmpint (verdict, ==, dent->id);
+  g_assert_cmpuint (n_stored, ==, 3);
+  g_assert_cmpfloat (stored[2], ==, 0.8f);
+  g_free (stored);
+
+  corrected = gemba_store_list_corrected_false_readings (f->store, &error);
+  g_assert_cmpuint (corrected->len, ==, 1);
+  g_assert_cmpint (g_array_index (corrected, gint64, 0), ==, frame_ids[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -503,6 +580,7 @@ main (int argc, char **argv)
   ADD ("/core/store/splits", test_splits);
   ADD ("/core/store/filters", test_filters);
   ADD ("/core/store/batch-rollback", test_batch_rollback);
+  ADD ("/core/store/models-predictions", test_models_predictions);
 #undef ADD
 
   return g_test_run ();
