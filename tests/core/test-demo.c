@@ -203,7 +203,7 @@ test_create (Fixture *f, gconstpointer data)
     g_assert_cmpstr (((GembaClass *) g_ptr_array_index (classes, i))->name, ==,
                      gemba_demo_class_name (i));
 
-  per_class = gemba_store_count_labels_per_class (store, GEMBA_SPLIT_NONE, &error);
+  per_class = gemba_store_count_labels_per_class (store, -1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (per_class->len, ==, 4);
   for (guint i = 0; i < per_class->len; i++)

@@ -728,8 +728,11 @@ face_color (const Scene *sc, Vec2 p, float sd, float out[3])
 
       if (sd > -bevel)
         {
-          float gx = part_sdf (part, vec2 (p.x + 0.5f, p.y)) - part_sdf (part, vec2 (p.x - 0.5f, p.y));
-          float gy = part_sdf (part, vec2 (p.x, p.y + 0.5f)) - part_sdf (part, vec2 (p.x, p.y - 0.5f));
+          /* The outward normal: the gradient of the distance field. */
+          float gx = part_sdf (part, vec2 (p.x + 0.5f, p.y))
+                     - part_sdf (part, vec2 (p.x - 0.5f, p.y));
+          float gy = part_sdf (part, vec2 (p.x, p.y + 0.5f))
+                     - part_sdf (part, vec2 (p.x, p.y - 0.5f));
           float gl = sqrtf (gx * gx + gy * gy) + 1e-6f;
 
           shade += 0.5f * (1 + sd / bevel) * (gx * l.x + gy * l.y) / gl;
@@ -831,30 +834,36 @@ render_scene (const Scene *sc, GembaImage *image, Rng *noise_rng)
         float dist = sqrtf (dx * dx + dy * dy);
         guint8 *dst = image->pixels + ((gsize) y * W + x) * 3;
 
-        belt_color (sc, px, py, specks[y * W + x], col);
+        float sd_face = G_MAXFLOAT, face_cover = 0;
 
-        /* Soft shadow: the part's outline, shifted away from the light, faded over a band
-         * of its distance field. */
-        if (dist < part->bound + 20)
+        if (dist < part->bound + 3)
           {
-            float sd = part_sdf_at (part, px - sc->shadow_offset.x,
-                                    py - sc->shadow_offset.y - part->thickness);
-            float s = smoothstepf (sc->shadow_soft, -sc->shadow_soft, sd * aa);
-
-            for (guint c = 0; c < 3; c++)
-              col[c] *= 1 - sc->shadow_k * s;
+            sd_face = part_sdf_at (part, px, py);
+            face_cover = clampf (0.5f - sd_face * aa, 0, 1);
           }
 
-        if (dist < part->bound + part->thickness + 3)
+        /* Belt, shadow and side wall only where the top face does not hide them. */
+        if (face_cover < 1)
           {
-            float sd_face = part_sdf_at (part, px, py);
-            float cover;
+            belt_color (sc, px, py, specks[y * W + x], col);
+
+            /* Soft shadow: the part's outline, shifted away from the light, faded over a
+             * band of its distance field. */
+            if (dist < part->bound + 20)
+              {
+                float sd = part_sdf_at (part, px - sc->shadow_offset.x,
+                                        py - sc->shadow_offset.y - part->thickness);
+                float s = smoothstepf (sc->shadow_soft, -sc->shadow_soft, sd * aa);
+
+                for (guint c = 0; c < 3; c++)
+                  col[c] *= 1 - sc->shadow_k * s;
+              }
 
             /* Side wall: the outline moved down by up to the thickness. */
-            if (steps > 0)
+            if (steps > 0 && dist < part->bound + part->thickness + 3)
               {
                 float sd_wall = G_MAXFLOAT;
-                float depth = 0;
+                float depth = 0, cover;
 
                 for (int k = 1; k <= steps; k++)
                   {
@@ -876,16 +885,17 @@ render_scene (const Scene *sc, GembaImage *image, Rng *noise_rng)
                       col[c] += (wall - col[c]) * cover;
                     }
               }
+          }
+        else
+          col[0] = col[1] = col[2] = 0;
 
-            cover = clampf (0.5f - sd_face * aa, 0, 1);
-            if (cover > 0)
-              {
-                float face[3];
+        if (face_cover > 0)
+          {
+            float face[3];
 
-                face_color (sc, to_part (part, px, py), sd_face, face);
-                for (guint c = 0; c < 3; c++)
-                  col[c] += (face[c] - col[c]) * cover;
-              }
+            face_color (sc, to_part (part, px, py), sd_face, face);
+            for (guint c = 0; c < 3; c++)
+              col[c] += (face[c] - col[c]) * face_cover;
           }
 
         /* Light: exposure, tint, hot spot, side fall-off and vignetting. */
