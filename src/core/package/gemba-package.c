@@ -89,11 +89,12 @@ printable (const char *raw)
   return g_string_free (out, FALSE);
 }
 
-static const char *
+/* libarchive's last error, without its trailing newline; free it. */
+static char *
 archive_message (struct archive *a)
 {
   const char *message = archive_error_string (a);
-  return message ? message : _("unknown error");
+  return g_strstrip (g_strdup (message ? message : _("unknown error")));
 }
 
 /* --- manifest -------------------------------------------------------------------------- */
@@ -522,8 +523,9 @@ add_entry (struct archive *a, const char *name, GBytes *bytes, gint64 mtime, GEr
       (size > 0 && archive_write_data (a, data, size) != (la_ssize_t) size) ||
       archive_write_finish_entry (a) != ARCHIVE_OK)
     {
+      g_autofree char *why = archive_message (a);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
-                   _("cannot write %s into the package: %s"), name, archive_message (a));
+                   _("cannot write %s into the package: %s"), name, why);
       ok = FALSE;
     }
   archive_entry_free (entry);
@@ -631,8 +633,9 @@ gemba_package_build (JsonObject *manifest, GBytes *weights, GBytes *onnx,
   archive_write_set_bytes_in_last_block (a, 1);
   if (archive_write_open2 (a, out, NULL, write_to_array_cb, NULL, NULL) != ARCHIVE_OK)
     {
+      g_autofree char *why = archive_message (a);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED, _("cannot write the package: %s"),
-                   archive_message (a));
+                   why);
       archive_write_free (a);
       return NULL;
     }
@@ -643,8 +646,9 @@ gemba_package_build (JsonObject *manifest, GBytes *weights, GBytes *onnx,
        add_entry (a, GEMBA_PACKAGE_ONNX, onnx, mtime, error);
   if (ok && archive_write_close (a) != ARCHIVE_OK)
     {
+      g_autofree char *why = archive_message (a);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED, _("cannot write the package: %s"),
-                   archive_message (a));
+                   why);
       ok = FALSE;
     }
   archive_write_free (a);
@@ -749,8 +753,6 @@ check_entry (GembaPackage *self, struct archive_entry *entry, const char *name, 
   mode_t type = archive_entry_filetype (entry);
   g_autofree char *message = NULL;
 
-  if (index >= GEMBA_PACKAGE_N_MEMBERS)
-    return refuse (error, self, name, _("is one more than the five a package has"));
   if (is_absolute (name))
     return refuse (error, self, name, _("has an absolute path"));
   if (has_dotdot (name))
@@ -771,6 +773,9 @@ check_entry (GembaPackage *self, struct archive_entry *entry, const char *name, 
                      "weights.bin, model.onnx, MODEL_CARD.md)"));
   if (g_hash_table_contains (self->members, name))
     return refuse (error, self, name, _("appears twice"));
+  /* Implied by the two checks above; kept so that no change to them can lift the bound. */
+  if (index >= GEMBA_PACKAGE_N_MEMBERS)
+    return refuse (error, self, name, _("is one more than the five a package has"));
   if (archive_entry_size_is_set (entry) &&
       (archive_entry_size (entry) < 0 ||
        (guint64) archive_entry_size (entry) > member_limit (name, limits)))
@@ -803,9 +808,10 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
       if (n < 0)
         {
           g_autofree char *shown = printable (name);
+          g_autofree char *why = archive_message (a);
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                        _("%s: member %s cannot be read: %s"), self->name, shown,
-                       archive_message (a));
+                       why);
           return NULL;
         }
       if ((guint64) data->len + n > limit)
@@ -856,10 +862,11 @@ read_members (GembaPackage *self, struct archive *a, const GembaPackageLimits *l
         break;
       if (r != ARCHIVE_OK)
         {
+          g_autofree char *why = archive_message (a);
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                        index == 0 ? _("%s: not a complete ZIP archive: %s")
                                   : _("%s: the archive is damaged: %s"),
-                       self->name, archive_message (a));
+                       self->name, why);
           return FALSE;
         }
       name = archive_entry_pathname (entry);
@@ -1070,8 +1077,9 @@ gemba_package_open_bytes (GBytes *bytes, const char *name, GembaTrust *trust,
   a = new_reader ();
   if (archive_read_open_memory (a, data ? data : (const guint8 *) "", size) != ARCHIVE_OK)
     {
+      g_autofree char *why = archive_message (a);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: not a complete ZIP archive: %s"), name, archive_message (a));
+                   _("%s: not a complete ZIP archive: %s"), name, why);
       return NULL;
     }
   if (!read_members (self, a, limits, error) || !finish_reading (self, trust, error))
@@ -1121,8 +1129,9 @@ gemba_package_open (const char *path, GembaTrust *trust, const GembaPackageLimit
   a = new_reader ();
   if (archive_read_open_fd (a, fd, READ_CHUNK) != ARCHIVE_OK)
     {
+      g_autofree char *why = archive_message (a);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: not a complete ZIP archive: %s"), path, archive_message (a));
+                   _("%s: not a complete ZIP archive: %s"), path, why);
       close (fd);
       return NULL;
     }
