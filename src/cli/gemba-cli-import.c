@@ -268,6 +268,9 @@ gemba_cli_import (int argc, char **argv)
   gint64 batch_started = 0;
   Counts counts = { 0 };
   gint64 started = g_get_monotonic_time ();
+  int every = 0;
+  double fps = 0, scene_change = -1;
+  gboolean lossless = FALSE, interrupted = FALSE;
   const GOptionEntry entries[] = {
     { "source", 's', 0, G_OPTION_ARG_STRING, &source,
       N_("Name of the source the frames come from (default: the folder’s name)"), N_("NAME") },
@@ -279,6 +282,14 @@ gemba_cli_import (int argc, char **argv)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_("No progress bar"), NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       N_("One JSON line per stored frame, printed once it is safely saved"), NULL },
+    { "every", 0, 0, G_OPTION_ARG_INT, &every, N_("Videos: keep every N-th frame"), N_("N") },
+    { "fps", 0, 0, G_OPTION_ARG_DOUBLE, &fps, N_("Videos: keep F frames per second of video"),
+      N_("F") },
+    { "scene-change", 0, 0, G_OPTION_ARG_DOUBLE, &scene_change,
+      N_("Videos: keep a frame when it differs from the last kept one by at least T (0–1)"),
+      N_("T") },
+    { "lossless", 0, 0, G_OPTION_ARG_NONE, &lossless,
+      N_("Videos: store frames as PNG instead of JPEG quality 95"), NULL },
     { NULL }
   };
 
@@ -306,6 +317,27 @@ gemba_cli_import (int argc, char **argv)
   for (int i = 2; i < argc; i++)
     {
       const char *path = argv[i];
+#ifdef GEMBA_HAVE_MEDIA
+      /* Videos go through GStreamer (gemba-cli-media.c), one after the other. */
+      if (!interrupted && !g_file_test (path, G_FILE_TEST_IS_DIR) &&
+          (gemba_cli_is_video_path (path) || every > 0 || fps > 0 || scene_change >= 0))
+        {
+          GembaCliVideoOptions video = { every, fps, scene_change, lossless, source, quiet,
+                                         json };
+          int status = gemba_cli_import_video (store, path, &video, &counts.imported,
+                                               &counts.duplicates);
+          if (status == GEMBA_EXIT_USAGE)
+            return status;
+          interrupted = status == 130;
+          counts.failed += status == GEMBA_EXIT_FAILED;
+          continue;
+        }
+#else
+      if (every > 0 || fps > 0 || scene_change >= 0 || lossless)
+        return gemba_cli_usage (argv[0], _("this gemba was built without video support"));
+#endif
+      if (interrupted)
+        break;
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
         {
           g_autofree char *canonical = g_canonicalize_filename (path, NULL);
@@ -452,7 +484,7 @@ gemba_cli_import (int argc, char **argv)
       g_printerr ("%s.\n", summary->str);
   }
 
-  if (next < jobs->len)
+  if (next < jobs->len || interrupted)
     return 130;
   return counts.failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
 }

@@ -76,4 +76,28 @@ int gemba_cli_stats (int argc, char **argv);
 int gemba_cli_history (int argc, char **argv);
 int gemba_cli_split (int argc, char **argv);
 
+#ifdef GEMBA_HAVE_MEDIA
+/* gemba-cli-media.c: cameras, capture, and videos for `gemba import`. */
+int gemba_cli_devices (int argc, char **argv);
+int gemba_cli_capture (int argc, char **argv);
+
+typedef struct
+{
+  int every;            /* keep every N-th frame; 0: not given */
+  double fps;           /* keep F frames per second of video; 0: not given */
+  double scene_change;  /* keep frames that differ by this much (0–1); -1: not given */
+  gboolean lossless;    /* PNG instead of JPEG quality 95 */
+  const char *source;   /* source name, or NULL for the file's name */
+  gboolean quiet;
+  gboolean json;
+} GembaCliVideoOptions;
+
+/* A file `gemba import` hands to GStreamer, by its extension (mp4, mkv, avi, webm, …). */
+gboolean gemba_cli_is_video_path (const char *path);
+/* Imports the frames of one video into @store; adds to the counts; returns the exit status
+ * (130 when interrupted). */
+int gemba_cli_import_video (GembaStore *store, const char *path, const GembaCliVideoOptions *opts,
+                            gint64 *n_stored, gint64 *n_duplicates);
+#endif
+
 G_END_DECLS

@@ -18,6 +18,11 @@ static const GembaCliCommand commands[] = {
     gemba_cli_demo },
   { "import", "PROJECT PATH…", N_("Import image files and folders (ImageFolder layouts are labeled)"),
     gemba_cli_import },
+#ifdef GEMBA_HAVE_MEDIA
+  { "devices", "", N_("List the cameras GStreamer can see, with their modes"), gemba_cli_devices },
+  { "capture", "PROJECT CAMERA|URI", N_("Capture frames from a camera, a stream or a pipeline"),
+    gemba_cli_capture },
+#endif
   { "classes", "PROJECT [add|rename|color|key|move|retire|restore …]",
     N_("List or change the classes"), gemba_cli_classes },
   { "label", "PROJECT FRAME CLASS", N_("Label a frame (by a unique prefix of its id)"),

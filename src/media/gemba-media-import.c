@@ -273,7 +273,6 @@ writer_thread (gpointer data)
   g_autofree char *original = NULL;
   gboolean in_batch = FALSE;
   gint64 batch_started = 0;
-  guint in_batch_jobs = 0;
 
   if (gemba_frame_source_get_kind (import->source) == GEMBA_FRAME_SOURCE_VIDEO)
     original = g_path_get_basename (uri);
@@ -332,8 +331,9 @@ writer_thread (gpointer data)
               Pending p = { g_steal_pointer (&frame), duplicate };
               g_array_append_val (pending, p);
             }
-          in_batch_jobs++;
+          /* Its bytes are on disk now: room for the next frame, even before the commit. */
           job_free (job);
+          release (import, 1);
         }
       else if (job && job != &end_of_jobs)
         {
@@ -341,15 +341,14 @@ writer_thread (gpointer data)
           release (import, 1);
         }
 
-      /* Commit when the batch is big or old, when no frame is waiting, and at the end. */
+      /* Commit when the batch is big or half a second old, when no frame came for a while
+       * (a slow live source), and at the end. Each commit syncs the frame files: committing
+       * every frame would make that the bottleneck. */
       if (in_batch && (job == NULL || job == &end_of_jobs || pending->len >= BATCH_FRAMES ||
-                       g_get_monotonic_time () - batch_started >= BATCH_USEC ||
-                       g_async_queue_length (import->encoded) == 0))
+                       g_get_monotonic_time () - batch_started >= BATCH_USEC))
         {
           in_batch = FALSE;
           commit (import, pending);
-          release (import, in_batch_jobs);
-          in_batch_jobs = 0;
         }
       if (job == &end_of_jobs)
         return NULL;
