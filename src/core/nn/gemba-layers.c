@@ -384,7 +384,7 @@ typedef struct {
 } Job;
 
 /* col[p - p0][k] for output pixels [p0, p1) of the batch, group g. */
-static void
+GEMBA_CLONES static void
 im2col (const GembaLayer *l, const float *x, gsize p0, gsize p1, int g, float *col)
 {
   const int cg = l->in_c / l->groups;
@@ -424,7 +424,7 @@ im2col (const GembaLayer *l, const float *x, gsize p0, gsize p1, int g, float *c
 }
 
 /* dx += col2im (col) for output pixels [p0, p1) (whole images only). */
-static void
+GEMBA_CLONES static void
 col2im (const GembaLayer *l, const float *col, gsize p0, gsize p1, int g, float *dx)
 {
   const int cg = l->in_c / l->groups;
@@ -768,7 +768,7 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
 
 /* ---- batch-norm --------------------------------------------------------------------------- */
 
-static void
+GEMBA_CLONES static void
 bn_stats_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -807,7 +807,7 @@ bn_stats_task (gpointer data, int task, int thread)
 }
 
 /* y = x * scale + shift, per channel; scale/shift in l->aux */
-static void
+GEMBA_CLONES static void
 bn_apply_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -880,7 +880,7 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
   gemba_pool_run (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_apply_task, &job);
 }
 
-static void
+GEMBA_CLONES static void
 bn_bwd_sums_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -920,7 +920,7 @@ bn_bwd_sums_task (gpointer data, int task, int thread)
 }
 
 /* dx = a * dy + b * x + c per channel (coefficients in l->aux) */
-static void
+GEMBA_CLONES static void
 bn_bwd_apply_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1014,14 +1014,15 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
 
 /* ---- elementwise ---------------------------------------------------------------------------- */
 
-static void
+GEMBA_CLONES static void
 relu_fwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
   gsize i0 = (gsize) task * job->chunk;
   gsize i1 = MIN (i0 + job->chunk, job->total);
-  const float *restrict in = job->x;
-  float *restrict out = job->out;
+  /* may run in place (in == out): no restrict */
+  const float *in = job->x;
+  float *out = job->out;
 
   if (job->l->kind == GEMBA_LAYER_RELU6)
     for (gsize i = i0; i < i1; i++)
@@ -1031,27 +1032,43 @@ relu_fwd_task (gpointer data, int task, int thread)
       out[i] = MAX (in[i], 0.0f);
 }
 
-static void
+GEMBA_CLONES static void
 relu_bwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
   gsize i0 = (gsize) task * job->chunk;
   gsize i1 = MIN (i0 + job->chunk, job->total);
-  const float *y = job->y;
-  const float *dy = job->dy;
-  float *dx = job->dx;
+  const float *restrict y = job->y;
   float hi = job->l->kind == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
 
-  /* dx may alias dy (in-place layers) */
-  if (job->accumulate)
-    for (gsize i = i0; i < i1; i++)
-      dx[i] += (y[i] > 0.0f && y[i] < hi) ? dy[i] : 0.0f;
+  /* branch-free loops the compiler vectorises; the in-place case (dx == dy) gets its own loop
+   * so that no aliasing check sends it down the scalar path */
+  if (job->dx == job->dy)
+    {
+      float *restrict d = job->dx;
+
+      for (gsize i = i0; i < i1; i++)
+        d[i] = ((y[i] > 0.0f) & (y[i] < hi)) ? d[i] : 0.0f;
+    }
+  else if (job->accumulate)
+    {
+      float *restrict dx = job->dx;
+      const float *restrict dy = job->dy;
+
+      for (gsize i = i0; i < i1; i++)
+        dx[i] += ((y[i] > 0.0f) & (y[i] < hi)) ? dy[i] : 0.0f;
+    }
   else
-    for (gsize i = i0; i < i1; i++)
-      dx[i] = (y[i] > 0.0f && y[i] < hi) ? dy[i] : 0.0f;
+    {
+      float *restrict dx = job->dx;
+      const float *restrict dy = job->dy;
+
+      for (gsize i = i0; i < i1; i++)
+        dx[i] = ((y[i] > 0.0f) & (y[i] < hi)) ? dy[i] : 0.0f;
+    }
 }
 
-static void
+GEMBA_CLONES static void
 add_fwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1074,7 +1091,7 @@ pass_bwd (float *dx, const float *dy, gsize i0, gsize i1, gboolean accumulate)
     memcpy (dx + i0, dy + i0, sizeof (float) * (i1 - i0));
 }
 
-static void
+GEMBA_CLONES static void
 add_bwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1105,7 +1122,7 @@ dropout_fwd_task (gpointer data, int task, int thread)
     }
 }
 
-static void
+GEMBA_CLONES static void
 dropout_bwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1130,7 +1147,19 @@ elt_tasks (Job *job, int nt)
 
 /* ---- pooling ------------------------------------------------------------------------------ */
 
-static void
+static inline __attribute__ ((always_inline)) void
+max_update (float *restrict out, float *restrict arg, const float *restrict in, float pos, int C)
+{
+  for (int c = 0; c < C; c++)
+    {
+      float v = in[c], o = out[c];
+
+      out[c] = v > o ? v : o;
+      arg[c] = v > o ? pos : arg[c];
+    }
+}
+
+GEMBA_CLONES static void
 pool_fwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1143,10 +1172,15 @@ pool_fwd_task (gpointer data, int task, int thread)
   for (int oy = 0; oy < l->out_h; oy++)
     for (int ox = 0; ox < l->out_w; ox++)
       {
-        float *restrict out = job->out + (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
+        gsize o = (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
+        float *restrict out = job->out + o;
+        float *restrict arg = l->aux + o;
 
         for (int c = 0; c < C; c++)
-          out[c] = is_max ? -INFINITY : 0.0f;
+          {
+            out[c] = is_max ? -INFINITY : 0.0f;
+            arg[c] = 0.0f;
+          }
         for (int ky = 0; ky < l->kh; ky++)
           {
             int iy = oy * l->stride - l->pad + ky;
@@ -1162,8 +1196,11 @@ pool_fwd_task (gpointer data, int task, int thread)
                   continue;
                 in = xi + ((gsize) iy * l->in_w + ix) * C;
                 if (is_max)
-                  for (int c = 0; c < C; c++)
-                    out[c] = in[c] > out[c] ? in[c] : out[c];
+                  {
+                    /* strict >: the first maximum wins, as in PyTorch; its window position
+                     * is kept for the backward pass */
+                    max_update (out, arg, in, (float) (ky * l->kw + kx), C);
+                  }
                 else
                   for (int c = 0; c < C; c++)
                     out[c] += in[c];
@@ -1175,7 +1212,7 @@ pool_fwd_task (gpointer data, int task, int thread)
       }
 }
 
-static void
+GEMBA_CLONES static void
 pool_bwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1184,9 +1221,7 @@ pool_bwd_task (gpointer data, int task, int thread)
   const gboolean is_max = l->kind == GEMBA_LAYER_MAX_POOL;
   const float inv = 1.0f / (float) (l->kh * l->kw);
   gsize in_img = gemba_layer_in_size (l);
-  const float *xi = job->x + (gsize) task * in_img;
   float *dxi = job->dx + (gsize) task * in_img;
-  guint8 done[C];
 
   if (!job->accumulate)
     memset (dxi, 0, sizeof (float) * in_img);
@@ -1196,9 +1231,22 @@ pool_bwd_task (gpointer data, int task, int thread)
       {
         gsize o = (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
         const float *restrict g = job->dy + o;
-        const float *restrict out = job->y + o;
 
-        memset (done, 0, C);
+        if (is_max)
+          {
+            /* scatter to the maximum found by the forward pass */
+            const float *restrict arg = l->aux + o;
+
+            for (int c = 0; c < C; c++)
+              {
+                int pos = (int) arg[c];
+                int iy = oy * l->stride - l->pad + pos / l->kw;
+                int ix = ox * l->stride - l->pad + pos % l->kw;
+
+                dxi[((gsize) iy * l->in_w + ix) * C + c] += g[c];
+              }
+            continue;
+          }
         for (int ky = 0; ky < l->kh; ky++)
           {
             int iy = oy * l->stride - l->pad + ky;
@@ -1208,31 +1256,19 @@ pool_bwd_task (gpointer data, int task, int thread)
             for (int kx = 0; kx < l->kw; kx++)
               {
                 int ix = ox * l->stride - l->pad + kx;
-                gsize off;
+                float *restrict d;
 
                 if (ix < 0 || ix >= l->in_w)
                   continue;
-                off = ((gsize) iy * l->in_w + ix) * C;
-                if (is_max)
-                  {
-                    /* the gradient goes to the first maximum, as in PyTorch */
-                    for (int c = 0; c < C; c++)
-                      {
-                        int hit = !done[c] && xi[off + c] == out[c];
-
-                        dxi[off + c] += hit ? g[c] : 0.0f;
-                        done[c] |= hit;
-                      }
-                  }
-                else
-                  for (int c = 0; c < C; c++)
-                    dxi[off + c] += g[c] * inv;
+                d = dxi + ((gsize) iy * l->in_w + ix) * C;
+                for (int c = 0; c < C; c++)
+                  d[c] += g[c] * inv;
               }
           }
       }
 }
 
-static void
+GEMBA_CLONES static void
 gap_fwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1251,7 +1287,7 @@ gap_fwd_task (gpointer data, int task, int thread)
     out[c] = acc[c] / (float) hw;
 }
 
-static void
+GEMBA_CLONES static void
 gap_bwd_task (gpointer data, int task, int thread)
 {
   Job *job = data;
@@ -1353,6 +1389,7 @@ gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, 
       break;
     case GEMBA_LAYER_MAX_POOL:
     case GEMBA_LAYER_AVG_POOL:
+      layer_aux (l, (gsize) batch * gemba_layer_out_size (l));
       gemba_pool_run (pool, batch, pool_fwd_task, &job);
       break;
     case GEMBA_LAYER_GLOBAL_AVG_POOL:

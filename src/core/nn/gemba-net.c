@@ -1,0 +1,659 @@
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "gemba-error.h"
+#include "gemba-net.h"
+
+typedef struct {
+  GembaLayer *layer;
+  int input;      /* node index, -1 = network input */
+  int input2;     /* second input of add, else -2 */
+  gboolean skip;  /* folded batch-norm: identity */
+  int buf;        /* buffer id (aliases for in-place and skipped nodes) */
+  float *out;
+  float *dout;
+} Node;
+
+struct _GembaNet {
+  GembaNetConfig config;
+  GArray *nodes;       /* Node */
+  GArray *params;      /* GembaParam */
+  gboolean folded;
+  int batch;           /* buffers are sized for this batch */
+  float *arena;
+  const float *input;
+  gboolean trained_pass;
+  guint64 seed;
+  gboolean *written;
+  double *prof;        /* GEMBA_NN_PROFILE: seconds per node, forward then backward */
+};
+
+static gboolean
+profiling (void)
+{
+  static int enabled = -1;
+
+  if (enabled < 0)
+    enabled = g_getenv ("GEMBA_NN_PROFILE") != NULL;
+  return enabled;
+}
+
+const char *
+gemba_arch_to_string (GembaArch arch)
+{
+  return arch == GEMBA_ARCH_MOBILENET_V2 ? "mobilenetv2" : "small-cnn";
+}
+
+gboolean
+gemba_arch_from_string (const char *name, GembaArch *arch)
+{
+  if (g_strcmp0 (name, "small-cnn") == 0)
+    *arch = GEMBA_ARCH_SMALL_CNN;
+  else if (g_strcmp0 (name, "mobilenetv2") == 0)
+    *arch = GEMBA_ARCH_MOBILENET_V2;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+void
+gemba_net_config_init (GembaNetConfig *config, GembaArch arch, int n_classes)
+{
+  static const int small_widths[] = { 16, 32, 64, 128 };
+
+  memset (config, 0, sizeof *config);
+  config->arch = arch;
+  config->n_classes = n_classes;
+  config->input_c = 3;
+  config->depth = 1;
+  config->width_mult = 1.0f;
+  if (arch == GEMBA_ARCH_SMALL_CNN)
+    {
+      config->input_h = config->input_w = 128;
+      memcpy (config->widths, small_widths, sizeof small_widths);
+      config->n_widths = G_N_ELEMENTS (small_widths);
+      config->dropout = 0.0f;
+    }
+  else
+    {
+      config->input_h = config->input_w = 224;
+      config->dropout = 0.2f;
+    }
+}
+
+static Node *
+node_at (GembaNet *net, int i)
+{
+  return &g_array_index (net->nodes, Node, i);
+}
+
+static int
+add_node (GembaNet *net, GembaLayer *layer, int input, int input2)
+{
+  Node node = { .layer = layer, .input = input, .input2 = input2 };
+
+  g_array_append_val (net->nodes, node);
+  return (int) net->nodes->len - 1;
+}
+
+static int
+last_node (GembaNet *net)
+{
+  return (int) net->nodes->len - 1;
+}
+
+static const GembaLayer *
+last_layer (GembaNet *net)
+{
+  return node_at (net, last_node (net))->layer;
+}
+
+/* conv + batch-norm + (relu | relu6 | nothing); returns the last node */
+static int
+add_conv_bn (GembaNet *net, int input, int h, int w, int c, int out_c, int k, int stride,
+             int groups, GembaLayerKind act)
+{
+  GembaLayer *conv = gemba_layer_new_conv (h, w, c, out_c, k, k, stride, k / 2, groups, FALSE);
+  int n = add_node (net, conv, input, -2);
+
+  n = add_node (net, gemba_layer_new_batch_norm (conv->out_h, conv->out_w, out_c), n, -2);
+  if (act == GEMBA_LAYER_RELU || act == GEMBA_LAYER_RELU6)
+    n = add_node (net, gemba_layer_new_relu (conv->out_h, conv->out_w, out_c,
+                                             act == GEMBA_LAYER_RELU6), n, -2);
+  return n;
+}
+
+static int
+make_divisible (float v, int divisor)
+{
+  int nv = MAX (divisor, (int) (v + divisor / 2.0f) / divisor * divisor);
+
+  if (nv < 0.9f * v)
+    nv += divisor;
+  return nv;
+}
+
+static gboolean
+build_small_cnn (GembaNet *net, GError **error)
+{
+  const GembaNetConfig *cfg = &net->config;
+  int h = cfg->input_h, w = cfg->input_w, c = cfg->input_c;
+  int n = -1;
+
+  if (cfg->n_widths < 1 || cfg->n_widths > GEMBA_NET_MAX_WIDTHS || cfg->depth < 1
+      || cfg->depth > 8)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("A small CNN needs 1 to %d blocks of 1 to 8 convolutions"),
+                   GEMBA_NET_MAX_WIDTHS);
+      return FALSE;
+    }
+  for (int b = 0; b < cfg->n_widths; b++)
+    {
+      if (cfg->widths[b] < 1 || cfg->widths[b] > 4096)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                       _("Block width %d is out of range (1–4096)"), cfg->widths[b]);
+          return FALSE;
+        }
+      for (int d = 0; d < cfg->depth; d++)
+        {
+          n = add_conv_bn (net, n, h, w, c, cfg->widths[b], 3, 1, 1, GEMBA_LAYER_RELU);
+          c = cfg->widths[b];
+        }
+      if (b < cfg->n_widths - 1 && h >= 2 && w >= 2)
+        {
+          n = add_node (net, gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, h, w, c, 2, 2, 0), n, -2);
+          h = last_layer (net)->out_h;
+          w = last_layer (net)->out_w;
+        }
+    }
+  n = add_node (net, gemba_layer_new_global_avg_pool (h, w, c), n, -2);
+  if (cfg->dropout > 0.0f)
+    n = add_node (net, gemba_layer_new_dropout (1, 1, c, cfg->dropout), n, -2);
+  add_node (net, gemba_layer_new_linear (c, cfg->n_classes, TRUE), n, -2);
+  return TRUE;
+}
+
+static gboolean
+build_mobilenet_v2 (GembaNet *net, GError **error)
+{
+  static const int settings[][4] = {
+    { 1, 16, 1, 1 }, { 6, 24, 2, 2 }, { 6, 32, 3, 2 }, { 6, 64, 4, 2 },
+    { 6, 96, 3, 1 }, { 6, 160, 3, 2 }, { 6, 320, 1, 1 },
+  };
+  const GembaNetConfig *cfg = &net->config;
+  float wm = cfg->width_mult;
+  int c = make_divisible (32 * wm, 8);
+  int last_c = make_divisible (1280 * MAX (1.0f, wm), 8);
+  int n, h, w;
+
+  if (wm < 0.1f || wm > 2.0f)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("Width multiplier %.2f is out of range (0.1–2.0)"), wm);
+      return FALSE;
+    }
+  if (cfg->input_h < 32 || cfg->input_w < 32)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("MobileNetV2 needs an input of at least 32×32 pixels"));
+      return FALSE;
+    }
+
+  n = add_conv_bn (net, -1, cfg->input_h, cfg->input_w, cfg->input_c, c, 3, 2, 1,
+                   GEMBA_LAYER_RELU6);
+  h = last_layer (net)->out_h;
+  w = last_layer (net)->out_w;
+  for (guint s = 0; s < G_N_ELEMENTS (settings); s++)
+    {
+      int out_c = make_divisible (settings[s][1] * wm, 8);
+
+      for (int i = 0; i < settings[s][2]; i++)
+        {
+          int stride = i == 0 ? settings[s][3] : 1;
+          int hidden = (int) lroundf ((float) c * settings[s][0]);
+          int block_in = n;
+
+          if (settings[s][0] != 1)
+            n = add_conv_bn (net, n, h, w, c, hidden, 1, 1, 1, GEMBA_LAYER_RELU6);
+          n = add_conv_bn (net, n, h, w, hidden, hidden, 3, stride, hidden, GEMBA_LAYER_RELU6);
+          h = last_layer (net)->out_h;
+          w = last_layer (net)->out_w;
+          n = add_conv_bn (net, n, h, w, hidden, out_c, 1, 1, 1, GEMBA_LAYER_ADD /* none */);
+          if (stride == 1 && c == out_c)
+            n = add_node (net, gemba_layer_new_add (h, w, out_c), n, block_in);
+          c = out_c;
+        }
+    }
+  n = add_conv_bn (net, n, h, w, c, last_c, 1, 1, 1, GEMBA_LAYER_RELU6);
+  n = add_node (net, gemba_layer_new_global_avg_pool (h, w, last_c), n, -2);
+  if (cfg->dropout > 0.0f)
+    n = add_node (net, gemba_layer_new_dropout (1, 1, last_c, cfg->dropout), n, -2);
+  add_node (net, gemba_layer_new_linear (last_c, cfg->n_classes, TRUE), n, -2);
+  return TRUE;
+}
+
+static void
+add_param (GembaNet *net, int node, const char *what, float *data, float *grad, gsize n,
+           const int *shape, int ndims, gboolean decay)
+{
+  GembaParam p = { 0 };
+
+  p.name = g_strdup_printf ("%d.%s", node, what);
+  p.data = data;
+  p.grad = grad;
+  p.n = n;
+  p.ndims = ndims;
+  memcpy (p.shape, shape, sizeof (int) * ndims);
+  p.decay = decay;
+  g_array_append_val (net->params, p);
+}
+
+static void
+collect_params (GembaNet *net)
+{
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      GembaLayer *l = node_at (net, (int) i)->layer;
+
+      if (l->kind == GEMBA_LAYER_CONV)
+        {
+          int shape[4] = { l->out_c, l->kh, l->kw, l->in_c / l->groups };
+
+          add_param (net, (int) i, "weight", l->w, l->gw, l->n_w, shape, 4, TRUE);
+          if (l->b)
+            add_param (net, (int) i, "bias", l->b, l->gb, l->n_b, &l->out_c, 1, FALSE);
+        }
+      else if (l->kind == GEMBA_LAYER_LINEAR)
+        {
+          int shape[2] = { l->out_c, l->in_c };
+
+          add_param (net, (int) i, "weight", l->w, l->gw, l->n_w, shape, 2, TRUE);
+          if (l->b)
+            add_param (net, (int) i, "bias", l->b, l->gb, l->n_b, &l->out_c, 1, FALSE);
+        }
+      else if (l->kind == GEMBA_LAYER_BATCH_NORM)
+        {
+          add_param (net, (int) i, "weight", l->w, l->gw, l->n_w, &l->in_c, 1, FALSE);
+          add_param (net, (int) i, "bias", l->b, l->gb, l->n_b, &l->in_c, 1, FALSE);
+          add_param (net, (int) i, "running_mean", l->running_mean, NULL, l->in_c, &l->in_c, 1,
+                     FALSE);
+          add_param (net, (int) i, "running_var", l->running_var, NULL, l->in_c, &l->in_c, 1,
+                     FALSE);
+        }
+    }
+}
+
+static void
+clear_params (GembaNet *net)
+{
+  for (guint i = 0; i < net->params->len; i++)
+    g_free (g_array_index (net->params, GembaParam, i).name);
+  g_array_set_size (net->params, 0);
+}
+
+GembaNet *
+gemba_net_new (const GembaNetConfig *config, GError **error)
+{
+  g_autoptr(GembaNet) net = g_new0 (GembaNet, 1);
+  gboolean ok;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  net->config = *config;
+  net->nodes = g_array_new (FALSE, TRUE, sizeof (Node));
+  net->params = g_array_new (FALSE, TRUE, sizeof (GembaParam));
+
+  if (config->n_classes < 2 || config->n_classes > 100000)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("A classifier needs at least 2 classes (got %d)"), config->n_classes);
+      return NULL;
+    }
+  if (config->input_h < 1 || config->input_w < 1 || config->input_h > 4096
+      || config->input_w > 4096 || (config->input_c != 1 && config->input_c != 3))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("Input size %d×%d×%d is not supported"), config->input_w, config->input_h,
+                   config->input_c);
+      return NULL;
+    }
+  if (config->dropout < 0.0f || config->dropout >= 1.0f)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("Dropout %.2f is out of range (0–1)"), config->dropout);
+      return NULL;
+    }
+
+  if (config->arch == GEMBA_ARCH_SMALL_CNN)
+    ok = build_small_cnn (net, error);
+  else if (config->arch == GEMBA_ARCH_MOBILENET_V2)
+    ok = build_mobilenet_v2 (net, error);
+  else
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED, _("Unknown architecture"));
+      ok = FALSE;
+    }
+  if (!ok)
+    return NULL;
+
+  collect_params (net);
+  net->prof = g_new0 (double, 2 * net->nodes->len);
+  return g_steal_pointer (&net);
+}
+
+void
+gemba_net_free (GembaNet *net)
+{
+  if (net == NULL)
+    return;
+  if (net->prof && profiling ())
+    for (guint i = 0; i < net->nodes->len; i++)
+      {
+        GembaLayer *l = node_at (net, (int) i)->layer;
+
+        g_printerr ("%3u %-16s %4dx%-4dx%-5d fwd %8.3f s  bwd %8.3f s\n", i,
+                    gemba_layer_kind_name (l->kind), l->out_h, l->out_w, l->out_c,
+                    net->prof[2 * i], net->prof[2 * i + 1]);
+      }
+  if (net->nodes)
+    {
+      for (guint i = 0; i < net->nodes->len; i++)
+        gemba_layer_free (node_at (net, (int) i)->layer);
+      g_array_unref (net->nodes);
+    }
+  if (net->params)
+    {
+      clear_params (net);
+      g_array_unref (net->params);
+    }
+  gemba_floats_free (net->arena);
+  g_free (net->prof);
+  g_free (net->written);
+  g_free (net);
+}
+
+const GembaNetConfig *
+gemba_net_get_config (GembaNet *net)
+{
+  return &net->config;
+}
+
+guint
+gemba_net_get_n_layers (GembaNet *net)
+{
+  return net->nodes->len;
+}
+
+GembaLayer *
+gemba_net_get_layer (GembaNet *net, guint index)
+{
+  g_return_val_if_fail (index < net->nodes->len, NULL);
+  return node_at (net, (int) index)->layer;
+}
+
+void
+gemba_net_init_params (GembaNet *net, guint64 seed)
+{
+  GembaRng rng;
+
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      GembaLayer *l = node_at (net, (int) i)->layer;
+
+      /* one stream per layer: adding a layer does not change the others */
+      gemba_rng_init (&rng, gemba_rng_mix (seed, i));
+      gemba_layer_init_params (l, &rng);
+      if (l->kind == GEMBA_LAYER_LINEAR && net->config.arch == GEMBA_ARCH_MOBILENET_V2)
+        {
+          for (gsize k = 0; k < l->n_w; k++)
+            l->w[k] = 0.01f * gemba_rng_normal (&rng);
+          memset (l->b, 0, l->n_b * sizeof (float));
+        }
+    }
+}
+
+GembaParam *
+gemba_net_get_params (GembaNet *net, guint *n_params)
+{
+  *n_params = net->params->len;
+  return (GembaParam *) (void *) net->params->data;
+}
+
+GembaParam *
+gemba_net_find_param (GembaNet *net, const char *name)
+{
+  for (guint i = 0; i < net->params->len; i++)
+    if (g_str_equal (g_array_index (net->params, GembaParam, i).name, name))
+      return &g_array_index (net->params, GembaParam, i);
+  return NULL;
+}
+
+gsize
+gemba_net_count_weights (GembaNet *net)
+{
+  gsize n = 0;
+
+  for (guint i = 0; i < net->params->len; i++)
+    if (g_array_index (net->params, GembaParam, i).grad)
+      n += g_array_index (net->params, GembaParam, i).n;
+  return n;
+}
+
+void
+gemba_net_zero_grad (GembaNet *net)
+{
+  for (guint i = 0; i < net->nodes->len; i++)
+    gemba_layer_zero_grad (node_at (net, (int) i)->layer);
+}
+
+double
+gemba_net_forward_macs (GembaNet *net)
+{
+  double macs = 0;
+
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      GembaLayer *l = node_at (net, (int) i)->layer;
+
+      if (l->kind == GEMBA_LAYER_CONV || l->kind == GEMBA_LAYER_LINEAR)
+        macs += (double) l->out_h * l->out_w * l->n_w;
+    }
+  return macs;
+}
+
+static int
+n_consumers (GembaNet *net, int node)
+{
+  int count = 0;
+
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+
+      count += (n->input == node) + (n->input2 == node);
+    }
+  return count;
+}
+
+/* Plans buffers: elementwise layers whose input has no other use run in place, and folded
+ * batch-norms are skipped; then one arena holds every output and its gradient. */
+static void
+plan_buffers (GembaNet *net, int batch)
+{
+  gsize total = 0;
+  gsize *offset;
+  float *p;
+
+  if (net->batch == batch && net->arena)
+    return;
+
+  offset = g_new0 (gsize, net->nodes->len);
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+
+      if (n->input >= 0 && (n->skip || (gemba_layer_can_run_in_place (n->layer)
+                                         && n_consumers (net, n->input) == 1)))
+        n->buf = node_at (net, n->input)->buf;
+      else
+        {
+          n->buf = (int) i;
+          offset[i] = total;
+          total += 2 * (((gsize) batch * gemba_layer_out_size (n->layer) + 15) & ~(gsize) 15);
+        }
+    }
+
+  gemba_floats_free (net->arena);
+  net->arena = gemba_floats_new (total);
+  p = net->arena;
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+      Node *owner = node_at (net, n->buf);
+      gsize size = ((gsize) batch * gemba_layer_out_size (owner->layer) + 15) & ~(gsize) 15;
+
+      n->out = p + offset[n->buf];
+      n->dout = n->out + size;
+    }
+  g_free (offset);
+  g_free (net->written);
+  net->written = g_new0 (gboolean, net->nodes->len);
+  net->batch = batch;
+}
+
+const float *
+gemba_net_forward (GembaNet *net, GembaPool *pool, const float *input, int batch,
+                   gboolean training, guint64 seed)
+{
+  g_return_val_if_fail (batch > 0, NULL);
+  g_return_val_if_fail (!(training && net->folded), NULL);
+
+  plan_buffers (net, batch);
+  net->input = input;
+  net->trained_pass = training;
+  net->seed = seed;
+
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+      const float *x = n->input < 0 ? input : node_at (net, n->input)->out;
+      const float *x2 = n->input2 >= 0 ? node_at (net, n->input2)->out : NULL;
+
+      gint64 t0 = profiling () ? g_get_monotonic_time () : 0;
+
+      if (n->skip)
+        continue;
+      gemba_layer_forward (n->layer, pool, batch, x, x2, n->out, training,
+                           gemba_rng_mix (seed, i));
+      if (t0)
+        net->prof[2 * i] += (g_get_monotonic_time () - t0) / 1e6;
+    }
+  return node_at (net, last_node (net))->out;
+}
+
+void
+gemba_net_backward (GembaNet *net, GembaPool *pool, const float *dlogits)
+{
+  int batch = net->batch;
+  Node *last = node_at (net, last_node (net));
+
+  g_return_if_fail (net->trained_pass && !net->folded);
+
+  memcpy (last->dout, dlogits,
+          sizeof (float) * batch * gemba_layer_out_size (last->layer));
+  memset (net->written, 0, sizeof (gboolean) * net->nodes->len);
+  net->written[last->buf] = TRUE;
+
+  for (int i = last_node (net); i >= 0; i--)
+    {
+      Node *n = node_at (net, i);
+      const float *x = n->input < 0 ? net->input : node_at (net, n->input)->out;
+      const float *x2 = n->input2 >= 0 ? node_at (net, n->input2)->out : NULL;
+      float *dx = NULL, *dx2 = NULL;
+      gboolean acc = FALSE, acc2 = FALSE;
+
+      if (!net->written[n->buf])
+        continue;
+      if (n->input >= 0)
+        {
+          Node *in = node_at (net, n->input);
+
+          dx = in->dout;
+          /* in place: dx is dy, overwritten elementwise */
+          acc = in->buf != n->buf && net->written[in->buf];
+        }
+      if (n->input2 >= 0)
+        {
+          Node *in2 = node_at (net, n->input2);
+
+          dx2 = in2->dout;
+          acc2 = net->written[in2->buf];
+        }
+      gint64 t0 = profiling () ? g_get_monotonic_time () : 0;
+
+      gemba_layer_backward (n->layer, pool, batch, TRUE, x, x2, n->out, n->dout, dx, acc,
+                            dx2, acc2);
+      if (t0)
+        net->prof[2 * i + 1] += (g_get_monotonic_time () - t0) / 1e6;
+      if (n->input >= 0)
+        net->written[node_at (net, n->input)->buf] = TRUE;
+      if (n->input2 >= 0)
+        net->written[node_at (net, n->input2)->buf] = TRUE;
+    }
+}
+
+const float *
+gemba_net_get_activation (GembaNet *net, guint index)
+{
+  g_return_val_if_fail (index < net->nodes->len && net->arena != NULL, NULL);
+  return node_at (net, (int) index)->out;
+}
+
+void
+gemba_net_fold_batch_norm (GembaNet *net)
+{
+  if (net->folded)
+    return;
+  for (guint i = 1; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+      Node *in;
+
+      if (n->layer->kind != GEMBA_LAYER_BATCH_NORM || n->input < 0)
+        continue;
+      in = node_at (net, n->input);
+      if (in->layer->kind != GEMBA_LAYER_CONV || n_consumers (net, n->input) != 1)
+        continue;
+      gemba_layer_fold_batch_norm (in->layer, n->layer);
+      n->skip = TRUE;
+    }
+  net->folded = TRUE;
+  /* the parameter list changes (new biases); buffers are re-planned */
+  clear_params (net);
+  collect_params (net);
+  gemba_floats_free (net->arena);
+  net->arena = NULL;
+  net->batch = 0;
+}
+
+void
+gemba_net_copy_params (GembaNet *dst, GembaNet *src)
+{
+  g_return_if_fail (dst->params->len == src->params->len);
+
+  for (guint i = 0; i < src->params->len; i++)
+    {
+      GembaParam *s = &g_array_index (src->params, GembaParam, i);
+      GembaParam *d = &g_array_index (dst->params, GembaParam, i);
+
+      g_return_if_fail (s->n == d->n);
+      memcpy (d->data, s->data, sizeof (float) * s->n);
+    }
+}
