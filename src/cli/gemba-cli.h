@@ -75,6 +75,10 @@ int gemba_cli_ls (int argc, char **argv);
 int gemba_cli_stats (int argc, char **argv);
 int gemba_cli_history (int argc, char **argv);
 int gemba_cli_split (int argc, char **argv);
+/* gemba-cli-package.c */
+int gemba_cli_keygen (int argc, char **argv);
+int gemba_cli_verify (int argc, char **argv);
+int gemba_cli_show (int argc, char **argv);
 
 #ifdef GEMBA_HAVE_MEDIA
 /* gemba-cli-media.c: cameras, capture, and videos for `gemba import`. */

@@ -575,13 +575,11 @@ gemba_package_build (JsonObject *manifest, GBytes *weights, GBytes *onnx,
   /* A copy with the members' sizes and hashes, in the order the caller gave plus "members". */
   full = json_object_new ();
   {
-    JsonObjectIter iter;
-    const char *member_name;
-    JsonNode *node;
-    json_object_iter_init (&iter, manifest);
-    while (json_object_iter_next (&iter, &member_name, &node))
-      if (!g_str_equal (member_name, "members"))
-        json_object_set_member (full, member_name, json_node_copy (node));
+    g_autoptr(GList) keys = json_object_get_members (manifest);
+    for (GList *l = keys; l; l = l->next)
+      if (!g_str_equal (l->data, "members"))
+        json_object_set_member (full, l->data,
+                                json_node_copy (json_object_get_member (manifest, l->data)));
   }
   members = json_object_new ();
   json_object_set_member (members, GEMBA_PACKAGE_WEIGHTS, member_node (weights));

@@ -1,0 +1,335 @@
+/* gemba-cli-package.c: keygen, verify, show
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-cli"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+
+#include "gemba-cli.h"
+
+/* Loads every --trust path; a line with no trusted key cannot accept any package. */
+static GembaTrust *
+load_trust (char **paths, GError **error)
+{
+  g_autoptr(GembaTrust) trust = gemba_trust_new ();
+
+  for (guint i = 0; paths && paths[i]; i++)
+    if (!gemba_trust_add_path (trust, paths[i], error))
+      return NULL;
+  return g_steal_pointer (&trust);
+}
+
+/* --- keygen ---------------------------------------------------------------------------- */
+
+int
+gemba_cli_keygen (int argc, char **argv)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *secret = NULL;
+  g_autofree char *public = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = {
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+      N_("The folder for the key pair (default: ~/.config/gemba/keys)"), N_("DIR") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the result as JSON"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "",
+                        N_("Create an ed25519 key pair for signing packages.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 1)
+    return gemba_cli_usage (argv[0], _("keygen takes no arguments; use --out DIR"));
+  if (out == NULL)
+    out = g_build_filename (g_get_user_config_dir (), "gemba", "keys", NULL);
+
+  if (!(id = gemba_keys_generate (out, &error)))
+    return gemba_cli_fail (error);
+  secret = g_build_filename (out, "secret", NULL);
+  public = g_build_filename (out, "public", NULL);
+  if (json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "key_id");
+      json_builder_add_string_value (builder, id);
+      json_builder_set_member_name (builder, "secret");
+      json_builder_add_string_value (builder, secret);
+      json_builder_set_member_name (builder, "public");
+      json_builder_add_string_value (builder, public);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      gemba_cli_print_json (root);
+    }
+  else
+    g_print (_("Created key pair %s:\n"
+               "  %s  secret: signs packages (gemba export --key); keep it private\n"
+               "  %s  public: give it to the production lines (gemba verify --trust)\n"),
+             id, secret, public);
+  return GEMBA_EXIT_OK;
+}
+
+/* --- verify ---------------------------------------------------------------------------- */
+
+static const char *
+model_field (GembaPackage *pkg, const char *key)
+{
+  JsonObject *model = json_object_get_object_member (gemba_package_get_manifest (pkg), "model");
+  JsonNode *node = json_object_get_member (model, key);
+
+  return node && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_string (node) : NULL;
+}
+
+int
+gemba_cli_verify (int argc, char **argv)
+{
+  g_auto(GStrv) trust_paths = NULL;
+  g_autoptr(GembaTrust) trust = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean json = FALSE;
+  int status = GEMBA_EXIT_OK;
+  const GOptionEntry entries[] = {
+    { "trust", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &trust_paths,
+      N_("A trusted public key file, or a folder of them (repeatable; required)"),
+      N_("PATH") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per package"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PACKAGE…",
+                        N_("Check packages: structure, the signature against the trusted keys, "
+                           "and every member’s hash.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc < 2)
+    return gemba_cli_usage (argv[0], _("give the package files to verify"));
+  if (trust_paths == NULL)
+    return gemba_cli_usage (argv[0], _("give the trusted public keys with --trust PATH "
+                                       "(a package is only ever verified against keys you "
+                                       "trust)"));
+  if (!(trust = load_trust (trust_paths, &error)))
+    return gemba_cli_fail (error);
+
+  for (int i = 1; i < argc; i++)
+    {
+      g_autoptr(GembaPackage) pkg = NULL;
+      g_autoptr(GError) local_error = NULL;
+
+      pkg = gemba_package_load (argv[i], trust, &local_error);
+      if (json)
+        {
+          g_autoptr(JsonBuilder) builder = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          json_builder_begin_object (builder);
+          json_builder_set_member_name (builder, "package");
+          json_builder_add_string_value (builder, argv[i]);
+          json_builder_set_member_name (builder, "ok");
+          json_builder_add_boolean_value (builder, pkg != NULL);
+          if (pkg)
+            {
+              json_builder_set_member_name (builder, "key_id");
+              json_builder_add_string_value (builder, gemba_package_get_key_id (pkg));
+              json_builder_set_member_name (builder, "model");
+              json_builder_add_string_value (builder, model_field (pkg, "name"));
+              json_builder_set_member_name (builder, "version");
+              json_builder_add_string_value (builder, model_field (pkg, "version"));
+            }
+          else
+            {
+              json_builder_set_member_name (builder, "error");
+              json_builder_add_string_value (builder, local_error->message);
+            }
+          json_builder_end_object (builder);
+          root = json_builder_get_root (builder);
+          gemba_cli_print_json (root);
+        }
+      else if (pkg)
+        g_print (_("%s: OK: %s %s, signed by trusted key %s; every member matches the "
+                   "manifest\n"), argv[i], model_field (pkg, "name"),
+                 model_field (pkg, "version"), gemba_package_get_key_id (pkg));
+      if (pkg == NULL)
+        {
+          if (!json)
+            gemba_cli_error ("%s", local_error->message);
+          status = GEMBA_EXIT_FAILED;
+        }
+    }
+  return status;
+}
+
+/* --- show ------------------------------------------------------------------------------ */
+
+static void
+print_value (GString *out, JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_NULL:
+      g_string_append (out, "—");
+      break;
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        g_string_append_printf (out, "%.6g", json_node_get_double (node));
+      else if (json_node_get_value_type (node) == G_TYPE_INT64)
+        g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+      else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+        g_string_append (out, json_node_get_boolean (node) ? _("yes") : _("no"));
+      else
+        g_string_append (out, json_node_get_string (node));
+      break;
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          {
+            JsonNode *element = json_array_get_element (array, i);
+            if (i)
+              g_string_append (out, ", ");
+            if (JSON_NODE_HOLDS_VALUE (element) || JSON_NODE_HOLDS_NULL (element))
+              print_value (out, element);
+            else
+              {
+                g_autofree char *text = json_to_string (element, FALSE);
+                g_string_append (out, text);
+              }
+          }
+      }
+      break;
+    case JSON_NODE_OBJECT:
+      {
+        g_autofree char *text = json_to_string (node, FALSE);
+        g_string_append (out, text);
+      }
+      break;
+    }
+}
+
+/* Objects as indented "key: value" lines, the way a person reads them. */
+static void
+print_object (GString *out, JsonObject *object, int indent)
+{
+  /* json_object_get_members() keeps the manifest's order; iterators do not. */
+  g_autoptr(GList) keys = json_object_get_members (object);
+
+  for (GList *l = keys; l; l = l->next)
+    {
+      const char *key = l->data;
+      JsonNode *node = json_object_get_member (object, key);
+
+      g_string_append_printf (out, "%*s%s:", indent, "", key);
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        {
+          g_string_append_c (out, '\n');
+          print_object (out, json_node_get_object (node), indent + 2);
+        }
+      else
+        {
+          g_string_append_c (out, ' ');
+          print_value (out, node);
+          g_string_append_c (out, '\n');
+        }
+    }
+}
+
+int
+gemba_cli_show (int argc, char **argv)
+{
+  g_auto(GStrv) trust_paths = NULL;
+  g_autoptr(GembaTrust) trust = NULL;
+  g_autoptr(GembaPackage) pkg = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autofree char *classes = NULL;
+  gboolean json = FALSE;
+  gboolean no_card = FALSE;
+  JsonObject *manifest;
+  JsonObject *model;
+  const char *sections[] = { "input", "architecture", "dataset", "metrics", "training", "gate",
+                             "members" };
+  const GOptionEntry entries[] = {
+    { "trust", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &trust_paths,
+      N_("Also verify the signature against this public key file or folder (repeatable)"),
+      N_("PATH") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("Print the manifest as JSON"), NULL },
+    { "no-card", 0, 0, G_OPTION_ARG_NONE, &no_card, N_("Leave out the model card"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PACKAGE",
+                        N_("Show a package’s manifest and model card.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give one package file"));
+  if (trust_paths && !(trust = load_trust (trust_paths, &error)))
+    return gemba_cli_fail (error);
+
+  /* Structure, manifest and hashes are always checked; the signature only against a trust. */
+  if (!(pkg = gemba_package_open (argv[1], trust, NULL, &error)))
+    return gemba_cli_fail (error);
+  manifest = gemba_package_get_manifest (pkg);
+
+  if (json)
+    {
+      g_autoptr(JsonNode) root = json_node_init_object (json_node_alloc (), manifest);
+      gemba_cli_print_json (root);
+      return GEMBA_EXIT_OK;
+    }
+
+  model = json_object_get_object_member (manifest, "model");
+  g_string_append_printf (out, _("Package:   %s\n"), argv[1]);
+  g_string_append_printf (out, _("Model:     %s %s"), model_field (pkg, "name"),
+                          model_field (pkg, "version"));
+  if (model_field (pkg, "parent") && *model_field (pkg, "parent"))
+    g_string_append_printf (out, _(" (fine-tuned from %s)"), model_field (pkg, "parent"));
+  g_string_append_c (out, '\n');
+  classes = g_strjoinv (", ", (char **) gemba_package_get_classes (pkg));
+  g_string_append_printf (out, _("Classes:   %s\n"), classes);
+  g_string_append_printf (out, _("Trained:   by %s, %s\n"),
+                          json_object_get_string_member (model, "trained_by"),
+                          json_object_get_string_member (model, "created"));
+  g_string_append_printf (out, _("Exported:  by %s, %s, with Gemba %s (package format %"
+                                 G_GINT64_FORMAT ")\n"),
+                          json_object_get_string_member (model, "exported_by"),
+                          json_object_get_string_member (model, "exported"),
+                          json_object_get_string_member (manifest, "gemba_version"),
+                          json_object_get_int_member (manifest, "format_version"));
+  if (gemba_package_is_verified (pkg))
+    g_string_append_printf (out, _("Signature: verified, trusted key %s\n"),
+                            gemba_package_get_key_id (pkg));
+  else
+    g_string_append_printf (out, _("Signature: key %s, NOT verified (give --trust, or run "
+                                   "gemba verify)\n"), gemba_package_get_key_id (pkg));
+  {
+    JsonNode *thresholds = json_object_get_member (manifest, "thresholds");
+    g_string_append (out, _("Thresholds: "));
+    print_value (out, thresholds);
+    g_string_append_c (out, '\n');
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (sections); i++)
+    {
+      JsonNode *node = json_object_get_member (manifest, sections[i]);
+      if (node == NULL)
+        continue;
+      g_string_append_printf (out, "\n%s:\n", sections[i]);
+      if (JSON_NODE_HOLDS_OBJECT (node))
+        print_object (out, json_node_get_object (node), 2);
+      else
+        {
+          g_string_append (out, "  ");
+          print_value (out, node);
+          g_string_append_c (out, '\n');
+        }
+    }
+  if (!no_card)
+    g_string_append_printf (out, "\n──── MODEL_CARD.md ────\n%s", gemba_package_get_model_card (pkg));
+  fputs (out->str, stdout);
+  if (out->len && out->str[out->len - 1] != '\n')
+    fputc ('\n', stdout);
+  return GEMBA_EXIT_OK;
+}
