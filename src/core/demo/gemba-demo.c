@@ -398,7 +398,7 @@ build_part (Rng *rng, Rng *defect_rng, Part *part, guint source, GembaDemoClass 
   if (part->kind == PART_WASHER)
     {
       part->r_out = rng_range (rng, 50, 62);
-      part->r_in = part->r_out * rng_range (rng, 0.36, 0.46);
+      part->r_in = part->r_out * rng_range (rng, 0.30, 0.40);
       part->has_center_hole = TRUE;
       part->bound = part->r_out;
       angle = rng_range (rng, 0, 2 * G_PI);
@@ -459,14 +459,14 @@ build_part (Rng *rng, Rng *defect_rng, Part *part, guint source, GembaDemoClass 
   switch (klass)
     {
     case GEMBA_DEMO_SCRATCH:
-      part->n_scratches = rng_chance (defect_rng, 0.6) ? 1 : 1 + rng_int (defect_rng, 3);
+      part->n_scratches = rng_chance (defect_rng, 0.4) ? 1 : 2 + rng_int (defect_rng, 2);
       for (guint i = 0; i < part->n_scratches; i++)
         {
           Scratch *s = &part->scratches[i];
           Vec2 mid = random_surface_point (defect_rng, part, 4);
           float dir = rng_range (defect_rng, 0, 2 * G_PI);
           float longest = part->kind == PART_WASHER ? 2 * part->r_out - 10 : 110;
-          float len = rng_range (defect_rng, 38, longest);
+          float len = rng_range (defect_rng, 50, longest);
           float bend = rng_range (defect_rng, -7, 7);
           float dx = cosf (dir), dy = sinf (dir);
 
@@ -478,20 +478,20 @@ build_part (Rng *rng, Rng *defect_rng, Part *part, guint source, GembaDemoClass 
               s->points[k] = vec2 (mid.x + dx * t * len - dy * off,
                                    mid.y + dy * t * len + dx * off);
             }
-          s->width = rng_range (defect_rng, 1.0, 1.9);
-          s->strength = rng_chance (defect_rng, 0.65) ? rng_range (defect_rng, 0.6, 1.0)
-                                                       : -rng_range (defect_rng, 0.5, 0.7);
+          s->width = rng_range (defect_rng, 1.4, 2.4);
+          s->strength = rng_chance (defect_rng, 0.65) ? rng_range (defect_rng, 0.7, 1.1)
+                                                       : -rng_range (defect_rng, 0.55, 0.75);
         }
       break;
 
     case GEMBA_DEMO_DENT:
       {
         float dent_angle = rng_range (defect_rng, 0, G_PI);
-        float max_r = part->kind == PART_WASHER ? (part->r_out - part->r_in) / 2 - 1 : 16;
+        float max_r = part->kind == PART_WASHER ? (part->r_out - part->r_in) / 2 - 1 : 18;
 
         part->dented = TRUE;
-        part->dent_rx = rng_range (defect_rng, 9, MAX (10, max_r));
-        part->dent_ry = part->dent_rx * rng_range (defect_rng, 0.55, 0.9);
+        part->dent_rx = rng_range (defect_rng, 11, MAX (12, max_r));
+        part->dent_ry = part->dent_rx * rng_range (defect_rng, 0.6, 0.9);
         part->dent_c = random_surface_point (defect_rng, part, part->dent_rx);
         part->dent_cos = cosf (dent_angle);
         part->dent_sin = sinf (dent_angle);
@@ -762,7 +762,7 @@ face_color (const Scene *sc, Vec2 p, float sd, float out[3])
           if (rr < 1)
             {
               /* A concave bowl: the wall nearest the light faces away from it. */
-              shade *= 1 - 0.38f * k * (1 - rr);
+              shade *= 1 - 0.5f * k * (1 - rr);
               shade -= 0.60f * k * facing * r * (1 - rr) * 2.6f * 0.5f;
               spec *= rr;
             }
