@@ -572,6 +572,9 @@ test_paths (Fixture *f, gconstpointer data)
   Entry e_unknown = { "extra.txt", passwd, REG, NULL };
   Entry e_folder = { "models/", NULL, DIR_ENTRY, NULL };
   Entry e_nested = { "models/weights.bin", passwd, REG, NULL };
+  /* Not UTF-8 (the replay fuzzer found GRegex choking on such a name). */
+  Entry e_binary = { "MODEL_CA\xf0\xff\xff\x7f\x01d", passwd, REG, NULL };
+  g_autoptr(GBytes) binary = NULL;
 
   abs = make_package (f, &e_abs, 1, FALSE, NULL);
   assert_refused (f, abs, "absolute-path.gemba", NULL, GEMBA_ERROR_SECURITY,
@@ -590,6 +593,9 @@ test_paths (Fixture *f, gconstpointer data)
   nested = make_package (f, &e_nested, 1, FALSE, GEMBA_PACKAGE_WEIGHTS);
   assert_refused (f, nested, "nested.gemba", NULL, GEMBA_ERROR_SECURITY,
                   "member models/weights.bin is not part of a Gemba package");
+  binary = make_package (f, &e_binary, 1, FALSE, NULL);
+  assert_refused (f, binary, "binary-name.gemba", NULL, GEMBA_ERROR_SECURITY,
+                  "is not part of a Gemba package");
 }
 
 static void

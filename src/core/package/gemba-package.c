@@ -712,15 +712,21 @@ is_absolute (const char *path)
          (g_ascii_isalpha (path[0]) && path[1] == ':');
 }
 
+/* Byte by byte: names from an archive need not be UTF-8 (GRegex would refuse them). */
 static gboolean
 has_dotdot (const char *path)
 {
-  g_auto(GStrv) parts = g_regex_split_simple ("[/\\\\]", path, 0, 0);
+  const char *start = path;
 
-  for (guint i = 0; parts[i]; i++)
-    if (g_str_equal (parts[i], ".."))
-      return TRUE;
-  return FALSE;
+  for (const char *p = path;; p++)
+    if (*p == '/' || *p == '\\' || *p == '\0')
+      {
+        if (p - start == 2 && start[0] == '.' && start[1] == '.')
+          return TRUE;
+        if (*p == '\0')
+          return FALSE;
+        start = p + 1;
+      }
 }
 
 static guint64
