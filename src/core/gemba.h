@@ -15,6 +15,11 @@
 #include "gemba-layers.h"
 #include "gemba-net.h"
 #include "gemba-optim.h"
+#include "gemba-augment.h"
+#include "gemba-metrics.h"
+#include "gemba-model.h"
+#include "gemba-train.h"
+#include "gemba-classifier.h"
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #undef GEMBA_INSIDE

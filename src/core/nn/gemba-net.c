@@ -24,7 +24,8 @@ struct _GembaNet {
   GArray *nodes;       /* Node */
   GArray *params;      /* GembaParam */
   gboolean folded;
-  int batch;           /* buffers are sized for this batch */
+  int batch;           /* images in the last forward pass */
+  int capacity;        /* buffers are sized for this many images */
   float *arena;
   const float *input;
   gboolean trained_pass;
@@ -491,7 +492,8 @@ plan_buffers (GembaNet *net, int batch)
   gsize *offset;
   float *p;
 
-  if (net->batch == batch && net->arena)
+  net->batch = batch;
+  if (net->arena && batch <= net->capacity)
     return;
 
   offset = g_new0 (gsize, net->nodes->len);
@@ -525,7 +527,7 @@ plan_buffers (GembaNet *net, int batch)
   g_free (offset);
   g_free (net->written);
   net->written = g_new0 (gboolean, net->nodes->len);
-  net->batch = batch;
+  net->capacity = batch;
 }
 
 const float *
@@ -640,7 +642,7 @@ gemba_net_fold_batch_norm (GembaNet *net)
   collect_params (net);
   gemba_floats_free (net->arena);
   net->arena = NULL;
-  net->batch = 0;
+  net->batch = net->capacity = 0;
 }
 
 void

@@ -1,0 +1,394 @@
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+#include <glib/gi18n-lib.h>
+
+#include "gemba-augment.h"
+#include "gemba-error.h"
+#include "gemba-image.h"
+
+void
+gemba_preprocess_init (GembaPreprocess *pp, int size)
+{
+  static const float mean[3] = { 0.485f, 0.456f, 0.406f };
+  static const float std[3] = { 0.229f, 0.224f, 0.225f };
+
+  memset (pp, 0, sizeof *pp);
+  pp->width = pp->height = size;
+  pp->channels = 3;
+  pp->resize = GEMBA_RESIZE_STRETCH;
+  memcpy (pp->mean, mean, sizeof mean);
+  memcpy (pp->std, std, sizeof std);
+}
+
+static JsonNode *
+floats_node (const float *v, int n)
+{
+  JsonArray *a = json_array_new ();
+
+  for (int i = 0; i < n; i++)
+    json_array_add_double_element (a, v[i]);
+  return json_node_init_array (json_node_alloc (), a);
+}
+
+JsonNode *
+gemba_preprocess_to_json (const GembaPreprocess *pp)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_int_member (o, "width", pp->width);
+  json_object_set_int_member (o, "height", pp->height);
+  json_object_set_string_member (o, "colour", pp->channels == 1 ? "grey" : "rgb");
+  json_object_set_string_member (o, "resize",
+                                 pp->resize == GEMBA_RESIZE_CENTER_CROP ? "center-crop" : "stretch");
+  if (pp->crop_w > 0)
+    {
+      JsonArray *crop = json_array_new ();
+
+      json_array_add_int_element (crop, pp->crop_x);
+      json_array_add_int_element (crop, pp->crop_y);
+      json_array_add_int_element (crop, pp->crop_w);
+      json_array_add_int_element (crop, pp->crop_h);
+      json_object_set_array_member (o, "crop", crop);
+    }
+  else
+    json_object_set_null_member (o, "crop");
+  json_object_set_member (o, "mean", floats_node (pp->mean, pp->channels));
+  json_object_set_member (o, "std", floats_node (pp->std, pp->channels));
+  json_object_set_string_member (o, "range", "0-1");
+  return json_node_init_object (json_node_alloc (), o);
+}
+
+static gboolean
+read_floats (JsonObject *o, const char *name, float *out, int n)
+{
+  JsonArray *a;
+
+  if (!json_object_has_member (o, name)
+      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, name)))
+    return FALSE;
+  a = json_object_get_array_member (o, name);
+  if ((int) json_array_get_length (a) != n)
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    out[i] = (float) json_array_get_double_element (a, i);
+  return TRUE;
+}
+
+gboolean
+gemba_preprocess_from_json (GembaPreprocess *pp, JsonNode *node, GError **error)
+{
+  JsonObject *o;
+  const char *colour, *resize;
+
+  gemba_preprocess_init (pp, 128);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    goto bad;
+  o = json_node_get_object (node);
+  pp->width = (int) json_object_get_int_member_with_default (o, "width", 0);
+  pp->height = (int) json_object_get_int_member_with_default (o, "height", 0);
+  colour = json_object_get_string_member_with_default (o, "colour", "rgb");
+  resize = json_object_get_string_member_with_default (o, "resize", "stretch");
+  if (g_str_equal (colour, "rgb"))
+    pp->channels = 3;
+  else if (g_str_equal (colour, "grey"))
+    pp->channels = 1;
+  else
+    goto bad;
+  if (g_str_equal (resize, "stretch"))
+    pp->resize = GEMBA_RESIZE_STRETCH;
+  else if (g_str_equal (resize, "center-crop"))
+    pp->resize = GEMBA_RESIZE_CENTER_CROP;
+  else
+    goto bad;
+  if (json_object_has_member (o, "crop") && !json_object_get_null_member (o, "crop"))
+    {
+      JsonArray *crop = json_object_get_array_member (o, "crop");
+
+      if (crop == NULL || json_array_get_length (crop) != 4)
+        goto bad;
+      pp->crop_x = (int) json_array_get_int_element (crop, 0);
+      pp->crop_y = (int) json_array_get_int_element (crop, 1);
+      pp->crop_w = (int) json_array_get_int_element (crop, 2);
+      pp->crop_h = (int) json_array_get_int_element (crop, 3);
+      if (pp->crop_x < 0 || pp->crop_y < 0 || pp->crop_w <= 0 || pp->crop_h <= 0)
+        goto bad;
+    }
+  if (!read_floats (o, "mean", pp->mean, pp->channels)
+      || !read_floats (o, "std", pp->std, pp->channels))
+    goto bad;
+  for (int c = 0; c < pp->channels; c++)
+    if (!(pp->std[c] > 0.0f))
+      goto bad;
+  if (pp->width < 1 || pp->height < 1 || pp->width > 4096 || pp->height > 4096)
+    goto bad;
+  return TRUE;
+
+bad:
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+               _("The input description (size, crop, colour, normalisation) is invalid"));
+  return FALSE;
+}
+
+gsize
+gemba_preprocess_bytes (const GembaPreprocess *pp)
+{
+  return (gsize) pp->width * pp->height * pp->channels;
+}
+
+/* Resizes a packed RGB image (already cropped) into @out. */
+static void
+fit (const GembaPreprocess *pp, GembaImage *img, guint8 *out)
+{
+  g_autoptr(GembaImage) region = NULL;
+  g_autoptr(GembaImage) sized = NULL;
+  GembaImage *src = img;
+  gsize n = (gsize) pp->width * pp->height;
+
+  if (pp->resize == GEMBA_RESIZE_CENTER_CROP)
+    {
+      /* the largest centred rectangle with the input's aspect ratio */
+      guint cw = img->width, ch = img->height;
+
+      if ((guint64) img->width * pp->height > (guint64) img->height * pp->width)
+        cw = MAX (1, (guint) ((guint64) img->height * pp->width / pp->height));
+      else
+        ch = MAX (1, (guint) ((guint64) img->width * pp->height / pp->width));
+      if (cw != img->width || ch != img->height)
+        src = region = gemba_image_crop (img, (img->width - cw) / 2, (img->height - ch) / 2,
+                                         cw, ch);
+    }
+  if (src->width != (guint) pp->width || src->height != (guint) pp->height)
+    src = sized = gemba_image_resize (src, pp->width, pp->height);
+
+  if (pp->channels == 3)
+    memcpy (out, src->pixels, n * 3);
+  else
+    for (gsize i = 0; i < n; i++)
+      {
+        const guint8 *p = src->pixels + 3 * i;
+
+        out[i] = (guint8) ((299 * p[0] + 587 * p[1] + 114 * p[2] + 500) / 1000);
+      }
+}
+
+gboolean
+gemba_preprocess_rgb (const GembaPreprocess *pp, const guint8 *rgb, int width, int height,
+                      int stride, guint8 *out, GError **error)
+{
+  int x0 = 0, y0 = 0, w = width, h = height;
+  g_autoptr(GembaImage) img = NULL;
+
+  g_return_val_if_fail (rgb != NULL && out != NULL, FALSE);
+
+  if (width <= 0 || height <= 0 || stride < 3 * width)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("Invalid image buffer (%d×%d, %d bytes per row)"), width, height, stride);
+      return FALSE;
+    }
+  if (pp->crop_w > 0)
+    {
+      if (pp->crop_x + pp->crop_w > width || pp->crop_y + pp->crop_h > height)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                       _("The model’s region of interest (%d,%d %d×%d) lies outside the "
+                         "%d×%d frame"),
+                       pp->crop_x, pp->crop_y, pp->crop_w, pp->crop_h, width, height);
+          return FALSE;
+        }
+      x0 = pp->crop_x;
+      y0 = pp->crop_y;
+      w = pp->crop_w;
+      h = pp->crop_h;
+    }
+  img = gemba_image_new (w, h);
+  for (int y = 0; y < h; y++)
+    memcpy (img->pixels + (gsize) y * w * 3, rgb + (gsize) (y0 + y) * stride + (gsize) x0 * 3,
+            (gsize) w * 3);
+  fit (pp, img, out);
+  return TRUE;
+}
+
+gboolean
+gemba_preprocess_file (const GembaPreprocess *pp, const char *path, guint8 *out, GError **error)
+{
+  g_autoptr(GembaImage) img = NULL;
+
+  /* a region of interest is in full-frame pixels; otherwise let the codec decode small */
+  if (pp->crop_w > 0)
+    img = gemba_image_load (path, error);
+  else
+    img = gemba_image_load_scaled (path, 2 * MAX (pp->width, pp->height), error);
+  if (img == NULL)
+    return FALSE;
+  return gemba_preprocess_rgb (pp, img->pixels, img->width, img->height, img->width * 3, out,
+                               error);
+}
+
+void
+gemba_preprocess_normalize (const GembaPreprocess *pp, const guint8 *in, float *out)
+{
+  gsize n = (gsize) pp->width * pp->height;
+  const int C = pp->channels;
+  float scale[3], shift[3];
+
+  for (int c = 0; c < C; c++)
+    {
+      scale[c] = 1.0f / (255.0f * pp->std[c]);
+      shift[c] = -pp->mean[c] / pp->std[c];
+    }
+  for (gsize i = 0; i < n; i++)
+    for (int c = 0; c < C; c++)
+      out[i * C + c] = in[i * C + c] * scale[c] + shift[c];
+}
+
+void
+gemba_augment_init (GembaAugment *aug)
+{
+  aug->enabled = TRUE;
+  aug->brightness = 0.1f;
+  aug->contrast = 0.1f;
+  aug->gamma = 0.1f;
+  aug->noise = 0.02f;
+  aug->shift = 0.05f;
+  aug->scale = 0.1f;
+  aug->flip_h = FALSE;
+  aug->flip_v = FALSE;
+}
+
+JsonNode *
+gemba_augment_to_json (const GembaAugment *aug)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_boolean_member (o, "enabled", aug->enabled);
+  json_object_set_double_member (o, "brightness", aug->brightness);
+  json_object_set_double_member (o, "contrast", aug->contrast);
+  json_object_set_double_member (o, "gamma", aug->gamma);
+  json_object_set_double_member (o, "noise", aug->noise);
+  json_object_set_double_member (o, "shift", aug->shift);
+  json_object_set_double_member (o, "scale", aug->scale);
+  json_object_set_boolean_member (o, "flip-horizontal", aug->flip_h);
+  json_object_set_boolean_member (o, "flip-vertical", aug->flip_v);
+  return json_node_init_object (json_node_alloc (), o);
+}
+
+gboolean
+gemba_augment_from_json (GembaAugment *aug, JsonNode *node, GError **error)
+{
+  JsonObject *o;
+
+  gemba_augment_init (aug);
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT, _("Invalid augmentation settings"));
+      return FALSE;
+    }
+  o = json_node_get_object (node);
+  aug->enabled = json_object_get_boolean_member_with_default (o, "enabled", aug->enabled);
+  aug->brightness = json_object_get_double_member_with_default (o, "brightness", aug->brightness);
+  aug->contrast = json_object_get_double_member_with_default (o, "contrast", aug->contrast);
+  aug->gamma = json_object_get_double_member_with_default (o, "gamma", aug->gamma);
+  aug->noise = json_object_get_double_member_with_default (o, "noise", aug->noise);
+  aug->shift = json_object_get_double_member_with_default (o, "shift", aug->shift);
+  aug->scale = json_object_get_double_member_with_default (o, "scale", aug->scale);
+  aug->flip_h = json_object_get_boolean_member_with_default (o, "flip-horizontal", aug->flip_h);
+  aug->flip_v = json_object_get_boolean_member_with_default (o, "flip-vertical", aug->flip_v);
+  return TRUE;
+}
+
+static inline float
+uniform_pm (GembaRng *rng, float r)
+{
+  return r * (2.0f * gemba_rng_uniform (rng) - 1.0f);
+}
+
+void
+gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const guint8 *in,
+                     float *out, GembaRng *rng)
+{
+  const int W = pp->width, H = pp->height, C = pp->channels;
+  float s, tx, ty, contrast, brightness, gamma;
+  gboolean fh, fv, geometric;
+  float lut[256];
+
+  if (!aug->enabled)
+    {
+      gemba_preprocess_normalize (pp, in, out);
+      return;
+    }
+
+  /* draw every parameter first, in a fixed order */
+  s = 1.0f + uniform_pm (rng, aug->scale);
+  tx = uniform_pm (rng, aug->shift) * W;
+  ty = uniform_pm (rng, aug->shift) * H;
+  fh = aug->flip_h && gemba_rng_uniform (rng) < 0.5f;
+  fv = aug->flip_v && gemba_rng_uniform (rng) < 0.5f;
+  contrast = 1.0f + uniform_pm (rng, aug->contrast);
+  brightness = uniform_pm (rng, aug->brightness);
+  gamma = expf (uniform_pm (rng, aug->gamma));
+  geometric = s != 1.0f || tx != 0.0f || ty != 0.0f || fh || fv;
+
+  /* photometric changes are a per-value table on the 0–1 scale */
+  for (int v = 0; v < 256; v++)
+    {
+      float x = v / 255.0f;
+
+      x = powf (x, gamma);
+      x = (x - 0.5f) * contrast + 0.5f + brightness;
+      lut[v] = CLAMP (x, 0.0f, 1.0f);
+    }
+
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++)
+      {
+        float px[3];
+
+        if (geometric)
+          {
+            /* inverse mapping about the centre, bilinear, edges repeated */
+            float u = ((float) x + 0.5f - 0.5f * W - tx) / s + 0.5f * W - 0.5f;
+            float v = ((float) y + 0.5f - 0.5f * H - ty) / s + 0.5f * H - 0.5f;
+            int x0, y0, x1, y1;
+            float ax, ay;
+
+            if (fh)
+              u = W - 1 - u;
+            if (fv)
+              v = H - 1 - v;
+            u = CLAMP (u, 0.0f, (float) (W - 1));
+            v = CLAMP (v, 0.0f, (float) (H - 1));
+            x0 = (int) u;
+            y0 = (int) v;
+            x1 = MIN (x0 + 1, W - 1);
+            y1 = MIN (y0 + 1, H - 1);
+            ax = u - x0;
+            ay = v - y0;
+            for (int c = 0; c < C; c++)
+              {
+                float a = lut[in[((gsize) y0 * W + x0) * C + c]];
+                float b = lut[in[((gsize) y0 * W + x1) * C + c]];
+                float d = lut[in[((gsize) y1 * W + x0) * C + c]];
+                float e = lut[in[((gsize) y1 * W + x1) * C + c]];
+
+                px[c] = (a * (1 - ax) + b * ax) * (1 - ay) + (d * (1 - ax) + e * ax) * ay;
+              }
+          }
+        else
+          for (int c = 0; c < C; c++)
+            px[c] = lut[in[((gsize) y * W + x) * C + c]];
+
+        for (int c = 0; c < C; c++)
+          {
+            float val = px[c];
+
+            if (aug->noise > 0.0f)
+              val = CLAMP (val + aug->noise * gemba_rng_normal (rng), 0.0f, 1.0f);
+            out[((gsize) y * W + x) * C + c] = (val - pp->mean[c]) / pp->std[c];
+          }
+      }
+}
