@@ -218,11 +218,9 @@ gemba_preprocess_file (const GembaPreprocess *pp, const char *path, guint8 *out,
 {
   g_autoptr(GembaImage) img = NULL;
 
-  /* a region of interest is in full-frame pixels; otherwise let the codec decode small */
-  if (pp->crop_w > 0)
-    img = gemba_image_load (path, error);
-  else
-    img = gemba_image_load_scaled (path, 2 * MAX (pp->width, pp->height), error);
+  /* always a full decode: a camera frame given to gemba_preprocess_rgb() then gives exactly the
+   * same input as its saved (lossless) file, in training and in production */
+  img = gemba_image_load (path, error);
   if (img == NULL)
     return FALSE;
   return gemba_preprocess_rgb (pp, img->pixels, img->width, img->height, img->width * 3, out,

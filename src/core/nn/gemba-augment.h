@@ -48,7 +48,7 @@ GEMBA_API gboolean gemba_preprocess_from_json (GembaPreprocess *pp, JsonNode *no
  * (height × width × channels bytes). INVALID if the crop lies outside the frame. */
 GEMBA_API gboolean gemba_preprocess_rgb (const GembaPreprocess *pp, const guint8 *rgb, int width,
                                          int height, int stride, guint8 *out, GError **error);
-/* The same from an image file (decoded at a reduced size where the codec can). */
+/* The same from an image file (fully decoded, so that files and buffers agree). */
 GEMBA_API gboolean gemba_preprocess_file (const GembaPreprocess *pp, const char *path,
                                           guint8 *out, GError **error);
 /* Bytes of one preprocessed input. */
