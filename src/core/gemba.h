@@ -22,4 +22,5 @@
 #include "gemba-classifier.h"
 #include "gemba-keys.h"
 #include "gemba-package.h"
+#include "gemba-onnx.h"
 #undef GEMBA_INSIDE
