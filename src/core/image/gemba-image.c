@@ -183,13 +183,14 @@ cmyk_row_to_rgb (const guint8 *cmyk, guint8 *rgb, guint width, gboolean inverted
     }
 }
 
-/* Decodes @data with the DCT scaled by 1/@scale_denom (1, 2, 4 or 8). With @keep FALSE, the
- * rows are decoded into one scratch row and dropped (probing still reads every byte). The
- * full-size dimensions go to @full_width/@full_height. */
-static GembaImage *
-jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom, gboolean keep,
-             guint *full_width, guint *full_height, GError **error)
+/* Decodes @data with the DCT scaled by 1/@scale_denom (1, 2, 4 or 8) into *@out. With @out
+ * NULL (a probe), the rows are decoded into one scratch row and dropped, which still reads
+ * and checks every byte. The full-size dimensions go to @full_width/@full_height. */
+static gboolean
+jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom,
+             GembaImage **out, guint *full_width, guint *full_height, GError **error)
 {
+  const gboolean keep = out != NULL;
   struct jpeg_decompress_struct cinfo;
   JpegError err;
   GembaImage *volatile image = NULL;
@@ -206,7 +207,7 @@ jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom,
       jpeg_destroy_decompress (&cinfo);
       g_free (row);
       g_clear_pointer ((GembaImage **) &image, gemba_image_free);
-      return NULL;
+      return FALSE;
     }
 
   jpeg_create_decompress (&cinfo);
@@ -217,7 +218,7 @@ jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom,
   if (!check_size (cinfo.image_width, cinfo.image_height, name, error))
     {
       jpeg_destroy_decompress (&cinfo);
-      return NULL;
+      return FALSE;
     }
   if (full_width != NULL)
     *full_width = cinfo.image_width;
@@ -245,7 +246,7 @@ jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom,
       if (image == NULL)
         {
           jpeg_destroy_decompress (&cinfo);
-          return NULL;
+          return FALSE;
         }
     }
   if (!keep || cinfo.out_color_space == JCS_CMYK)
@@ -271,12 +272,9 @@ jpeg_decode (const guint8 *data, gsize len, const char *name, guint scale_denom,
   jpeg_destroy_decompress (&cinfo);
   g_free (row);
 
-  if (!keep)
-    {
-      /* A probe returns no pixels; hand back an empty marker the caller frees. */
-      return gemba_image_new (1, 1);
-    }
-  return image;
+  if (out != NULL)
+    *out = image;
+  return TRUE;
 }
 
 /* Reads only the header. */
@@ -344,10 +342,11 @@ png_read_cb (png_structp png, png_bytep out, png_size_t len)
   reader->pos += len;
 }
 
-static GembaImage *
-png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
+static gboolean
+png_decode (const guint8 *data, gsize len, const char *name, GembaImage **out,
             guint *out_width, guint *out_height, GError **error)
 {
+  const gboolean keep = out != NULL;
   PngReader reader = { data, len, 0, FALSE, "" };
   png_structp png;
   png_infop info;
@@ -362,7 +361,7 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
                    _("%s: cannot start the PNG decoder"), name);
-      return NULL;
+      return FALSE;
     }
   info = png_create_info_struct (png);
   if (info == NULL)
@@ -370,7 +369,7 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       png_destroy_read_struct (&png, NULL, NULL);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
                    _("%s: cannot start the PNG decoder"), name);
-      return NULL;
+      return FALSE;
     }
 
   if (setjmp (png_jmpbuf (png)))
@@ -385,7 +384,7 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       g_free (rows);
       g_free (scratch);
       g_clear_pointer ((GembaImage **) &image, gemba_image_free);
-      return NULL;
+      return FALSE;
     }
 
   png_set_read_fn (png, &reader, png_read_cb);
@@ -396,7 +395,7 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
   if (!check_size (width, height, name, error))
     {
       png_destroy_read_struct (&png, &info, NULL);
-      return NULL;
+      return FALSE;
     }
   *out_width = width;
   *out_height = height;
@@ -416,7 +415,7 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       if (image == NULL)
         {
           png_destroy_read_struct (&png, &info, NULL);
-          return NULL;
+          return FALSE;
         }
       rows = g_new (png_bytep, height);
       for (guint y = 0; y < height; y++)
@@ -438,9 +437,9 @@ png_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
   g_free (rows);
   g_free (scratch);
 
-  if (!keep)
-    return gemba_image_new (1, 1);
-  return image;
+  if (out != NULL)
+    *out = image;
+  return TRUE;
 }
 
 /* --- TIFF -------------------------------------------------------------------------------- */
@@ -537,8 +536,8 @@ tiff_warning_cb (TIFF *tif, void *user_data, const char *module, const char *fmt
   return 1;
 }
 
-static GembaImage *
-tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
+static gboolean
+tiff_decode (const guint8 *data, gsize len, const char *name, GembaImage **out,
              guint *out_width, guint *out_height, GError **error)
 {
   TiffReader reader = { data, len, 0, "" };
@@ -560,7 +559,7 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: the TIFF data is damaged (%s)"), name,
                    reader.message[0] ? reader.message : _("cannot read the header"));
-      return NULL;
+      return FALSE;
     }
 
   TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &width);
@@ -568,7 +567,7 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
   if (!check_size (width, height, name, error))
     {
       TIFFClose (tif);
-      return NULL;
+      return FALSE;
     }
   *out_width = width;
   *out_height = height;
@@ -577,7 +576,7 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
   if (image == NULL)
     {
       TIFFClose (tif);
-      return NULL;
+      return FALSE;
     }
   raster = g_try_malloc ((gsize) width * height * sizeof (guint32));
   if (raster == NULL)
@@ -586,7 +585,7 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       TIFFClose (tif);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
                    _("%s: not enough memory to decode a %u × %u image"), name, width, height);
-      return NULL;
+      return FALSE;
     }
 
   ok = TIFFReadRGBAImageOriented (tif, width, height, raster, ORIENTATION_TOPLEFT, 1);
@@ -603,7 +602,7 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                      _("%s: cannot decode the TIFF pixels (%s)"), name,
                      reader.message[0] ? reader.message : _("unsupported layout"));
-      return NULL;
+      return FALSE;
     }
 
   for (gsize i = 0; i < (gsize) width * height; i++)
@@ -614,18 +613,17 @@ tiff_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
     }
   g_free (raster);
 
-  if (!keep)
-    {
-      gemba_image_free (image);
-      return gemba_image_new (1, 1);
-    }
-  return image;
+  if (out == NULL)
+    gemba_image_free (image);
+  else
+    *out = image;
+  return TRUE;
 }
 
 /* --- WebP -------------------------------------------------------------------------------- */
 
-static GembaImage *
-webp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
+static gboolean
+webp_decode (const guint8 *data, gsize len, const char *name, GembaImage **out,
              guint *out_width, guint *out_height, GError **error)
 {
   WebPBitstreamFeatures features;
@@ -644,43 +642,42 @@ webp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       else
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                      _("%s: the WebP data is damaged"), name);
-      return NULL;
+      return FALSE;
     }
   if (features.has_animation)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
                    _("%s: animated WebP files are not supported"), name);
-      return NULL;
+      return FALSE;
     }
   if (!check_size (features.width, features.height, name, error))
-    return NULL;
+    return FALSE;
   *out_width = features.width;
   *out_height = features.height;
 
   image = image_try_new (features.width, features.height, name, error);
   if (image == NULL)
-    return NULL;
+    return FALSE;
   if (WebPDecodeRGBInto (data, len, image->pixels, (gsize) image->width * image->height * 3,
                          image->width * 3) == NULL)
     {
       gemba_image_free (image);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: the WebP data is truncated or damaged"), name);
-      return NULL;
+      return FALSE;
     }
 
-  if (!keep)
-    {
-      gemba_image_free (image);
-      return gemba_image_new (1, 1);
-    }
-  return image;
+  if (out == NULL)
+    gemba_image_free (image);
+  else
+    *out = image;
+  return TRUE;
 }
 
 /* --- BMP (gdk-pixbuf) -------------------------------------------------------------------- */
 
-static GembaImage *
-bmp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
+static gboolean
+bmp_decode (const guint8 *data, gsize len, const char *name, GembaImage **out,
             guint *out_width, guint *out_height, GError **error)
 {
   g_autoptr(GdkPixbufLoader) loader = NULL;
@@ -695,7 +692,7 @@ bmp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
                    _("%s: cannot read BMP files: %s"), name, local_error->message);
-      return NULL;
+      return FALSE;
     }
   /* A failed write closes the loader itself. */
   if (!gdk_pixbuf_loader_write (loader, data, len, &local_error) ||
@@ -704,7 +701,7 @@ bmp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: the BMP data is truncated or damaged (%s)"), name,
                    local_error != NULL ? local_error->message : _("unknown error"));
-      return NULL;
+      return FALSE;
     }
 
   pixbuf = gdk_pixbuf_loader_get_pixbuf (loader);
@@ -712,21 +709,21 @@ bmp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: the BMP data is truncated (the file ends early)"), name);
-      return NULL;
+      return FALSE;
     }
 
   width = gdk_pixbuf_get_width (pixbuf);
   height = gdk_pixbuf_get_height (pixbuf);
   if (!check_size (width, height, name, error))
-    return NULL;
+    return FALSE;
   *out_width = width;
   *out_height = height;
-  if (!keep)
-    return gemba_image_new (1, 1);
+  if (out == NULL)
+    return TRUE;
 
   image = image_try_new (width, height, name, error);
   if (image == NULL)
-    return NULL;
+    return FALSE;
   stride = gdk_pixbuf_get_rowstride (pixbuf);
   n_channels = gdk_pixbuf_get_n_channels (pixbuf);
   src = gdk_pixbuf_read_pixels (pixbuf);
@@ -742,53 +739,55 @@ bmp_decode (const guint8 *data, gsize len, const char *name, gboolean keep,
           d[3 * x + 2] = s[n_channels * x + 2];
         }
     }
-  return image;
+  *out = image;
+  return TRUE;
 }
 
 /* --- Dispatch ---------------------------------------------------------------------------- */
 
-static GembaImage *
-decode_any (const guint8 *data, gsize len, const char *name, gboolean keep,
+/* Decodes into *@out, or only checks the data when @out is NULL. */
+static gboolean
+decode_any (const guint8 *data, gsize len, const char *name, GembaImage **out,
             GembaImageFormat *out_format, guint *out_width, guint *out_height, GError **error)
 {
   GembaImageFormat format;
   guint width = 0, height = 0;
-  GembaImage *image = NULL;
+  gboolean ok;
 
   name = display_name (name);
   if (len == 0)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT, _("%s: the file is empty"), name);
-      return NULL;
+      return FALSE;
     }
 
   format = gemba_image_format_sniff (data, len);
   switch (format)
     {
     case GEMBA_IMAGE_FORMAT_JPEG:
-      image = jpeg_decode (data, len, name, keep ? 1 : 8, keep, &width, &height, error);
+      ok = jpeg_decode (data, len, name, out != NULL ? 1 : 8, out, &width, &height, error);
       break;
     case GEMBA_IMAGE_FORMAT_PNG:
-      image = png_decode (data, len, name, keep, &width, &height, error);
+      ok = png_decode (data, len, name, out, &width, &height, error);
       break;
     case GEMBA_IMAGE_FORMAT_TIFF:
-      image = tiff_decode (data, len, name, keep, &width, &height, error);
+      ok = tiff_decode (data, len, name, out, &width, &height, error);
       break;
     case GEMBA_IMAGE_FORMAT_WEBP:
-      image = webp_decode (data, len, name, keep, &width, &height, error);
+      ok = webp_decode (data, len, name, out, &width, &height, error);
       break;
     case GEMBA_IMAGE_FORMAT_BMP:
-      image = bmp_decode (data, len, name, keep, &width, &height, error);
+      ok = bmp_decode (data, len, name, out, &width, &height, error);
       break;
     case GEMBA_IMAGE_FORMAT_UNKNOWN:
     default:
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
                    _("%s: not an image Gemba can read (expected JPEG, PNG, BMP, TIFF or WebP)"),
                    name);
-      return NULL;
+      return FALSE;
     }
 
-  if (image != NULL)
+  if (ok)
     {
       if (out_format != NULL)
         *out_format = format;
@@ -797,7 +796,7 @@ decode_any (const guint8 *data, gsize len, const char *name, gboolean keep,
       if (out_height != NULL)
         *out_height = height;
     }
-  return image;
+  return ok;
 }
 
 static GBytes *
@@ -1033,13 +1032,17 @@ gemba_image_decode (const guint8 *data, gsize len, const char *name, GError **er
   g_return_val_if_fail (data != NULL || len == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return decode_any (data, len, name, TRUE, NULL, NULL, NULL, error);
+  GembaImage *image = NULL;
+
+  decode_any (data, len, name, &image, NULL, NULL, NULL, error);
+  return image;
 }
 
 GembaImage *
 gemba_image_load (const char *path, GError **error)
 {
   g_autoptr(GBytes) bytes = NULL;
+  GembaImage *image = NULL;
   gsize len;
   const guint8 *data;
 
@@ -1050,20 +1053,18 @@ gemba_image_load (const char *path, GError **error)
   if (bytes == NULL)
     return NULL;
   data = g_bytes_get_data (bytes, &len);
-  return decode_any (data, len, path, TRUE, NULL, NULL, NULL, error);
+  decode_any (data, len, path, &image, NULL, NULL, NULL, error);
+  return image;
 }
 
 gboolean
 gemba_image_probe (const guint8 *data, gsize len, const char *name, GembaImageFormat *format,
                    guint *width, guint *height, GError **error)
 {
-  g_autoptr(GembaImage) marker = NULL;
-
   g_return_val_if_fail (data != NULL || len == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  marker = decode_any (data, len, name, FALSE, format, width, height, error);
-  return marker != NULL;
+  return decode_any (data, len, name, NULL, format, width, height, error);
 }
 
 GembaImage *
@@ -1095,11 +1096,10 @@ gemba_image_load_scaled (const char *path, guint max_side, GError **error)
       longer = MAX (width, height);
       while (denom < 8 && longer / (denom * 2) >= max_side)
         denom *= 2;
-      image = jpeg_decode (data, len, path, denom, TRUE, &width, &height, error);
+      if (!jpeg_decode (data, len, path, denom, &image, &width, &height, error))
+        return NULL;
     }
-  else
-    image = decode_any (data, len, path, TRUE, NULL, &width, &height, error);
-  if (image == NULL)
+  else if (!decode_any (data, len, path, &image, NULL, &width, &height, error))
     return NULL;
 
   /* Aspect ratio from the full-size dimensions: a DCT-scaled image rounds its sides up. */
