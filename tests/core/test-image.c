@@ -13,8 +13,12 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include <stdio.h>
+
 #include <glib/gstdio.h>
 #include <gdk-pixbuf/gdk-pixbuf.h>
+#include <jpeglib.h>
+#include <png.h>
 #include <tiffio.h>
 #include <webp/encode.h>
 
@@ -361,6 +365,122 @@ test_not_an_image (Fixture *f, gconstpointer data)
   }
 }
 
+/* Monochrome cameras are common on inspection lines: their 8-bit grey JPEGs come out as RGB
+ * with equal channels. */
+static void
+test_gray_jpeg (void)
+{
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr jerr;
+  unsigned char *buffer = NULL;
+  unsigned long size = 0;
+  guint8 row[48];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = NULL;
+
+  cinfo.err = jpeg_std_error (&jerr);
+  jpeg_create_compress (&cinfo);
+  jpeg_mem_dest (&cinfo, &buffer, &size);
+  cinfo.image_width = 48;
+  cinfo.image_height = 32;
+  cinfo.input_components = 1;
+  cinfo.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults (&cinfo);
+  jpeg_set_quality (&cinfo, 95, TRUE);
+  jpeg_start_compress (&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height)
+    {
+      JSAMPROW r = row;
+
+      for (guint x = 0; x < 48; x++)
+        row[x] = (guint8) (x * 5);
+      jpeg_write_scanlines (&cinfo, &r, 1);
+    }
+  jpeg_finish_compress (&cinfo);
+  jpeg_destroy_compress (&cinfo);
+
+  image = gemba_image_decode (buffer, size, "mono.jpg", &error);
+  free (buffer);
+  g_assert_no_error (error);
+  g_assert_cmpuint (image->width, ==, 48);
+  g_assert_cmpuint (image->height, ==, 32);
+  for (gsize i = 0; i < 48 * 32; i++)
+    {
+      g_assert_cmpuint (image->pixels[3 * i], ==, image->pixels[3 * i + 1]);
+      g_assert_cmpuint (image->pixels[3 * i], ==, image->pixels[3 * i + 2]);
+    }
+  g_assert_cmpint (ABS ((int) image->pixels[3 * 20] - 100), <=, 3);
+}
+
+typedef struct {
+  GByteArray *out;
+} PngSink;
+
+static void
+png_sink_write (png_structp png, png_bytep data, png_size_t len)
+{
+  g_byte_array_append (((PngSink *) png_get_io_ptr (png))->out, data, len);
+}
+
+static void
+png_sink_flush (png_structp png)
+{
+}
+
+/* 16-bit grey, Adam7-interlaced: decoded to 8-bit RGB, and probed pass by pass. */
+static void
+test_gray16_interlaced_png (void)
+{
+  PngSink sink = { g_byte_array_new () };
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  guint16 row[37];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  GembaImageFormat format;
+  guint width, height;
+  int passes;
+
+  png_set_write_fn (png, &sink, png_sink_write, png_sink_flush);
+  png_set_IHDR (png, info, 37, 23, 16, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_ADAM7,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  png_set_swap (png);   /* rows below are in host (little-endian) order */
+  passes = png_set_interlace_handling (png);
+  for (int pass = 0; pass < passes; pass++)
+    for (guint y = 0; y < 23; y++)
+      {
+        for (guint x = 0; x < 37; x++)
+          row[x] = (guint16) (((x + y) % 2) ? 0xffff : (y * 2000));
+        png_write_row (png, (png_const_bytep) row);
+      }
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  bytes = g_byte_array_free_to_bytes (sink.out);
+
+  g_assert_true (gemba_image_probe (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                                    "mono16.png", &format, &width, &height, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (format, ==, GEMBA_IMAGE_FORMAT_PNG);
+  g_assert_cmpuint (width, ==, 37);
+  g_assert_cmpuint (height, ==, 23);
+
+  image = gemba_image_decode (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                              "mono16.png", &error);
+  g_assert_no_error (error);
+  for (guint y = 0; y < 23; y++)
+    for (guint x = 0; x < 37; x++)
+      {
+        const guint8 *p = image->pixels + (y * 37 + x) * 3;
+        guint expected = ((x + y) % 2) ? 255 : (y * 2000) >> 8;
+
+        g_assert_cmpuint (p[0], ==, expected);
+        g_assert_cmpuint (p[1], ==, expected);
+        g_assert_cmpuint (p[2], ==, expected);
+      }
+}
+
 static void
 test_resize_constant (void)
 {
@@ -569,6 +689,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/core/image/truncated/jpeg", test_truncated_jpeg);
   g_test_add_func ("/core/image/truncated/png", test_truncated_png);
   g_test_add_func ("/core/image/damaged/jpeg", test_damaged_jpeg);
+  g_test_add_func ("/core/image/gray/jpeg", test_gray_jpeg);
+  g_test_add_func ("/core/image/gray/png16-interlaced", test_gray16_interlaced_png);
   g_test_add ("/core/image/not-an-image", Fixture, NULL, fixture_setup, test_not_an_image,
               fixture_teardown);
   g_test_add_func ("/core/image/resize/constant", test_resize_constant);
