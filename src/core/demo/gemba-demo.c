@@ -1110,29 +1110,62 @@ check_cancelled (GCancellable *cancellable, GError **error)
   return TRUE;
 }
 
-static gboolean
-fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpointer user_data,
-              GCancellable *cancellable, GError **error)
+/* Frames are rendered and encoded by a few worker threads, ahead of the thread that stores
+ * them in order: each frame has its own seed, so the result does not depend on which thread
+ * made it. */
+typedef struct {
+  GMutex lock;
+  GCond done;
+  const PlannedFrame *plan;
+  GBytes **jpegs;            /* per frame; NULL until encoded */
+  GError *error;             /* the first encoding failure */
+} Renderer;
+
+static void
+render_job_cb (gpointer data, gpointer user_data)
 {
-  gint64 class_ids[GEMBA_DEMO_N_CLASSES];
+  Renderer *r = user_data;
+  guint index = GPOINTER_TO_UINT (data) - 1;
+  const PlannedFrame *f = &r->plan[index];
+  g_autoptr(GembaImage) image = gemba_demo_render (f->source, f->klass, f->seed);
+  g_autoptr(GError) local_error = NULL;
+  GBytes *bytes = gemba_image_encode_jpeg (image, JPEG_QUALITY, &local_error);
+
+  g_mutex_lock (&r->lock);
+  r->jpegs[index] = bytes;
+  if (bytes == NULL && r->error == NULL)
+    r->error = g_steal_pointer (&local_error);
+  g_cond_broadcast (&r->done);
+  g_mutex_unlock (&r->lock);
+}
+
+/* Waits for frame @index; NULL with @error set when its encoding failed. */
+static GBytes *
+renderer_take (Renderer *r, guint index, GError **error)
+{
+  GBytes *bytes;
+
+  g_mutex_lock (&r->lock);
+  while (r->jpegs[index] == NULL && r->error == NULL)
+    g_cond_wait (&r->done, &r->lock);
+  bytes = g_steal_pointer (&r->jpegs[index]);
+  if (bytes == NULL)
+    g_propagate_error (error, g_error_copy (r->error));
+  g_mutex_unlock (&r->lock);
+  return bytes;
+}
+
+/* Stores the rendered frames in capture order, labeling the reviewed ones. */
+static gboolean
+store_frames (GembaStore *store, GArray *plan, Renderer *renderer, const gint64 *class_ids,
+              GembaDemoProgress progress, gpointer user_data, GCancellable *cancellable,
+              GError **error)
+{
   guint total = plan->len + 1;
-
-  for (guint c = 0; c < GEMBA_DEMO_N_CLASSES; c++)
-    {
-      g_autoptr(GembaClass) klass = gemba_store_find_class (store, class_names[c], error);
-
-      if (klass == NULL)
-        return FALSE;
-      class_ids[c] = klass->id;
-    }
-
-  if (!gemba_store_begin_batch (store, error))
-    return FALSE;
 
   for (guint i = 0; i < plan->len; i++)
     {
       const PlannedFrame *f = &g_array_index (plan, PlannedFrame, i);
-      g_autoptr(GembaImage) image = NULL;
       g_autoptr(GBytes) bytes = NULL;
       g_autoptr(GembaFrame) frame = NULL;
       g_autoptr(GDateTime) when = NULL;
@@ -1142,12 +1175,10 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
       gboolean duplicate = FALSE;
 
       if (check_cancelled (cancellable, error))
-        goto fail;
-
-      image = gemba_demo_render (f->source, f->klass, f->seed);
-      bytes = gemba_image_encode_jpeg (image, JPEG_QUALITY, error);
+        return FALSE;
+      bytes = renderer_take (renderer, i, error);
       if (bytes == NULL)
-        goto fail;
+        return FALSE;
 
       when = g_date_time_new_from_unix_utc (f->captured_at / G_USEC_PER_SEC);
       stamp = g_date_time_format (when, "%Y%m%d-%H%M%S");
@@ -1162,7 +1193,7 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
 
       frame = gemba_store_add_frame (store, bytes, "jpg", W, H, &info, &duplicate, error);
       if (frame == NULL)
-        goto fail;
+        return FALSE;
 
       if (f->author != NULL)
         {
@@ -1176,24 +1207,76 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
               label = gemba_store_set_label (store, frame->id, class_ids[f->first_guess],
                                              GEMBA_LABEL_SET, error);
               if (label == NULL)
-                goto fail;
+                return FALSE;
               g_clear_pointer (&label, gemba_label_free);
             }
           gemba_store_set_author (store, f->author);
           label = gemba_store_set_label (store, frame->id, class_ids[f->klass], GEMBA_LABEL_SET,
                                          error);
           if (label == NULL)
-            goto fail;
+            return FALSE;
         }
 
       if (progress != NULL)
         progress (i + 1, total, user_data);
     }
 
-  if (check_cancelled (cancellable, error))
-    goto fail;
+  return !check_cancelled (cancellable, error);
+}
+
+static gboolean
+fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpointer user_data,
+              GCancellable *cancellable, GError **error)
+{
+  gint64 class_ids[GEMBA_DEMO_N_CLASSES];
+  guint total = plan->len + 1;
+  Renderer renderer = { 0 };
+  GThreadPool *pool;
+  gboolean ok = FALSE;
+
+  for (guint c = 0; c < GEMBA_DEMO_N_CLASSES; c++)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_find_class (store, class_names[c], error);
+
+      if (klass == NULL)
+        return FALSE;
+      class_ids[c] = klass->id;
+    }
+
+  if (!gemba_store_begin_batch (store, error))
+    return FALSE;
+
+  g_mutex_init (&renderer.lock);
+  g_cond_init (&renderer.done);
+  renderer.plan = (const PlannedFrame *) plan->data;
+  renderer.jpegs = g_new0 (GBytes *, plan->len);
+  pool = g_thread_pool_new (render_job_cb, &renderer, CLAMP (g_get_num_processors (), 1, 4),
+                            FALSE, NULL);
+  for (guint i = 0; i < plan->len; i++)
+    g_thread_pool_push (pool, GUINT_TO_POINTER (i + 1), NULL);
+
+  ok = store_frames (store, plan, &renderer, class_ids, progress, user_data, cancellable,
+                     error);
+
+  /* Drops the frames not rendered yet and waits for those being rendered. */
+  g_thread_pool_free (pool, TRUE, TRUE);
+  for (guint i = 0; i < plan->len; i++)
+    g_clear_pointer (&renderer.jpegs[i], g_bytes_unref);
+  g_free (renderer.jpegs);
+  g_clear_error (&renderer.error);
+  g_cond_clear (&renderer.done);
+  g_mutex_clear (&renderer.lock);
+
+  if (!ok)
+    {
+      gemba_store_rollback_batch (store);
+      return FALSE;
+    }
   if (!gemba_store_commit_batch (store, error))
-    goto fail;
+    {
+      gemba_store_rollback_batch (store);
+      return FALSE;
+    }
 
   {
     gint64 assigned[4];
@@ -1204,12 +1287,7 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
   if (progress != NULL)
     progress (total, total, user_data);
   return TRUE;
-
-fail:
-  gemba_store_rollback_batch (store);
-  return FALSE;
 }
-
 /**
  * gemba_demo_create:
  * @path: a folder that does not exist yet, or is empty
