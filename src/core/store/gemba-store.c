@@ -1435,40 +1435,79 @@ find_frame_by_sha (GembaStore *self, const char *sha)
   return sqlite3_step (stmt) == SQLITE_ROW ? frame_from_row (stmt) : NULL;
 }
 
-/* Writes the frame's bytes to their final place, durably, unless an identical file is there
- * already (a crash between writing the file and committing its row leaves such files). */
+static gboolean
+write_all (int fd, const guint8 *data, gsize len)
+{
+  while (len > 0)
+    {
+      gssize n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      len -= n;
+    }
+  return TRUE;
+}
+
+/* Writes the frame's bytes to their final place through a temporary file and a rename, unless
+ * an identical file is there already (a crash between writing the file and committing its row
+ * leaves such files). Inside a batch, one syncfs() before the commit makes every file of the
+ * batch durable at once; a single frame is fsync'd on its own. */
 static gboolean
 write_frame_file (GembaStore *self, const char *path, GBytes *data, GError **error)
 {
-  GFileSetContentsFlags flags = G_FILE_SET_CONTENTS_CONSISTENT;
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *tmp = g_strdup_printf ("%s.tmp-%d-%p", path, getpid (), (void *) g_thread_self ());
+  gsize len = g_bytes_get_size (data);
+  gboolean durable = self->batch_depth == 0;
   GStatBuf st;
-  GError *local = NULL;
+  int fd, saved;
 
-  if (g_stat (path, &st) == 0 && (gsize) st.st_size == g_bytes_get_size (data))
+  if (g_stat (path, &st) == 0 && (gsize) st.st_size == len)
     return TRUE;
   if (g_mkdir_with_parents (dir, 0755) != 0)
     {
-      int saved = errno;
+      saved = errno;
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
                    dir, g_strerror (saved));
       return FALSE;
     }
-  /* Inside a batch, one syncfs() before the commit makes every file of the batch durable
-   * at once; a single frame is synced on its own. */
-  if (self->batch_depth > 0)
-    self->sync_before_commit = TRUE;
-  else
-    flags |= G_FILE_SET_CONTENTS_DURABLE;
-  if (!g_file_set_contents_full (path, g_bytes_get_data (data, NULL), g_bytes_get_size (data),
-                                 flags, 0644, &local))
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 ||
+      !write_all (fd, g_bytes_get_data (data, NULL), len) ||
+      (durable && fsync (fd) != 0))
+    goto fail;
+  if (close (fd) != 0)
     {
-      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("cannot store the frame: %s"),
-                   local->message);
-      g_error_free (local);
-      return FALSE;
+      fd = -1;
+      goto fail;
     }
+  fd = -1;
+  if (g_rename (tmp, path) != 0)
+    goto fail;
+  if (durable)
+    {
+      int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_fd >= 0)
+        {
+          fsync (dir_fd);
+          close (dir_fd);
+        }
+    }
+  else
+    self->sync_before_commit = TRUE;
   return TRUE;
+
+fail:
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  g_unlink (tmp);
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot store the frame: %s"),
+               path, g_strerror (saved));
+  return FALSE;
 }
 
 static gboolean
