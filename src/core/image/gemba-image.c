@@ -827,7 +827,6 @@ typedef struct {
   guint *count;
   guint *offset;      /* into weights */
   float *weights;
-  guint max_count;
 } Kernel;
 
 static void
@@ -853,7 +852,6 @@ kernel_init (Kernel *k, guint src, guint dst)
   k->count = g_new (guint, dst);
   k->offset = g_new (guint, dst);
   k->weights = g_new (float, MAX (cap, dst * 2));
-  k->max_count = 0;
 
   guint n = 0;
   for (guint i = 0; i < dst; i++)
@@ -912,7 +910,6 @@ kernel_init (Kernel *k, guint src, guint dst)
         for (guint j = 0; j < k->count[i]; j++)
           k->weights[k->offset[i] + j] /= sum;
       }
-      k->max_count = MAX (k->max_count, k->count[i]);
     }
 }
 
