@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "gemba-cli.h"
+#include "gemba-export.h"
 
 /* Loads every --trust path; a line with no trusted key cannot accept any package. */
 static GembaTrust *
@@ -332,4 +333,203 @@ gemba_cli_show (int argc, char **argv)
   if (out->len && out->str[out->len - 1] != '\n')
     fputc ('\n', stdout);
   return GEMBA_EXIT_OK;
+}
+
+/* --- export ---------------------------------------------------------------------------- */
+
+int
+gemba_cli_export (int argc, char **argv)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *key_path = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *version = NULL;
+  g_autofree char *reason = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaSecretKey) key = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean force = FALSE;
+  int threads = 0;
+  GembaExportOptions options = { 0 };
+  const GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("The package file to write"),
+      N_("FILE") },
+    { "key", 'k', 0, G_OPTION_ARG_FILENAME, &key_path,
+      N_("The secret key that signs the package (from gemba keygen)"), N_("FILE") },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &name,
+      N_("The model’s name in the package (default: the project’s)"), N_("NAME") },
+    { "version", 0, 0, G_OPTION_ARG_STRING, &version,
+      N_("The model’s version in the package (default: its number)"), N_("VERSION") },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      N_("Export even if the regression gate refuses (needs --reason)"), NULL },
+    { "reason", 0, 0, G_OPTION_ARG_STRING, &reason,
+      N_("Why the export is forced (audit trail, manifest, model card)"), N_("TEXT") },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: all cores)"),
+      N_("N") },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT MODEL",
+                        N_("Export a model version as a signed package (.gemba), if it is no "
+                           "worse than production on the locked test split.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 3)
+    return gemba_cli_usage (argv[0], _("give the project and the model (a number, "
+                                       "“production” or “latest”)"));
+  if (out == NULL)
+    return gemba_cli_usage (argv[0], _("give the package file with -o FILE"));
+  if (key_path == NULL)
+    return gemba_cli_usage (argv[0], _("give the signing key with --key FILE (see gemba "
+                                       "keygen)"));
+  if (reason && !force)
+    return gemba_cli_usage (argv[0], _("--reason goes with --force"));
+  if (!(key = gemba_secret_key_load (key_path, &error)) ||
+      !(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(record = gemba_store_find_model (store, argv[2], &error)))
+    return gemba_cli_fail (error);
+
+  options.name = name;
+  options.version = version;
+  options.key = key;
+  options.force = force;
+  options.reason = reason;
+  options.n_threads = threads;
+  if (!gemba_package_export (store, record->id, out, &options, &error))
+    return gemba_cli_fail (error);
+  g_print (_("Wrote %s: model %" G_GINT64_FORMAT ", signed with key %s%s.\n"), out, record->id,
+           gemba_secret_key_get_id (key), force ? _(", forced past the regression gate") : "");
+  return GEMBA_EXIT_OK;
+}
+
+/* --- infer ----------------------------------------------------------------------------- */
+
+/* --trust, else $GEMBA_TRUST (paths separated by ':'), else ~/.config/gemba/trusted-keys. */
+static GembaTrust *
+default_trust (char **paths, GError **error)
+{
+  g_auto(GStrv) from_env = NULL;
+  g_autofree char *dir = NULL;
+
+  if (paths)
+    return load_trust (paths, error);
+  if (g_getenv ("GEMBA_TRUST"))
+    {
+      from_env = g_strsplit (g_getenv ("GEMBA_TRUST"), ":", -1);
+      return load_trust (from_env, error);
+    }
+  dir = g_build_filename (g_get_user_config_dir (), "gemba", "trusted-keys", NULL);
+  if (g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      char *one[] = { dir, NULL };
+      return load_trust (one, error);
+    }
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_SECURITY,
+               _("no trusted keys: give --trust PATH, set GEMBA_TRUST, or put the public keys "
+                 "in %s"), dir);
+  return NULL;
+}
+
+int
+gemba_cli_infer (int argc, char **argv)
+{
+  g_auto(GStrv) trust_paths = NULL;
+  g_autoptr(GembaTrust) trust = NULL;
+  g_autoptr(GembaPackage) package = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autoptr(GembaClassifier) classifier = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree int *verdicts = NULL;
+  g_autofree float *probs = NULL;
+  g_autofree GError **errors = NULL;
+  gboolean json = FALSE;
+  int threads = 0;
+  int status = GEMBA_EXIT_OK;
+  int n_classes;
+  guint n;
+  const GOptionEntry entries[] = {
+    { "trust", 't', 0, G_OPTION_ARG_FILENAME_ARRAY, &trust_paths,
+      N_("A trusted public key file or folder (repeatable; default: $GEMBA_TRUST, else "
+         "~/.config/gemba/trusted-keys)"), N_("PATH") },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per frame"), NULL },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, N_("Threads (default: all cores)"),
+      N_("N") },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PACKAGE FRAME…",
+                        N_("Classify image files with a verified package: verdict and "
+                           "probabilities per frame.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc < 3)
+    return gemba_cli_usage (argv[0], _("give the package and the image files"));
+  if (!(trust = default_trust (trust_paths, &error)) ||
+      !(package = gemba_package_load (argv[1], trust, &error)) ||
+      !(model = gemba_package_get_model (package, &error)) ||
+      !(classifier = gemba_classifier_new_from_model (model, threads, &error)))
+    return gemba_cli_fail (error);
+
+  n = argc - 2;
+  n_classes = gemba_classifier_get_n_classes (classifier);
+  verdicts = g_new0 (int, n);
+  probs = g_new0 (float, (gsize) n * n_classes);
+  errors = g_new0 (GError *, n);
+  gemba_classifier_classify_files (classifier, (const char * const *) argv + 2, n, verdicts,
+                                   probs, errors);
+  for (guint i = 0; i < n; i++)
+    {
+      const char *path = argv[2 + i];
+      const float *p = probs + (gsize) i * n_classes;
+
+      if (json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "file");
+          json_builder_add_string_value (b, path);
+          if (errors[i])
+            {
+              json_builder_set_member_name (b, "error");
+              json_builder_add_string_value (b, errors[i]->message);
+            }
+          else
+            {
+              json_builder_set_member_name (b, "verdict");
+              json_builder_add_string_value (b, gemba_classifier_get_class_name (classifier,
+                                                                                 verdicts[i]));
+              json_builder_set_member_name (b, "confidence");
+              json_builder_add_double_value (b, p[verdicts[i]]);
+              json_builder_set_member_name (b, "probabilities");
+              json_builder_begin_object (b);
+              for (int k = 0; k < n_classes; k++)
+                {
+                  json_builder_set_member_name (b, gemba_classifier_get_class_name (classifier,
+                                                                                    k));
+                  json_builder_add_double_value (b, p[k]);
+                }
+              json_builder_end_object (b);
+            }
+          json_builder_end_object (b);
+          root = json_builder_get_root (b);
+          gemba_cli_print_json (root);
+        }
+      else if (errors[i])
+        gemba_cli_error ("%s", errors[i]->message);
+      else
+        {
+          g_autoptr(GString) line = g_string_new (NULL);
+          g_string_append_printf (line, "%s\t%s\t%.1f %%\t", path,
+                                  gemba_classifier_get_class_name (classifier, verdicts[i]),
+                                  100 * p[verdicts[i]]);
+          for (int k = 0; k < n_classes; k++)
+            g_string_append_printf (line, "%s%s %.4f", k ? ", " : "",
+                                    gemba_classifier_get_class_name (classifier, k), p[k]);
+          g_print ("%s\n", line->str);
+        }
+      if (errors[i])
+        status = GEMBA_EXIT_FAILED;
+      g_clear_error (&errors[i]);
+    }
+  return status;
 }

@@ -79,6 +79,8 @@ int gemba_cli_split (int argc, char **argv);
 int gemba_cli_keygen (int argc, char **argv);
 int gemba_cli_verify (int argc, char **argv);
 int gemba_cli_show (int argc, char **argv);
+int gemba_cli_export (int argc, char **argv);
+int gemba_cli_infer (int argc, char **argv);
 
 #ifdef GEMBA_HAVE_MEDIA
 /* gemba-cli-media.c: cameras, capture, and videos for `gemba import`. */

@@ -32,10 +32,14 @@ static const GembaCliCommand commands[] = {
   { "history", "PROJECT FRAME", N_("Every label a frame had: who, when, what"), gemba_cli_history },
   { "split", "PROJECT", N_("Assign frames to train/val/test (the test split is locked)"),
     gemba_cli_split },
+  { "export", "PROJECT MODEL -o FILE --key SECRET",
+    N_("Export a model as a signed package, behind the regression gate"), gemba_cli_export },
   { "keygen", "", N_("Create a key pair for signing packages"), gemba_cli_keygen },
   { "verify", "PACKAGE… --trust KEY", N_("Check a package’s signature and every member’s hash"),
     gemba_cli_verify },
   { "show", "PACKAGE", N_("Show a package’s manifest and model card"), gemba_cli_show },
+  { "infer", "PACKAGE FRAME…", N_("Classify image files with a verified package"),
+    gemba_cli_infer },
 };
 
 static void
