@@ -23,4 +23,5 @@
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #include "gemba-onnx.h"
+#include "gemba-export.h"
 #undef GEMBA_INSIDE
