@@ -163,7 +163,7 @@ gemba_cli_classes (int argc, char **argv)
   g_autoptr(GembaClass) klass = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *color = NULL;
-  char *key_text = NULL;
+  g_autofree char *key_text = NULL;
   gboolean json = FALSE, all = FALSE;
   const char *action;
   gboolean ok = FALSE;
