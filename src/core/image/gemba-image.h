@@ -49,9 +49,13 @@ GEMBA_API const char *gemba_image_format_extension (GembaImageFormat format);
 GEMBA_API const char *gemba_image_format_name (GembaImageFormat format);
 
 /* Decodes a whole image. @name is used in error messages (usually the file path).
- * Truncated or corrupt data is an error (GEMBA_ERROR_CORRUPT), never a partial image. */
+ * Truncated or corrupt data is an error (GEMBA_ERROR_CORRUPT), never a partial image; data that
+ * is no image Gemba reads, or an image over 256 megapixels, is GEMBA_ERROR_UNSUPPORTED. Grey,
+ * palette, 16-bit and CMYK images come out as 8-bit RGB; alpha is dropped. */
 GEMBA_API GembaImage *gemba_image_decode (const guint8 *data, gsize len, const char *name,
                                           GError **error);
+/* Like gemba_image_decode(); a missing file is GEMBA_ERROR_NOT_FOUND, an unreadable one
+ * GEMBA_ERROR_IO. */
 GEMBA_API GembaImage *gemba_image_load (const char *path, GError **error);
 
 /* Checks that @data is a complete, decodable image and returns its format and size, as cheaply
@@ -64,7 +68,8 @@ GEMBA_API gboolean gemba_image_probe (const guint8 *data, gsize len, const char 
  * one (JPEG DCT scaling), then resizes exactly so that the longer side is @max_side. */
 GEMBA_API GembaImage *gemba_image_load_scaled (const char *path, guint max_side, GError **error);
 
-/* Area-averaging when shrinking, bilinear when growing. */
+/* Area-averaging when shrinking, bilinear when growing (each axis on its own). A constant
+ * image stays constant. */
 GEMBA_API GembaImage *gemba_image_resize (const GembaImage *image, guint width, guint height);
 /* A copy of the rectangle; the rectangle must lie inside the image. */
 GEMBA_API GembaImage *gemba_image_crop (const GembaImage *image, guint x, guint y,
@@ -72,11 +77,13 @@ GEMBA_API GembaImage *gemba_image_crop (const GembaImage *image, guint x, guint 
 
 GEMBA_API GBytes *gemba_image_encode_jpeg (const GembaImage *image, int quality, GError **error);
 GEMBA_API GBytes *gemba_image_encode_png (const GembaImage *image, GError **error);
-/* Writes atomically (temporary file + rename); format from the extension (.jpg/.jpeg/.png). */
+/* Writes atomically and durably (temporary file, fsync, rename); the format comes from the
+ * extension: .jpg/.jpeg (quality 95) or .png. */
 GEMBA_API gboolean gemba_image_save (const GembaImage *image, const char *path, GError **error);
 
 /* Makes (or reuses, when it is newer than @frame_path) a JPEG thumbnail whose longer side is
- * @size at @thumb_path, creating parent folders. Safe to call from several threads. */
+ * @size at @thumb_path, creating parent folders. Safe to call from several threads, also for
+ * the same thumbnail: each call writes its own temporary file and renames it into place. */
 GEMBA_API gboolean gemba_image_ensure_thumbnail (const char *frame_path, const char *thumb_path,
                                                  guint size, GError **error);
 
