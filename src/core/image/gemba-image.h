@@ -77,7 +77,7 @@ GEMBA_API GembaImage *gemba_image_crop (const GembaImage *image, guint x, guint 
 
 GEMBA_API GBytes *gemba_image_encode_jpeg (const GembaImage *image, int quality, GError **error);
 GEMBA_API GBytes *gemba_image_encode_png (const GembaImage *image, GError **error);
-/* Writes atomically and durably (temporary file, fsync, rename); the format comes from the
+/* Writes atomically (temporary file, fsync, rename); the format comes from the
  * extension: .jpg/.jpeg (quality 95) or .png. */
 GEMBA_API gboolean gemba_image_save (const GembaImage *image, const char *path, GError **error);
 
