@@ -778,6 +778,8 @@ bn_stats_task (gpointer data, int task, int thread)
   gsize r1 = MIN (r0 + BN_ROWS, job->total);
   double *sum = l->partial + (gsize) task * 2 * C;
   double *sq = sum + C;
+  /* sums of (x - x0), x0 the first row: no cancellation when the mean is large */
+  const float *shift = job->x;
 
   memset (sum, 0, sizeof (double) * 2 * C);
   /* float partial sums of 32 rows, then double, for speed and accuracy */
@@ -794,8 +796,10 @@ bn_stats_task (gpointer data, int task, int thread)
 
           for (int c = 0; c < C; c++)
             {
-              fs[c] += row[c];
-              fq[c] += row[c] * row[c];
+              float d = row[c] - shift[c];
+
+              fs[c] += d;
+              fq[c] += d * d;
             }
         }
       for (int c = 0; c < C; c++)
@@ -816,15 +820,17 @@ bn_apply_task (gpointer data, int task, int thread)
   gsize r0 = (gsize) task * job->chunk;
   gsize r1 = MIN (r0 + job->chunk, job->total);
   const float *restrict scale = l->aux;
-  const float *restrict shift = l->aux + C;
+  const float *restrict beta = l->aux + C;
+  const float *restrict mean = l->aux + 2 * C;
 
+  /* (x - mean) * scale + beta: no cancellation when the mean is large */
   for (gsize r = r0; r < r1; r++)
     {
       const float *restrict in = job->x + r * C;
       float *restrict out = job->out + r * C;
 
       for (int c = 0; c < C; c++)
-        out[c] = in[c] * scale[c] + shift[c];
+        out[c] = (in[c] - mean[c]) * scale[c] + beta[c];
     }
 }
 
@@ -834,8 +840,9 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
   const int C = l->in_c;
   gsize rows = (gsize) batch * l->in_h * l->in_w;
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y, .total = rows };
-  float *scale = layer_aux (l, 2 * C);
-  float *shift = scale + C;
+  float *scale = layer_aux (l, 3 * C);
+  float *beta = scale + C;
+  float *mean_used = scale + 2 * C;
   int nt = gemba_pool_get_n_threads (pool);
 
   if (training)
@@ -853,8 +860,10 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
               s += partial[(gsize) t * 2 * C + c];
               q += partial[(gsize) t * 2 * C + C + c];
             }
+          /* s and q are sums of x - x0 and its square */
           mean = s / rows;
           var = MAX (q / rows - mean * mean, 0.0);
+          mean += x[c];
           l->save_mean[c] = (float) mean;
           l->save_invstd[c] = (float) (1.0 / sqrt (var + l->eps));
           l->running_mean[c] = (1.0f - l->momentum) * l->running_mean[c]
@@ -862,7 +871,8 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
           l->running_var[c] = (1.0f - l->momentum) * l->running_var[c]
                               + l->momentum * (float) (rows > 1 ? var * rows / (rows - 1) : var);
           scale[c] = l->w[c] * l->save_invstd[c];
-          shift[c] = l->b[c] - (float) mean * scale[c];
+          beta[c] = l->b[c];
+          mean_used[c] = (float) mean;
         }
     }
   else
@@ -872,7 +882,8 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
           float invstd = 1.0f / sqrtf (l->running_var[c] + l->eps);
 
           scale[c] = l->w[c] * invstd;
-          shift[c] = l->b[c] - l->running_mean[c] * scale[c];
+          beta[c] = l->b[c];
+          mean_used[c] = l->running_mean[c];
         }
     }
 
@@ -931,6 +942,7 @@ bn_bwd_apply_task (gpointer data, int task, int thread)
   const float *restrict ka = l->aux;
   const float *restrict kb = l->aux + C;
   const float *restrict kc = l->aux + 2 * C;
+  const float *restrict mean = l->save_mean;
 
   for (gsize r = r0; r < r1; r++)
     {
@@ -940,10 +952,10 @@ bn_bwd_apply_task (gpointer data, int task, int thread)
 
       if (job->accumulate)
         for (int c = 0; c < C; c++)
-          out[c] += ka[c] * g[c] + kb[c] * in[c] + kc[c];
+          out[c] += ka[c] * g[c] + kb[c] * (in[c] - mean[c]) + kc[c];
       else
         for (int c = 0; c < C; c++)
-          out[c] = ka[c] * g[c] + kb[c] * in[c] + kc[c];
+          out[c] = ka[c] * g[c] + kb[c] * (in[c] - mean[c]) + kc[c];
     }
 }
 
@@ -977,7 +989,6 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
     {
       double sdy = 0, sdyx = 0;
       double invstd = l->save_invstd[c];
-      double mean = l->save_mean[c];
 
       for (int t = 0; t < n_tasks; t++)
         {
@@ -995,7 +1006,7 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
 
           ka[c] = (float) k;
           kb[c] = (float) (-k * invstd * sdyx / rows);
-          kc[c] = (float) (-k * sdy / rows + k * invstd * sdyx / rows * mean);
+          kc[c] = (float) (-k * sdy / rows);
         }
       else
         {

@@ -618,6 +618,13 @@ gemba_net_get_activation (GembaNet *net, guint index)
   return node_at (net, (int) index)->out;
 }
 
+const float *
+gemba_net_get_activation_grad (GembaNet *net, guint index)
+{
+  g_return_val_if_fail (index < net->nodes->len && net->arena != NULL, NULL);
+  return node_at (net, (int) index)->dout;
+}
+
 void
 gemba_net_fold_batch_norm (GembaNet *net)
 {

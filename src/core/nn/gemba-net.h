@@ -95,8 +95,10 @@ GEMBA_API const float *gemba_net_forward (GembaNet *net, GembaPool *pool, const 
 /* Back-propagates d loss / d logits through the last forward pass (which must have been a
  * training pass), accumulating parameter gradients. */
 GEMBA_API void gemba_net_backward (GembaNet *net, GembaPool *pool, const float *dlogits);
-/* Output of layer @index of the last forward pass (for tests). */
+/* Output of layer @index of the last forward pass, and its gradient after the last backward
+ * pass (for tests; in-place layers share their input's buffers). */
 GEMBA_API const float *gemba_net_get_activation (GembaNet *net, guint index);
+GEMBA_API const float *gemba_net_get_activation_grad (GembaNet *net, guint index);
 /* Folds every batch-norm that follows a convolution into it (inference only from then on). */
 GEMBA_API void gemba_net_fold_batch_norm (GembaNet *net);
 /* Copies parameters and statistics from @src, which must have the same configuration. */
