@@ -1321,14 +1321,11 @@ gemba_demo_create (const char *path, GembaDemoProgress progress, gpointer user_d
   classes[GEMBA_DEMO_N_CLASSES] = NULL;
 
   existed = g_file_test (path, G_FILE_TEST_EXISTS);
+  /* A refusal (the folder is not empty, or another process just made a project there)
+   * leaves everything as it was: only what this call made is ever removed below. */
   store = gemba_store_create (path, classes, error);
   if (store == NULL)
-    {
-      /* Only clean up what this call made: an existing folder was refused untouched. */
-      if (!existed)
-        remove_half_made (path, FALSE);
-      return FALSE;
-    }
+    return FALSE;
 
   rng_init (&rng, DEMO_SEED);
   plan = plan_frames (&rng);
