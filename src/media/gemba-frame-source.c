@@ -11,6 +11,7 @@
 
 #include "config.h"
 
+#include <string.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
@@ -38,6 +39,7 @@ struct _GembaFrameSource
   char *description;       /* a pipeline's, or NULL */
   GstDevice *device;       /* or NULL */
   gboolean network;        /* reconnect after drops */
+  gboolean always_live;    /* rtsp://, udp://, …: live whatever the state change says */
   gint64 file_time;        /* µs: a video file's modification time, 0 otherwise */
 
   GembaPixelFormat format;
@@ -66,6 +68,7 @@ struct _GembaFrameSource
   /* Set by run() for the streaming thread. */
   gboolean live;
   gint64 run_started_mono;
+  gint64 dropped_at;           /* µs (monotonic) a network stream dropped, 0 when playing */
 };
 
 G_DEFINE_FINAL_TYPE (GembaFrameSource, gemba_frame_source, G_TYPE_OBJECT)
@@ -88,6 +91,10 @@ typedef enum {
 static const char * const network_schemes[] = {
   "rtsp", "rtsps", "rtspt", "rtspu", "http", "https", "rtmp", "rtmps", "srt", "udp", "tcp",
   "rist", "hls",
+};
+/* Always live: their timestamps start again with every connection. */
+static const char * const live_schemes[] = {
+  "rtsp", "rtsps", "rtspt", "rtspu", "rtmp", "rtmps", "srt", "udp", "rist",
 };
 
 static char *
@@ -340,8 +347,13 @@ build_pipeline (GembaFrameSource *self, GError **error)
       GError *local = NULL;
       g_autoptr(GstPad) pad = NULL;
 
+      g_autofree char *full = NULL;
+
       g_assert (self->description);
-      head = gst_parse_bin_from_description (self->description, TRUE, &local);
+      /* A description may end in caps ("videotestsrc ! video/x-raw,width=640"), which the
+       * parser accepts only between two elements. */
+      full = g_strdup_printf ("%s ! identity silent=true", self->description);
+      head = gst_parse_bin_from_description (full, TRUE, &local);
       if (!head)
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
@@ -473,9 +485,16 @@ set_stream_error (GembaFrameSource *self, GError **error, GError *gst_error, con
                  _("%s: the camera is busy (another program uses it): %s"), self->location,
                  gst_error->message);
   else if (gst_error->domain == GST_RESOURCE_ERROR && self->kind != GEMBA_FRAME_SOURCE_PIPELINE)
-    g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
-                 _("%s: cannot open it: %s (%s)"), self->location, gst_error->message,
-                 debug ? debug : "");
+    {
+      /* The debug text's last line often says what really happened ("Failed to connect."). */
+      const char *detail = debug ? strrchr (debug, '\n') : NULL;
+      g_autofree char *why = g_strdup (detail ? detail + 1 : "");
+      g_strstrip (why);
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                   _("%s: cannot open it: %s%s%s Check the address, and that the camera or "
+                     "server is on and reachable."), self->location, gst_error->message,
+                   *why ? " " : "", why);
+    }
   else
     g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED, "%s: %s", self->location,
                  gst_error->message);
@@ -524,8 +543,31 @@ play (GembaFrameSource *self, GstElement *pipeline, GCancellable *cancellable,
       msg = gst_bus_timed_pop (bus, BUS_POLL_MS * GST_MSECOND);
       now = g_get_monotonic_time ();
       n = get_n_frames (self, &last_frame, NULL);
-      if (n > n_at_start)
-        *produced = TRUE;
+      if (n > n_at_start && !*produced)
+        {
+          *produced = TRUE;
+          if (self->dropped_at)
+            {
+              /* The frames came back: the reconnection worked. */
+              gint64 gap = now - self->dropped_at;
+              g_mutex_lock (&self->lock);
+              self->n_reconnects++;
+              self->gap_time += gap;
+              g_mutex_unlock (&self->lock);
+              self->dropped_at = 0;
+              g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, gap);
+            }
+          /* Some live sources do not say so in the state change; the latency query does. */
+          if (!self->live)
+            {
+              g_autoptr(GstQuery) query = gst_query_new_latency ();
+              gboolean live = FALSE;
+              if (gst_element_query (pipeline, query))
+                gst_query_parse_latency (query, &live, NULL, NULL);
+              if (live)
+                self->live = TRUE;
+            }
+        }
 
       if (msg)
         switch (GST_MESSAGE_TYPE (msg))
@@ -638,7 +680,6 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
 {
   g_autoptr(GstElement) pipeline = NULL;
   g_autoptr(GError) failure = NULL;
-  gint64 dropped_at = 0;
   guint backoff = BACKOFF_FIRST_MS;
   gboolean ok = FALSE;
 
@@ -653,7 +694,8 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
       return FALSE;
     }
   g_atomic_int_set (&self->stop_requested, 0);
-  self->live = self->kind == GEMBA_FRAME_SOURCE_CAMERA;
+  self->dropped_at = 0;
+  self->live = self->kind == GEMBA_FRAME_SOURCE_CAMERA || self->always_live;
   self->run_started_mono = g_get_monotonic_time ();
 
   for (;;)
@@ -669,18 +711,8 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
         query_duration (self, pipeline);
       teardown (&pipeline);
 
-      if (produced && dropped_at)
-        {
-          /* The frames came back: the reconnection worked. */
-          gint64 gap = g_get_monotonic_time () - dropped_at;
-          g_mutex_lock (&self->lock);
-          self->n_reconnects++;
-          self->gap_time += gap;
-          g_mutex_unlock (&self->lock);
-          g_signal_emit (self, signals[SIGNAL_RECONNECTED], 0, gap);
-          dropped_at = 0;
-          backoff = BACKOFF_FIRST_MS;
-        }
+      if (produced)
+        backoff = BACKOFF_FIRST_MS;
 
       if (outcome == OUTCOME_STOPPED)
         {
@@ -708,13 +740,13 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
             ok = TRUE;
           break;
         }
-      if (!dropped_at)
+      if (!self->dropped_at)
         {
-          dropped_at = g_get_monotonic_time ();
+          self->dropped_at = g_get_monotonic_time ();
           g_signal_emit (self, signals[SIGNAL_DROPPED], 0,
                          failure ? failure->message : _("the stream ended"));
         }
-      else if (g_get_monotonic_time () - dropped_at >
+      else if (g_get_monotonic_time () - self->dropped_at >
                (gint64) self->reconnect_timeout * G_USEC_PER_SEC)
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
@@ -928,6 +960,9 @@ gemba_frame_source_new_for_uri (const char *uri, GError **error)
   for (guint i = 0; i < G_N_ELEMENTS (network_schemes); i++)
     if (g_ascii_strcasecmp (scheme, network_schemes[i]) == 0)
       self->network = TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (live_schemes); i++)
+    if (g_ascii_strcasecmp (scheme, live_schemes[i]) == 0)
+      self->always_live = TRUE;
   self->display_name = g_strdup (g_uri_get_host (parsed) ? g_uri_get_host (parsed) : uri);
   return self;
 }
