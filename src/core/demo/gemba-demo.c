@@ -1280,7 +1280,14 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
 
   {
     gint64 assigned[4];
+    g_autofree char *detail = g_strdup_printf ("{\"frames\": %u, \"seed\": %" G_GUINT64_FORMAT "}",
+                                               plan->len, DEMO_SEED);
 
+    /* The audit trail says where these frames came from: no camera, a renderer. */
+    gemba_store_set_author (store, "gemba-demo");
+    if (!gemba_store_audit (store, "demo", "rendered frames of washers and brackets", detail,
+                            error))
+      return FALSE;
     if (!gemba_store_assign_splits (store, 0.2, 0.1, DEMO_SEED, assigned, error))
       return FALSE;
   }
