@@ -75,6 +75,12 @@ int gemba_cli_ls (int argc, char **argv);
 int gemba_cli_stats (int argc, char **argv);
 int gemba_cli_history (int argc, char **argv);
 int gemba_cli_split (int argc, char **argv);
+
+int gemba_cli_train (int argc, char **argv);
+int gemba_cli_models (int argc, char **argv);
+int gemba_cli_eval (int argc, char **argv);
+int gemba_cli_predict (int argc, char **argv);
+int gemba_cli_promote (int argc, char **argv);
 /* gemba-cli-package.c */
 int gemba_cli_keygen (int argc, char **argv);
 int gemba_cli_verify (int argc, char **argv);

@@ -20,6 +20,7 @@
 #include "gemba-model.h"
 #include "gemba-train.h"
 #include "gemba-classifier.h"
+#include "gemba-workflow.h"
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #include "gemba-onnx.h"

@@ -1,0 +1,568 @@
+/* gemba-workflow.c: train, evaluate and predict with a project's models
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-workflow"
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "gemba-classifier.h"
+#include "gemba-error.h"
+#include "gemba-workflow.h"
+
+#define PREDICT_BATCH 256
+
+void
+gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 parent_id)
+{
+  memset (options, 0, sizeof *options);
+  gemba_train_settings_init (&options->settings, GEMBA_ARCH_SMALL_CNN);
+  options->parent_id = parent_id;
+  options->false_reading_weight = GEMBA_WORKFLOW_FALSE_READING_WEIGHT;
+  if (parent_id)
+    {
+      /* A fine-tune starts from good weights: fewer epochs, a gentler rate, no warm-up. */
+      options->settings.epochs = 12;
+      options->settings.lr *= 0.25f;
+      options->settings.warmup_epochs = 0;
+    }
+}
+
+void
+gemba_evaluation_free (GembaEvaluation *evaluation)
+{
+  if (!evaluation)
+    return;
+  gemba_metrics_free (evaluation->metrics);
+  g_strfreev (evaluation->class_names);
+  g_free (evaluation->frame_ids);
+  g_free (evaluation->truth);
+  g_free (evaluation->verdicts);
+  g_free (evaluation->probabilities);
+  g_free (evaluation);
+}
+
+/* Class id → name, retired classes included. */
+static GHashTable *
+class_names_by_id (GembaStore *store, GError **error)
+{
+  g_autoptr(GPtrArray) classes = gemba_store_list_classes (store, TRUE, error);
+  GHashTable *names;
+
+  if (!classes)
+    return NULL;
+  names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  for (guint i = 0; i < classes->len; i++)
+    {
+      GembaClass *klass = classes->pdata[i];
+      g_hash_table_insert (names, g_memdup2 (&klass->id, sizeof klass->id),
+                           g_strdup (klass->name));
+    }
+  return names;
+}
+
+/* The project class id of each model output (0 for a class the project no longer has). */
+static gint64 *
+map_outputs (GembaStore *store, const char *const *names, int n)
+{
+  gint64 *ids = g_new0 (gint64, MAX (n, 1));
+
+  for (int i = 0; i < n; i++)
+    {
+      g_autoptr(GembaClass) klass = gemba_store_find_class (store, names[i], NULL);
+      ids[i] = klass ? klass->id : 0;
+    }
+  return ids;
+}
+
+static GembaClassifier *
+open_classifier (GembaStore *store, gint64 model_id, GError **error)
+{
+  g_autoptr(GembaModelRecord) record = gemba_store_get_model (store, model_id, error);
+  g_autofree char *dir = NULL;
+
+  if (!record)
+    return NULL;
+  dir = gemba_store_dup_model_dir (store, model_id);
+  return gemba_classifier_new_from_dir (dir, 0, error);
+}
+
+/* Classifies @frames (GembaFrame) and stores the predictions under @model_id. */
+static gboolean
+classify_and_store (GembaStore *store, gint64 model_id, GembaClassifier *classifier,
+                    GPtrArray *frames, int *verdicts, float *probabilities, guint *n_ok,
+                    GError **error)
+{
+  GembaModel *model = gemba_classifier_get_model (classifier);
+  int n_classes = gemba_model_get_n_classes (model);
+  g_autofree gint64 *class_ids = map_outputs (store, gemba_model_get_class_names (model),
+                                              n_classes);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autofree GError **errors = g_new0 (GError *, MAX (frames->len, 1));
+  g_autofree gint64 *ids = g_new0 (gint64, MAX (frames->len, 1));
+  g_autofree float *rows = g_new0 (float, (gsize) MAX (frames->len, 1) * n_classes);
+  GError *first = NULL;
+  guint n = 0;
+
+  for (guint i = 0; i < frames->len; i++)
+    g_ptr_array_add (paths, gemba_store_dup_frame_path (store, frames->pdata[i]));
+  gemba_classifier_classify_files (classifier, (const char *const *) paths->pdata, frames->len,
+                                   verdicts, probabilities, errors);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      if (errors[i])
+        {
+          if (!first)
+            first = g_steal_pointer (&errors[i]);
+          g_clear_error (&errors[i]);
+          continue;
+        }
+      ids[n] = ((GembaFrame *) frames->pdata[i])->id;
+      memcpy (rows + (gsize) n * n_classes, probabilities + (gsize) i * n_classes,
+              n_classes * sizeof (float));
+      n++;
+    }
+  if (n_ok)
+    *n_ok = n;
+  if (n == 0 && first)
+    {
+      g_propagate_error (error, first);
+      return FALSE;
+    }
+  if (first)
+    {
+      g_warning ("%s", first->message);
+      g_error_free (first);
+    }
+  return gemba_store_save_predictions (store, model_id, n, ids, rows, n_classes, class_ids, error);
+}
+
+GembaEvaluation *
+gemba_workflow_evaluate (GembaStore *store, gint64 model_id, GCancellable *cancellable,
+                         GError **error)
+{
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_SPLIT, .split = GEMBA_SPLIT_TEST };
+  g_autoptr(GembaClassifier) classifier = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) frames = g_ptr_array_new ();
+  g_autoptr(GHashTable) names = NULL;
+  g_autoptr(GembaEvaluation) evaluation = g_new0 (GembaEvaluation, 1);
+  g_autoptr(JsonNode) metrics = NULL;
+  g_autofree char *metrics_text = NULL;
+  GembaModel *model;
+  int n_classes;
+  guint n;
+
+  if (!(classifier = open_classifier (store, model_id, error)) ||
+      !(names = class_names_by_id (store, error)) ||
+      !(all = gemba_store_list_frames (store, &query, 0, -1, error)))
+    return NULL;
+  model = gemba_classifier_get_model (classifier);
+  n_classes = gemba_model_get_n_classes (model);
+  evaluation->class_names = g_strdupv ((char **) gemba_model_get_class_names (model));
+  evaluation->metrics = gemba_metrics_new (n_classes);
+  evaluation->truth = g_new0 (int, MAX (all->len, 1));
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      GembaFrame *frame = all->pdata[i];
+      const char *name = g_hash_table_lookup (names, &frame->label_class_id);
+      int truth = name ? gemba_model_find_class (model, name) : -1;
+      if (!frame->label_class_id)
+        continue;
+      if (truth < 0)
+        {
+          evaluation->n_unknown++;
+          continue;
+        }
+      evaluation->truth[frames->len] = truth;
+      g_ptr_array_add (frames, frame);
+    }
+  if (frames->len == 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: the test split has no labeled frames of the model’s classes to "
+                     "evaluate on (label some, or assign splits with “gemba split”)"),
+                   gemba_store_get_path (store));
+      return NULL;
+    }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
+
+  n = frames->len;
+  evaluation->n_frames = n;
+  evaluation->frame_ids = g_new0 (gint64, n);
+  evaluation->verdicts = g_new0 (int, n);
+  evaluation->probabilities = g_new0 (float, (gsize) n * n_classes);
+  {
+    guint n_ok = 0;
+    if (!classify_and_store (store, model_id, classifier, frames, evaluation->verdicts,
+                             evaluation->probabilities, &n_ok, error))
+      return NULL;
+    if (n_ok != n)
+      {
+        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                     _("%s: %u test frames could not be read; the evaluation would not be on "
+                       "the whole test split"), gemba_store_get_path (store), n - n_ok);
+        return NULL;
+      }
+  }
+  for (guint i = 0; i < n; i++)
+    {
+      evaluation->frame_ids[i] = ((GembaFrame *) frames->pdata[i])->id;
+      gemba_metrics_add (evaluation->metrics, evaluation->truth[i], evaluation->verdicts[i]);
+    }
+
+  metrics = gemba_metrics_to_json (evaluation->metrics,
+                                   (const char *const *) evaluation->class_names);
+  metrics_text = json_to_string (metrics, FALSE);
+  if (!gemba_store_set_model_metrics (store, model_id, metrics_text,
+                                      gemba_metrics_accuracy (evaluation->metrics), error))
+    return NULL;
+  return g_steal_pointer (&evaluation);
+}
+
+gint64
+gemba_workflow_predict (GembaStore *store, gint64 model_id, const GembaFrameQuery *query,
+                        GCancellable *cancellable, GembaWorkflowProgressFunc progress,
+                        gpointer user_data, GError **error)
+{
+  g_autoptr(GembaClassifier) classifier = NULL;
+  g_autoptr(GArray) ids = NULL;
+  gint64 done = 0;
+  int n_classes;
+
+  if (!(classifier = open_classifier (store, model_id, error)) ||
+      !(ids = gemba_store_list_frame_ids (store, query, error)))
+    return -1;
+  n_classes = gemba_classifier_get_n_classes (classifier);
+
+  for (guint start = 0; start < ids->len; start += PREDICT_BATCH)
+    {
+      guint end = MIN (start + PREDICT_BATCH, ids->len);
+      g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
+      g_autofree int *verdicts = g_new0 (int, end - start);
+      g_autofree float *probabilities = g_new0 (float, (gsize) (end - start) * n_classes);
+      guint n_ok = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return -1;
+      for (guint i = start; i < end; i++)
+        {
+          GembaFrame *frame = gemba_store_get_frame (store, g_array_index (ids, gint64, i), error);
+          if (!frame)
+            return -1;
+          g_ptr_array_add (frames, frame);
+        }
+      if (!classify_and_store (store, model_id, classifier, frames, verdicts, probabilities,
+                               &n_ok, error))
+        return -1;
+      done += n_ok;
+      if (progress)
+        progress (end, ids->len, user_data);
+    }
+  return done;
+}
+
+/* --- Training ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GPtrArray *paths;     /* owns the frame paths the samples point to */
+  GArray *train;        /* GembaTrainSample */
+  GArray *val;
+  guint n_test;         /* labeled test frames of the classes trained */
+} Samples;
+
+static void
+samples_clear (Samples *s)
+{
+  g_clear_pointer (&s->paths, g_ptr_array_unref);
+  g_clear_pointer (&s->train, g_array_unref);
+  g_clear_pointer (&s->val, g_array_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Samples, samples_clear)
+
+static gboolean
+collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weight,
+                 Samples *samples, GError **error)
+{
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_LABELED };
+  g_autoptr(GPtrArray) frames = gemba_store_list_frames (store, &query, 0, -1, error);
+  g_autoptr(GArray) corrected = NULL;
+  g_autoptr(GHashTable) weighted = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autofree guint *per_class = g_new0 (guint, MAX (classes->len, 1));
+
+  if (!frames || !(corrected = gemba_store_list_corrected_false_readings (store, error)))
+    return FALSE;
+  for (guint i = 0; i < corrected->len; i++)
+    g_hash_table_add (weighted, &g_array_index (corrected, gint64, i));
+
+  samples->paths = g_ptr_array_new_with_free_func (g_free);
+  samples->train = g_array_new (FALSE, TRUE, sizeof (GembaTrainSample));
+  samples->val = g_array_new (FALSE, TRUE, sizeof (GembaTrainSample));
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      GembaTrainSample sample = { 0 };
+      int label = -1;
+
+      for (guint k = 0; k < classes->len; k++)
+        if (((GembaClass *) classes->pdata[k])->id == frame->label_class_id)
+          label = k;
+      if (label < 0)
+        continue;  /* a retired class */
+      if (frame->split == GEMBA_SPLIT_TEST)
+        samples->n_test++;
+      if (frame->split != GEMBA_SPLIT_TRAIN && frame->split != GEMBA_SPLIT_VAL)
+        continue;
+      sample.path = gemba_store_dup_frame_path (store, frame);
+      g_ptr_array_add (samples->paths, (char *) sample.path);
+      sample.label = label;
+      sample.weight = g_hash_table_contains (weighted, &frame->id) ? false_reading_weight : 1.0f;
+      if (frame->split == GEMBA_SPLIT_TRAIN)
+        {
+          g_array_append_val (samples->train, sample);
+          per_class[label]++;
+        }
+      else
+        g_array_append_val (samples->val, sample);
+    }
+
+  if (classes->len < 2)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: a model needs at least two classes to tell apart; the project has %u "
+                     "(add one with “gemba classes PROJECT add NAME”)"),
+                   gemba_store_get_path (store), classes->len);
+      return FALSE;
+    }
+  if (samples->train->len == 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: the training split has no labeled frames: label some frames first"),
+                   gemba_store_get_path (store));
+      return FALSE;
+    }
+  for (guint k = 0; k < classes->len; k++)
+    if (per_class[k] == 0)
+      {
+        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                     _("%s: class “%s” has no labeled frames in the training split; label some, "
+                       "or retire the class"), gemba_store_get_path (store),
+                     ((GembaClass *) classes->pdata[k])->name);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static char *
+json_object_to_text (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_set_object (node, object);
+  return json_to_string (node, FALSE);
+}
+
+GembaModelRecord *
+gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *options,
+                      GCancellable *cancellable, GembaTrainProgressFunc progress,
+                      gpointer user_data, GError **error)
+{
+  g_autoptr(GPtrArray) classes = NULL;
+  g_autoptr(GembaModel) parent = NULL;
+  g_autoptr(GembaTrainer) trainer = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autoptr(GembaModelRecord) added = NULL;
+  g_autoptr(JsonObject) settings_json = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autofree char *settings_text = NULL;
+  g_autofree char *staging = NULL;
+  g_auto(Samples) samples = { 0 };
+  GembaModelRecord record = { 0 };
+  GembaStats stats;
+  GError *local = NULL;
+  gint64 run_id, production, n_test;
+  gint64 started = g_get_monotonic_time ();
+
+  g_return_val_if_fail (GEMBA_IS_STORE (store), NULL);
+
+  if (!gemba_store_get_stats (store, &stats, error))
+    return NULL;
+  if (stats.n_split[GEMBA_SPLIT_NONE] > 0 &&
+      !gemba_store_assign_splits (store, 0.2, 0.1, 1, NULL, error))
+    return NULL;
+  if (!gemba_store_get_stats (store, &stats, error) ||
+      !(classes = gemba_store_list_classes (store, FALSE, error)) ||
+      !collect_samples (store, classes, options->false_reading_weight, &samples, error))
+    return NULL;
+  for (guint i = 0; i < classes->len; i++)
+    g_ptr_array_add (names, ((GembaClass *) classes->pdata[i])->name);
+  g_ptr_array_add (names, NULL);
+
+  if (options->parent_id)
+    {
+      g_autofree char *dir = gemba_store_dup_model_dir (store, options->parent_id);
+      g_autoptr(GembaModelRecord) parent_record = gemba_store_get_model (store,
+                                                                         options->parent_id,
+                                                                         error);
+      if (!parent_record || !(parent = gemba_model_load (dir, error)))
+        return NULL;
+    }
+
+  trainer = gemba_trainer_new (&options->settings, (const char *const *) names->pdata);
+  gemba_trainer_set_samples (trainer, (GembaTrainSample *) samples.train->data, samples.train->len,
+                             (GembaTrainSample *) samples.val->data, samples.val->len);
+  if (parent)
+    gemba_trainer_set_parent (trainer, parent);
+  settings_json = gemba_train_settings_to_json (gemba_trainer_get_settings (trainer));
+  settings_text = json_object_to_text (settings_json);
+
+  if (!(run_id = gemba_store_begin_run (store, options->parent_id, settings_text, error)))
+    return NULL;
+  model = gemba_trainer_run (trainer, cancellable, progress, user_data, &local);
+  if (!model)
+    {
+      gemba_store_finish_run (store, run_id,
+                              g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_CANCELLED)
+                                ? "cancelled" : "failed", 0, local->message, NULL);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+
+  /* Stage the folder, then move it in with its row: a crash leaves a whole model or none. */
+  if (!(staging = gemba_store_make_staging_dir (store, error)))
+    goto failed;
+  g_rmdir (staging);
+  if (!gemba_model_save (model, staging, error))
+    goto failed;
+
+  record.parent_id = options->parent_id;
+  record.author = (char *) gemba_store_get_author (store);
+  record.architecture = (char *) gemba_arch_to_string (gemba_model_get_config (model)->arch);
+  record.classes = (char **) gemba_model_get_class_names (model);
+  record.settings = settings_text;
+  record.seed = gemba_trainer_get_settings (trainer)->seed;
+  record.dataset_revision = stats.revision;
+  record.n_train = samples.train->len;
+  record.n_val = samples.val->len;
+  n_test = samples.n_test;
+  record.n_test = n_test;
+  record.test_accuracy = -1;
+  record.duration = (g_get_monotonic_time () - started) / (double) G_USEC_PER_SEC;
+  record.weights_sha256 = (char *) gemba_model_get_weights_sha256 (model);
+  if (!(added = gemba_store_add_model (store, &record, staging, error)))
+    goto failed;
+
+  /* Evaluate on the locked test split, and production again on the same frames, so that the
+   * two are compared fairly; predict the false readings people corrected. */
+  production = gemba_store_get_production_model_id (store);
+  {
+    g_autoptr(GembaEvaluation) evaluation = NULL;
+    GembaFrameQuery false_readings = { .filter = GEMBA_FILTER_FALSE_READINGS };
+    if (n_test > 0 && !(evaluation = gemba_workflow_evaluate (store, added->id, cancellable,
+                                                              &local)))
+      {
+        g_warning ("%s", local->message);
+        g_clear_error (&local);
+      }
+    if (production && n_test > 0)
+      {
+        g_autoptr(GembaEvaluation) current = gemba_workflow_evaluate (store, production,
+                                                                      cancellable, NULL);
+      }
+    if (gemba_workflow_predict (store, added->id, &false_readings, cancellable, NULL, NULL,
+                                &local) < 0)
+      {
+        g_warning ("%s", local->message);
+        g_clear_error (&local);
+      }
+  }
+  {
+    g_autofree char *log = json_object_to_text (gemba_model_get_training (model));
+    gemba_store_finish_run (store, run_id, "done", added->id, log, NULL);
+  }
+  return gemba_store_get_model (store, added->id, error);
+
+failed:
+  if (staging)
+    {
+      /* Remove what was staged: weights.bin and model.json at most. */
+      for (const char *name = "weights.bin\0model.json\0"; *name; name += strlen (name) + 1)
+        {
+          g_autofree char *path = g_build_filename (staging, name, NULL);
+          g_unlink (path);
+        }
+      g_rmdir (staging);
+    }
+  gemba_store_finish_run (store, run_id, "failed", 0, error && *error ? (*error)->message : NULL,
+                          NULL);
+  return NULL;
+}
+
+/* --- Describing a change -------------------------------------------------------------- */
+
+char *
+gemba_workflow_describe_change (GembaStore *store, gint64 model_id, GError **error)
+{
+  g_autoptr(GembaModelRecord) model = gemba_store_get_model (store, model_id, error);
+  g_autoptr(GembaModelRecord) production = NULL;
+  g_autoptr(GArray) corrected = NULL;
+  gint64 production_id;
+  guint fixed = 0;
+  GString *text;
+
+  if (!model || !(corrected = gemba_store_list_corrected_false_readings (store, error)))
+    return NULL;
+  production_id = gemba_store_get_production_model_id (store);
+  if (production_id && production_id != model_id)
+    production = gemba_store_get_model (store, production_id, NULL);
+
+  for (guint i = 0; i < corrected->len; i++)
+    {
+      gint64 frame_id = g_array_index (corrected, gint64, i);
+      g_autoptr(GembaFrame) frame = gemba_store_get_frame (store, frame_id, NULL);
+      gint64 verdict = 0;
+      if (frame && gemba_store_get_prediction (store, model_id, frame_id, &verdict, NULL, NULL,
+                                               NULL, NULL) &&
+          verdict == frame->label_class_id)
+        fixed++;
+    }
+
+  text = g_string_new (NULL);
+  if (corrected->len > 0)
+    g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE,
+                                               "%s fixes %u of %u false reading",
+                                               "%s fixes %u of %u false readings",
+                                               corrected->len),
+                            model->name, fixed, corrected->len);
+  else
+    g_string_append (text, model->name);
+
+  if (model->test_accuracy < 0)
+    g_string_append (text, _(" and has not been evaluated on the test split yet."));
+  else if (!production || production->test_accuracy < 0)
+    g_string_append_printf (text, _(" and reaches a test accuracy of %.1f %%."),
+                            100 * model->test_accuracy);
+  else
+    {
+      double delta = model->test_accuracy - production->test_accuracy;
+      double now = 100 * model->test_accuracy, before = 100 * production->test_accuracy;
+      if (fabs (delta) < 0.0005)
+        g_string_append_printf (text, _(" and keeps test accuracy at %.1f %% (production: "
+                                        "%.1f %%)."), now, before);
+      else if (delta > 0)
+        g_string_append_printf (text, _(" and raises test accuracy to %.1f %% (production: "
+                                        "%.1f %%)."), now, before);
+      else
+        g_string_append_printf (text, _(" and lowers test accuracy to %.1f %% (production: "
+                                        "%.1f %%)."), now, before);
+    }
+  return g_string_free (text, FALSE);
+}

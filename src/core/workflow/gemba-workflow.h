@@ -1,0 +1,100 @@
+/* gemba-workflow.h: train, evaluate and predict with a project's models
+ *
+ * What `gemba train/eval/predict` and the workbench's training and models pages do: the
+ * project's labels and splits go in, model versions, metrics and per-frame predictions come
+ * out, recorded in the store. Every function may run in a worker thread.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "gemba-types.h"
+#include "gemba-metrics.h"
+#include "gemba-store.h"
+#include "gemba-store-models.h"
+#include "gemba-train.h"
+
+G_BEGIN_DECLS
+
+/* Corrected false readings weigh this much more than other frames when fine-tuning. */
+#define GEMBA_WORKFLOW_FALSE_READING_WEIGHT 3.0f
+
+/**
+ * GembaWorkflowTrainOptions:
+ * @parent_id: the model to fine-tune, 0 to train from scratch
+ * @settings: training settings (architecture, input, epochs, …); for a fine-tune the
+ *   parent's architecture and input recipe win
+ * @false_reading_weight: loss weight of frames that a production model once got wrong
+ */
+typedef struct {
+  gint64 parent_id;
+  GembaTrainSettings settings;
+  float false_reading_weight;
+} GembaWorkflowTrainOptions;
+
+/* Defaults: a new small CNN, or (with @parent_id) a short fine-tune at a lower rate. */
+GEMBA_API void gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options,
+                                                  gint64 parent_id);
+
+/* Trains a model on the labeled frames of the train split (validation on val), evaluates it
+ * on the locked test split, and records it as a new version with its metrics and its
+ * predictions for the test frames and the current false readings. Frames without a split
+ * are assigned first (test 0.2, val 0.1). A cancelled or failed run leaves no model, only an
+ * entry in the runs table. Clear errors for: no labeled frames to train on, fewer than two
+ * classes, a class without training examples, a parent whose files are damaged. */
+GEMBA_API GembaModelRecord *gemba_workflow_train (GembaStore *store,
+                                                  const GembaWorkflowTrainOptions *options,
+                                                  GCancellable *cancellable,
+                                                  GembaTrainProgressFunc progress,
+                                                  gpointer user_data, GError **error);
+
+/**
+ * GembaEvaluation:
+ * What a model makes of the labeled frames of the locked test split.
+ * @metrics: confusion matrix over the model's classes
+ * @class_names: the model's classes, in output order
+ * @n_frames: test frames evaluated
+ * @frame_ids: their row ids
+ * @truth: their labels as model output indices
+ * @verdicts: the model's verdicts
+ * @probabilities: @n_frames rows of @metrics->n_classes
+ * @n_unknown: test frames skipped because their class is not one of the model's
+ */
+typedef struct {
+  GembaMetrics *metrics;
+  char **class_names;
+  guint n_frames;
+  gint64 *frame_ids;
+  int *truth;
+  int *verdicts;
+  float *probabilities;
+  guint n_unknown;
+} GembaEvaluation;
+
+GEMBA_API void gemba_evaluation_free (GembaEvaluation *evaluation);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaEvaluation, gemba_evaluation_free)
+
+/* Evaluates @model_id on the locked test split, stores its metrics and its predictions for
+ * those frames. */
+GEMBA_API GembaEvaluation *gemba_workflow_evaluate (GembaStore *store, gint64 model_id,
+                                                    GCancellable *cancellable, GError **error);
+
+typedef void (*GembaWorkflowProgressFunc) (guint done, guint total, gpointer user_data);
+
+/* Classifies the frames matching @query (NULL: every frame) with @model_id and stores the
+ * predictions, in batches; returns how many frames were classified. Frames whose file cannot
+ * be read are reported in @error only if none could be classified. */
+GEMBA_API gint64 gemba_workflow_predict (GembaStore *store, gint64 model_id,
+                                         const GembaFrameQuery *query, GCancellable *cancellable,
+                                         GembaWorkflowProgressFunc progress, gpointer user_data,
+                                         GError **error);
+
+/* One sentence on what @model_id changes against production, e.g. "Model 5 fixes 41 of 50
+ * false readings and keeps test accuracy at 97.8 % (production: 96.1 %)." Needs the model's
+ * metrics (gemba_workflow_evaluate) and predictions for the false readings. */
+GEMBA_API char *gemba_workflow_describe_change (GembaStore *store, gint64 model_id,
+                                                GError **error);
+
+G_END_DECLS
