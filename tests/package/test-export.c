@@ -284,6 +284,7 @@ test_gate (Fixture *f, gconstpointer data)
 
   /* C is A: nothing to refuse. */
   options.version = "1.0.0";
+  g_assert_true (gemba_store_set_setting (f->store, "package.threshold.dent", "0.8", &error));
   g_assert_true (gemba_package_export (f->store, f->c, good, &options, &error));
   g_assert_no_error (error);
   pkg = gemba_package_load (good, f->trust, &error);
@@ -297,6 +298,12 @@ test_gate (Fixture *f, gconstpointer data)
                      json_object_get_object_member (gemba_package_get_manifest (pkg), "model"),
                      "exported_by"), ==, "ben");
   g_assert_nonnull (strstr (gemba_package_get_model_card (pkg), "## How well"));
+  {
+    JsonArray *t = json_object_get_array_member (gemba_package_get_manifest (pkg),
+                                                 "thresholds");
+    g_assert_cmpfloat (json_array_get_double_element (t, 0), ==, 0.5);
+    g_assert_cmpfloat (json_array_get_double_element (t, 2), ==, 0.8);
+  }
   g_assert_nonnull (gemba_package_get_member (pkg, GEMBA_PACKAGE_ONNX));
 
   /* B loses its favourite class: refused, naming it; no file written. */
@@ -332,6 +339,13 @@ test_gate (Fixture *f, gconstpointer data)
   detail = audit_detail (f, "export-forced");
   g_assert_nonnull (detail);
   g_assert_nonnull (strstr (detail, reason));
+
+  /* The project sets the tolerance: at 1.0 (anything goes) B passes unforced. */
+  g_assert_true (gemba_store_set_setting (f->store, "gate.tolerance", "1.0", &error));
+  options.force = FALSE;
+  options.reason = NULL;
+  g_assert_true (gemba_package_export (f->store, f->b, worse, &options, &error));
+  g_assert_no_error (error);
 }
 
 static void

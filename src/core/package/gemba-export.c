@@ -335,6 +335,27 @@ add_counts (JsonBuilder *b, GembaStore *store, GError **error)
   json_builder_end_object (b);
 }
 
+static double
+read_fraction (GembaStore *store, const char *key, double fallback)
+{
+  g_autofree char *text = gemba_store_dup_setting (store, key);
+  char *end = NULL;
+  double v;
+
+  if (text == NULL)
+    return fallback;
+  v = g_ascii_strtod (text, &end);
+  return end != text && *end == '\0' && v >= 0 && v <= 1 ? v : fallback;
+}
+
+static double
+class_threshold (GembaStore *store, const char *name)
+{
+  g_autofree char *key = g_strconcat ("package.threshold.", name, NULL);
+
+  return read_fraction (store, key, read_fraction (store, "package.threshold", 0.5));
+}
+
 static JsonObject *
 make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
                const char *name, const char *version, const GembaExportOptions *options,
@@ -381,13 +402,16 @@ make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
   for (guint i = 0; classes[i]; i++)
     json_builder_add_string_value (b, classes[i]);
   json_builder_end_array (b);
-  /* The verdict is the most probable class; thresholds are for lines that flag uncertain
-   * frames (below the threshold: ask a person). */
+  /* The verdict is the most probable class; a line flags a verdict whose probability is
+   * below its class's threshold for a person to look at. Project settings
+   * "package.threshold.<class>", else "package.threshold", else 0.5. */
   json_builder_set_member_name (b, "thresholds");
   json_builder_begin_array (b);
   for (guint i = 0; classes[i]; i++)
-    json_builder_add_double_value (b, 0.5);
+    json_builder_add_double_value (b, class_threshold (store, classes[i]));
   json_builder_end_array (b);
+  add_string (b, "thresholds_meaning", "below its class's threshold, a verdict should go to a "
+                                       "person for review");
 
   json_builder_set_member_name (b, "input");
   json_builder_begin_object (b);
