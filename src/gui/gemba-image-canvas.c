@@ -1,0 +1,331 @@
+/* gemba-image-canvas.c: shows one frame large, with zoom and pan
+ *
+ * Zoom: pinch, Ctrl+scroll or scroll, and the frame view's keys; pan: drag, or the keys.
+ * The zoom is relative to "fit", so 1.0 always shows the whole frame.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-gui"
+
+#include "config.h"
+
+#include <math.h>
+
+#include "gemba-image-canvas.h"
+
+#define MAX_ZOOM 32.0
+
+struct _GembaImageCanvas
+{
+  GtkWidget parent_instance;
+
+  GdkTexture *texture;
+  double zoom;
+  double pan_x;          /* offset of the frame's centre from the widget's, in pixels */
+  double pan_y;
+  double drag_start_x;
+  double drag_start_y;
+  double pinch_start_zoom;
+  double pointer_x;
+  double pointer_y;
+};
+
+G_DEFINE_FINAL_TYPE (GembaImageCanvas, gemba_image_canvas, GTK_TYPE_WIDGET)
+
+enum { PROP_0, PROP_ZOOM, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+enum { PAINTED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static double
+fit_scale (GembaImageCanvas *self)
+{
+  double w = gtk_widget_get_width (GTK_WIDGET (self));
+  double h = gtk_widget_get_height (GTK_WIDGET (self));
+  double tw, th;
+
+  if (!self->texture)
+    return 1.0;
+  tw = gdk_texture_get_width (self->texture);
+  th = gdk_texture_get_height (self->texture);
+  return MAX (MIN (w / tw, h / th), 1e-3);
+}
+
+static void
+clamp_pan (GembaImageCanvas *self)
+{
+  double w = gtk_widget_get_width (GTK_WIDGET (self));
+  double h = gtk_widget_get_height (GTK_WIDGET (self));
+  double scale = fit_scale (self) * self->zoom;
+  double iw, ih, max_x, max_y;
+
+  if (!self->texture)
+    return;
+  iw = gdk_texture_get_width (self->texture) * scale;
+  ih = gdk_texture_get_height (self->texture) * scale;
+  /* The frame can be pushed until its edge reaches the widget's middle, no further. */
+  max_x = MAX (0.0, (iw - w) / 2.0 + w / 2.0 * (iw > w));
+  max_y = MAX (0.0, (ih - h) / 2.0 + h / 2.0 * (ih > h));
+  self->pan_x = CLAMP (self->pan_x, -max_x, max_x);
+  self->pan_y = CLAMP (self->pan_y, -max_y, max_y);
+}
+
+static void
+set_zoom_at (GembaImageCanvas *self, double zoom, double x, double y)
+{
+  double w = gtk_widget_get_width (GTK_WIDGET (self));
+  double h = gtk_widget_get_height (GTK_WIDGET (self));
+  double ratio;
+
+  zoom = CLAMP (zoom, 1.0, MAX_ZOOM);
+  if (zoom == self->zoom)
+    return;
+  /* Keep the point under (x, y) where it is. */
+  ratio = zoom / self->zoom;
+  self->pan_x = (x - w / 2.0) - ((x - w / 2.0) - self->pan_x) * ratio;
+  self->pan_y = (y - h / 2.0) - ((y - h / 2.0) - self->pan_y) * ratio;
+  self->zoom = zoom;
+  if (zoom == 1.0)
+    self->pan_x = self->pan_y = 0.0;
+  clamp_pan (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+}
+
+static void
+gemba_image_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
+{
+  GembaImageCanvas *self = GEMBA_IMAGE_CANVAS (widget);
+  double w = gtk_widget_get_width (widget);
+  double h = gtk_widget_get_height (widget);
+  double scale, iw, ih;
+
+  if (!self->texture)
+    return;
+  scale = fit_scale (self) * self->zoom;
+  iw = gdk_texture_get_width (self->texture) * scale;
+  ih = gdk_texture_get_height (self->texture) * scale;
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  gtk_snapshot_append_texture (snapshot, self->texture,
+                               &GRAPHENE_RECT_INIT ((w - iw) / 2.0 + self->pan_x,
+                                                    (h - ih) / 2.0 + self->pan_y, iw, ih));
+  gtk_snapshot_pop (snapshot);
+  g_signal_emit (self, signals[PAINTED], 0);
+}
+
+static void
+gemba_image_canvas_size_allocate (GtkWidget *widget, int width, int height, int baseline)
+{
+  clamp_pan (GEMBA_IMAGE_CANVAS (widget));
+}
+
+static void
+drag_begin_cb (GtkGestureDrag *gesture, double x, double y, GembaImageCanvas *self)
+{
+  self->drag_start_x = self->pan_x;
+  self->drag_start_y = self->pan_y;
+}
+
+static void
+drag_update_cb (GtkGestureDrag *gesture, double dx, double dy, GembaImageCanvas *self)
+{
+  self->pan_x = self->drag_start_x + dx;
+  self->pan_y = self->drag_start_y + dy;
+  clamp_pan (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+zoom_begin_cb (GtkGesture *gesture, GdkEventSequence *sequence, GembaImageCanvas *self)
+{
+  self->pinch_start_zoom = self->zoom;
+}
+
+static void
+zoom_scale_changed_cb (GtkGestureZoom *gesture, double scale, GembaImageCanvas *self)
+{
+  double x, y;
+
+  if (!gtk_gesture_get_bounding_box_center (GTK_GESTURE (gesture), &x, &y))
+    x = gtk_widget_get_width (GTK_WIDGET (self)) / 2.0, y = gtk_widget_get_height (GTK_WIDGET (self)) / 2.0;
+  set_zoom_at (self, self->pinch_start_zoom * scale, x, y);
+}
+
+static gboolean
+scroll_cb (GtkEventControllerScroll *controller, double dx, double dy, GembaImageCanvas *self)
+{
+  if (dy == 0.0)
+    return FALSE;
+  set_zoom_at (self, self->zoom * pow (1.2, -dy), self->pointer_x, self->pointer_y);
+  return TRUE;
+}
+
+static void
+motion_cb (GtkEventControllerMotion *controller, double x, double y, GembaImageCanvas *self)
+{
+  self->pointer_x = x;
+  self->pointer_y = y;
+}
+
+static void
+double_click_cb (GtkGestureClick *gesture, int n_press, double x, double y,
+                 GembaImageCanvas *self)
+{
+  if (n_press == 2)
+    {
+      if (self->zoom > 1.0)
+        gemba_image_canvas_reset (self);
+      else
+        set_zoom_at (self, 3.0, x, y);
+    }
+}
+
+static void
+gemba_image_canvas_get_property (GObject *object, guint prop_id, GValue *value,
+                                 GParamSpec *pspec)
+{
+  GembaImageCanvas *self = GEMBA_IMAGE_CANVAS (object);
+
+  switch (prop_id)
+    {
+    case PROP_ZOOM:
+      g_value_set_double (value, self->zoom);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gemba_image_canvas_dispose (GObject *object)
+{
+  g_clear_object (&GEMBA_IMAGE_CANVAS (object)->texture);
+  G_OBJECT_CLASS (gemba_image_canvas_parent_class)->dispose (object);
+}
+
+static void
+gemba_image_canvas_class_init (GembaImageCanvasClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = gemba_image_canvas_dispose;
+  object_class->get_property = gemba_image_canvas_get_property;
+  widget_class->snapshot = gemba_image_canvas_snapshot;
+  widget_class->size_allocate = gemba_image_canvas_size_allocate;
+
+  properties[PROP_ZOOM] =
+    g_param_spec_double ("zoom", NULL, NULL, 1.0, MAX_ZOOM, 1.0,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* Emitted when a frame has been drawn: the frame view times frame changes with it. */
+  signals[PAINTED] = g_signal_new ("painted", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                   NULL, NULL, NULL, G_TYPE_NONE, 0);
+  gtk_widget_class_set_css_name (widget_class, "imagecanvas");
+}
+
+static void
+gemba_image_canvas_init (GembaImageCanvas *self)
+{
+  GtkGesture *drag = gtk_gesture_drag_new ();
+  GtkGesture *zoom = gtk_gesture_zoom_new ();
+  GtkGesture *click = gtk_gesture_click_new ();
+  GtkEventController *scroll =
+    gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  GtkEventController *motion = gtk_event_controller_motion_new ();
+
+  self->zoom = 1.0;
+  gtk_widget_set_overflow (GTK_WIDGET (self), GTK_OVERFLOW_HIDDEN);
+  gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
+
+  g_signal_connect (drag, "drag-begin", G_CALLBACK (drag_begin_cb), self);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (drag_update_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+
+  g_signal_connect (zoom, "begin", G_CALLBACK (zoom_begin_cb), self);
+  g_signal_connect (zoom, "scale-changed", G_CALLBACK (zoom_scale_changed_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (zoom));
+  gtk_gesture_group (zoom, drag);
+
+  g_signal_connect (click, "pressed", G_CALLBACK (double_click_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
+
+  g_signal_connect (scroll, "scroll", G_CALLBACK (scroll_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), scroll);
+  g_signal_connect (motion, "motion", G_CALLBACK (motion_cb), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), motion);
+}
+
+GtkWidget *
+gemba_image_canvas_new (void)
+{
+  return g_object_new (GEMBA_TYPE_IMAGE_CANVAS, NULL);
+}
+
+void
+gemba_image_canvas_set_texture (GembaImageCanvas *self, GdkTexture *texture)
+{
+  gboolean same_size;
+
+  g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+
+  if (self->texture == texture)
+    return;
+  same_size = self->texture && texture &&
+              gdk_texture_get_width (self->texture) == gdk_texture_get_width (texture) &&
+              gdk_texture_get_height (self->texture) == gdk_texture_get_height (texture);
+  g_set_object (&self->texture, texture);
+  if (!same_size)
+    gemba_image_canvas_reset (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+GdkTexture *
+gemba_image_canvas_get_texture (GembaImageCanvas *self)
+{
+  g_return_val_if_fail (GEMBA_IS_IMAGE_CANVAS (self), NULL);
+  return self->texture;
+}
+
+double
+gemba_image_canvas_get_zoom (GembaImageCanvas *self)
+{
+  g_return_val_if_fail (GEMBA_IS_IMAGE_CANVAS (self), 1.0);
+  return self->zoom;
+}
+
+void
+gemba_image_canvas_zoom_by (GembaImageCanvas *self, double factor)
+{
+  g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+  set_zoom_at (self, self->zoom * factor, gtk_widget_get_width (GTK_WIDGET (self)) / 2.0,
+               gtk_widget_get_height (GTK_WIDGET (self)) / 2.0);
+}
+
+void
+gemba_image_canvas_reset (GembaImageCanvas *self)
+{
+  g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+
+  self->pan_x = self->pan_y = 0.0;
+  if (self->zoom != 1.0)
+    {
+      self->zoom = 1.0;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ZOOM]);
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+gemba_image_canvas_pan_by (GembaImageCanvas *self, double dx, double dy)
+{
+  g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+
+  self->pan_x += dx;
+  self->pan_y += dy;
+  clamp_pan (self);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}

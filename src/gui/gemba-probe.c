@@ -1,0 +1,129 @@
+/* gemba-probe.c: timing probes for the GUI tests and benchmarks
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-gui"
+
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "gemba-probe.h"
+
+#define STALL_INTERVAL_MS 4
+
+static gint64 start_time;
+static FILE *log_file;
+static gint64 last_tick;
+static gint64 max_gap;
+static guint n_ticks;
+static GArray *latencies;
+
+static gboolean
+stall_tick_cb (gpointer user_data)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (last_tick != 0 && now - last_tick > max_gap)
+    max_gap = now - last_tick;
+  last_tick = now;
+  n_ticks++;
+  return G_SOURCE_CONTINUE;
+}
+
+void
+gemba_probe_init (void)
+{
+  const char *path = g_getenv ("GEMBA_PROBE_LOG");
+
+  start_time = g_get_monotonic_time ();
+  if (!path || !*path || log_file)
+    return;
+  if (!(log_file = fopen (path, "a")))
+    {
+      g_warning ("GEMBA_PROBE_LOG: cannot open %s", path);
+      return;
+    }
+  latencies = g_array_new (FALSE, FALSE, sizeof (double));
+  g_timeout_add_full (G_PRIORITY_HIGH, STALL_INTERVAL_MS, stall_tick_cb, NULL, NULL);
+  gemba_probe_log ("start", "pid=%d", (int) getpid ());
+}
+
+gboolean
+gemba_probe_enabled (void)
+{
+  return log_file != NULL;
+}
+
+double
+gemba_probe_elapsed_ms (void)
+{
+  return (g_get_monotonic_time () - start_time) / 1000.0;
+}
+
+void
+gemba_probe_log (const char *event, const char *format, ...)
+{
+  va_list args;
+
+  if (!log_file)
+    return;
+  fprintf (log_file, "%.1f %s", gemba_probe_elapsed_ms (), event);
+  if (format && *format)
+    {
+      fputc (' ', log_file);
+      va_start (args, format);
+      vfprintf (log_file, format, args);
+      va_end (args);
+    }
+  fputc ('\n', log_file);
+  fflush (log_file);
+}
+
+void
+gemba_probe_stall_reset (void)
+{
+  max_gap = 0;
+  n_ticks = 0;
+  last_tick = g_get_monotonic_time ();
+  if (latencies)
+    g_array_set_size (latencies, 0);
+}
+
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  double da = *(const double *) a, db = *(const double *) b;
+
+  return da < db ? -1 : da > db;
+}
+
+void
+gemba_probe_stall_report (const char *name)
+{
+  double worst = MAX (0.0, max_gap / 1000.0 - STALL_INTERVAL_MS);
+
+  if (!log_file)
+    return;
+  /* A gap counts from the previous tick: the part above the interval is the stall. */
+  gemba_probe_log ("stall", "name=%s max_ms=%.1f ticks=%u", name, worst, n_ticks);
+  if (latencies && latencies->len > 0)
+    {
+      g_array_sort (latencies, compare_doubles);
+      gemba_probe_log ("latency-summary", "name=%s n=%u median_ms=%.1f p95_ms=%.1f max_ms=%.1f",
+                       name, latencies->len,
+                       g_array_index (latencies, double, latencies->len / 2),
+                       g_array_index (latencies, double, (latencies->len * 95) / 100),
+                       g_array_index (latencies, double, latencies->len - 1));
+    }
+}
+
+void
+gemba_probe_latency (const char *name, double ms)
+{
+  if (!log_file)
+    return;
+  g_array_append_val (latencies, ms);
+  gemba_probe_log ("latency", "name=%s ms=%.1f", name, ms);
+}

@@ -1,0 +1,240 @@
+"""Drives the real gemba-workbench under X as a person would: real key presses and clicks
+through xdotool (XTEST), and, for what no person does (screenshots, the stall probe), the
+application's debug actions over its session D-Bus.
+
+SPDX-License-Identifier: GPL-3.0-or-later
+"""
+import atexit
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+BUILD = os.environ.get("GEMBA_BUILD_ROOT") or os.path.abspath("_build")
+WORKBENCH = os.path.join(BUILD, "src", "gui", "gemba-workbench")
+CLI = os.path.join(BUILD, "src", "cli", "gemba")
+APP_ID = "dev.gemba.Workbench"
+OBJECT_PATH = "/dev/gemba/Workbench"
+
+
+def log(*args):
+    print(*args, flush=True)
+
+
+def skip_without_display():
+    if not os.environ.get("DISPLAY"):
+        log("SKIP: no display (run under xvfb-run)")
+        sys.exit(SKIP)
+    for tool in ("xdotool", "gdbus"):
+        if not shutil.which(tool):
+            log("SKIP: %s is not installed" % tool)
+            sys.exit(SKIP)
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        log("SKIP: no session bus (run under dbus-run-session)")
+        sys.exit(SKIP)
+    keep_display()
+
+
+_keeper = None
+
+
+def keep_display():
+    """Xvfb resets when its last client leaves, which can race a restarted workbench: hold
+    one connection open for the whole test."""
+    global _keeper
+    if _keeper is None and shutil.which("xprop"):
+        _keeper = subprocess.Popen(["xprop", "-root", "-spy"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        atexit.register(_keeper.kill)
+
+
+def screenshot_root():
+    root = os.path.join(BUILD, "meson-logs", "screenshots")
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+def make_demo(path):
+    """A fresh demo project, made by the gemba CLI once per build and copied."""
+    cache = os.path.join(BUILD, "tests", "gui", "demo-project")
+    if not os.path.exists(os.path.join(cache, "project.gemba")):
+        shutil.rmtree(cache, ignore_errors=True)
+        subprocess.run([CLI, "demo", cache], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    shutil.copytree(cache, path)
+    return path
+
+
+class Workbench:
+    def __init__(self, workdir, lang=None, size=None, settings=None):
+        self.workdir = workdir
+        self.config = os.path.join(workdir, "config")
+        self.probe = os.path.join(workdir, "probe.log")
+        self.lang = lang
+        self.proc = None
+        self.window = None
+        self.settings = dict(settings or {})
+        if size:
+            self.settings["window-width"] = str(size[0])
+            self.settings["window-height"] = str(size[1])
+        self.write_settings()
+
+    def write_settings(self):
+        # A keyfile backend in the test's own folder: settings survive a restart, as they do
+        # for a person, and tests do not touch anyone's real settings.
+        d = os.path.join(self.config, "glib-2.0", "settings")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "keyfile")
+        lines = {}
+        if os.path.exists(path):
+            section = None
+            for line in open(path):
+                line = line.rstrip("\n")
+                if line.startswith("["):
+                    section = line
+                elif "=" in line and section == "[dev/gemba/Workbench]":
+                    k, v = line.split("=", 1)
+                    lines[k] = v
+        for k, v in self.settings.items():
+            lines[k] = v
+        with open(path, "w") as f:
+            f.write("[dev/gemba/Workbench]\n")
+            for k, v in lines.items():
+                f.write("%s=%s\n" % (k, v))
+
+    def env(self, screenshot_dir=None):
+        env = dict(os.environ)
+        env["GSETTINGS_BACKEND"] = "keyfile"
+        env["XDG_CONFIG_HOME"] = self.config
+        env["XDG_DATA_HOME"] = os.path.join(self.workdir, "data")
+        env["GSETTINGS_SCHEMA_DIR"] = os.path.join(BUILD, "data")
+        env["GEMBA_UNINSTALLED"] = "1"
+        env["GEMBA_PROBE_LOG"] = self.probe
+        env["GTK_A11Y"] = "none"
+        env.pop("G_DEBUG", None)
+        env.pop("MALLOC_CHECK_", None)
+        if screenshot_dir:
+            env["GEMBA_SCREENSHOT_DIR"] = screenshot_dir
+        if self.lang:
+            env["LANGUAGE"] = self.lang
+            env["LANG"] = self.lang + ".UTF-8"
+            env["LC_ALL"] = self.lang + ".UTF-8"
+        return env
+
+    def start(self, project=None, screenshot_dir=None, extra_env=None):
+        if os.path.exists(self.probe):
+            os.unlink(self.probe)
+        args = [WORKBENCH] + ([project] if project else [])
+        env = self.env(screenshot_dir)
+        env.update(extra_env or {})
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(args, env=env)
+        self.window = self.find_window()
+        self.wait_for("start")
+        return self
+
+    def find_window(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("gemba-workbench exited with %d" % self.proc.returncode)
+            out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid",
+                                  str(self.proc.pid)], capture_output=True, text=True).stdout
+            ids = out.split()
+            if ids:
+                wid = ids[0]
+                subprocess.run(["xdotool", "windowfocus", "--sync", wid], check=False)
+                return wid
+            time.sleep(0.1)
+        raise AssertionError("no window appeared")
+
+    def events(self):
+        if not os.path.exists(self.probe):
+            return []
+        out = []
+        for line in open(self.probe):
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+            out.append((float(parts[0]), parts[1], fields))
+        return out
+
+    def count(self, event):
+        return sum(1 for e in self.events() if e[1] == event)
+
+    def wait_for(self, event, n=1, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            matching = [e for e in self.events() if e[1] == event]
+            if len(matching) >= n:
+                return matching[n - 1]
+            if self.proc.poll() is not None:
+                raise AssertionError("gemba-workbench exited (%d) while waiting for %s"
+                                     % (self.proc.returncode, event))
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %d × %s; probe log:\n%s"
+                             % (n, event, open(self.probe).read() if os.path.exists(self.probe) else ""))
+
+    def focus(self):
+        subprocess.run(["xdotool", "windowfocus", "--sync", self.window], check=False)
+
+    def key(self, *keys, delay=40):
+        """Real key presses (XTEST) into the focused workbench window."""
+        self.focus()
+        subprocess.run(["xdotool", "key", "--delay", str(delay)] + list(keys), check=True)
+
+    def click(self, x, y, button=1):
+        subprocess.run(["xdotool", "mousemove", "--window", self.window, str(x), str(y),
+                        "click", str(button)], check=True)
+
+    def action(self, name, param=None):
+        args = ["gdbus", "call", "--session", "--dest", APP_ID, "--object-path", OBJECT_PATH,
+                "--method", "org.gtk.Actions.Activate", name,
+                "[<'%s'>]" % param if param is not None else "[]", "{}"]
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+    def screenshot(self, name):
+        before = self.count("screenshot")
+        self.action("debug-screenshot", name)
+        self.wait_for("screenshot", before + 1, timeout=20)
+
+    def settle(self, seconds=0.6):
+        time.sleep(seconds)
+
+    def quit(self, timeout=30):
+        """Ctrl+Q, as a person closes it."""
+        if self.proc.poll() is None:
+            self.key("ctrl+q")
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(10)
+            raise AssertionError("gemba-workbench did not quit on Ctrl+Q")
+        assert rc == 0, "gemba-workbench exited with %d" % rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def db(project):
+    return sqlite3.connect("file:%s?mode=ro" % os.path.join(project, "project.gemba"), uri=True)
+
+
+def review_queue(project):
+    out = subprocess.run([CLI, "ls", project, "--review", "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    return [json.loads(line)["id"] for line in out.splitlines() if line.strip()]
+
+
+def workdir(name):
+    return tempfile.mkdtemp(prefix="gemba-gui-%s-" % name)
