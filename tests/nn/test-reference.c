@@ -36,7 +36,7 @@ array_free (gpointer p)
 static GHashTable *
 load_ref (const char *file)
 {
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "reference", file, NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "nn", "reference", file, NULL);
   g_autofree char *data = NULL;
   g_autoptr(GError) error = NULL;
   GHashTable *t = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, array_free);
