@@ -599,6 +599,171 @@ test_kill_import (Fixture *f, gconstpointer data)
   g_rand_free (rand);
 }
 
+static guint
+count_models (const char *project)
+{
+  g_autofree char *out = NULL;
+
+  g_assert_cmpint (run_gemba (&out, NULL, "models", project, "--json", NULL), ==, 0);
+  return count_lines (out);
+}
+
+/* The model loop as an engineer runs it: train, evaluate, promote, review, fine-tune. */
+static void
+test_train_loop (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(JsonNode) metrics = NULL;
+  g_auto(GStrv) lines = NULL;
+  gint64 n_false;
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  g_assert_cmpuint (count_models (demo), ==, 0);
+  g_assert_cmpint (run_gemba (&out, &err, "train", demo, "--size", "32", "--epochs", "3",
+                              "--seed", "3", "--quiet", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Model 1"));
+  g_assert_cmpuint (count_models (demo), ==, 1);
+  {
+    g_autofree char *weights = g_build_filename (demo, "models", "1", "weights.bin", NULL);
+    g_assert_true (g_file_test (weights, G_FILE_TEST_IS_REGULAR));
+  }
+
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "eval", demo, "1", "--json", NULL), ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  metrics = parse_json (lines[0]);
+  g_assert_true (json_object_has_member (json_node_get_object (metrics), "accuracy"));
+  /* One line per labeled test frame after the metrics. */
+  g_assert_cmpuint (g_strv_length (lines), >, 20);
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "promote", demo, "1", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "predict", demo, "production", "--quiet", NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "stats", demo, "--json", NULL), ==, 0);
+  {
+    g_autoptr(JsonNode) stats = parse_json (out);
+    n_false = json_object_get_int_member (json_node_get_object (stats), "false_readings");
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", demo, "--false-readings", "--json", NULL), ==, 0);
+  g_assert_cmpint (count_lines (out), ==, n_false);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", demo, "--review", "--json", NULL), ==, 0);
+  g_assert_cmpint (count_lines (out), >=, n_false);
+
+  /* Fine-tune production: the lineage is recorded. */
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "train", demo, "--from", "production", "--epochs", "2",
+                              "--quiet", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "false reading"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "models", demo, "--json", NULL), ==, 0);
+  {
+    g_auto(GStrv) rows = g_strsplit (out, "\n", -1);
+    g_autoptr(JsonNode) newest = parse_json (rows[0]);
+    JsonObject *o = json_node_get_object (newest);
+    g_assert_cmpint (json_object_get_int_member (o, "id"), ==, 2);
+    g_assert_cmpint (json_object_get_int_member (o, "parent"), ==, 1);
+    g_assert_false (json_object_get_boolean_member (o, "production"));
+  }
+
+  /* A damaged weights file: a clear error naming it. */
+  {
+    g_autofree char *weights = g_build_filename (demo, "models", "2", "weights.bin", NULL);
+    g_autofree char *contents = NULL;
+    gsize len;
+    g_assert_true (g_file_get_contents (weights, &contents, &len, NULL));
+    contents[len / 2] ^= 0x55;
+    g_assert_true (g_file_set_contents (weights, contents, len, NULL));
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_gemba (NULL, &err, "eval", demo, "2", NULL), ==, 1);
+    g_assert_nonnull (strstr (err, "weights.bin"));
+  }
+}
+
+static void
+test_train_bad_input (Fixture *f, gconstpointer data)
+{
+  g_autofree char *one = g_build_filename (f->dir, "one-class", NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *sorted = g_build_filename (f->dir, "sorted", NULL);
+
+  /* Nothing labeled. */
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/%u.jpg", f->images, i);
+      write_jpeg (name, 900 + i, 32, 32);
+    }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, &err, "train", f->project, "--quiet", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "no labeled frames"));
+  g_clear_pointer (&err, g_free);
+
+  /* A class without examples. */
+  for (guint c = 0; c < 2; c++)
+    {
+      g_autofree char *sub = g_build_filename (sorted, c ? "scratch" : "ok", NULL);
+      g_mkdir_with_parents (sub, 0755);
+      for (guint i = 0; i < 10; i++)
+        {
+          g_autofree char *name = g_strdup_printf ("%s/%u.jpg", sub, i);
+          write_jpeg (name, 1000 + c * 50 + i, 32, 32);
+        }
+    }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, sorted, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, &err, "train", f->project, "--quiet", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "“dent”"));
+  g_clear_pointer (&err, g_free);
+
+  /* One class only. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "init", one, "--classes", "ok", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", one, sorted, "--label", "ok", "--quiet", NULL),
+                   ==, 0);
+  g_assert_cmpint (run_gemba (NULL, &err, "train", one, "--quiet", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "two classes"));
+  g_assert_cmpuint (count_models (one), ==, 0);
+}
+
+/* Ctrl+C during training stops it cleanly: no model, the run recorded as cancelled. */
+static void
+test_train_cancel (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *models = g_build_filename (demo, "models", NULL);
+  const char *name;
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                              &error, gemba_path, "train", demo, "--epochs", "200", "--size", "64",
+                              NULL);
+  g_assert_no_error (error);
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_subprocess_send_signal (process, SIGINT);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 130);
+  g_assert_cmpuint (count_models (demo), ==, 0);
+  {
+    g_autoptr(GDir) dir = g_dir_open (models, 0, NULL);
+    while (dir && (name = g_dir_read_name (dir)))
+      g_assert_cmpstr (name, ==, NULL);  /* nothing staged or half-written is left */
+  }
+  {
+    g_autofree char *db = g_build_filename (demo, "project.gemba", NULL);
+    sqlite3 *raw;
+    sqlite3_stmt *stmt;
+    g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_prepare_v2 (raw, "SELECT status FROM runs", -1, &stmt, NULL), ==,
+                     SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "cancelled");
+    sqlite3_finalize (stmt);
+    sqlite3_close (raw);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -616,6 +781,9 @@ main (int argc, char **argv)
   ADD ("/cli/bad-arguments", test_bad_arguments);
   ADD ("/cli/concurrent-labels", test_concurrent_labels);
   ADD ("/cli/kill-import", test_kill_import);
+  ADD ("/cli/train-loop", test_train_loop);
+  ADD ("/cli/train-bad-input", test_train_bad_input);
+  ADD ("/cli/train-cancel", test_train_cancel);
 #undef ADD
 
   return g_test_run ();
