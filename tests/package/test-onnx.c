@@ -63,8 +63,9 @@ static const char *
 node_modules (void)
 {
   const char *dir = g_getenv ("GEMBA_ORT_NODE_MODULES");
+  g_autofree char *node = g_find_program_in_path ("node");
 
-  if (dir == NULL || !g_find_program_in_path ("node"))
+  if (dir == NULL || node == NULL)
     return NULL;
   {
     g_autofree char *ort = g_build_filename (dir, "onnxruntime-node", "package.json", NULL);
