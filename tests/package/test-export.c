@@ -462,25 +462,33 @@ test_infer (Fixture *f, gconstpointer data)
       }
   }
 
-  /* gemba infer --json: one object per frame, the same numbers. */
+  /* gemba infer --json (all cores, as a user runs it) gives exactly what gemba eval computed
+   * and stored in the project, frame by frame. */
   {
+    g_autoptr(GembaEvaluation) eval = gemba_workflow_evaluate (f->store, f->c, NULL, &error);
     g_autofree char *gemba = g_build_filename (g_getenv ("GEMBA_BUILD_ROOT"), "src", "cli",
                                                "gemba", NULL);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
     g_autofree char *out = NULL;
     g_autofree char *err = NULL;
     g_auto(GStrv) lines = NULL;
     int status;
 
-    g_ptr_array_add (argv, gemba);
-    g_ptr_array_add (argv, (char *) "infer");
-    g_ptr_array_add (argv, path);
-    for (guint i = 0; i < n; i++)
-      g_ptr_array_add (argv, paths[i]);
-    g_ptr_array_add (argv, (char *) "--json");
-    g_ptr_array_add (argv, (char *) "--threads=1");
-    g_ptr_array_add (argv, (char *) "--trust");
-    g_ptr_array_add (argv, f->public_path);
+    g_assert_no_error (error);
+    g_assert_cmpuint (eval->n_frames, ==, n);
+    g_ptr_array_add (argv, g_strdup (gemba));
+    g_ptr_array_add (argv, g_strdup ("infer"));
+    g_ptr_array_add (argv, g_strdup (path));
+    for (guint i = 0; i < eval->n_frames; i++)
+      {
+        g_autoptr(GembaFrame) frame = gemba_store_get_frame (f->store, eval->frame_ids[i],
+                                                             &error);
+        g_assert_no_error (error);
+        g_ptr_array_add (argv, gemba_store_dup_frame_path (f->store, frame));
+      }
+    g_ptr_array_add (argv, g_strdup ("--json"));
+    g_ptr_array_add (argv, g_strdup ("--trust"));
+    g_ptr_array_add (argv, g_strdup (f->public_path));
     g_ptr_array_add (argv, NULL);
     g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, 0, NULL, NULL, &out, &err,
                                  &status, &error));
@@ -488,19 +496,20 @@ test_infer (Fixture *f, gconstpointer data)
     if (!g_spawn_check_wait_status (status, NULL))
       g_error ("gemba infer failed: %s", err);
     lines = g_strsplit (g_strstrip (out), "\n", -1);
-    g_assert_cmpuint (g_strv_length (lines), ==, n);
-    for (guint i = 0; i < n; i++)
+    g_assert_cmpuint (g_strv_length (lines), ==, eval->n_frames);
+    for (guint i = 0; i < eval->n_frames; i++)
       {
         g_autoptr(JsonNode) node = json_from_string (lines[i], &error);
         JsonObject *o, *p;
         g_assert_no_error (error);
         o = json_node_get_object (node);
-        g_assert_cmpstr (json_object_get_string_member (o, "file"), ==, paths[i]);
-        g_assert_cmpstr (json_object_get_string_member (o, "verdict"), ==, classes[expected_v[i]]);
+        g_assert_cmpstr (json_object_get_string_member (o, "file"), ==, argv->pdata[3 + i]);
+        g_assert_cmpstr (json_object_get_string_member (o, "verdict"), ==,
+                         eval->class_names[eval->verdicts[i]]);
         p = json_object_get_object_member (o, "probabilities");
         for (guint k = 0; k < 3; k++)
-          g_assert_cmpfloat ((float) json_object_get_double_member (p, classes[k]), ==,
-                             expected[3 * i + k]);
+          g_assert_cmpfloat ((float) json_object_get_double_member (p, eval->class_names[k]),
+                             ==, eval->probabilities[3 * i + k]);
       }
   }
 
