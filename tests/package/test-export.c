@@ -530,6 +530,104 @@ test_infer (Fixture *f, gconstpointer data)
   }
 }
 
+/* model.onnx from the package, fed the manifest's preprocessing of each test frame, run in ONNX
+ * Runtime: the same verdict as gemba eval on every frame, probabilities within 1e-4. */
+static void
+test_onnx_test_split (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->dir, "washer-1.0.gemba", NULL);
+  g_autofree char *model_path = g_build_filename (f->dir, "model.onnx", NULL);
+  g_autofree char *in_path = g_build_filename (f->dir, "input.bin", NULL);
+  g_autofree char *out_path = g_build_filename (f->dir, "output.bin", NULL);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "package", "onnx-run.js", NULL);
+  g_autofree char *node = g_find_program_in_path ("node");
+  const char *modules = g_getenv ("GEMBA_ORT_NODE_MODULES");
+  g_autoptr(GembaEvaluation) eval = NULL;
+  g_autoptr(GembaPackage) pkg = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autofree float *nchw = NULL;
+  g_autofree guint8 *bytes = NULL;
+  g_autofree float *nhwc = NULL;
+  g_autofree char *probs = NULL;
+  g_autofree char *ort_module = NULL;
+  GembaExportOptions options = { .key = f->key, .version = "1.0.0", .n_threads = 1 };
+  const GembaPreprocess *pp;
+  gsize len = 0;
+  int C, H, W;
+
+  g_assert_true (gemba_package_export (f->store, f->c, path, &options, &error));
+  g_assert_no_error (error);
+  eval = gemba_workflow_evaluate (f->store, f->c, NULL, &error);
+  g_assert_no_error (error);
+  pkg = gemba_package_load (path, f->trust, &error);
+  g_assert_no_error (error);
+  model = gemba_package_get_model (pkg, &error);
+  g_assert_no_error (error);
+  pp = gemba_model_get_preprocess (model);
+  C = pp->channels, H = pp->height, W = pp->width;
+
+  ort_module = modules ? g_build_filename (modules, "onnxruntime-node", "package.json", NULL)
+                       : NULL;
+  if (node == NULL || ort_module == NULL || !g_file_test (ort_module, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("node or onnxruntime-node not found (tests/package/setup-onnxruntime.sh)");
+      return;
+    }
+
+  bytes = g_malloc (gemba_preprocess_bytes (pp));
+  nhwc = g_new (float, (gsize) C * H * W);
+  nchw = g_new (float, (gsize) eval->n_frames * C * H * W);
+  for (guint i = 0; i < eval->n_frames; i++)
+    {
+      g_autoptr(GembaFrame) frame = gemba_store_get_frame (f->store, eval->frame_ids[i], &error);
+      g_autofree char *file = gemba_store_dup_frame_path (f->store, frame);
+      g_assert_true (gemba_preprocess_file (pp, file, bytes, &error));
+      g_assert_no_error (error);
+      gemba_preprocess_normalize (pp, bytes, nhwc);
+      for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+          for (int c = 0; c < C; c++)
+            nchw[(((gsize) i * C + c) * H + y) * W + x] = nhwc[((gsize) y * W + x) * C + c];
+    }
+  g_assert_true (g_file_set_contents (model_path,
+                                      g_bytes_get_data (gemba_package_get_member (pkg, "model.onnx"),
+                                                        NULL),
+                                      g_bytes_get_size (gemba_package_get_member (pkg, "model.onnx")),
+                                      NULL));
+  g_assert_true (g_file_set_contents (in_path, (char *) nchw,
+                                      sizeof (float) * eval->n_frames * C * H * W, NULL));
+  {
+    g_autofree char *n = g_strdup_printf ("%u", eval->n_frames);
+    g_autofree char *cs = g_strdup_printf ("%d", C);
+    g_autofree char *hs = g_strdup_printf ("%d", H);
+    g_autofree char *ws = g_strdup_printf ("%d", W);
+    g_autofree char *err = NULL;
+    g_auto(GStrv) env = g_environ_setenv (g_get_environ (), "NODE_PATH", modules, TRUE);
+    const char *argv[] = { node, script, model_path, in_path, n, cs, hs, ws, out_path, NULL };
+    int status;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, env, 0, NULL, NULL, NULL, &err, &status,
+                                 &error));
+    g_assert_no_error (error);
+    if (!g_spawn_check_wait_status (status, NULL))
+      g_error ("onnx-run.js failed: %s", err);
+  }
+  g_assert_true (g_file_get_contents (out_path, &probs, &len, NULL));
+  g_assert_cmpuint (len, ==, sizeof (float) * eval->n_frames * 3);
+  for (guint i = 0; i < eval->n_frames; i++)
+    {
+      const float *p = (const float *) probs + 3 * i;
+      int best = 0;
+      for (int k = 1; k < 3; k++)
+        if (p[k] > p[best])
+          best = k;
+      g_assert_cmpint (best, ==, eval->verdicts[i]);
+      for (int k = 0; k < 3; k++)
+        g_assert_cmpfloat_with_epsilon (p[k], eval->probabilities[3 * i + k], 1e-4);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -541,5 +639,7 @@ main (int argc, char **argv)
               test_false_readings, fixture_teardown);
   g_test_add ("/package/export/infer", Fixture, NULL, fixture_setup, test_infer,
               fixture_teardown);
+  g_test_add ("/package/export/onnx-test-split", Fixture, NULL, fixture_setup,
+              test_onnx_test_split, fixture_teardown);
   return g_test_run ();
 }

@@ -111,6 +111,9 @@ evaluate (GembaClassifier *classifier, TestSet *t, Evaluation *e, GError **error
 
 /* --- the gate --------------------------------------------------------------------------- */
 
+/* Frames named per failure; the rest are counted. */
+#define MAX_LISTED 10
+
 static double
 gate_tolerance (GembaStore *store)
 {
@@ -196,12 +199,15 @@ run_gate (GembaStore *store, GembaModelRecord *record, GembaClassifier *candidat
       if (isnan (before) || isnan (after) || after >= before - tolerance)
         continue;
       /* Which frames of this class the new model misses and production did not. */
-      for (guint i = 0; i < test->frames->len; i++)
+      for (guint i = 0, listed = 0; i < test->frames->len; i++)
         if (g_strcmp0 (test->truth[i], name) == 0 && cand->verdicts[i] != k &&
             prod.verdicts[i] == pk)
           {
             g_autofree char *id = short_id (g_ptr_array_index (test->frames, i));
-            g_string_append_printf (frames, "%s%s", frames->len ? ", " : "", id);
+            if (listed++ < MAX_LISTED)
+              g_string_append_printf (frames, "%s%s", frames->len ? ", " : "", id);
+            else if (listed == MAX_LISTED + 1)
+              g_string_append (frames, ", …");
           }
       g_ptr_array_add (failures,
                        g_strdup_printf (_("recall of class “%s” drops from %.1f %% to %.1f %% "
@@ -250,11 +256,14 @@ run_gate (GembaStore *store, GembaModelRecord *record, GembaClassifier *candidat
           if (truth && g_strcmp0 (truth, said) != 0)
             {
               g_autofree char *id = short_id (frame);
-              g_string_append_printf (wrong, "%s%s (%s, read as %s)", n_wrong ? ", " : "", id,
-                                      truth, said ? said : "?");
+              if (n_wrong < MAX_LISTED)
+                g_string_append_printf (wrong, "%s%s (%s, read as %s)", n_wrong ? ", " : "", id,
+                                        truth, said ? said : "?");
               n_wrong++;
             }
         }
+      if (n_wrong > MAX_LISTED)
+        g_string_append_printf (wrong, _(" and %u more"), n_wrong - MAX_LISTED);
       json_builder_set_member_name (gate, "corrected_false_readings");
       json_builder_add_int_value (gate, corrected->len);
       if (n_wrong)
@@ -375,7 +384,7 @@ make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
   if (!gemba_store_get_stats (store, &stats, error))
     return NULL;
   if (record->parent_id && (parent = gemba_store_get_model (store, record->parent_id, NULL)))
-    parent_name = g_strdup_printf ("%" G_GINT64_FORMAT, parent->id);
+    parent_name = g_strdup_printf ("model %" G_GINT64_FORMAT " (%s)", parent->id, parent->name);
 
   json_builder_begin_object (b);
   add_string (b, "format", GEMBA_PACKAGE_FORMAT);
