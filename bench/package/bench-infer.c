@@ -16,8 +16,9 @@
  *     included), model loaded once;
  *   - ONNX Runtime (onnxruntime-node) on the package's model.onnx, intraOpNumThreads N, on a
  *     tensor already preprocessed (no decode, no resize).
- * It prints the ratios ORT / Gemba (above 1: Gemba is faster). A benchmark, never a pass/fail
- * test.
+ * and the network alone (gemba_net_forward, folded, batch 1), to tell the network's time from
+ * the rest of the C API's. It prints the ratios ORT / Gemba (above 1: Gemba is faster). A
+ * benchmark, never a pass/fail test.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -108,7 +109,7 @@ bench_arch (GembaArch arch, int threads, int reps, const char *script, const cha
   g_autofree double *c_api = g_new (double, reps);
   g_autofree double *files = g_new (double, reps);
   g_autofree guint8 *rgb = NULL;
-  double ort, c_med, f_med;
+  double ort, c_med, f_med, net_med;
   float probs[3];
   int verdict;
   const char *paths[1];
@@ -189,14 +190,36 @@ bench_arch (GembaArch arch, int threads, int reps, const char *script, const cha
       gemba_classifier_classify_files (classifier, paths, 1, &verdict, probs, NULL);
       files[i] = g_get_monotonic_time () - t0;
     }
+  /* The network alone (folded, batch 1, same threads): what the C API adds is the rest. */
+  {
+    g_autoptr(GembaNet) net = gemba_net_new (&config, &error);
+    GembaPool *pool = gemba_pool_new (threads);
+    g_autofree float *x = g_new0 (float, (gsize) config.input_w * config.input_h * 3);
+    g_autofree double *t = g_new (double, reps);
+
+    g_assert_no_error (error);
+    gemba_net_copy_params (net, gemba_model_get_net (loaded));
+    gemba_net_fold_batch_norm (net);
+    for (int i = 0; i < 5; i++)
+      gemba_net_forward (net, pool, x, 1, FALSE, 0);
+    for (int i = 0; i < reps; i++)
+      {
+        gint64 t0 = g_get_monotonic_time ();
+        gemba_net_forward (net, pool, x, 1, FALSE, 0);
+        t[i] = g_get_monotonic_time () - t0;
+      }
+    net_med = median (t, reps);
+    gemba_pool_free (pool);
+  }
   c_med = median (c_api, reps);
   f_med = median (files, reps);
   ort = ort_latency (script, node_modules, onnx, &config, threads, reps, dir);
 
-  g_print ("%-12s %3d×%-3d threads %d | C API %8.1f µs | gemba infer (PNG %u×%u decoded) %8.1f µs"
-           " | ONNX Runtime %8.1f µs | ORT/C API %.2f×\n",
-           gemba_arch_to_string (arch), config.input_w, config.input_h, threads, c_med,
-           image->width, image->height, f_med, ort, ort > 0 ? ort / c_med : 0);
+  g_print ("%-12s %3d×%-3d threads %d | network %8.1f µs | C API %8.1f µs | gemba infer (PNG "
+           "%u×%u decoded) %8.1f µs | ONNX Runtime %8.1f µs | ORT/C API %.2f× ORT/network "
+           "%.2f×\n", gemba_arch_to_string (arch), config.input_w, config.input_h, threads,
+           net_med, c_med, image->width, image->height, f_med, ort, ort > 0 ? ort / c_med : 0,
+           ort > 0 ? ort / net_med : 0);
   {
     g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
     const char *name;
