@@ -155,8 +155,7 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
   GstBuffer *buffer;
   GstCaps *caps;
   GstVideoInfo info;
-  GstVideoMeta *meta;
-  GstMapInfo map;
+  GstVideoFrame vframe;
   GembaVideoFrame frame = { 0 };
   gint64 now = g_get_monotonic_time ();
 
@@ -169,10 +168,11 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
 
   frame.width = GST_VIDEO_INFO_WIDTH (&info);
   frame.height = GST_VIDEO_INFO_HEIGHT (&info);
-  frame.bpp = self->format == GEMBA_PIXEL_RGBA ? 4 : 3;
-  frame.stride = GST_VIDEO_INFO_PLANE_STRIDE (&info, 0);
-  if ((meta = gst_buffer_get_video_meta (buffer)))
-    frame.stride = meta->stride[0];
+  frame.bpp = GST_VIDEO_INFO_COMP_PSTRIDE (&info, 0);
+  frame.limited_range = info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255;
+  frame.bt709 = info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_BT601 &&
+                info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_RGB &&
+                info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_UNKNOWN;
 
   if (self->live)
     {
@@ -212,14 +212,17 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
 
   if (self->func)
     {
-      if (!gst_buffer_map (buffer, &map, GST_MAP_READ))
+      if (!gst_video_frame_map (&vframe, &info, buffer, GST_MAP_READ))
         return GST_FLOW_ERROR;
-      if (map.size >= frame.stride * (frame.height - 1) + (gsize) frame.width * frame.bpp)
+      for (guint i = 0; i < GST_VIDEO_FRAME_N_PLANES (&vframe) && i < 3; i++)
         {
-          frame.pixels = map.data;
-          self->func (self, &frame, self->func_data);
+          frame.planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
+          frame.strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
         }
-      gst_buffer_unmap (buffer, &map);
+      frame.pixels = frame.planes[0];
+      frame.stride = frame.strides[0];
+      self->func (self, &frame, self->func_data);
+      gst_video_frame_unmap (&vframe);
     }
   return GST_FLOW_OK;
 }
@@ -293,7 +296,8 @@ build_pipeline (GembaFrameSource *self, GError **error)
   gst_bin_add_many (GST_BIN (pipeline), convert, sink, NULL);
 
   caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING,
-                              self->format == GEMBA_PIXEL_RGBA ? "RGBA" : "RGB", NULL);
+                              self->format == GEMBA_PIXEL_RGBA ? "RGBA"
+                              : self->format == GEMBA_PIXEL_I420 ? "I420" : "RGB", NULL);
   g_object_set (sink, "caps", caps, "sync", FALSE, "max-buffers", (guint) 2,
                 "enable-last-sample", FALSE, NULL);
   callbacks.new_sample = new_sample_cb;
@@ -1067,6 +1071,13 @@ gemba_frame_source_set_pixel_format (GembaFrameSource *self, GembaPixelFormat fo
   g_return_if_fail (GEMBA_IS_FRAME_SOURCE (self));
   g_return_if_fail (!g_atomic_int_get (&self->running));
   self->format = format;
+}
+
+GembaPixelFormat
+gemba_frame_source_get_pixel_format (GembaFrameSource *self)
+{
+  g_return_val_if_fail (GEMBA_IS_FRAME_SOURCE (self), GEMBA_PIXEL_RGB);
+  return self->format;
 }
 
 void

@@ -29,6 +29,7 @@ typedef enum {
 typedef enum {
   GEMBA_PIXEL_RGB,   /* 3 bytes per pixel: frames to store */
   GEMBA_PIXEL_RGBA,  /* 4 bytes per pixel: what gdk_memory_texture_new() takes fastest */
+  GEMBA_PIXEL_I420,  /* planar 4:2:0 YUV, what most decoders give: no conversion at all */
 } GembaPixelFormat;
 
 /**
@@ -36,11 +37,15 @@ typedef enum {
  * One decoded frame, valid only during the frame function call (ref @sample to keep it).
  */
 typedef struct {
-  const guint8 *pixels;
+  const guint8 *pixels;  /* RGB, RGBA, or for I420 the luma plane */
   guint width;
   guint height;
   gsize stride;          /* bytes per row */
-  guint bpp;             /* 3 (RGB) or 4 (RGBA) */
+  guint bpp;             /* 3 (RGB), 4 (RGBA) or 1 (I420: @pixels is the grey Y plane) */
+  const guint8 *planes[3];   /* I420: Y, U, V */
+  gsize strides[3];
+  gboolean limited_range;    /* I420: Y 16–235 (video range) */
+  gboolean bt709;            /* I420: BT.709 matrix (else BT.601) */
   gint64 stream_time;    /* ns: the video's timestamp; for live sources since capture began */
   gint64 frame_number;   /* 0, 1, 2 … counted across reconnections */
   gint64 captured_at;    /* µs since the epoch, UTC */
@@ -78,6 +83,7 @@ const char *gemba_frame_source_get_display_name (GembaFrameSource *self);
 
 /* Before run(): pixel format of the frames (default RGB). */
 void gemba_frame_source_set_pixel_format (GembaFrameSource *self, GembaPixelFormat format);
+GembaPixelFormat gemba_frame_source_get_pixel_format (GembaFrameSource *self);
 /* Before run(): called on the streaming thread for every frame. */
 void gemba_frame_source_set_frame_func (GembaFrameSource *self, GembaFrameFunc func,
                                         gpointer user_data, GDestroyNotify destroy);

@@ -13,6 +13,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "gemba-media-import.h"
+#include "gemba-media-jpeg.h"
 
 #define DEFAULT_QUEUE_FRAMES 8
 #define BATCH_FRAMES 64
@@ -21,7 +22,10 @@
 
 typedef struct
 {
-  GembaImage *image;      /* until encoded */
+  GembaImage *image;      /* RGB until encoded, or NULL */
+  GembaYuvImage *yuv;     /* 4:2:0 until encoded, or NULL */
+  guint width;
+  guint height;
   GBytes *bytes;          /* once encoded */
   GError *error;          /* encoding failed */
   gint64 stream_time;
@@ -52,6 +56,7 @@ typedef struct
   GembaMediaProgress counts;
 
   GAsyncQueue *encoded;   /* Job, or the END sentinel */
+  GAsyncQueue *spare;     /* GembaYuvImage to reuse; at most as many as frames in flight */
   guint n_encoders;
   GThread **encoders;
   GThread *writer;
@@ -65,6 +70,7 @@ job_free (Job *job)
   if (!job || job == &end_of_jobs)
     return;
   g_clear_pointer (&job->image, gemba_image_free);
+  g_clear_pointer (&job->yuv, _gemba_yuv_image_free);
   g_clear_pointer (&job->bytes, g_bytes_unref);
   g_clear_error (&job->error);
   g_free (job);
@@ -132,7 +138,23 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
     return;
 
   job = g_new0 (Job, 1);
-  job->image = copy_frame (frame);
+  job->width = frame->width;
+  job->height = frame->height;
+  if (frame->bpp == 1)
+    {
+      /* Reuse the planes of a stored frame: fresh megabytes every frame cost page faults. */
+      job->yuv = g_async_queue_try_pop (import->spare);
+      if (job->yuv && (job->yuv->width != frame->width || job->yuv->height != frame->height))
+        g_clear_pointer (&job->yuv, _gemba_yuv_image_free);
+      if (!job->yuv)
+        job->yuv = _gemba_yuv_image_new (frame->width, frame->height);
+      job->yuv->limited_range = frame->limited_range;
+      job->yuv->bt709 = frame->bt709;
+      for (guint c = 0; c < 3; c++)
+        _gemba_yuv_image_set_plane (job->yuv, c, frame->planes[c], frame->strides[c]);
+    }
+  else
+    job->image = copy_frame (frame);
   job->stream_time = frame->stream_time;
   job->frame_number = frame->frame_number;
   job->captured_at = frame->captured_at;
@@ -192,9 +214,16 @@ encoder_thread (gpointer data)
       if (!job)
         return NULL;
 
-      job->bytes = import->options->lossless
-                   ? gemba_image_encode_png (job->image, &job->error)
-                   : gemba_image_encode_jpeg (job->image, 95, &job->error);
+      if (job->yuv)
+        job->bytes = _gemba_yuv_image_encode_jpeg (job->yuv, 95, &job->error);
+      else if (import->options->lossless)
+        job->bytes = gemba_image_encode_png (job->image, &job->error);
+      else
+        job->bytes = gemba_image_encode_jpeg (job->image, 95, &job->error);
+      /* The pixels are not needed any more: free them before the writer gets the job. */
+      g_clear_pointer (&job->image, gemba_image_free);
+      if (job->yuv)
+        g_async_queue_push (import->spare, g_steal_pointer (&job->yuv));
       g_async_queue_push (import->encoded, job);
     }
 }
@@ -322,7 +351,7 @@ writer_thread (gpointer data)
           info.original_name = original;
           frame = gemba_store_add_frame (import->store, job->bytes,
                                          import->options->lossless ? "png" : "jpg",
-                                         job->image->width, job->image->height, &info,
+                                         job->width, job->height, &info,
                                          &duplicate, &error);
           if (!frame)
             fail (import, g_steal_pointer (&error));
@@ -389,6 +418,7 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
 {
   GembaMediaImportOptions defaults;
   GembaFrameSourceKind kind;
+  GembaPixelFormat format;
   Import import = { 0 };
   GThread *runner;
   GError *run_error;
@@ -420,7 +450,14 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
   g_cond_init (&import.changed);
   g_queue_init (&import.raw);
   import.encoded = g_async_queue_new ();
+  import.spare = g_async_queue_new_full ((GDestroyNotify) _gemba_yuv_image_free);
 
+  /* JPEG frames are encoded from the decoder's own 4:2:0 planes (no colour conversion);
+   * PNG needs RGB. A source set to RGBA for a preview keeps it. */
+  format = gemba_frame_source_get_pixel_format (source);
+  if (format != GEMBA_PIXEL_RGBA)
+    gemba_frame_source_set_pixel_format (source, options->lossless ? GEMBA_PIXEL_RGB
+                                                                   : GEMBA_PIXEL_I420);
   gemba_frame_source_set_frame_func (source, frame_cb, &import, NULL);
   import.encoders = g_new0 (GThread *, import.n_encoders);
   for (guint i = 0; i < import.n_encoders; i++)
@@ -468,6 +505,7 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
   g_async_queue_push (import.encoded, &end_of_jobs);
   g_thread_join (import.writer);
   gemba_frame_source_set_frame_func (source, NULL, NULL, NULL);
+  gemba_frame_source_set_pixel_format (source, format);
 
   snapshot_counts (&import, started, &final);
   final.cancelled = run_error && g_error_matches (run_error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
@@ -488,6 +526,7 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
   g_free (import.encoders);
   g_queue_clear_full (&import.raw, (GDestroyNotify) job_free);
   g_async_queue_unref (import.encoded);
+  g_async_queue_unref (import.spare);
   g_cond_clear (&import.changed);
   g_mutex_clear (&import.lock);
   return ok;

@@ -65,8 +65,8 @@ thumbnail (const guint8 *pixels, guint width, guint height, gsize stride, guint 
                 guint x = (guint) (((guint64) tx * CELL_SAMPLES + sx) * width /
                                    (THUMB_W * CELL_SAMPLES));
                 const guint8 *p = row + (gsize) x * bpp;
-                /* BT.601 luma, integer weights summing to 256. */
-                sum += (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
+                /* BT.601 luma, integer weights summing to 256; a grey plane as it is. */
+                sum += bpp == 1 ? p[0] : (77 * p[0] + 150 * p[1] + 29 * p[2]) >> 8;
               }
           }
         out[ty * THUMB_W + tx] = (guint8) (sum / (CELL_SAMPLES * CELL_SAMPLES));
@@ -209,7 +209,7 @@ gemba_sampler_offer (GembaSampler *self, const guint8 *pixels, guint width, guin
       {
         guint8 thumb[THUMB_W * THUMB_H];
 
-        g_return_val_if_fail (pixels != NULL && (bpp == 3 || bpp == 4), FALSE);
+        g_return_val_if_fail (pixels != NULL && (bpp == 1 || bpp == 3 || bpp == 4), FALSE);
         thumbnail (pixels, width, height, stride, bpp, thumb);
         if (!self->have_last)
           {

@@ -36,7 +36,8 @@ void gemba_sampler_free (GembaSampler *self);
 
 GembaSampleMode gemba_sampler_get_mode (GembaSampler *self);
 
-/* Whether to keep a frame. @pixels are RGB (@bpp 3) or RGBA (@bpp 4) rows of @stride bytes;
+/* Whether to keep a frame. @pixels are RGB (@bpp 3), RGBA (@bpp 4) or grey (@bpp 1: the
+ * luma plane of YUV) rows of @stride bytes;
  * only the scene-change mode reads them. @stream_time is ns (-1 when unknown), @snapshot TRUE
  * when a person asked for this frame. */
 gboolean gemba_sampler_offer (GembaSampler *self, const guint8 *pixels, guint width,

@@ -359,6 +359,56 @@ test_import_scene_change (Fixture *f, gconstpointer data)
   g_assert_cmpint (((GembaFrame *) frames->pdata[2])->frame_number, ==, 60);
 }
 
+/* Frames are encoded from the decoder's YUV: the colours must survive, for SD (BT.601) and
+ * HD (BT.709) video, in JPEG and in PNG. */
+static void
+check_colour (Fixture *f, guint width, guint height, gboolean lossless)
+{
+  g_autofree char *name = g_strdup_printf ("colour-%u-%d.webm", width, lossless);
+  g_autofree char *path = g_build_filename (f->dir, name, NULL);
+  g_autofree char *description = g_strdup_printf (
+    "videotestsrc pattern=solid-color foreground-color=0xff3060c0 num-buffers=3 ! "
+    "video/x-raw,width=%u,height=%u,framerate=30/1 ! vp8enc ! webmmux ! "
+    "filesink location=\"%s\"", width, height, path);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autoptr(GembaSampler) sampler = gemba_sampler_new_every (100);
+  GembaMediaProgress summary;
+  const guint8 expected[3] = { 0x30, 0x60, 0xc0 };
+
+  run_launch (description);
+  g_assert_true (import_file (f, path, sampler, lossless, &summary, &error));
+  g_assert_no_error (error);
+  frames = list_frames (f->store);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      g_autofree char *file = NULL;
+      g_autoptr(GembaImage) image = NULL;
+      const guint8 *p;
+
+      if (frame->width != width || g_strcmp0 (frame->ext, lossless ? "png" : "jpg") != 0)
+        continue;
+      file = gemba_store_dup_frame_path (f->store, frame);
+      image = gemba_image_load (file, &error);
+      g_assert_no_error (error);
+      p = image->pixels + ((gsize) (height / 2) * width + width / 2) * 3;
+      g_test_message ("%u×%u %s: %02x%02x%02x", width, height, frame->ext, p[0], p[1], p[2]);
+      for (guint c = 0; c < 3; c++)
+        g_assert_cmpint (ABS ((int) p[c] - (int) expected[c]), <=, 8);
+      return;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_import_colours (Fixture *f, gconstpointer data)
+{
+  check_colour (f, 320, 240, FALSE);
+  check_colour (f, 1280, 720, FALSE);
+  check_colour (f, 320, 240, TRUE);
+}
+
 /* Cut in half: the frames before the cut are kept, the error names the file and the time. */
 static void
 test_import_truncated (Fixture *f, gconstpointer data)
@@ -931,6 +981,7 @@ main (int argc, char **argv)
   ADD ("/media/import/avi-every-n", test_import_avi_every);
   ADD ("/media/import/fps-lossless", test_import_fps_lossless);
   ADD ("/media/import/scene-change", test_import_scene_change);
+  ADD ("/media/import/colours", test_import_colours);
   ADD ("/media/import/truncated", test_import_truncated);
   ADD ("/media/import/corrupt", test_import_corrupt);
   ADD ("/media/source/missing-camera", test_missing_camera);

@@ -1,0 +1,38 @@
+/* gemba-media-jpeg.h: JPEG straight from a decoder's 4:2:0 planes (private to libgemba-media)
+ *
+ * Most video decoders give I420. Encoding those planes as they are (libjpeg's raw-data path)
+ * skips two colour conversions a frame would otherwise go through (YUV → RGB for the appsink,
+ * RGB → YCbCr inside the JPEG encoder) and the chroma downsampling: about half the work of
+ * storing a frame of video, and no colour round trip.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Planes padded for the encoder: Y is ALIGN16(width) × ALIGN16(height), Cb and Cr are
+ * ALIGN16(width)/2 × ALIGN16(height)/2, edges replicated. */
+typedef struct {
+  guint width;
+  guint height;
+  guint y_stride;
+  guint c_stride;
+  guint8 *y;
+  guint8 *cb;
+  guint8 *cr;
+  gboolean limited_range;   /* Y 16–235, C 16–240 (video) rather than 0–255 (JPEG) */
+  gboolean bt709;           /* BT.709 matrix rather than BT.601 (what JPEG means) */
+} GembaYuvImage;
+
+GembaYuvImage *_gemba_yuv_image_new (guint width, guint height);
+void _gemba_yuv_image_free (GembaYuvImage *image);
+/* Copies one plane (@c 0 Y, 1 Cb, 2 Cr) of @rows rows of @width samples, padding the rest. */
+void _gemba_yuv_image_set_plane (GembaYuvImage *image, guint c, const guint8 *data, gsize stride);
+
+/* Converts to full-range BT.601 (in place) and encodes; NULL with an error message. */
+GBytes *_gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error);
+
+G_END_DECLS
