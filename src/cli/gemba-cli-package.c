@@ -229,6 +229,32 @@ print_object (GString *out, JsonObject *object, int indent)
           g_string_append_c (out, '\n');
           print_object (out, json_node_get_object (node), indent + 2);
         }
+      else if (JSON_NODE_HOLDS_ARRAY (node) && json_array_get_length (json_node_get_array (node))
+               && !JSON_NODE_HOLDS_VALUE (json_array_get_element (json_node_get_array (node), 0)))
+        {
+          /* Rows (per-class metrics, a confusion matrix, gate failures): one per line. */
+          JsonArray *rows = json_node_get_array (node);
+          g_string_append_c (out, '\n');
+          for (guint i = 0; i < json_array_get_length (rows); i++)
+            {
+              JsonNode *row = json_array_get_element (rows, i);
+              g_string_append_printf (out, "%*s- ", indent + 2, "");
+              if (JSON_NODE_HOLDS_OBJECT (row))
+                {
+                  g_autoptr(GList) names = json_object_get_members (json_node_get_object (row));
+                  for (GList *m = names; m; m = m->next)
+                    {
+                      g_string_append_printf (out, "%s%s: ", m == names ? "" : ", ",
+                                              (char *) m->data);
+                      print_value (out, json_object_get_member (json_node_get_object (row),
+                                                                m->data));
+                    }
+                }
+              else
+                print_value (out, row);
+              g_string_append_c (out, '\n');
+            }
+        }
       else
         {
           g_string_append_c (out, ' ');

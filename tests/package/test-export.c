@@ -17,6 +17,7 @@
  */
 
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -628,6 +629,90 @@ test_onnx_test_split (Fixture *f, gconstpointer data)
     }
 }
 
+static int
+run_gemba (const char * const *args, char **out, char **err)
+{
+  g_autofree char *gemba = g_build_filename (g_getenv ("GEMBA_BUILD_ROOT"), "src", "cli",
+                                             "gemba", NULL);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, gemba);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, 0, NULL, NULL, out, err,
+                               &status, &error));
+  g_assert_no_error (error);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* keygen, verify and show from the command line: exit statuses and what a person reads. */
+static void
+test_cli (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->dir, "washer-1.0.gemba", NULL);
+  g_autofree char *keys = g_build_filename (f->dir, "cli-keys", NULL);
+  g_autofree char *other_public = g_build_filename (keys, "public", NULL);
+  GembaExportOptions options = { .key = f->key, .version = "1.0.0", .n_threads = 1 };
+  char *out = NULL, *err = NULL;
+
+  g_assert_true (gemba_package_export (f->store, f->c, path, &options, &error));
+  g_assert_no_error (error);
+
+  {
+    const char *args[] = { "keygen", "--out", keys, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "Created key pair"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "refusing to overwrite"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "verify", path, "--trust", f->public_path, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, ": OK: "));
+    g_assert_nonnull (strstr (out, gemba_secret_key_get_id (f->key)));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "verify", path, "--trust", other_public, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 1);
+    g_assert_nonnull (strstr (err, "which is not a trusted key; refused"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "verify", path, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 2);
+    g_assert_nonnull (strstr (err, "--trust"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "show", path, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "Classes:   ok, scratch, dent"));
+    g_assert_nonnull (strstr (out, "NOT verified"));
+    g_assert_nonnull (strstr (out, "## How well"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+  {
+    const char *args[] = { "show", path, "--trust", f->public_path, NULL };
+    g_assert_cmpint (run_gemba (args, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "Signature: verified"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -641,5 +726,6 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/package/export/onnx-test-split", Fixture, NULL, fixture_setup,
               test_onnx_test_split, fixture_teardown);
+  g_test_add ("/package/export/cli", Fixture, NULL, fixture_setup, test_cli, fixture_teardown);
   return g_test_run ();
 }
