@@ -170,9 +170,10 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
   frame.height = GST_VIDEO_INFO_HEIGHT (&info);
   frame.bpp = GST_VIDEO_INFO_COMP_PSTRIDE (&info, 0);
   frame.limited_range = info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255;
-  frame.bt709 = info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_BT601 &&
-                info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_RGB &&
-                info.colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_UNKNOWN;
+  /* BT.2020 and SMPTE 240M are close enough to BT.709 for a frame to label. */
+  frame.bt709 = info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ||
+                info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT2020 ||
+                info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_SMPTE240M;
 
   if (self->live)
     {

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
+#include <gst/video/video.h>
+
 #include "gemba-media-import.h"
 #include "gemba-media-jpeg.h"
 
@@ -24,6 +26,8 @@ typedef struct
 {
   GembaImage *image;      /* RGB until encoded, or NULL */
   GembaYuvImage *yuv;     /* 4:2:0 until encoded, or NULL */
+  GstSample *sample;      /* a file's decoded I420 frame, converted by the encoder, or NULL */
+  GstVideoInfo info;      /* @sample's */
   guint width;
   guint height;
   GBytes *bytes;          /* once encoded */
@@ -71,6 +75,7 @@ job_free (Job *job)
     return;
   g_clear_pointer (&job->image, gemba_image_free);
   g_clear_pointer (&job->yuv, _gemba_yuv_image_free);
+  g_clear_pointer (&job->sample, gst_sample_unref);
   g_clear_pointer (&job->bytes, g_bytes_unref);
   g_clear_error (&job->error);
   g_free (job);
@@ -104,6 +109,21 @@ copy_frame (const GembaVideoFrame *frame)
           }
     }
   return image;
+}
+
+/* Planes to fill: a spare one (fresh megabytes every frame cost page faults) or a new one. */
+static GembaYuvImage *
+take_yuv (Import *import, guint width, guint height, gboolean limited_range, gboolean bt709)
+{
+  GembaYuvImage *yuv = g_async_queue_try_pop (import->spare);
+
+  if (yuv && (yuv->width != width || yuv->height != height))
+    g_clear_pointer (&yuv, _gemba_yuv_image_free);
+  if (!yuv)
+    yuv = _gemba_yuv_image_new (width, height);
+  yuv->limited_range = limited_range;
+  yuv->bt709 = bt709;
+  return yuv;
 }
 
 static void
@@ -140,18 +160,19 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   job = g_new0 (Job, 1);
   job->width = frame->width;
   job->height = frame->height;
-  if (frame->bpp == 1)
+  if (frame->bpp == 1 && !import->drop_when_full &&
+      gst_video_info_from_caps (&job->info, gst_sample_get_caps (frame->sample)))
     {
-      /* Reuse the planes of a stored frame: fresh megabytes every frame cost page faults. */
-      job->yuv = g_async_queue_try_pop (import->spare);
-      if (job->yuv && (job->yuv->width != frame->width || job->yuv->height != frame->height))
-        g_clear_pointer (&job->yuv, _gemba_yuv_image_free);
-      if (!job->yuv)
-        job->yuv = _gemba_yuv_image_new (frame->width, frame->height);
-      job->yuv->limited_range = frame->limited_range;
-      job->yuv->bt709 = frame->bt709;
-      for (guint c = 0; c < 3; c++)
-        _gemba_yuv_image_set_plane (job->yuv, c, frame->planes[c], frame->strides[c]);
+      /* A file: keep the decoder's buffer and let an encoder thread convert it, so that the
+       * streaming thread only decodes. (The decoder waits when the queue is full anyway.) */
+      job->sample = gst_sample_ref (frame->sample);
+    }
+  else if (frame->bpp == 1)
+    {
+      /* Live: copy now, the source's buffers must go back to it at once. */
+      job->yuv = take_yuv (import, frame->width, frame->height, frame->limited_range,
+                           frame->bt709);
+      _gemba_yuv_image_fill (job->yuv, frame->planes, frame->strides);
     }
   else
     job->image = copy_frame (frame);
@@ -214,6 +235,35 @@ encoder_thread (gpointer data)
       if (!job)
         return NULL;
 
+      if (job->sample)
+        {
+          GstVideoFrame vframe;
+          const guint8 *planes[3];
+          gsize strides[3];
+
+          if (!gst_video_frame_map (&vframe, &job->info, gst_sample_get_buffer (job->sample),
+                                    GST_MAP_READ))
+            {
+              g_set_error (&job->error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
+                           _("%s: cannot read a decoded frame"),
+                           gemba_frame_source_get_location (import->source));
+              g_async_queue_push (import->encoded, job);
+              continue;
+            }
+          for (guint i = 0; i < 3; i++)
+            {
+              planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
+              strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
+            }
+          job->yuv = take_yuv (import, job->width, job->height,
+                               job->info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255,
+                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ||
+                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT2020 ||
+                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_SMPTE240M);
+          _gemba_yuv_image_fill (job->yuv, planes, strides);
+          gst_video_frame_unmap (&vframe);
+          g_clear_pointer (&job->sample, gst_sample_unref);
+        }
       if (job->yuv)
         job->bytes = _gemba_yuv_image_encode_jpeg (job->yuv, 95, &job->error);
       else if (import->options->lossless)

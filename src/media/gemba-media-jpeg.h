@@ -23,16 +23,18 @@ typedef struct {
   guint8 *y;
   guint8 *cb;
   guint8 *cr;
-  gboolean limited_range;   /* Y 16–235, C 16–240 (video) rather than 0–255 (JPEG) */
-  gboolean bt709;           /* BT.709 matrix rather than BT.601 (what JPEG means) */
+  gboolean limited_range;   /* source: Y 16–235, C 16–240 (video) rather than 0–255 (JPEG) */
+  gboolean bt709;           /* source: BT.709 matrix rather than BT.601 (what JPEG means) */
 } GembaYuvImage;
 
 GembaYuvImage *_gemba_yuv_image_new (guint width, guint height);
 void _gemba_yuv_image_free (GembaYuvImage *image);
-/* Copies one plane (@c 0 Y, 1 Cb, 2 Cr) of @rows rows of @width samples, padding the rest. */
-void _gemba_yuv_image_set_plane (GembaYuvImage *image, guint c, const guint8 *data, gsize stride);
+/* Copies a decoder's I420 planes (as described by @image's flags) converting them to what
+ * JFIF means, full-range BT.601, and pads the edges. */
+void _gemba_yuv_image_fill (GembaYuvImage *image, const guint8 * const planes[3],
+                            const gsize strides[3]);
 
-/* Converts to full-range BT.601 (in place) and encodes; NULL with an error message. */
+/* Encodes filled planes; NULL with an error message. */
 GBytes *_gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error);
 
 G_END_DECLS
