@@ -227,6 +227,8 @@ test_pool (void)
 {
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 6, 6, 3, 2, 2, 0), TRUE, x_distinct);
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 7, 5, 3, 3, 2, 1), TRUE, x_distinct);
+  /* windows that leave a row and a column uncovered */
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 7, 5, 3, 2, 2, 0), TRUE, x_distinct);
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 6, 6, 3, 2, 2, 0), TRUE, NULL);
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 5, 5, 2, 3, 1, 1), TRUE, NULL);
   check_layer (gemba_layer_new_global_avg_pool (4, 5, 6), TRUE, NULL);

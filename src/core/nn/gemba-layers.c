@@ -3,7 +3,7 @@
 #include "config.h"
 
 /* The kernels are simple loops over the channel axis that the compiler must vectorise. */
-#pragma GCC optimize ("O3")
+#pragma GCC optimize ("O3", "no-tree-loop-distribute-patterns")
 
 #include <math.h>
 #include <string.h>
@@ -250,6 +250,32 @@ conv_bwd_chunk (const GembaLayer *l, int batch, int n_threads)
   return CLAMP (MIN (chunk, per_thread), 1, 8);
 }
 
+/* For a stride-1 square convolution, dx is itself a convolution of dy with the flipped,
+ * transposed kernel (padding k - 1 - pad): im2col + one GEMM, without col2im's scattered
+ * additions and without clearing dx first. Fills @tl (weights not set) or returns FALSE. */
+static gboolean
+conv_transposed (const GembaLayer *l, GembaLayer *tl)
+{
+  if (l->kind != GEMBA_LAYER_CONV || l->stride != 1 || l->groups != 1 || l->kh != l->kw
+      || l->pad > l->kh - 1 || (l->kh == 1 && l->pad == 0))
+    return FALSE;
+  memset (tl, 0, sizeof *tl);
+  tl->kind = GEMBA_LAYER_CONV;
+  tl->in_h = l->out_h;
+  tl->in_w = l->out_w;
+  tl->in_c = l->out_c;
+  tl->out_c = l->in_c;
+  tl->kh = l->kh;
+  tl->kw = l->kw;
+  tl->stride = 1;
+  tl->pad = l->kh - 1 - l->pad;
+  tl->groups = 1;
+  tl->out_h = tl->in_h + 2 * tl->pad - tl->kh + 1;
+  tl->out_w = tl->in_w + 2 * tl->pad - tl->kw + 1;
+  tl->n_w = l->n_w;
+  return tl->out_h == l->in_h && tl->out_w == l->in_w;
+}
+
 gsize
 gemba_layer_scratch_floats (const GembaLayer *l, int batch, int n_threads)
 {
@@ -262,7 +288,10 @@ gemba_layer_scratch_floats (const GembaLayer *l, int batch, int n_threads)
         {
           gsize fwd = conv_fwd_chunk (l, batch, n_threads) * conv_k (l);
           gsize bwd = (gsize) conv_bwd_chunk (l, batch, n_threads) * l->out_h * l->out_w * conv_k (l);
+          GembaLayer tl;
 
+          if (conv_transposed (l, &tl))
+            fwd = MAX (fwd, conv_fwd_chunk (&tl, batch, n_threads) * conv_k (&tl));
           return MAX (fwd, bwd + l->n_w + l->out_c + 16);
         }
     case GEMBA_LAYER_LINEAR:
@@ -383,13 +412,15 @@ typedef struct {
   int n_tasks;
 } Job;
 
-/* col[p - p0][k] for output pixels [p0, p1) of the batch, group g. */
+/* col[p - p0][k] for output pixels [p0, p1) of the batch, group g. The copies are inline loops
+ * (vectorised in the clones): memcpy calls of 12–256 bytes cost more than the copying. */
 GEMBA_CLONES static void
 im2col (const GembaLayer *l, const float *x, gsize p0, gsize p1, int g, float *col)
 {
   const int cg = l->in_c / l->groups;
   const int K = conv_k (l);
   const int hw = l->out_h * l->out_w;
+  const gsize in_img = (gsize) l->in_h * l->in_w * l->in_c;
 
   for (gsize p = p0; p < p1; p++)
     {
@@ -397,27 +428,47 @@ im2col (const GembaLayer *l, const float *x, gsize p0, gsize p1, int g, float *c
       int rem = (int) (p % hw);
       int oy = rem / l->out_w;
       int ox = rem % l->out_w;
-      float *dst = col + (p - p0) * K;
-      const float *src = x + (gsize) img * l->in_h * l->in_w * l->in_c + g * cg;
+      float *restrict dst = col + (p - p0) * K;
+      const float *src = x + (gsize) img * in_img + g * cg;
+      int iy0 = oy * l->stride - l->pad;
+      int ix0 = ox * l->stride - l->pad;
 
       for (int ky = 0; ky < l->kh; ky++)
         {
-          int iy = oy * l->stride - l->pad + ky;
+          int iy = iy0 + ky;
 
           if (iy < 0 || iy >= l->in_h)
             {
-              memset (dst, 0, sizeof (float) * l->kw * cg);
+              for (int i = 0; i < l->kw * cg; i++)
+                dst[i] = 0.0f;
               dst += l->kw * cg;
+              continue;
+            }
+          if (cg == l->in_c && ix0 >= 0 && ix0 + l->kw <= l->in_w)
+            {
+              /* the window's row lies inside the image: kw * cg contiguous floats */
+              const float *restrict s = src + ((gsize) iy * l->in_w + ix0) * l->in_c;
+              const int n = l->kw * cg;
+
+              for (int i = 0; i < n; i++)
+                dst[i] = s[i];
+              dst += n;
               continue;
             }
           for (int kx = 0; kx < l->kw; kx++, dst += cg)
             {
-              int ix = ox * l->stride - l->pad + kx;
+              int ix = ix0 + kx;
+              const float *restrict s;
 
               if (ix < 0 || ix >= l->in_w)
-                memset (dst, 0, sizeof (float) * cg);
-              else
-                memcpy (dst, src + ((gsize) iy * l->in_w + ix) * l->in_c, sizeof (float) * cg);
+                {
+                  for (int c = 0; c < cg; c++)
+                    dst[c] = 0.0f;
+                  continue;
+                }
+              s = src + ((gsize) iy * l->in_w + ix) * l->in_c;
+              for (int c = 0; c < cg; c++)
+                dst[c] = s[c];
             }
         }
     }
@@ -475,9 +526,9 @@ conv_fwd_task (gpointer data, int task, int thread)
   const int K = conv_k (l);
   const int cog = l->out_c / l->groups;
   float *y = job->out + p0 * l->out_c;
-  float beta = 0.0f;
+  float beta = job->accumulate ? 1.0f : 0.0f;
 
-  if (l->b)
+  if (l->b && !job->accumulate)
     {
       for (gsize p = 0; p < m; p++)
         memcpy (y + p * l->out_c, l->b, sizeof (float) * l->out_c);
@@ -725,6 +776,8 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .dy = dy, .dx = dx,
               .accumulate = accumulate };
   int n_tasks, used;
+  GembaLayer tl;
+  gboolean use_transposed;
 
   gemba_pool_reserve (pool, gemba_layer_scratch_floats (l, batch, nt));
   if (conv_is_depthwise (l))
@@ -750,6 +803,9 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
       return;
     }
 
+  use_transposed = dx != NULL && conv_transposed (l, &tl);
+  if (use_transposed)
+    job.dx = NULL; /* dW and db only; dx below */
   job.chunk = conv_bwd_chunk (l, batch, nt);
   n_tasks = (int) ((batch + job.chunk - 1) / job.chunk);
   gemba_pool_run (pool, n_tasks, conv_bwd_task, &job);
@@ -763,6 +819,26 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
       if (l->gb)
         for (int c = 0; c < l->out_c; c++)
           l->gb[c] += s[l->n_w + c];
+    }
+
+  if (use_transposed)
+    {
+      /* W[co][ky][kx][ci] -> W'[ci][k-1-ky][k-1-kx][co] */
+      const int k = l->kh, ci_n = l->in_c, co_n = l->out_c;
+      float *wt = layer_aux (l, l->n_w);
+      Job tj = { .l = &tl, .pool = pool, .batch = batch, .x = dy, .out = dx,
+                 .accumulate = accumulate };
+
+      for (int co = 0; co < co_n; co++)
+        for (int ky = 0; ky < k; ky++)
+          for (int kx = 0; kx < k; kx++)
+            for (int ci = 0; ci < ci_n; ci++)
+              wt[(((gsize) ci * k + (k - 1 - ky)) * k + (k - 1 - kx)) * co_n + co] =
+                l->w[(((gsize) co * k + ky) * k + kx) * ci_n + ci];
+      tl.w = wt;
+      tj.total = (gsize) batch * tl.out_h * tl.out_w;
+      tj.chunk = conv_fwd_chunk (&tl, batch, nt);
+      gemba_pool_run (pool, (int) ((tj.total + tj.chunk - 1) / tj.chunk), conv_fwd_task, &tj);
     }
 }
 
@@ -1170,6 +1246,18 @@ max_update (float *restrict out, float *restrict arg, const float *restrict in, 
     }
 }
 
+static inline __attribute__ ((always_inline)) void
+max_scatter (float *restrict d, const float *restrict g, const float *restrict arg, float pos,
+             int C, gboolean accumulate)
+{
+  if (accumulate)
+    for (int c = 0; c < C; c++)
+      d[c] += arg[c] == pos ? g[c] : 0.0f;
+  else
+    for (int c = 0; c < C; c++)
+      d[c] = arg[c] == pos ? g[c] : 0.0f;
+}
+
 GEMBA_CLONES static void
 pool_fwd_task (gpointer data, int task, int thread)
 {
@@ -1233,6 +1321,37 @@ pool_bwd_task (gpointer data, int task, int thread)
   const float inv = 1.0f / (float) (l->kh * l->kw);
   gsize in_img = gemba_layer_in_size (l);
   float *dxi = job->dx + (gsize) task * in_img;
+
+  if (is_max && l->stride == l->kh && l->stride == l->kw && l->pad == 0)
+    {
+      /* windows do not overlap: every input gets exactly one write, no clearing pass */
+      const int k = l->kh;
+
+      for (int oy = 0; oy < l->out_h; oy++)
+        for (int ox = 0; ox < l->out_w; ox++)
+          {
+            gsize o = (((gsize) task * l->out_h + oy) * l->out_w + ox) * C;
+
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++)
+                max_scatter (dxi + ((gsize) (oy * k + ky) * l->in_w + ox * k + kx) * C,
+                             job->dy + o, l->aux + o, (float) (ky * k + kx), C,
+                             job->accumulate);
+          }
+      if (!job->accumulate)
+        {
+          /* rows and columns no window covers */
+          for (int y = 0; y < l->in_h; y++)
+            {
+              int x0 = y < l->out_h * k ? l->out_w * k : 0;
+
+              if (x0 < l->in_w)
+                memset (dxi + ((gsize) y * l->in_w + x0) * C, 0,
+                        sizeof (float) * (l->in_w - x0) * C);
+            }
+        }
+      return;
+    }
 
   if (!job->accumulate)
     memset (dxi, 0, sizeof (float) * in_img);

@@ -85,8 +85,10 @@ gemba_tensor_size (const GembaTensor *t)
 GembaTensor *
 gemba_tensor_copy (const GembaTensor *t)
 {
-  GembaTensor *copy = gemba_tensor_new (t->n, t->h, t->w, t->c);
+  GembaTensor *copy = g_new0 (GembaTensor, 1);
 
+  *copy = *t;
+  copy->data = gemba_floats_new (gemba_tensor_size (t));
   memcpy (copy->data, t->data, gemba_tensor_size (t) * sizeof (float));
   return copy;
 }
