@@ -349,6 +349,34 @@ test_fine_tune (void)
   data_clear (&d);
 }
 
+/* Validation accuracy that stops improving ends the run after @patience epochs, keeping the
+ * best epoch's weights. */
+static void
+test_early_stopping (void)
+{
+  GembaTrainSettings s;
+  Data d;
+  g_autoptr(GembaTrainer) t = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *training;
+
+  data_init (&d, 60, 30, 9);
+  small_settings (&s);
+  s.epochs = 20;
+  s.patience = 2;
+  s.lr = 1e-12f; /* nothing is learnt; only the batch-norm statistics move */
+  t = make_trainer (&s, &d);
+  model = gemba_trainer_run (t, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  training = gemba_model_get_training (model);
+  g_assert_true (json_object_get_boolean_member (training, "stopped-early"));
+  g_assert_cmpint (json_object_get_int_member (training, "epochs-run"), ==,
+                   json_object_get_int_member (training, "best-epoch") + 2);
+  g_assert_cmpint (json_object_get_int_member (training, "epochs-run"), <, 20);
+  data_clear (&d);
+}
+
 static void
 test_bad_input (void)
 {
@@ -414,6 +442,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/train/overfit", test_overfit);
   g_test_add_func ("/nn/train/async", test_async);
   g_test_add_func ("/nn/train/fine-tune", test_fine_tune);
+  g_test_add_func ("/nn/train/early-stopping", test_early_stopping);
   g_test_add_func ("/nn/train/bad-input", test_bad_input);
   g_test_add_func ("/nn/train/settings-json", test_settings_json);
 
