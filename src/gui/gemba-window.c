@@ -16,12 +16,15 @@
 
 #include <glib/gi18n.h>
 
+#include "gemba-capture-page.h"
 #include "gemba-class-editor.h"
 #include "gemba-frame-cell.h"
 #include "gemba-frame-list.h"
 #include "gemba-frame-view.h"
+#include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-start-page.h"
+#include "gemba-training-page.h"
 #include "gemba-window.h"
 
 #define SCHEMA_ID "dev.gemba.Workbench"
@@ -516,11 +519,24 @@ remember_project (GembaWindow *self, const char *path)
   g_settings_set_string (self->settings, "last-project", path);
 }
 
+/* The capture, training and models pages (part 2) follow the open project. */
+static void
+set_pages_project (GembaWindow *self, GembaProject *project)
+{
+  gemba_capture_page_set_project (GEMBA_CAPTURE_PAGE (
+    adw_view_stack_get_child_by_name (self->view_stack, "capture")), project);
+  gemba_training_page_set_project (GEMBA_TRAINING_PAGE (
+    adw_view_stack_get_child_by_name (self->view_stack, "training")), project);
+  gemba_models_page_set_project (GEMBA_MODELS_PAGE (
+    adw_view_stack_get_child_by_name (self->view_stack, "models")), project);
+}
+
 static void
 close_project (GembaWindow *self)
 {
   if (!self->project)
     return;
+  set_pages_project (self, NULL);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
@@ -581,6 +597,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gemba_frame_view_set_model (self->frame_view, self->project, self->selection);
   gemba_frame_view_set_preload_depth (self->frame_view,
                                       g_settings_get_int (self->settings, "preload-depth"));
+  set_pages_project (self, self->project);
 
   adw_view_switcher_title_set_title (self->switcher_title, gemba_project_get_name (self->project));
   adw_view_switcher_title_set_subtitle (self->switcher_title,
@@ -622,6 +639,20 @@ gemba_window_open (GembaWindow *self, const char *path, GembaProjectOpenMode mod
   annotator = g_settings_get_string (self->settings, "annotator-name");
   gemba_project_open_async (path, mode, annotator, self->cancellable, project_opened_cb,
                             g_object_ref (self));
+}
+
+void
+gemba_window_reload_frames (GembaWindow *self)
+{
+  g_autofree char *key = NULL;
+
+  g_return_if_fail (GEMBA_IS_WINDOW (self));
+
+  if (!self->project || !self->frame_list || !self->filter_key)
+    return;
+  key = g_strdup (self->filter_key);
+  set_query_from_key (self, key);
+  schedule_counts (self);
 }
 
 GembaProject *
@@ -1012,6 +1043,9 @@ gemba_window_class_init (GembaWindowClass *klass)
 
   g_type_ensure (GEMBA_TYPE_START_PAGE);
   g_type_ensure (GEMBA_TYPE_FRAME_VIEW);
+  g_type_ensure (GEMBA_TYPE_CAPTURE_PAGE);
+  g_type_ensure (GEMBA_TYPE_TRAINING_PAGE);
+  g_type_ensure (GEMBA_TYPE_MODELS_PAGE);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE_PATH "/gemba-window.ui");
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, switcher_title);

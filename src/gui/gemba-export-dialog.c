@@ -1,0 +1,510 @@
+/* gemba-export-dialog.c: export a model version as a signed package, behind the regression
+ * gate, whose result is shown before the package is written
+ *
+ * "Check" runs gemba_package_export() in a GTask thread into a private temporary folder: the
+ * gate compares the model with production on the locked test split and with every corrected
+ * false reading. A refusal writes nothing and lists what failed; the user may then export
+ * anyway with a written reason (audit trail, manifest, model card). A pass shows that it
+ * passed, and only "Write Package" puts the checked package at the chosen path.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-gui"
+
+#include "config.h"
+
+#include <errno.h>
+#include <glib/gi18n.h>
+#include <glib/gstdio.h>
+
+#include "gemba-error.h"
+#include "gemba-export-dialog.h"
+#include "gemba-probe.h"
+#include "gemba-store-models.h"
+#include "gemba-export.h"
+
+struct _GembaExportDialog
+{
+  AdwWindow parent_instance;
+
+  GembaProject *project;
+  gint64 model_id;
+  char *model_name;
+  char *key_path;
+  char *out_path;
+  char *checked_path;     /* the package written by a passed check, in tmp_dir */
+  char *tmp_dir;
+
+  AdwActionRow *key_row;
+  AdwActionRow *out_row;
+  GtkWidget *check_button;
+  GtkWidget *write_button;
+  GtkWidget *force_button;
+  GtkWidget *spinner;
+  GtkLabel *result_label;
+  GtkWidget *reason_group;
+  AdwEntryRow *reason_row;
+  GCancellable *cancellable;
+  GtkNativeDialog *chooser;
+};
+
+G_DEFINE_FINAL_TYPE (GembaExportDialog, gemba_export_dialog, ADW_TYPE_WINDOW)
+
+typedef struct {
+  char *project_path;
+  char *key_path;
+  char *out_path;
+  char *reason;
+  gint64 model_id;
+  gboolean force;
+} ExportJob;
+
+static void
+export_job_free (ExportJob *job)
+{
+  g_free (job->project_path);
+  g_free (job->key_path);
+  g_free (job->out_path);
+  g_free (job->reason);
+  g_free (job);
+}
+
+static void
+export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  ExportJob *job = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  GembaSecretKey *key;
+  GembaExportOptions options = { 0 };
+  gboolean ok;
+
+  if (!(key = gemba_secret_key_load (job->key_path, &error)))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!(store = gemba_store_open (job->project_path, &error)))
+    {
+      gemba_secret_key_free (key);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  options.key = key;
+  options.force = job->force;
+  options.reason = job->reason;
+  ok = gemba_package_export (store, job->model_id, job->out_path, &options, &error);
+  gemba_secret_key_free (key);
+  if (!ok)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static void
+set_row_path (AdwActionRow *row, const char *path, const char *none)
+{
+  g_autofree char *display = path ? g_filename_display_name (path) : NULL;
+
+  adw_action_row_set_subtitle (row, display ? display : none);
+}
+
+static void
+discard_checked (GembaExportDialog *self)
+{
+  if (self->checked_path)
+    g_unlink (self->checked_path);
+  g_clear_pointer (&self->checked_path, g_free);
+  gtk_widget_set_visible (self->write_button, FALSE);
+}
+
+static void
+update_sensitivity (GembaExportDialog *self)
+{
+  gboolean busy = self->cancellable != NULL;
+  const char *reason = gtk_editable_get_text (GTK_EDITABLE (self->reason_row));
+  g_autofree char *stripped = g_strstrip (g_strdup (reason));
+
+  gtk_widget_set_sensitive (self->check_button, !busy && self->key_path && self->out_path);
+  gtk_widget_set_sensitive (self->write_button, !busy);
+  gtk_widget_set_sensitive (self->force_button, !busy && *stripped && self->key_path &&
+                            self->out_path);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->key_row), !busy);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->out_row), !busy);
+  gtk_widget_set_visible (self->spinner, busy);
+}
+
+static void
+run_export (GembaExportDialog *self, const char *path, gboolean force,
+            GAsyncReadyCallback callback)
+{
+  g_autoptr(GTask) task = NULL;
+  ExportJob *job = g_new0 (ExportJob, 1);
+
+  job->project_path = g_strdup (gemba_project_get_path (self->project));
+  job->key_path = g_strdup (self->key_path);
+  job->out_path = g_strdup (path);
+  job->model_id = self->model_id;
+  job->force = force;
+  if (force)
+    job->reason = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reason_row)));
+  self->cancellable = g_cancellable_new ();
+  update_sensitivity (self);
+  task = g_task_new (NULL, self->cancellable, callback, g_object_ref (self));
+  g_task_set_source_tag (task, run_export);
+  g_task_set_task_data (task, job, (GDestroyNotify) export_job_free);
+  g_task_run_in_thread (task, export_thread);
+}
+
+static void
+checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaExportDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_clear_object (&self->cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_clear_pointer (&self->checked_path, g_free);
+      if (g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED))
+        {
+          text = g_strdup_printf (_("The regression gate refuses %s. Nothing was written.\n\n%s"),
+                                  self->model_name, error->message);
+          gtk_widget_set_visible (self->reason_group, TRUE);
+          gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
+          gemba_probe_log ("export-gate", "result=refused");
+        }
+      else
+        {
+          text = g_strdup_printf (_("Could not check %s: %s"), self->model_name, error->message);
+          gemba_probe_log ("export-gate", "result=error");
+        }
+      gtk_label_set_label (self->result_label, text);
+      update_sensitivity (self);
+      return;
+    }
+  text = g_strdup_printf (_("%s passes the regression gate: it is no worse than production on "
+                            "the locked test split, overall or for any class, and gets every "
+                            "corrected false reading right. The package is signed and ready; "
+                            "nothing has been written to the chosen file yet."),
+                          self->model_name);
+  gtk_widget_remove_css_class (GTK_WIDGET (self->result_label), "error");
+  gtk_label_set_label (self->result_label, text);
+  gtk_widget_set_visible (self->write_button, TRUE);
+  gtk_widget_set_visible (self->reason_group, FALSE);
+  gemba_probe_log ("export-gate", "result=passed");
+  update_sensitivity (self);
+  gtk_widget_grab_focus (self->write_button);
+}
+
+static void
+check_clicked_cb (GembaExportDialog *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = NULL;
+
+  discard_checked (self);
+  if (!self->tmp_dir && !(self->tmp_dir = g_dir_make_tmp ("gemba-export-XXXXXX", &error)))
+    {
+      gtk_label_set_label (self->result_label, error->message);
+      return;
+    }
+  base = g_path_get_basename (self->out_path);
+  self->checked_path = g_build_filename (self->tmp_dir, base, NULL);
+  gtk_label_set_label (self->result_label, _("Checking against production on the locked test "
+                                             "split…"));
+  run_export (self, self->checked_path, FALSE, checked_cb);
+}
+
+static void
+write_clicked_cb (GembaExportDialog *self)
+{
+  g_autoptr(GFile) from = NULL;
+  g_autoptr(GFile) to = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *display = NULL;
+
+  if (!self->checked_path)
+    return;
+  /* A rename on one file system, a copy otherwise; both small and quick next to the gate. */
+  from = g_file_new_for_path (self->checked_path);
+  to = g_file_new_for_path (self->out_path);
+  if (!g_file_move (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error))
+    {
+      text = g_strdup_printf (_("Could not write %s: %s"), self->out_path, error->message);
+      gtk_label_set_label (self->result_label, text);
+      return;
+    }
+  g_clear_pointer (&self->checked_path, g_free);
+  display = g_filename_display_name (self->out_path);
+  text = g_strdup_printf (_("Wrote %s."), display);
+  gtk_label_set_label (self->result_label, text);
+  gtk_widget_set_visible (self->write_button, FALSE);
+  gemba_probe_log ("exported", "forced=0");
+}
+
+static void
+forced_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaExportDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *display = g_filename_display_name (self->out_path);
+
+  g_clear_object (&self->cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    text = g_strdup_printf (_("Could not export %s: %s"), self->model_name, error->message);
+  else
+    {
+      text = g_strdup_printf (_("Wrote %s past the regression gate. The reason is in the audit "
+                                "trail, the manifest and the model card."), display);
+      gtk_widget_set_visible (self->reason_group, FALSE);
+      gemba_probe_log ("exported", "forced=1");
+    }
+  gtk_label_set_label (self->result_label, text);
+  update_sensitivity (self);
+}
+
+static void
+force_clicked_cb (GembaExportDialog *self)
+{
+  run_export (self, self->out_path, TRUE, forced_cb);
+}
+
+static void
+chooser_response_cb (GtkNativeDialog *dialog, int response, GembaExportDialog *self)
+{
+  gboolean is_key = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (dialog), "is-key"));
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      char *path = g_file_get_path (file);
+
+      if (is_key)
+        {
+          g_free (self->key_path);
+          self->key_path = path;
+          set_row_path (self->key_row, path, NULL);
+        }
+      else
+        {
+          g_free (self->out_path);
+          self->out_path = path;
+          set_row_path (self->out_row, path, NULL);
+        }
+      discard_checked (self);
+      update_sensitivity (self);
+    }
+  g_clear_object (&self->chooser);
+}
+
+static void
+choose (GembaExportDialog *self, gboolean is_key)
+{
+  GtkFileChooserNative *chooser =
+    gtk_file_chooser_native_new (is_key ? _("Choose the Signing Key") : _("Save the Package As"),
+                                 GTK_WINDOW (self),
+                                 is_key ? GTK_FILE_CHOOSER_ACTION_OPEN
+                                        : GTK_FILE_CHOOSER_ACTION_SAVE,
+                                 is_key ? _("_Choose") : _("_Save"), _("_Cancel"));
+
+  if (!is_key && self->out_path)
+    {
+      g_autofree char *base = g_path_get_basename (self->out_path);
+      g_autofree char *dir = g_path_get_dirname (self->out_path);
+      g_autoptr(GFile) folder = g_file_new_for_path (dir);
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), base);
+    }
+  g_object_set_data (G_OBJECT (chooser), "is-key", GINT_TO_POINTER (is_key));
+  g_signal_connect (chooser, "response", G_CALLBACK (chooser_response_cb), self);
+  g_clear_object (&self->chooser);
+  self->chooser = GTK_NATIVE_DIALOG (chooser);
+  gtk_native_dialog_show (self->chooser);
+}
+
+static void
+key_activated_cb (GembaExportDialog *self)
+{
+  choose (self, TRUE);
+}
+
+static void
+out_activated_cb (GembaExportDialog *self)
+{
+  choose (self, FALSE);
+}
+
+static void
+reason_changed_cb (GembaExportDialog *self)
+{
+  update_sensitivity (self);
+}
+
+static void
+gemba_export_dialog_dispose (GObject *object)
+{
+  GembaExportDialog *self = GEMBA_EXPORT_DIALOG (object);
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->chooser)
+    gtk_native_dialog_destroy (self->chooser);
+  g_clear_object (&self->chooser);
+  discard_checked (self);
+  if (self->tmp_dir)
+    g_rmdir (self->tmp_dir);
+  g_clear_pointer (&self->tmp_dir, g_free);
+  g_clear_object (&self->project);
+  G_OBJECT_CLASS (gemba_export_dialog_parent_class)->dispose (object);
+}
+
+static void
+gemba_export_dialog_finalize (GObject *object)
+{
+  GembaExportDialog *self = GEMBA_EXPORT_DIALOG (object);
+
+  g_free (self->model_name);
+  g_free (self->key_path);
+  g_free (self->out_path);
+  G_OBJECT_CLASS (gemba_export_dialog_parent_class)->finalize (object);
+}
+
+static void
+gemba_export_dialog_class_init (GembaExportDialogClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = gemba_export_dialog_dispose;
+  object_class->finalize = gemba_export_dialog_finalize;
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+}
+
+static GtkWidget *
+path_row (GembaExportDialog *self, const char *title, GCallback activated)
+{
+  GtkWidget *row = adw_action_row_new ();
+
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row),
+                             gtk_image_new_from_icon_name ("document-open-symbolic"));
+  gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
+  g_signal_connect_swapped (row, "activated", activated, self);
+  return row;
+}
+
+static void
+gemba_export_dialog_init (GembaExportDialog *self)
+{
+  GtkWidget *box, *header, *content, *group, *buttons;
+
+  gtk_window_set_modal (GTK_WINDOW (self), TRUE);
+  gtk_window_set_default_size (GTK_WINDOW (self), 640, -1);
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  header = adw_header_bar_new ();
+  gtk_box_append (GTK_BOX (box), header);
+  content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 18);
+  gtk_widget_set_margin_top (content, 18);
+  gtk_widget_set_margin_bottom (content, 18);
+  gtk_widget_set_margin_start (content, 18);
+  gtk_widget_set_margin_end (content, 18);
+  gtk_box_append (GTK_BOX (box), content);
+
+  group = adw_preferences_group_new ();
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group),
+    _("A package is one signed file that production lines load. It is written only if the "
+      "model is no worse than production on the locked test split."));
+  self->key_row = ADW_ACTION_ROW (path_row (self, _("Signing key"),
+                                            G_CALLBACK (key_activated_cb)));
+  self->out_row = ADW_ACTION_ROW (path_row (self, _("Package file"),
+                                            G_CALLBACK (out_activated_cb)));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), GTK_WIDGET (self->key_row));
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (group), GTK_WIDGET (self->out_row));
+  gtk_box_append (GTK_BOX (content), group);
+
+  self->result_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_wrap (self->result_label, TRUE);
+  gtk_label_set_xalign (self->result_label, 0);
+  gtk_label_set_selectable (self->result_label, TRUE);
+  gtk_box_append (GTK_BOX (content), GTK_WIDGET (self->result_label));
+
+  self->reason_group = adw_preferences_group_new ();
+  adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (self->reason_group),
+                                   _("Export Anyway"));
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (self->reason_group),
+    _("Say why this model should go to the line although it is worse. The reason is kept in "
+      "the audit trail, the package manifest and its model card."));
+  self->reason_row = ADW_ENTRY_ROW (adw_entry_row_new ());
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->reason_row), _("Reason"));
+  g_signal_connect_swapped (self->reason_row, "changed", G_CALLBACK (reason_changed_cb), self);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (self->reason_group),
+                             GTK_WIDGET (self->reason_row));
+  self->force_button = gtk_button_new_with_mnemonic (_("_Export Anyway"));
+  gtk_widget_add_css_class (self->force_button, "destructive-action");
+  gtk_widget_set_halign (self->force_button, GTK_ALIGN_END);
+  gtk_widget_set_margin_top (self->force_button, 12);
+  g_signal_connect_swapped (self->force_button, "clicked", G_CALLBACK (force_clicked_cb), self);
+  adw_preferences_group_add (ADW_PREFERENCES_GROUP (self->reason_group), self->force_button);
+  gtk_widget_set_visible (self->reason_group, FALSE);
+  gtk_box_append (GTK_BOX (content), self->reason_group);
+
+  buttons = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  gtk_widget_set_halign (buttons, GTK_ALIGN_END);
+  self->spinner = gtk_spinner_new ();
+  gtk_spinner_start (GTK_SPINNER (self->spinner));
+  gtk_widget_set_visible (self->spinner, FALSE);
+  gtk_box_append (GTK_BOX (buttons), self->spinner);
+  self->check_button = gtk_button_new_with_mnemonic (_("_Check Regression Gate"));
+  g_signal_connect_swapped (self->check_button, "clicked", G_CALLBACK (check_clicked_cb), self);
+  gtk_box_append (GTK_BOX (buttons), self->check_button);
+  self->write_button = gtk_button_new_with_mnemonic (_("_Write Package"));
+  gtk_widget_add_css_class (self->write_button, "suggested-action");
+  gtk_widget_set_visible (self->write_button, FALSE);
+  g_signal_connect_swapped (self->write_button, "clicked", G_CALLBACK (write_clicked_cb), self);
+  gtk_box_append (GTK_BOX (buttons), self->write_button);
+  gtk_box_append (GTK_BOX (content), buttons);
+
+  adw_window_set_content (ADW_WINDOW (self), box);
+}
+
+GtkWidget *
+gemba_export_dialog_new (GtkWindow *parent, GembaProject *project, gint64 model_id,
+                         const char *model_name)
+{
+  GembaExportDialog *self = g_object_new (GEMBA_TYPE_EXPORT_DIALOG, NULL);
+  g_autofree char *title = NULL;
+  g_autofree char *key = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *name = NULL;
+
+  g_return_val_if_fail (GEMBA_IS_PROJECT (project), NULL);
+
+  if (parent)
+    gtk_window_set_transient_for (GTK_WINDOW (self), parent);
+  self->project = g_object_ref (project);
+  self->model_id = model_id;
+  self->model_name = g_strdup (model_name);
+  title = g_strdup_printf (_("Export %s"), model_name);
+  gtk_window_set_title (GTK_WINDOW (self), title);
+
+  /* gemba keygen's default folder. */
+  key = g_build_filename (g_get_user_config_dir (), "gemba", "keys", "secret", NULL);
+  if (g_file_test (key, G_FILE_TEST_IS_REGULAR))
+    self->key_path = g_steal_pointer (&key);
+  set_row_path (self->key_row, self->key_path,
+                _("None chosen (make one with “gemba keygen”)"));
+  dir = g_path_get_dirname (gemba_project_get_path (project));
+  name = g_strdelimit (g_strdup (gemba_project_get_name (project)), "/ ", '-');
+  file = g_strdup_printf ("%s-%" G_GINT64_FORMAT ".gemba", name, model_id);
+  self->out_path = g_build_filename (dir, file, NULL);
+  set_row_path (self->out_row, self->out_path, NULL);
+  update_sensitivity (self);
+  return GTK_WIDGET (self);
+}

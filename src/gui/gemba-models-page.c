@@ -1,0 +1,1008 @@
+/* gemba-models-page.c: model versions, two of them side by side, promotion and export
+ *
+ * The comparison evaluates both versions on the locked test split now (gemba_workflow_evaluate,
+ * in a GTask thread on the page's own GembaStore), so they are compared on the same frames
+ * even when the split has grown since one of them was trained, and adds the corrected false
+ * readings from their stored predictions. Frames whose verdict differs are listed; activating
+ * one opens it in a frame view. Promotion first classifies every frame with the new version
+ * (so the grid and the review queue have its verdicts at once), then makes it production.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-gui"
+
+#include "config.h"
+
+#include <math.h>
+#include <glib/gi18n.h>
+
+#include "gemba-confusion-view.h"
+#include "gemba-export-dialog.h"
+#include "gemba-frame-item.h"
+#include "gemba-frame-view.h"
+#include "gemba-models-page.h"
+#include "gemba-probe.h"
+#include "gemba-training-page.h"
+#include "gemba-window.h"
+#include "gemba-workflow.h"
+
+#define MAX_CHANGED_ROWS 200
+
+struct _GembaModelsPage
+{
+  GtkWidget parent_instance;
+
+  GtkStack *stack;
+  GtkListBox *model_list;
+  GtkDropDown *a_dropdown;
+  GtkDropDown *b_dropdown;
+  GtkSpinner *spinner;
+  GtkWidget *export_button;
+  GtkWidget *promote_button;
+  GtkWidget *compare_box;
+  GtkLabel *summary_label;
+  GtkGrid *metrics_grid;
+  GtkWidget *confusion_box;
+  GtkLabel *changed_heading;
+  GtkListBox *changed_list;
+  GembaConfusionView *confusion_a;
+  GembaConfusionView *confusion_b;
+
+  GembaProject *project;
+  GPtrArray *models;            /* GembaModelRecord, newest first */
+  gint64 production_id;
+  gint64 select_id;
+  GCancellable *cancellable;    /* listing and comparing */
+  GCancellable *promote_cancellable;
+  GPtrArray *changed;           /* ChangedFrame of the comparison shown */
+  gboolean filling;
+};
+
+G_DEFINE_FINAL_TYPE (GembaModelsPage, gemba_models_page, GTK_TYPE_WIDGET)
+
+/* --- Worker ------------------------------------------------------------------------------- */
+
+typedef struct {
+  GembaFrame *frame;
+  char *label;       /* the person's verdict */
+  char *verdict_a;
+  char *verdict_b;
+  gboolean test;     /* in the locked test split (else a corrected false reading) */
+} ChangedFrame;
+
+typedef struct {
+  GembaModelRecord *a, *b;
+  GembaEvaluation *ea, *eb;
+  char *change;
+  GPtrArray *changed;   /* ChangedFrame */
+  guint n_compared;
+} Comparison;
+
+typedef struct {
+  char *path;
+  gint64 a, b;
+} CompareJob;
+
+static void
+changed_frame_free (ChangedFrame *c)
+{
+  gemba_frame_free (c->frame);
+  g_free (c->label);
+  g_free (c->verdict_a);
+  g_free (c->verdict_b);
+  g_free (c);
+}
+
+static void
+comparison_free (Comparison *c)
+{
+  g_clear_pointer (&c->a, gemba_model_record_free);
+  g_clear_pointer (&c->b, gemba_model_record_free);
+  g_clear_pointer (&c->ea, gemba_evaluation_free);
+  g_clear_pointer (&c->eb, gemba_evaluation_free);
+  g_free (c->change);
+  g_clear_pointer (&c->changed, g_ptr_array_unref);
+  g_free (c);
+}
+
+static void
+compare_job_free (CompareJob *job)
+{
+  g_free (job->path);
+  g_free (job);
+}
+
+static char *
+class_name (GembaStore *store, gint64 class_id)
+{
+  g_autoptr(GembaClass) klass = NULL;
+
+  if (class_id == 0 || !(klass = gemba_store_get_class (store, class_id, NULL)))
+    return g_strdup ("?");
+  return g_strdup (klass->name);
+}
+
+static void
+list_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (task_data, &error);
+  GPtrArray *models;
+
+  if (!store || !(models = gemba_store_list_models (store, &error)))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, models, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+compare_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  CompareJob *job = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
+  g_autoptr(GHashTable) in_a = NULL;
+  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(GArray) false_readings = NULL;
+  Comparison *c;
+
+  if (!store)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  c = g_new0 (Comparison, 1);
+  c->changed = g_ptr_array_new_with_free_func ((GDestroyNotify) changed_frame_free);
+  if (!(c->a = gemba_store_get_model (store, job->a, &error)) ||
+      !(c->b = gemba_store_get_model (store, job->b, &error)) ||
+      !(c->ea = gemba_workflow_evaluate (store, job->a, cancellable, &error)) ||
+      (job->b != job->a && !(c->eb = gemba_workflow_evaluate (store, job->b, cancellable,
+                                                              &error))))
+    {
+      comparison_free (c);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (job->a == job->b)
+    {
+      g_task_return_pointer (task, c, (GDestroyNotify) comparison_free);
+      return;
+    }
+  if (c->a->production)
+    c->change = gemba_workflow_describe_change (store, job->b, NULL);
+
+  /* Test frames: the evaluations give both verdicts on the same frames. */
+  in_a = g_hash_table_new (g_int64_hash, g_int64_equal);
+  seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < c->ea->n_frames; i++)
+    g_hash_table_insert (in_a, &c->ea->frame_ids[i], GUINT_TO_POINTER (i + 1));
+  for (guint j = 0; j < c->eb->n_frames; j++)
+    {
+      guint i = GPOINTER_TO_UINT (g_hash_table_lookup (in_a, &c->eb->frame_ids[j]));
+      const char *va, *vb;
+      ChangedFrame *cf;
+
+      if (i-- == 0)
+        continue;
+      c->n_compared++;
+      g_hash_table_add (seen, &c->eb->frame_ids[j]);
+      va = c->ea->class_names[c->ea->verdicts[i]];
+      vb = c->eb->class_names[c->eb->verdicts[j]];
+      if (g_str_equal (va, vb))
+        continue;
+      cf = g_new0 (ChangedFrame, 1);
+      if (!(cf->frame = gemba_store_get_frame (store, c->eb->frame_ids[j], NULL)))
+        {
+          g_free (cf);
+          continue;
+        }
+      cf->label = g_strdup (c->eb->class_names[c->eb->truth[j]]);
+      cf->verdict_a = g_strdup (va);
+      cf->verdict_b = g_strdup (vb);
+      cf->test = TRUE;
+      g_ptr_array_add (c->changed, cf);
+    }
+
+  /* Corrected false readings outside the test split, from the stored predictions. */
+  false_readings = gemba_store_list_corrected_false_readings (store, NULL);
+  for (guint k = 0; false_readings && k < false_readings->len; k++)
+    {
+      gint64 id = g_array_index (false_readings, gint64, k);
+      gint64 ca = 0, cb = 0;
+      ChangedFrame *cf;
+      GembaFrame *frame;
+
+      if (g_hash_table_contains (seen, &id) ||
+          !gemba_store_get_prediction (store, job->a, id, &ca, NULL, NULL, NULL, NULL) ||
+          !gemba_store_get_prediction (store, job->b, id, &cb, NULL, NULL, NULL, NULL))
+        continue;
+      if (ca == cb || !(frame = gemba_store_get_frame (store, id, NULL)))
+        continue;
+      cf = g_new0 (ChangedFrame, 1);
+      cf->frame = frame;
+      cf->label = class_name (store, frame->label_class_id);
+      cf->verdict_a = class_name (store, ca);
+      cf->verdict_b = class_name (store, cb);
+      g_ptr_array_add (c->changed, cf);
+    }
+  g_task_return_pointer (task, c, (GDestroyNotify) comparison_free);
+}
+
+typedef struct {
+  char *path;
+  gint64 model_id;
+  GWeakRef page;
+} PromoteJob;
+
+typedef struct {
+  GWeakRef page;
+  guint done, total;
+} PromoteProgress;
+
+static void
+promote_job_free (PromoteJob *job)
+{
+  g_free (job->path);
+  g_weak_ref_clear (&job->page);
+  g_free (job);
+}
+
+static gboolean
+promote_progress_on_main (gpointer data)
+{
+  PromoteProgress *p = data;
+  g_autoptr(GembaModelsPage) self = g_weak_ref_get (&p->page);
+
+  if (self && self->promote_cancellable)
+    {
+      g_autofree char *text = g_strdup_printf (_("Classifying frames: %u of %u"), p->done,
+                                               p->total);
+      gtk_button_set_label (GTK_BUTTON (self->promote_button), text);
+    }
+  g_weak_ref_clear (&p->page);
+  g_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+predict_progress_cb (guint done, guint total, gpointer user_data)
+{
+  PromoteJob *job = user_data;
+  g_autoptr(GObject) page = g_weak_ref_get (&job->page);
+  PromoteProgress *p;
+
+  if (!page)
+    return;
+  p = g_new0 (PromoteProgress, 1);
+  g_weak_ref_init (&p->page, page);
+  p->done = done;
+  p->total = total;
+  g_main_context_invoke (NULL, promote_progress_on_main, p);
+}
+
+static void
+promote_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  PromoteJob *job = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
+
+  if (!store ||
+      gemba_workflow_predict (store, job->model_id, NULL, cancellable, predict_progress_cb, job,
+                              &error) < 0 ||
+      !gemba_store_promote_model (store, job->model_id, &error))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* --- Helpers ------------------------------------------------------------------------------ */
+
+static GembaModelRecord *
+model_at (GembaModelsPage *self, GtkDropDown *dropdown)
+{
+  guint i = gtk_drop_down_get_selected (dropdown);
+
+  if (!self->models || i >= self->models->len)
+    return NULL;
+  return g_ptr_array_index (self->models, i);
+}
+
+static char *
+format_percent (double v)
+{
+  if (isnan (v) || v < 0)
+    return g_strdup ("–");
+  return g_strdup_printf ("%.1f %%", 100 * v);
+}
+
+static GtkWidget *
+grid_label (const char *text, gboolean heading, float xalign)
+{
+  GtkWidget *label = gtk_label_new (text);
+
+  gtk_label_set_xalign (GTK_LABEL (label), xalign);
+  if (heading)
+    gtk_widget_add_css_class (label, "heading");
+  else
+    gtk_widget_add_css_class (label, "numeric");
+  return label;
+}
+
+static void
+clear_container (GtkWidget *container)
+{
+  GtkWidget *child;
+
+  while ((child = gtk_widget_get_first_child (container)))
+    {
+      if (GTK_IS_LIST_BOX (container))
+        gtk_list_box_remove (GTK_LIST_BOX (container), child);
+      else if (GTK_IS_GRID (container))
+        gtk_grid_remove (GTK_GRID (container), child);
+      else
+        gtk_widget_unparent (child);
+    }
+}
+
+static int
+class_index (GembaEvaluation *e, const char *name)
+{
+  for (int i = 0; e && i < e->metrics->n_classes; i++)
+    if (g_str_equal (e->class_names[i], name))
+      return i;
+  return -1;
+}
+
+static void
+fill_metrics (GembaModelsPage *self, Comparison *c)
+{
+  GtkGrid *grid = self->metrics_grid;
+  GembaEvaluation *ea = c->ea, *eb = c->eb;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  int row = 0, col;
+  g_autofree char *pa = NULL, *pb = NULL, *ra = NULL, *rb = NULL;
+
+  clear_container (GTK_WIDGET (grid));
+  gtk_grid_attach (grid, grid_label (_("Class"), TRUE, 0), 0, row, 1, 1);
+  col = 1;
+  pa = g_strdup_printf (_("Precision\n%s"), c->a->name);
+  ra = g_strdup_printf (_("Recall\n%s"), c->a->name);
+  gtk_grid_attach (grid, grid_label (pa, TRUE, 1), col++, row, 1, 1);
+  if (eb)
+    {
+      pb = g_strdup_printf (_("Precision\n%s"), c->b->name);
+      gtk_grid_attach (grid, grid_label (pb, TRUE, 1), col++, row, 1, 1);
+    }
+  gtk_grid_attach (grid, grid_label (ra, TRUE, 1), col++, row, 1, 1);
+  if (eb)
+    {
+      rb = g_strdup_printf (_("Recall\n%s"), c->b->name);
+      gtk_grid_attach (grid, grid_label (rb, TRUE, 1), col++, row, 1, 1);
+    }
+  gtk_grid_attach (grid, grid_label (_("Test frames"), TRUE, 1), col++, row, 1, 1);
+  row++;
+
+  for (int i = 0; i < ea->metrics->n_classes; i++)
+    g_ptr_array_add (names, ea->class_names[i]);
+  for (int i = 0; eb && i < eb->metrics->n_classes; i++)
+    if (class_index (ea, eb->class_names[i]) < 0)
+      g_ptr_array_add (names, eb->class_names[i]);
+
+  for (guint k = 0; k < names->len; k++)
+    {
+      const char *name = g_ptr_array_index (names, k);
+      int ia = class_index (ea, name), ib = class_index (eb, name);
+      guint support = 0;
+      g_autofree char *s = NULL;
+
+      col = 0;
+      gtk_grid_attach (grid, grid_label (name, FALSE, 0), col++, row, 1, 1);
+      {
+        g_autofree char *v = format_percent (ia >= 0 ? gemba_metrics_precision (ea->metrics, ia)
+                                                     : NAN);
+        gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
+      }
+      if (eb)
+        {
+          g_autofree char *v = format_percent (ib >= 0 ? gemba_metrics_precision (eb->metrics, ib)
+                                                       : NAN);
+          gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
+        }
+      {
+        g_autofree char *v = format_percent (ia >= 0 ? gemba_metrics_recall (ea->metrics, ia)
+                                                     : NAN);
+        gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
+      }
+      if (eb)
+        {
+          g_autofree char *v = format_percent (ib >= 0 ? gemba_metrics_recall (eb->metrics, ib)
+                                                       : NAN);
+          gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
+        }
+      if (ia >= 0)
+        for (int p = 0; p < ea->metrics->n_classes; p++)
+          support += gemba_metrics_count (ea->metrics, ia, p);
+      else if (ib >= 0)
+        for (int p = 0; p < eb->metrics->n_classes; p++)
+          support += gemba_metrics_count (eb->metrics, ib, p);
+      s = g_strdup_printf ("%u", support);
+      gtk_grid_attach (grid, grid_label (s, FALSE, 1), col++, row, 1, 1);
+      row++;
+    }
+  /* Overall accuracy last, in bold. */
+  {
+    g_autofree char *acc_a = format_percent (gemba_metrics_accuracy (ea->metrics));
+    g_autofree char *total = g_strdup_printf ("%u", ea->metrics->total);
+    col = 0;
+    gtk_grid_attach (grid, grid_label (_("Accuracy"), TRUE, 0), col++, row, 1, 1);
+    gtk_grid_attach (grid, grid_label (acc_a, TRUE, 1), col, row, eb ? 1 : 2, 1);
+    col += eb ? 1 : 2;
+    if (eb)
+      {
+        g_autofree char *acc_b = format_percent (gemba_metrics_accuracy (eb->metrics));
+        gtk_grid_attach (grid, grid_label (acc_b, TRUE, 1), col++, row, 1, 1);
+        col += 2;
+      }
+    gtk_grid_attach (grid, grid_label (total, TRUE, 1), col, row, 1, 1);
+  }
+}
+
+static void
+set_confusion (GembaConfusionView *view, GembaModelRecord *record, GembaEvaluation *e)
+{
+  g_autofree char *title = NULL;
+
+  if (!e)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (view), FALSE);
+      return;
+    }
+  title = g_strdup_printf (_("%s: label (rows) against verdict"), record->name);
+  gemba_confusion_view_set_title (view, title);
+  gemba_confusion_view_set_matrix (view, e->metrics->n_classes, e->metrics->confusion,
+                                   (const char *const *) e->class_names);
+  gtk_widget_set_visible (GTK_WIDGET (view), TRUE);
+}
+
+static void
+fill_changed (GembaModelsPage *self, Comparison *c)
+{
+  g_autofree char *heading = NULL;
+  guint n_fixed = 0, n_broken = 0;
+
+  clear_container (GTK_WIDGET (self->changed_list));
+  g_clear_pointer (&self->changed, g_ptr_array_unref);
+  self->changed = g_steal_pointer (&c->changed);
+  if (!self->changed)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->changed_heading), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->changed_list), FALSE);
+      return;
+    }
+  for (guint i = 0; i < self->changed->len; i++)
+    {
+      ChangedFrame *cf = g_ptr_array_index (self->changed, i);
+      gboolean right_b = g_str_equal (cf->verdict_b, cf->label);
+      gboolean right_a = g_str_equal (cf->verdict_a, cf->label);
+      g_autofree char *title = NULL;
+      g_autofree char *subtitle = NULL;
+      GtkWidget *row, *icon;
+
+      n_fixed += right_b && !right_a;
+      n_broken += right_a && !right_b;
+      if (i >= MAX_CHANGED_ROWS)
+        continue;
+      row = adw_action_row_new ();
+      /* The model's verdicts, e.g. "Model 1: ok → Model 2: scratch". */
+      title = g_strdup_printf (_("%s: %s → %s: %s"), c->a->name, cf->verdict_a, c->b->name,
+                               cf->verdict_b);
+      subtitle = g_strdup_printf (_("Labeled %s · %s · frame %.10s%s"), cf->label,
+                                  cf->frame->source_name ? cf->frame->source_name : _("no source"),
+                                  cf->frame->sha256,
+                                  cf->test ? _(" · test split") : _(" · corrected false reading"));
+      adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+      adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+      adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+      icon = gtk_image_new_from_icon_name (right_b ? "emblem-ok-symbolic"
+                                           : right_a ? "dialog-warning-symbolic"
+                                                     : "view-refresh-symbolic");
+      gtk_widget_set_tooltip_text (icon, right_b ? _("Now right")
+                                         : right_a ? _("Now wrong") : _("Still wrong"));
+      gtk_widget_add_css_class (icon, right_b ? "success" : right_a ? "error" : "dim-label");
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row),
+                                 gtk_image_new_from_icon_name ("go-next-symbolic"));
+      gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
+      g_object_set_data (G_OBJECT (row), "changed-index", GUINT_TO_POINTER (i));
+      gtk_list_box_append (self->changed_list, row);
+    }
+  if (self->changed->len == 0)
+    heading = g_strdup_printf (_("No frame’s verdict differs between %s and %s."),
+                               c->a->name, c->b->name);
+  else
+    heading = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                            "%u frame’s verdict differs: %u now right, %u now "
+                                            "wrong. Activate one to open it.",
+                                            "%u frames’ verdicts differ: %u now right, %u now "
+                                            "wrong. Activate one to open it.",
+                                            self->changed->len),
+                               self->changed->len, n_fixed, n_broken);
+  gtk_label_set_label (self->changed_heading, heading);
+  gtk_widget_set_visible (GTK_WIDGET (self->changed_heading), TRUE);
+  gtk_widget_set_visible (GTK_WIDGET (self->changed_list), self->changed->len > 0);
+}
+
+static void
+update_buttons (GembaModelsPage *self)
+{
+  GembaModelRecord *b = model_at (self, self->b_dropdown);
+  gboolean busy = self->promote_cancellable != NULL;
+  g_autofree char *promote = NULL;
+  g_autofree char *export = NULL;
+
+  if (!busy)
+    {
+      promote = b ? g_strdup_printf (b->production ? _("%s Is in Production")
+                                                   : _("_Promote %s to Production"), b->name)
+                  : g_strdup (_("_Promote to Production"));
+      gtk_button_set_label (GTK_BUTTON (self->promote_button), promote);
+    }
+  gtk_widget_set_sensitive (self->promote_button, b && !b->production && !busy);
+  export = b ? g_strdup_printf (_("_Export %s…"), b->name) : g_strdup (_("_Export Package…"));
+  gtk_button_set_label (GTK_BUTTON (self->export_button), export);
+  gtk_widget_set_sensitive (self->export_button, b != NULL && !busy);
+}
+
+static void
+compared_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  Comparison *c = g_task_propagate_pointer (G_TASK (result), &error);
+  GembaModelsPage *self;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = GEMBA_MODELS_PAGE (user_data);
+  gtk_spinner_stop (self->spinner);
+  if (!c)
+    {
+      gtk_label_set_label (self->summary_label, error->message);
+      return;
+    }
+  if (c->change)
+    gtk_label_set_label (self->summary_label, c->change);
+  else if (c->eb)
+    {
+      g_autofree char *acc_a = format_percent (gemba_metrics_accuracy (c->ea->metrics));
+      g_autofree char *acc_b = format_percent (gemba_metrics_accuracy (c->eb->metrics));
+      g_autofree char *text = g_strdup_printf (_("On the same %u test frames, %s is right on "
+                                                 "%s and %s on %s."), c->eb->metrics->total,
+                                               c->b->name, acc_b, c->a->name, acc_a);
+      gtk_label_set_label (self->summary_label, text);
+    }
+  else
+    {
+      g_autofree char *acc = format_percent (gemba_metrics_accuracy (c->ea->metrics));
+      g_autofree char *text = g_strdup_printf (_("%s is right on %s of %u test frames. Choose "
+                                                 "another version to compare it with."),
+                                               c->a->name, acc, c->ea->metrics->total);
+      gtk_label_set_label (self->summary_label, text);
+    }
+  fill_metrics (self, c);
+  set_confusion (self->confusion_a, c->a, c->ea);
+  set_confusion (self->confusion_b, c->b, c->eb);
+  fill_changed (self, c);
+  gemba_probe_log ("models-compared", "a=%" G_GINT64_FORMAT " b=%" G_GINT64_FORMAT
+                   " changed=%u", c->a->id, c->b->id, self->changed ? self->changed->len : 0);
+  comparison_free (c);
+}
+
+static void
+compare (GembaModelsPage *self)
+{
+  GembaModelRecord *a = model_at (self, self->a_dropdown);
+  GembaModelRecord *b = model_at (self, self->b_dropdown);
+  g_autoptr(GTask) task = NULL;
+  CompareJob *job;
+
+  update_buttons (self);
+  if (!a || !b || !self->project)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  gtk_spinner_start (self->spinner);
+  gtk_label_set_label (self->summary_label, _("Classifying the test frames with both "
+                                              "versions…"));
+  job = g_new0 (CompareJob, 1);
+  job->path = g_strdup (gemba_project_get_path (self->project));
+  job->a = a->id;
+  job->b = b->id;
+  task = g_task_new (NULL, self->cancellable, compared_cb, self);
+  g_task_set_source_tag (task, compare);
+  g_task_set_task_data (task, job, (GDestroyNotify) compare_job_free);
+  g_task_run_in_thread (task, compare_thread);
+}
+
+static GtkWidget *
+model_row (GembaModelsPage *self, GembaModelRecord *m)
+{
+  GtkWidget *row = adw_action_row_new ();
+  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (m->created_at / G_USEC_PER_SEC);
+  g_autofree char *date = g_date_time_format (when, "%x %H:%M");
+  g_autofree char *lineage = NULL;
+  g_autofree char *acc = format_percent (m->test_accuracy);
+  g_autofree char *subtitle = NULL;
+  g_autofree char *title = NULL;
+
+  if (m->parent_id)
+    {
+      GembaModelRecord *parent = NULL;
+      for (guint i = 0; i < self->models->len; i++)
+        if (((GembaModelRecord *) g_ptr_array_index (self->models, i))->id == m->parent_id)
+          parent = g_ptr_array_index (self->models, i);
+      lineage = g_strdup_printf (_("fine-tuned from %s"),
+                                 parent ? parent->name : _("a deleted version"));
+    }
+  else
+    lineage = g_strdup_printf (_("new %s"), m->architecture);
+  title = m->production ? g_strdup_printf (_("%s · production"), m->name) : g_strdup (m->name);
+  /* e.g. "fine-tuned from Model 1 · 28/11/26 21:10\n166 training frames · test accuracy
+   * 97.8 %" */
+  subtitle = g_strdup_printf (_("%s · %s\n%" G_GINT64_FORMAT " training frames · test "
+                                "accuracy %s"), lineage, date, m->n_train, acc);
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
+  adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 2);
+  if (m->production)
+    {
+      GtkWidget *icon = gtk_image_new_from_icon_name ("starred-symbolic");
+      gtk_widget_set_tooltip_text (icon, _("Production"));
+      gtk_widget_add_css_class (icon, "accent");
+      adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+    }
+  return row;
+}
+
+static void
+fill_models (GembaModelsPage *self)
+{
+  g_autoptr(GtkStringList) names = gtk_string_list_new (NULL);
+  guint a = 0, b = 0;
+  gboolean found_select = FALSE;
+
+  self->filling = TRUE;
+  clear_container (GTK_WIDGET (self->model_list));
+  self->production_id = 0;
+  for (guint i = 0; i < self->models->len; i++)
+    {
+      GembaModelRecord *m = g_ptr_array_index (self->models, i);
+      g_autofree char *name = m->production ? g_strdup_printf (_("%s (production)"), m->name)
+                                            : g_strdup (m->name);
+
+      gtk_string_list_append (names, name);
+      gtk_list_box_append (self->model_list, model_row (self, m));
+      if (m->production)
+        {
+          self->production_id = m->id;
+          a = i;
+        }
+      if (self->select_id && m->id == self->select_id)
+        {
+          b = i;
+          found_select = TRUE;
+        }
+    }
+  if (!found_select)
+    {
+      /* The newest version that is not production, else production itself. */
+      b = a;
+      for (guint i = 0; i < self->models->len; i++)
+        if (!((GembaModelRecord *) g_ptr_array_index (self->models, i))->production)
+          {
+            b = i;
+            break;
+          }
+    }
+  if (self->production_id == 0 && self->models->len > 1)
+    a = b == 0 ? 1 : 0;
+  gtk_drop_down_set_model (self->a_dropdown, G_LIST_MODEL (names));
+  gtk_drop_down_set_model (self->b_dropdown, G_LIST_MODEL (names));
+  gtk_drop_down_set_selected (self->a_dropdown, a);
+  gtk_drop_down_set_selected (self->b_dropdown, b);
+  gtk_list_box_select_row (self->model_list, gtk_list_box_get_row_at_index (self->model_list, b));
+  self->filling = FALSE;
+  gtk_stack_set_visible_child_name (self->stack, "models");
+  compare (self);
+}
+
+static void
+listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *models = g_task_propagate_pointer (G_TASK (result), &error);
+  GembaModelsPage *self;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = GEMBA_MODELS_PAGE (user_data);
+  g_clear_pointer (&self->models, g_ptr_array_unref);
+  if (!models)
+    {
+      adw_status_page_set_title (ADW_STATUS_PAGE (gtk_stack_get_child_by_name (self->stack,
+                                                                               "empty")),
+                                 _("Could Not Read the Models"));
+      adw_status_page_set_description (ADW_STATUS_PAGE (gtk_stack_get_child_by_name (self->stack,
+                                                                                     "empty")),
+                                       error->message);
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
+  self->models = models;
+  gemba_probe_log ("models-listed", "n=%u", models->len);
+  if (models->len == 0)
+    {
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
+  fill_models (self);
+}
+
+/* --- Frame window ------------------------------------------------------------------------- */
+
+static void
+open_changed_frame (GembaModelsPage *self, guint index)
+{
+  g_autoptr(GListStore) store = g_list_store_new (GEMBA_TYPE_FRAME_ITEM);
+  g_autoptr(GtkSingleSelection) selection = NULL;
+  GtkWidget *window, *box, *header, *view;
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  g_autofree char *title = NULL;
+
+  for (guint i = 0; i < self->changed->len; i++)
+    {
+      ChangedFrame *cf = g_ptr_array_index (self->changed, i);
+      g_autoptr(GembaFrameItem) item = gemba_frame_item_new (cf->frame->id);
+      gemba_frame_item_set_frame (item, gemba_frame_copy (cf->frame));
+      g_list_store_append (store, item);
+    }
+  selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (store)));
+  gtk_single_selection_set_autoselect (selection, FALSE);
+  gtk_single_selection_set_selected (selection, index);
+
+  window = gtk_window_new ();
+  title = g_strdup_printf (_("Changed Verdicts: %s against %s"),
+                           gtk_string_object_get_string (GTK_STRING_OBJECT (
+                             gtk_drop_down_get_selected_item (self->b_dropdown))),
+                           gtk_string_object_get_string (GTK_STRING_OBJECT (
+                             gtk_drop_down_get_selected_item (self->a_dropdown))));
+  gtk_window_set_title (GTK_WINDOW (window), title);
+  if (GTK_IS_WINDOW (root))
+    gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (root));
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (window), TRUE);
+  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+  header = adw_header_bar_new ();
+  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title,
+                                   _("← and → move between the changed frames")));
+  gtk_box_append (GTK_BOX (box), header);
+  view = g_object_new (GEMBA_TYPE_FRAME_VIEW, "vexpand", TRUE, NULL);
+  gtk_box_append (GTK_BOX (box), view);
+  gtk_window_set_child (GTK_WINDOW (window), box);
+  gemba_frame_view_set_model (GEMBA_FRAME_VIEW (view), self->project, selection);
+  /* The view keeps the selection; the window keeps nothing else of ours. */
+  g_object_set_data_full (G_OBJECT (window), "selection", g_steal_pointer (&selection),
+                          g_object_unref);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_widget_grab_focus (view);
+  gemba_probe_log ("changed-frame-opened", "index=%u", index);
+}
+
+/* --- Callbacks ---------------------------------------------------------------------------- */
+
+static void
+model_selected_cb (GembaModelsPage *self, GtkListBoxRow *row)
+{
+  if (self->filling || !row)
+    return;
+  gtk_drop_down_set_selected (self->b_dropdown, gtk_list_box_row_get_index (row));
+}
+
+static void
+dropdown_changed_cb (GtkDropDown *dropdown, GParamSpec *pspec, GembaModelsPage *self)
+{
+  GembaModelRecord *b;
+
+  if (self->filling)
+    return;
+  b = model_at (self, self->b_dropdown);
+  if (b)
+    self->select_id = b->id;
+  if (dropdown == self->b_dropdown)
+    {
+      self->filling = TRUE;
+      gtk_list_box_select_row (self->model_list,
+                               gtk_list_box_get_row_at_index (self->model_list,
+                                                              gtk_drop_down_get_selected (dropdown)));
+      self->filling = FALSE;
+    }
+  compare (self);
+}
+
+static void
+changed_activated_cb (GembaModelsPage *self, GtkListBoxRow *row)
+{
+  if (!self->changed)
+    return;
+  open_changed_frame (self, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (row),
+                                                                  "changed-index")));
+}
+
+static void
+promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaModelsPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *window, *stack, *training;
+
+  g_clear_object (&self->promote_cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        gtk_label_set_label (self->summary_label, error->message);
+      update_buttons (self);
+      return;
+    }
+  gemba_probe_log ("promoted", "model=%" G_GINT64_FORMAT, self->select_id);
+  /* Compare the new production with the one before from now on. */
+  gemba_models_page_reload (self, self->select_id);
+  window = gtk_widget_get_ancestor (GTK_WIDGET (self), GEMBA_TYPE_WINDOW);
+  if (window)
+    gemba_window_reload_frames (GEMBA_WINDOW (window));
+  stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
+  training = stack ? adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "training") : NULL;
+  if (training && GEMBA_IS_TRAINING_PAGE (training))
+    gemba_training_page_reload (GEMBA_TRAINING_PAGE (training));
+}
+
+static void
+promote_clicked_cb (GembaModelsPage *self)
+{
+  GembaModelRecord *b = model_at (self, self->b_dropdown);
+  g_autoptr(GTask) task = NULL;
+  PromoteJob *job;
+
+  if (!b || b->production || self->promote_cancellable || !self->project)
+    return;
+  self->select_id = b->id;
+  self->promote_cancellable = g_cancellable_new ();
+  update_buttons (self);
+  gtk_button_set_label (GTK_BUTTON (self->promote_button), _("Classifying frames…"));
+  job = g_new0 (PromoteJob, 1);
+  job->path = g_strdup (gemba_project_get_path (self->project));
+  job->model_id = b->id;
+  g_weak_ref_init (&job->page, self);
+  task = g_task_new (NULL, self->promote_cancellable, promoted_cb, g_object_ref (self));
+  g_task_set_source_tag (task, promote_clicked_cb);
+  g_task_set_task_data (task, job, (GDestroyNotify) promote_job_free);
+  g_task_run_in_thread (task, promote_thread);
+  gemba_probe_log ("promote-started", "model=%" G_GINT64_FORMAT, b->id);
+}
+
+static void
+export_clicked_cb (GembaModelsPage *self)
+{
+  GembaModelRecord *b = model_at (self, self->b_dropdown);
+  GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
+  GtkWidget *dialog;
+
+  if (!b || !self->project)
+    return;
+  dialog = gemba_export_dialog_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                    self->project, b->id, b->name);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* --- Overrides ---------------------------------------------------------------------------- */
+
+static void
+gemba_models_page_dispose (GObject *object)
+{
+  GembaModelsPage *self = GEMBA_MODELS_PAGE (object);
+  GtkWidget *child;
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->promote_cancellable)
+    g_cancellable_cancel (self->promote_cancellable);
+  g_clear_object (&self->promote_cancellable);
+  g_clear_object (&self->project);
+  g_clear_pointer (&self->models, g_ptr_array_unref);
+  g_clear_pointer (&self->changed, g_ptr_array_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_MODELS_PAGE);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
+    gtk_widget_unparent (child);
+  G_OBJECT_CLASS (gemba_models_page_parent_class)->dispose (object);
+}
+
+static void
+gemba_models_page_class_init (GembaModelsPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = gemba_models_page_dispose;
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               RESOURCE_BASE_PATH "/gemba-models-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, stack);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, model_list);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, a_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, b_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, spinner);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, export_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, promote_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, compare_box);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, summary_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, metrics_grid);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, confusion_box);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, changed_heading);
+  gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, changed_list);
+  gtk_widget_class_bind_template_callback (widget_class, model_selected_cb);
+  gtk_widget_class_bind_template_callback (widget_class, changed_activated_cb);
+  gtk_widget_class_bind_template_callback (widget_class, promote_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, export_clicked_cb);
+}
+
+static void
+gemba_models_page_init (GembaModelsPage *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->confusion_a = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
+  self->confusion_b = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
+  gtk_box_append (GTK_BOX (self->confusion_box), GTK_WIDGET (self->confusion_a));
+  gtk_box_append (GTK_BOX (self->confusion_box), GTK_WIDGET (self->confusion_b));
+  g_signal_connect (self->a_dropdown, "notify::selected", G_CALLBACK (dropdown_changed_cb),
+                    self);
+  g_signal_connect (self->b_dropdown, "notify::selected", G_CALLBACK (dropdown_changed_cb),
+                    self);
+  update_buttons (self);
+}
+
+void
+gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
+{
+  g_return_if_fail (GEMBA_IS_MODELS_PAGE (self));
+
+  if (self->promote_cancellable)
+    g_cancellable_cancel (self->promote_cancellable);
+  g_clear_object (&self->promote_cancellable);
+  g_set_object (&self->project, project);
+  g_clear_pointer (&self->models, g_ptr_array_unref);
+  g_clear_pointer (&self->changed, g_ptr_array_unref);
+  self->select_id = 0;
+  gtk_stack_set_visible_child_name (self->stack, "empty");
+  gemba_models_page_reload (self, 0);
+}
+
+void
+gemba_models_page_reload (GembaModelsPage *self, gint64 select_id)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (GEMBA_IS_MODELS_PAGE (self));
+
+  if (select_id)
+    self->select_id = select_id;
+  if (!self->project)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, self->cancellable, listed_cb, self);
+  g_task_set_source_tag (task, gemba_models_page_reload);
+  g_task_set_task_data (task, g_strdup (gemba_project_get_path (self->project)), g_free);
+  g_task_run_in_thread (task, list_thread);
+}

@@ -1,0 +1,630 @@
+/* gemba-training-page.c: train or fine-tune a model, with progress and live curves
+ *
+ * The run is gemba_workflow_train() in a GTask thread on its own GembaStore opened on the
+ * project folder, so the grid's reader and the labeling writer never wait behind it (SQLite
+ * WAL and the store's busy timeout make the three connections safe). Progress reports are
+ * copied and handed to the main context; the main thread only draws them. Cancel stops the
+ * run at the next step and no model is recorded.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-gui"
+
+#include "config.h"
+
+#include <math.h>
+#include <glib/gi18n.h>
+
+#include "gemba-curve-view.h"
+#include "gemba-error.h"
+#include "gemba-models-page.h"
+#include "gemba-probe.h"
+#include "gemba-training-page.h"
+#include "gemba-workflow.h"
+
+#define SCHEMA_ID "dev.gemba.Workbench"
+
+struct _GembaTrainingPage
+{
+  GtkWidget parent_instance;
+
+  AdwComboRow *start_row;
+  AdwExpanderRow *advanced_row;
+  GtkSpinButton *epochs_spin;
+  AdwActionRow *size_row;
+  GtkSpinButton *size_spin;
+  AdwComboRow *arch_row;
+  GtkSwitch *augment_switch;
+  GtkWidget *start_button;
+  GtkWidget *cancel_button;
+  GtkLabel *status_label;
+  GtkLabel *eta_label;
+  GtkProgressBar *progress_bar;
+  GtkLabel *detail_label;
+  GtkWidget *curves_box;
+  GtkWidget *result_box;
+  GtkLabel *result_label;
+  GembaCurveView *loss_view;
+  GembaCurveView *accuracy_view;
+
+  GembaProject *project;
+  GCancellable *cancellable;      /* the run's; NULL when idle */
+  GCancellable *load_cancellable;
+  GArray *start_ids;              /* gint64 per start_row item: 0 = from scratch */
+  gint64 production_id;
+  gint64 last_model_id;
+  gint64 run_started;             /* µs, monotonic */
+  guint n_reports;
+};
+
+G_DEFINE_FINAL_TYPE (GembaTrainingPage, gemba_training_page, GTK_TYPE_WIDGET)
+
+/* --- Worker ------------------------------------------------------------------------------- */
+
+typedef struct {
+  char *path;
+  char *author;
+  GembaWorkflowTrainOptions options;
+  GWeakRef page;
+  GMutex lock;
+  gint64 last_report;       /* µs, monotonic: reports are thinned to ~15 a second */
+} TrainJob;
+
+typedef struct {
+  GembaModelRecord *record;
+  char *change;             /* the one-sentence summary, NULL without production */
+} TrainResult;
+
+typedef struct {
+  GWeakRef page;
+  GembaTrainProgress progress;
+} ProgressUpdate;
+
+static void
+train_job_free (TrainJob *job)
+{
+  g_free (job->path);
+  g_free (job->author);
+  g_weak_ref_clear (&job->page);
+  g_mutex_clear (&job->lock);
+  g_free (job);
+}
+
+static void
+train_result_free (TrainResult *result)
+{
+  g_clear_pointer (&result->record, gemba_model_record_free);
+  g_free (result->change);
+  g_free (result);
+}
+
+static void show_progress (GembaTrainingPage *self, const GembaTrainProgress *p);
+
+static gboolean
+progress_on_main_cb (gpointer data)
+{
+  ProgressUpdate *update = data;
+  g_autoptr(GembaTrainingPage) self = g_weak_ref_get (&update->page);
+
+  if (self && self->cancellable && !g_cancellable_is_cancelled (self->cancellable))
+    show_progress (self, &update->progress);
+  g_weak_ref_clear (&update->page);
+  g_free (update);
+  return G_SOURCE_REMOVE;
+}
+
+/* In the training thread. */
+static void
+train_progress_cb (const GembaTrainProgress *progress, gpointer user_data)
+{
+  TrainJob *job = user_data;
+  gint64 now = g_get_monotonic_time ();
+  ProgressUpdate *update;
+  g_autoptr(GObject) page = NULL;
+
+  if (!progress->epoch_done && progress->epoch > 0 && progress->step != progress->n_steps &&
+      now - job->last_report < G_USEC_PER_SEC / 15)
+    return;
+  job->last_report = now;
+  page = g_weak_ref_get (&job->page);
+  if (!page)
+    return;
+  update = g_new0 (ProgressUpdate, 1);
+  g_weak_ref_init (&update->page, page);
+  update->progress = *progress;
+  g_main_context_invoke (NULL, progress_on_main_cb, update);
+}
+
+static void
+train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  TrainJob *job = task_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
+  TrainResult *result;
+
+  if (!store)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (job->author && *job->author)
+    gemba_store_set_author (store, job->author);
+  result = g_new0 (TrainResult, 1);
+  result->record = gemba_workflow_train (store, &job->options, cancellable, train_progress_cb,
+                                         job, &error);
+  if (!result->record)
+    {
+      train_result_free (result);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (gemba_store_get_production_model_id (store) != 0 &&
+      gemba_store_get_production_model_id (store) != result->record->id)
+    result->change = gemba_workflow_describe_change (store, result->record->id, NULL);
+  g_task_return_pointer (task, result, (GDestroyNotify) train_result_free);
+}
+
+/* The models for "Start from", newest first. */
+static void
+list_models_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (task_data, &error);
+  GPtrArray *models;
+
+  if (!store || !(models = gemba_store_list_models (store, &error)))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, models, (GDestroyNotify) g_ptr_array_unref);
+}
+
+/* --- Helpers ------------------------------------------------------------------------------ */
+
+static gint64
+selected_parent (GembaTrainingPage *self)
+{
+  guint i = adw_combo_row_get_selected (self->start_row);
+
+  if (!self->start_ids || i >= self->start_ids->len)
+    return 0;
+  return g_array_index (self->start_ids, gint64, i);
+}
+
+/* Puts the defaults of the chosen start into the advanced rows. */
+static void
+apply_defaults (GembaTrainingPage *self)
+{
+  GembaWorkflowTrainOptions options;
+  gint64 parent = selected_parent (self);
+
+  gemba_workflow_train_options_init (&options, parent);
+  gtk_spin_button_set_value (self->epochs_spin, options.settings.epochs);
+  gtk_spin_button_set_value (self->size_spin, options.settings.input.width);
+  adw_combo_row_set_selected (self->arch_row,
+                              options.settings.net.arch == GEMBA_ARCH_MOBILENET_V2 ? 1 : 0);
+  gtk_switch_set_active (self->augment_switch, options.settings.augment.enabled);
+  /* A fine-tune keeps its parent's network and input recipe. */
+  gtk_widget_set_sensitive (GTK_WIDGET (self->size_spin), parent == 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->arch_row), parent == 0);
+  adw_action_row_set_subtitle (self->size_row,
+                               parent ? _("Pixels; a fine-tune keeps its parent’s input size")
+                                      : _("Pixels, square; frames are resized to it"));
+  gtk_button_set_label (GTK_BUTTON (self->start_button),
+                        parent ? _("_Start Fine-Tune") : _("_Start Training"));
+}
+
+static void
+start_changed_cb (AdwComboRow *row, GParamSpec *pspec, GembaTrainingPage *self)
+{
+  apply_defaults (self);
+}
+
+static void
+models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) models = g_task_propagate_pointer (G_TASK (result), &error);
+  GembaTrainingPage *self;
+  g_autoptr(GtkStringList) list = NULL;
+  guint selected = 0;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = GEMBA_TRAINING_PAGE (user_data);
+  list = gtk_string_list_new (NULL);
+  g_array_set_size (self->start_ids, 0);
+  self->production_id = 0;
+  if (!models)
+    {
+      gtk_label_set_label (self->status_label, error->message);
+      return;
+    }
+  /* Production first: the fine-tune people want. */
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < models->len; i++)
+      {
+        GembaModelRecord *m = g_ptr_array_index (models, i);
+        g_autofree char *text = NULL;
+
+        if ((pass == 0) != !!m->production)
+          continue;
+        if (m->production)
+          {
+            self->production_id = m->id;
+            text = g_strdup_printf (_("Fine-tune %s (production)"), m->name);
+          }
+        else
+          text = g_strdup_printf (_("Fine-tune %s"), m->name);
+        gtk_string_list_append (list, text);
+        g_array_append_val (self->start_ids, m->id);
+      }
+  gtk_string_list_append (list, _("A new model, from scratch"));
+  {
+    gint64 zero = 0;
+    g_array_append_val (self->start_ids, zero);
+  }
+  if (self->production_id == 0)
+    selected = self->start_ids->len - 1;
+  g_signal_handlers_block_by_func (self->start_row, start_changed_cb, self);
+  adw_combo_row_set_model (self->start_row, G_LIST_MODEL (list));
+  adw_combo_row_set_selected (self->start_row, selected);
+  g_signal_handlers_unblock_by_func (self->start_row, start_changed_cb, self);
+  apply_defaults (self);
+}
+
+static void
+reload_models (GembaTrainingPage *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (!self->project)
+    return;
+  g_cancellable_cancel (self->load_cancellable);
+  g_clear_object (&self->load_cancellable);
+  self->load_cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, self->load_cancellable, models_listed_cb, self);
+  g_task_set_source_tag (task, reload_models);
+  g_task_set_task_data (task, g_strdup (gemba_project_get_path (self->project)), g_free);
+  g_task_run_in_thread (task, list_models_thread);
+}
+
+static char *
+format_duration (double seconds)
+{
+  int s = (int) round (seconds);
+
+  if (s >= 3600)
+    return g_strdup_printf (_("%d h %02d min"), s / 3600, (s / 60) % 60);
+  if (s >= 60)
+    return g_strdup_printf (_("%d min %02d s"), s / 60, s % 60);
+  return g_strdup_printf (_("%d s"), s);
+}
+
+static void
+show_progress (GembaTrainingPage *self, const GembaTrainProgress *p)
+{
+  g_autofree char *status = NULL;
+  g_autofree char *detail = NULL;
+  double fraction;
+
+  self->n_reports++;
+  if (p->epoch == 0)
+    {
+      /* Loading the images. */
+      status = g_strdup_printf (_("Reading frames: %d of %d"), p->step, p->n_steps);
+      fraction = p->n_steps ? (double) p->step / p->n_steps : 0;
+      gtk_progress_bar_set_fraction (self->progress_bar, 0.05 * fraction);
+      gtk_label_set_label (self->status_label, status);
+      gtk_label_set_label (self->eta_label, "");
+      return;
+    }
+  fraction = ((p->epoch - 1) + (double) p->step / MAX (1, p->n_steps)) / MAX (1, p->n_epochs);
+  gtk_progress_bar_set_fraction (self->progress_bar, 0.05 + 0.95 * fraction);
+  status = g_strdup_printf (_("Epoch %d of %d, step %d of %d"), p->epoch, p->n_epochs, p->step,
+                            p->n_steps);
+  gtk_label_set_label (self->status_label, status);
+  if (p->eta_seconds >= 0 && isfinite (p->eta_seconds))
+    {
+      g_autofree char *eta = format_duration (p->eta_seconds);
+      g_autofree char *text = g_strdup_printf (_("About %s left"), eta);
+      gtk_label_set_label (self->eta_label, text);
+    }
+  if (isnan (p->val_accuracy))
+    detail = g_strdup_printf (_("Loss %.3f · training accuracy %.1f %% · %.0f images/s"),
+                              p->loss, 100 * p->accuracy, p->images_per_second);
+  else
+    detail = g_strdup_printf (_("Loss %.3f · training accuracy %.1f %% · validation accuracy "
+                                "%.1f %% · %.0f images/s"), p->loss, 100 * p->accuracy,
+                              100 * p->val_accuracy, p->images_per_second);
+  gtk_label_set_label (self->detail_label, detail);
+
+  gemba_curve_view_set_n_epochs (self->loss_view, p->n_epochs);
+  gemba_curve_view_set_n_epochs (self->accuracy_view, p->n_epochs);
+  gemba_curve_view_add_train (self->loss_view, (p->epoch - 1) + (double) p->step / p->n_steps,
+                              p->loss);
+  gemba_curve_view_add_train (self->accuracy_view,
+                              (p->epoch - 1) + (double) p->step / p->n_steps, p->accuracy);
+  if (p->epoch_done)
+    {
+      gemba_curve_view_add_val (self->loss_view, p->epoch, p->val_loss);
+      gemba_curve_view_add_val (self->accuracy_view, p->epoch, p->val_accuracy);
+      gemba_probe_log ("train-epoch", "epoch=%d of=%d val_acc=%.4f", p->epoch, p->n_epochs,
+                       p->val_accuracy);
+    }
+  gemba_probe_log ("train-progress", "epoch=%d step=%d fraction=%.3f", p->epoch, p->step,
+                   fraction);
+}
+
+static void
+set_running (GembaTrainingPage *self, gboolean running)
+{
+  gtk_widget_set_visible (self->start_button, !running);
+  gtk_widget_set_visible (self->cancel_button, running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->start_row), !running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->advanced_row), !running);
+  if (running)
+    gtk_widget_grab_focus (self->cancel_button);
+  else
+    gtk_widget_grab_focus (self->start_button);
+}
+
+static void
+train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaTrainingPage) self = user_data;
+  g_autoptr(GError) error = NULL;
+  TrainResult *res = g_task_propagate_pointer (G_TASK (result), &error);
+  double wall = (g_get_monotonic_time () - self->run_started) / 1e6;
+  GtkWidget *stack, *models;
+
+  g_clear_object (&self->cancellable);
+  set_running (self, FALSE);
+  gtk_label_set_label (self->eta_label, "");
+  if (!res)
+    {
+      if (g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_CANCELLED) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          gtk_label_set_label (self->status_label,
+                               _("Training cancelled. No model was saved."));
+          gemba_probe_log ("train-cancelled", "wall_s=%.2f", wall);
+        }
+      else
+        {
+          gtk_label_set_label (self->status_label, error->message);
+          gemba_probe_log ("train-failed", NULL);
+        }
+      gtk_progress_bar_set_fraction (self->progress_bar, 0);
+      return;
+    }
+  self->last_model_id = res->record->id;
+  gtk_progress_bar_set_fraction (self->progress_bar, 1);
+  {
+    g_autofree char *took = format_duration (res->record->duration);
+    g_autofree char *status = NULL;
+
+    if (res->record->test_accuracy >= 0)
+      status = g_strdup_printf (_("%s trained in %s on %" G_GINT64_FORMAT " frames; test "
+                                  "accuracy %.1f %% on %" G_GINT64_FORMAT " frames."),
+                                res->record->name, took, res->record->n_train,
+                                100 * res->record->test_accuracy, res->record->n_test);
+    else
+      status = g_strdup_printf (_("%s trained in %s on %" G_GINT64_FORMAT " frames."),
+                                res->record->name, took, res->record->n_train);
+    gtk_label_set_label (self->status_label, status);
+  }
+  if (res->change)
+    gtk_label_set_label (self->result_label, res->change);
+  else
+    {
+      g_autofree char *text = g_strdup_printf (_("%s is ready. Compare it with the other "
+                                                 "versions and promote it to production on "
+                                                 "the Models page."), res->record->name);
+      gtk_label_set_label (self->result_label, text);
+    }
+  gtk_widget_set_visible (self->result_box, TRUE);
+  gemba_probe_log ("train-done", "model=%" G_GINT64_FORMAT " wall_s=%.2f train_s=%.2f",
+                   res->record->id, wall, res->record->duration);
+  train_result_free (res);
+  reload_models (self);
+  stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
+  models = stack ? adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "models") : NULL;
+  if (models && GEMBA_IS_MODELS_PAGE (models))
+    gemba_models_page_reload (GEMBA_MODELS_PAGE (models), self->last_model_id);
+}
+
+/* --- Callbacks ---------------------------------------------------------------------------- */
+
+static void
+start_clicked_cb (GembaTrainingPage *self)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GSettings) settings = g_settings_new (SCHEMA_ID);
+  TrainJob *job;
+  gint64 parent;
+  int epochs, size;
+  gboolean augment;
+  GembaArch arch;
+
+  if (!self->project || self->cancellable)
+    return;
+  parent = selected_parent (self);
+  epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
+  size = gtk_spin_button_get_value_as_int (self->size_spin);
+  augment = gtk_switch_get_active (self->augment_switch);
+  arch = adw_combo_row_get_selected (self->arch_row) == 1 ? GEMBA_ARCH_MOBILENET_V2
+                                                          : GEMBA_ARCH_SMALL_CNN;
+
+  job = g_new0 (TrainJob, 1);
+  job->path = g_strdup (gemba_project_get_path (self->project));
+  job->author = g_settings_get_string (settings, "annotator-name");
+  g_mutex_init (&job->lock);
+  g_weak_ref_init (&job->page, self);
+  gemba_workflow_train_options_init (&job->options, parent);
+  if (!parent && arch != job->options.settings.net.arch)
+    gemba_train_settings_init (&job->options.settings, arch);
+  job->options.settings.epochs = epochs;
+  if (!parent && size != job->options.settings.input.width)
+    gemba_preprocess_init (&job->options.settings.input, size);
+  job->options.settings.augment.enabled = augment;
+
+  self->cancellable = g_cancellable_new ();
+  self->run_started = g_get_monotonic_time ();
+  self->n_reports = 0;
+  gemba_curve_view_clear (self->loss_view);
+  gemba_curve_view_clear (self->accuracy_view);
+  gemba_curve_view_set_n_epochs (self->loss_view, epochs);
+  gemba_curve_view_set_n_epochs (self->accuracy_view, epochs);
+  gtk_progress_bar_set_fraction (self->progress_bar, 0);
+  gtk_label_set_label (self->status_label, parent ? _("Starting the fine-tune…")
+                                                  : _("Starting the training…"));
+  gtk_label_set_label (self->detail_label, "");
+  gtk_widget_set_visible (self->result_box, FALSE);
+  set_running (self, TRUE);
+  gemba_probe_log ("train-started", "parent=%" G_GINT64_FORMAT " epochs=%d", parent, epochs);
+
+  task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
+  g_task_set_source_tag (task, start_clicked_cb);
+  g_task_set_task_data (task, job, (GDestroyNotify) train_job_free);
+  g_task_run_in_thread (task, train_thread);
+}
+
+static void
+cancel_clicked_cb (GembaTrainingPage *self)
+{
+  if (!self->cancellable)
+    return;
+  g_cancellable_cancel (self->cancellable);
+  gtk_widget_set_sensitive (self->cancel_button, FALSE);
+  gtk_label_set_label (self->status_label, _("Cancelling…"));
+  gemba_probe_log ("train-cancel-clicked", NULL);
+}
+
+static void
+compare_clicked_cb (GembaTrainingPage *self)
+{
+  GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
+  GtkWidget *models;
+
+  if (!stack || !(models = adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "models")))
+    return;
+  if (GEMBA_IS_MODELS_PAGE (models))
+    gemba_models_page_reload (GEMBA_MODELS_PAGE (models), self->last_model_id);
+  adw_view_stack_set_visible_child_name (ADW_VIEW_STACK (stack), "models");
+}
+
+static void
+action_cancel (GtkWidget *widget, const char *name, GVariant *param)
+{
+  cancel_clicked_cb (GEMBA_TRAINING_PAGE (widget));
+}
+
+/* --- Overrides ---------------------------------------------------------------------------- */
+
+static void
+gemba_training_page_dispose (GObject *object)
+{
+  GembaTrainingPage *self = GEMBA_TRAINING_PAGE (object);
+  GtkWidget *child;
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  if (self->load_cancellable)
+    g_cancellable_cancel (self->load_cancellable);
+  g_clear_object (&self->load_cancellable);
+  g_clear_object (&self->project);
+  g_clear_pointer (&self->start_ids, g_array_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_TRAINING_PAGE);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
+    gtk_widget_unparent (child);
+  G_OBJECT_CLASS (gemba_training_page_parent_class)->dispose (object);
+}
+
+static void
+gemba_training_page_class_init (GembaTrainingPageClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = gemba_training_page_dispose;
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               RESOURCE_BASE_PATH "/gemba-training-page.ui");
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, start_row);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, advanced_row);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, epochs_spin);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, size_row);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, size_spin);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, arch_row);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, augment_switch);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, start_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, cancel_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, status_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, eta_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, detail_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, curves_box);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, result_box);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, result_label);
+  gtk_widget_class_bind_template_callback (widget_class, start_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, cancel_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, compare_clicked_cb);
+  gtk_widget_class_install_action (widget_class, "training.cancel", NULL, action_cancel);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "training.cancel", NULL);
+}
+
+static void
+gemba_training_page_init (GembaTrainingPage *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->start_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->loss_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_LOSS));
+  self->accuracy_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_ACCURACY));
+  for (guint i = 0; i < 2; i++)
+    {
+      GtkWidget *view = i == 0 ? GTK_WIDGET (self->loss_view) : GTK_WIDGET (self->accuracy_view);
+      gtk_widget_set_margin_top (view, 12);
+      gtk_widget_set_margin_bottom (view, 12);
+      gtk_widget_set_margin_start (view, 12);
+      gtk_widget_set_margin_end (view, 12);
+      gtk_widget_set_hexpand (view, TRUE);
+      gtk_box_append (GTK_BOX (self->curves_box), view);
+    }
+  g_signal_connect (self->start_row, "notify::selected", G_CALLBACK (start_changed_cb), self);
+}
+
+void
+gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
+{
+  g_return_if_fail (GEMBA_IS_TRAINING_PAGE (self));
+
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  set_running (self, FALSE);
+  g_set_object (&self->project, project);
+  gtk_widget_set_visible (self->result_box, FALSE);
+  gtk_label_set_label (self->status_label, _("No training has run in this session."));
+  gtk_label_set_label (self->detail_label, "");
+  gtk_label_set_label (self->eta_label, "");
+  gtk_progress_bar_set_fraction (self->progress_bar, 0);
+  gemba_curve_view_clear (self->loss_view);
+  gemba_curve_view_clear (self->accuracy_view);
+  reload_models (self);
+}
+
+gboolean
+gemba_training_page_is_running (GembaTrainingPage *self)
+{
+  g_return_val_if_fail (GEMBA_IS_TRAINING_PAGE (self), FALSE);
+  return self->cancellable != NULL;
+}
+
+void
+gemba_training_page_reload (GembaTrainingPage *self)
+{
+  g_return_if_fail (GEMBA_IS_TRAINING_PAGE (self));
+  if (!self->cancellable)
+    reload_models (self);
+}
