@@ -921,6 +921,20 @@ test_cli_import_and_capture (Fixture *f, gconstpointer data)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
+  /* --duration stops a live source: 2 s at one frame every 0.5 s. */
+  started = g_get_monotonic_time ();
+  status = run_gemba (NULL, NULL, &out, &err, (const char *[]) {
+    "capture", project, "--pipeline", "videotestsrc is-live=true pattern=ball ! "
+    "video/x-raw,width=64,height=48,framerate=10/1", "--duration", "2s", "--every-seconds",
+    "0.5", "--source", "Timed", "-q", NULL });
+  g_assert_cmpint (status, ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 8 * G_USEC_PER_SEC);
+  g_clear_pointer (&frames, g_ptr_array_unref);
+  frames = list_frames (f->store);
+  g_assert_cmpuint (frames->len, ==, 23);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
   /* Faults: a clear message, fast. */
   started = g_get_monotonic_time ();
   status = run_gemba (NULL, NULL, &out, &err, (const char *[]) {
