@@ -219,8 +219,15 @@ gemba_cli_models (int argc, char **argv)
           g_print (_("No models yet: train one with “gemba train %s”.\n"), argv[1]);
           return GEMBA_EXIT_OK;
         }
-      g_print ("%-4s %-12s %-7s %-19s %-12s %6s %9s  %s\n", _("#"), _("Name"), _("Parent"),
-               _("Trained"), _("Architecture"), _("Frames"), _("Test acc."), _(""));
+      g_autoptr(GString) row = g_string_new (NULL);
+      gemba_cli_cell (row, -4, _("#"));
+      gemba_cli_cell (row, -12, _("Name"));
+      gemba_cli_cell (row, -7, _("Parent"));
+      gemba_cli_cell (row, -19, _("Trained"));
+      gemba_cli_cell (row, -12, _("Architecture"));
+      gemba_cli_cell (row, 6, _("Frames"));
+      gemba_cli_cell (row, 9, _("Test acc."));
+      g_print ("%s\n", row->str);
     }
   for (guint i = 0; i < models->len; i++)
     {
@@ -267,9 +274,15 @@ gemba_cli_models (int argc, char **argv)
           g_autofree char *accuracy = m->test_accuracy >= 0
                                       ? g_strdup_printf ("%.1f %%", 100 * m->test_accuracy)
                                       : g_strdup ("-");
-          g_print ("%-4" PRId64 " %-12s %-7s %-19s %-12s %6" PRId64 " %9s  %s\n", m->id, m->name,
-                   parent, when, m->architecture, m->n_train, accuracy,
-                   m->production ? _("★ production") : "");
+          g_autoptr(GString) row = g_string_new (NULL);
+          gemba_cli_cell_int (row, -4, m->id);
+          gemba_cli_cell (row, -12, m->name);
+          gemba_cli_cell (row, -7, parent);
+          gemba_cli_cell (row, -19, when);
+          gemba_cli_cell (row, -12, m->architecture);
+          gemba_cli_cell_int (row, 6, m->n_train);
+          gemba_cli_cell (row, 9, accuracy);
+          g_print ("%s %s\n", row->str, m->production ? _("★ production") : "");
         }
     }
   return GEMBA_EXIT_OK;
@@ -344,7 +357,14 @@ gemba_cli_eval (int argc, char **argv)
   g_print (_("%s on the locked test split of %s: %u frames\n\n"), record->name, argv[1],
            evaluation->n_frames);
   g_print (_("Accuracy  %.1f %%\n\n"), 100 * gemba_metrics_accuracy (m));
-  g_print ("%-16s %9s %9s %8s\n", _("Class"), _("Precision"), _("Recall"), _("Frames"));
+  {
+    g_autoptr(GString) row = g_string_new (NULL);
+    gemba_cli_cell (row, -16, _("Class"));
+    gemba_cli_cell (row, 9, _("Precision"));
+    gemba_cli_cell (row, 9, _("Recall"));
+    gemba_cli_cell (row, 8, _("Frames"));
+    g_print ("%s\n", row->str);
+  }
   for (int k = 0; k < n; k++)
     {
       double p = gemba_metrics_precision (m, k), r = gemba_metrics_recall (m, k);
@@ -353,19 +373,33 @@ gemba_cli_eval (int argc, char **argv)
       g_autofree char *rs = isnan (r) ? g_strdup ("-") : g_strdup_printf ("%.1f %%", 100 * r);
       for (int j = 0; j < n; j++)
         support += gemba_metrics_count (m, k, j);
-      g_print ("%-16s %9s %9s %8u\n", evaluation->class_names[k], ps, rs, support);
+      g_autoptr(GString) row = g_string_new (NULL);
+      gemba_cli_cell (row, -16, evaluation->class_names[k]);
+      gemba_cli_cell (row, 9, ps);
+      gemba_cli_cell (row, 9, rs);
+      gemba_cli_cell_int (row, 8, support);
+      g_print ("%s\n", row->str);
     }
-  g_print (_("\nConfusion matrix (rows: label, columns: verdict)\n%-16s"), "");
-  for (int j = 0; j < n; j++)
-    g_print (" %8.8s", evaluation->class_names[j]);
-  g_print ("\n");
-  for (int k = 0; k < n; k++)
-    {
-      g_print ("%-16s", evaluation->class_names[k]);
-      for (int j = 0; j < n; j++)
-        g_print (" %8u", gemba_metrics_count (m, k, j));
-      g_print ("\n");
-    }
+  g_print (_("\nConfusion matrix (rows: label, columns: verdict)\n"));
+  {
+    g_autoptr(GString) row = g_string_new (NULL);
+    int width = 8;
+    for (int j = 0; j < n; j++)
+      width = MAX (width, gemba_cli_display_width (evaluation->class_names[j]) + 1);
+    width = MIN (width, 14);
+    gemba_cli_cell (row, -16, "");
+    for (int j = 0; j < n; j++)
+      gemba_cli_cell (row, width, evaluation->class_names[j]);
+    g_print ("%s\n", row->str);
+    for (int k = 0; k < n; k++)
+      {
+        g_string_truncate (row, 0);
+        gemba_cli_cell (row, -16, evaluation->class_names[k]);
+        for (int j = 0; j < n; j++)
+          gemba_cli_cell_int (row, width, gemba_metrics_count (m, k, j));
+        g_print ("%s\n", row->str);
+      }
+  }
   if (evaluation->n_unknown)
     g_print (_("\n%u test frames are labeled with classes this model does not know; they are "
                "not counted.\n"), evaluation->n_unknown);

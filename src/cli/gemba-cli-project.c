@@ -85,7 +85,14 @@ gemba_cli_demo (int argc, char **argv)
 static void
 print_classes (GembaStore *store, GPtrArray *classes, GArray *counts)
 {
-  g_print ("%-4s %-20s %-8s %-4s %8s\n", _("#"), _("Class"), _("Colour"), _("Key"), _("Labeled"));
+  g_autoptr(GString) row = g_string_new (NULL);
+
+  gemba_cli_cell (row, -4, _("#"));
+  gemba_cli_cell (row, -20, _("Class"));
+  gemba_cli_cell (row, -8, _("Colour"));
+  gemba_cli_cell (row, -4, _("Key"));
+  gemba_cli_cell (row, 8, _("Labeled"));
+  g_print ("%s\n", row->str);
   for (guint i = 0; i < classes->len; i++)
     {
       GembaClass *klass = classes->pdata[i];
@@ -94,8 +101,13 @@ print_classes (GembaStore *store, GPtrArray *classes, GArray *counts)
       for (guint j = 0; j < counts->len; j++)
         if (g_array_index (counts, GembaClassCount, j).class_id == klass->id)
           n = g_array_index (counts, GembaClassCount, j).count;
-      g_print ("%-4u %-20s %-8s %-4s %8" PRId64 "%s\n", i + 1, klass->name, klass->color,
-               key, n, klass->retired ? _("  (retired)") : "");
+      g_string_truncate (row, 0);
+      gemba_cli_cell_int (row, -4, i + 1);
+      gemba_cli_cell (row, -20, klass->name);
+      gemba_cli_cell (row, -8, klass->color);
+      gemba_cli_cell (row, -4, key);
+      gemba_cli_cell_int (row, 8, n);
+      g_print ("%s%s\n", row->str, klass->retired ? _("  (retired)") : "");
     }
 }
 
@@ -471,8 +483,15 @@ gemba_cli_ls (int argc, char **argv)
     return gemba_cli_fail (error);
 
   if (!json)
-    g_print ("%-12s  %-19s  %-22s  %-5s  %-14s  %s\n", _("Frame"), _("Captured"), _("Source"),
-             _("Split"), _("Label"), _("Prediction"));
+    {
+      g_autoptr(GString) row = g_string_new (NULL);
+      gemba_cli_cell (row, -13, _("Frame"));
+      gemba_cli_cell (row, -20, _("Captured"));
+      gemba_cli_cell (row, -23, _("Source"));
+      gemba_cli_cell (row, -6, _("Split"));
+      gemba_cli_cell (row, -15, _("Label"));
+      g_print ("%s%s\n", row->str, _("Prediction"));
+    }
   for (guint i = 0; i < frames->len; i++)
     {
       GembaFrame *frame = frames->pdata[i];
@@ -483,7 +502,9 @@ gemba_cli_ls (int argc, char **argv)
         }
       else
         {
+          g_autoptr(GString) row = g_string_new (NULL);
           g_autofree char *captured = gemba_cli_format_time (frame->captured_at);
+          g_autofree char *id = g_strndup (frame->sha256, 12);
           g_autofree char *prediction = NULL;
           const char *label = class_name_of (classes, frame->label_class_id);
           const char *predicted = class_name_of (classes, frame->pred_class_id);
@@ -491,10 +512,12 @@ gemba_cli_ls (int argc, char **argv)
             prediction = g_strdup_printf ("%s %.0f%%%s", predicted, 100 * frame->pred_confidence,
                                           label && frame->pred_class_id != frame->label_class_id
                                             ? _("  ✗ false reading") : "");
-          g_print ("%-12.12s  %-19s  %-22.22s  %-5s  %-14s  %s\n", frame->sha256, captured,
-                   frame->source_name ? frame->source_name : "-",
-                   gemba_split_to_string (frame->split), label ? label : "-",
-                   prediction ? prediction : "-");
+          gemba_cli_cell (row, -13, id);
+          gemba_cli_cell (row, -20, captured);
+          gemba_cli_cell (row, -23, frame->source_name ? frame->source_name : "-");
+          gemba_cli_cell (row, -6, gemba_split_to_string (frame->split));
+          gemba_cli_cell (row, -15, label ? label : "-");
+          g_print ("%s%s\n", row->str, prediction ? prediction : "-");
         }
     }
   return GEMBA_EXIT_OK;
@@ -626,31 +649,50 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
   g_print (_("Unlabeled    %" PRId64 "\n"), stats.n_unlabeled);
   if (stats.n_false_readings > 0)
     g_print (_("False readings %" PRId64 "\n"), stats.n_false_readings);
-  g_print ("\n%-20s %7s %7s %7s %7s %8s\n", _("Class"), _("train"), _("val"), _("test"),
-           _("none"), _("labeled"));
-  for (guint i = 0; i < classes->len; i++)
-    {
-      GembaClass *klass = classes->pdata[i];
-      gint64 n[4], total = 0;
-      for (int s = 0; s < 4; s++)
-        total += n[s] = g_array_index (per_split[s], GembaClassCount, i).count;
-      g_print ("%-20s %7" PRId64 " %7" PRId64 " %7" PRId64 " %7"
-               PRId64 " %8" PRId64 "%s\n", klass->name,
-               n[GEMBA_SPLIT_TRAIN], n[GEMBA_SPLIT_VAL], n[GEMBA_SPLIT_TEST], n[GEMBA_SPLIT_NONE],
-               total, klass->retired ? _("  (retired)") : "");
-    }
-  g_print ("%-20s %7" PRId64 " %7" PRId64 " %7" PRId64 " %7"
-           PRId64 " %8" PRId64 "\n", _("all frames"),
-           stats.n_split[GEMBA_SPLIT_TRAIN], stats.n_split[GEMBA_SPLIT_VAL],
-           stats.n_split[GEMBA_SPLIT_TEST], stats.n_split[GEMBA_SPLIT_NONE], stats.n_frames);
+  {
+    g_autoptr(GString) row = g_string_new ("\n");
+    gemba_cli_cell (row, -20, _("Class"));
+    gemba_cli_cell (row, 7, _("train"));
+    gemba_cli_cell (row, 7, _("val"));
+    gemba_cli_cell (row, 7, _("test"));
+    gemba_cli_cell (row, 7, _("none"));
+    gemba_cli_cell (row, 8, _("labeled"));
+    g_print ("%s\n", row->str);
+    for (guint i = 0; i < classes->len; i++)
+      {
+        GembaClass *klass = classes->pdata[i];
+        gint64 n[4], total = 0;
+        for (int s = 0; s < 4; s++)
+          total += n[s] = g_array_index (per_split[s], GembaClassCount, i).count;
+        g_string_truncate (row, 0);
+        gemba_cli_cell (row, -20, klass->name);
+        gemba_cli_cell_int (row, 7, n[GEMBA_SPLIT_TRAIN]);
+        gemba_cli_cell_int (row, 7, n[GEMBA_SPLIT_VAL]);
+        gemba_cli_cell_int (row, 7, n[GEMBA_SPLIT_TEST]);
+        gemba_cli_cell_int (row, 7, n[GEMBA_SPLIT_NONE]);
+        gemba_cli_cell_int (row, 8, total);
+        g_print ("%s%s\n", row->str, klass->retired ? _("  (retired)") : "");
+      }
+    g_string_truncate (row, 0);
+    gemba_cli_cell (row, -20, _("all frames"));
+    gemba_cli_cell_int (row, 7, stats.n_split[GEMBA_SPLIT_TRAIN]);
+    gemba_cli_cell_int (row, 7, stats.n_split[GEMBA_SPLIT_VAL]);
+    gemba_cli_cell_int (row, 7, stats.n_split[GEMBA_SPLIT_TEST]);
+    gemba_cli_cell_int (row, 7, stats.n_split[GEMBA_SPLIT_NONE]);
+    gemba_cli_cell_int (row, 8, stats.n_frames);
+    g_print ("%s\n", row->str);
+  }
   g_print (_("\nSources\n"));
   if (sources->len == 0)
     g_print (_("  none\n"));
   for (guint i = 0; i < sources->len; i++)
     {
       GembaSource *source = sources->pdata[i];
-      g_print ("  %-30s %-8s %7" PRId64 "\n", source->name, source->kind,
-               source->n_frames);
+      g_autoptr(GString) row = g_string_new ("  ");
+      gemba_cli_cell (row, -30, source->name);
+      gemba_cli_cell (row, -8, source->kind);
+      gemba_cli_cell_int (row, 7, source->n_frames);
+      g_print ("%s\n", row->str);
     }
   return GEMBA_EXIT_OK;
 }
@@ -720,8 +762,11 @@ gemba_cli_history (int argc, char **argv)
       else
         {
           g_autofree char *at = gemba_cli_format_time (label->created_at);
-          g_print ("  %s  %-16s %-8s %s → %s\n", at, label->author,
-                   gemba_label_kind_to_string (label->kind),
+          g_autoptr(GString) row = g_string_new ("  ");
+          gemba_cli_cell (row, -20, at);
+          gemba_cli_cell (row, -16, label->author);
+          gemba_cli_cell (row, -8, gemba_label_kind_to_string (label->kind));
+          g_print ("%s%s → %s\n", row->str,
                    label->previous_class_name ? label->previous_class_name : _("unlabeled"),
                    label->class_name ? label->class_name : _("unlabeled"));
         }

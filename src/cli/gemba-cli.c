@@ -89,6 +89,44 @@ gemba_cli_usage (const char *command, const char *format, ...)
   return GEMBA_EXIT_USAGE;
 }
 
+int
+gemba_cli_display_width (const char *text)
+{
+  int width = 0;
+
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (g_unichar_iszerowidth (c))
+        continue;
+      width += g_unichar_iswide (c) ? 2 : 1;
+    }
+  return width;
+}
+
+void
+gemba_cli_cell (GString *row, int width, const char *text)
+{
+  int pad = ABS (width) - gemba_cli_display_width (text ? text : "");
+
+  if (width > 0)
+    for (int i = 0; i < pad; i++)
+      g_string_append_c (row, ' ');
+  g_string_append (row, text ? text : "");
+  if (width < 0)
+    for (int i = 0; i < pad; i++)
+      g_string_append_c (row, ' ');
+  g_string_append_c (row, ' ');
+}
+
+void
+gemba_cli_cell_int (GString *row, int width, gint64 value)
+{
+  g_autofree char *text = g_strdup_printf ("%" G_GINT64_FORMAT, value);
+
+  gemba_cli_cell (row, width, text);
+}
+
 void
 gemba_cli_print_json (JsonNode *node)
 {

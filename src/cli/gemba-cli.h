@@ -46,6 +46,15 @@ int gemba_cli_fail (GError *error);
 /* Prints a usage error (with a hint to --help) and returns GEMBA_EXIT_USAGE. */
 int gemba_cli_usage (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
+/* Terminal columns @text takes (wide CJK characters count two). */
+int gemba_cli_display_width (const char *text);
+/* Appends @text to a table row, padded to @width terminal columns (wide CJK characters
+ * count two): right-aligned for a positive @width, left-aligned for a negative one, then a
+ * space. */
+void gemba_cli_cell (GString *row, int width, const char *text);
+/* The same for a number. */
+void gemba_cli_cell_int (GString *row, int width, gint64 value);
+
 /* Writes @node as one line of JSON on stdout and flushes. */
 void gemba_cli_print_json (JsonNode *node);
 /* "2026-11-28 14:03:11" in local time, from µs since the epoch. */
