@@ -1,8 +1,11 @@
 #define G_LOG_DOMAIN "gemba-media"
 /* gemba-media-import.c: frames from a video, camera or stream into a project
  *
- * streaming thread ──(sampler, copy)──► raw queue ──► encoder threads ──► writer thread
- *                                        bounded          JPEG/PNG          batches
+ * streaming thread ──(sampler)──► raw queue ──► encoder threads ──► writer thread
+ *                                  bounded       convert, JPEG/PNG     batches
+ *
+ * A file's kept frame is the decoder's own buffer, handed over without a copy; a live source's
+ * is copied at once (its buffers must go back to the camera).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -99,8 +99,8 @@ make_video (Fixture *f, const char *name, guint n, const char *encode)
   char *path = g_build_filename (f->dir, name, NULL);
   g_autofree char *description =
     g_strdup_printf ("videotestsrc pattern=ball num-buffers=%u ! "
-                     "video/x-raw,width=320,height=240,framerate=30/1 ! %s ! filesink location=\"%s\"",
-                     n, encode, path);
+                     "video/x-raw,width=320,height=240,framerate=30/1 ! %s ! "
+                     "filesink location=\"%s\"", n, encode, path);
   run_launch (description);
   return path;
 }
