@@ -66,7 +66,7 @@ struct _GembaFrameSource
   gint64 gap_time;
 
   /* Set by run() for the streaming thread. */
-  gboolean live;
+  gint live;                   /* atomic */
   gint64 run_started_mono;
   gint64 dropped_at;           /* µs (monotonic) a network stream dropped, 0 when playing */
 };
@@ -175,7 +175,7 @@ new_sample_cb (GstAppSink *sink, gpointer user_data)
                 info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT2020 ||
                 info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_SMPTE240M;
 
-  if (self->live)
+  if (g_atomic_int_get (&self->live))
     {
       /* A live source's timestamps restart with every connection: count from the start of
        * the capture instead, on the wall clock the frames arrived by. */
@@ -280,7 +280,7 @@ build_pipeline (GembaFrameSource *self, GError **error)
 {
   g_autoptr(GstElement) pipeline = gst_pipeline_new ("gemba-frame-source");
   GstElement *convert = gst_element_factory_make ("videoconvert", NULL);
-  GstElement *sink = gst_element_factory_make ("appsink", NULL);
+  GstElement *sink = gst_element_factory_make ("appsink", "gemba-sink");
   GstElement *head = NULL, *decode = NULL;
   g_autoptr(GstCaps) caps = NULL;
   GstAppSinkCallbacks callbacks = { 0 };
@@ -533,7 +533,7 @@ play (GembaFrameSource *self, GstElement *pipeline, GCancellable *cancellable,
   *produced = FALSE;
   ret = gst_element_set_state (pipeline, GST_STATE_PLAYING);
   if (ret == GST_STATE_CHANGE_NO_PREROLL)
-    self->live = TRUE;
+    g_atomic_int_set (&self->live, TRUE);
 
   for (;;)
     {
@@ -565,12 +565,15 @@ play (GembaFrameSource *self, GstElement *pipeline, GCancellable *cancellable,
           /* Some live sources do not say so in the state change; the latency query does. */
           if (!self->live)
             {
+              /* Asked upstream of the appsink: a sink that does not sync says "not live". */
               g_autoptr(GstQuery) query = gst_query_new_latency ();
+              g_autoptr(GstElement) sink = gst_bin_get_by_name (GST_BIN (pipeline), "gemba-sink");
+              g_autoptr(GstPad) pad = sink ? gst_element_get_static_pad (sink, "sink") : NULL;
               gboolean live = FALSE;
-              if (gst_element_query (pipeline, query))
+              if (pad && gst_pad_peer_query (pad, query))
                 gst_query_parse_latency (query, &live, NULL, NULL);
               if (live)
-                self->live = TRUE;
+                g_atomic_int_set (&self->live, TRUE);
             }
         }
 
@@ -700,7 +703,8 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
     }
   g_atomic_int_set (&self->stop_requested, 0);
   self->dropped_at = 0;
-  self->live = self->kind == GEMBA_FRAME_SOURCE_CAMERA || self->always_live;
+  g_atomic_int_set (&self->live,
+                    self->kind == GEMBA_FRAME_SOURCE_CAMERA || self->always_live);
   self->run_started_mono = g_get_monotonic_time ();
 
   for (;;)
@@ -1171,6 +1175,13 @@ gemba_frame_source_dup_latest_frame (GembaFrameSource *self, guint *width, guint
   if (stream_time)
     *stream_time = pts_time;
   return bytes;
+}
+
+gboolean
+gemba_frame_source_is_live (GembaFrameSource *self)
+{
+  g_return_val_if_fail (GEMBA_IS_FRAME_SOURCE (self), FALSE);
+  return g_atomic_int_get (&self->live);
 }
 
 gint64

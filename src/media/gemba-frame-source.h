@@ -117,6 +117,9 @@ GstSample *gemba_frame_source_dup_latest_sample (GembaFrameSource *self, guint64
 GBytes *gemba_frame_source_dup_latest_frame (GembaFrameSource *self, guint *width,
                                              guint *height, gsize *stride, gint64 *stream_time);
 
+/* Whether the source is live (a camera, a stream, a live pipeline): known once frames come. */
+gboolean gemba_frame_source_is_live (GembaFrameSource *self);
+
 /* Counters, readable from any thread during and after run(). */
 gint64 gemba_frame_source_get_n_frames (GembaFrameSource *self);
 guint gemba_frame_source_get_n_reconnects (GembaFrameSource *self);

@@ -134,6 +134,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
 {
   Import *import = user_data;
   const GembaMediaImportOptions *options = import->options;
+  gboolean drop;
   Job *job;
 
   g_mutex_lock (&import->lock);
@@ -163,7 +164,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   job = g_new0 (Job, 1);
   job->width = frame->width;
   job->height = frame->height;
-  if (frame->bpp == 1 && !import->drop_when_full &&
+  if (frame->bpp == 1 && !import->drop_when_full && !gemba_frame_source_is_live (source) &&
       gst_video_info_from_caps (&job->info, gst_sample_get_caps (frame->sample)))
     {
       /* A file: keep the decoder's buffer and let an encoder thread convert it, so that the
@@ -184,7 +185,9 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   job->captured_at = frame->captured_at;
 
   g_mutex_lock (&import->lock);
-  while (import->in_flight >= import->capacity && !import->aborted && !import->drop_when_full)
+  /* A live pipeline is only known to be live once it plays. */
+  drop = import->drop_when_full || gemba_frame_source_is_live (source);
+  while (import->in_flight >= import->capacity && !import->aborted && !drop)
     g_cond_wait (&import->changed, &import->lock);
   if (import->aborted)
     {

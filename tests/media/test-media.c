@@ -472,6 +472,72 @@ test_import_corrupt (Fixture *f, gconstpointer data)
   g_assert_cmpint (summary.stored, ==, frames->len);
 }
 
+/* --- memory bound: a slow disk holds the decoder back (files) or drops frames (live) ----- */
+
+typedef struct {
+  gint64 max_waiting;    /* most kept frames not yet saved, seen by the progress callback */
+  gint64 max_ahead;      /* most decoded frames not yet saved */
+} Backlog;
+
+static void
+slow_stored_cb (const GembaFrame *frame, gboolean duplicate, gpointer user_data)
+{
+  g_usleep (30 * 1000);   /* a slow disk */
+}
+
+static void
+backlog_progress_cb (const GembaMediaProgress *p, gpointer user_data)
+{
+  Backlog *b = user_data;
+
+  b->max_waiting = MAX (b->max_waiting, p->kept - p->stored - p->duplicates - p->dropped);
+  b->max_ahead = MAX (b->max_ahead, p->seen - p->stored - p->duplicates - p->dropped);
+}
+
+static void
+test_import_bounded (Fixture *f, gconstpointer data)
+{
+  g_autofree char *path = make_video (f, "long.avi", 120, MJPEG_AVI);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaFrameSource) source = gemba_frame_source_new (path, &error);
+  g_autoptr(GembaFrameSource) live = NULL;
+  GembaMediaImportOptions options;
+  GembaMediaProgress summary;
+  Backlog backlog = { 0 };
+
+  g_assert_no_error (error);
+  gemba_media_import_options_init (&options);
+  options.queue_frames = 4;
+  options.stored = slow_stored_cb;
+  options.progress = backlog_progress_cb;
+  options.user_data = &backlog;
+  g_assert_true (gemba_media_import (f->store, source, &options, &summary, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (summary.stored, ==, 120);
+  g_assert_cmpint (summary.dropped, ==, 0);
+  /* Frames wait in the queue (4) or in the open batch (up to 64), never more: the decoder
+   * waited for the disk instead of filling memory. */
+  g_test_message ("file: at most %" G_GINT64_FORMAT " kept frames waiting, %" G_GINT64_FORMAT
+                  " decoded ahead", backlog.max_waiting, backlog.max_ahead);
+  g_assert_cmpint (backlog.max_waiting, <=, 4 + 64 + 2);
+  g_assert_cmpint (backlog.max_ahead, <=, 4 + 64 + 8);
+
+  /* Live: the camera is never held back; what the disk cannot take is dropped and counted. */
+  memset (&backlog, 0, sizeof backlog);
+  live = gemba_frame_source_new_for_pipeline (
+    "videotestsrc is-live=true pattern=snow num-buffers=90 ! "
+    "video/x-raw,width=160,height=120,framerate=60/1", &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_media_import (f->store, live, &options, &summary, NULL, &error));
+  g_assert_no_error (error);
+  g_test_message ("live: %" G_GINT64_FORMAT " stored, %" G_GINT64_FORMAT " dropped",
+                  summary.stored, summary.dropped);
+  g_assert_true (gemba_frame_source_is_live (live));
+  g_assert_cmpint (summary.seen, ==, 90);
+  g_assert_cmpint (summary.dropped, >, 0);
+  g_assert_cmpint (summary.stored + summary.duplicates + summary.dropped, ==, 90);
+}
+
 /* --- bad sources ----------------------------------------------------------------------- */
 
 static void
@@ -479,6 +545,12 @@ test_bad_pipeline (void)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GembaFrameSource) source = NULL;
+
+  source = gemba_frame_source_new ("nosuchscheme://host/x", &error);
+  g_assert_null (source);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "nosuchscheme"));
+  g_clear_error (&error);
 
   source = gemba_frame_source_new_for_pipeline ("videotestsrc ! nosuchelement", &error);
   g_assert_null (source);
@@ -996,6 +1068,7 @@ main (int argc, char **argv)
   ADD ("/media/import/fps-lossless", test_import_fps_lossless);
   ADD ("/media/import/scene-change", test_import_scene_change);
   ADD ("/media/import/colours", test_import_colours);
+  ADD ("/media/import/bounded", test_import_bounded);
   ADD ("/media/import/truncated", test_import_truncated);
   ADD ("/media/import/corrupt", test_import_corrupt);
   ADD ("/media/source/missing-camera", test_missing_camera);
