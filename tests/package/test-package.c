@@ -801,6 +801,24 @@ test_manifest (Fixture *f, gconstpointer data)
   m = gemba_package_parse_manifest ("x", text, strlen (text), FALSE, NULL);
   g_assert_nonnull (m);
 
+  /* A second "classes" after the first: json-glib would keep one, another reader the other. */
+  {
+    g_autofree char *edited = replace_once (text, "\"classes\" : [",
+                                            "\"classes\" : [\"ok\", \"fine\"], "
+                                            "\"classes\" : [");
+    g_autoptr(GBytes) dup_key = package_with_manifest (f, edited);
+    assert_refused (f, dup_key, "manifest-duplicate-key.gemba", NULL, GEMBA_ERROR_CORRUPT,
+                    "has a key that appears twice in one object");
+  }
+  /* Keys that need escapes, and colons inside strings, are counted right. */
+  {
+    g_autofree char *edited = replace_once (text, "\"widths\" : [",
+                                            "\"no\\\"te: \\\\\" : \"a: b\", \"widths\" : [");
+    g_autoptr(JsonObject) ok = gemba_package_parse_manifest ("x", edited, strlen (edited), FALSE,
+                                                             NULL);
+    g_assert_nonnull (ok);
+  }
+
   /* Fields removed or mistyped, each in a manifest correctly signed. */
   {
     g_autoptr(JsonObject) copy = json_object_ref (m);

@@ -99,12 +99,14 @@ archive_message (struct archive *a)
 
 /* --- manifest -------------------------------------------------------------------------- */
 
+/* Counts the keys of every object in @data (a string followed by ':' outside a string). */
 static gboolean
 check_json_text (const char *name, const char *what, const char *data, gsize len,
-                 GError **error)
+                 guint64 *n_keys, GError **error)
 {
   gboolean in_string = FALSE;
   gboolean escaped = FALSE;
+  gboolean after_string = FALSE;
   int depth = 0;
 
   if (len == 0 || memchr (data, '\0', len) != NULL || !g_utf8_validate_len (data, len, NULL))
@@ -113,6 +115,7 @@ check_json_text (const char *name, const char *what, const char *data, gsize len
                    _("%s: %s is not valid JSON (empty, or not UTF-8 text)"), name, what);
       return FALSE;
     }
+  *n_keys = 0;
   for (gsize i = 0; i < len; i++)
     {
       char c = data[i];
@@ -123,9 +126,14 @@ check_json_text (const char *name, const char *what, const char *data, gsize len
           else if (c == '\\')
             escaped = TRUE;
           else if (c == '"')
-            in_string = FALSE;
+            in_string = FALSE, after_string = TRUE;
+          continue;
         }
-      else if (c == '"')
+      if (after_string && c == ':')
+        (*n_keys)++;
+      if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+        after_string = FALSE;
+      if (c == '"')
         in_string = TRUE;
       else if (c == '{' || c == '[')
         {
@@ -143,14 +151,36 @@ check_json_text (const char *name, const char *what, const char *data, gsize len
   return TRUE;
 }
 
+static guint64
+count_members (JsonNode *node)
+{
+  guint64 n = 0;
+
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_autoptr(GList) values = json_object_get_values (json_node_get_object (node));
+      n = g_list_length (values);
+      for (GList *l = values; l; l = l->next)
+        n += count_members (l->data);
+    }
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        n += count_members (json_array_get_element (array, i));
+    }
+  return n;
+}
+
 static JsonNode *
 parse_json (const char *name, const char *what, const void *data, gsize len, GError **error)
 {
   g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) local_error = NULL;
+  guint64 n_keys = 0;
   JsonNode *root;
 
-  if (!check_json_text (name, what, data, len, error))
+  if (!check_json_text (name, what, data, len, &n_keys, error))
     return NULL;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, len, &local_error))
@@ -164,6 +194,15 @@ parse_json (const char *name, const char *what, const void *data, gsize len, GEr
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: %s is not a JSON object"), name, what);
+      return NULL;
+    }
+  /* json-glib keeps the last of two equal keys, other readers the first: an auditor's tool
+   * could then read another manifest than production. Fewer members than keys written means
+   * a key appears twice in some object. */
+  if (count_members (root) != n_keys)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+                   _("%s: %s has a key that appears twice in one object; refused"), name, what);
       return NULL;
     }
   return json_node_ref (root);
