@@ -207,6 +207,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
         }
       else
         {
+          import->counts.kept++;
           g_mutex_unlock (&import->lock);
           job_free (job);
           return;
@@ -215,7 +216,8 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   g_queue_push_tail (&import->raw, job);
   import->in_flight++;
   import->counts.kept++;
-  if (options->max_frames > 0 && import->counts.kept >= options->max_frames)
+  if (options->max_frames > 0 &&
+      import->counts.kept - import->counts.dropped >= options->max_frames)
     {
       import->limit_reached = TRUE;
       gemba_frame_source_stop (source);

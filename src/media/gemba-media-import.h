@@ -21,7 +21,8 @@ G_BEGIN_DECLS
 
 typedef struct {
   gint64 seen;          /* frames decoded */
-  gint64 kept;          /* frames the sampler kept */
+  gint64 kept;          /* frames the sampler kept: in the end stored + duplicates + dropped,
+                         * unless an error stopped the import */
   gint64 stored;        /* kept frames saved (committed) as new frames */
   gint64 duplicates;    /* kept frames whose content the project already had */
   gint64 dropped;       /* kept frames dropped because storing fell behind (live only) */
@@ -43,7 +44,7 @@ typedef struct {
   GembaSampler *sampler;        /* NULL: every frame. Used by the streaming thread only. */
   gboolean lossless;            /* PNG instead of JPEG quality 95 */
   const char *source_name;      /* NULL: the source's display name */
-  gint64 max_frames;            /* stop after keeping this many; 0: no limit */
+  gint64 max_frames;            /* stop after keeping this many (not dropped); 0: no limit */
   gint64 max_duration;          /* ns of stream time (live: of capture); 0: no limit */
   guint queue_frames;           /* kept frames waiting to be stored at most; 0: default */
   GembaMediaProgressFunc progress;

@@ -536,6 +536,7 @@ test_import_bounded (Fixture *f, gconstpointer data)
   g_assert_cmpint (summary.seen, ==, 90);
   g_assert_cmpint (summary.dropped, >, 0);
   g_assert_cmpint (summary.stored + summary.duplicates + summary.dropped, ==, 90);
+  g_assert_cmpint (summary.kept, ==, 90);
 }
 
 /* --- bad sources ----------------------------------------------------------------------- */
@@ -736,8 +737,8 @@ test_cancel_keeps_frames (Fixture *f, gconstpointer data)
   g_assert_true (c.summary.cancelled);
   g_assert_cmpint (c.summary.stored, >=, 10);
   frames = list_frames (f->store);
-  /* Every frame kept before the stop is stored. */
-  g_assert_cmpint (frames->len, ==, c.summary.kept);
+  /* Every frame kept before the stop is stored (unless dropped on a very busy machine). */
+  g_assert_cmpint (frames->len, ==, c.summary.kept - c.summary.dropped);
   g_assert_cmpint (frames->len, ==, c.summary.stored);
   g_clear_error (&c.error);
   g_object_unref (c.source);
@@ -887,7 +888,7 @@ test_rtsp_reconnect (Fixture *f, gconstpointer data)
   g_assert_cmpint (c.summary.duplicates, ==, 0);
   g_assert_cmpint (frames->len, ==, c.summary.stored);
   g_assert_cmpint (c.summary.stored + c.summary.duplicates + c.summary.dropped, ==,
-                   c.summary.kept + c.summary.dropped);
+                   c.summary.kept);
   g_ptr_array_sort (frames, compare_frame_numbers);
   gap_ns = 0;
   for (guint i = 0; i < frames->len; i++)
