@@ -17,6 +17,7 @@
 #include <glib/gi18n.h>
 
 #include "gemba-capture-page.h"
+#include "gemba-locator.h"
 #include "gemba-media.h"
 #include "gemba-probe.h"
 #include "gemba-window.h"
@@ -624,6 +625,13 @@ gemba_capture_page_init (GembaCapturePage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect (self->source_row, "notify::selected", G_CALLBACK (rows_changed_cb), self);
   g_signal_connect (self->mode_row, "notify::selected", G_CALLBACK (rows_changed_cb), self);
+  gemba_locator_watch (GTK_WIDGET (self->source_row), "capture.source");
+  gemba_locator_watch (GTK_WIDGET (self->location_row), "capture.location");
+  gemba_locator_watch (GTK_WIDGET (self->mode_row), "capture.mode");
+  gemba_locator_watch (GTK_WIDGET (self->interval_spin), "capture.interval");
+  gemba_locator_watch (self->start_button, "capture.start");
+  gemba_locator_watch (self->stop_button, "capture.stop");
+  gemba_locator_watch (self->snapshot_button, "capture.snapshot");
   update_count (self);
   update_rows (self);
 }

@@ -19,6 +19,7 @@
 
 #include "gemba-error.h"
 #include "gemba-export-dialog.h"
+#include "gemba-locator.h"
 #include "gemba-probe.h"
 #include "gemba-store-models.h"
 #include "gemba-export.h"
@@ -471,6 +472,10 @@ gemba_export_dialog_init (GembaExportDialog *self)
   gtk_box_append (GTK_BOX (content), buttons);
 
   adw_window_set_content (ADW_WINDOW (self), box);
+  gemba_locator_watch (self->check_button, "export.check");
+  gemba_locator_watch (self->write_button, "export.write");
+  gemba_locator_watch (GTK_WIDGET (self->reason_row), "export.reason");
+  gemba_locator_watch (self->force_button, "export.force");
 }
 
 GtkWidget *

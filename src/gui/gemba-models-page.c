@@ -20,6 +20,7 @@
 #include "gemba-export-dialog.h"
 #include "gemba-frame-item.h"
 #include "gemba-frame-view.h"
+#include "gemba-locator.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-training-page.h"
@@ -515,6 +516,8 @@ fill_changed (GembaModelsPage *self, Comparison *c)
                                  gtk_image_new_from_icon_name ("go-next-symbolic"));
       gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (row), TRUE);
       g_object_set_data (G_OBJECT (row), "changed-index", GUINT_TO_POINTER (i));
+      if (i == 0)
+        gemba_locator_watch (row, "models.changed0");
       gtk_list_box_append (self->changed_list, row);
     }
   if (self->changed->len == 0)
@@ -783,6 +786,14 @@ open_changed_frame (GembaModelsPage *self, guint index)
     gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (root));
   gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
   gtk_window_set_destroy_with_parent (GTK_WINDOW (window), TRUE);
+  {
+    /* Escape closes it, as it leaves the frame view in the main window. */
+    GtkEventController *keys = gtk_shortcut_controller_new ();
+    gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
+      gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Escape, 0),
+                        gtk_named_action_new ("window.close")));
+    gtk_widget_add_controller (window, keys);
+  }
   box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   header = adw_header_bar_new ();
   adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title,
@@ -968,6 +979,10 @@ gemba_models_page_init (GembaModelsPage *self)
                     self);
   g_signal_connect (self->b_dropdown, "notify::selected", G_CALLBACK (dropdown_changed_cb),
                     self);
+  gemba_locator_watch (self->promote_button, "models.promote");
+  gemba_locator_watch (self->export_button, "models.export");
+  gemba_locator_watch (GTK_WIDGET (self->a_dropdown), "models.a");
+  gemba_locator_watch (GTK_WIDGET (self->b_dropdown), "models.b");
   update_buttons (self);
 }
 
@@ -984,6 +999,7 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   g_clear_pointer (&self->changed, g_ptr_array_unref);
   self->select_id = 0;
   gtk_stack_set_visible_child_name (self->stack, "empty");
+  gemba_locator_watch_switcher (GTK_WIDGET (self));
   gemba_models_page_reload (self, 0);
 }
 

@@ -12,11 +12,16 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 
 #include "gemba-curve-view.h"
 #include "gemba-error.h"
+#include "gemba-locator.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-training-page.h"
@@ -44,6 +49,7 @@ struct _GembaTrainingPage
   GtkWidget *curves_box;
   GtkWidget *result_box;
   GtkLabel *result_label;
+  GtkWidget *compare_button;
   GembaCurveView *loss_view;
   GembaCurveView *accuracy_view;
 
@@ -51,6 +57,7 @@ struct _GembaTrainingPage
   GCancellable *cancellable;      /* the run's; NULL when idle */
   GCancellable *load_cancellable;
   GArray *start_ids;              /* gint64 per start_row item: 0 = from scratch */
+  GPtrArray *models;              /* GembaModelRecord */
   gint64 production_id;
   gint64 last_model_id;
   gint64 run_started;             /* µs, monotonic */
@@ -165,6 +172,21 @@ train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
   g_task_return_pointer (task, result, (GDestroyNotify) train_result_free);
 }
 
+/* Training gets its own thread, niced: Linux gives each thread its own nice value and the
+ * trainer's worker threads inherit it, so BLAS keeps every core busy while the main loop
+ * still gets one the moment it has something to draw. (Not a GTask pool thread, which would
+ * keep the lower priority for later tasks.) */
+static gpointer
+train_thread_main (gpointer data)
+{
+  g_autoptr(GTask) task = data;
+
+  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
+    g_debug ("could not lower the training thread's priority: %s", g_strerror (errno));
+  train_thread (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
+  return NULL;
+}
+
 /* The models for "Start from", newest first. */
 static void
 list_models_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
@@ -199,6 +221,23 @@ apply_defaults (GembaTrainingPage *self)
   gint64 parent = selected_parent (self);
 
   gemba_workflow_train_options_init (&options, parent);
+  /* A fine-tune keeps its parent's network and input recipe: show them. */
+  for (guint i = 0; parent && self->models && i < self->models->len; i++)
+    {
+      GembaModelRecord *m = g_ptr_array_index (self->models, i);
+      g_autoptr(JsonNode) node = NULL;
+      GembaTrainSettings parent_settings;
+
+      if (m->id != parent || !m->settings || !(node = json_from_string (m->settings, NULL)) ||
+          !JSON_NODE_HOLDS_OBJECT (node))
+        continue;
+      gemba_train_settings_init (&parent_settings, GEMBA_ARCH_SMALL_CNN);
+      if (gemba_train_settings_from_json (&parent_settings, json_node_get_object (node), NULL))
+        {
+          options.settings.input = parent_settings.input;
+          options.settings.net.arch = parent_settings.net.arch;
+        }
+    }
   gtk_spin_button_set_value (self->epochs_spin, options.settings.epochs);
   gtk_spin_button_set_value (self->size_spin, options.settings.input.width);
   adw_combo_row_set_selected (self->arch_row,
@@ -240,6 +279,8 @@ models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       gtk_label_set_label (self->status_label, error->message);
       return;
     }
+  g_clear_pointer (&self->models, g_ptr_array_unref);
+  self->models = g_ptr_array_ref (models);
   /* Production first: the fine-tune people want. */
   for (guint pass = 0; pass < 2; pass++)
     for (guint i = 0; i < models->len; i++)
@@ -487,7 +528,7 @@ start_clicked_cb (GembaTrainingPage *self)
   task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
   g_task_set_source_tag (task, start_clicked_cb);
   g_task_set_task_data (task, job, (GDestroyNotify) train_job_free);
-  g_task_run_in_thread (task, train_thread);
+  g_thread_unref (g_thread_new ("gemba-train", train_thread_main, g_object_ref (task)));
 }
 
 static void
@@ -536,6 +577,7 @@ gemba_training_page_dispose (GObject *object)
   g_clear_object (&self->load_cancellable);
   g_clear_object (&self->project);
   g_clear_pointer (&self->start_ids, g_array_unref);
+  g_clear_pointer (&self->models, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_TRAINING_PAGE);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
@@ -567,6 +609,7 @@ gemba_training_page_class_init (GembaTrainingPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, curves_box);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, result_box);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, result_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, compare_button);
   gtk_widget_class_bind_template_callback (widget_class, start_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, cancel_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, compare_clicked_cb);
@@ -592,6 +635,13 @@ gemba_training_page_init (GembaTrainingPage *self)
       gtk_box_append (GTK_BOX (self->curves_box), view);
     }
   g_signal_connect (self->start_row, "notify::selected", G_CALLBACK (start_changed_cb), self);
+  gemba_locator_watch (self->start_button, "training.start");
+  gemba_locator_watch (self->cancel_button, "training.cancel");
+  gemba_locator_watch (GTK_WIDGET (self->start_row), "training.from");
+  gemba_locator_watch (GTK_WIDGET (self->advanced_row), "training.advanced");
+  gemba_locator_watch (GTK_WIDGET (self->epochs_spin), "training.epochs");
+  gemba_locator_watch (GTK_WIDGET (self->size_spin), "training.size");
+  gemba_locator_watch (self->compare_button, "training.compare");
 }
 
 void
