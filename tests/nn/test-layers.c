@@ -190,6 +190,54 @@ test_conv (void)
   check_layer (gemba_layer_new_conv (6, 5, 4, 3, 1, 1, 2, 0, 1, FALSE), TRUE, NULL);
   check_layer (gemba_layer_new_conv (6, 7, 3, 4, 2, 3, 1, 1, 1, TRUE), TRUE, NULL);
   check_layer (gemba_layer_new_conv (9, 9, 2, 3, 5, 5, 2, 2, 1, TRUE), TRUE, NULL);
+  /* few inputs per output: computed directly, without im2col */
+  check_layer (gemba_layer_new_conv (5, 6, 3, 8, 3, 3, 1, 1, 1, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (9, 7, 3, 16, 3, 3, 2, 1, 1, FALSE), TRUE, NULL);
+}
+
+/* The first layer has no dx: its weight gradient comes from the direct path then, and must
+ * equal the one computed with dx. */
+static void
+test_conv_first_layer (void)
+{
+  const int cfg[][7] = { { 12, 10, 3, 16, 3, 1, 1 }, { 11, 9, 3, 8, 3, 2, 1 },
+                         { 8, 8, 1, 8, 5, 1, 2 } };
+
+  for (guint k = 0; k < G_N_ELEMENTS (cfg); k++)
+    {
+      g_autoptr(GembaPool) pool = gemba_pool_new (2);
+      GembaLayer *l = gemba_layer_new_conv (cfg[k][0], cfg[k][1], cfg[k][2], cfg[k][3], cfg[k][4],
+                                            cfg[k][4], cfg[k][5], cfg[k][6], 1, TRUE);
+      const int batch = 5;
+      gsize nx = batch * gemba_layer_in_size (l), ny = batch * gemba_layer_out_size (l);
+      float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny), *dy = gemba_floats_new (ny);
+      float *dx = gemba_floats_new (nx);
+      g_autofree float *gw = NULL;
+      g_autofree float *gb = NULL;
+      GembaRng rng;
+
+      gemba_rng_init (&rng, 21);
+      gemba_layer_init_params (l, &rng);
+      fill (x, nx, &rng, 1.0f);
+      fill (dy, ny, &rng, 1.0f);
+      fill (l->b, l->n_b, &rng, 0.5f);
+      gemba_layer_forward (l, pool, batch, x, NULL, y, TRUE, 0);
+      gemba_layer_zero_grad (l);
+      gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, dx, FALSE, NULL, FALSE);
+      gw = g_memdup2 (l->gw, l->n_w * sizeof (float));
+      gb = g_memdup2 (l->gb, l->n_b * sizeof (float));
+      gemba_layer_zero_grad (l);
+      gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, NULL, FALSE, NULL, FALSE);
+      for (gsize i = 0; i < l->n_w; i++)
+        g_assert_cmpfloat_with_epsilon (l->gw[i], gw[i], 1e-4 * (1 + fabsf (gw[i])));
+      for (gsize i = 0; i < l->n_b; i++)
+        g_assert_cmpfloat_with_epsilon (l->gb[i], gb[i], 1e-4 * (1 + fabsf (gb[i])));
+      gemba_floats_free (x);
+      gemba_floats_free (y);
+      gemba_floats_free (dy);
+      gemba_floats_free (dx);
+      gemba_layer_free (l);
+    }
 }
 
 static void
@@ -423,6 +471,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/nn/layers/conv", test_conv);
+  g_test_add_func ("/nn/layers/conv-first-layer", test_conv_first_layer);
   g_test_add_func ("/nn/layers/conv-grouped", test_conv_grouped);
   g_test_add_func ("/nn/layers/conv-depthwise", test_conv_depthwise);
   g_test_add_func ("/nn/layers/batch-norm", test_batch_norm);
