@@ -789,6 +789,8 @@ open_changed_frame (GembaModelsPage *self, guint index)
   {
     /* Escape closes it, as it leaves the frame view in the main window. */
     GtkEventController *keys = gtk_shortcut_controller_new ();
+    /* Before the frame view, whose Escape goes back to a grid this window does not have. */
+    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
     gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
       gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Escape, 0),
                         gtk_named_action_new ("window.close")));

@@ -51,9 +51,47 @@ def where(app, name, timeout=30):
     raise AssertionError("widget %s never appeared" % name)
 
 
-def click(app, name, dx=None):
+def dialog_window(app, timeout=20):
+    """The workbench's other visible window (a dialog), by its X id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.proc.pid)],
+                             capture_output=True, text=True).stdout.split()
+        others = [w for w in out if w != app.window]
+        if others:
+            return others[-1]
+        time.sleep(0.1)
+    raise AssertionError("no dialog appeared")
+
+
+def key_in(window, *keys):
+    subprocess.run(["xdotool", "windowfocus", "--sync", window], check=False)
+    subprocess.run(["xdotool", "key", "--delay", "40"] + list(keys), check=True)
+
+
+def window_height(app, window=None):
+    out = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window or app.window],
+                         capture_output=True, text=True, check=True).stdout
+    return int(dict(l.split("=", 1) for l in out.split())["HEIGHT"])
+
+
+def click(app, name, dx=None, window=None):
+    """Clicks the middle of a watched widget, scrolling it into view with the wheel first, as
+    a person scrolls to a button below the fold."""
+    window = window or app.window
     x, y, w, h = where(app, name)
-    app.click(x + (dx if dx is not None else w // 2), y + h // 2)
+    height = window_height(app, window)
+    for _ in range(40):
+        if y + h <= height - 4:
+            break
+        subprocess.run(["xdotool", "mousemove", "--window", window, str(x + w // 2),
+                        str(height // 2), "click", "5"], check=True)
+        time.sleep(0.15)
+        x, y, w, h = where(app, name)
+    assert y + h <= height - 4, "%s stays out of view (y=%d, window %d high)" % (name, y, height)
+    subprocess.run(["xdotool", "mousemove", "--window", window,
+                    str(x + (dx if dx is not None else w // 2)), str(y + h // 2), "click", "1"],
+                   check=True)
 
 
 def set_spin(app, name, value):
@@ -152,7 +190,7 @@ def capture(app, work, project, shots):
     make_video(video)
     page(app, 1)
     app.screenshot("capture-1-idle")
-    app.action("debug-probe", "reset")
+    stalls = []
 
     # A video file, one frame every second of video: 0, 1, 2, 3, 4 s of a 5 s clip.
     click(app, "capture.location")
@@ -162,21 +200,29 @@ def capture(app, work, project, shots):
     app.key("Down", "Return")       # the popover list: "One frame every few seconds"
     app.settle(0.3)
     set_spin(app, "capture.interval", "1")
+    app.action("debug-probe", "reset")
     click(app, "capture.start")
     done = app.wait_for("capture-done", 1, timeout=60)
+    app.settle(0.5)
+    stalls.append(stall(app, "capture-video"))
     assert int(done[2]["stored"]) == 5, done
-    app.wait_for("list-loaded", app.count("list-loaded"))
     n = frames_from(project, os.path.basename(video))
     assert n == 5, "%d frames of %s in the project, expected 5" % (n, video)
-    app.settle(0.5)
     app.screenshot("capture-2-video-done")
-    g.log("video: 5 frames stored with their source")
+    # The grid shows them: it reloads when it comes back into view.
+    loads = app.count("list-loaded")
+    page(app, 0)
+    app.wait_for("list-loaded", loads + 1, timeout=30)
+    app.settle(0.5)
+    app.screenshot("capture-3-grid-with-video-frames")
+    page(app, 1)
+    g.log("video: 5 frames stored with their source, and the grid reloaded")
 
     # An RTSP stream: snapshots by S while it plays, a drop and a reconnection.
     exe = build_rtsp_server(work)
     if exe is None:
         g.log("no gstreamer-rtsp-server development files: RTSP part skipped")
-        return stall(app, "capture"), 0
+        return max(stalls), 0
     port = free_port()
     uri = "rtsp://127.0.0.1:%d/cam" % port
     server = start_rtsp(exe, port, "0xffff0000")
@@ -188,17 +234,21 @@ def capture(app, work, project, shots):
         app.settle(0.5)
         app.key("Up", "Return")     # back to "Only snapshots (S)"
         app.settle(0.3)
+        app.action("debug-probe", "reset")
         click(app, "capture.start")
         app.wait_for("capture-preview", 1, timeout=30)
         app.settle(1.0)
         app.key("s")
         app.wait_for("capture-stored", app.count("capture-stored") + 1, timeout=20)
-        app.screenshot("capture-3-stream-live")
+        app.settle(0.3)
+        stalls.append(stall(app, "capture-stream"))
+        app.screenshot("capture-4-stream-live")
         # Drop the stream, then bring it back with another colour.
         server.send_signal(signal.SIGTERM)
         server.wait(10)
         app.settle(3.5)
-        app.screenshot("capture-4-stream-dropped")
+        app.screenshot("capture-5-stream-dropped")
+        app.action("debug-probe", "reset")
         server = start_rtsp(exe, port, "0xff00ff00")
         app.wait_for("capture-reconnected", 1, timeout=90)
         app.settle(1.5)
@@ -207,6 +257,8 @@ def capture(app, work, project, shots):
         app.wait_for("capture-stored", before + 1, timeout=20)
         click(app, "capture.stop")
         app.wait_for("capture-done", 2, timeout=30)
+        app.settle(0.3)
+        stalls.append(stall(app, "capture-reconnect"))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
@@ -218,9 +270,9 @@ def capture(app, work, project, shots):
         raise AssertionError("no frames from the stream; sources: %r" % names)
     assert n_stream >= 2, n_stream
     app.settle(0.5)
-    app.screenshot("capture-5-stream-done")
+    app.screenshot("capture-6-stream-done")
     g.log("RTSP: %d snapshots stored across a drop and a reconnection" % n_stream)
-    return stall(app, "capture"), n_stream
+    return max(stalls), n_stream
 
 
 def training(app, project):
@@ -237,6 +289,7 @@ def training(app, project):
     app.wait_for("train-epoch", 2, timeout=120)
     fractions = [float(e[2]["fraction"]) for e in app.events() if e[1] == "train-progress"]
     assert len(fractions) >= 3 and fractions[-1] > fractions[0], fractions
+    stalls = [stall(app, "training-cancelled-run")]
     app.screenshot("training-3-running")
     click(app, "training.cancel")
     app.wait_for("train-cancelled", timeout=60)
@@ -248,11 +301,14 @@ def training(app, project):
     g.log("cancelled at %.0f %%: no model, no staging folder" % (100 * fractions[-1]))
 
     set_spin(app, "training.epochs", "8")
+    app.action("debug-probe", "reset")
     started = time.monotonic()
     click(app, "training.start")
     done = app.wait_for("train-done", timeout=300)
     wall = time.monotonic() - started
-    max_stall = stall(app, "training")
+    app.settle(0.3)
+    stalls.append(stall(app, "training"))
+    max_stall = max(stalls)
     rows = models(project)
     assert len(rows) == 2 and rows[1][1] == 1, rows
     app.settle(0.5)
@@ -274,46 +330,53 @@ def models_page(app, work, project, new_id):
         app.wait_for("changed-frame-opened")
         app.settle(0.8)
         app.screenshot("models-2-changed-frame")
-        app.key("Escape")
+        key_in(dialog_window(app), "Escape")
         app.settle(0.5)
+        out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.proc.pid)],
+                             capture_output=True, text=True).stdout.split()
+        assert out == [app.window], "Escape did not close the frame window: %r" % out
 
     # Export: the gate's result first, then the file.
     env = dict(os.environ, XDG_CONFIG_HOME=app.config)
     subprocess.run([g.CLI, "keygen"], env=env, check=True, capture_output=True)
     out = os.path.join(os.path.dirname(project), "demo-%d.gemba" % new_id)
     click(app, "models.export")
-    click(app, "export.check")
+    dialog = dialog_window(app)
+    click(app, "export.check", window=dialog)
     gate = app.wait_for("export-gate", timeout=120)
     assert not os.path.exists(out), "the package was written before the gate's result was shown"
     app.settle(0.3)
     app.screenshot("models-3-export-gate")
     if gate[2]["result"] == "passed":
-        click(app, "export.write")
+        click(app, "export.write", window=dialog)
     else:
         assert gate[2]["result"] == "refused", gate
-        click(app, "export.reason")
+        click(app, "export.reason", window=dialog)
         type_text(app, "Line 2 trial run, agreed with QA")
-        click(app, "export.force")
+        click(app, "export.force", window=dialog)
     app.wait_for("exported", timeout=120)
     assert os.path.exists(out), out
     app.settle(0.3)
     app.screenshot("models-4-exported")
-    app.key("Escape")
+    key_in(dialog, "Escape")
     app.settle(0.3)
     g.log("export: gate %s, then %s written" % (gate[2]["result"], out))
 
     review_before = g.review_queue(project)
-    loads = app.count("list-loaded")
+    compares = app.count("models-compared")
     click(app, "models.promote")
     app.wait_for("promoted", timeout=120)
     assert production(project) == new_id, production(project)
-    app.wait_for("list-loaded", loads + 1, timeout=30)
     review_after = g.review_queue(project)
     assert review_after != review_before, "the review queue did not change with the new model"
-    app.wait_for("models-compared", app.count("models-compared") + 1, timeout=60)
+    app.wait_for("models-compared", compares + 1, timeout=60)
     app.settle(0.5)
     app.screenshot("models-5-promoted")
+    # The grid (the review queue) follows the new production model when shown again.
+    loads = app.count("list-loaded")
     page(app, 0)
+    loaded = app.wait_for("list-loaded", loads + 1, timeout=30)
+    assert int(loaded[2]["n"]) == len(review_after), (loaded, len(review_after))
     app.settle(0.8)
     app.screenshot("frames-after-promotion")
     g.log("promoted model %d: the review queue changed (%d → %d frames, first %s → %s)"
