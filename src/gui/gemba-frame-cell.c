@@ -195,7 +195,10 @@ gemba_frame_cell_set_item (GembaFrameCell *self, GembaFrameItem *item)
       g_clear_object (&self->item);
     }
   gtk_picture_set_paintable (self->picture, NULL);
-  gtk_widget_set_tooltip_text (GTK_WIDGET (self->picture), NULL);
+  /* Only touched when set: changing a tooltip asks the X server where the pointer is, a
+   * round trip per cell that made fast scrolling stall. */
+  if (gtk_widget_get_has_tooltip (GTK_WIDGET (self->picture)))
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->picture), NULL);
   if (item)
     {
       self->item = g_object_ref (item);

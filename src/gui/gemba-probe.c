@@ -27,6 +27,9 @@ stall_tick_cb (gpointer user_data)
 
   if (last_tick != 0 && now - last_tick > max_gap)
     max_gap = now - last_tick;
+  /* Each long stall is logged where it happened, to be matched with what the test did. */
+  if (last_tick != 0 && now - last_tick > 50 * 1000)
+    gemba_probe_log ("gap", "ms=%.1f", (now - last_tick) / 1000.0);
   last_tick = now;
   n_ticks++;
   return G_SOURCE_CONTINUE;

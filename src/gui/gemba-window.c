@@ -564,6 +564,7 @@ show_start (GembaWindow *self)
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.edit-classes", FALSE);
   gtk_widget_set_visible (self->undo_button, FALSE);
   gtk_widget_set_visible (self->redo_button, FALSE);
+  adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title, FALSE);
   gemba_start_page_focus_default (self->start_page);
 }
 
@@ -607,6 +608,13 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gtk_widget_set_visible (self->undo_button, TRUE);
   gtk_widget_set_visible (self->redo_button, TRUE);
   update_undo_actions (self);
+  {
+    g_autoptr(GtkSelectionModel) pages = adw_view_stack_get_pages (self->view_stack);
+
+    /* With one page the switcher would be a lone button; more pages make it worth showing. */
+    adw_view_switcher_title_set_view_switcher_enabled (
+      self->switcher_title, g_list_model_get_n_items (G_LIST_MODEL (pages)) > 1);
+  }
 
   g_clear_pointer (&self->filter_key, g_free);
   self->filter_key = g_strdup ("review");
@@ -1160,8 +1168,6 @@ gemba_window_init (GembaWindow *self)
   }
   g_signal_connect (self->settings, "changed", G_CALLBACK (settings_changed_cb), self);
   gemba_start_page_set_settings (self->start_page, self->settings);
-  /* Part 2's pages make the switcher worth showing; with one page it would be one button. */
-  adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title, FALSE);
   show_start (self);
 }
 

@@ -4,7 +4,8 @@
  *   gemba-make-big-project DIR N
  *
  * Frames are 16 × 16 JPEGs whose pixels encode their index, so all N are distinct (frames
- * are stored by content), from two sources, a third of them labeled.
+ * are stored by content), from two sources, none labeled: the review queue (what the
+ * workbench opens on) holds all N.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -77,7 +78,6 @@ main (int argc, char **argv)
       info.source_kind = "camera";
       info.captured_at = base + (gint64) i * G_USEC_PER_SEC;
       info.original_name = name;
-      info.label_class = i % 3 == 0 ? classes[(i / 3) % 3] : NULL;
       image = render (i);
       if (!(jpeg = gemba_image_encode_jpeg (image, 90, &error)) ||
           !(frame = gemba_store_add_frame (store, jpeg, "jpg", SIDE, SIDE, &info, &duplicate,

@@ -117,14 +117,18 @@ class Workbench:
         env["GEMBA_UNINSTALLED"] = "1"
         env["GEMBA_PROBE_LOG"] = self.probe
         env["GTK_A11Y"] = "none"
+        # Xvfb has no GPU: llvmpipe GL pushes every frame through XPutImage; cairo + XShm
+        # is what a software-only display does best. Overridable for a real display.
+        env.setdefault("GSK_RENDERER", "cairo")
         env.pop("G_DEBUG", None)
         env.pop("MALLOC_CHECK_", None)
         if screenshot_dir:
             env["GEMBA_SCREENSHOT_DIR"] = screenshot_dir
-        if self.lang:
-            env["LANGUAGE"] = self.lang
-            env["LANG"] = self.lang + ".UTF-8"
-            env["LC_ALL"] = self.lang + ".UTF-8"
+        # LANGUAGE picks the translation; the locale itself is C.UTF-8, which every system
+        # has (a minimal Debian has no zh_CN.UTF-8 locale, and gettext ignores LANGUAGE
+        # under a locale that failed to load).
+        env["LANG"] = env["LC_ALL"] = "C.UTF-8"
+        env["LANGUAGE"] = self.lang or "en"
         return env
 
     def start(self, project=None, screenshot_dir=None, extra_env=None):
@@ -203,7 +207,7 @@ class Workbench:
     def screenshot(self, name):
         before = self.count("screenshot")
         self.action("debug-screenshot", name)
-        self.wait_for("screenshot", before + 1, timeout=20)
+        self.wait_for("screenshot", before + 1, timeout=90)
 
     def settle(self, seconds=0.6):
         time.sleep(seconds)
