@@ -253,6 +253,9 @@ test_conv_depthwise (void)
   check_layer (gemba_layer_new_conv (5, 6, 8, 8, 3, 3, 1, 1, 8, FALSE), TRUE, NULL);
   check_layer (gemba_layer_new_conv (7, 7, 5, 5, 3, 3, 2, 1, 5, TRUE), TRUE, NULL);
   check_layer (gemba_layer_new_conv (6, 6, 4, 4, 5, 5, 1, 2, 4, TRUE), TRUE, NULL);
+  /* two blocks of 16 channels and a tail */
+  check_layer (gemba_layer_new_conv (5, 5, 40, 40, 3, 3, 1, 1, 40, TRUE), TRUE, NULL);
+  check_layer (gemba_layer_new_conv (8, 7, 40, 40, 3, 3, 2, 1, 40, FALSE), TRUE, NULL);
 }
 
 static void

@@ -610,22 +610,64 @@ conv_bwd_task (gpointer data, int task, int thread)
 
 /* ---- depthwise convolution: direct loops over the channel axis ---------------------------- */
 
+/* Depthwise kernels work on blocks of 16 channels held in registers: each output (or input
+ * gradient) is written once, after summing over the kernel taps, instead of being read and
+ * written once per tap. */
+#define DW_BLOCK 16
+
+typedef struct {
+  const float *a;   /* activations (or output gradients) of the tap */
+  const float *w;   /* kernel weights of the tap, [C] */
+  int tap;          /* ky * kw + kx */
+} DwTap;
+
+/* acc (+)= sum over taps of a * w, channels [0, C) */
+static inline __attribute__ ((always_inline)) void
+dw_sum_taps (const DwTap *taps, int n, int C, const float *init, float *restrict out)
+{
+  int c0 = 0;
+
+  for (; c0 + DW_BLOCK <= C; c0 += DW_BLOCK)
+    {
+      float acc[DW_BLOCK];
+
+      for (int j = 0; j < DW_BLOCK; j++)
+        acc[j] = init ? init[c0 + j] : 0.0f;
+      for (int t = 0; t < n; t++)
+        {
+          const float *restrict a = taps[t].a + c0;
+          const float *restrict w = taps[t].w + c0;
+
+          for (int j = 0; j < DW_BLOCK; j++)
+            acc[j] += a[j] * w[j];
+        }
+      for (int j = 0; j < DW_BLOCK; j++)
+        out[c0 + j] = acc[j];
+    }
+  for (; c0 < C; c0++)
+    {
+      float acc = init ? init[c0] : 0.0f;
+
+      for (int t = 0; t < n; t++)
+        acc += taps[t].a[c0] * taps[t].w[c0];
+      out[c0] = acc;
+    }
+}
+
 GEMBA_CLONES static void
 dw_forward_rows (const GembaLayer *l, const float *x, const float *wt, float *y, int img, int oy0,
                  int oy1)
 {
   const int C = l->in_c;
   const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+  DwTap taps[l->kh * l->kw];
 
   for (int oy = oy0; oy < oy1; oy++)
     for (int ox = 0; ox < l->out_w; ox++)
       {
-        float *restrict out = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+        float *out = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+        int n = 0;
 
-        if (l->b)
-          memcpy (out, l->b, sizeof (float) * C);
-        else
-          memset (out, 0, sizeof (float) * C);
         for (int ky = 0; ky < l->kh; ky++)
           {
             int iy = oy * l->stride - l->pad + ky;
@@ -635,27 +677,62 @@ dw_forward_rows (const GembaLayer *l, const float *x, const float *wt, float *y,
             for (int kx = 0; kx < l->kw; kx++)
               {
                 int ix = ox * l->stride - l->pad + kx;
-                const float *restrict in;
-                const float *restrict wk;
 
                 if (ix < 0 || ix >= l->in_w)
                   continue;
-                in = xi + ((gsize) iy * l->in_w + ix) * C;
-                wk = wt + (gsize) (ky * l->kw + kx) * C;
-                for (int c = 0; c < C; c++)
-                  out[c] += in[c] * wk[c];
+                taps[n].a = xi + ((gsize) iy * l->in_w + ix) * C;
+                taps[n].w = wt + (gsize) (ky * l->kw + kx) * C;
+                n++;
               }
           }
+        dw_sum_taps (taps, n, C, l->b, out);
       }
 }
 
+/* dx of one image, gathered: each input pixel sums the output gradients whose windows cover
+ * it (a depthwise convolution of dy with the flipped kernel). */
 GEMBA_CLONES static void
-dw_backward_image (const GembaLayer *l, const float *x, const float *wt, const float *dy,
-                   float *dx, float *gwt, float *gb, int img)
+dw_backward_dx_image (const GembaLayer *l, const float *wt, const float *dy, float *dx,
+                      gboolean accumulate, int img)
+{
+  const int C = l->in_c, s = l->stride;
+  const float *g = dy + (gsize) img * l->out_h * l->out_w * C;
+  DwTap taps[l->kh * l->kw];
+
+  for (int iy = 0; iy < l->in_h; iy++)
+    for (int ix = 0; ix < l->in_w; ix++)
+      {
+        float *d = dx + (((gsize) img * l->in_h + iy) * l->in_w + ix) * C;
+        int n = 0;
+
+        for (int ky = 0; ky < l->kh; ky++)
+          {
+            int ny = iy + l->pad - ky;
+
+            if (ny < 0 || ny % s != 0 || ny / s >= l->out_h)
+              continue;
+            for (int kx = 0; kx < l->kw; kx++)
+              {
+                int nx = ix + l->pad - kx;
+
+                if (nx < 0 || nx % s != 0 || nx / s >= l->out_w)
+                  continue;
+                taps[n].a = g + ((gsize) (ny / s) * l->out_w + nx / s) * C;
+                taps[n].w = wt + (gsize) (ky * l->kw + kx) * C;
+                n++;
+              }
+          }
+        dw_sum_taps (taps, n, C, accumulate ? d : NULL, d);
+      }
+}
+
+/* Weight and bias gradients of one image: gwt [kh*kw][C], gb [C]. */
+GEMBA_CLONES static void
+dw_backward_dw_image (const GembaLayer *l, const float *x, const float *dy, float *gwt,
+                      float *gb, int img)
 {
   const int C = l->in_c;
   const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
-  float *dxi = dx ? dx + (gsize) img * l->in_h * l->in_w * C : NULL;
 
   for (int oy = 0; oy < l->out_h; oy++)
     for (int ox = 0; ox < l->out_w; ox++)
@@ -673,25 +750,15 @@ dw_backward_image (const GembaLayer *l, const float *x, const float *wt, const f
             for (int kx = 0; kx < l->kw; kx++)
               {
                 int ix = ox * l->stride - l->pad + kx;
-                gsize off = ((gsize) iy * l->in_w + ix) * C;
                 const float *restrict in;
-                const float *restrict wk;
                 float *restrict gk;
 
                 if (ix < 0 || ix >= l->in_w)
                   continue;
-                in = xi + off;
-                wk = wt + (gsize) (ky * l->kw + kx) * C;
+                in = xi + ((gsize) iy * l->in_w + ix) * C;
                 gk = gwt + (gsize) (ky * l->kw + kx) * C;
                 for (int c = 0; c < C; c++)
                   gk[c] += g[c] * in[c];
-                if (dxi)
-                  {
-                    float *restrict d = dxi + off;
-
-                    for (int c = 0; c < C; c++)
-                      d[c] += g[c] * wk[c];
-                  }
               }
           }
       }
@@ -726,14 +793,15 @@ dw_bwd_task (gpointer data, int task, int thread)
   gsize kk = (gsize) l->kh * l->kw * l->in_c;
   int i0 = task * (int) job->chunk;
   int i1 = MIN (i0 + (int) job->chunk, job->batch);
-  gsize in_img = gemba_layer_in_size (l);
 
   if (task < gemba_pool_get_n_threads (job->pool))
     memset (scratch, 0, sizeof (float) * (kk + l->in_c));
-  if (job->dx && !job->accumulate)
-    memset (job->dx + (gsize) i0 * in_img, 0, sizeof (float) * (i1 - i0) * in_img);
   for (int i = i0; i < i1; i++)
-    dw_backward_image (l, job->x, l->aux, job->dy, job->dx, scratch, scratch + kk, i);
+    {
+      dw_backward_dw_image (l, job->x, job->dy, scratch, scratch + kk, i);
+      if (job->dx)
+        dw_backward_dx_image (l, l->aux, job->dy, job->dx, job->accumulate, i);
+    }
 }
 
 /* [c][kh*kw] -> [kh*kw][c] */
