@@ -8,5 +8,5 @@ BUILD=$(cd "${1:?usage: setup-onnxruntime.sh BUILD-DIR}" && pwd)
 mkdir -p "$BUILD/ort"
 cd "$BUILD/ort"
 [ -f package.json ] || echo '{"private": true}' > package.json
-ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node
+ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node@1.30.0
 node -e "require('onnxruntime-node'); console.log('onnxruntime-node', require('onnxruntime-node/package.json').version, 'ready in $BUILD/ort')"

@@ -447,6 +447,9 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   record.author = (char *) gemba_store_get_author (store);
   record.architecture = (char *) gemba_arch_to_string (gemba_model_get_config (model)->arch);
   record.classes = (char **) gemba_model_get_class_names (model);
+  /* The settings as the run resolved them (input size, classes, parent's recipe). */
+  g_free (settings_text);
+  settings_text = json_object_to_text (gemba_model_get_settings (model));
   record.settings = settings_text;
   record.seed = gemba_trainer_get_settings (trainer)->seed;
   record.dataset_revision = stats.revision;
