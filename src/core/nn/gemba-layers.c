@@ -82,6 +82,7 @@ gemba_layer_new_batch_norm (int h, int w, int c)
 
   l->eps = 1e-5f;
   l->momentum = 0.1f;
+  l->act = GEMBA_LAYER_BATCH_NORM;
   layer_alloc_params (l, c, c);
   l->running_mean = gemba_floats_new (c);
   l->running_var = gemba_floats_new (c);
@@ -967,14 +968,23 @@ bn_apply_task (gpointer data, int task, int thread)
   const float *restrict beta = l->aux + C;
   const float *restrict mean = l->aux + 2 * C;
 
-  /* (x - mean) * scale + beta: no cancellation when the mean is large */
+  /* (x - mean) * scale + beta: no cancellation when the mean is large; then the fused
+   * activation, if any (lo = -inf, hi = +inf for none) */
+  const float lo = l->act == GEMBA_LAYER_BATCH_NORM ? -INFINITY : 0.0f;
+  const float hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
+
   for (gsize r = r0; r < r1; r++)
     {
       const float *restrict in = job->x + r * C;
       float *restrict out = job->out + r * C;
 
       for (int c = 0; c < C; c++)
-        out[c] = (in[c] - mean[c]) * scale[c] + beta[c];
+        {
+          float v = (in[c] - mean[c]) * scale[c] + beta[c];
+
+          v = v < lo ? lo : v;
+          out[c] = v > hi ? hi : v;
+        }
     }
 }
 
@@ -1046,6 +1056,8 @@ bn_bwd_sums_task (gpointer data, int task, int thread)
   double *sdy = l->partial + (gsize) task * 2 * C;
   double *sdyx = sdy + C;
   const float *mean = l->save_mean;
+  const float lo = l->act == GEMBA_LAYER_BATCH_NORM ? -INFINITY : 0.0f;
+  const float hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
 
   memset (sdy, 0, sizeof (double) * 2 * C);
   for (gsize r = r0; r < r1; r += 32)
@@ -1059,11 +1071,15 @@ bn_bwd_sums_task (gpointer data, int task, int thread)
         {
           const float *restrict g = job->dy + i * C;
           const float *restrict in = job->x + i * C;
+          const float *restrict out = job->y + i * C;
 
+          /* a fused activation passes the gradient where its output is not clipped */
           for (int c = 0; c < C; c++)
             {
-              fs[c] += g[c];
-              fq[c] += g[c] * (in[c] - mean[c]);
+              float gc = ((out[c] > lo) & (out[c] < hi)) ? g[c] : 0.0f;
+
+              fs[c] += gc;
+              fq[c] += gc * (in[c] - mean[c]);
             }
         }
       for (int c = 0; c < C; c++)
@@ -1088,30 +1104,43 @@ bn_bwd_apply_task (gpointer data, int task, int thread)
   const float *restrict kc = l->aux + 2 * C;
   const float *restrict mean = l->save_mean;
 
+  const float lo = l->act == GEMBA_LAYER_BATCH_NORM ? -INFINITY : 0.0f;
+  const float hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
+
+  /* dx may alias dy (a fused activation's gradient buffer): read before write, no restrict */
   for (gsize r = r0; r < r1; r++)
     {
-      const float *restrict g = job->dy + r * C;
+      const float *g = job->dy + r * C;
       const float *restrict in = job->x + r * C;
-      float *restrict out = job->dx + r * C;
+      const float *restrict y = job->y + r * C;
+      float *out = job->dx + r * C;
 
       if (job->accumulate)
         for (int c = 0; c < C; c++)
-          out[c] += ka[c] * g[c] + kb[c] * (in[c] - mean[c]) + kc[c];
+          {
+            float gc = ((y[c] > lo) & (y[c] < hi)) ? g[c] : 0.0f;
+
+            out[c] += ka[c] * gc + kb[c] * (in[c] - mean[c]) + kc[c];
+          }
       else
         for (int c = 0; c < C; c++)
-          out[c] = ka[c] * g[c] + kb[c] * (in[c] - mean[c]) + kc[c];
+          {
+            float gc = ((y[c] > lo) & (y[c] < hi)) ? g[c] : 0.0f;
+
+            out[c] = ka[c] * gc + kb[c] * (in[c] - mean[c]) + kc[c];
+          }
     }
 }
 
 static void
 bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const float *x,
-             const float *dy, float *dx, gboolean accumulate)
+             const float *y, const float *dy, float *dx, gboolean accumulate)
 {
   const int C = l->in_c;
   gsize rows = (gsize) batch * l->in_h * l->in_w;
   int n_tasks = (int) ((rows + BN_ROWS - 1) / BN_ROWS);
   double *partial = layer_partial (l, (gsize) n_tasks * 2 * C);
-  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .dy = dy, .dx = dx,
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .y = y, .dy = dy, .dx = dx,
               .accumulate = accumulate, .total = rows };
   float *ka = layer_aux (l, 3 * C);
   float *kb = ka + C;
@@ -1619,7 +1648,7 @@ gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean traini
       conv_backward (l, pool, batch, x, dy, dx, accumulate);
       break;
     case GEMBA_LAYER_BATCH_NORM:
-      bn_backward (l, pool, batch, training, x, dy, dx, accumulate);
+      bn_backward (l, pool, batch, training, x, y, dy, dx, accumulate);
       break;
     case GEMBA_LAYER_RELU:
     case GEMBA_LAYER_RELU6:

@@ -44,6 +44,8 @@ typedef struct {
   int kh, kw, stride, pad, groups; /* convolution and pooling */
   float p;                          /* dropout probability */
   float eps, momentum;              /* batch-norm */
+  GembaLayerKind act;               /* batch-norm: GEMBA_LAYER_RELU or _RELU6 applied to its
+                                     * output (fused, one pass less), else GEMBA_LAYER_BATCH_NORM */
   gsize n_w, n_b;                   /* parameter counts (n_b == 0: no bias) */
   float *w, *b;
   float *gw, *gb;

@@ -14,6 +14,7 @@ typedef struct {
   int input;      /* node index, -1 = network input */
   int input2;     /* second input of add, else -2 */
   gboolean skip;  /* folded batch-norm: identity */
+  gboolean fused; /* activation applied by the batch-norm before it (unless that is folded) */
   int buf;        /* buffer id (aliases for in-place and skipped nodes) */
   float *out;
   float *dout;
@@ -291,6 +292,28 @@ collect_params (GembaNet *net)
     }
 }
 
+static int n_consumers (GembaNet *net, int node);
+
+/* A ReLU that only follows a batch-norm is applied by the batch-norm itself (one pass over the
+ * activations less each way). */
+static void
+fuse_activations (GembaNet *net)
+{
+  for (guint i = 0; i + 1 < net->nodes->len; i++)
+    {
+      Node *bn = node_at (net, (int) i);
+      Node *act = node_at (net, (int) i + 1);
+
+      if (bn->layer->kind == GEMBA_LAYER_BATCH_NORM
+          && (act->layer->kind == GEMBA_LAYER_RELU || act->layer->kind == GEMBA_LAYER_RELU6)
+          && act->input == (int) i && n_consumers (net, (int) i) == 1)
+        {
+          bn->layer->act = act->layer->kind;
+          act->fused = TRUE;
+        }
+    }
+}
+
 static void
 clear_params (GembaNet *net)
 {
@@ -345,6 +368,7 @@ gemba_net_new (const GembaNetConfig *config, GError **error)
     return NULL;
 
   collect_params (net);
+  fuse_activations (net);
   net->prof = g_new0 (double, 2 * net->nodes->len);
   return g_steal_pointer (&net);
 }
@@ -550,7 +574,7 @@ gemba_net_forward (GembaNet *net, GembaPool *pool, const float *input, int batch
 
       gint64 t0 = profiling () ? g_get_monotonic_time () : 0;
 
-      if (n->skip)
+      if (n->skip || (n->fused && !node_at (net, n->input)->skip))
         continue;
       gemba_layer_forward (n->layer, pool, batch, x, x2, n->out, training,
                            gemba_rng_mix (seed, i));
@@ -583,6 +607,12 @@ gemba_net_backward (GembaNet *net, GembaPool *pool, const float *dlogits)
 
       if (!net->written[n->buf])
         continue;
+      if (n->fused)
+        {
+          /* the batch-norm before masks the gradient itself; same buffers (in place) */
+          net->written[node_at (net, n->input)->buf] = TRUE;
+          continue;
+        }
       if (n->input >= 0)
         {
           Node *in = node_at (net, n->input);
