@@ -13,6 +13,9 @@
 
 #include "config.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "gemba-frame-list.h"
 
 #define PAGE_SIZE 48
@@ -82,7 +85,15 @@ job_newest_first (gconstpointer a, gconstpointer b, gpointer user_data)
 static void
 page_worker (gpointer data, gpointer user_data)
 {
+  static GPrivate niced;
   PageJob *job = data;
+
+  /* Behind the main thread, as the thumbnailer's workers: see there. */
+  if (!g_private_get (&niced))
+    {
+      setpriority (PRIO_PROCESS, (id_t) gettid (), 3);
+      g_private_set (&niced, GINT_TO_POINTER (1));
+    }
 
   job->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
   for (guint i = 0; i < job->ids->len; i++)

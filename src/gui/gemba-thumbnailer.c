@@ -12,6 +12,9 @@
 
 #include "config.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "gemba-image.h"
 #include "gemba-thumbnailer.h"
 
@@ -97,10 +100,19 @@ request_newest_first (gconstpointer a, gconstpointer b, gpointer user_data)
 static void
 worker (gpointer data, gpointer user_data)
 {
+  static GPrivate niced;
   Request *request = data;
   g_autoptr(GembaImage) image = NULL;
   GError *error = NULL;
   Decoded *decoded;
+
+  /* On a busy line PC the main thread (drawing, keys) comes before decoding: lower this
+   * thread's priority once (Linux applies it per thread). */
+  if (!g_private_get (&niced))
+    {
+      setpriority (PRIO_PROCESS, (id_t) gettid (), 5);
+      g_private_set (&niced, GINT_TO_POINTER (1));
+    }
 
   if (g_task_return_error_if_cancelled (request->task))
     {

@@ -174,6 +174,8 @@ grid_painted_cb (GdkFrameClock *clock, GembaWindow *self)
   g_signal_handlers_disconnect_by_func (clock, grid_painted_cb, self);
   gemba_probe_log ("grid-painted", "n=%u",
                    g_list_model_get_n_items (G_LIST_MODEL (self->frame_list)));
+  /* The sidebar's counts scan every frame: after the grid is up, not competing with it. */
+  schedule_counts (self);
 }
 
 static const char *
@@ -223,6 +225,7 @@ list_loaded_cb (GembaFrameList *list, GError *error, GembaWindow *self)
       adw_status_page_set_description (self->empty_page, empty_description (self));
       gtk_stack_set_visible_child_name (self->content_stack, "empty");
       gtk_widget_set_visible (self->back_button, FALSE);
+      schedule_counts (self);
       return;
     }
   if (g_str_equal (gtk_stack_get_visible_child_name (self->content_stack), "empty"))
@@ -233,8 +236,12 @@ list_loaded_cb (GembaFrameList *list, GError *error, GembaWindow *self)
 
       self->grid_timed = TRUE;
       if (clock)
-        g_signal_connect (clock, "after-paint", G_CALLBACK (grid_painted_cb), self);
+        {
+          g_signal_connect (clock, "after-paint", G_CALLBACK (grid_painted_cb), self);
+          return;
+        }
     }
+  schedule_counts (self);
 }
 
 static void
@@ -620,7 +627,6 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   self->filter_key = g_strdup ("review");
   rebuild_filters (self);
   set_query_from_key (self, "review");
-  gemba_project_count_async (self->project, self->cancellable, counts_done_cb, self);
 
   gtk_stack_set_visible_child_name (self->content_stack, "grid");
   gtk_stack_set_visible_child_name (self->main_stack, "project");

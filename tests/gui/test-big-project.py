@@ -4,7 +4,11 @@ mouse wheel and a scrollbar drag, while the workbench's main-loop probe (a high-
 4 ms timeout recording the longest gap between its runs) watches for stalls.
 
 Checks: the grid is drawn within 2 s of the start (a generous wall-clock bound), and no
-stall while scrolling exceeds 100 ms. Prints the figures.
+stall while scrolling exceeds 100 ms. A stall is counted without the time the main thread was
+ready to run but had no CPU (the kernel's per-thread run delay): on a shared 2-CPU machine
+with other builds running that wait is the machine's, not the workbench's; a main loop that
+blocks on the X server, a lock or its own work still counts in full. Both figures are
+printed.
 
 SPDX-License-Identifier: GPL-3.0-or-later
 """
@@ -64,7 +68,7 @@ def main():
         app.settle(0.3)
         app.key("End")
         app.settle(1.5)
-        app.screenshot("2-end")
+        # (Screenshots render on the main loop: none inside the measured stretch.)
         app.key("Home")
         app.settle(1.0)
         app.key(*(["Page_Down"] * 25), delay=60)
@@ -88,10 +92,16 @@ def main():
         app.settle(1.0)
         app.action("debug-probe", "report:scroll")
         stall = app.wait_for("stall")
-        results["stall_ms"] = float(stall[2]["max_ms"])
+        results["stall_ms"] = float(stall[2]["own_max_ms"])
+        results["wall_stall_ms"] = float(stall[2]["max_ms"])
         g.log("scrolling end and back (keys, wheel, scrollbar drag): worst main-loop stall "
-              "%.1f ms (%s probe ticks)" % (results["stall_ms"], stall[2]["ticks"]))
+              "%.1f ms, %.1f ms of it not waiting for a CPU (%s probe ticks; load average "
+              "%.2f on %d CPUs)" % (results["wall_stall_ms"], results["stall_ms"],
+                                    stall[2]["ticks"], os.getloadavg()[0], os.cpu_count()))
         app.screenshot("3-after-scrolling")
+        app.key("End")
+        app.settle(1.5)
+        app.screenshot("2-end")
         app.quit()
     finally:
         app.kill()
@@ -101,8 +111,8 @@ def main():
     assert results["stall_ms"] < STALL_LIMIT_MS, \
         "the main loop stalled for %.1f ms while scrolling (limit %d ms)" % (
             results["stall_ms"], STALL_LIMIT_MS)
-    g.log("PASS: %d frames; grid in %.0f ms (wall), worst stall %.1f ms"
-          % (N_FRAMES, results["open_wall_ms"], results["stall_ms"]))
+    g.log("PASS: %d frames; grid in %.0f ms (wall), worst stall %.1f ms (%.1f ms wall)"
+          % (N_FRAMES, results["open_wall_ms"], results["stall_ms"], results["wall_stall_ms"]))
 
 
 if __name__ == "__main__":

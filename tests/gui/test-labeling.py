@@ -51,6 +51,15 @@ def main():
         app.wait_for("labeled", 20)
         app.settle(0.3)
         app.screenshot("3-after-20-labels")
+        # Each label moved to the next frame: how long from the key to the next frame drawn.
+        app.action("debug-probe", "report:labeling")
+        latency = app.wait_for("latency-summary")[2]
+        g.log("next-frame latency over %s moves: median %s ms, 95th percentile %s ms, "
+              "worst %s ms" % (latency["n"], latency["median_ms"], latency["p95_ms"],
+                               latency["max_ms"]))
+        assert int(latency["n"]) >= 19, latency
+        assert float(latency["median_ms"]) < 50, "next frame took %s ms (median)" % (
+            latency["median_ms"],)
         app.key("ctrl+z", "ctrl+z", "ctrl+z", delay=80)
         app.wait_for("undone", 3)
         app.settle(0.3)
