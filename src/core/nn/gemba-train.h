@@ -62,7 +62,7 @@ GEMBA_API gboolean gemba_train_settings_from_json (GembaTrainSettings *settings,
  * @path: (nullable): image file (decoded with gemba-image)
  * @image: (nullable): an already decoded frame; used instead of @path when set
  * @label: class index
- * @weight: loss weight (1 normally; more for corrected false readings)
+ * @weight: loss weight (1 normally; more for corrected false readings; 0 counts as 1)
  */
 typedef struct {
   const char *path;
