@@ -143,6 +143,26 @@ test_mobilenet_shape (void)
   g_assert_cmpuint (gemba_net_count_weights (net), ==, 3504872);
   g_assert_cmpfloat (gemba_net_forward_macs (net), >, 290e6);
   g_assert_cmpfloat (gemba_net_forward_macs (net), <, 320e6);
+  /* a residual add joins the block's projection and the block input (the output of the
+   * previous block: its projection batch-norm, or its own add) */
+  {
+    int adds = 0;
+
+    for (guint i = 0; i < gemba_net_get_n_layers (net); i++)
+      if (gemba_net_get_layer (net, i)->kind == GEMBA_LAYER_ADD)
+        {
+          int in1, in2;
+
+          gemba_net_get_layer_inputs (net, i, &in1, &in2);
+          g_assert_cmpint (in1, ==, (int) i - 1);
+          g_assert_cmpint (in2, >=, 0);
+          g_assert_true (gemba_net_get_layer (net, in2)->kind == GEMBA_LAYER_BATCH_NORM
+                         || gemba_net_get_layer (net, in2)->kind == GEMBA_LAYER_ADD);
+          adds++;
+        }
+    /* torchvision's MobileNetV2 has 10 residual connections */
+    g_assert_cmpint (adds, ==, 10);
+  }
 
   cfg.width_mult = 5.0f;
   g_clear_pointer (&net, gemba_net_free);

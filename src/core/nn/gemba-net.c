@@ -424,6 +424,16 @@ gemba_net_get_layer (GembaNet *net, guint index)
 }
 
 void
+gemba_net_get_layer_inputs (GembaNet *net, guint index, int *input, int *input2)
+{
+  g_return_if_fail (index < net->nodes->len);
+  if (input)
+    *input = node_at (net, (int) index)->input;
+  if (input2)
+    *input2 = node_at (net, (int) index)->input2;
+}
+
+void
 gemba_net_init_params (GembaNet *net, guint64 seed)
 {
   GembaRng rng;
