@@ -59,6 +59,8 @@ struct _GembaWindow
   GembaFrameQuery query;
   char *filter_key;
   GHashTable *count_labels;      /* filter key → GtkLabel */
+  GHashTable *bound_cells;       /* GembaFrameItem → its GtkListItem's widget, while bound */
+  gboolean focus_selected;       /* give the selected cell the focus once it is bound */
   GCancellable *cancellable;
   guint counts_timeout;
   guint pending_writes;
@@ -145,16 +147,36 @@ cell_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaW
 }
 
 static void
+focus_cell (GembaWindow *self, GtkWidget *cell)
+{
+  /* The cell's parent is the grid's own item widget: focusing it moves the grid's keyboard
+   * cursor there too (GTK 4.8 has no API to move it to a position). */
+  self->focus_selected = FALSE;
+  gtk_widget_grab_focus (gtk_widget_get_parent (cell));
+}
+
+static void
 cell_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaWindow *self)
 {
-  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (gtk_list_item_get_child (list_item)),
-                             gtk_list_item_get_item (list_item));
+  GtkWidget *cell = gtk_list_item_get_child (list_item);
+  gpointer item = gtk_list_item_get_item (list_item);
+
+  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (cell), item);
+  g_hash_table_insert (self->bound_cells, item, cell);
+  if (self->focus_selected && self->selection &&
+      item == gtk_single_selection_get_selected_item (self->selection))
+    focus_cell (self, cell);
 }
 
 static void
 cell_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaWindow *self)
 {
-  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (gtk_list_item_get_child (list_item)), NULL);
+  GtkWidget *cell = gtk_list_item_get_child (list_item);
+  gpointer item = gtk_list_item_get_item (list_item);
+
+  if (g_hash_table_lookup (self->bound_cells, item) == cell)
+    g_hash_table_remove (self->bound_cells, item);
+  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (cell), NULL);
 }
 
 static void
@@ -254,9 +276,24 @@ show_grid (GembaWindow *self)
   gtk_stack_set_visible_child_name (self->content_stack, "grid");
   gtk_widget_set_visible (self->back_button, FALSE);
   if (position != GTK_INVALID_LIST_POSITION)
-    gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
-                                position);
-  gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
+    {
+      GtkWidget *cell;
+
+      gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
+                                  position);
+      /* Keyboard focus follows the frame the annotator was on, now or once it is bound. */
+      cell = g_hash_table_lookup (self->bound_cells,
+                                  gtk_single_selection_get_selected_item (self->selection));
+      if (cell)
+        focus_cell (self, cell);
+      else
+        {
+          self->focus_selected = TRUE;
+          gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
+        }
+    }
+  else
+    gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
 }
 
 static void
@@ -1070,6 +1107,7 @@ gemba_window_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->label_toast);
   g_clear_pointer (&self->count_labels, g_hash_table_unref);
+  g_clear_pointer (&self->bound_cells, g_hash_table_unref);
   g_free (self->filter_key);
   G_OBJECT_CLASS (gemba_window_parent_class)->finalize (object);
 }
@@ -1149,6 +1187,7 @@ gemba_window_init (GembaWindow *self)
   self->settings = g_settings_new (SCHEMA_ID);
   self->cancellable = g_cancellable_new ();
   self->count_labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->bound_cells = g_hash_table_new (NULL, NULL);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),

@@ -76,6 +76,15 @@ def run(lang, size, root):
         assert shots_of(app, "09-shortcuts-1"), "the shortcuts window did not open on Ctrl+?"
         app.key("Escape")
         app.settle(0.5)
+        # About, from the main menu by keys: F10 opens it, Up wraps to its last item.
+        app.key("F10")
+        app.settle(0.5)
+        app.key("Up", "Return")
+        app.settle(1.0)
+        app.screenshot("10-about")
+        assert shots_of(app, "10-about-1"), "About did not open from the main menu"
+        app.key("Escape")
+        app.settle(0.5)
         app.quit()
     finally:
         app.kill()
