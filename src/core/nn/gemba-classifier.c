@@ -225,7 +225,7 @@ gemba_classifier_classify_files (GembaClassifier *self, const char *const *paths
       g_autofree float *p = g_new (float, (gsize) BATCH * k);
       int good = 0;
 
-      gemba_pool_run (self->pool, (int) m, decode_task, &job);
+      gemba_pool_run_dynamic (self->pool, (int) m, decode_task, &job);
       for (guint i = 0; i < m; i++)
         {
           verdicts[i0 + i] = -1;

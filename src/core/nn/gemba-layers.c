@@ -829,12 +829,12 @@ conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *
       dw_transpose_weights (l);
       job.total = (gsize) batch * l->out_h;
       job.chunk = MAX ((gsize) 1, (job.total + 4 * nt - 1) / (4 * nt));
-      gemba_pool_run (pool, (int) ((job.total + job.chunk - 1) / job.chunk), dw_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, (int) ((job.total + job.chunk - 1) / job.chunk), dw_fwd_task, &job);
       return;
     }
   job.total = (gsize) batch * l->out_h * l->out_w;
   job.chunk = conv_fwd_chunk (l, batch, nt);
-  gemba_pool_run (pool, (int) ((job.total + job.chunk - 1) / job.chunk), conv_fwd_task, &job);
+  gemba_pool_run_dynamic (pool, (int) ((job.total + job.chunk - 1) / job.chunk), conv_fwd_task, &job);
 }
 
 static void
@@ -907,7 +907,7 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
       tl.w = wt;
       tj.total = (gsize) batch * tl.out_h * tl.out_w;
       tj.chunk = conv_fwd_chunk (&tl, batch, nt);
-      gemba_pool_run (pool, (int) ((tj.total + tj.chunk - 1) / tj.chunk), conv_fwd_task, &tj);
+      gemba_pool_run_dynamic (pool, (int) ((tj.total + tj.chunk - 1) / tj.chunk), conv_fwd_task, &tj);
     }
 }
 
@@ -1004,7 +1004,7 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
       int n_tasks = (int) ((rows + BN_ROWS - 1) / BN_ROWS);
       double *partial = layer_partial (l, (gsize) n_tasks * 2 * C);
 
-      gemba_pool_run (pool, n_tasks, bn_stats_task, &job);
+      gemba_pool_run_dynamic (pool, n_tasks, bn_stats_task, &job);
       for (int c = 0; c < C; c++)
         {
           double s = 0, q = 0, mean, var;
@@ -1042,7 +1042,7 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
     }
 
   job.chunk = MAX ((gsize) 1, MIN ((gsize) ELT_BLOCK / C, (rows + nt - 1) / nt));
-  gemba_pool_run (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_apply_task, &job);
+  gemba_pool_run_dynamic (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_apply_task, &job);
 }
 
 GEMBA_CLONES static void
@@ -1157,7 +1157,7 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
         }
     }
 
-  gemba_pool_run (pool, n_tasks, bn_bwd_sums_task, &job);
+  gemba_pool_run_dynamic (pool, n_tasks, bn_bwd_sums_task, &job);
   for (int c = 0; c < C; c++)
     {
       double sdy = 0, sdyx = 0;
@@ -1192,7 +1192,7 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
   if (dx)
     {
       job.chunk = MAX ((gsize) 1, MIN ((gsize) ELT_BLOCK / C, (rows + nt - 1) / nt));
-      gemba_pool_run (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_bwd_apply_task, &job);
+      gemba_pool_run_dynamic (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_bwd_apply_task, &job);
     }
 }
 
@@ -1592,12 +1592,12 @@ gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, 
     case GEMBA_LAYER_RELU:
     case GEMBA_LAYER_RELU6:
       job.total = (gsize) batch * gemba_layer_in_size (l);
-      gemba_pool_run (pool, elt_tasks (&job, nt), relu_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, elt_tasks (&job, nt), relu_fwd_task, &job);
       break;
     case GEMBA_LAYER_ADD:
       g_return_if_fail (x2 != NULL);
       job.total = (gsize) batch * gemba_layer_in_size (l);
-      gemba_pool_run (pool, elt_tasks (&job, nt), add_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, elt_tasks (&job, nt), add_fwd_task, &job);
       break;
     case GEMBA_LAYER_DROPOUT:
       job.total = (gsize) batch * gemba_layer_in_size (l);
@@ -1612,15 +1612,15 @@ gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, 
           break;
         }
       layer_aux (l, job.total);
-      gemba_pool_run (pool, batch, dropout_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, batch, dropout_fwd_task, &job);
       break;
     case GEMBA_LAYER_MAX_POOL:
     case GEMBA_LAYER_AVG_POOL:
       layer_aux (l, (gsize) batch * gemba_layer_out_size (l));
-      gemba_pool_run (pool, batch, pool_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, batch, pool_fwd_task, &job);
       break;
     case GEMBA_LAYER_GLOBAL_AVG_POOL:
-      gemba_pool_run (pool, batch, gap_fwd_task, &job);
+      gemba_pool_run_dynamic (pool, batch, gap_fwd_task, &job);
       break;
     case GEMBA_LAYER_LINEAR:
       linear_forward (l, batch, x, y);
@@ -1655,28 +1655,28 @@ gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean traini
       if (dx == NULL)
         break;
       job.total = (gsize) batch * gemba_layer_in_size (l);
-      gemba_pool_run (pool, elt_tasks (&job, nt), relu_bwd_task, &job);
+      gemba_pool_run_dynamic (pool, elt_tasks (&job, nt), relu_bwd_task, &job);
       break;
     case GEMBA_LAYER_ADD:
       job.total = (gsize) batch * gemba_layer_in_size (l);
-      gemba_pool_run (pool, elt_tasks (&job, nt), add_bwd_task, &job);
+      gemba_pool_run_dynamic (pool, elt_tasks (&job, nt), add_bwd_task, &job);
       break;
     case GEMBA_LAYER_DROPOUT:
       if (dx == NULL)
         break;
       job.total = (gsize) batch * gemba_layer_in_size (l);
-      gemba_pool_run (pool, elt_tasks (&job, nt), dropout_bwd_task, &job);
+      gemba_pool_run_dynamic (pool, elt_tasks (&job, nt), dropout_bwd_task, &job);
       break;
     case GEMBA_LAYER_MAX_POOL:
     case GEMBA_LAYER_AVG_POOL:
       if (dx == NULL)
         break;
-      gemba_pool_run (pool, batch, pool_bwd_task, &job);
+      gemba_pool_run_dynamic (pool, batch, pool_bwd_task, &job);
       break;
     case GEMBA_LAYER_GLOBAL_AVG_POOL:
       if (dx == NULL)
         break;
-      gemba_pool_run (pool, batch, gap_bwd_task, &job);
+      gemba_pool_run_dynamic (pool, batch, gap_bwd_task, &job);
       break;
     case GEMBA_LAYER_LINEAR:
       linear_backward (l, batch, x, dy, dx, accumulate);

@@ -22,6 +22,8 @@ struct _GembaPool {
   GembaPoolFunc fn;
   gpointer ctx;
   int n_tasks;
+  int next_task;   /* dynamic runs: the next task to take */
+  gboolean dynamic;
   int running;
   float **scratch;
   gsize scratch_floats;
@@ -172,6 +174,19 @@ gemba_blas_single_thread (void)
 static void
 run_tasks (GembaPool *pool, int thread)
 {
+  if (pool->dynamic)
+    {
+      /* first come, first served: a worker that the system delays does not hold the others */
+      for (;;)
+        {
+          int task = __atomic_fetch_add (&pool->next_task, 1, __ATOMIC_RELAXED);
+
+          if (task >= pool->n_tasks)
+            break;
+          pool->fn (pool->ctx, task, thread);
+        }
+      return;
+    }
   /* static assignment (task % n_threads): per-thread partial sums are then reduced in the
    * same order on every run, which keeps training reproducible */
   for (int task = thread; task < pool->n_tasks; task += pool->n_threads)
@@ -266,8 +281,8 @@ gemba_pool_get_n_threads (GembaPool *pool)
   return pool->n_threads;
 }
 
-void
-gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
+static void
+pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx, gboolean dynamic)
 {
   if (n_tasks <= 0)
     return;
@@ -283,6 +298,8 @@ gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
   pool->fn = fn;
   pool->ctx = ctx;
   pool->n_tasks = n_tasks;
+  pool->next_task = 0;
+  pool->dynamic = dynamic;
   pool->running = pool->n_threads - 1;
   pool->generation++;
   pthread_cond_broadcast (&pool->start_cond);
@@ -294,6 +311,18 @@ gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
   while (pool->running > 0)
     pthread_cond_wait (&pool->done_cond, &pool->lock);
   pthread_mutex_unlock (&pool->lock);
+}
+
+void
+gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
+{
+  pool_run (pool, n_tasks, fn, ctx, FALSE);
+}
+
+void
+gemba_pool_run_dynamic (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx)
+{
+  pool_run (pool, n_tasks, fn, ctx, TRUE);
 }
 
 void

@@ -71,7 +71,13 @@ typedef void (*GembaPoolFunc) (gpointer ctx, int task, int thread);
 GEMBA_API GembaPool *gemba_pool_new (int n_threads);
 GEMBA_API void gemba_pool_free (GembaPool *pool);
 GEMBA_API int gemba_pool_get_n_threads (GembaPool *pool);
+/* Tasks go to threads in a fixed pattern (task % n_threads), for functions that accumulate
+ * per-thread partial results (reduced in thread order: reproducible). */
 GEMBA_API void gemba_pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx);
+/* Tasks go to whichever thread is free first: for functions whose results do not depend on
+ * the thread that computes them (faster when the system delays a worker). */
+GEMBA_API void gemba_pool_run_dynamic (GembaPool *pool, int n_tasks, GembaPoolFunc fn,
+                                       gpointer ctx);
 /* Makes sure every worker's scratch holds at least n floats. */
 GEMBA_API void gemba_pool_reserve (GembaPool *pool, gsize n_floats);
 GEMBA_API float *gemba_pool_scratch (GembaPool *pool, int thread);

@@ -354,7 +354,7 @@ evaluate (GembaNet *net, GembaPool *pool, const GembaPreprocess *pp, const guint
       const float *logits;
       double l;
 
-      gemba_pool_run (pool, bs, batch_task, &job);
+      gemba_pool_run_dynamic (pool, bs, batch_task, &job);
       for (int i = 0; i < bs; i++)
         {
           const GembaTrainSample *s = &g_array_index (samples, GembaTrainSample, b0 + i);
@@ -535,7 +535,7 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
 
           /* in chunks, to report progress and notice cancellation */
           sub.offset = i0;
-          gemba_pool_run (pool, (int) n, load_task, &sub);
+          gemba_pool_run_dynamic (pool, (int) n, load_task, &sub);
           progress.epoch = 0;
           progress.n_epochs = s.epochs;
           progress.step = (int) (i0 + n + (which ? n_train : 0));
@@ -639,7 +639,7 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
               return NULL;
             }
 
-          gemba_pool_run (pool, bs, batch_task, &job);
+          gemba_pool_run_dynamic (pool, bs, batch_task, &job);
           for (int i = 0; i < bs; i++)
             {
               const GembaTrainSample *smp = &g_array_index (self->train, GembaTrainSample,
