@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "gemba-frame-cell.h"
+#include "gemba-thumb-paintable.h"
 
 struct _GembaFrameCell
 {
@@ -21,6 +22,7 @@ struct _GembaFrameCell
 
   GembaProject *project;
   guint size;
+  GembaThumbPaintable *thumb;   /* always the picture's paintable */
   GembaFrameItem *item;
   gulong notify_id;
   GCancellable *cancellable;
@@ -56,7 +58,7 @@ thumbnail_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     return;
   self = GEMBA_FRAME_CELL (user_data);
   if (texture)
-    gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+    gemba_thumb_paintable_set_texture (self->thumb, texture);
   else
     {
       g_warning ("%s", error->message);
@@ -105,13 +107,13 @@ update (GembaFrameCell *self)
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self), "false-reading");
 
-  if (!gtk_picture_get_paintable (self->picture) && !self->cancellable)
+  if (!gemba_thumb_paintable_get_texture (self->thumb) && !self->cancellable)
     {
       GembaThumbnailer *thumbnailer = gemba_project_get_thumbnailer (self->project);
       GdkTexture *texture = gemba_thumbnailer_lookup (thumbnailer, frame, self->size);
 
       if (texture)
-        gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (texture));
+        gemba_thumb_paintable_set_texture (self->thumb, texture);
       else
         {
           self->cancellable = g_cancellable_new ();
@@ -139,6 +141,7 @@ gemba_frame_cell_dispose (GObject *object)
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
   g_clear_object (&self->project);
+  g_clear_object (&self->thumb);
   G_OBJECT_CLASS (gemba_frame_cell_parent_class)->dispose (object);
 }
 
@@ -172,8 +175,8 @@ gemba_frame_cell_new (GembaProject *project, guint thumbnail_size)
   self->project = g_object_ref (project);
   self->size = thumbnail_size;
   /* 4:3 is what line cameras mostly give; other shapes are letterboxed. */
-  gtk_widget_set_size_request (GTK_WIDGET (self->picture), thumbnail_size,
-                               thumbnail_size * 3 / 4);
+  self->thumb = gemba_thumb_paintable_new (thumbnail_size, thumbnail_size * 3 / 4);
+  gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (self->thumb));
   return GTK_WIDGET (self);
 }
 
@@ -194,7 +197,7 @@ gemba_frame_cell_set_item (GembaFrameCell *self, GembaFrameItem *item)
       g_clear_signal_handler (&self->notify_id, self->item);
       g_clear_object (&self->item);
     }
-  gtk_picture_set_paintable (self->picture, NULL);
+  gemba_thumb_paintable_set_texture (self->thumb, NULL);
   /* Only touched when set: changing a tooltip asks the X server where the pointer is, a
    * round trip per cell that made fast scrolling stall. */
   if (gtk_widget_get_has_tooltip (GTK_WIDGET (self->picture)))

@@ -186,6 +186,11 @@ class Workbench:
         raise AssertionError("timed out waiting for %d × %s; probe log:\n%s"
                              % (n, event, open(self.probe).read() if os.path.exists(self.probe) else ""))
 
+    def mark(self, name):
+        """A line in the probe log, to see which step a stall belongs to."""
+        with open(self.probe, "a") as f:
+            f.write("-1 mark name=%s\n" % name)
+
     def focus(self):
         subprocess.run(["xdotool", "windowfocus", "--sync", self.window], check=False)
 

@@ -66,17 +66,21 @@ def main():
         # Focus the first cell with a real click, then jump to the end and back by keys.
         app.click(400, 190)
         app.settle(0.3)
+        app.mark("end")
         app.key("End")
         app.settle(1.5)
         # (Screenshots render on the main loop: none inside the measured stretch.)
+        app.mark("home")
         app.key("Home")
         app.settle(1.0)
+        app.mark("pages")
         app.key(*(["Page_Down"] * 25), delay=60)
         app.key(*(["Page_Up"] * 25), delay=60)
-        # The mouse wheel over the grid.
+        app.mark("wheel")
         subprocess.run(["xdotool", "mousemove", "--window", app.window, "800", "400",
                         "click", "--repeat", "150", "--delay", "8", "5"], check=True)
         subprocess.run(["xdotool", "click", "--repeat", "150", "--delay", "8", "4"], check=True)
+        app.mark("drag")
         # Drag the grid's scrollbar from the top to the bottom and back, as fast as a hand.
         x = w - 6
         subprocess.run(["xdotool", "mousemove", "--window", app.window, str(x), "200"],
