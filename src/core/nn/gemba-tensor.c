@@ -193,6 +193,18 @@ run_tasks (GembaPool *pool, int thread)
     pool->fn (pool->ctx, task, thread);
 }
 
+/* Layers follow each other within microseconds: a worker spins this long before sleeping, so
+ * that the next job does not wait for the scheduler to wake it. */
+#define POOL_SPIN 2000
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#endif
+}
+
 static void *
 worker_main (void *data)
 {
@@ -202,21 +214,30 @@ worker_main (void *data)
 
   for (;;)
     {
+      for (int spin = 0; spin < POOL_SPIN; spin++)
+        {
+          if (__atomic_load_n (&pool->generation, __ATOMIC_ACQUIRE) != seen
+              || __atomic_load_n (&pool->quit, __ATOMIC_ACQUIRE))
+            break;
+          cpu_relax ();
+        }
+
       pthread_mutex_lock (&pool->lock);
-      while (!pool->quit && pool->generation == seen)
+      while (!__atomic_load_n (&pool->quit, __ATOMIC_ACQUIRE)
+             && __atomic_load_n (&pool->generation, __ATOMIC_ACQUIRE) == seen)
         pthread_cond_wait (&pool->start_cond, &pool->lock);
-      if (pool->quit)
+      if (__atomic_load_n (&pool->quit, __ATOMIC_ACQUIRE))
         {
           pthread_mutex_unlock (&pool->lock);
           break;
         }
-      seen = pool->generation;
+      seen = __atomic_load_n (&pool->generation, __ATOMIC_ACQUIRE);
       pthread_mutex_unlock (&pool->lock);
 
       run_tasks (pool, worker->index);
 
       pthread_mutex_lock (&pool->lock);
-      if (--pool->running == 0)
+      if (__atomic_sub_fetch (&pool->running, 1, __ATOMIC_ACQ_REL) == 0)
         pthread_cond_signal (&pool->done_cond);
       pthread_mutex_unlock (&pool->lock);
     }
@@ -259,7 +280,7 @@ gemba_pool_free (GembaPool *pool)
     return;
 
   pthread_mutex_lock (&pool->lock);
-  pool->quit = TRUE;
+  __atomic_store_n (&pool->quit, TRUE, __ATOMIC_RELEASE);
   pthread_cond_broadcast (&pool->start_cond);
   pthread_mutex_unlock (&pool->lock);
   for (int i = 1; i < pool->n_threads; i++)
@@ -300,15 +321,22 @@ pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx, gboolean
   pool->n_tasks = n_tasks;
   pool->next_task = 0;
   pool->dynamic = dynamic;
-  pool->running = pool->n_threads - 1;
-  pool->generation++;
+  __atomic_store_n (&pool->running, pool->n_threads - 1, __ATOMIC_RELEASE);
+  /* publishes the job to spinning workers (release) and sleeping ones (broadcast) */
+  __atomic_add_fetch (&pool->generation, 1, __ATOMIC_RELEASE);
   pthread_cond_broadcast (&pool->start_cond);
   pthread_mutex_unlock (&pool->lock);
 
   run_tasks (pool, 0);
 
+  for (int spin = 0; spin < POOL_SPIN; spin++)
+    {
+      if (__atomic_load_n (&pool->running, __ATOMIC_ACQUIRE) == 0)
+        break;
+      cpu_relax ();
+    }
   pthread_mutex_lock (&pool->lock);
-  while (pool->running > 0)
+  while (__atomic_load_n (&pool->running, __ATOMIC_ACQUIRE) > 0)
     pthread_cond_wait (&pool->done_cond, &pool->lock);
   pthread_mutex_unlock (&pool->lock);
 }
