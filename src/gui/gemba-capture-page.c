@@ -43,6 +43,8 @@ struct _GembaCapturePage
   GtkLabel *state_label;
   GtkStack *preview_stack;
   GtkPicture *preview;
+  GtkWidget *drop_label;
+  GObject *paintable;              /* PreviewPaintable */
 
   GembaProject *project;
   GPtrArray *devices;            /* GembaDeviceInfo */
@@ -53,6 +55,7 @@ struct _GembaCapturePage
   guint preview_id;
   guint64 preview_serial;
   gint64 last_frame_time;        /* µs monotonic, when the preview last changed */
+  gint64 last_state_time;        /* µs monotonic, when the state line was last written */
   gint64 n_session;              /* frames stored this session (all captures) */
   gint64 n_run_base;             /* n_session when this capture started */
   gint64 last_reload;            /* µs monotonic */
@@ -62,6 +65,91 @@ struct _GembaCapturePage
 };
 
 G_DEFINE_FINAL_TYPE (GembaCapturePage, gemba_capture_page, GTK_TYPE_WIDGET)
+
+/* --- Preview paintable -------------------------------------------------------------------- */
+
+/* The newest frame as a paintable whose contents change and whose size only changes with the
+ * stream's: a new texture per frame through gtk_picture_set_paintable() would relayout the
+ * page 15–30 times a second. */
+#define PREVIEW_TYPE_PAINTABLE (preview_paintable_get_type ())
+G_DECLARE_FINAL_TYPE (PreviewPaintable, preview_paintable, PREVIEW, PAINTABLE, GObject)
+
+struct _PreviewPaintable
+{
+  GObject parent_instance;
+  GdkTexture *texture;
+};
+
+static void
+preview_paintable_snapshot (GdkPaintable *paintable, GdkSnapshot *snapshot, double width,
+                            double height)
+{
+  PreviewPaintable *self = PREVIEW_PAINTABLE (paintable);
+
+  if (self->texture)
+    gdk_paintable_snapshot (GDK_PAINTABLE (self->texture), snapshot, width, height);
+}
+
+static int
+preview_paintable_get_intrinsic_width (GdkPaintable *paintable)
+{
+  PreviewPaintable *self = PREVIEW_PAINTABLE (paintable);
+
+  return self->texture ? gdk_texture_get_width (self->texture) : 0;
+}
+
+static int
+preview_paintable_get_intrinsic_height (GdkPaintable *paintable)
+{
+  PreviewPaintable *self = PREVIEW_PAINTABLE (paintable);
+
+  return self->texture ? gdk_texture_get_height (self->texture) : 0;
+}
+
+static void
+preview_paintable_iface_init (GdkPaintableInterface *iface)
+{
+  iface->snapshot = preview_paintable_snapshot;
+  iface->get_intrinsic_width = preview_paintable_get_intrinsic_width;
+  iface->get_intrinsic_height = preview_paintable_get_intrinsic_height;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PreviewPaintable, preview_paintable, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (GDK_TYPE_PAINTABLE,
+                                                      preview_paintable_iface_init))
+
+static void
+preview_paintable_finalize (GObject *object)
+{
+  g_clear_object (&PREVIEW_PAINTABLE (object)->texture);
+  G_OBJECT_CLASS (preview_paintable_parent_class)->finalize (object);
+}
+
+static void
+preview_paintable_class_init (PreviewPaintableClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = preview_paintable_finalize;
+}
+
+static void
+preview_paintable_init (PreviewPaintable *self)
+{
+}
+
+/* Takes @texture. */
+static void
+preview_paintable_set_texture (PreviewPaintable *self, GdkTexture *texture)
+{
+  gboolean resized = !self->texture || !texture ||
+                     gdk_texture_get_width (self->texture) != gdk_texture_get_width (texture) ||
+                     gdk_texture_get_height (self->texture) != gdk_texture_get_height (texture);
+
+  g_clear_object (&self->texture);
+  self->texture = texture;
+  if (resized)
+    gdk_paintable_invalidate_size (GDK_PAINTABLE (self));
+  gdk_paintable_invalidate_contents (GDK_PAINTABLE (self));
+}
 
 /* --- Worker ------------------------------------------------------------------------------- */
 
@@ -301,7 +389,8 @@ preview_tick_cb (gpointer data)
                                                     NULL)))
     {
       texture = gdk_memory_texture_new (width, height, GDK_MEMORY_R8G8B8A8, bytes, stride);
-      gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (texture));
+      preview_paintable_set_texture (PREVIEW_PAINTABLE (self->paintable),
+                                     g_steal_pointer (&texture));
       gtk_stack_set_visible_child_name (self->preview_stack, "preview");
       if (self->preview_serial == 0)
         gemba_probe_log ("capture-preview", "width=%u height=%u", width, height);
@@ -309,7 +398,11 @@ preview_tick_cb (gpointer data)
       self->last_frame_time = now;
     }
 
-  /* The state line: what the stream is doing now. */
+  /* The state line: what the stream is doing now, once a second (a label that changes
+   * relayouts the page, and changing numbers are hard to read). */
+  if (self->last_state_time && now - self->last_state_time < G_USEC_PER_SEC)
+    return G_SOURCE_CONTINUE;
+  self->last_state_time = now;
   if (self->last_frame_time == 0)
     state = g_strdup_printf (_("Connecting to %s…"),
                              gemba_frame_source_get_display_name (self->source));
@@ -334,6 +427,11 @@ preview_tick_cb (gpointer data)
         state = g_steal_pointer (&seen);
     }
   gtk_label_set_label (self->state_label, state);
+  /* A dropped stream says so over the frozen picture too. */
+  gtk_widget_set_visible (self->drop_label, self->live && self->last_frame_time != 0 &&
+                          now - self->last_frame_time > STALL_SECONDS * G_USEC_PER_SEC);
+  if (gtk_widget_get_visible (self->drop_label))
+    gtk_label_set_label (GTK_LABEL (self->drop_label), state);
   return G_SOURCE_CONTINUE;
 }
 
@@ -370,6 +468,7 @@ capture_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
   g_clear_handle_id (&self->preview_id, g_source_remove);
   g_clear_object (&self->source);
+  gtk_widget_set_visible (self->drop_label, FALSE);
   gtk_label_set_label (self->state_label, text);
   update_rows (self);
   reload_grid_cb (self);
@@ -440,6 +539,7 @@ start_clicked_cb (GembaCapturePage *self)
   self->cancellable = g_cancellable_new ();
   self->preview_serial = 0;
   self->last_frame_time = 0;
+  self->last_state_time = 0;
   self->n_run_base = self->n_session;
   memset (&self->last_progress, 0, sizeof self->last_progress);
   self->preview_id = g_timeout_add (PREVIEW_INTERVAL_MS, preview_tick_cb, self);
@@ -539,7 +639,7 @@ devices_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
                                          : g_strdup (info->name);
       gtk_string_list_append (list, text);
     }
-  gtk_string_list_append (list, _("A stream URL or a video file"));
+  gtk_string_list_append (list, _("Stream or video file"));
   adw_combo_row_set_model (self->source_row, G_LIST_MODEL (list));
   adw_combo_row_set_selected (self->source_row, 0);
   if (!devices || devices->len == 0)
@@ -581,6 +681,7 @@ gemba_capture_page_dispose (GObject *object)
   g_clear_object (&self->chooser);
   g_clear_object (&self->project);
   g_clear_pointer (&self->devices, g_ptr_array_unref);
+  g_clear_object (&self->paintable);
   gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_CAPTURE_PAGE);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
@@ -610,6 +711,7 @@ gemba_capture_page_class_init (GembaCapturePageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaCapturePage, state_label);
   gtk_widget_class_bind_template_child (widget_class, GembaCapturePage, preview_stack);
   gtk_widget_class_bind_template_child (widget_class, GembaCapturePage, preview);
+  gtk_widget_class_bind_template_child (widget_class, GembaCapturePage, drop_label);
   gtk_widget_class_bind_template_callback (widget_class, start_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, stop_clicked_cb);
   gtk_widget_class_bind_template_callback (widget_class, browse_clicked_cb);
@@ -623,6 +725,8 @@ static void
 gemba_capture_page_init (GembaCapturePage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->paintable = g_object_new (PREVIEW_TYPE_PAINTABLE, NULL);
+  gtk_picture_set_paintable (self->preview, GDK_PAINTABLE (self->paintable));
   g_signal_connect (self->source_row, "notify::selected", G_CALLBACK (rows_changed_cb), self);
   g_signal_connect (self->mode_row, "notify::selected", G_CALLBACK (rows_changed_cb), self);
   gemba_locator_watch (GTK_WIDGET (self->source_row), "capture.source");

@@ -170,8 +170,17 @@ checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       g_clear_pointer (&self->checked_path, g_free);
       if (g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED))
         {
-          text = g_strdup_printf (_("The regression gate refuses %s. Nothing was written.\n\n%s"),
-                                  self->model_name, error->message);
+          /* The core's message lists the failures as "  - …" lines between a heading and a
+           * hint about the CLI's --force: show the failures only. */
+          g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
+          g_autoptr(GString) failures = g_string_new (NULL);
+
+          for (guint i = 0; lines[i]; i++)
+            if (g_str_has_prefix (lines[i], "  - "))
+              g_string_append_printf (failures, "\n• %s", lines[i] + 4);
+          text = g_strdup_printf (_("The regression gate refuses %s against production. "
+                                    "Nothing was written.\n%s"), self->model_name,
+                                  failures->len ? failures->str : error->message);
           gtk_widget_set_visible (self->reason_group, TRUE);
           gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
           gemba_probe_log ("export-gate", "result=refused");

@@ -27,7 +27,9 @@
 #include "gemba-window.h"
 #include "gemba-workflow.h"
 
-#define MAX_CHANGED_ROWS 200
+/* Rows of changed frames built at a time: each is a few widgets, and a weak model can change
+ * hundreds of verdicts. */
+#define CHANGED_ROWS_STEP 20
 
 struct _GembaModelsPage
 {
@@ -56,7 +58,10 @@ struct _GembaModelsPage
   GCancellable *cancellable;    /* listing and comparing */
   GCancellable *promote_cancellable;
   GPtrArray *changed;           /* ChangedFrame of the comparison shown */
+  char *name_a, *name_b;        /* the compared versions' names */
+  guint n_rows;                 /* changed rows built */
   gboolean filling;
+  gboolean reload_pending;      /* asked while hidden: done when shown */
 };
 
 G_DEFINE_FINAL_TYPE (GembaModelsPage, gemba_models_page, GTK_TYPE_WIDGET)
@@ -466,22 +471,19 @@ set_confusion (GembaConfusionView *view, GembaModelRecord *record, GembaEvaluati
   gtk_widget_set_visible (GTK_WIDGET (view), TRUE);
 }
 
+/* Builds the next CHANGED_ROWS_STEP rows, then a "Show more" row if some are left. */
 static void
-fill_changed (GembaModelsPage *self, Comparison *c)
+add_changed_rows (GembaModelsPage *self)
 {
-  g_autofree char *heading = NULL;
-  guint n_fixed = 0, n_broken = 0;
+  GtkListBoxRow *more = g_object_get_data (G_OBJECT (self->changed_list), "more-row");
+  guint end = MIN (self->changed->len, self->n_rows + CHANGED_ROWS_STEP);
 
-  clear_container (GTK_WIDGET (self->changed_list));
-  g_clear_pointer (&self->changed, g_ptr_array_unref);
-  self->changed = g_steal_pointer (&c->changed);
-  if (!self->changed)
+  if (more)
     {
-      gtk_widget_set_visible (GTK_WIDGET (self->changed_heading), FALSE);
-      gtk_widget_set_visible (GTK_WIDGET (self->changed_list), FALSE);
-      return;
+      gtk_list_box_remove (self->changed_list, GTK_WIDGET (more));
+      g_object_set_data (G_OBJECT (self->changed_list), "more-row", NULL);
     }
-  for (guint i = 0; i < self->changed->len; i++)
+  for (guint i = self->n_rows; i < end; i++)
     {
       ChangedFrame *cf = g_ptr_array_index (self->changed, i);
       gboolean right_b = g_str_equal (cf->verdict_b, cf->label);
@@ -490,13 +492,9 @@ fill_changed (GembaModelsPage *self, Comparison *c)
       g_autofree char *subtitle = NULL;
       GtkWidget *row, *icon;
 
-      n_fixed += right_b && !right_a;
-      n_broken += right_a && !right_b;
-      if (i >= MAX_CHANGED_ROWS)
-        continue;
       row = adw_action_row_new ();
       /* The model's verdicts, e.g. "Model 1: ok → Model 2: scratch". */
-      title = g_strdup_printf (_("%s: %s → %s: %s"), c->a->name, cf->verdict_a, c->b->name,
+      title = g_strdup_printf (_("%s: %s → %s: %s"), self->name_a, cf->verdict_a, self->name_b,
                                cf->verdict_b);
       subtitle = g_strdup_printf (_("Labeled %s · %s · frame %.10s%s"), cf->label,
                                   cf->frame->source_name ? cf->frame->source_name : _("no source"),
@@ -520,6 +518,57 @@ fill_changed (GembaModelsPage *self, Comparison *c)
         gemba_locator_watch (row, "models.changed0");
       gtk_list_box_append (self->changed_list, row);
     }
+  self->n_rows = end;
+  if (end < self->changed->len)
+    {
+      g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                            "Show More (%u more frame)",
+                                                            "Show More (%u more frames)",
+                                                            self->changed->len - end),
+                                               self->changed->len - end);
+      GtkWidget *row = gtk_list_box_row_new ();
+      GtkWidget *label = gtk_label_new (text);
+
+      gtk_widget_set_margin_top (label, 12);
+      gtk_widget_set_margin_bottom (label, 12);
+      gtk_list_box_row_set_child (GTK_LIST_BOX_ROW (row), label);
+      g_object_set_data (G_OBJECT (row), "changed-index", GUINT_TO_POINTER (G_MAXUINT));
+      g_object_set_data (G_OBJECT (self->changed_list), "more-row", row);
+      gtk_list_box_append (self->changed_list, row);
+    }
+}
+
+static void
+fill_changed (GembaModelsPage *self, Comparison *c)
+{
+  g_autofree char *heading = NULL;
+  guint n_fixed = 0, n_broken = 0;
+
+  g_object_set_data (G_OBJECT (self->changed_list), "more-row", NULL);
+  clear_container (GTK_WIDGET (self->changed_list));
+  g_clear_pointer (&self->changed, g_ptr_array_unref);
+  self->changed = g_steal_pointer (&c->changed);
+  self->n_rows = 0;
+  g_free (self->name_a);
+  g_free (self->name_b);
+  self->name_a = g_strdup (c->a->name);
+  self->name_b = g_strdup (c->b->name);
+  if (!self->changed)
+    {
+      gtk_widget_set_visible (GTK_WIDGET (self->changed_heading), FALSE);
+      gtk_widget_set_visible (GTK_WIDGET (self->changed_list), FALSE);
+      return;
+    }
+  for (guint i = 0; i < self->changed->len; i++)
+    {
+      ChangedFrame *cf = g_ptr_array_index (self->changed, i);
+      gboolean right_b = g_str_equal (cf->verdict_b, cf->label);
+      gboolean right_a = g_str_equal (cf->verdict_a, cf->label);
+
+      n_fixed += right_b && !right_a;
+      n_broken += right_a && !right_b;
+    }
+  add_changed_rows (self);
   if (self->changed->len == 0)
     heading = g_strdup_printf (_("No frame’s verdict differs between %s and %s."),
                                c->a->name, c->b->name);
@@ -847,10 +896,14 @@ dropdown_changed_cb (GtkDropDown *dropdown, GParamSpec *pspec, GembaModelsPage *
 static void
 changed_activated_cb (GembaModelsPage *self, GtkListBoxRow *row)
 {
+  guint index = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (row), "changed-index"));
+
   if (!self->changed)
     return;
-  open_changed_frame (self, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (row),
-                                                                  "changed-index")));
+  if (index == G_MAXUINT)
+    add_changed_rows (self);
+  else
+    open_changed_frame (self, index);
 }
 
 static void
@@ -921,6 +974,16 @@ export_clicked_cb (GembaModelsPage *self)
 /* --- Overrides ---------------------------------------------------------------------------- */
 
 static void
+gemba_models_page_map (GtkWidget *widget)
+{
+  GembaModelsPage *self = GEMBA_MODELS_PAGE (widget);
+
+  GTK_WIDGET_CLASS (gemba_models_page_parent_class)->map (widget);
+  if (self->reload_pending)
+    gemba_models_page_reload (self, 0);
+}
+
+static void
 gemba_models_page_dispose (GObject *object)
 {
   GembaModelsPage *self = GEMBA_MODELS_PAGE (object);
@@ -942,12 +1005,24 @@ gemba_models_page_dispose (GObject *object)
 }
 
 static void
+gemba_models_page_finalize (GObject *object)
+{
+  GembaModelsPage *self = GEMBA_MODELS_PAGE (object);
+
+  g_free (self->name_a);
+  g_free (self->name_b);
+  G_OBJECT_CLASS (gemba_models_page_parent_class)->finalize (object);
+}
+
+static void
 gemba_models_page_class_init (GembaModelsPageClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gemba_models_page_dispose;
+  object_class->finalize = gemba_models_page_finalize;
+  widget_class->map = gemba_models_page_map;
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE_PATH "/gemba-models-page.ui");
   gtk_widget_class_bind_template_child (widget_class, GembaModelsPage, stack);
@@ -1016,6 +1091,13 @@ gemba_models_page_reload (GembaModelsPage *self, gint64 select_id)
     self->select_id = select_id;
   if (!self->project)
     return;
+  /* Comparing classifies the test frames and builds rows: not while nobody looks. */
+  if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      self->reload_pending = TRUE;
+      return;
+    }
+  self->reload_pending = FALSE;
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();

@@ -59,6 +59,7 @@ struct _GembaTrainingPage
   GArray *start_ids;              /* gint64 per start_row item: 0 = from scratch */
   GPtrArray *models;              /* GembaModelRecord */
   gint64 production_id;
+  gint64 defaults_parent;         /* the start whose defaults the rows show; -1: none yet */
   gint64 last_model_id;
   gint64 run_started;             /* µs, monotonic */
   guint n_reports;
@@ -256,6 +257,7 @@ apply_defaults (GembaTrainingPage *self)
 static void
 start_changed_cb (AdwComboRow *row, GParamSpec *pspec, GembaTrainingPage *self)
 {
+  self->defaults_parent = selected_parent (self);
   apply_defaults (self);
 }
 
@@ -293,14 +295,14 @@ models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
         if (m->production)
           {
             self->production_id = m->id;
-            text = g_strdup_printf (_("Fine-tune %s (production)"), m->name);
+            text = g_strdup_printf (_("%s (production)"), m->name);
           }
         else
-          text = g_strdup_printf (_("Fine-tune %s"), m->name);
+          text = g_strdup (m->name);
         gtk_string_list_append (list, text);
         g_array_append_val (self->start_ids, m->id);
       }
-  gtk_string_list_append (list, _("A new model, from scratch"));
+  gtk_string_list_append (list, _("Nothing: a new model"));
   {
     gint64 zero = 0;
     g_array_append_val (self->start_ids, zero);
@@ -311,7 +313,13 @@ models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   adw_combo_row_set_model (self->start_row, G_LIST_MODEL (list));
   adw_combo_row_set_selected (self->start_row, selected);
   g_signal_handlers_unblock_by_func (self->start_row, start_changed_cb, self);
-  apply_defaults (self);
+  /* After a run or a promotion the list is read again: keep what the user set in Advanced
+   * unless the start changed. */
+  if (selected_parent (self) != self->defaults_parent)
+    {
+      self->defaults_parent = selected_parent (self);
+      apply_defaults (self);
+    }
 }
 
 static void
@@ -523,6 +531,8 @@ start_clicked_cb (GembaTrainingPage *self)
   gtk_label_set_label (self->detail_label, "");
   gtk_widget_set_visible (self->result_box, FALSE);
   set_running (self, TRUE);
+  /* Room for the progress and the curves on a small screen. */
+  adw_expander_row_set_expanded (self->advanced_row, FALSE);
   gemba_probe_log ("train-started", "parent=%" G_GINT64_FORMAT " epochs=%d", parent, epochs);
 
   task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
@@ -622,6 +632,7 @@ gemba_training_page_init (GembaTrainingPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   self->start_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->defaults_parent = -1;
   self->loss_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_LOSS));
   self->accuracy_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_ACCURACY));
   for (guint i = 0; i < 2; i++)
@@ -654,6 +665,7 @@ gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
   g_clear_object (&self->cancellable);
   set_running (self, FALSE);
   g_set_object (&self->project, project);
+  self->defaults_parent = -1;
   gtk_widget_set_visible (self->result_box, FALSE);
   gtk_label_set_label (self->status_label, _("No training has run in this session."));
   gtk_label_set_label (self->detail_label, "");

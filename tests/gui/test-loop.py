@@ -37,6 +37,20 @@ def cli(*args, **kw):
                           **kw).stdout
 
 
+def shot(app, name):
+    """app.screenshot, retried: the workbench renders the window only when its layout is
+    valid, and a live preview keeps the page busy."""
+    for _ in range(6):
+        before = app.count("screenshot")
+        app.action("debug-screenshot", name)
+        try:
+            app.wait_for("screenshot", before + 1, timeout=5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError("no screenshot %s" % name)
+
+
 def where(app, name, timeout=30):
     """The newest logged place of a watched widget: (x, y, w, h) in window coordinates."""
     deadline = time.monotonic() + timeout
@@ -44,7 +58,16 @@ def where(app, name, timeout=30):
         found = [e for e in app.events() if e[1] == "where" and e[2].get("name") == name]
         if found:
             f = found[-1][2]
-            return tuple(int(float(f[k])) for k in ("x", "y", "w", "h"))
+            x, y, w, h = (int(float(f[k])) for k in ("x", "y", "w", "h"))
+            # Before its first layout a widget is logged at a made-up place: wait for a real
+            # one, and for the layout to settle.
+            if x >= 0 and y >= 0 and w > 1 and h > 1:
+                time.sleep(0.3)
+                again = [e for e in app.events()
+                         if e[1] == "where" and e[2].get("name") == name]
+                if len(again) == len(found):
+                    return x, y, w, h
+                continue
         if app.proc.poll() is not None:
             raise AssertionError("gemba-workbench exited while looking for %s" % name)
         time.sleep(0.05)
@@ -189,7 +212,7 @@ def capture(app, work, project, shots):
     video = os.path.join(work, "belt.webm")
     make_video(video)
     page(app, 1)
-    app.screenshot("capture-1-idle")
+    shot(app, "capture-1-idle")
     stalls = []
 
     # A video file, one frame every second of video: 0, 1, 2, 3, 4 s of a 5 s clip.
@@ -208,13 +231,13 @@ def capture(app, work, project, shots):
     assert int(done[2]["stored"]) == 5, done
     n = frames_from(project, os.path.basename(video))
     assert n == 5, "%d frames of %s in the project, expected 5" % (n, video)
-    app.screenshot("capture-2-video-done")
+    shot(app, "capture-2-video-done")
     # The grid shows them: it reloads when it comes back into view.
     loads = app.count("list-loaded")
     page(app, 0)
     app.wait_for("list-loaded", loads + 1, timeout=30)
     app.settle(0.5)
-    app.screenshot("capture-3-grid-with-video-frames")
+    shot(app, "capture-3-grid-with-video-frames")
     page(app, 1)
     g.log("video: 5 frames stored with their source, and the grid reloaded")
 
@@ -242,12 +265,12 @@ def capture(app, work, project, shots):
         app.wait_for("capture-stored", app.count("capture-stored") + 1, timeout=20)
         app.settle(0.3)
         stalls.append(stall(app, "capture-stream"))
-        app.screenshot("capture-4-stream-live")
+        shot(app, "capture-4-stream-live")
         # Drop the stream, then bring it back with another colour.
         server.send_signal(signal.SIGTERM)
         server.wait(10)
         app.settle(3.5)
-        app.screenshot("capture-5-stream-dropped")
+        shot(app, "capture-5-stream-dropped")
         app.action("debug-probe", "reset")
         server = start_rtsp(exe, port, "0xff00ff00")
         app.wait_for("capture-reconnected", 1, timeout=90)
@@ -270,17 +293,17 @@ def capture(app, work, project, shots):
         raise AssertionError("no frames from the stream; sources: %r" % names)
     assert n_stream >= 2, n_stream
     app.settle(0.5)
-    app.screenshot("capture-6-stream-done")
+    shot(app, "capture-6-stream-done")
     g.log("RTSP: %d snapshots stored across a drop and a reconnection" % n_stream)
     return max(stalls), n_stream
 
 
 def training(app, project):
     page(app, 2)
-    app.screenshot("training-1-idle")
+    shot(app, "training-1-idle")
     click(app, "training.advanced")
     app.settle(0.5)
-    app.screenshot("training-2-advanced")
+    shot(app, "training-2-advanced")
     set_spin(app, "training.epochs", "60")
     app.action("debug-probe", "reset")
     click(app, "training.start")
@@ -290,16 +313,18 @@ def training(app, project):
     fractions = [float(e[2]["fraction"]) for e in app.events() if e[1] == "train-progress"]
     assert len(fractions) >= 3 and fractions[-1] > fractions[0], fractions
     stalls = [stall(app, "training-cancelled-run")]
-    app.screenshot("training-3-running")
+    shot(app, "training-3-running")
     click(app, "training.cancel")
     app.wait_for("train-cancelled", timeout=60)
     assert len(models(project)) == 1, "a cancelled run left a model: %r" % models(project)
     leftovers = [d for d in os.listdir(os.path.join(project, "models")) if d.startswith(".")]
     assert not leftovers, "a cancelled run left %r" % leftovers
     app.settle(0.3)
-    app.screenshot("training-4-cancelled")
+    shot(app, "training-4-cancelled")
     g.log("cancelled at %.0f %%: no model, no staging folder" % (100 * fractions[-1]))
 
+    click(app, "training.advanced")     # Start folded it away to show the curves
+    app.settle(0.5)
     set_spin(app, "training.epochs", "8")
     app.action("debug-probe", "reset")
     started = time.monotonic()
@@ -312,7 +337,7 @@ def training(app, project):
     rows = models(project)
     assert len(rows) == 2 and rows[1][1] == 1, rows
     app.settle(0.5)
-    app.screenshot("training-5-done")
+    shot(app, "training-5-done")
     g.log("fine-tune: model %s in %.1f s wall (%.1f s training)"
           % (done[2]["model"], wall, float(done[2]["train_s"])))
     return max_stall, wall, int(done[2]["model"])
@@ -322,14 +347,14 @@ def models_page(app, work, project, new_id):
     click(app, "training.compare")
     app.wait_for("models-compared", 1, timeout=60)
     app.settle(0.6)
-    app.screenshot("models-1-compare")
+    shot(app, "models-1-compare")
     compared = [e for e in app.events() if e[1] == "models-compared"][-1][2]
     assert compared["a"] == "1" and compared["b"] == str(new_id), compared
     if int(compared["changed"]) > 0:
         click(app, "models.changed0")
         app.wait_for("changed-frame-opened")
         app.settle(0.8)
-        app.screenshot("models-2-changed-frame")
+        shot(app, "models-2-changed-frame")
         key_in(dialog_window(app), "Escape")
         app.settle(0.5)
         out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.proc.pid)],
@@ -346,7 +371,7 @@ def models_page(app, work, project, new_id):
     gate = app.wait_for("export-gate", timeout=120)
     assert not os.path.exists(out), "the package was written before the gate's result was shown"
     app.settle(0.3)
-    app.screenshot("models-3-export-gate")
+    shot(app, "models-3-export-gate")
     if gate[2]["result"] == "passed":
         click(app, "export.write", window=dialog)
     else:
@@ -357,7 +382,7 @@ def models_page(app, work, project, new_id):
     app.wait_for("exported", timeout=120)
     assert os.path.exists(out), out
     app.settle(0.3)
-    app.screenshot("models-4-exported")
+    shot(app, "models-4-exported")
     key_in(dialog, "Escape")
     app.settle(0.3)
     g.log("export: gate %s, then %s written" % (gate[2]["result"], out))
@@ -371,14 +396,14 @@ def models_page(app, work, project, new_id):
     assert review_after != review_before, "the review queue did not change with the new model"
     app.wait_for("models-compared", compares + 1, timeout=60)
     app.settle(0.5)
-    app.screenshot("models-5-promoted")
+    shot(app, "models-5-promoted")
     # The grid (the review queue) follows the new production model when shown again.
     loads = app.count("list-loaded")
     page(app, 0)
     loaded = app.wait_for("list-loaded", loads + 1, timeout=30)
     assert int(loaded[2]["n"]) == len(review_after), (loaded, len(review_after))
     app.settle(0.8)
-    app.screenshot("frames-after-promotion")
+    shot(app, "frames-after-promotion")
     g.log("promoted model %d: the review queue changed (%d → %d frames, first %s → %s)"
           % (new_id, len(review_before), len(review_after), review_before[:1], review_after[:1]))
 
@@ -391,13 +416,13 @@ def tour(work, project, lang, size, tag):
         app.start(project, screenshot_dir=shots)
         app.wait_for("grid-painted")
         app.settle(0.8)
-        app.screenshot("1-frames")
+        shot(app, "1-frames")
         for i, name in ((1, "2-capture"), (2, "3-training"), (3, "4-models")):
             page(app, i)
             if i == 3:
                 app.wait_for("models-compared", timeout=60)
             app.settle(0.8)
-            app.screenshot(name)
+            shot(app, name)
         app.quit()
     finally:
         app.kill()
