@@ -203,6 +203,8 @@ rebuild (GembaClassEditor *self)
       gtk_editable_set_text (GTK_EDITABLE (row), klass->name);
       adw_entry_row_set_show_apply_button (ADW_ENTRY_ROW (row), TRUE);
       g_signal_connect (row, "apply", G_CALLBACK (rename_applied_cb), self);
+      /* Enter applies too (in libadwaita 1.2 it only activates). */
+      g_signal_connect (row, "entry-activated", G_CALLBACK (rename_applied_cb), self);
 
       color = gtk_color_button_new ();
       if (gdk_rgba_parse (&rgba, klass->color))
@@ -283,6 +285,7 @@ gemba_class_editor_init (GembaClassEditor *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect (self->new_row, "apply", G_CALLBACK (new_applied_cb), self);
+  g_signal_connect (self->new_row, "entry-activated", G_CALLBACK (new_applied_cb), self);
 }
 
 GtkWindow *
@@ -295,5 +298,7 @@ gemba_class_editor_new (GtkWindow *parent, GembaProject *project)
   self->classes_id = g_signal_connect (project, "classes-changed",
                                        G_CALLBACK (classes_changed_cb), self);
   rebuild (self);
+  /* Adding a class is what the editor is opened for most. */
+  gtk_widget_grab_focus (GTK_WIDGET (self->new_row));
   return GTK_WINDOW (self);
 }

@@ -70,6 +70,9 @@ gemba_preferences_init (GembaPreferences *self)
     gtk_widget_set_tooltip_text (GTK_WIDGET (self->annotator_row),
                                  _("When empty, your user name is used."));
   g_signal_connect (self->annotator_row, "apply", G_CALLBACK (annotator_applied_cb), self);
+  /* Enter applies too (in libadwaita 1.2 it only activates). */
+  g_signal_connect (self->annotator_row, "entry-activated", G_CALLBACK (annotator_applied_cb),
+                    self);
   g_settings_bind (self->settings, "thumbnail-size", self->thumbnail_spin, "value",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "preload-depth", self->preload_spin, "value",

@@ -194,9 +194,11 @@ class Workbench:
     def focus(self):
         subprocess.run(["xdotool", "windowfocus", "--sync", self.window], check=False)
 
-    def key(self, *keys, delay=40):
-        """Real key presses (XTEST) into the focused workbench window."""
-        self.focus()
+    def key(self, *keys, delay=40, focus=True):
+        """Real key presses (XTEST) into the workbench window, or with focus=False into
+        whatever window has the focus (a dialog the workbench opened)."""
+        if focus:
+            self.focus()
         subprocess.run(["xdotool", "key", "--delay", str(delay)] + list(keys), check=True)
 
     def click(self, x, y, button=1):

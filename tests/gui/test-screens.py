@@ -8,6 +8,7 @@ that what was done by key reached the project (one label given in the frame view
 SPDX-License-Identifier: GPL-3.0-or-later
 """
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,19 +63,34 @@ def run(lang, size, root):
         app.settle(1.0)
         app.screenshot("07-classes")
         assert shots_of(app, "07-classes-1"), "the class editor did not open on Ctrl+K"
-        app.key("Escape")
+        # Adding a class by keyboard: the editor opens on "New class name".
+        subprocess.run(["xdotool", "type", "--delay", "40", "burr"], check=True)
+        app.key("Return", focus=False)
+        app.settle(1.0)
+        app.screenshot("07-classes-added")
+        app.key("Escape", focus=False)
         app.settle(0.5)
         app.key("ctrl+comma")
         app.settle(1.0)
         app.screenshot("08-preferences")
         assert shots_of(app, "08-preferences-1"), "preferences did not open on Ctrl+,"
+        # The annotator's name, typed and confirmed with Enter, signs the next label.
+        subprocess.run(["xdotool", "type", "--delay", "40", "anna"], check=True)
+        app.key("Return", focus=False)
+        app.settle(0.5)
+        app.key("Escape", focus=False)
+        app.settle(0.5)
+        app.key("Return")   # the grid's selected frame, large
+        app.settle(0.8)
+        app.key("1")
+        app.wait_for("labeled", 2)
         app.key("Escape")
         app.settle(0.5)
         app.key("ctrl+question")
         app.settle(1.0)
         app.screenshot("09-shortcuts")
         assert shots_of(app, "09-shortcuts-1"), "the shortcuts window did not open on Ctrl+?"
-        app.key("Escape")
+        app.key("Escape", focus=False)
         app.settle(0.5)
         # About, from the main menu by keys: F10 opens it, Up wraps to its last item.
         app.key("F10")
@@ -83,7 +99,7 @@ def run(lang, size, root):
         app.settle(1.0)
         app.screenshot("10-about")
         assert shots_of(app, "10-about-1"), "About did not open from the main menu"
-        app.key("Escape")
+        app.key("Escape", focus=False)
         app.settle(0.5)
         app.quit()
     finally:
@@ -94,7 +110,15 @@ def run(lang, size, root):
     before.close()
     n = con.execute("SELECT count(*) FROM labels").fetchone()[0] - n_before
     con.close()
-    assert n == 1, "expected the one label given by key 2, found %d" % n
+    assert n == 2, "expected the two labels given by keys 2 and 1, found %d" % n
+    con = g.db(project)
+    burr = con.execute("SELECT key FROM classes WHERE name = 'burr'").fetchone()
+    author = con.execute("SELECT author FROM labels ORDER BY id DESC LIMIT 1").fetchone()[0]
+    con.close()
+    assert burr is not None, "the class typed in the class editor was not added"
+    assert burr[0] == 5, "the new class got key %r, expected the next free key 5" % (burr[0],)
+    assert author == "anna", "the last label was signed %r, not by the name set in the " \
+        "preferences" % author
     g.log("%s: screenshots in %s" % (tag, shots))
 
 
