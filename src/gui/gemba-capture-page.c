@@ -428,9 +428,10 @@ preview_tick_cb (gpointer data)
     }
   gtk_label_set_label (self->state_label, state);
   /* A dropped stream says so over the frozen picture too. */
-  gtk_widget_set_visible (self->drop_label, self->live && self->last_frame_time != 0 &&
+  gtk_widget_set_visible (gtk_widget_get_parent (self->drop_label),
+                          self->live && self->last_frame_time != 0 &&
                           now - self->last_frame_time > STALL_SECONDS * G_USEC_PER_SEC);
-  if (gtk_widget_get_visible (self->drop_label))
+  if (gtk_widget_get_visible (gtk_widget_get_parent (self->drop_label)))
     gtk_label_set_label (GTK_LABEL (self->drop_label), state);
   return G_SOURCE_CONTINUE;
 }
@@ -468,7 +469,7 @@ capture_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
   g_clear_handle_id (&self->preview_id, g_source_remove);
   g_clear_object (&self->source);
-  gtk_widget_set_visible (self->drop_label, FALSE);
+  gtk_widget_set_visible (gtk_widget_get_parent (self->drop_label), FALSE);
   gtk_label_set_label (self->state_label, text);
   update_rows (self);
   reload_grid_cb (self);
