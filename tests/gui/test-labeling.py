@@ -81,14 +81,18 @@ def main():
     assert kinds.count("set") == 20 and kinds.count("undo") == 3, kinds
     g.log("after the first session: 17 labels, 3 undone — as expected")
 
-    # Restart: the labels are there, and the undo state too — Ctrl+Shift+Z redoes the last
-    # undone label (frame 17), then Ctrl+Z undoes it again.
+    # Restart with no project named: the last one comes back, at the size it was closed at.
+    # The labels are there, and the undo state too: Ctrl+Shift+Z redoes the last undone
+    # label (frame 17).
+    first_size = [e for e in app.events() if e[1] == "screenshot"][0][2]["size"]
     app = g.Workbench(work)
     try:
-        app.start(project, screenshot_dir=shots)
+        app.start(None, screenshot_dir=shots)
         app.wait_for("grid-painted")
         app.settle()
         app.screenshot("5-after-restart")
+        size = [e for e in app.events() if e[1] == "screenshot"][0][2]["size"]
+        assert size == first_size, "window restored at %s, closed at %s" % (size, first_size)
         app.key("ctrl+shift+z")
         redone = app.wait_for("redone")
         app.quit()
