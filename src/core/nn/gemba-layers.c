@@ -3,7 +3,9 @@
 #include "config.h"
 
 /* The kernels are simple loops over the channel axis that the compiler must vectorise. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize ("O3", "no-tree-loop-distribute-patterns")
+#endif
 
 #include <math.h>
 #include <string.h>

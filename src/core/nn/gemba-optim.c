@@ -2,7 +2,9 @@
 
 #include "config.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize ("O3")
+#endif
 
 #include <math.h>
 #include <string.h>
