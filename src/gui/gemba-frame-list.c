@@ -20,6 +20,7 @@
 
 #define PAGE_SIZE 48
 #define CACHE_SIZE 1536
+#define KEPT_PAGES 24      /* rows read ahead or behind, kept for items not made yet */
 
 struct _GembaFrameList
 {
@@ -35,6 +36,8 @@ struct _GembaFrameList
   GHashTable *items;           /* frame id → GList link in lru (data: GembaFrameItem, owned) */
   GQueue lru;
   GHashTable *pending_pages;   /* page index → TRUE */
+  GHashTable *kept_frames;     /* frame id → GembaFrame, owned by a page in kept_pages */
+  GQueue kept_pages;           /* GPtrArray of GembaFrame, oldest first */
   GThreadPool *pool;
   guint64 next_serial;
 };
@@ -114,6 +117,30 @@ clear_items (GembaFrameList *self)
   g_hash_table_remove_all (self->items);
   g_queue_clear_full (&self->lru, g_object_unref);
   g_hash_table_remove_all (self->pending_pages);
+  g_hash_table_remove_all (self->kept_frames);
+  g_queue_clear_full (&self->kept_pages, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
+keep_page (GembaFrameList *self, GPtrArray *frames)
+{
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = g_ptr_array_index (frames, i);
+      if (frame)
+        g_hash_table_insert (self->kept_frames, &frame->id, frame);
+    }
+  g_queue_push_tail (&self->kept_pages, g_ptr_array_ref (frames));
+  while (self->kept_pages.length > KEPT_PAGES)
+    {
+      g_autoptr(GPtrArray) old = g_queue_pop_head (&self->kept_pages);
+      for (guint i = 0; i < old->len; i++)
+        {
+          GembaFrame *frame = g_ptr_array_index (old, i);
+          if (frame && g_hash_table_lookup (self->kept_frames, &frame->id) == frame)
+            g_hash_table_remove (self->kept_frames, &frame->id);
+        }
+    }
 }
 
 static GembaFrameItem *
@@ -168,11 +195,11 @@ page_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
           GList *link = g_hash_table_lookup (self->items, &frame->id);
 
           if (link && !gemba_frame_item_get_frame (link->data))
-            {
-              job->frames->pdata[i] = NULL;
-              gemba_frame_item_set_frame (link->data, frame);
-            }
+            gemba_frame_item_set_frame (link->data, gemba_frame_copy (frame));
         }
+      /* Rows read ahead are kept, so that the items made when they scroll into view come
+       * with their frame: one layout instead of a blank cell and a second one. */
+      keep_page (self, job->frames);
     }
   page_job_free (job);
 }
@@ -226,13 +253,25 @@ gemba_frame_list_get_item (GListModel *model, guint position)
   id = g_array_index (self->ids, gint64, position);
   if (!(item = lookup_item (self, id)))
     {
+      const GembaFrame *kept = g_hash_table_lookup (self->kept_frames, &id);
+
       item = gemba_frame_item_new (id);
+      if (kept)
+        gemba_frame_item_set_frame (item, gemba_frame_copy (kept));
       g_queue_push_head (&self->lru, item);
       g_hash_table_insert (self->items, g_memdup2 (&id, sizeof id), self->lru.head);
       evict (self);
     }
   if (!gemba_frame_item_get_frame (item))
-    request_page (self, position / PAGE_SIZE);
+    {
+      guint page = position / PAGE_SIZE;
+
+      /* This page first (newest request first), then the pages around it. */
+      if (page > 0)
+        request_page (self, page - 1);
+      request_page (self, page + 1);
+      request_page (self, page);
+    }
   return g_object_ref (item);
 }
 
@@ -266,6 +305,7 @@ gemba_frame_list_finalize (GObject *object)
   g_clear_pointer (&self->ids, g_array_unref);
   g_hash_table_destroy (self->items);
   g_hash_table_destroy (self->pending_pages);
+  g_hash_table_destroy (self->kept_frames);
   G_OBJECT_CLASS (gemba_frame_list_parent_class)->finalize (object);
 }
 
@@ -286,6 +326,8 @@ gemba_frame_list_init (GembaFrameList *self)
 {
   self->items = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->pending_pages = g_hash_table_new (NULL, NULL);
+  self->kept_frames = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_queue_init (&self->kept_pages);
   g_queue_init (&self->lru);
   self->pool = g_thread_pool_new (page_worker, self, 1, FALSE, NULL);
   g_thread_pool_set_sort_function (self->pool, job_newest_first, NULL);
@@ -407,6 +449,8 @@ gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame)
 
   g_return_if_fail (GEMBA_IS_FRAME_LIST (self));
 
+  /* A kept row is stale now: an item made later reads it again. */
+  g_hash_table_remove (self->kept_frames, &frame->id);
   if ((link = g_hash_table_lookup (self->items, &frame->id)))
     gemba_frame_item_set_frame (link->data, frame);
   else
