@@ -312,8 +312,11 @@ gemba_cli_show (int argc, char **argv)
   g_string_append_printf (out, _("Package:   %s\n"), argv[1]);
   g_string_append_printf (out, _("Model:     %s %s"), model_field (pkg, "name"),
                           model_field (pkg, "version"));
-  if (model_field (pkg, "parent") && *model_field (pkg, "parent"))
-    g_string_append_printf (out, _(" (fine-tuned from %s)"), model_field (pkg, "parent"));
+  {
+    const char *parent = model_field (pkg, "parent");
+    if (parent && *parent)
+      g_string_append_printf (out, _(" (fine-tuned from %s)"), parent);
+  }
   g_string_append_c (out, '\n');
   classes = g_strjoinv (", ", (char **) gemba_package_get_classes (pkg));
   g_string_append_printf (out, _("Classes:   %s\n"), classes);

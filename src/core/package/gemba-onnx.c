@@ -417,7 +417,6 @@ gemba_onnx_export (GembaNet *net, const char *model_name, const char * const *cl
   Onnx__ValueInfoProto *inputs[1];
   Onnx__ValueInfoProto *outputs[2];
   g_autofree char *classes_text = NULL;
-  const char *logits;
   guint n_layers;
   GBytes *bytes = NULL;
   gsize size;
@@ -440,13 +439,12 @@ gemba_onnx_export (GembaNet *net, const char *model_name, const char * const *cl
       goto out;
     }
 
-  logits = b.names[n_layers - 1];
   {
     /* The last node's output is called "logits": rename it rather than add an Identity. */
     Onnx__NodeProto *last = g_ptr_array_index (b.nodes, b.nodes->len - 1);
     const char *softmax_in[] = { "logits", NULL };
     Onnx__AttributeProto *attrs[] = { attr_int (&b, "axis", 1), NULL };
-    g_assert (g_str_equal (last->output[0], logits));
+    g_assert (g_str_equal (last->output[0], b.names[n_layers - 1]));
     last->output[0] = str (&b, "logits");
     add_node (&b, "Softmax", "probabilities", softmax_in, attrs);
   }
