@@ -314,6 +314,14 @@ def training(app, project):
     assert len(fractions) >= 3 and fractions[-1] > fractions[0], fractions
     stalls = [stall(app, "training-cancelled-run")]
     shot(app, "training-3-running")
+    # Labeling goes on while it trains: the first frame of the review queue gets a label.
+    labeled = app.count("labeled")
+    page(app, 0)
+    app.key("2")                # the selected frame, the first of the queue
+    app.wait_for("labeled", labeled + 1, timeout=30)
+    assert app.count("train-cancelled") + app.count("train-done") == 0, \
+        "the training run ended before the label was given: make it longer"
+    page(app, 2)
     click(app, "training.cancel")
     app.wait_for("train-cancelled", timeout=60)
     assert len(models(project)) == 1, "a cancelled run left a model: %r" % models(project)
@@ -321,7 +329,8 @@ def training(app, project):
     assert not leftovers, "a cancelled run left %r" % leftovers
     app.settle(0.3)
     shot(app, "training-4-cancelled")
-    g.log("cancelled at %.0f %%: no model, no staging folder" % (100 * fractions[-1]))
+    g.log("labeled a frame while training; cancelled at %.0f %%: no model, no staging folder"
+          % (100 * fractions[-1]))
 
     click(app, "training.advanced")     # Start folded it away to show the curves
     app.settle(0.5)
