@@ -74,7 +74,6 @@ typedef struct {
   char *author;
   GembaWorkflowTrainOptions options;
   GWeakRef page;
-  GMutex lock;
   gint64 last_report;       /* µs, monotonic: reports are thinned to ~15 a second */
 } TrainJob;
 
@@ -94,7 +93,6 @@ train_job_free (TrainJob *job)
   g_free (job->path);
   g_free (job->author);
   g_weak_ref_clear (&job->page);
-  g_mutex_clear (&job->lock);
   g_free (job);
 }
 
@@ -508,7 +506,6 @@ start_clicked_cb (GembaTrainingPage *self)
   job = g_new0 (TrainJob, 1);
   job->path = g_strdup (gemba_project_get_path (self->project));
   job->author = g_settings_get_string (settings, "annotator-name");
-  g_mutex_init (&job->lock);
   g_weak_ref_init (&job->page, self);
   gemba_workflow_train_options_init (&job->options, parent);
   if (!parent && arch != job->options.settings.net.arch)
