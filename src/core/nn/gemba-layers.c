@@ -12,6 +12,7 @@
 #include <cblas.h>
 
 #include "gemba-layers.h"
+#include "gemba-conv-direct-private.h"
 
 /* Column buffers of this many floats keep a GEMM panel in L2. */
 #define COL_TARGET (1 << 17)
@@ -172,6 +173,7 @@ gemba_layer_free (GembaLayer *l)
   gemba_floats_free (l->save_mean);
   gemba_floats_free (l->save_invstd);
   gemba_floats_free (l->aux);
+  gemba_floats_free (l->packed);
   g_free (l->partial);
   g_free (l);
 }
@@ -395,6 +397,26 @@ layer_partial (GembaLayer *l, gsize n)
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
+/* 0: none, 1: ReLU, 2: ReLU6, applied by a frozen convolution */
+static int
+conv_act (const GembaLayer *l)
+{
+  if (l->kind != GEMBA_LAYER_CONV)
+    return 0;
+  return l->act == GEMBA_LAYER_RELU ? 1 : l->act == GEMBA_LAYER_RELU6 ? 2 : 0;
+}
+
+GEMBA_CLONES static void
+apply_act (float *y, gsize n, int act)
+{
+  if (act == 1)
+    for (gsize i = 0; i < n; i++)
+      y[i] = MAX (y[i], 0.0f);
+  else if (act == 2)
+    for (gsize i = 0; i < n; i++)
+      y[i] = MIN (MAX (y[i], 0.0f), 6.0f);
+}
+
 typedef struct {
   GembaLayer *l;
   GembaPool *pool;
@@ -542,6 +564,7 @@ conv_fwd_task (gpointer data, int task, int thread)
     {
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, l->out_c, K, 1.0f,
                    job->x + p0 * l->in_c, l->in_c, l->w, K, beta, y, l->out_c);
+      apply_act (y, m * l->out_c, conv_act (l));
       return;
     }
 
@@ -553,6 +576,7 @@ conv_fwd_task (gpointer data, int task, int thread)
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (int) m, cog, K, 1.0f,
                    col, K, l->w + (gsize) g * cog * K, K, beta, y + g * cog, l->out_c);
     }
+  apply_act (y, m * l->out_c, conv_act (l));
 }
 
 static void
@@ -663,6 +687,7 @@ dw_forward_rows (const GembaLayer *l, const float *x, const float *wt, float *y,
 {
   const int C = l->in_c;
   const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+  const int act = conv_act (l);
   DwTap taps[l->kh * l->kw];
 
   for (int oy = oy0; oy < oy1; oy++)
@@ -689,6 +714,12 @@ dw_forward_rows (const GembaLayer *l, const float *x, const float *wt, float *y,
               }
           }
         dw_sum_taps (taps, n, C, l->b, out);
+        if (act == 1)
+          for (int c = 0; c < C; c++)
+            out[c] = MAX (out[c], 0.0f);
+        else if (act == 2)
+          for (int c = 0; c < C; c++)
+            out[c] = MIN (MAX (out[c], 0.0f), 6.0f);
       }
 }
 
@@ -820,10 +851,62 @@ dw_transpose_weights (GembaLayer *l)
 }
 
 static void
+direct_fwd_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  int n_groups = job->n_tasks;
+  int nbk = _gemba_conv_direct_n_blocks (l);
+  int pc = task / n_groups, g = task % n_groups;
+  gsize p0 = (gsize) pc * job->chunk;
+  gsize p1 = MIN (p0 + job->chunk, job->total);
+
+  _gemba_conv_direct_run (l, l->packed, job->x, job->out, p0, p1, nbk * g / n_groups,
+                          nbk * (g + 1) / n_groups, conv_act (l));
+}
+
+/* Frozen convolution with packed weights: pixel chunks that keep their input in L2; where the
+ * image is too small to split (the last MobileNetV2 stages), output channel blocks instead. */
+static void
+direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y)
+{
+  int nt = gemba_pool_get_n_threads (pool);
+  int nbk = _gemba_conv_direct_n_blocks (l);
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
+  gsize chunk;
+  int n_chunks;
+
+  job.total = (gsize) batch * l->out_h * l->out_w;
+  job.n_tasks = 1;   /* channel groups */
+  if (job.total <= 256 && nt > 1)
+    {
+      job.n_tasks = MIN (nbk, 4 * nt);
+      chunk = job.total;
+    }
+  else
+    {
+      gsize cap = MAX ((gsize) 48, (gsize) 32768 / ((gsize) l->in_c * l->kh));
+
+      chunk = (job.total + 4 * nt - 1) / (4 * nt);
+      chunk = MAX ((gsize) 48, MIN (chunk, cap));
+      chunk = (chunk + 11) / 12 * 12;
+    }
+  job.chunk = chunk;
+  n_chunks = (int) ((job.total + chunk - 1) / chunk);
+  gemba_pool_run_dynamic (pool, n_chunks * job.n_tasks, direct_fwd_task, &job);
+}
+
+static void
 conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y)
 {
   int nt = gemba_pool_get_n_threads (pool);
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
+
+  if (l->packed)
+    {
+      direct_forward (l, pool, batch, x, y);
+      return;
+    }
 
   gemba_pool_reserve (pool, gemba_layer_scratch_floats (l, batch, nt));
   if (conv_is_depthwise (l))
@@ -1686,6 +1769,16 @@ gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean traini
     default:
       g_assert_not_reached ();
     }
+}
+
+void
+gemba_layer_freeze (GembaLayer *l, GembaLayerKind act)
+{
+  if (l->kind != GEMBA_LAYER_CONV)
+    return;
+  l->act = act == GEMBA_LAYER_RELU || act == GEMBA_LAYER_RELU6 ? act : GEMBA_LAYER_CONV;
+  gemba_floats_free (l->packed);
+  l->packed = _gemba_conv_direct_usable (l) ? _gemba_conv_direct_pack (l) : NULL;
 }
 
 void

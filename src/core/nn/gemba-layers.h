@@ -44,8 +44,9 @@ typedef struct {
   int kh, kw, stride, pad, groups; /* convolution and pooling */
   float p;                          /* dropout probability */
   float eps, momentum;              /* batch-norm */
-  GembaLayerKind act;               /* batch-norm: GEMBA_LAYER_RELU or _RELU6 applied to its
-                                     * output (fused, one pass less), else GEMBA_LAYER_BATCH_NORM */
+  GembaLayerKind act;               /* batch-norm, and convolutions after
+                                     * gemba_layer_freeze(): GEMBA_LAYER_RELU or _RELU6 applied
+                                     * to its output (fused, one pass less), else none */
   gsize n_w, n_b;                   /* parameter counts (n_b == 0: no bias) */
   float *w, *b;
   float *gw, *gb;
@@ -56,6 +57,7 @@ typedef struct {
   gsize aux_size;
   double *partial;
   gsize partial_size;
+  float *packed;                     /* frozen convolution: weights for the direct kernels */
 } GembaLayer;
 
 GEMBA_API GembaLayer *gemba_layer_new_conv (int in_h, int in_w, int in_c, int out_c,
@@ -96,6 +98,11 @@ GEMBA_API void gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, 
                                      const float *x, const float *x2, const float *y,
                                      const float *dy, float *dx, gboolean accumulate,
                                      float *dx2, gboolean accumulate2);
+
+/* From now on the layer only runs inference with its current weights (later changes to them are
+ * not seen): a convolution packs its weights for the direct kernels where the CPU has them, and
+ * applies @act (GEMBA_LAYER_RELU or _RELU6; anything else: none) to its output. */
+GEMBA_API void gemba_layer_freeze (GembaLayer *l, GembaLayerKind act);
 
 /* Folds an inference-mode batch-norm into the convolution before it (adds a bias if needed). */
 GEMBA_API void gemba_layer_fold_batch_norm (GembaLayer *conv, const GembaLayer *bn);

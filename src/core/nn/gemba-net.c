@@ -683,6 +683,28 @@ gemba_net_fold_batch_norm (GembaNet *net)
       gemba_layer_fold_batch_norm (in->layer, n->layer);
       n->skip = TRUE;
     }
+  /* Inference only from here: each convolution applies the ReLU/ReLU6 after its folded
+   * batch-norm as it writes its output, and packs its weights for the direct kernels. */
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *n = node_at (net, (int) i);
+      GembaLayerKind act = GEMBA_LAYER_CONV;
+
+      if (n->layer->kind != GEMBA_LAYER_CONV)
+        continue;
+      if (i + 2 < net->nodes->len)
+        {
+          Node *bn = node_at (net, (int) i + 1);
+          Node *a = node_at (net, (int) i + 2);
+
+          if (bn->skip && bn->input == (int) i && a->fused && a->input == (int) i + 1)
+            {
+              act = a->layer->kind;
+              a->skip = TRUE;
+            }
+        }
+      gemba_layer_freeze (n->layer, act);
+    }
   net->folded = TRUE;
   /* the parameter list changes (new biases); buffers are re-planned */
   clear_params (net);

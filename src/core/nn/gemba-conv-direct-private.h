@@ -1,0 +1,23 @@
+/* gemba-conv-direct-private.h: inference convolutions without im2col (AVX-512)
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include "gemba-layers.h"
+
+G_BEGIN_DECLS
+
+/* Whether this CPU and this convolution (groups 1) can use the direct kernels. */
+gboolean _gemba_conv_direct_usable (const GembaLayer *l);
+/* The weights [block of 32 outputs][kh][kw][in][32] then the bias [blocks × 32], zero-padded;
+ * free with gemba_floats_free(). */
+float *_gemba_conv_direct_pack (const GembaLayer *l);
+int _gemba_conv_direct_n_blocks (const GembaLayer *l);
+/* y = act (conv (x) + b) for output pixels [p0, p1) of the batch and output channel blocks
+ * [nb0, nb1); @act: 0 none, 1 ReLU, 2 ReLU6. */
+void _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
+                             gsize p0, gsize p1, int nb0, int nb1, int act);
+
+G_END_DECLS

@@ -1,0 +1,304 @@
+#define G_LOG_DOMAIN "gemba-nn"
+
+#include "config.h"
+
+/* gemba-conv-direct.c: inference convolutions as an implicit GEMM with an AVX-512 micro-kernel
+ *
+ * At batch 1 the GEMMs of a small CNN are skinny (16–128 output channels), and OpenBLAS's
+ * sgemm plus im2col reaches a third of what the FMA units can do. Here a tile of up to 12
+ * consecutive output pixels of one row × 32 output channels is summed in registers straight
+ * from the NHWC input (no im2col: each kernel tap of a tile reads a strided run of input
+ * pixels), starting from the bias, and the ReLU/ReLU6 that follows is applied as the tile is
+ * stored. Weights are packed once, when the network is folded for inference.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize ("O3")
+#endif
+
+#include <string.h>
+
+#include "gemba-conv-direct-private.h"
+
+#define NB 32        /* output channels per packed block */
+#define MAX_TAPS 49
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_DIRECT 1
+#else
+#define HAVE_DIRECT 0
+#endif
+
+gboolean
+_gemba_conv_direct_usable (const GembaLayer *l)
+{
+#if HAVE_DIRECT
+  static int cpu = -1;
+
+  if (cpu < 0)
+    {
+      __builtin_cpu_init ();
+      cpu = __builtin_cpu_supports ("avx512f") && g_getenv ("GEMBA_NN_NO_DIRECT") == NULL;
+    }
+  return cpu && l->kind == GEMBA_LAYER_CONV && l->groups == 1 && l->kh * l->kw <= MAX_TAPS;
+#else
+  (void) l;
+  return FALSE;
+#endif
+}
+
+static int
+n_blocks (const GembaLayer *l)
+{
+  return (l->out_c + NB - 1) / NB;
+}
+
+static gsize
+conv_k (const GembaLayer *l)
+{
+  return (gsize) l->kh * l->kw * l->in_c;
+}
+
+float *
+_gemba_conv_direct_pack (const GembaLayer *l)
+{
+  const gsize K = conv_k (l);
+  const int nb = n_blocks (l);
+  float *p = gemba_floats_new ((gsize) nb * (K + 1) * NB);   /* zeroed: padding channels */
+  float *bias = p + (gsize) nb * K * NB;
+
+  for (int co = 0; co < l->out_c; co++)
+    {
+      float *dst = p + (gsize) (co / NB) * K * NB + co % NB;
+      const float *src = l->w + (gsize) co * K;
+
+      for (gsize k = 0; k < K; k++)
+        dst[k * NB] = src[k];
+      bias[co] = l->b ? l->b[co] : 0.0f;
+    }
+  return p;
+}
+
+#if HAVE_DIRECT
+
+typedef struct {
+  const float *a[MAX_TAPS];   /* first pixel's input at each tap */
+  const float *w[MAX_TAPS];   /* the block's weights at each tap, [C][NB] */
+  int n_taps;
+  int C;
+  gsize step;                 /* floats between the inputs of neighbouring output pixels */
+  const float *bias;          /* [NB] */
+  float *y;                   /* first pixel's output, channel 0 of the block */
+  int y_stride;               /* out_c */
+  int n_valid;                /* channels of the block that exist (1–32) */
+  int act;                    /* 0, 1: ReLU, 2: ReLU6 */
+} Tile;
+
+#define AVX512 __attribute__ ((target ("avx512f")))
+
+static inline AVX512 __attribute__ ((always_inline)) __m512
+apply_act (__m512 v, int act)
+{
+  if (act)
+    v = _mm512_max_ps (v, _mm512_setzero_ps ());
+  if (act == 2)
+    v = _mm512_min_ps (v, _mm512_set1_ps (6.0f));
+  return v;
+}
+
+/* R pixels × V vectors of 16 channels; R and V are constants after inlining. */
+static inline AVX512 __attribute__ ((always_inline)) void
+tile_body (const Tile *t, const int R, const int V)
+{
+  __m512 acc[12][2];
+  const gsize step = t->step;
+  const int C = t->C;
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; v++)
+      acc[r][v] = _mm512_load_ps (t->bias + 16 * v);
+
+  for (int k = 0; k < t->n_taps; k++)
+    {
+      const float *restrict a = t->a[k];
+      const float *restrict w = t->w[k];
+
+      for (int c = 0; c < C; c++)
+        {
+          __m512 w0 = _mm512_load_ps (w + (gsize) c * NB);
+          __m512 w1 = V > 1 ? _mm512_load_ps (w + (gsize) c * NB + 16) : w0;
+
+#pragma GCC unroll 12
+          for (int r = 0; r < R; r++)
+            {
+              __m512 b = _mm512_set1_ps (a[r * step + c]);
+
+              acc[r][0] = _mm512_fmadd_ps (b, w0, acc[r][0]);
+              if (V > 1)
+                acc[r][1] = _mm512_fmadd_ps (b, w1, acc[r][1]);
+            }
+        }
+    }
+
+  {
+    const int n0 = MIN (t->n_valid, 16);
+    const int n1 = t->n_valid - n0;
+    const __mmask16 m0 = (__mmask16) ((1u << n0) - 1);
+    const __mmask16 m1 = (__mmask16) (n1 > 0 ? (1u << n1) - 1 : 0);
+
+#pragma GCC unroll 12
+    for (int r = 0; r < R; r++)
+      {
+        float *y = t->y + (gsize) r * t->y_stride;
+
+        if (n0 == 16)
+          _mm512_storeu_ps (y, apply_act (acc[r][0], t->act));
+        else
+          _mm512_mask_storeu_ps (y, m0, apply_act (acc[r][0], t->act));
+        if (V > 1)
+          {
+            if (n1 == 16)
+              _mm512_storeu_ps (y + 16, apply_act (acc[r][1], t->act));
+            else
+              _mm512_mask_storeu_ps (y + 16, m1, apply_act (acc[r][1], t->act));
+          }
+      }
+  }
+}
+
+#define TILE_FN(R, V) \
+  AVX512 __attribute__ ((noinline)) static void \
+  tile_##R##_##V (const Tile *t) { tile_body (t, R, V); }
+
+TILE_FN (1, 1) TILE_FN (2, 1) TILE_FN (3, 1) TILE_FN (4, 1) TILE_FN (5, 1) TILE_FN (6, 1)
+TILE_FN (7, 1) TILE_FN (8, 1) TILE_FN (9, 1) TILE_FN (10, 1) TILE_FN (11, 1) TILE_FN (12, 1)
+TILE_FN (1, 2) TILE_FN (2, 2) TILE_FN (3, 2) TILE_FN (4, 2) TILE_FN (5, 2) TILE_FN (6, 2)
+TILE_FN (7, 2) TILE_FN (8, 2) TILE_FN (9, 2) TILE_FN (10, 2) TILE_FN (11, 2) TILE_FN (12, 2)
+
+typedef void (*TileFn) (const Tile *t);
+
+static const TileFn tile_fns[2][13] = {
+  { NULL, tile_1_1, tile_2_1, tile_3_1, tile_4_1, tile_5_1, tile_6_1, tile_7_1, tile_8_1,
+    tile_9_1, tile_10_1, tile_11_1, tile_12_1 },
+  { NULL, tile_1_2, tile_2_2, tile_3_2, tile_4_2, tile_5_2, tile_6_2, tile_7_2, tile_8_2,
+    tile_9_2, tile_10_2, tile_11_2, tile_12_2 },
+};
+
+/* Output pixels [ox0, ox1) of row @oy of image @img, all of whose windows share the column
+ * taps [kx0, kx1), for blocks [nb0, nb1). */
+static void
+run_segment (const GembaLayer *l, const float *packed, const float *x, float *y, int img, int oy,
+             int ox0, int ox1, int kx0, int kx1, int nb0, int nb1, int act)
+{
+  const gsize K = conv_k (l);
+  const float *bias = packed + (gsize) n_blocks (l) * K * NB;
+  const float *xi = x + (gsize) img * l->in_h * l->in_w * l->in_c;
+  Tile t;
+  int ky0 = MAX (0, l->pad - oy * l->stride);
+  int ky1 = MIN (l->kh, l->in_h + l->pad - oy * l->stride);
+
+  t.C = l->in_c;
+  t.step = (gsize) l->stride * l->in_c;
+  t.y_stride = l->out_c;
+  t.act = act;
+
+  for (int nb = nb0; nb < nb1; nb++)
+    {
+      const float *wb = packed + (gsize) nb * K * NB;
+      int V;
+
+      t.n_valid = MIN (NB, l->out_c - nb * NB);
+      V = t.n_valid > 16 ? 2 : 1;
+      t.bias = bias + nb * NB;
+      for (int ox = ox0; ox < ox1;)
+        {
+          int R = MIN (12, ox1 - ox);
+          int ix0 = ox * l->stride - l->pad;
+
+          t.n_taps = 0;
+          for (int ky = ky0; ky < ky1; ky++)
+            {
+              int iy = oy * l->stride - l->pad + ky;
+
+              for (int kx = kx0; kx < kx1; kx++)
+                {
+                  t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0 + kx) * l->in_c;
+                  t.w[t.n_taps] = wb + (gsize) (ky * l->kw + kx) * l->in_c * NB;
+                  t.n_taps++;
+                }
+            }
+          t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
+          tile_fns[V - 1][R] (&t);
+          ox += R;
+        }
+    }
+}
+
+void
+_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
+                        gsize p0, gsize p1, int nb0, int nb1, int act)
+{
+  const gsize hw = (gsize) l->out_h * l->out_w;
+
+  if (l->kh == 1 && l->kw == 1 && l->stride == 1 && l->pad == 0)
+    {
+      /* pointwise: the pixels of the whole batch are one long row */
+      GembaLayer row = *l;
+
+      row.in_h = row.out_h = 1;
+      row.in_w = row.out_w = (int) (p1 - p0);
+      run_segment (&row, packed, x + p0 * l->in_c, y + p0 * l->out_c, 0, 0, 0,
+                   (int) (p1 - p0), 0, 1, nb0, nb1, act);
+      return;
+    }
+
+  while (p0 < p1)
+    {
+      int img = (int) (p0 / hw);
+      int oy = (int) (p0 % hw / l->out_w);
+      int ox0 = (int) (p0 % l->out_w);
+      int ox1 = (int) MIN ((gsize) l->out_w, ox0 + (p1 - p0));
+      int ox = ox0;
+
+      /* columns whose windows lie inside the image get every column tap; the others (at most
+       * pad / stride + 1 on each side) one pixel at a time with the taps that exist */
+      while (ox < ox1)
+        {
+          int ix0 = ox * l->stride - l->pad;
+          int kx0 = MAX (0, -ix0);
+          int kx1 = MIN (l->kw, l->in_w - ix0);
+          int end = ox + 1;
+
+          if (kx0 == 0 && kx1 == l->kw)
+            while (end < ox1 && end * l->stride - l->pad + l->kw <= l->in_w)
+              end++;
+          run_segment (l, packed, x, y, img, oy, ox, end, kx0, kx1, nb0, nb1, act);
+          ox = end;
+        }
+      p0 += ox1 - ox0;
+    }
+}
+
+#else
+
+void
+_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
+                        gsize p0, gsize p1, int nb0, int nb1, int act)
+{
+  (void) l; (void) packed; (void) x; (void) y; (void) p0; (void) p1; (void) nb0; (void) nb1;
+  (void) act;
+  g_assert_not_reached ();
+}
+
+#endif
+
+int
+_gemba_conv_direct_n_blocks (const GembaLayer *l)
+{
+  return n_blocks (l);
+}
