@@ -66,6 +66,16 @@ thumbnail_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
 }
 
+/* A label given the text it has does not lay out again: while scrolling, most recycled
+ * cells show the same words ("Unlabeled"), and every skipped relayout is a grid that
+ * is not measured again. */
+static void
+set_markup (GtkLabel *label, const char *markup)
+{
+  if (g_strcmp0 (gtk_label_get_label (label), markup) != 0)
+    gtk_label_set_markup (label, markup);
+}
+
 static void
 update (GembaFrameCell *self)
 {
@@ -76,15 +86,15 @@ update (GembaFrameCell *self)
 
   if (!frame)
     {
-      gtk_label_set_label (self->label_label, " ");
-      gtk_label_set_label (self->prediction_label, " ");
+      set_markup (self->label_label, " ");
+      set_markup (self->prediction_label, " ");
       gtk_widget_set_visible (GTK_WIDGET (self->mark_label), FALSE);
       gtk_widget_remove_css_class (GTK_WIDGET (self), "false-reading");
       return;
     }
 
   label = gemba_class_markup (self->project, frame->label_class_id);
-  gtk_label_set_markup (self->label_label, label);
+  set_markup (self->label_label, label);
   false_reading = gemba_frame_item_is_false_reading (self->item);
   if (frame->pred_class_id != 0)
     {
@@ -100,7 +110,7 @@ update (GembaFrameCell *self)
                                         plain);
         }
     }
-  gtk_label_set_markup (self->prediction_label, prediction ? prediction : " ");
+  set_markup (self->prediction_label, prediction ? prediction : " ");
   gtk_widget_set_visible (GTK_WIDGET (self->mark_label), false_reading);
   if (false_reading)
     gtk_widget_add_css_class (GTK_WIDGET (self), "false-reading");
@@ -177,6 +187,9 @@ gemba_frame_cell_new (GembaProject *project, guint thumbnail_size)
   /* 4:3 is what line cameras mostly give; other shapes are letterboxed. */
   self->thumb = gemba_thumb_paintable_new (thumbnail_size, thumbnail_size * 3 / 4);
   gtk_picture_set_paintable (self->picture, GDK_PAINTABLE (self->thumb));
+  /* The grid's columns are as wide as a cell's minimum: the thumbnail's full size. */
+  gtk_widget_set_size_request (GTK_WIDGET (self->picture), thumbnail_size,
+                               thumbnail_size * 3 / 4);
   return GTK_WIDGET (self);
 }
 
