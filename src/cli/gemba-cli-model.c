@@ -64,7 +64,7 @@ gemba_cli_train (int argc, char **argv)
   g_autofree char *from = NULL, *arch = NULL;
   GembaWorkflowTrainOptions options;
   TrainView view = { 0 };
-  int epochs = 0, size = 0, seed = -1, threads = 0;
+  int epochs = 0, size = 0, seed = -1, threads = 0, batch = 0, patience = -1;
   double lr = 0, width = 0;
   gboolean no_augment = FALSE, flip_h = FALSE, flip_v = FALSE;
   gint64 parent_id = 0;
@@ -77,6 +77,10 @@ gemba_cli_train (int argc, char **argv)
     { "width", 0, 0, G_OPTION_ARG_DOUBLE, &width, N_("MobileNetV2 width, 0.35–1.0"), N_("W") },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, N_("At most N epochs"), N_("N") },
     { "size", 0, 0, G_OPTION_ARG_INT, &size, N_("Input size in pixels (default 128)"), N_("PX") },
+    { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per training step (default 32)"),
+      N_("N") },
+    { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
+      N_("Stop after N epochs without a better validation accuracy (0: never)"), N_("N") },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Peak learning rate"), N_("RATE") },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Seed: the same seed gives the same model"),
       N_("N") },
@@ -130,6 +134,8 @@ gemba_cli_train (int argc, char **argv)
         return gemba_cli_usage (argv[0], _("the width must be between 0.35 and 1.0"));
       options.settings.net.width_mult = width;
     }
+  if (epochs > 0 || batch > 0)
+    options.adapt_to_data = FALSE;
   if (epochs > 0)
     options.settings.epochs = epochs;
   if (size > 0)
@@ -140,6 +146,10 @@ gemba_cli_train (int argc, char **argv)
     }
   if (lr > 0)
     options.settings.lr = lr;
+  if (batch > 0)
+    options.settings.batch_size = batch;
+  if (patience >= 0)
+    options.settings.patience = patience;
   if (seed >= 0)
     options.settings.seed = seed;
   if (threads > 0)

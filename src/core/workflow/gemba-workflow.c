@@ -23,6 +23,8 @@ gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 pa
   gemba_train_settings_init (&options->settings, GEMBA_ARCH_SMALL_CNN);
   options->parent_id = parent_id;
   options->false_reading_weight = GEMBA_WORKFLOW_FALSE_READING_WEIGHT;
+  options->adapt_to_data = TRUE;
+  options->settings.patience = 20;
   if (parent_id)
     {
       /* A fine-tune starts from good weights: fewer epochs, a gentler rate, no warm-up. */
@@ -386,6 +388,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   g_autofree char *staging = NULL;
   g_auto(Samples) samples = { 0 };
   GembaModelRecord record = { 0 };
+  GembaTrainSettings settings;
   GembaStats stats;
   GError *local = NULL;
   gint64 run_id, production, n_test;
@@ -416,7 +419,19 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
         return NULL;
     }
 
-  trainer = gemba_trainer_new (&options->settings, (const char *const *) names->pdata);
+  settings = options->settings;
+  if (options->adapt_to_data)
+    {
+      guint steps;
+      if (samples.train->len < 1000)
+        settings.batch_size = MIN (settings.batch_size, 16);
+      steps = (samples.train->len + settings.batch_size - 1) / settings.batch_size;
+      /* A fine-tune keeps its short schedule; a new model gets enough steps to learn. */
+      if (!options->parent_id)
+        settings.epochs = CLAMP ((int) ((GEMBA_WORKFLOW_MIN_STEPS + steps - 1) / steps),
+                                 settings.epochs, 80);
+    }
+  trainer = gemba_trainer_new (&settings, (const char *const *) names->pdata);
   gemba_trainer_set_samples (trainer, (GembaTrainSample *) samples.train->data, samples.train->len,
                              (GembaTrainSample *) samples.val->data, samples.val->len);
   if (parent)

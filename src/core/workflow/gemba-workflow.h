@@ -27,14 +27,21 @@ G_BEGIN_DECLS
  * @settings: training settings (architecture, input, epochs, …); for a fine-tune the
  *   parent's architecture and input recipe win
  * @false_reading_weight: loss weight of frames that a production model once got wrong
+ * @adapt_to_data: size the batch and the number of epochs to the data set, so that a few
+ *   hundred frames still get enough optimiser steps (batch 16 below 1,000 training frames;
+ *   at least GEMBA_WORKFLOW_MIN_STEPS steps, at most 80 epochs); early stopping still applies
  */
 typedef struct {
   gint64 parent_id;
   GembaTrainSettings settings;
   float false_reading_weight;
+  gboolean adapt_to_data;
 } GembaWorkflowTrainOptions;
 
-/* Defaults: a new small CNN, or (with @parent_id) a short fine-tune at a lower rate. */
+#define GEMBA_WORKFLOW_MIN_STEPS 600
+
+/* Defaults: a new small CNN, or (with @parent_id) a short fine-tune at a lower rate; both
+ * adapted to the data set's size. */
 GEMBA_API void gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options,
                                                   gint64 parent_id);
 
