@@ -9,9 +9,10 @@
 
 G_BEGIN_DECLS
 
-/* Whether this CPU and this convolution (groups 1) can use the direct kernels. */
+/* Whether this CPU and this convolution (groups 1, or depthwise) can use the direct kernels. */
 gboolean _gemba_conv_direct_usable (const GembaLayer *l);
-/* The weights [block of 32 outputs][kh][kw][in][32] then the bias [blocks × 32], zero-padded;
+/* The weights [block of 32 outputs][kh][kw][in][32] then the bias [blocks × 32], zero-padded
+ * (depthwise: see below);
  * free with gemba_floats_free(). */
 float *_gemba_conv_direct_pack (const GembaLayer *l);
 int _gemba_conv_direct_n_blocks (const GembaLayer *l);
@@ -19,5 +20,10 @@ int _gemba_conv_direct_n_blocks (const GembaLayer *l);
  * [nb0, nb1); @act: 0 none, 1 ReLU, 2 ReLU6. */
 void _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
                              gsize p0, gsize p1, int nb0, int nb1, int act);
+
+/* Depthwise: output rows [r0, r1) of the batch, from _gemba_conv_direct_pack()'s
+ * [kh][kw][C rounded up to 16] weights and bias. */
+void _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,
+                                       float *y, gsize r0, gsize r1, int act);
 
 G_END_DECLS

@@ -32,6 +32,12 @@
 #define HAVE_DIRECT 0
 #endif
 
+static gboolean
+is_depthwise (const GembaLayer *l)
+{
+  return l->groups > 1 && l->groups == l->in_c && l->out_c == l->in_c;
+}
+
 gboolean
 _gemba_conv_direct_usable (const GembaLayer *l)
 {
@@ -43,7 +49,8 @@ _gemba_conv_direct_usable (const GembaLayer *l)
       __builtin_cpu_init ();
       cpu = __builtin_cpu_supports ("avx512f") && g_getenv ("GEMBA_NN_NO_DIRECT") == NULL;
     }
-  return cpu && l->kind == GEMBA_LAYER_CONV && l->groups == 1 && l->kh * l->kw <= MAX_TAPS;
+  return cpu && l->kind == GEMBA_LAYER_CONV && l->kh * l->kw <= MAX_TAPS
+         && (l->groups == 1 || is_depthwise (l));
 #else
   (void) l;
   return FALSE;
@@ -62,9 +69,29 @@ conv_k (const GembaLayer *l)
   return (gsize) l->kh * l->kw * l->in_c;
 }
 
+/* Depthwise: [kh][kw][C rounded up to 16] then the bias [C rounded up]. */
+static float *
+pack_depthwise (const GembaLayer *l)
+{
+  const int kk = l->kh * l->kw;
+  const gsize cp = ((gsize) l->in_c + 15) / 16 * 16;
+  float *p = gemba_floats_new ((gsize) (kk + 1) * cp);
+
+  for (int c = 0; c < l->in_c; c++)
+    {
+      for (int k = 0; k < kk; k++)
+        p[k * cp + c] = l->w[(gsize) c * kk + k];
+      p[kk * cp + c] = l->b ? l->b[c] : 0.0f;
+    }
+  return p;
+}
+
 float *
 _gemba_conv_direct_pack (const GembaLayer *l)
 {
+  if (is_depthwise (l))
+    return pack_depthwise (l);
+
   const gsize K = conv_k (l);
   const int nb = n_blocks (l);
   float *p = gemba_floats_new ((gsize) nb * (K + 1) * NB);   /* zeroed: padding channels */
@@ -284,7 +311,130 @@ _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x
     }
 }
 
+/* ---- depthwise: blocks of 16 channels, up to 8 pixels of a row at a time ---------------- */
+
+typedef struct {
+  const float *a[MAX_TAPS];   /* first pixel's input at each tap, channel 0 */
+  const float *w[MAX_TAPS];   /* weights of each tap, [C rounded up] */
+  int n_taps;
+  int C;
+  gsize step;                 /* floats between the inputs of neighbouring output pixels */
+  const float *bias;
+  float *y;                   /* first pixel's output */
+  int act;
+} DwTile;
+
+static inline AVX512 __attribute__ ((always_inline)) void
+dw_tile_body (const DwTile *t, const int R)
+{
+  const gsize step = t->step;
+
+  for (int c0 = 0; c0 < t->C; c0 += 16)
+    {
+      const __mmask16 m = (__mmask16) (t->C - c0 >= 16 ? 0xffff : (1u << (t->C - c0)) - 1);
+      __m512 acc[8];
+
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++)
+        acc[r] = _mm512_load_ps (t->bias + c0);
+      for (int k = 0; k < t->n_taps; k++)
+        {
+          const float *a = t->a[k] + c0;
+          __m512 w = _mm512_load_ps (t->w[k] + c0);
+
+#pragma GCC unroll 8
+          for (int r = 0; r < R; r++)
+            acc[r] = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (m, a + r * step), w, acc[r]);
+        }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++)
+        _mm512_mask_storeu_ps (t->y + (gsize) r * t->C + c0, m, apply_act (acc[r], t->act));
+    }
+}
+
+#define DW_TILE_FN(R) \
+  AVX512 __attribute__ ((noinline)) static void \
+  dw_tile_##R (const DwTile *t) { dw_tile_body (t, R); }
+
+DW_TILE_FN (1) DW_TILE_FN (2) DW_TILE_FN (3) DW_TILE_FN (4) DW_TILE_FN (5) DW_TILE_FN (6)
+DW_TILE_FN (7) DW_TILE_FN (8)
+
+typedef void (*DwTileFn) (const DwTile *t);
+
+static const DwTileFn dw_tile_fns[9] = {
+  NULL, dw_tile_1, dw_tile_2, dw_tile_3, dw_tile_4, dw_tile_5, dw_tile_6, dw_tile_7, dw_tile_8,
+};
+
+static void
+dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, int img, int oy,
+            int ox0, int ox1, int kx0, int kx1, int act)
+{
+  const int C = l->in_c;
+  const gsize cp = ((gsize) C + 15) / 16 * 16;
+  const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+  int ky0 = MAX (0, l->pad - oy * l->stride);
+  int ky1 = MIN (l->kh, l->in_h + l->pad - oy * l->stride);
+  DwTile t;
+
+  t.C = C;
+  t.step = (gsize) l->stride * C;
+  t.bias = packed + (gsize) l->kh * l->kw * cp;
+  t.act = act;
+  for (int ox = ox0; ox < ox1;)
+    {
+      int R = MIN (8, ox1 - ox);
+      int ix0 = ox * l->stride - l->pad;
+
+      t.n_taps = 0;
+      for (int ky = ky0; ky < ky1; ky++)
+        for (int kx = kx0; kx < kx1; kx++)
+          {
+            int iy = oy * l->stride - l->pad + ky;
+
+            t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0 + kx) * C;
+            t.w[t.n_taps] = packed + (gsize) (ky * l->kw + kx) * cp;
+            t.n_taps++;
+          }
+      t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+      dw_tile_fns[R] (&t);
+      ox += R;
+    }
+}
+
+void
+_gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,
+                                  float *y, gsize r0, gsize r1, int act)
+{
+  for (gsize r = r0; r < r1; r++)
+    {
+      int img = (int) (r / l->out_h);
+      int oy = (int) (r % l->out_h);
+
+      for (int ox = 0; ox < l->out_w;)
+        {
+          int ix0 = ox * l->stride - l->pad;
+          int kx0 = MAX (0, -ix0);
+          int kx1 = MIN (l->kw, l->in_w - ix0);
+          int end = ox + 1;
+
+          if (kx0 == 0 && kx1 == l->kw)
+            while (end < l->out_w && end * l->stride - l->pad + l->kw <= l->in_w)
+              end++;
+          dw_segment (l, packed, x, y, img, oy, ox, end, kx0, kx1, act);
+          ox = end;
+        }
+    }
+}
+
 #else
+
+void
+_gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,
+                                  float *y, gsize r0, gsize r1, int act)
+{
+  (void) l; (void) packed; (void) x; (void) y; (void) r0; (void) r1; (void) act;
+  g_assert_not_reached ();
+}
 
 void
 _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,

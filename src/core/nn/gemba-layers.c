@@ -865,6 +865,16 @@ direct_fwd_task (gpointer data, int task, int thread)
                           nbk * (g + 1) / n_groups, conv_act (l));
 }
 
+static void
+direct_dw_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize r0 = (gsize) task * job->chunk;
+
+  _gemba_conv_direct_run_depthwise (job->l, job->l->packed, job->x, job->out, r0,
+                                    MIN (r0 + job->chunk, job->total), conv_act (job->l));
+}
+
 /* Frozen convolution with packed weights: pixel chunks that keep their input in L2; where the
  * image is too small to split (the last MobileNetV2 stages), output channel blocks instead. */
 static void
@@ -902,6 +912,14 @@ conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *
   int nt = gemba_pool_get_n_threads (pool);
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
 
+  if (l->packed && conv_is_depthwise (l))
+    {
+      job.total = (gsize) batch * l->out_h;
+      job.chunk = MAX ((gsize) 1, (job.total + 4 * nt - 1) / (4 * nt));
+      gemba_pool_run_dynamic (pool, (int) ((job.total + job.chunk - 1) / job.chunk),
+                              direct_dw_task, &job);
+      return;
+    }
   if (l->packed)
     {
       direct_forward (l, pool, batch, x, y);
@@ -1493,6 +1511,56 @@ pool_fwd_task (gpointer data, int task, int thread)
       }
 }
 
+/* Inference max-pool: rows of the batch, no argmax. */
+GEMBA_CLONES static void
+max_pool_rows_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const int C = l->in_c;
+  gsize r0 = (gsize) task * job->chunk;
+  gsize r1 = MIN (r0 + job->chunk, job->total);
+
+  for (gsize r = r0; r < r1; r++)
+    {
+      int img = (int) (r / l->out_h), oy = (int) (r % l->out_h);
+      const float *xi = job->x + (gsize) img * l->in_h * l->in_w * C;
+
+      for (int ox = 0; ox < l->out_w; ox++)
+        {
+          float *restrict out = job->out + (r * l->out_w + ox) * C;
+          gboolean first = TRUE;
+
+          for (int ky = 0; ky < l->kh; ky++)
+            {
+              int iy = oy * l->stride - l->pad + ky;
+
+              if (iy < 0 || iy >= l->in_h)
+                continue;
+              for (int kx = 0; kx < l->kw; kx++)
+                {
+                  int ix = ox * l->stride - l->pad + kx;
+                  const float *restrict in;
+
+                  if (ix < 0 || ix >= l->in_w)
+                    continue;
+                  in = xi + ((gsize) iy * l->in_w + ix) * C;
+                  if (first)
+                    for (int c = 0; c < C; c++)
+                      out[c] = in[c];
+                  else
+                    for (int c = 0; c < C; c++)
+                      out[c] = in[c] > out[c] ? in[c] : out[c];
+                  first = FALSE;
+                }
+            }
+          if (first)
+            for (int c = 0; c < C; c++)
+              out[c] = -INFINITY;
+        }
+    }
+}
+
 GEMBA_CLONES static void
 pool_bwd_task (gpointer data, int task, int thread)
 {
@@ -1701,6 +1769,14 @@ gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, 
       break;
     case GEMBA_LAYER_MAX_POOL:
     case GEMBA_LAYER_AVG_POOL:
+      if (l->frozen && l->kind == GEMBA_LAYER_MAX_POOL)
+        {
+          job.total = (gsize) batch * l->out_h;
+          job.chunk = MAX ((gsize) 1, (job.total + 2 * nt - 1) / (2 * nt));
+          gemba_pool_run_dynamic (pool, (int) ((job.total + job.chunk - 1) / job.chunk),
+                                  max_pool_rows_task, &job);
+          break;
+        }
       layer_aux (l, (gsize) batch * gemba_layer_out_size (l));
       gemba_pool_run_dynamic (pool, batch, pool_fwd_task, &job);
       break;
@@ -1774,6 +1850,7 @@ gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean traini
 void
 gemba_layer_freeze (GembaLayer *l, GembaLayerKind act)
 {
+  l->frozen = TRUE;
   if (l->kind != GEMBA_LAYER_CONV)
     return;
   l->act = act == GEMBA_LAYER_RELU || act == GEMBA_LAYER_RELU6 ? act : GEMBA_LAYER_CONV;

@@ -57,6 +57,7 @@ typedef struct {
   gsize aux_size;
   double *partial;
   gsize partial_size;
+  gboolean frozen;                   /* gemba_layer_freeze(): inference only */
   float *packed;                     /* frozen convolution: weights for the direct kernels */
 } GembaLayer;
 
@@ -100,7 +101,7 @@ GEMBA_API void gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, 
                                      float *dx2, gboolean accumulate2);
 
 /* From now on the layer only runs inference with its current weights (later changes to them are
- * not seen): a convolution packs its weights for the direct kernels where the CPU has them, and
+ * not seen; backward is not possible): a max-pool keeps no argmax, a convolution packs its weights for the direct kernels where the CPU has them, and
  * applies @act (GEMBA_LAYER_RELU or _RELU6; anything else: none) to its output. */
 GEMBA_API void gemba_layer_freeze (GembaLayer *l, GembaLayerKind act);
 

@@ -691,7 +691,10 @@ gemba_net_fold_batch_norm (GembaNet *net)
       GembaLayerKind act = GEMBA_LAYER_CONV;
 
       if (n->layer->kind != GEMBA_LAYER_CONV)
-        continue;
+        {
+          gemba_layer_freeze (n->layer, GEMBA_LAYER_CONV);
+          continue;
+        }
       if (i + 2 < net->nodes->len)
         {
           Node *bn = node_at (net, (int) i + 1);
