@@ -1,11 +1,12 @@
 /* gemba-export-dialog.c: export a model version as a signed package, behind the regression
  * gate, whose result is shown before the package is written
  *
- * "Check" runs gemba_package_export() in a GTask thread into a private temporary folder: the
- * gate compares the model with production on the locked test split and with every corrected
- * false reading. A refusal writes nothing and lists what failed; the user may then export
- * anyway with a written reason (audit trail, manifest, model card). A pass shows that it
- * passed, and only "Write Package" puts the checked package at the chosen path.
+ * "Check" runs the regression gate alone (gemba_package_check_gate()) in a GTask thread: it
+ * compares the model with production on the locked test split and with every corrected false
+ * reading, and writes nothing. A refusal lists what failed; the user may then export anyway
+ * with a written reason (audit trail, manifest, model card). A pass shows that it passed, and
+ * only "Write Package" exports to the chosen path (the export runs the gate again, in case the
+ * project changed in between).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -33,8 +34,6 @@ struct _GembaExportDialog
   char *model_name;
   char *key_path;
   char *out_path;
-  char *checked_path;     /* the package written by a passed check, in tmp_dir */
-  char *tmp_dir;
 
   AdwActionRow *key_row;
   AdwActionRow *out_row;
@@ -58,6 +57,7 @@ typedef struct {
   char *reason;
   gint64 model_id;
   gboolean force;
+  gboolean check_only;
 } ExportJob;
 
 static void
@@ -80,6 +80,16 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   GembaExportOptions options = { 0 };
   gboolean ok;
 
+  if (job->check_only)
+    {
+      char **failures = NULL;
+      if (!(store = gemba_store_open (job->project_path, &error)) ||
+          !gemba_package_check_gate (store, job->model_id, 0, &failures, &error))
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        g_task_return_pointer (task, failures, (GDestroyNotify) g_strfreev);
+      return;
+    }
   if (!(key = gemba_secret_key_load (job->key_path, &error)))
     {
       g_task_return_error (task, g_steal_pointer (&error));
@@ -113,9 +123,6 @@ set_row_path (AdwActionRow *row, const char *path, const char *none)
 static void
 discard_checked (GembaExportDialog *self)
 {
-  if (self->checked_path)
-    g_unlink (self->checked_path);
-  g_clear_pointer (&self->checked_path, g_free);
   gtk_widget_set_visible (self->write_button, FALSE);
 }
 
@@ -136,12 +143,13 @@ update_sensitivity (GembaExportDialog *self)
 }
 
 static void
-run_export (GembaExportDialog *self, const char *path, gboolean force,
+run_export (GembaExportDialog *self, const char *path, gboolean force, gboolean check_only,
             GAsyncReadyCallback callback)
 {
   g_autoptr(GTask) task = NULL;
   ExportJob *job = g_new0 (ExportJob, 1);
 
+  job->check_only = check_only;
   job->project_path = g_strdup (gemba_project_get_path (self->project));
   job->key_path = g_strdup (self->key_path);
   job->out_path = g_strdup (path);
@@ -158,46 +166,48 @@ run_export (GembaExportDialog *self, const char *path, gboolean force,
 }
 
 static void
+show_refusal (GembaExportDialog *self, char **failures)
+{
+  g_autoptr(GString) list = g_string_new (NULL);
+  g_autofree char *text = NULL;
+
+  for (guint i = 0; failures[i]; i++)
+    g_string_append_printf (list, "\n• %s", failures[i]);
+  text = g_strdup_printf (_("The regression gate refuses %s against production. Nothing was "
+                            "written.\n%s"), self->model_name, list->str);
+  gtk_label_set_label (self->result_label, text);
+  gtk_widget_set_visible (self->reason_group, TRUE);
+  gtk_widget_set_visible (self->write_button, FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
+  gemba_probe_log ("export-gate", "result=refused");
+}
+
+static void
 checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaExportDialog) self = user_data;
   g_autoptr(GError) error = NULL;
+  g_auto(GStrv) failures = NULL;
   g_autofree char *text = NULL;
 
   g_clear_object (&self->cancellable);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!(failures = g_task_propagate_pointer (G_TASK (result), &error)))
     {
-      g_clear_pointer (&self->checked_path, g_free);
-      if (g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED))
-        {
-          /* The core's message lists the failures as "  - …" lines between a heading and a
-           * hint about the CLI's --force: show the failures only. */
-          g_auto(GStrv) lines = g_strsplit (error->message, "\n", -1);
-          g_autoptr(GString) failures = g_string_new (NULL);
-
-          for (guint i = 0; lines[i]; i++)
-            if (g_str_has_prefix (lines[i], "  - "))
-              g_string_append_printf (failures, "\n• %s", lines[i] + 4);
-          text = g_strdup_printf (_("The regression gate refuses %s against production. "
-                                    "Nothing was written.\n%s"), self->model_name,
-                                  failures->len ? failures->str : error->message);
-          gtk_widget_set_visible (self->reason_group, TRUE);
-          gtk_widget_add_css_class (GTK_WIDGET (self->result_label), "error");
-          gemba_probe_log ("export-gate", "result=refused");
-        }
-      else
-        {
-          text = g_strdup_printf (_("Could not check %s: %s"), self->model_name, error->message);
-          gemba_probe_log ("export-gate", "result=error");
-        }
+      text = g_strdup_printf (_("Could not check %s: %s"), self->model_name, error->message);
       gtk_label_set_label (self->result_label, text);
+      gemba_probe_log ("export-gate", "result=error");
+      update_sensitivity (self);
+      return;
+    }
+  if (failures[0])
+    {
+      show_refusal (self, failures);
       update_sensitivity (self);
       return;
     }
   text = g_strdup_printf (_("%s passes the regression gate: it is no worse than production on "
                             "the locked test split, overall or for any class, and gets every "
-                            "corrected false reading right. The package is signed and ready; "
-                            "nothing has been written to the chosen file yet."),
+                            "corrected false reading right. Nothing has been written yet."),
                           self->model_name);
   gtk_widget_remove_css_class (GTK_WIDGET (self->result_label), "error");
   gtk_label_set_label (self->result_label, text);
@@ -211,48 +221,41 @@ checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 static void
 check_clicked_cb (GembaExportDialog *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *base = NULL;
-
   discard_checked (self);
-  if (!self->tmp_dir && !(self->tmp_dir = g_dir_make_tmp ("gemba-export-XXXXXX", &error)))
-    {
-      gtk_label_set_label (self->result_label, error->message);
-      return;
-    }
-  base = g_path_get_basename (self->out_path);
-  self->checked_path = g_build_filename (self->tmp_dir, base, NULL);
   gtk_label_set_label (self->result_label, _("Checking against production on the locked test "
                                              "split…"));
-  run_export (self, self->checked_path, FALSE, checked_cb);
+  run_export (self, self->out_path, FALSE, TRUE, checked_cb);
+}
+
+static void
+written_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaExportDialog) self = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *display = g_filename_display_name (self->out_path);
+
+  g_clear_object (&self->cancellable);
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      text = g_strdup_printf (_("Could not write %s: %s"), display, error->message);
+      gtk_label_set_label (self->result_label, text);
+    }
+  else
+    {
+      text = g_strdup_printf (_("Wrote %s."), display);
+      gtk_label_set_label (self->result_label, text);
+      gtk_widget_set_visible (self->write_button, FALSE);
+      gemba_probe_log ("exported", "forced=0");
+    }
+  update_sensitivity (self);
 }
 
 static void
 write_clicked_cb (GembaExportDialog *self)
 {
-  g_autoptr(GFile) from = NULL;
-  g_autoptr(GFile) to = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *text = NULL;
-  g_autofree char *display = NULL;
-
-  if (!self->checked_path)
-    return;
-  /* A rename on one file system, a copy otherwise; both small and quick next to the gate. */
-  from = g_file_new_for_path (self->checked_path);
-  to = g_file_new_for_path (self->out_path);
-  if (!g_file_move (from, to, G_FILE_COPY_OVERWRITE, NULL, NULL, NULL, &error))
-    {
-      text = g_strdup_printf (_("Could not write %s: %s"), self->out_path, error->message);
-      gtk_label_set_label (self->result_label, text);
-      return;
-    }
-  g_clear_pointer (&self->checked_path, g_free);
-  display = g_filename_display_name (self->out_path);
-  text = g_strdup_printf (_("Wrote %s."), display);
-  gtk_label_set_label (self->result_label, text);
-  gtk_widget_set_visible (self->write_button, FALSE);
-  gemba_probe_log ("exported", "forced=0");
+  gtk_label_set_label (self->result_label, _("Writing the signed package…"));
+  run_export (self, self->out_path, FALSE, FALSE, written_cb);
 }
 
 static void
@@ -280,7 +283,7 @@ forced_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 static void
 force_clicked_cb (GembaExportDialog *self)
 {
-  run_export (self, self->out_path, TRUE, forced_cb);
+  run_export (self, self->out_path, TRUE, FALSE, forced_cb);
 }
 
 static void
@@ -365,10 +368,6 @@ gemba_export_dialog_dispose (GObject *object)
   if (self->chooser)
     gtk_native_dialog_destroy (self->chooser);
   g_clear_object (&self->chooser);
-  discard_checked (self);
-  if (self->tmp_dir)
-    g_rmdir (self->tmp_dir);
-  g_clear_pointer (&self->tmp_dir, g_free);
   g_clear_object (&self->project);
   G_OBJECT_CLASS (gemba_export_dialog_parent_class)->dispose (object);
 }

@@ -636,6 +636,40 @@ has_text (const char *s)
 }
 
 gboolean
+gemba_package_check_gate (GembaStore *store, gint64 model_id, int n_threads, char ***failures,
+                          GError **error)
+{
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaClassifier) candidate = NULL;
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(JsonBuilder) gate = json_builder_new ();
+  g_autofree char *dir = NULL;
+  GembaExportOptions options = { .n_threads = n_threads };
+  TestSet test = { 0 };
+  Evaluation cand = { 0 };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (failures != NULL, FALSE);
+
+  if (!(record = gemba_store_get_model (store, model_id, error)))
+    return FALSE;
+  dir = gemba_store_dup_model_dir (store, model_id);
+  if (!(candidate = gemba_classifier_new_from_dir (dir, n_threads, error)))
+    return FALSE;
+  if (load_test_set (store, &test, error) && evaluate (candidate, &test, &cand, error) &&
+      run_gate (store, record, candidate, &test, &cand, &options, lines, gate, error))
+    {
+      g_ptr_array_add (lines, NULL);
+      *failures = (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
+      ok = TRUE;
+    }
+  evaluation_clear (&cand);
+  test_set_clear (&test);
+  return ok;
+}
+
+gboolean
 gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                       const GembaExportOptions *options, GError **error)
 {

@@ -50,6 +50,12 @@ typedef struct {
 GEMBA_API gboolean gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                                          const GembaExportOptions *options, GError **error);
 
+/* Runs the regression gate alone, writing nothing: @failures receives one line per failure
+ * (an empty list when the model passes). What gemba_package_export() would refuse, so that a
+ * user can see it before choosing to write or to force. */
+GEMBA_API gboolean gemba_package_check_gate (GembaStore *store, gint64 model_id, int n_threads,
+                                             char ***failures, GError **error);
+
 /* The model a verified package holds (classes, preprocessing, architecture, weights). */
 GEMBA_API GembaModel *gemba_package_get_model (GembaPackage *package, GError **error);
 
