@@ -22,9 +22,12 @@ struct _GembaPool {
   GembaPoolFunc fn;
   gpointer ctx;
   int n_tasks;
-  int next_task;   /* dynamic runs: the next task to take */
   gboolean dynamic;
-  int running;
+  /* dynamic runs: generation << 32 | next task to take; tasks finished. The caller waits for
+   * the tasks, not for the workers: a worker the system has not scheduled yet holds no one. */
+  guint64 claim;
+  int done;
+  int running;     /* static runs: workers still working */
   float **scratch;
   gsize scratch_floats;
 };
@@ -171,26 +174,54 @@ gemba_blas_single_thread (void)
   openblas_set_num_threads (1);
 }
 
+typedef struct {
+  GembaPoolFunc fn;
+  gpointer ctx;
+  int n_tasks;
+  gboolean dynamic;
+  guint generation;
+} Job;
+
+/* Takes @job's tasks while it is still the current job: tagged with the generation, a claim
+ * made late, once the caller has moved on, fails. */
 static void
-run_tasks (GembaPool *pool, int thread)
+run_dynamic (GembaPool *pool, const Job *job, int thread)
 {
-  if (pool->dynamic)
+  guint64 v = __atomic_load_n (&pool->claim, __ATOMIC_ACQUIRE);
+
+  for (;;)
+    {
+      int task = (int) (guint32) v;
+
+      if ((guint32) (v >> 32) != job->generation || task >= job->n_tasks)
+        return;
+      if (!__atomic_compare_exchange_n (&pool->claim, &v, v + 1, TRUE, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+        continue;
+      job->fn (job->ctx, task, thread);
+      if (__atomic_add_fetch (&pool->done, 1, __ATOMIC_ACQ_REL) == job->n_tasks && thread > 0)
+        {
+          pthread_mutex_lock (&pool->lock);
+          pthread_cond_signal (&pool->done_cond);
+          pthread_mutex_unlock (&pool->lock);
+        }
+      v = __atomic_load_n (&pool->claim, __ATOMIC_ACQUIRE);
+    }
+}
+
+static void
+run_tasks (GembaPool *pool, const Job *job, int thread)
+{
+  if (job->dynamic)
     {
       /* first come, first served: a worker that the system delays does not hold the others */
-      for (;;)
-        {
-          int task = __atomic_fetch_add (&pool->next_task, 1, __ATOMIC_RELAXED);
-
-          if (task >= pool->n_tasks)
-            break;
-          pool->fn (pool->ctx, task, thread);
-        }
+      run_dynamic (pool, job, thread);
       return;
     }
   /* static assignment (task % n_threads): per-thread partial sums are then reduced in the
    * same order on every run, which keeps training reproducible */
-  for (int task = thread; task < pool->n_tasks; task += pool->n_threads)
-    pool->fn (pool->ctx, task, thread);
+  for (int task = thread; task < job->n_tasks; task += pool->n_threads)
+    job->fn (job->ctx, task, thread);
 }
 
 /* Layers follow each other within microseconds: a worker spins this long before sleeping, so
@@ -211,6 +242,7 @@ worker_main (void *data)
   Worker *worker = data;
   GembaPool *pool = worker->pool;
   guint seen = 0;
+  Job job;
 
   for (;;)
     {
@@ -232,9 +264,17 @@ worker_main (void *data)
           break;
         }
       seen = __atomic_load_n (&pool->generation, __ATOMIC_ACQUIRE);
+      /* the job as published with this generation (the caller writes it under the lock) */
+      job.fn = pool->fn;
+      job.ctx = pool->ctx;
+      job.n_tasks = pool->n_tasks;
+      job.dynamic = pool->dynamic;
+      job.generation = seen;
       pthread_mutex_unlock (&pool->lock);
 
-      run_tasks (pool, worker->index);
+      run_tasks (pool, &job, worker->index);
+      if (job.dynamic)
+        continue;
 
       pthread_mutex_lock (&pool->lock);
       if (__atomic_sub_fetch (&pool->running, 1, __ATOMIC_ACQ_REL) == 0)
@@ -305,6 +345,8 @@ gemba_pool_get_n_threads (GembaPool *pool)
 static void
 pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx, gboolean dynamic)
 {
+  Job job;
+
   if (n_tasks <= 0)
     return;
 
@@ -319,16 +361,36 @@ pool_run (GembaPool *pool, int n_tasks, GembaPoolFunc fn, gpointer ctx, gboolean
   pool->fn = fn;
   pool->ctx = ctx;
   pool->n_tasks = n_tasks;
-  pool->next_task = 0;
   pool->dynamic = dynamic;
-  __atomic_store_n (&pool->running, pool->n_threads - 1, __ATOMIC_RELEASE);
+  job.fn = fn;
+  job.ctx = ctx;
+  job.n_tasks = n_tasks;
+  job.dynamic = dynamic;
+  job.generation = pool->generation + 1;
+  __atomic_store_n (&pool->done, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&pool->claim, (guint64) job.generation << 32, __ATOMIC_RELEASE);
+  __atomic_store_n (&pool->running, dynamic ? 0 : pool->n_threads - 1, __ATOMIC_RELEASE);
   /* publishes the job to spinning workers (release) and sleeping ones (broadcast) */
-  __atomic_add_fetch (&pool->generation, 1, __ATOMIC_RELEASE);
+  __atomic_store_n (&pool->generation, job.generation, __ATOMIC_RELEASE);
   pthread_cond_broadcast (&pool->start_cond);
   pthread_mutex_unlock (&pool->lock);
 
-  run_tasks (pool, 0);
+  run_tasks (pool, &job, 0);
 
+  if (dynamic)
+    {
+      for (int spin = 0; spin < POOL_SPIN; spin++)
+        {
+          if (__atomic_load_n (&pool->done, __ATOMIC_ACQUIRE) == n_tasks)
+            return;
+          cpu_relax ();
+        }
+      pthread_mutex_lock (&pool->lock);
+      while (__atomic_load_n (&pool->done, __ATOMIC_ACQUIRE) < n_tasks)
+        pthread_cond_wait (&pool->done_cond, &pool->lock);
+      pthread_mutex_unlock (&pool->lock);
+      return;
+    }
   for (int spin = 0; spin < POOL_SPIN; spin++)
     {
       if (__atomic_load_n (&pool->running, __ATOMIC_ACQUIRE) == 0)
