@@ -649,6 +649,7 @@ devices_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       return;
     }
   self = GEMBA_CAPTURE_PAGE (user_data);
+  g_clear_object (&self->device_cancellable);
   g_clear_pointer (&self->devices, g_ptr_array_unref);
   self->devices = devices;
   for (guint i = 0; devices && i < devices->len; i++)
@@ -707,6 +708,29 @@ gemba_capture_page_dispose (GObject *object)
   G_OBJECT_CLASS (gemba_capture_page_parent_class)->dispose (object);
 }
 
+/* GstDeviceMonitor loads GStreamer's registry and probes every device: list the cameras once,
+ * off the main thread, and only when the page is first shown, so that opening a project for
+ * labeling never pays for it. */
+static void
+list_devices (GembaCapturePage *self)
+{
+  g_autoptr(GTask) task = NULL;
+
+  if (!self->project || self->devices || self->device_cancellable)
+    return;
+  self->device_cancellable = g_cancellable_new ();
+  task = g_task_new (NULL, self->device_cancellable, devices_listed_cb, self);
+  g_task_set_source_tag (task, list_devices);
+  g_task_run_in_thread (task, list_devices_thread);
+}
+
+static void
+gemba_capture_page_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (gemba_capture_page_parent_class)->map (widget);
+  list_devices (GEMBA_CAPTURE_PAGE (widget));
+}
+
 static void
 gemba_capture_page_class_init (GembaCapturePageClass *klass)
 {
@@ -714,6 +738,7 @@ gemba_capture_page_class_init (GembaCapturePageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gemba_capture_page_dispose;
+  widget_class->map = gemba_capture_page_map;
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE_PATH "/gemba-capture-page.ui");
   gtk_widget_class_bind_template_child (widget_class, GembaCapturePage, source_row);
@@ -762,8 +787,6 @@ gemba_capture_page_init (GembaCapturePage *self)
 void
 gemba_capture_page_set_project (GembaCapturePage *self, GembaProject *project)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (GEMBA_IS_CAPTURE_PAGE (self));
 
   stop_capture (self);
@@ -773,13 +796,8 @@ gemba_capture_page_set_project (GembaCapturePage *self, GembaProject *project)
   gtk_label_set_label (self->state_label, "");
   gtk_stack_set_visible_child_name (self->preview_stack, "idle");
   update_rows (self);
-  if (!project || self->devices)
-    return;
-  /* GstDeviceMonitor can take a moment: list the cameras once, off the main thread. */
-  self->device_cancellable = g_cancellable_new ();
-  task = g_task_new (NULL, self->device_cancellable, devices_listed_cb, self);
-  g_task_set_source_tag (task, gemba_capture_page_set_project);
-  g_task_run_in_thread (task, list_devices_thread);
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    list_devices (self);
 }
 
 gboolean

@@ -824,13 +824,22 @@ label_current (GembaWindow *self, const GembaClass *klass, GembaLabelKind kind)
     gemba_frame_view_next (self->frame_view);
 }
 
+/* Labels come from the Frames page only: a digit or Enter typed on the Capture, Training or
+ * Models page must not label the frame selected out of sight. */
+static gboolean
+labeling_shown (GembaWindow *self)
+{
+  return self->project &&
+         g_strcmp0 (adw_view_stack_get_visible_child_name (self->view_stack), "frames") == 0;
+}
+
 static void
 action_label_key (GtkWidget *widget, const char *name, GVariant *param)
 {
   GembaWindow *self = GEMBA_WINDOW (widget);
   const GembaClass *klass;
 
-  if (!self->project)
+  if (!labeling_shown (self))
     return;
   if (!(klass = gemba_project_class_for_key (self->project, g_variant_get_int32 (param))))
     {
@@ -846,7 +855,7 @@ action_label_class (GtkWidget *widget, const char *name, GVariant *param)
   GembaWindow *self = GEMBA_WINDOW (widget);
   const GembaClass *klass;
 
-  if (self->project &&
+  if (labeling_shown (self) &&
       (klass = gemba_project_lookup_class (self->project, g_variant_get_int64 (param))) &&
       !klass->retired)
     label_current (self, klass, GEMBA_LABEL_SET);
@@ -860,7 +869,7 @@ action_confirm (GtkWidget *widget, const char *name, GVariant *param)
   const GembaFrame *frame;
   const GembaClass *klass;
 
-  if (!self->project)
+  if (!labeling_shown (self))
     return;
   item = gtk_single_selection_get_selected_item (self->selection);
   frame = item ? gemba_frame_item_get_frame (item) : NULL;
