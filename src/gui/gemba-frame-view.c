@@ -19,6 +19,7 @@
 #include "gemba-frame-view.h"
 #include "gemba-image-canvas.h"
 #include "gemba-probe.h"
+#include "gemba-store-models.h"
 
 #define THUMB_SIZE_FOR_PLACEHOLDER 160
 
@@ -33,6 +34,7 @@ struct _GembaFrameView
   GtkLabel *label_meta;
   GtkFlowBox *class_buttons;
   GtkLabel *prediction_value;
+  GtkGrid *probabilities_grid;
   GtkButton *confirm_button;
   GtkLabel *info_value;
   GtkListBox *history_list;
@@ -192,38 +194,138 @@ add_history_row (GembaFrameView *self, const GembaLabel *label)
   gtk_list_box_prepend (self->history_list, row);
 }
 
+/* What the side panel reads for one frame, off the main thread. */
+typedef struct
+{
+  GPtrArray *labels;       /* GembaLabel, oldest first */
+  float *probabilities;    /* production model's, in its output order; NULL without */
+  guint n_classes;
+  char **class_names;      /* the model's classes */
+  gint64 *class_ids;       /* the project class of each, 0 when gone */
+} FrameDetails;
+
+static void
+frame_details_free (FrameDetails *details)
+{
+  g_clear_pointer (&details->labels, g_ptr_array_unref);
+  g_free (details->probabilities);
+  g_strfreev (details->class_names);
+  g_free (details->class_ids);
+  g_free (details);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FrameDetails, frame_details_free)
+
 static void
 history_thread (GTask *task, gpointer source_object, gpointer task_data,
                 GCancellable *cancellable)
 {
+  GembaStore *store = source_object;
+  gint64 frame_id = *(gint64 *) task_data;
+  g_autoptr(FrameDetails) details = g_new0 (FrameDetails, 1);
+  gint64 production = gemba_store_get_production_model_id (store);
   GError *error = NULL;
-  GPtrArray *labels = gemba_store_list_label_history (source_object,
-                                                      *(gint64 *) task_data, &error);
 
-  if (!labels)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, labels, (GDestroyNotify) g_ptr_array_unref);
+  if (!(details->labels = gemba_store_list_label_history (store, frame_id, &error)))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* The production model's probability for each of its classes, with the project class each
+   * one is now (for its colour), when the model has seen this frame. */
+  if (production &&
+      gemba_store_get_prediction (store, production, frame_id, NULL, NULL,
+                                  &details->probabilities, &details->n_classes, NULL))
+    {
+      g_autoptr(GembaModelRecord) model = gemba_store_get_model (store, production, NULL);
+      guint n_names = model ? g_strv_length (model->classes) : 0;
+
+      if (n_names != details->n_classes)
+        details->n_classes = 0;
+      else
+        {
+          details->class_names = g_strdupv (model->classes);
+          details->class_ids = g_new0 (gint64, n_names);
+          for (guint i = 0; i < n_names; i++)
+            {
+              g_autoptr(GembaClass) klass = gemba_store_find_class (store, model->classes[i],
+                                                                    NULL);
+              details->class_ids[i] = klass ? klass->id : 0;
+            }
+        }
+    }
+  g_task_return_pointer (task, g_steal_pointer (&details), (GDestroyNotify) frame_details_free);
+}
+
+static void
+show_probabilities (GembaFrameView *self, FrameDetails *details)
+{
+  GtkWidget *child;
+  g_autofree guint *order = g_new0 (guint, MAX (details->n_classes, 1));
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->probabilities_grid))))
+    gtk_grid_remove (self->probabilities_grid, child);
+  gtk_widget_set_visible (GTK_WIDGET (self->probabilities_grid), details->n_classes > 0);
+
+  /* Most probable first. */
+  for (guint i = 0; i < details->n_classes; i++)
+    order[i] = i;
+  for (guint i = 1; i < details->n_classes; i++)
+    for (guint j = i; j > 0 && details->probabilities[order[j]] >
+                               details->probabilities[order[j - 1]]; j--)
+      {
+        guint t = order[j];
+        order[j] = order[j - 1];
+        order[j - 1] = t;
+      }
+
+  for (guint row = 0; row < details->n_classes; row++)
+    {
+      guint k = order[row];
+      double p = details->probabilities[k];
+      g_autofree char *name = details->class_ids[k]
+                              ? gemba_class_markup (self->project, details->class_ids[k])
+                              : g_markup_escape_text (details->class_names[k], -1);
+      g_autofree char *percent = g_strdup_printf (_("%.1f %%"), 100.0 * p);
+      GtkWidget *label = gtk_label_new (NULL);
+      GtkWidget *bar = gtk_level_bar_new_for_interval (0.0, 1.0);
+      GtkWidget *value = gtk_label_new (percent);
+
+      gtk_label_set_markup (GTK_LABEL (label), name);
+      gtk_label_set_xalign (GTK_LABEL (label), 0);
+      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+      gtk_level_bar_set_value (GTK_LEVEL_BAR (bar), p);
+      gtk_widget_set_size_request (bar, 120, -1);
+      gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
+      gtk_label_set_xalign (GTK_LABEL (value), 1);
+      gtk_widget_add_css_class (value, "numeric");
+      gtk_grid_attach (self->probabilities_grid, label, 0, row, 1, 1);
+      gtk_grid_attach (self->probabilities_grid, bar, 1, row, 1, 1);
+      gtk_grid_attach (self->probabilities_grid, value, 2, row, 1, 1);
+    }
 }
 
 static void
 history_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) labels = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autoptr(FrameDetails) details = g_task_propagate_pointer (G_TASK (result), &error);
   GembaFrameView *self;
   GtkWidget *child;
+  GPtrArray *labels;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   self = GEMBA_FRAME_VIEW (user_data);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->history_list))))
     gtk_list_box_remove (self->history_list, child);
-  if (!labels)
+  if (!details)
     {
       g_warning ("%s", error->message);
       return;
     }
+  show_probabilities (self, details);
+  labels = details->labels;
   if (labels->len == 0)
     {
       GtkWidget *row = adw_action_row_new ();
@@ -601,6 +703,7 @@ gemba_frame_view_class_init (GembaFrameViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, label_meta);
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, class_buttons);
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, prediction_value);
+  gtk_widget_class_bind_template_child (widget_class, GembaFrameView, probabilities_grid);
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, confirm_button);
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, info_value);
   gtk_widget_class_bind_template_child (widget_class, GembaFrameView, history_list);
