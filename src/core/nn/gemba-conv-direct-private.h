@@ -21,6 +21,10 @@ int _gemba_conv_direct_n_blocks (const GembaLayer *l);
 void _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
                              gsize p0, gsize p1, int nb0, int nb1, int act);
 
+/* The same from a copy of the input with its zero border of l->pad pixels in memory,
+ * [batch][in_h + 2 pad][in_w + 2 pad][in_c]: no partial windows at the edges. */
+void _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
+                                    float *y, gsize p0, gsize p1, int nb0, int nb1, int act);
 /* Depthwise: output rows [r0, r1) of the batch, from _gemba_conv_direct_pack()'s
  * [kh][kw][C rounded up to 16] weights and bias. */
 void _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,

@@ -426,7 +426,66 @@ _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, cons
     }
 }
 
+void
+_gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
+                               float *y, gsize p0, gsize p1, int nb0, int nb1, int act)
+{
+  const gsize K = conv_k (l);
+  const float *bias = packed + (gsize) n_blocks (l) * K * NB;
+  const int hp = l->in_h + 2 * l->pad, wp = l->in_w + 2 * l->pad, C = l->in_c;
+  const gsize hw = (gsize) l->out_h * l->out_w;
+  Tile t;
+
+  /* with the zero border in memory every window is whole, and the kw taps of a kernel row
+   * are kw * C contiguous floats of the input and kw * C rows of the packed weights: one tap */
+  t.n_taps = l->kh;
+  t.C = l->kw * C;
+  t.step = (gsize) l->stride * C;
+  t.y_stride = l->out_c;
+  t.act = act;
+  while (p0 < p1)
+    {
+      int img = (int) (p0 / hw);
+      int oy = (int) (p0 % hw / l->out_w);
+      int ox0 = (int) (p0 % l->out_w);
+      int ox1 = (int) MIN ((gsize) l->out_w, ox0 + (p1 - p0));
+      const float *xi = xpad + (gsize) img * hp * wp * C;
+
+      for (int nb = nb0; nb < nb1; nb++)
+        {
+          const float *wb = packed + (gsize) nb * K * NB;
+          int V;
+
+          t.n_valid = MIN (NB, l->out_c - nb * NB);
+          V = t.n_valid > 16 ? 2 : 1;
+          t.bias = bias + nb * NB;
+          for (int ky = 0; ky < l->kh; ky++)
+            t.w[ky] = wb + (gsize) ky * l->kw * C * NB;
+          for (int ox = ox0; ox < ox1;)
+            {
+              int R = MIN (12, ox1 - ox);
+
+              for (int ky = 0; ky < l->kh; ky++)
+                t.a[ky] = xi + ((gsize) (oy * l->stride + ky) * wp + (gsize) ox * l->stride) * C;
+              t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
+              tile_fns[V - 1][R] (&t);
+              ox += R;
+            }
+        }
+      p0 += ox1 - ox0;
+    }
+}
+
 #else
+
+void
+_gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
+                               float *y, gsize p0, gsize p1, int nb0, int nb1, int act)
+{
+  (void) l; (void) packed; (void) xpad; (void) y; (void) p0; (void) p1; (void) nb0;
+  (void) nb1; (void) act;
+  g_assert_not_reached ();
+}
 
 void
 _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,

@@ -861,8 +861,36 @@ direct_fwd_task (gpointer data, int task, int thread)
   gsize p0 = (gsize) pc * job->chunk;
   gsize p1 = MIN (p0 + job->chunk, job->total);
 
-  _gemba_conv_direct_run (l, l->packed, job->x, job->out, p0, p1, nbk * g / n_groups,
-                          nbk * (g + 1) / n_groups, conv_act (l));
+  if (job->x2)   /* the padded copy */
+    _gemba_conv_direct_run_padded (l, l->packed, job->x2, job->out, p0, p1, nbk * g / n_groups,
+                                   nbk * (g + 1) / n_groups, conv_act (l));
+  else
+    _gemba_conv_direct_run (l, l->packed, job->x, job->out, p0, p1, nbk * g / n_groups,
+                            nbk * (g + 1) / n_groups, conv_act (l));
+}
+
+/* Copies the input into l->aux inside a zero border of l->pad pixels (the border is zeroed
+ * when the buffer is allocated and never written). */
+static const float *
+pad_input (GembaLayer *l, int batch, const float *x)
+{
+  const int hp = l->in_h + 2 * l->pad, wp = l->in_w + 2 * l->pad, C = l->in_c;
+  const gsize row = (gsize) l->in_w * C;
+  gsize need = (gsize) batch * hp * wp * C;
+  float *xp;
+
+  if (l->aux_size != need)
+    {
+      gemba_floats_free (l->aux);
+      l->aux = gemba_floats_new (need);
+      l->aux_size = need;
+    }
+  xp = l->aux;
+  for (int i = 0; i < batch; i++)
+    for (int iy = 0; iy < l->in_h; iy++)
+      memcpy (xp + (((gsize) i * hp + iy + l->pad) * wp + l->pad) * C,
+              x + ((gsize) i * l->in_h + iy) * row, sizeof (float) * row);
+  return xp;
 }
 
 static void
@@ -888,6 +916,8 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float
 
   job.total = (gsize) batch * l->out_h * l->out_w;
   job.n_tasks = 1;   /* channel groups */
+  if (l->kh > 1 || l->kw > 1 || l->pad > 0)
+    job.x2 = pad_input (l, batch, x);
   if (job.total <= 256 && nt > 1)
     {
       job.n_tasks = MIN (nbk, 4 * nt);
