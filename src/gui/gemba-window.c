@@ -420,6 +420,20 @@ set_count (GembaWindow *self, const char *key, gint64 count)
   gtk_label_set_label (label, text);
 }
 
+/* A capture or an import since the sidebar was built brought a source it has no row for. */
+static gboolean
+has_new_source (GembaWindow *self, const GembaProjectCounts *counts)
+{
+  for (guint i = 0; i < counts->sources->len; i++)
+    {
+      const GembaSource *source = g_ptr_array_index (counts->sources, i);
+      g_autofree char *key = g_strdup_printf ("source:%" G_GINT64_FORMAT, source->id);
+      if (!g_hash_table_contains (self->count_labels, key))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
@@ -436,8 +450,7 @@ counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       show_error (self, error->message);
       return;
     }
-  if (g_hash_table_size (self->count_labels) == 0 ||
-      counts->sources->len != gemba_project_get_sources (self->project)->len)
+  if (g_hash_table_size (self->count_labels) == 0 || has_new_source (self, counts))
     rebuild_filters (self);
   set_count (self, "review", counts->n_review);
   set_count (self, "all", counts->stats.n_frames);
