@@ -531,6 +531,96 @@ test_fold (void)
   gemba_layer_free (bn);
 }
 
+/* A frozen layer (direct kernels where the CPU has them, fused activation, max-pool without
+ * argmax) gives the output of the same layer in training form followed by its activation:
+ * odd sizes, strides, output channels that are not a multiple of 16, depthwise, 1 and 2
+ * threads. */
+static void
+test_frozen (void)
+{
+  static const int convs[][8] = {
+    /* in_h in_w in_c out_c k stride pad groups */
+    { 6, 6, 3, 5, 3, 1, 1, 1 },
+    { 9, 7, 16, 24, 3, 1, 1, 1 },
+    { 11, 13, 3, 40, 3, 2, 1, 1 },
+    { 5, 5, 20, 33, 1, 1, 0, 1 },
+    { 16, 16, 8, 8, 1, 1, 0, 1 },
+    { 4, 4, 8, 130, 3, 1, 1, 1 },
+    { 10, 10, 4, 16, 5, 1, 2, 1 },
+    { 3, 30, 7, 17, 3, 1, 1, 1 },
+    { 7, 9, 48, 48, 3, 1, 1, 48 },
+    { 8, 8, 20, 20, 3, 2, 1, 20 },
+    { 15, 14, 32, 32, 3, 1, 1, 32 },
+  };
+  static const GembaLayerKind acts[] = { GEMBA_LAYER_CONV, GEMBA_LAYER_RELU,
+                                         GEMBA_LAYER_RELU6 };
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 11);
+  for (int threads = 1; threads <= 2; threads++)
+    {
+      g_autoptr(GembaPool) pool = gemba_pool_new (threads);
+
+      for (guint i = 0; i < G_N_ELEMENTS (convs); i++)
+        for (guint a = 0; a < G_N_ELEMENTS (acts); a++)
+          {
+            const int *c = convs[i];
+            GembaLayer *l = gemba_layer_new_conv (c[0], c[1], c[2], c[3], c[4], c[4], c[5],
+                                                  c[6], c[7], TRUE);
+            GembaLayer *f = gemba_layer_new_conv (c[0], c[1], c[2], c[3], c[4], c[4], c[5],
+                                                  c[6], c[7], TRUE);
+            gsize nx = BATCH * gemba_layer_in_size (l), ny = BATCH * gemba_layer_out_size (l);
+            float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny);
+            float *yf = gemba_floats_new (ny);
+
+            gemba_layer_init_params (l, &rng);
+            fill (l->b, l->n_b, &rng, 1.0f);
+            fill (x, nx, &rng, 2.0f);
+            memcpy (f->w, l->w, sizeof (float) * l->n_w);
+            memcpy (f->b, l->b, sizeof (float) * l->n_b);
+            gemba_layer_freeze (f, acts[a]);
+            gemba_layer_forward (l, pool, BATCH, x, NULL, y, FALSE, 0);
+            /* twice: buffers kept from the first call must not change the second */
+            gemba_layer_forward (f, pool, BATCH, x, NULL, yf, FALSE, 0);
+            gemba_layer_forward (f, pool, BATCH, x, NULL, yf, FALSE, 0);
+            for (gsize k = 0; k < ny; k++)
+              {
+                float want = y[k];
+
+                if (acts[a] != GEMBA_LAYER_CONV)
+                  want = MAX (want, 0.0f);
+                if (acts[a] == GEMBA_LAYER_RELU6)
+                  want = MIN (want, 6.0f);
+                g_assert_cmpfloat_with_epsilon (want, yf[k], 1e-4 * (1 + fabsf (want)));
+              }
+            gemba_floats_free (x);
+            gemba_floats_free (y);
+            gemba_floats_free (yf);
+            gemba_layer_free (l);
+            gemba_layer_free (f);
+          }
+
+      {
+        GembaLayer *l = gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 9, 7, 20, 2, 2, 0);
+        GembaLayer *f = gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 9, 7, 20, 2, 2, 0);
+        gsize nx = BATCH * gemba_layer_in_size (l), ny = BATCH * gemba_layer_out_size (l);
+        float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny);
+        float *yf = gemba_floats_new (ny);
+
+        fill (x, nx, &rng, 1.0f);
+        gemba_layer_freeze (f, GEMBA_LAYER_CONV);
+        gemba_layer_forward (l, pool, BATCH, x, NULL, y, FALSE, 0);
+        gemba_layer_forward (f, pool, BATCH, x, NULL, yf, FALSE, 0);
+        g_assert_cmpmem (y, ny * sizeof (float), yf, ny * sizeof (float));
+        gemba_floats_free (x);
+        gemba_floats_free (y);
+        gemba_floats_free (yf);
+        gemba_layer_free (l);
+        gemba_layer_free (f);
+      }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -550,6 +640,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/layers/threads", test_threads);
   g_test_add_func ("/nn/layers/fold-batch-norm", test_fold);
   g_test_add_func ("/nn/layers/fused-activation", test_fused_activation);
+  g_test_add_func ("/nn/layers/frozen", test_frozen);
 
   return g_test_run ();
 }
