@@ -19,6 +19,8 @@ struct _GembaClassifier {
   GMutex lock;
   guint8 *bytes;       /* BATCH preprocessed inputs */
   float *input;
+  float *probs;        /* BATCH × classes: nothing is allocated per call */
+  guint8 *decoded;     /* classify_files: BATCH decoded inputs, allocated on first use */
 };
 
 G_DEFINE_FINAL_TYPE (GembaClassifier, gemba_classifier, G_TYPE_OBJECT)
@@ -41,6 +43,8 @@ gemba_classifier_finalize (GObject *object)
   g_clear_pointer (&self->pool, gemba_pool_free);
   g_clear_pointer (&self->bytes, g_free);
   g_clear_pointer (&self->input, gemba_floats_free);
+  g_clear_pointer (&self->probs, g_free);
+  g_clear_pointer (&self->decoded, g_free);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (gemba_classifier_parent_class)->finalize (object);
 }
@@ -79,6 +83,7 @@ gemba_classifier_new_from_model (GembaModel *model, int n_threads, GError **erro
   pp = gemba_model_get_preprocess (model);
   self->bytes = g_malloc (BATCH * gemba_preprocess_bytes (pp));
   self->input = gemba_floats_new (BATCH * gemba_preprocess_bytes (pp));
+  self->probs = g_new (float, (gsize) BATCH * gemba_model_get_n_classes (model));
   return g_steal_pointer (&self);
 }
 
@@ -122,7 +127,7 @@ run_batch (GembaClassifier *self, int n, int *verdicts, float *probs)
   gsize bytes = gemba_preprocess_bytes (pp);
   int k = gemba_classifier_get_n_classes (self);
   const float *logits;
-  g_autofree float *p = g_new (float, (gsize) n * k);
+  float *p = self->probs;
 
   for (int i = 0; i < n; i++)
     gemba_preprocess_normalize (pp, self->bytes + i * bytes, self->input + i * bytes);
@@ -203,8 +208,7 @@ gemba_classifier_classify_files (GembaClassifier *self, const char *const *paths
   gsize bytes;
   int k;
   guint done = 0;
-  g_autofree guint8 *decoded = NULL;
-  g_autofree GError **errs = NULL;
+  GError *errs[BATCH] = { NULL };
 
   g_return_val_if_fail (GEMBA_IS_CLASSIFIER (self), 0);
   g_return_val_if_fail (paths != NULL || n == 0, 0);
@@ -213,16 +217,16 @@ gemba_classifier_classify_files (GembaClassifier *self, const char *const *paths
   pp = gemba_model_get_preprocess (self->model);
   bytes = gemba_preprocess_bytes (pp);
   k = gemba_classifier_get_n_classes (self);
-  decoded = g_malloc (BATCH * bytes);
-  errs = g_new0 (GError *, BATCH);
 
   g_mutex_lock (&self->lock);
+  if (self->decoded == NULL)
+    self->decoded = g_malloc (BATCH * bytes);
   for (guint i0 = 0; i0 < n; i0 += BATCH)
     {
       guint m = MIN (BATCH, n - i0);
-      DecodeJob job = { pp, paths + i0, decoded, errs };
+      DecodeJob job = { pp, paths + i0, self->decoded, errs };
       int idx[BATCH], v[BATCH];
-      g_autofree float *p = g_new (float, (gsize) BATCH * k);
+      const float *p = self->probs;   /* run_batch() leaves the probabilities there */
       int good = 0;
 
       gemba_pool_run_dynamic (self->pool, (int) m, decode_task, &job);
@@ -241,12 +245,12 @@ gemba_classifier_classify_files (GembaClassifier *self, const char *const *paths
             }
           if (errors)
             errors[i0 + i] = NULL;
-          memcpy (self->bytes + good * bytes, decoded + i * bytes, bytes);
+          memcpy (self->bytes + good * bytes, self->decoded + i * bytes, bytes);
           idx[good++] = (int) i;
         }
       if (good == 0)
         continue;
-      run_batch (self, good, v, p);
+      run_batch (self, good, v, NULL);
       for (int j = 0; j < good; j++)
         {
           verdicts[i0 + idx[j]] = v[j];
