@@ -322,6 +322,7 @@ typedef struct {
   const float *bias;
   float *y;                   /* first pixel's output */
   int act;
+  gsize wstep;                /* dw3: floats between the weights of neighbouring taps */
 } DwTile;
 
 static inline AVX512 __attribute__ ((always_inline)) void
@@ -365,6 +366,63 @@ static const DwTileFn dw_tile_fns[9] = {
   NULL, dw_tile_1, dw_tile_2, dw_tile_3, dw_tile_4, dw_tile_5, dw_tile_6, dw_tile_7, dw_tile_8,
 };
 
+/* 3 taps a row, all inside the image: the R pixels' windows overlap, so each input pixel of a
+ * kernel row is loaded once for every tap that reads it. t->a / t->w are per kernel row, the
+ * row's taps t->wstep floats apart in the weights. */
+static inline AVX512 __attribute__ ((always_inline)) void
+dw3_tile_body (const DwTile *t, const int R, const int S)
+{
+  const int C = t->C;
+
+  for (int c0 = 0; c0 < C; c0 += 16)
+    {
+      const __mmask16 m = (__mmask16) (C - c0 >= 16 ? 0xffff : (1u << (C - c0)) - 1);
+      __m512 acc[8];
+
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++)
+        acc[r] = _mm512_load_ps (t->bias + c0);
+      for (int k = 0; k < t->n_taps; k++)
+        {
+          const float *a = t->a[k] + c0;
+          __m512 w0 = _mm512_load_ps (t->w[k] + c0);
+          __m512 w1 = _mm512_load_ps (t->w[k] + t->wstep + c0);
+          __m512 w2 = _mm512_load_ps (t->w[k] + 2 * t->wstep + c0);
+          __m512 in[17];
+
+#pragma GCC unroll 17
+          for (int i = 0; i < (R - 1) * S + 3; i++)
+            in[i] = _mm512_maskz_loadu_ps (m, a + (gsize) i * C);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; r++)
+            {
+              acc[r] = _mm512_fmadd_ps (in[r * S], w0, acc[r]);
+              acc[r] = _mm512_fmadd_ps (in[r * S + 1], w1, acc[r]);
+              acc[r] = _mm512_fmadd_ps (in[r * S + 2], w2, acc[r]);
+            }
+        }
+#pragma GCC unroll 8
+      for (int r = 0; r < R; r++)
+        _mm512_mask_storeu_ps (t->y + (gsize) r * C + c0, m, apply_act (acc[r], t->act));
+    }
+}
+
+#define DW3_TILE_FN(R, S) \
+  AVX512 __attribute__ ((noinline)) static void \
+  dw3_tile_##R##_##S (const DwTile *t) { dw3_tile_body (t, R, S); }
+
+DW3_TILE_FN (1, 1) DW3_TILE_FN (2, 1) DW3_TILE_FN (3, 1) DW3_TILE_FN (4, 1) DW3_TILE_FN (5, 1)
+DW3_TILE_FN (6, 1) DW3_TILE_FN (7, 1) DW3_TILE_FN (8, 1)
+DW3_TILE_FN (1, 2) DW3_TILE_FN (2, 2) DW3_TILE_FN (3, 2) DW3_TILE_FN (4, 2) DW3_TILE_FN (5, 2)
+DW3_TILE_FN (6, 2) DW3_TILE_FN (7, 2) DW3_TILE_FN (8, 2)
+
+static const DwTileFn dw3_tile_fns[2][9] = {
+  { NULL, dw3_tile_1_1, dw3_tile_2_1, dw3_tile_3_1, dw3_tile_4_1, dw3_tile_5_1, dw3_tile_6_1,
+    dw3_tile_7_1, dw3_tile_8_1 },
+  { NULL, dw3_tile_1_2, dw3_tile_2_2, dw3_tile_3_2, dw3_tile_4_2, dw3_tile_5_2, dw3_tile_6_2,
+    dw3_tile_7_2, dw3_tile_8_2 },
+};
+
 static void
 dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, int img, int oy,
             int ox0, int ox1, int kx0, int kx1, int act)
@@ -380,6 +438,29 @@ dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, 
   t.step = (gsize) l->stride * C;
   t.bias = packed + (gsize) l->kh * l->kw * cp;
   t.act = act;
+  t.wstep = cp;
+  if (l->kw == 3 && kx0 == 0 && kx1 == 3 && (l->stride == 1 || l->stride == 2))
+    {
+      for (int ox = ox0; ox < ox1;)
+        {
+          int R = MIN (8, ox1 - ox);
+          int ix0 = ox * l->stride - l->pad;
+
+          t.n_taps = 0;
+          for (int ky = ky0; ky < ky1; ky++)
+            {
+              int iy = oy * l->stride - l->pad + ky;
+
+              t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0) * C;
+              t.w[t.n_taps] = packed + (gsize) (ky * l->kw) * cp;
+              t.n_taps++;
+            }
+          t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+          dw3_tile_fns[l->stride - 1][R] (&t);
+          ox += R;
+        }
+      return;
+    }
   for (int ox = ox0; ox < ox1;)
     {
       int R = MIN (8, ox1 - ox);
