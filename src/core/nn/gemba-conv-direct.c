@@ -111,6 +111,17 @@ _gemba_conv_direct_pack (const GembaLayer *l)
 
 #if HAVE_DIRECT
 
+/* The next tile of a run of @n pixels, tiles of at most @max: as even as can be (49 = 10 + 10 +
+ * 10 + 10 + 9, not 4 × 12 + 1), because a tile of few pixels has too few accumulators to hide
+ * the FMA latency. */
+static inline int
+tile_len (int n, int max)
+{
+  int tiles = (n + max - 1) / max;
+
+  return (n + tiles - 1) / tiles;
+}
+
 typedef struct {
   const float *a[MAX_TAPS];   /* first pixel's input at each tap */
   const float *w[MAX_TAPS];   /* the block's weights at each tap, [C][NB] */
@@ -244,7 +255,7 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, float *y,
       t.bias = bias + nb * NB;
       for (int ox = ox0; ox < ox1;)
         {
-          int R = MIN (12, ox1 - ox);
+          int R = tile_len (ox1 - ox, 12);
           int ix0 = ox * l->stride - l->pad;
 
           t.n_taps = 0;
@@ -443,7 +454,7 @@ dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, 
     {
       for (int ox = ox0; ox < ox1;)
         {
-          int R = MIN (8, ox1 - ox);
+          int R = tile_len (ox1 - ox, 8);
           int ix0 = ox * l->stride - l->pad;
 
           t.n_taps = 0;
@@ -463,7 +474,7 @@ dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, 
     }
   for (int ox = ox0; ox < ox1;)
     {
-      int R = MIN (8, ox1 - ox);
+      int R = tile_len (ox1 - ox, 8);
       int ix0 = ox * l->stride - l->pad;
 
       t.n_taps = 0;
@@ -544,7 +555,7 @@ _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const f
             t.w[ky] = wb + (gsize) ky * l->kw * C * NB;
           for (int ox = ox0; ox < ox1;)
             {
-              int R = MIN (12, ox1 - ox);
+              int R = tile_len (ox1 - ox, 12);
 
               for (int ky = 0; ky < l->kh; ky++)
                 t.a[ky] = xi + ((gsize) (oy * l->stride + ky) * wp + (gsize) ox * l->stride) * C;

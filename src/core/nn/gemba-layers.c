@@ -929,7 +929,9 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float
 
       chunk = (job.total + 4 * nt - 1) / (4 * nt);
       chunk = MAX ((gsize) 48, MIN (chunk, cap));
-      chunk = (chunk + 11) / 12 * 12;
+      /* even chunks: no chunk of a few pixels left over */
+      n_chunks = (int) ((job.total + chunk - 1) / chunk);
+      chunk = (job.total + n_chunks - 1) / n_chunks;
     }
   job.chunk = chunk;
   n_chunks = (int) ((job.total + chunk - 1) / chunk);
