@@ -205,6 +205,14 @@ gemba_preprocess_rgb (const GembaPreprocess *pp, const guint8 *rgb, int width, i
       w = pp->crop_w;
       h = pp->crop_h;
     }
+  if (w == pp->width && h == pp->height && pp->channels == 3)
+    {
+      /* already the model's size (a camera set up for it): fit() would only copy */
+      for (int y = 0; y < h; y++)
+        memcpy (out + (gsize) y * w * 3, rgb + (gsize) (y0 + y) * stride + (gsize) x0 * 3,
+                (gsize) w * 3);
+      return TRUE;
+    }
   img = gemba_image_new (w, h);
   for (int y = 0; y < h; y++)
     memcpy (img->pixels + (gsize) y * w * 3, rgb + (gsize) (y0 + y) * stride + (gsize) x0 * 3,
@@ -238,6 +246,25 @@ gemba_preprocess_normalize (const GembaPreprocess *pp, const guint8 *in, float *
     {
       scale[c] = 1.0f / (255.0f * pp->std[c]);
       shift[c] = -pp->mean[c] / pp->std[c];
+    }
+  if (C == 3)
+    {
+      /* 48 floats (16 pixels) at a time with the channel pattern laid out: a loop the compiler
+       * vectorises, the same arithmetic */
+      float sc[48], sh[48];
+      gsize i = 0;
+
+      for (int j = 0; j < 48; j++)
+        {
+          sc[j] = scale[j % 3];
+          sh[j] = shift[j % 3];
+        }
+      for (; i + 48 <= n * 3; i += 48)
+        for (int j = 0; j < 48; j++)
+          out[i + j] = in[i + j] * sc[j] + sh[j];
+      for (; i < n * 3; i++)
+        out[i] = in[i] * scale[i % 3] + shift[i % 3];
+      return;
     }
   for (gsize i = 0; i < n; i++)
     for (int c = 0; c < C; c++)
