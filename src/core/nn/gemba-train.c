@@ -849,7 +849,18 @@ async_progress_cb (const GembaTrainProgress *progress, gpointer user_data)
   d->ad = ad;
   d->progress = *progress;
   d->task = g_object_ref (task);
-  g_main_context_invoke_full (ad->context, G_PRIORITY_DEFAULT, deliver_cb, d, delivery_free);
+  /* an attached source, not g_main_context_invoke(): that runs the callback right here, on the
+   * training thread, whenever the caller's context is the global default and nobody is
+   * iterating it at this instant */
+  {
+    GSource *source = g_idle_source_new ();
+
+    g_source_set_priority (source, G_PRIORITY_DEFAULT);
+    g_source_set_callback (source, deliver_cb, d, delivery_free);
+    g_source_set_static_name (source, "[gemba] training progress");
+    g_source_attach (source, ad->context);
+    g_source_unref (source);
+  }
 }
 
 static void
