@@ -9,6 +9,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-cli.h"
@@ -108,10 +109,10 @@ progress_cb (const GembaMediaProgress *p, gpointer user_data)
 
   /* The progress line shows frames kept; the detail adds frames seen and the stream time. */
   if (p->dropped)
-    detail = g_strdup_printf (_("%" G_GINT64_FORMAT " seen, at %s, %" G_GINT64_FORMAT
+    detail = g_strdup_printf (_("%" PRId64 " seen, at %s, %" PRId64
                                 " dropped"), p->seen, at, p->dropped);
   else
-    detail = g_strdup_printf (_("%" G_GINT64_FORMAT " seen, at %s"), p->seen, at);
+    detail = g_strdup_printf (_("%" PRId64 " seen, at %s"), p->seen, at);
   gemba_cli_progress_update (report->progress, p->kept, detail);
 }
 
@@ -162,17 +163,17 @@ print_summary (const char *location, const GembaMediaProgress *p, gboolean quiet
   double seconds = p->elapsed / (double) G_USEC_PER_SEC;
 
   g_string_append_printf (s, g_dngettext (GETTEXT_PACKAGE,
-                                          "%s: stored %" G_GINT64_FORMAT " frame",
-                                          "%s: stored %" G_GINT64_FORMAT " frames", p->stored),
+                                          "%s: stored %" PRId64 " frame",
+                                          "%s: stored %" PRId64 " frames", p->stored),
                           location, p->stored);
-  g_string_append_printf (s, _(" (kept %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+  g_string_append_printf (s, _(" (kept %" PRId64 " of %" PRId64
                                " seen) in %.1f s, %.0f frames/s decoded"),
                           p->kept, p->seen, seconds, seconds > 0 ? p->seen / seconds : 0.0);
   if (p->duplicates)
-    g_string_append_printf (s, _("; %" G_GINT64_FORMAT " already in the project"),
+    g_string_append_printf (s, _("; %" PRId64 " already in the project"),
                             p->duplicates);
   if (p->dropped)
-    g_string_append_printf (s, _("; %" G_GINT64_FORMAT " dropped because saving fell behind"),
+    g_string_append_printf (s, _("; %" PRId64 " dropped because saving fell behind"),
                             p->dropped);
   if (p->reconnects)
     g_string_append_printf (s, _("; reconnected %u times, %.1f s lost"), p->reconnects,
@@ -220,7 +221,7 @@ run_import (GembaStore *store, GembaFrameSource *source, GembaSampler *sampler,
   if (!ok && !summary->cancelled)
     {
       if (summary->stored + summary->duplicates > 0)
-        gemba_cli_error (_("%s (the %" G_GINT64_FORMAT " frames stored before are kept)"),
+        gemba_cli_error (_("%s (the %" PRId64 " frames stored before are kept)"),
                          error->message, summary->stored + summary->duplicates);
       else
         gemba_cli_error ("%s", error->message);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 #include <stdio.h>
 
@@ -178,7 +179,7 @@ print_value (GString *out, JsonNode *node)
       if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
         g_string_append_printf (out, "%.6g", json_node_get_double (node));
       else if (json_node_get_value_type (node) == G_TYPE_INT64)
-        g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
+        g_string_append_printf (out, "%" PRId64, json_node_get_int (node));
       else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
         g_string_append (out, json_node_get_boolean (node) ? _("yes") : _("no"));
       else
@@ -324,7 +325,7 @@ gemba_cli_show (int argc, char **argv)
                           json_object_get_string_member (model, "trained_by"),
                           json_object_get_string_member (model, "created"));
   g_string_append_printf (out, _("Exported:  by %s, %s, with Gemba %s (package format %"
-                                 G_GINT64_FORMAT ")\n"),
+                                 PRId64 ")\n"),
                           json_object_get_string_member (model, "exported_by"),
                           json_object_get_string_member (model, "exported"),
                           json_object_get_string_member (manifest, "gemba_version"),
@@ -426,7 +427,7 @@ gemba_cli_export (int argc, char **argv)
   options.n_threads = threads;
   if (!gemba_package_export (store, record->id, out, &options, &error))
     return gemba_cli_fail (error);
-  g_print (_("Wrote %s: model %" G_GINT64_FORMAT ", signed with key %s%s.\n"), out, record->id,
+  g_print (_("Wrote %s: model %" PRId64 ", signed with key %s%s.\n"), out, record->id,
            gemba_secret_key_get_id (key), force ? _(", forced past the regression gate") : "");
   return GEMBA_EXIT_OK;
 }

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-capture-page.h"
@@ -308,9 +309,9 @@ static void
 update_count (GembaCapturePage *self)
 {
   g_autofree char *text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                        "%" G_GINT64_FORMAT " frame captured "
+                                                        "%" PRId64 " frame captured "
                                                         "this session",
-                                                        "%" G_GINT64_FORMAT " frames captured "
+                                                        "%" PRId64 " frames captured "
                                                         "this session",
                                                         self->n_session),
                                            self->n_session);
@@ -373,7 +374,7 @@ apply_update (GembaCapturePage *self, CaptureUpdate *update)
       self->n_session = session;
       update_count (self);
       schedule_reload (self);
-      gemba_probe_log ("capture-stored", "n=%" G_GINT64_FORMAT, self->n_session);
+      gemba_probe_log ("capture-stored", "n=%" PRId64, self->n_session);
     }
   if (update->is_progress)
     {
@@ -431,8 +432,8 @@ preview_tick_cb (gpointer data)
   else
     {
       const GembaMediaProgress *p = &self->last_progress;
-      g_autofree char *seen = g_strdup_printf (_("%s: %" G_GINT64_FORMAT " frames seen, %"
-                                                 G_GINT64_FORMAT " kept"),
+      g_autofree char *seen = g_strdup_printf (_("%s: %" PRId64 " frames seen, %"
+                                                 PRId64 " kept"),
                                                gemba_frame_source_get_display_name (self->source),
                                                p->seen, p->kept);
       if (p->reconnects > 0)
@@ -471,16 +472,16 @@ capture_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
         self->n_session = session;
       update_count (self);
       text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                           "Stopped. %s: %" G_GINT64_FORMAT " new frame stored.",
-                                           "Stopped. %s: %" G_GINT64_FORMAT " new frames stored.",
+                                           "Stopped. %s: %" PRId64 " new frame stored.",
+                                           "Stopped. %s: %" PRId64 " new frames stored.",
                                            summary->stored),
                               name, summary->stored);
-      gemba_probe_log ("capture-done", "stored=%" G_GINT64_FORMAT " seen=%" G_GINT64_FORMAT
+      gemba_probe_log ("capture-done", "stored=%" PRId64 " seen=%" PRId64
                        " reconnects=%u", summary->stored, summary->seen, summary->reconnects);
     }
   else
     {
-      text = g_strdup_printf (_("The capture stopped: %s (the %" G_GINT64_FORMAT " frames "
+      text = g_strdup_printf (_("The capture stopped: %s (the %" PRId64 " frames "
                                 "stored before are kept)"), error->message,
                               self->n_session - self->n_run_base);
       gemba_probe_log ("capture-failed", NULL);

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-confusion-view.h"
@@ -645,7 +646,7 @@ compared_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   set_confusion (self->confusion_a, c->a, c->ea);
   set_confusion (self->confusion_b, c->b, c->eb);
   fill_changed (self, c);
-  gemba_probe_log ("models-compared", "a=%" G_GINT64_FORMAT " b=%" G_GINT64_FORMAT
+  gemba_probe_log ("models-compared", "a=%" PRId64 " b=%" PRId64
                    " changed=%u", c->a->id, c->b->id, self->changed ? self->changed->len : 0);
   comparison_free (c);
 }
@@ -702,7 +703,7 @@ model_row (GembaModelsPage *self, GembaModelRecord *m)
   title = m->production ? g_strdup_printf (_("%s · production"), m->name) : g_strdup (m->name);
   /* e.g. "fine-tuned from Model 1 · 28/11/26 21:10\n166 training frames · test accuracy
    * 97.8 %" */
-  subtitle = g_strdup_printf (_("%s · %s\n%" G_GINT64_FORMAT " training frames · test "
+  subtitle = g_strdup_printf (_("%s · %s\n%" PRId64 " training frames · test "
                                 "accuracy %s"), lineage, date, m->n_train, acc);
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
@@ -921,7 +922,7 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       update_buttons (self);
       return;
     }
-  gemba_probe_log ("promoted", "model=%" G_GINT64_FORMAT, self->select_id);
+  gemba_probe_log ("promoted", "model=%" PRId64, self->select_id);
   /* Compare the new production with the one before from now on. */
   gemba_models_page_reload (self, self->select_id);
   window = gtk_widget_get_ancestor (GTK_WIDGET (self), GEMBA_TYPE_WINDOW);
@@ -954,7 +955,7 @@ promote_clicked_cb (GembaModelsPage *self)
   g_task_set_source_tag (task, promote_clicked_cb);
   g_task_set_task_data (task, job, (GDestroyNotify) promote_job_free);
   g_task_run_in_thread (task, promote_thread);
-  gemba_probe_log ("promote-started", "model=%" G_GINT64_FORMAT, b->id);
+  gemba_probe_log ("promote-started", "model=%" PRId64, b->id);
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-curve-view.h"
@@ -452,12 +453,12 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     g_autofree char *status = NULL;
 
     if (res->record->test_accuracy >= 0)
-      status = g_strdup_printf (_("%s trained in %s on %" G_GINT64_FORMAT " frames; test "
-                                  "accuracy %.1f %% on %" G_GINT64_FORMAT " frames."),
+      status = g_strdup_printf (_("%s trained in %s on %" PRId64 " frames; test "
+                                  "accuracy %.1f %% on %" PRId64 " frames."),
                                 res->record->name, took, res->record->n_train,
                                 100 * res->record->test_accuracy, res->record->n_test);
     else
-      status = g_strdup_printf (_("%s trained in %s on %" G_GINT64_FORMAT " frames."),
+      status = g_strdup_printf (_("%s trained in %s on %" PRId64 " frames."),
                                 res->record->name, took, res->record->n_train);
     gtk_label_set_label (self->status_label, status);
   }
@@ -471,7 +472,7 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       gtk_label_set_label (self->result_label, text);
     }
   gtk_widget_set_visible (self->result_box, TRUE);
-  gemba_probe_log ("train-done", "model=%" G_GINT64_FORMAT " wall_s=%.2f train_s=%.2f",
+  gemba_probe_log ("train-done", "model=%" PRId64 " wall_s=%.2f train_s=%.2f",
                    res->record->id, wall, res->record->duration);
   train_result_free (res);
   reload_models (self);
@@ -530,7 +531,7 @@ start_clicked_cb (GembaTrainingPage *self)
   set_running (self, TRUE);
   /* Room for the progress and the curves on a small screen. */
   adw_expander_row_set_expanded (self->advanced_row, FALSE);
-  gemba_probe_log ("train-started", "parent=%" G_GINT64_FORMAT " epochs=%d", parent, epochs);
+  gemba_probe_log ("train-started", "parent=%" PRId64 " epochs=%d", parent, epochs);
 
   task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
   g_task_set_source_tag (task, start_clicked_cb);

@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <gst/app/gstappsink.h>
@@ -477,7 +478,7 @@ set_stream_error (GembaFrameSource *self, GError **error, GError *gst_error, con
     {
       g_autofree char *at = format_time (last_stream_time);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: the video breaks at %s, after frame %" G_GINT64_FORMAT
+                   _("%s: the video breaks at %s, after frame %" PRId64
                      " (it is damaged or truncated): %s"),
                    self->location, at, n - 1, gst_error->message);
     }
@@ -675,7 +676,7 @@ check_complete (GembaFrameSource *self, GError **error)
       g_autofree char *at = format_time (last_stream_time);
       g_autofree char *total = format_time (duration);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: the video breaks at %s, after frame %" G_GINT64_FORMAT
+                   _("%s: the video breaks at %s, after frame %" PRId64
                      ", but it says it lasts %s: the file is truncated or damaged"),
                    self->location, at, n - 1, total);
       return FALSE;

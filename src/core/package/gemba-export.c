@@ -2,6 +2,7 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <math.h>
 #include <string.h>
@@ -384,7 +385,7 @@ make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
   if (!gemba_store_get_stats (store, &stats, error))
     return NULL;
   if (record->parent_id && (parent = gemba_store_get_model (store, record->parent_id, NULL)))
-    parent_name = g_strdup_printf ("model %" G_GINT64_FORMAT " (%s)", parent->id, parent->name);
+    parent_name = g_strdup_printf ("model %" PRId64 " (%s)", parent->id, parent->name);
 
   json_builder_begin_object (b);
   add_string (b, "format", GEMBA_PACKAGE_FORMAT);
@@ -545,8 +546,8 @@ make_model_card (GembaModel *model, JsonObject *manifest, Evaluation *cand,
 
   g_string_append (s, "## Data\n\nLabeled frames per class and split at export (data set "
                       "revision ");
-  g_string_append_printf (s, "%" G_GINT64_FORMAT "; the model was trained at revision %"
-                          G_GINT64_FORMAT "):\n\n| class |",
+  g_string_append_printf (s, "%" PRId64 "; the model was trained at revision %"
+                          PRId64 "):\n\n| class |",
                           json_object_get_int_member (dataset, "revision_at_export"),
                           json_object_get_int_member (dataset, "revision"));
   for (guint i = 0; i < G_N_ELEMENTS (splits); i++)
@@ -558,7 +559,7 @@ make_model_card (GembaModel *model, JsonObject *manifest, Evaluation *cand,
       for (guint i = 0; i < G_N_ELEMENTS (splits); i++)
         {
           JsonObject *split = json_object_get_object_member (counts, splits[i]);
-          g_string_append_printf (s, " %" G_GINT64_FORMAT " |",
+          g_string_append_printf (s, " %" PRId64 " |",
                                   split && json_object_has_member (split, classes[k])
                                     ? json_object_get_int_member (split, classes[k]) : 0);
         }
@@ -728,9 +729,9 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   if (failures->len > 0 && !options->force)
     {
       g_autoptr(GString) message = g_string_new (NULL);
-      g_string_append_printf (message, _("model %" G_GINT64_FORMAT " does not pass the "
+      g_string_append_printf (message, _("model %" PRId64 " does not pass the "
                                          "regression gate against production model %"
-                                         G_GINT64_FORMAT "; export refused:"), model_id,
+                                         PRId64 "; export refused:"), model_id,
                               gemba_store_get_production_model_id (store));
       for (guint i = 0; i < failures->len; i++)
         g_string_append_printf (message, "\n  - %s", (char *) g_ptr_array_index (failures, i));
@@ -742,7 +743,7 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
 
   name = options->name ? g_strdup (options->name) : gemba_store_dup_name (store);
   version = options->version ? g_strdup (options->version)
-                             : g_strdup_printf ("%" G_GINT64_FORMAT, model_id);
+                             : g_strdup_printf ("%" PRId64, model_id);
   if (!(manifest = make_manifest (store, record, model, name, version, options, &cand,
                                   gate_node, error)))
     goto out;
@@ -776,7 +777,7 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
     detail = json_to_string (root, FALSE);
   }
   {
-    g_autofree char *subject = g_strdup_printf ("model %" G_GINT64_FORMAT, model_id);
+    g_autofree char *subject = g_strdup_printf ("model %" PRId64, model_id);
     if (!gemba_store_audit (store, options->force ? "export-forced" : "export", subject, detail,
                             error))
       goto out;

@@ -6,6 +6,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
@@ -310,8 +311,8 @@ need_int (Checker *c, JsonObject *obj, const char *parent, const char *key, gint
     return missing (c, path);
   if (!is_int (node) || json_node_get_int (node) < min || json_node_get_int (node) > max)
     {
-      g_autofree char *expected = g_strdup_printf (_("an integer from %" G_GINT64_FORMAT
-                                                     " to %" G_GINT64_FORMAT), min, max);
+      g_autofree char *expected = g_strdup_printf (_("an integer from %" PRId64
+                                                     " to %" PRId64), min, max);
       return mistyped (c, path, expected);
     }
   if (out)
@@ -403,7 +404,7 @@ validate_manifest (Checker *c, JsonObject *m, gboolean allow_no_members)
     if (version > GEMBA_PACKAGE_FORMAT_VERSION)
       {
         g_set_error (c->error, GEMBA_ERROR, GEMBA_ERROR_TOO_NEW,
-                     _("%s: the package has format version %" G_GINT64_FORMAT ", but this "
+                     _("%s: the package has format version %" PRId64 ", but this "
                        "Gemba reads up to version %d; update Gemba"), c->name, version,
                      GEMBA_PACKAGE_FORMAT_VERSION);
         return FALSE;
@@ -823,8 +824,8 @@ check_entry (GembaPackage *self, struct archive_entry *entry, const char *name, 
       (archive_entry_size (entry) < 0 ||
        (guint64) archive_entry_size (entry) > member_limit (name, limits)))
     {
-      message = g_strdup_printf (_("declares %" G_GINT64_FORMAT " bytes, more than the limit "
-                                   "of %" G_GUINT64_FORMAT), archive_entry_size (entry),
+      message = g_strdup_printf (_("declares %" PRId64 " bytes, more than the limit "
+                                   "of %" PRIu64), archive_entry_size (entry),
                                  member_limit (name, limits));
       return refuse (error, self, name, message);
     }
@@ -860,7 +861,7 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
       if ((guint64) data->len + n > limit)
         {
           g_autofree char *message =
-            g_strdup_printf (_("decompresses to more than the limit of %" G_GUINT64_FORMAT
+            g_strdup_printf (_("decompresses to more than the limit of %" PRIu64
                                " bytes"), limit);
           refuse (error, self, name, message);
           return NULL;
@@ -868,7 +869,7 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
       if (*total + n > limits->max_total_size)
         {
           g_autofree char *message =
-            g_strdup_printf (_("brings the package past the limit of %" G_GUINT64_FORMAT
+            g_strdup_printf (_("brings the package past the limit of %" PRIu64
                                " bytes in all"), limits->max_total_size);
           refuse (error, self, name, message);
           return NULL;
@@ -879,7 +880,7 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
   if (archive_entry_size_is_set (entry) && (gint64) data->len != archive_entry_size (entry))
     {
       g_autofree char *message =
-        g_strdup_printf (_("declares %" G_GINT64_FORMAT " bytes but holds %u"),
+        g_strdup_printf (_("declares %" PRId64 " bytes but holds %u"),
                          archive_entry_size (entry), data->len);
       refuse (error, self, name, message);
       return NULL;
@@ -1113,7 +1114,7 @@ gemba_package_open_bytes (GBytes *bytes, const char *name, GembaTrust *trust,
   if (size > limits->max_archive_size)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_SECURITY,
-                   _("%s: the package is larger than the limit of %" G_GUINT64_FORMAT " bytes; "
+                   _("%s: the package is larger than the limit of %" PRIu64 " bytes; "
                      "refused"), name, limits->max_archive_size);
       return NULL;
     }
@@ -1164,7 +1165,7 @@ gemba_package_open (const char *path, GembaTrust *trust, const GembaPackageLimit
     {
       close (fd);
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_SECURITY,
-                   _("%s: the package is larger than the limit of %" G_GUINT64_FORMAT " bytes; "
+                   _("%s: the package is larger than the limit of %" PRIu64 " bytes; "
                      "refused"), path, limits->max_archive_size);
       return NULL;
     }
