@@ -181,12 +181,14 @@ gemba_cli_train (int argc, char **argv)
       return gemba_cli_fail (error);
     }
 
-  g_print (_("Trained %s in %.0f s on %" PRId64 " frames (%" PRId64 " for validation)"),
-           record->name, record->duration, record->n_train, record->n_val);
   if (record->test_accuracy >= 0)
-    g_print (_("; test accuracy %.1f %% on %" PRId64 " frames"), 100 * record->test_accuracy,
-             record->n_test);
-  g_print (".\n");
+    g_print (_("Trained %s in %.0f s on %" PRId64 " frames (%" PRId64 " for validation); test "
+               "accuracy %.1f %% on %" PRId64 " frames.\n"),
+             record->name, record->duration, record->n_train, record->n_val,
+             100 * record->test_accuracy, record->n_test);
+  else
+    g_print (_("Trained %s in %.0f s on %" PRId64 " frames (%" PRId64 " for validation).\n"),
+             record->name, record->duration, record->n_train, record->n_val);
   {
     g_autofree char *change = gemba_workflow_describe_change (store, record->id, NULL);
     if (change && gemba_store_get_production_model_id (store))

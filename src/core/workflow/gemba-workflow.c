@@ -561,7 +561,7 @@ gemba_workflow_describe_change (GembaStore *store, gint64 model_id, GError **err
                                                corrected->len),
                             model->name, fixed, corrected->len);
   else
-    g_string_append (text, model->name);
+    g_string_append_printf (text, _("%s has no corrected false readings to fix"), model->name);
 
   if (model->test_accuracy < 0)
     g_string_append (text, _(" and has not been evaluated on the test split yet."));
