@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 
 #include "gemba-demo.h"
+#include "gemba-util-private.h"
 #include "gemba-error.h"
 #include "gemba-image.h"
 #include "gemba-store.h"
@@ -1047,32 +1048,6 @@ plan_frames (Rng *rng)
   return plan;
 }
 
-/* Removes @path and everything below it, never following symbolic links. */
-static void
-remove_tree (const char *path)
-{
-  GStatBuf st;
-  GDir *dir;
-
-  if (g_lstat (path, &st) != 0)
-    return;
-  if (S_ISDIR (st.st_mode) && (dir = g_dir_open (path, 0, NULL)) != NULL)
-    {
-      const char *name;
-
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 /* Undoes a half-made project: the folder goes, or only its contents when it existed
  * (empty) before. */
 static void
@@ -1080,7 +1055,7 @@ remove_half_made (const char *path, gboolean existed)
 {
   if (!existed)
     {
-      remove_tree (path);
+      _gemba_remove_tree (path);
       return;
     }
 
@@ -1094,7 +1069,7 @@ remove_half_made (const char *path, gboolean existed)
       {
         g_autofree char *child = g_build_filename (path, name, NULL);
 
-        remove_tree (child);
+        _gemba_remove_tree (child);
       }
     g_dir_close (dir);
   }

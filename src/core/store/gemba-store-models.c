@@ -15,6 +15,7 @@
 #include "gemba-error.h"
 #include "gemba-store-models.h"
 #include "gemba-store-private.h"
+#include "gemba-util-private.h"
 
 #define MODEL_COLUMNS \
   "m.id, m.name, m.parent_id, m.created_at, m.author, m.architecture, m.classes, m.settings, " \
@@ -113,24 +114,6 @@ gemba_store_make_staging_dir (GembaStore *self, GError **error)
   return g_steal_pointer (&template);
 }
 
-/* Removes a folder left by a crash between moving a model in and committing its row. */
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 GembaModelRecord *
 gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
                        const char *staging_dir, GError **error)
@@ -202,7 +185,7 @@ gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
 
   target = gemba_store_dup_model_dir (self, id);
   if (g_file_test (target, G_FILE_TEST_EXISTS))
-    remove_tree (target);
+    _gemba_remove_tree (target);  /* left by a crash between the move and the commit */
   if (g_rename (staging_dir, target) != 0)
     {
       int saved = errno;

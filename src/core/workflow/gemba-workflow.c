@@ -12,6 +12,7 @@
 
 #include "gemba-classifier.h"
 #include "gemba-error.h"
+#include "gemba-util-private.h"
 #include "gemba-workflow.h"
 
 #define PREDICT_BATCH 256
@@ -510,15 +511,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
 
 failed:
   if (staging)
-    {
-      /* Remove what was staged: weights.bin and model.json at most. */
-      for (const char *name = "weights.bin\0model.json\0"; *name; name += strlen (name) + 1)
-        {
-          g_autofree char *path = g_build_filename (staging, name, NULL);
-          g_unlink (path);
-        }
-      g_rmdir (staging);
-    }
+    _gemba_remove_tree (staging);
   gemba_store_finish_run (store, run_id, "failed", 0, error && *error ? (*error)->message : NULL,
                           NULL);
   return NULL;
