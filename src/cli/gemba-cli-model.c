@@ -32,6 +32,12 @@ train_progress_cb (const GembaTrainProgress *p, gpointer user_data)
 
   if (view->quiet)
     return;
+  if (p->saved_model_id)
+    {
+      g_printerr (_("Saved model %" PRId64 "; evaluating it on the test split…\n"),
+                  p->saved_model_id);
+      return;
+    }
   if (!p->epoch_done && now - view->last_print < (view->tty ? G_USEC_PER_SEC / 5
                                                              : 5 * G_USEC_PER_SEC))
     return;
@@ -181,6 +187,9 @@ gemba_cli_train (int argc, char **argv)
       return gemba_cli_fail (error);
     }
 
+  if (g_cancellable_is_cancelled (gemba_cli_interrupt_cancellable ()))
+    gemba_cli_error (_("interrupted after %s was saved: it was not evaluated; “gemba eval %s "
+                       "%" PRId64 "” evaluates it"), record->name, argv[1], record->id);
   if (record->test_accuracy >= 0)
     g_print (_("Trained %s in %.0f s on %" PRId64 " frames (%" PRId64 " for validation); test "
                "accuracy %.1f %% on %" PRId64 " frames.\n"),

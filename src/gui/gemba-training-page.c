@@ -41,6 +41,7 @@ struct _GembaTrainingPage
   GtkSpinButton *size_spin;
   AdwComboRow *arch_row;
   GtkSwitch *augment_switch;
+  GtkSwitch *stop_early_switch;
   GtkWidget *start_button;
   GtkWidget *cancel_button;
   GtkLabel *status_label;
@@ -129,7 +130,8 @@ train_progress_cb (const GembaTrainProgress *progress, gpointer user_data)
   ProgressUpdate *update;
   g_autoptr(GObject) page = NULL;
 
-  if (!progress->epoch_done && progress->epoch > 0 && progress->step != progress->n_steps &&
+  if (!progress->epoch_done && !progress->saved_model_id && progress->epoch > 0 &&
+      progress->step != progress->n_steps &&
       now - job->last_report < G_USEC_PER_SEC / 15)
     return;
   job->last_report = now;
@@ -243,6 +245,7 @@ apply_defaults (GembaTrainingPage *self)
   adw_combo_row_set_selected (self->arch_row,
                               options.settings.net.arch == GEMBA_ARCH_MOBILENET_V2 ? 1 : 0);
   gtk_switch_set_active (self->augment_switch, options.settings.augment.enabled);
+  gtk_switch_set_active (self->stop_early_switch, options.settings.patience > 0);
   /* A fine-tune keeps its parent's network and input recipe. */
   gtk_widget_set_sensitive (GTK_WIDGET (self->size_spin), parent == 0);
   gtk_widget_set_sensitive (GTK_WIDGET (self->arch_row), parent == 0);
@@ -357,6 +360,18 @@ show_progress (GembaTrainingPage *self, const GembaTrainProgress *p)
   double fraction;
 
   self->n_reports++;
+  if (p->saved_model_id)
+    {
+      /* The model is saved: a Cancel now could only skip its evaluation, so there is none. */
+      status = g_strdup_printf (_("Model %" PRId64 " is saved; evaluating it on the locked "
+                                  "test split…"), p->saved_model_id);
+      gtk_widget_set_sensitive (self->cancel_button, FALSE);
+      gtk_progress_bar_set_fraction (self->progress_bar, 1);
+      gtk_label_set_label (self->status_label, status);
+      gtk_label_set_label (self->eta_label, "");
+      gemba_probe_log ("train-saved", "model=%" PRId64, p->saved_model_id);
+      return;
+    }
   if (p->epoch == 0)
     {
       /* Loading the images. */
@@ -409,6 +424,7 @@ set_running (GembaTrainingPage *self, gboolean running)
 {
   gtk_widget_set_visible (self->start_button, !running);
   gtk_widget_set_visible (self->cancel_button, running);
+  gtk_widget_set_sensitive (self->cancel_button, running);
   gtk_widget_set_sensitive (GTK_WIDGET (self->start_row), !running);
   gtk_widget_set_sensitive (GTK_WIDGET (self->advanced_row), !running);
   if (running)
@@ -492,7 +508,7 @@ start_clicked_cb (GembaTrainingPage *self)
   TrainJob *job;
   gint64 parent;
   int epochs, size;
-  gboolean augment;
+  gboolean augment, stop_early;
   GembaArch arch;
 
   if (!self->project || self->cancellable)
@@ -501,6 +517,7 @@ start_clicked_cb (GembaTrainingPage *self)
   epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   size = gtk_spin_button_get_value_as_int (self->size_spin);
   augment = gtk_switch_get_active (self->augment_switch);
+  stop_early = gtk_switch_get_active (self->stop_early_switch);
   arch = adw_combo_row_get_selected (self->arch_row) == 1 ? GEMBA_ARCH_MOBILENET_V2
                                                           : GEMBA_ARCH_SMALL_CNN;
 
@@ -515,6 +532,8 @@ start_clicked_cb (GembaTrainingPage *self)
   if (!parent && size != job->options.settings.input.width)
     gemba_preprocess_init (&job->options.settings.input, size);
   job->options.settings.augment.enabled = augment;
+  if (!stop_early)
+    job->options.settings.patience = 0;
 
   self->cancellable = g_cancellable_new ();
   self->run_started = g_get_monotonic_time ();
@@ -535,6 +554,8 @@ start_clicked_cb (GembaTrainingPage *self)
 
   task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
   g_task_set_source_tag (task, start_clicked_cb);
+  /* A Cancel that comes after the model is saved does not unsave it: report what happened. */
+  g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, job, (GDestroyNotify) train_job_free);
   g_thread_unref (g_thread_new ("gemba-train", train_thread_main, g_object_ref (task)));
 }
@@ -608,6 +629,7 @@ gemba_training_page_class_init (GembaTrainingPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, size_spin);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, arch_row);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, augment_switch);
+  gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, stop_early_switch);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, start_button);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, cancel_button);
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, status_label);
@@ -650,6 +672,7 @@ gemba_training_page_init (GembaTrainingPage *self)
   gemba_locator_watch (GTK_WIDGET (self->advanced_row), "training.advanced");
   gemba_locator_watch (GTK_WIDGET (self->epochs_spin), "training.epochs");
   gemba_locator_watch (GTK_WIDGET (self->size_spin), "training.size");
+  gemba_locator_watch (GTK_WIDGET (self->stop_early_switch), "training.stop-early");
   gemba_locator_watch (self->compare_button, "training.compare");
 }
 

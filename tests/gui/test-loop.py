@@ -304,7 +304,10 @@ def training(app, project):
     click(app, "training.advanced")
     app.settle(0.5)
     shot(app, "training-2-advanced")
-    set_spin(app, "training.epochs", "60")
+    # A run that cannot end on its own before the Cancel: no early stopping, many epochs
+    # (a demo fine-tune stops early after a dozen epochs, in seconds on a fast machine).
+    click(app, "training.stop-early")
+    set_spin(app, "training.epochs", "150")
     app.action("debug-probe", "reset")
     click(app, "training.start")
     app.wait_for("train-started")
@@ -319,7 +322,7 @@ def training(app, project):
     page(app, 0)
     app.key("2")                # the selected frame, the first of the queue
     app.wait_for("labeled", labeled + 1, timeout=30)
-    assert app.count("train-cancelled") + app.count("train-done") == 0, \
+    assert app.count("train-cancelled") + app.count("train-saved") == 0, \
         "the training run ended before the label was given: make it longer"
     page(app, 2)
     click(app, "training.cancel")
@@ -334,11 +337,14 @@ def training(app, project):
 
     click(app, "training.advanced")     # Start folded it away to show the curves
     app.settle(0.5)
+    click(app, "training.stop-early")   # back to the default
     set_spin(app, "training.epochs", "8")
     app.action("debug-probe", "reset")
     started = time.monotonic()
     click(app, "training.start")
+    saved = app.wait_for("train-saved", timeout=300)
     done = app.wait_for("train-done", timeout=300)
+    assert saved[2]["model"] == done[2]["model"], (saved, done)
     wall = time.monotonic() - started
     app.settle(0.3)
     stalls.append(stall(app, "training"))

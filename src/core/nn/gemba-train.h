@@ -85,6 +85,9 @@ typedef struct {
  * @images_per_second: training throughput of the epoch so far
  * @eta_seconds: estimated time to the last epoch's end
  * @epoch_done: TRUE on the report that ends an epoch (validation figures updated)
+ * @saved_model_id: 0 from the trainer; gemba_workflow_train() sends one last report with the
+ *   id of the model it has just saved, before it evaluates it: from then on the model stays,
+ *   and cancelling only skips the evaluation
  */
 typedef struct {
   int epoch, n_epochs;
@@ -95,6 +98,7 @@ typedef struct {
   double images_per_second;
   double eta_seconds;
   gboolean epoch_done;
+  gint64 saved_model_id;
 } GembaTrainProgress;
 
 typedef void (*GembaTrainProgressFunc) (const GembaTrainProgress *progress, gpointer user_data);

@@ -158,7 +158,7 @@ gemba_workflow_evaluate (GembaStore *store, gint64 model_id, GCancellable *cance
   g_autofree char *metrics_text = NULL;
   GembaModel *model;
   int n_classes;
-  guint n;
+  guint n, n_unread;
 
   if (!(classifier = open_classifier (store, model_id, error)) ||
       !(names = class_names_by_id (store, error)) ||
@@ -193,27 +193,36 @@ gemba_workflow_evaluate (GembaStore *store, gint64 model_id, GCancellable *cance
                    gemba_store_get_path (store));
       return NULL;
     }
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return NULL;
-
   n = frames->len;
   evaluation->n_frames = n;
   evaluation->frame_ids = g_new0 (gint64, n);
   evaluation->verdicts = g_new0 (int, n);
   evaluation->probabilities = g_new0 (float, (gsize) n * n_classes);
-  {
-    guint n_ok = 0;
-    if (!classify_and_store (store, model_id, classifier, frames, evaluation->verdicts,
-                             evaluation->probabilities, &n_ok, error))
-      return NULL;
-    if (n_ok != n)
-      {
-        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
-                     _("%s: %u test frames could not be read; the evaluation would not be on "
-                       "the whole test split"), gemba_store_get_path (store), n - n_ok);
+  /* In batches, to notice cancellation on a large test split. */
+  n_unread = 0;
+  for (guint start = 0; start < n; start += PREDICT_BATCH)
+    {
+      guint end = MIN (start + PREDICT_BATCH, n);
+      g_autoptr(GPtrArray) batch = g_ptr_array_sized_new (end - start);
+      guint n_ok = 0;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
-      }
-  }
+      for (guint i = start; i < end; i++)
+        g_ptr_array_add (batch, frames->pdata[i]);
+      if (!classify_and_store (store, model_id, classifier, batch, evaluation->verdicts + start,
+                               evaluation->probabilities + (gsize) start * n_classes, &n_ok,
+                               error))
+        return NULL;
+      n_unread += end - start - n_ok;
+    }
+  if (n_unread > 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                   _("%s: %u test frames could not be read; the evaluation would not be on "
+                     "the whole test split"), gemba_store_get_path (store), n_unread);
+      return NULL;
+    }
   for (guint i = 0; i < n; i++)
     {
       evaluation->frame_ids[i] = ((GembaFrame *) frames->pdata[i])->id;
@@ -373,6 +382,15 @@ json_object_to_text (JsonObject *object)
   return json_to_string (node, FALSE);
 }
 
+/* An evaluation after the model is saved failed: a warning, unless it was cancelled. */
+static void
+report_unless_cancelled (GError **error)
+{
+  if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_warning ("%s", (*error)->message);
+  g_clear_error (error);
+}
+
 GembaModelRecord *
 gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *options,
                       GCancellable *cancellable, GembaTrainProgressFunc progress,
@@ -443,6 +461,12 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   if (!(run_id = gemba_store_begin_run (store, options->parent_id, settings_text, error)))
     return NULL;
   model = gemba_trainer_run (trainer, cancellable, progress, user_data, &local);
+  /* A cancel that came after the last step still counts: nothing is saved yet. */
+  if (model && g_cancellable_is_cancelled (cancellable))
+    {
+      g_clear_object (&model);
+      g_set_error (&local, GEMBA_ERROR, GEMBA_ERROR_CANCELLED, _("Training was cancelled"));
+    }
   if (!model)
     {
       gemba_store_finish_run (store, run_id,
@@ -479,29 +503,39 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   if (!(added = gemba_store_add_model (store, &record, staging, error)))
     goto failed;
 
+  /* The model is saved: say so before evaluating it, which takes a while on a large test
+   * split. Cancelling from here on skips the evaluation; the model stays. */
+  if (progress)
+    {
+      GembaTrainProgress saved = {
+        .epoch = (int) json_object_get_int_member_with_default (gemba_model_get_training (model),
+                                                                "epochs-run", settings.epochs),
+        .n_epochs = gemba_trainer_get_settings (trainer)->epochs,
+        .val_loss = NAN,
+        .val_accuracy = NAN,
+        .saved_model_id = added->id,
+      };
+      progress (&saved, user_data);
+    }
+
   /* Evaluate on the locked test split, and production again on the same frames, so that the
    * two are compared fairly; predict the false readings people corrected. */
   production = gemba_store_get_production_model_id (store);
   {
     g_autoptr(GembaEvaluation) evaluation = NULL;
     GembaFrameQuery false_readings = { .filter = GEMBA_FILTER_FALSE_READINGS };
-    if (n_test > 0 && !(evaluation = gemba_workflow_evaluate (store, added->id, cancellable,
-                                                              &local)))
-      {
-        g_warning ("%s", local->message);
-        g_clear_error (&local);
-      }
-    if (production && n_test > 0)
+    if (n_test > 0 && !g_cancellable_is_cancelled (cancellable) &&
+        !(evaluation = gemba_workflow_evaluate (store, added->id, cancellable, &local)))
+      report_unless_cancelled (&local);
+    if (production && n_test > 0 && !g_cancellable_is_cancelled (cancellable))
       {
         g_autoptr(GembaEvaluation) current = gemba_workflow_evaluate (store, production,
                                                                       cancellable, NULL);
       }
-    if (gemba_workflow_predict (store, added->id, &false_readings, cancellable, NULL, NULL,
+    if (!g_cancellable_is_cancelled (cancellable) &&
+        gemba_workflow_predict (store, added->id, &false_readings, cancellable, NULL, NULL,
                                 &local) < 0)
-      {
-        g_warning ("%s", local->message);
-        g_clear_error (&local);
-      }
+      report_unless_cancelled (&local);
   }
   {
     g_autofree char *log = json_object_to_text (gemba_model_get_training (model));

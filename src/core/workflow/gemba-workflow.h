@@ -48,8 +48,10 @@ GEMBA_API void gemba_workflow_train_options_init (GembaWorkflowTrainOptions *opt
 /* Trains a model on the labeled frames of the train split (validation on val), evaluates it
  * on the locked test split, and records it as a new version with its metrics and its
  * predictions for the test frames and the current false readings. Frames without a split
- * are assigned first (test 0.2, val 0.1). A cancelled or failed run leaves no model, only an
- * entry in the runs table. Clear errors for: no labeled frames to train on, fewer than two
+ * are assigned first (test 0.2, val 0.1). A run cancelled or failed before its model is
+ * saved leaves no model, only an entry in the runs table; once saved (the progress report
+ * with @saved_model_id), cancelling skips the evaluation and returns the model unevaluated
+ * (test_accuracy < 0). Clear errors for: no labeled frames to train on, fewer than two
  * classes, a class without training examples, a parent whose files are damaged. */
 GEMBA_API GembaModelRecord *gemba_workflow_train (GembaStore *store,
                                                   const GembaWorkflowTrainOptions *options,

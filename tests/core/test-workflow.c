@@ -1,0 +1,221 @@
+#define G_LOG_DOMAIN "gemba-test-workflow"
+
+#include "config.h"
+
+/* test-workflow.c: where a training run can be cancelled, and what each cancel leaves
+ *
+ * Before the model is saved a cancel leaves nothing; after (the report with saved_model_id)
+ * the model stays and only its evaluation is skipped, so that a Cancel that comes late never
+ * reports "no model" while one exists.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#include <math.h>
+
+#include "gemba.h"
+#include "gemba-util-private.h"
+
+typedef struct {
+  char *dir;
+  char *project;
+  GembaStore *store;
+} Fixture;
+
+typedef struct {
+  GCancellable *cancellable;
+  gboolean cancel_in_training;  /* at the first epoch's end */
+  gboolean cancel_when_saved;
+  guint n_saved;
+  gint64 saved_id;
+  guint n_after_saved;          /* reports that came after the saved one: must be none */
+} Run;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("gemba-test-workflow-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->project = g_build_filename (f->dir, "demo-line", NULL);
+  g_assert_true (gemba_demo_create (f->project, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  f->store = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->store);
+  _gemba_remove_tree (f->dir);
+  g_free (f->project);
+  g_free (f->dir);
+}
+
+static void
+progress_cb (const GembaTrainProgress *p, gpointer user_data)
+{
+  Run *run = user_data;
+
+  if (run->n_saved)
+    run->n_after_saved++;
+  if (p->saved_model_id)
+    {
+      run->n_saved++;
+      run->saved_id = p->saved_model_id;
+      if (run->cancel_when_saved)
+        g_cancellable_cancel (run->cancellable);
+    }
+  else if (p->epoch_done && run->cancel_in_training)
+    g_cancellable_cancel (run->cancellable);
+}
+
+/* A short run: one epoch at 32 × 32. */
+static GembaModelRecord *
+train (Fixture *f, Run *run, GError **error)
+{
+  GembaWorkflowTrainOptions options;
+
+  gemba_workflow_train_options_init (&options, 0);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = 1;
+  gemba_preprocess_init (&options.settings.input, 32);
+  run->cancellable = g_cancellable_new ();
+  return gemba_workflow_train (f->store, &options, run->cancellable, progress_cb, run, error);
+}
+
+static guint
+n_models (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) models = gemba_store_list_models (f->store, &error);
+
+  g_assert_no_error (error);
+  return models->len;
+}
+
+/* Nothing but the saved models' folders under models/: no staging folder left behind. */
+static void
+assert_models_folder (Fixture *f, guint n_expected)
+{
+  g_autofree char *path = g_build_filename (f->project, "models", NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_assert_false (g_str_has_prefix (name, "."));
+      n++;
+    }
+  g_assert_cmpuint (n, ==, n_expected);
+}
+
+static void
+test_finished (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  Run run = { 0 };
+
+  record = train (f, &run, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (record);
+  /* One report says the model is saved, the last one, with the id it was saved as. */
+  g_assert_cmpuint (run.n_saved, ==, 1);
+  g_assert_cmpuint (run.n_after_saved, ==, 0);
+  g_assert_cmpint (run.saved_id, ==, record->id);
+  g_assert_cmpfloat (record->test_accuracy, >=, 0);
+  g_assert_cmpfloat (record->test_accuracy, <=, 1);
+  g_assert_cmpuint (n_models (f), ==, 1);
+  assert_models_folder (f, 1);
+  g_object_unref (run.cancellable);
+}
+
+static void
+test_cancel_in_training (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  Run run = { .cancel_in_training = TRUE };
+
+  record = train (f, &run, &error);
+  g_assert_null (record);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CANCELLED);
+  g_assert_cmpuint (run.n_saved, ==, 0);
+  g_assert_cmpuint (n_models (f), ==, 0);
+  assert_models_folder (f, 0);
+  g_object_unref (run.cancellable);
+}
+
+static void
+test_cancel_after_saved (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaModelRecord) stored = NULL;
+  g_autoptr(GembaEvaluation) evaluation = NULL;
+  g_autofree char *dir = NULL;
+  Run run = { .cancel_when_saved = TRUE };
+
+  /* The model stays, whole and listed; only the evaluation was skipped, without a warning
+   * (warnings are fatal here). */
+  record = train (f, &run, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (record);
+  g_assert_cmpint (run.saved_id, ==, record->id);
+  g_assert_cmpfloat (record->test_accuracy, <, 0);
+  g_assert_cmpuint (n_models (f), ==, 1);
+  assert_models_folder (f, 1);
+  dir = gemba_store_dup_model_dir (f->store, record->id);
+  g_assert_true (g_file_test (dir, G_FILE_TEST_IS_DIR));
+
+  /* It can be evaluated later, as the CLI's message says. */
+  evaluation = gemba_workflow_evaluate (f->store, record->id, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (evaluation);
+  stored = gemba_store_get_model (f->store, record->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (stored->test_accuracy, >=, 0);
+  g_object_unref (run.cancellable);
+}
+
+/* A cancelled evaluation stops, with the cancellation error, and stores no metrics. */
+static void
+test_cancel_evaluation (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaModelRecord) stored = NULL;
+  g_autoptr(GembaEvaluation) evaluation = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Run run = { .cancel_when_saved = TRUE };
+
+  record = train (f, &run, &error);
+  g_assert_no_error (error);
+  g_cancellable_cancel (cancellable);
+  evaluation = gemba_workflow_evaluate (f->store, record->id, cancellable, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (evaluation);
+  stored = gemba_store_get_model (f->store, record->id, NULL);
+  g_assert_cmpfloat (stored->test_accuracy, <, 0);
+  g_object_unref (run.cancellable);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("/workflow/train/finished", test_finished);
+  ADD ("/workflow/train/cancel-in-training", test_cancel_in_training);
+  ADD ("/workflow/train/cancel-after-saved", test_cancel_after_saved);
+  ADD ("/workflow/train/cancel-evaluation", test_cancel_evaluation);
+#undef ADD
+
+  return g_test_run ();
+}
