@@ -28,8 +28,8 @@
 typedef struct
 {
   GembaImage *image;      /* RGB until encoded, or NULL */
-  GembaYuvImage *yuv;     /* 4:2:0 until encoded, or NULL */
-  GstSample *sample;      /* a file's decoded I420 frame, converted by the encoder, or NULL */
+  GembaYuvImage *yuv;     /* a live source's I420, copied, until encoded, or NULL */
+  GstSample *sample;      /* a file's decoded I420 frame, encoded as it is, or NULL */
   GstVideoInfo info;      /* @sample's */
   guint width;
   guint height;
@@ -263,16 +263,18 @@ encoder_thread (gpointer data)
               planes[i] = GST_VIDEO_FRAME_PLANE_DATA (&vframe, i);
               strides[i] = GST_VIDEO_FRAME_PLANE_STRIDE (&vframe, i);
             }
-          job->yuv = take_yuv (import, job->width, job->height,
-                               job->info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255,
-                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ||
-                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT2020 ||
-                               job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_SMPTE240M);
-          _gemba_yuv_image_fill (job->yuv, planes, strides);
+          /* Straight from the decoder's planes: converted a band at a time while encoding. */
+          job->bytes = _gemba_jpeg_encode_i420 (
+            job->width, job->height, planes, strides,
+            job->info.colorimetry.range != GST_VIDEO_COLOR_RANGE_0_255,
+            job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709 ||
+            job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT2020 ||
+            job->info.colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_SMPTE240M,
+            95, &job->error);
           gst_video_frame_unmap (&vframe);
           g_clear_pointer (&job->sample, gst_sample_unref);
         }
-      if (job->yuv)
+      else if (job->yuv)
         job->bytes = _gemba_yuv_image_encode_jpeg (job->yuv, 95, &job->error);
       else if (import->options->lossless)
         job->bytes = gemba_image_encode_png (job->image, &job->error);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +43,15 @@ GembaYuvImage *
 _gemba_yuv_image_new (guint width, guint height)
 {
   GembaYuvImage *image = g_new0 (GembaYuvImage, 1);
-  guint rows = ALIGN16 (height);
+  guint ch = (height + 1) / 2;
 
   image->width = width;
   image->height = height;
   image->y_stride = ALIGN16 (width);
   image->c_stride = image->y_stride / 2;
-  image->y = g_malloc ((gsize) image->y_stride * rows);
-  image->cb = g_malloc ((gsize) image->c_stride * rows / 2);
-  image->cr = g_malloc ((gsize) image->c_stride * rows / 2);
+  image->y = g_malloc ((gsize) image->y_stride * height);
+  image->cb = g_malloc ((gsize) image->c_stride * ch);
+  image->cr = g_malloc ((gsize) image->c_stride * ch);
   return image;
 }
 
@@ -65,37 +66,96 @@ _gemba_yuv_image_free (GembaYuvImage *image)
   g_free (image);
 }
 
-/* One row of luma: Y' = (ym·(Y − y0) + offset) / 65536, clamped. No tables, so that the
- * compiler can vectorise it (this loop touches every pixel of every stored frame). */
-#pragma GCC push_options
-#pragma GCC optimize ("tree-vectorize")
-/* AVX2 has the 32-bit multiply SSE2 lacks: built twice, picked at load time. */
-__attribute__ ((target_clones ("avx2", "default")))
-static void
-luma_row (guint8 *restrict dst, const guint8 *restrict src, const int *restrict offset,
-          guint n, int ym, int bias)
+void
+_gemba_yuv_image_fill (GembaYuvImage *image, const guint8 * const planes[3],
+                       const gsize strides[3])
 {
-  for (guint x = 0; x < n; x++)
+  guint cw = (image->width + 1) / 2, ch = (image->height + 1) / 2;
+
+  for (guint r = 0; r < image->height; r++)
+    memcpy (image->y + (gsize) r * image->y_stride, planes[0] + (gsize) r * strides[0],
+            image->width);
+  for (guint r = 0; r < ch; r++)
     {
-      int v = (ym * src[x] - bias + offset[x] + 32768) >> 16;
-      dst[x] = (guint8) (v < 0 ? 0 : v > 255 ? 255 : v);
+      memcpy (image->cb + (gsize) r * image->c_stride, planes[1] + (gsize) r * strides[1], cw);
+      memcpy (image->cr + (gsize) r * image->c_stride, planes[2] + (gsize) r * strides[2], cw);
     }
 }
 
-/* One row of chroma, and the luma offset of each chroma sample (for luma_row, doubled). */
+/* From video's YCbCr (BT.601 or BT.709 matrix, limited or full range) to what JFIF means,
+ * full-range BT.601 on the same R'G'B':
+ *   Y'  = ys·(Y − y0) + a·Cb + b·Cr        (Cb, Cr centred on 0)
+ *   Cb' = c11·Cb + c12·Cr + 128
+ *   Cr' = c21·Cb + c22·Cr + 128
+ * For BT.709 → BT.601, a = 0.10159, b = 0.19610, c11 = 0.98985, c12 = −0.11067,
+ * c21 = −0.07246, c22 = 0.98338; the range scales ys = 255/219 and the chroma by 255/224.
+ *
+ * Luma, every pixel, is computed on 16 bits (so that a vector holds twice as many of them as
+ * on 32): Y' = (ym·Y + offset) >> 7 with ym = ys·128 and the offset of the pixel's chroma,
+ * a·Cb + b·Cr in the same fixed point, − ym·y0, + 64 to round, + 64·128 to stay positive.
+ * Its error stays under 0.6 of a level. Chroma, a quarter of the samples each, uses 32 bits
+ * and 16 fractional bits. */
+typedef struct {
+  gboolean identity;      /* full-range BT.601 already: nothing to do */
+  guint16 ym;
+  int offset_bias;
+  int k[6];               /* a, b, c11, c12, c21, c22; 16 fractional bits */
+} Conversion;
+
+#define LUMA_BIAS 64      /* in levels, added to every luma sum and taken off at the end */
+
+static void
+conversion_init (Conversion *conv, gboolean limited_range, gboolean bt709)
+{
+  double ys = limited_range ? 255.0 / 219.0 : 1.0;
+  double cs = limited_range ? 255.0 / 224.0 : 1.0;
+  double m[6] = { 0, 0, 1, 0, 0, 1 };
+
+  if (bt709)
+    {
+      const double m709[6] = { 0.10159, 0.19610, 0.98985, -0.11067, -0.07246, 0.98338 };
+      memcpy (m, m709, sizeof m);
+    }
+  conv->identity = !limited_range && !bt709;
+  conv->ym = (guint16) (ys * 128 + 0.5);
+  conv->offset_bias = 64 + LUMA_BIAS * 128 - conv->ym * (limited_range ? 16 : 0);
+  for (guint i = 0; i < 6; i++)
+    conv->k[i] = (int) lround (m[i] * cs * 65536);
+}
+
+#pragma GCC push_options
+#pragma GCC optimize ("tree-vectorize")
+/* Built twice (AVX2 and baseline), picked at load time. */
 __attribute__ ((target_clones ("avx2", "default")))
 static void
-chroma_row (guint8 *restrict cb_out, guint8 *restrict cr_out, int *restrict offset,
+luma_row (guint8 *restrict dst, const guint8 *restrict src, const guint16 *restrict offset,
+          guint n, guint16 ym)
+{
+  for (guint x = 0; x < n; x++)
+    {
+      guint16 v = (guint16) ((guint16) (src[x] * ym) + offset[x]) >> 7;
+      v = v < LUMA_BIAS ? LUMA_BIAS : v > 255 + LUMA_BIAS ? 255 + LUMA_BIAS : v;
+      dst[x] = (guint8) (v - LUMA_BIAS);
+    }
+}
+
+/* One row of chroma, and the luma offset of each chroma sample (see above), twice: once for
+ * each of the two luma columns it covers (read as 16-bit values by luma_row; the build has
+ * -fno-strict-aliasing, and both halves are equal whatever the byte order). */
+__attribute__ ((target_clones ("avx2", "default")))
+static void
+chroma_row (guint8 *restrict cb_out, guint8 *restrict cr_out, guint32 *restrict offset,
             const guint8 *restrict cb_in, const guint8 *restrict cr_in, guint n,
-            const int k[6])
+            const int k[6], int offset_bias)
 {
   for (guint x = 0; x < n; x++)
     {
       int cb = cb_in[x] - 128, cr = cr_in[x] - 128;
-      int ncb = ((k[2] * cb + k[3] * cr) >> 16) + 128;
-      int ncr = ((k[4] * cb + k[5] * cr) >> 16) + 128;
+      int ncb = ((k[2] * cb + k[3] * cr + 32768) >> 16) + 128;
+      int ncr = ((k[4] * cb + k[5] * cr + 32768) >> 16) + 128;
+      guint32 o = (guint16) (((k[0] * cb + k[1] * cr + 256) >> 9) + offset_bias);
 
-      offset[x] = k[0] * cb + k[1] * cr;
+      offset[x] = o | o << 16;
       cb_out[x] = (guint8) (ncb < 0 ? 0 : ncb > 255 ? 255 : ncb);
       cr_out[x] = (guint8) (ncr < 0 ? 0 : ncr > 255 ? 255 : ncr);
     }
@@ -109,111 +169,96 @@ pad_row (guint8 *row, guint width, guint stride)
     memset (row + width, row[width - 1], stride - width);
 }
 
-void
-_gemba_yuv_image_fill (GembaYuvImage *image, const guint8 * const planes[3],
-                       const gsize strides[3])
+/* One band of 16 luma rows and 8 chroma rows, starting at luma row @row, converted and padded
+ * into @band (rows of y_width and y_width / 2 samples). */
+typedef struct {
+  guint y_width;
+  guint8 *y;
+  guint8 *cb;
+  guint8 *cr;
+  guint32 *offset;        /* a chroma row's luma offsets, each twice */
+} Band;
+
+static void
+convert_band (Band *band, const Conversion *conv, guint row, guint width, guint height,
+              const guint8 * const planes[3], const gsize strides[3])
 {
-  guint rows = ALIGN16 (image->height), crows = rows / 2;
-  guint cw = (image->width + 1) / 2, ch = (image->height + 1) / 2;
-  guint8 *out_c[2] = { image->cb, image->cr };
+  guint cw = (width + 1) / 2, ch = (height + 1) / 2, c_width = band->y_width / 2;
 
-  if (!image->bt709)
+  for (guint i = 0; i < 8; i++)
     {
-      /* Only the range may differ: a table per plane (or a copy). */
-      guint8 ylut[256], clut[256];
+      guint cy = MIN (row / 2 + i, ch - 1);
+      const guint8 *cbsrc = planes[1] + (gsize) cy * strides[1];
+      const guint8 *crsrc = planes[2] + (gsize) cy * strides[2];
+      guint8 *cbrow = band->cb + (gsize) i * c_width;
+      guint8 *crrow = band->cr + (gsize) i * c_width;
 
-      for (int v = 0; v < 256; v++)
+      if (conv->identity)
         {
-          ylut[v] = image->limited_range
-                    ? (guint8) CLAMP ((int) ((v - 16) * 255.0 / 219.0 + 0.5), 0, 255) : v;
-          clut[v] = image->limited_range
-                    ? (guint8) CLAMP ((int) ((v - 128) * 255.0 / 224.0 + 128.5), 0, 255) : v;
+          memcpy (cbrow, cbsrc, cw);
+          memcpy (crrow, crsrc, cw);
         }
-      for (guint r = 0; r < rows; r++)
+      else
+        chroma_row (cbrow, crrow, band->offset, cbsrc, crsrc, cw, conv->k, conv->offset_bias);
+      pad_row (cbrow, cw, c_width);
+      pad_row (crrow, cw, c_width);
+      for (guint dy = 0; dy < 2; dy++)
         {
-          const guint8 *src = planes[0] + (gsize) MIN (r, image->height - 1) * strides[0];
-          guint8 *dst = image->y + (gsize) r * image->y_stride;
-          if (image->limited_range)
-            for (guint x = 0; x < image->width; x++)
-              dst[x] = ylut[src[x]];
+          guint r = MIN (row + 2 * i + dy, height - 1);
+          const guint8 *src = planes[0] + (gsize) r * strides[0];
+          guint8 *dst = band->y + (gsize) (2 * i + dy) * band->y_width;
+
+          if (conv->identity)
+            memcpy (dst, src, width);
           else
-            memcpy (dst, src, image->width);
-          pad_row (dst, image->width, image->y_stride);
+            luma_row (dst, src, (const guint16 *) band->offset, width, conv->ym);
+          pad_row (dst, width, band->y_width);
         }
-      for (guint c = 0; c < 2; c++)
-        for (guint r = 0; r < crows; r++)
-          {
-            const guint8 *src = planes[c + 1] + (gsize) MIN (r, ch - 1) * strides[c + 1];
-            guint8 *dst = out_c[c] + (gsize) r * image->c_stride;
-            if (image->limited_range)
-              for (guint x = 0; x < cw; x++)
-                dst[x] = clut[src[x]];
-            else
-              memcpy (dst, src, cw);
-            pad_row (dst, cw, image->c_stride);
-          }
-      return;
     }
-
-  /* BT.709 → BT.601 on the same R'G'B': Y601 = Y + 0.10159 Cb + 0.19610 Cr,
-   * Cb601 = 0.98985 Cb − 0.11067 Cr, Cr601 = 0.98338 Cr − 0.07246 Cb (centred chroma).
-   * Fixed point with 16 fractional bits; the chroma of a 2×2 block applies to its four lumas. */
-  {
-    double ys = image->limited_range ? 255.0 / 219.0 : 1.0;
-    double cs = image->limited_range ? 255.0 / 224.0 : 1.0;
-    int y0 = image->limited_range ? 16 : 0;
-    int ym = (int) (ys * 65536);
-    int a = (int) (0.10159 * cs * 65536), b = (int) (0.19610 * cs * 65536);
-    int c11 = (int) (0.98985 * cs * 65536), c12 = (int) (-0.11067 * cs * 65536);
-    int c21 = (int) (-0.07246 * cs * 65536), c22 = (int) (0.98338 * cs * 65536);
-    const int k[6] = { a, b, c11, c12, c21, c22 };
-    g_autofree int *offset = g_new (int, image->y_stride);
-    g_autofree int *half = g_new (int, image->c_stride);
-
-    for (guint cy = 0; cy < crows; cy++)
-      {
-        const guint8 *cbsrc = planes[1] + (gsize) MIN (cy, ch - 1) * strides[1];
-        const guint8 *crsrc = planes[2] + (gsize) MIN (cy, ch - 1) * strides[2];
-        guint8 *cbrow = image->cb + (gsize) cy * image->c_stride;
-        guint8 *crrow = image->cr + (gsize) cy * image->c_stride;
-
-        chroma_row (cbrow, crrow, half, cbsrc, crsrc, cw, k);
-        for (guint cx = 0; cx < cw; cx++)
-          offset[2 * cx] = offset[2 * cx + 1] = half[cx];
-        pad_row (cbrow, cw, image->c_stride);
-        pad_row (crrow, cw, image->c_stride);
-        for (guint dy = 0; dy < 2; dy++)
-          {
-            guint r = 2 * cy + dy;
-            guint8 *dst = image->y + (gsize) r * image->y_stride;
-            luma_row (dst, planes[0] + (gsize) MIN (r, image->height - 1) * strides[0], offset,
-                      image->width, ym, ym * y0);
-            pad_row (dst, image->width, image->y_stride);
-          }
-      }
-  }
 }
 
 GBytes *
-_gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error)
+_gemba_jpeg_encode_i420 (guint width, guint height, const guint8 * const planes[3],
+                         const gsize strides[3], gboolean limited_range, gboolean bt709,
+                         int quality, GError **error)
 {
   struct jpeg_compress_struct cinfo;
   JpegError err;
+  Conversion conv;
+  Band band = { 0 };
   unsigned char *out = NULL, *first = NULL;
   unsigned long out_size = 0;
   JSAMPROW y_rows[16], cb_rows[8], cr_rows[8];
-  JSAMPARRAY planes[3] = { y_rows, cb_rows, cr_rows };
+  JSAMPARRAY rows[3] = { y_rows, cb_rows, cr_rows };
+  gboolean direct;
   GBytes *bytes;
+
+  g_return_val_if_fail (width > 0 && height > 0, NULL);
+
+  /* A decoder's planes already in full-range BT.601 and a whole number of blocks wide go to
+   * the encoder as they are; anything else is converted a band of 16 rows at a time, which
+   * stays in the cache between the conversion and the encoder. */
+  conversion_init (&conv, limited_range, bt709);
+  direct = conv.identity && width % 16 == 0;
+  band.y_width = ALIGN16 (width);
+  if (!direct)
+    {
+      band.y = g_malloc ((gsize) band.y_width * 16 * 2);
+      band.cb = band.y + (gsize) band.y_width * 16;
+      band.cr = band.cb + (gsize) band.y_width / 2 * 8;
+      band.offset = g_new (guint32, band.y_width / 2);
+    }
 
   /* Room for the whole JPEG up front (q95 4:2:0 stays well under a byte per pixel): no
    * growing and copying while encoding, and the buffer becomes the GBytes as it is. */
-  out_size = (unsigned long) image->width * image->height + 65536;
+  out_size = (unsigned long) width * height + 65536;
   out = first = malloc (out_size);
   if (!out)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
-                   _("Cannot encode a %u × %u frame as JPEG: out of memory"), image->width,
-                   image->height);
+                   _("Cannot encode a %u × %u frame as JPEG: out of memory"), width, height);
+      g_free (band.y);
+      g_free (band.offset);
       return NULL;
     }
 
@@ -225,19 +270,20 @@ _gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error)
   if (setjmp (err.jmp))
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
-                   _("Cannot encode a %u × %u frame as JPEG: %s"), image->width, image->height,
-                   err.message);
+                   _("Cannot encode a %u × %u frame as JPEG: %s"), width, height, err.message);
       jpeg_destroy_compress (&cinfo);
       if (out != first)
         free (out);
       free (first);
+      g_free (band.y);
+      g_free (band.offset);
       return NULL;
     }
 
   jpeg_create_compress (&cinfo);
   jpeg_mem_dest (&cinfo, &out, &out_size);
-  cinfo.image_width = image->width;
-  cinfo.image_height = image->height;
+  cinfo.image_width = width;
+  cinfo.image_height = height;
   cinfo.input_components = 3;
   cinfo.in_color_space = JCS_YCbCr;
   jpeg_set_defaults (&cinfo);
@@ -255,21 +301,49 @@ _gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error)
     {
       guint row = cinfo.next_scanline;
 
-      for (guint i = 0; i < 16; i++)
-        y_rows[i] = image->y + (gsize) (row + i) * image->y_stride;
-      for (guint i = 0; i < 8; i++)
+      if (direct)
         {
-          cb_rows[i] = image->cb + (gsize) (row / 2 + i) * image->c_stride;
-          cr_rows[i] = image->cr + (gsize) (row / 2 + i) * image->c_stride;
+          /* Rows past the bottom repeat the last one. */
+          for (guint i = 0; i < 16; i++)
+            y_rows[i] = (JSAMPROW) planes[0] + (gsize) MIN (row + i, height - 1) * strides[0];
+          for (guint i = 0; i < 8; i++)
+            {
+              gsize cy = MIN (row / 2 + i, (height + 1) / 2 - 1);
+              cb_rows[i] = (JSAMPROW) planes[1] + cy * strides[1];
+              cr_rows[i] = (JSAMPROW) planes[2] + cy * strides[2];
+            }
         }
-      jpeg_write_raw_data (&cinfo, planes, 16);
+      else
+        {
+          convert_band (&band, &conv, row, width, height, planes, strides);
+          for (guint i = 0; i < 16; i++)
+            y_rows[i] = band.y + (gsize) i * band.y_width;
+          for (guint i = 0; i < 8; i++)
+            {
+              cb_rows[i] = band.cb + (gsize) i * band.y_width / 2;
+              cr_rows[i] = band.cr + (gsize) i * band.y_width / 2;
+            }
+        }
+      jpeg_write_raw_data (&cinfo, rows, 16);
     }
   jpeg_finish_compress (&cinfo);
   jpeg_destroy_compress (&cinfo);
+  g_free (band.y);
+  g_free (band.offset);
 
   /* libjpeg allocates a bigger buffer itself only if ours was too small. */
   if (out != first)
     free (first);
   bytes = g_bytes_new_with_free_func (out, out_size, free, out);
   return bytes;
+}
+
+GBytes *
+_gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error)
+{
+  const guint8 *planes[3] = { image->y, image->cb, image->cr };
+  const gsize strides[3] = { image->y_stride, image->c_stride, image->c_stride };
+
+  return _gemba_jpeg_encode_i420 (image->width, image->height, planes, strides,
+                                  image->limited_range, image->bt709, quality, error);
 }

@@ -13,8 +13,8 @@
 
 G_BEGIN_DECLS
 
-/* Planes padded for the encoder: Y is ALIGN16(width) × ALIGN16(height), Cb and Cr are
- * ALIGN16(width)/2 × ALIGN16(height)/2, edges replicated. */
+/* A copy of a frame's I420 planes, as they are (a live source's buffers must go back to it
+ * at once): Y is y_stride × height, Cb and Cr are c_stride × ⌈height / 2⌉. */
 typedef struct {
   guint width;
   guint height;
@@ -23,18 +23,22 @@ typedef struct {
   guint8 *y;
   guint8 *cb;
   guint8 *cr;
-  gboolean limited_range;   /* source: Y 16–235, C 16–240 (video) rather than 0–255 (JPEG) */
-  gboolean bt709;           /* source: BT.709 matrix rather than BT.601 (what JPEG means) */
+  gboolean limited_range;   /* Y 16–235, C 16–240 (video) rather than 0–255 (JPEG) */
+  gboolean bt709;           /* BT.709 matrix rather than BT.601 (what JPEG means) */
 } GembaYuvImage;
 
 GembaYuvImage *_gemba_yuv_image_new (guint width, guint height);
 void _gemba_yuv_image_free (GembaYuvImage *image);
-/* Copies a decoder's I420 planes (as described by @image's flags) converting them to what
- * JFIF means, full-range BT.601, and pads the edges. */
+/* Copies a decoder's I420 planes into @image. */
 void _gemba_yuv_image_fill (GembaYuvImage *image, const guint8 * const planes[3],
                             const gsize strides[3]);
 
-/* Encodes filled planes; NULL with an error message. */
+/* Encodes I420 planes (Y, Cb, Cr; limited or full range, BT.709 or BT.601 matrix) as a 4:2:0
+ * JPEG, converting them to what JFIF means, full-range BT.601, on the way. NULL with an error
+ * message. */
+GBytes *_gemba_jpeg_encode_i420 (guint width, guint height, const guint8 * const planes[3],
+                                 const gsize strides[3], gboolean limited_range,
+                                 gboolean bt709, int quality, GError **error);
 GBytes *_gemba_yuv_image_encode_jpeg (GembaYuvImage *image, int quality, GError **error);
 
 G_END_DECLS
