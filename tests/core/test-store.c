@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "gemba.h"
+#include "gemba-sha256-private.h"
 
 typedef struct
 {
@@ -564,10 +565,38 @@ test_models_predictions (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_array_index (corrected, gint64, 0), ==, frame_ids[1]);
 }
 
+/* Frames are named by the SHA-256 of their bytes: the fast path (SHA instructions) must give
+ * GLib's digest, for every length around the block boundaries and for a frame-sized buffer. */
+static void
+test_sha256 (void)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4);
+  gsize big = 300 * 1024 + 13;
+  g_autofree guint8 *data = g_malloc (big);
+  g_autofree char *abc = _gemba_sha256_hex ((const guint8 *) "abc", 3);
+
+  g_assert_cmpstr (abc, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  for (gsize i = 0; i < big; i++)
+    data[i] = (guint8) g_rand_int (rand);
+  for (gsize len = 0; len <= 300; len++)
+    {
+      g_autofree char *fast = _gemba_sha256_hex (data + len % 7, len);
+      g_autofree char *glib = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data + len % 7, len);
+      g_assert_cmpstr (fast, ==, glib);
+    }
+  {
+    g_autofree char *fast = _gemba_sha256_hex (data, big);
+    g_autofree char *glib = g_compute_checksum_for_data (G_CHECKSUM_SHA256, data, big);
+    g_assert_cmpstr (fast, ==, glib);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/core/store/sha256", test_sha256);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/core/store/create-open", test_create_open);

@@ -15,6 +15,7 @@
 
 #include "gemba-error.h"
 #include "gemba-image.h"
+#include "gemba-sha256-private.h"
 #include "gemba-store-private.h"
 
 #define APPLICATION_ID 0x47454d42 /* "GEMB" */
@@ -1538,7 +1539,7 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
   if (duplicate)
     *duplicate = FALSE;
 
-  sha = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, data);
+  sha = _gemba_sha256_hex (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
 
   _gemba_store_lock (self);
   existing = find_frame_by_sha (self, sha);
