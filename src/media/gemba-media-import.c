@@ -4,6 +4,10 @@
  * streaming thread ──(sampler)──► raw queue ──► encoder threads ──► writer thread
  *                                  bounded       convert, JPEG/PNG     batches
  *
+ * Two bounds: frames decoded but not encoded yet (raw_capacity, megabytes each), and all kept
+ * frames not written yet (capacity, mostly encoded, a tenth of that), so that a batch's sync
+ * to disk does not stop the decoder but memory stays bounded.
+ *
  * A file's kept frame is the decoder's own buffer, handed over without a copy; a live source's
  * is copied at once (its buffers must go back to the camera).
  *
@@ -20,7 +24,11 @@
 #include "gemba-media-import.h"
 #include "gemba-media-jpeg.h"
 
-#define DEFAULT_QUEUE_FRAMES 8
+#define DEFAULT_QUEUE_FRAMES 8     /* decoded frames waiting for an encoder, at least */
+/* Kept frames not written yet. Most of them are encoded (a 720p JPEG is ~150 KB): enough to
+ * keep the decoder going while the writer syncs a batch to disk (syncfs() takes tens of
+ * milliseconds, more when other programs have written a lot). */
+#define DEFAULT_WAITING_FRAMES 48
 #define BATCH_FRAMES 64
 #define BATCH_USEC (G_USEC_PER_SEC / 2)
 #define PROGRESS_USEC (G_USEC_PER_SEC / 5)
@@ -47,12 +55,14 @@ typedef struct
   const GembaMediaImportOptions *options;
   const char *source_name;
   gboolean drop_when_full;
-  guint capacity;
+  guint capacity;         /* kept frames not written yet, at most */
+  guint raw_capacity;     /* of which decoded but not encoded yet, at most */
 
   GMutex lock;
   GCond changed;          /* queue, in_flight, closed, aborted */
   GQueue raw;             /* Job, not encoded yet */
   guint in_flight;        /* jobs queued, encoding or waiting for the writer */
+  guint n_raw;            /* jobs queued or encoding */
   gboolean closed;        /* no more frames will come */
   gboolean aborted;       /* the writer failed: drop everything */
   gboolean limit_reached; /* max_frames / max_duration */
@@ -187,7 +197,8 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   g_mutex_lock (&import->lock);
   /* A live pipeline is only known to be live once it plays. */
   drop = import->drop_when_full || gemba_frame_source_is_live (source);
-  while (import->in_flight >= import->capacity && !import->aborted && !drop)
+  while ((import->in_flight >= import->capacity || import->n_raw >= import->raw_capacity) &&
+         !import->aborted && !drop)
     g_cond_wait (&import->changed, &import->lock);
   if (import->aborted)
     {
@@ -195,7 +206,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
       job_free (job);
       return;
     }
-  if (import->in_flight >= import->capacity)
+  if (import->in_flight >= import->capacity || import->n_raw >= import->raw_capacity)
     {
       /* Live: the camera must not wait. Drop the oldest frame not encoded yet, or this one. */
       Job *oldest = g_queue_pop_head (&import->raw);
@@ -204,6 +215,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
         {
           job_free (oldest);
           import->in_flight--;
+          import->n_raw--;
         }
       else
         {
@@ -215,6 +227,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
     }
   g_queue_push_tail (&import->raw, job);
   import->in_flight++;
+  import->n_raw++;
   import->counts.kept++;
   if (options->max_frames > 0 &&
       import->counts.kept - import->counts.dropped >= options->max_frames)
@@ -224,6 +237,17 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
     }
   g_cond_broadcast (&import->changed);
   g_mutex_unlock (&import->lock);
+}
+
+/* The job is not a decoded frame any more: room for the next one. */
+static void
+hand_to_writer (Import *import, Job *job)
+{
+  g_mutex_lock (&import->lock);
+  import->n_raw--;
+  g_cond_broadcast (&import->changed);
+  g_mutex_unlock (&import->lock);
+  g_async_queue_push (import->encoded, job);
 }
 
 static gpointer
@@ -255,7 +279,7 @@ encoder_thread (gpointer data)
               g_set_error (&job->error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
                            _("%s: cannot read a decoded frame"),
                            gemba_frame_source_get_location (import->source));
-              g_async_queue_push (import->encoded, job);
+              hand_to_writer (import, job);
               continue;
             }
           for (guint i = 0; i < 3; i++)
@@ -284,7 +308,7 @@ encoder_thread (gpointer data)
       g_clear_pointer (&job->image, gemba_image_free);
       if (job->yuv)
         g_async_queue_push (import->spare, g_steal_pointer (&job->yuv));
-      g_async_queue_push (import->encoded, job);
+      hand_to_writer (import, job);
     }
 }
 
@@ -503,8 +527,9 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
                                             : gemba_frame_source_get_display_name (source);
   import.drop_when_full = kind == GEMBA_FRAME_SOURCE_CAMERA || kind == GEMBA_FRAME_SOURCE_STREAM;
   import.n_encoders = CLAMP (g_get_num_processors (), 1, 8);
-  import.capacity = options->queue_frames ? options->queue_frames
-                                          : MAX (DEFAULT_QUEUE_FRAMES, 2 * import.n_encoders + 2);
+  import.capacity = options->queue_frames ? options->queue_frames : DEFAULT_WAITING_FRAMES;
+  import.raw_capacity = MIN (import.capacity,
+                             MAX (DEFAULT_QUEUE_FRAMES, 2 * import.n_encoders + 2));
   import.counts.stream_time = -1;
   g_mutex_init (&import.lock);
   g_cond_init (&import.changed);
