@@ -27,6 +27,9 @@ struct _GembaStore
   int batch_depth;
   /* Frame files were written in this batch without their own fsync. */
   gboolean sync_before_commit;
+  /* SQL text → sqlite3_stmt not in use: the statements each added frame runs, prepared once
+   * (see _gemba_store_take_cached). */
+  GHashTable *cached;
 };
 
 /* Locks the store for the calling thread; pair with _gemba_store_unlock. */
@@ -38,6 +41,19 @@ gboolean _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
 
 /* Prepares @sql; NULL with @error set on failure. */
 GembaStmt *_gemba_store_prepare (GembaStore *self, const char *sql, GError **error);
+/* A statement prepared once and kept for the next caller, for the statements run for every
+ * imported frame (parsing them again each time cost more than running them). Use it as
+ *   g_auto(GembaCachedStmt) stmt = _gemba_store_take_cached (self, sql, error);
+ * stmt.stmt is NULL on failure; going out of scope resets it and gives it back (taking the
+ * lock, so it may outlive the caller's). Taken twice at once, the second is a fresh one. */
+typedef struct {
+  GembaStore *store;
+  sqlite3_stmt *stmt;
+} GembaCachedStmt;
+GembaCachedStmt _gemba_store_take_cached (GembaStore *self, const char *sql, GError **error);
+void _gemba_store_give_back (GembaCachedStmt *cached);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GembaCachedStmt, _gemba_store_give_back)
+
 /* Runs SQL without results. */
 gboolean _gemba_store_exec (GembaStore *self, const char *sql, GError **error);
 

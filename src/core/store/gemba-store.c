@@ -189,6 +189,47 @@ _gemba_store_prepare (GembaStore *self, const char *sql, GError **error)
   return stmt;
 }
 
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+GembaCachedStmt
+_gemba_store_take_cached (GembaStore *self, const char *sql, GError **error)
+{
+  GembaCachedStmt cached = { self, NULL };
+  gpointer key;
+
+  _gemba_store_lock (self);
+  if (!self->cached ||
+      !g_hash_table_steal_extended (self->cached, sql, &key, (gpointer *) &cached.stmt))
+    cached.stmt = _gemba_store_prepare (self, sql, error);
+  _gemba_store_unlock (self);
+  return cached;
+}
+
+void
+_gemba_store_give_back (GembaCachedStmt *cached)
+{
+  GembaStore *self = cached->store;
+  sqlite3_stmt *stmt = g_steal_pointer (&cached->stmt);
+
+  if (!stmt)
+    return;
+  _gemba_store_lock (self);
+  /* Reset at once: a statement left on a row would keep a read transaction open. */
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  if (!self->cached)
+    self->cached = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
+  if (g_hash_table_contains (self->cached, sqlite3_sql (stmt)))
+    sqlite3_finalize (stmt);
+  else
+    g_hash_table_insert (self->cached, (gpointer) sqlite3_sql (stmt), stmt);
+  _gemba_store_unlock (self);
+}
+
 gboolean
 _gemba_store_exec (GembaStore *self, const char *sql, GError **error)
 {
@@ -318,14 +359,12 @@ _gemba_store_bump_revision (GembaStore *self, GError **error)
 gint64
 _gemba_store_production_model (GembaStore *self)
 {
-  g_autoptr(GembaStmt) stmt = NULL;
+  g_auto(GembaCachedStmt) cached = _gemba_store_take_cached (
+    self, "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'production-model'", NULL);
   gint64 id = 0;
 
-  stmt = _gemba_store_prepare (self,
-                               "SELECT CAST(value AS INTEGER) FROM settings "
-                               "WHERE key = 'production-model'", NULL);
-  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
-    id = sqlite3_column_int64 (stmt, 0);
+  if (cached.stmt && sqlite3_step (cached.stmt) == SQLITE_ROW)
+    id = sqlite3_column_int64 (cached.stmt, 0);
   return id;
 }
 
@@ -451,6 +490,7 @@ gemba_store_finalize (GObject *object)
 {
   GembaStore *self = GEMBA_STORE (object);
 
+  g_clear_pointer (&self->cached, g_hash_table_unref);
   if (self->db)
     sqlite3_close_v2 (self->db);
   g_free (self->path);
@@ -1262,7 +1302,8 @@ gint64
 gemba_store_ensure_source (GembaStore *self, const char *name, const char *kind,
                            const char *uri, GError **error)
 {
-  g_autoptr(GembaStmt) find = NULL;
+  g_auto(GembaCachedStmt) cached = { self, NULL };
+  GembaStmt *find;
   g_autoptr(GembaStmt) insert = NULL;
   gint64 id = 0;
 
@@ -1270,7 +1311,8 @@ gemba_store_ensure_source (GembaStore *self, const char *name, const char *kind,
   g_return_val_if_fail (name != NULL, 0);
 
   _gemba_store_lock (self);
-  find = _gemba_store_prepare (self, "SELECT id FROM sources WHERE name = ?", error);
+  cached = _gemba_store_take_cached (self, "SELECT id FROM sources WHERE name = ?", error);
+  find = cached.stmt;
   if (!find)
     goto out;
   _gemba_store_bind_text (find, 1, name);
@@ -1348,14 +1390,16 @@ bind_production (GembaStore *self, GembaStmt *stmt)
 GembaFrame *
 gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error)
 {
-  g_autoptr(GembaStmt) stmt = NULL;
+  g_auto(GembaCachedStmt) cached = { self, NULL };
+  GembaStmt *stmt;
   GembaFrame *frame = NULL;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
 
   _gemba_store_lock (self);
-  stmt = _gemba_store_prepare (self, "SELECT " FRAME_COLUMNS FRAME_JOINS " WHERE f.id = :id",
-                               error);
+  cached = _gemba_store_take_cached (self, "SELECT " FRAME_COLUMNS FRAME_JOINS
+                                           " WHERE f.id = :id", error);
+  stmt = cached.stmt;
   if (stmt)
     {
       bind_production (self, stmt);
@@ -1427,8 +1471,10 @@ gemba_store_find_frame (GembaStore *self, const char *id_prefix, GError **error)
 static GembaFrame *
 find_frame_by_sha (GembaStore *self, const char *sha)
 {
-  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, "SELECT " FRAME_COLUMNS FRAME_JOINS
-                                                          " WHERE f.sha256 = :sha", NULL);
+  g_auto(GembaCachedStmt) cached = _gemba_store_take_cached (
+    self, "SELECT " FRAME_COLUMNS FRAME_JOINS " WHERE f.sha256 = :sha", NULL);
+  GembaStmt *stmt = cached.stmt;
+
   if (!stmt)
     return NULL;
   bind_production (self, stmt);
@@ -1521,7 +1567,8 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
                        GError **error)
 {
   g_autofree char *sha = NULL;
-  g_autoptr(GembaStmt) stmt = NULL;
+  g_auto(GembaCachedStmt) cached = { self, NULL };
+  GembaStmt *stmt;
   g_autoptr(GembaFrame) existing = NULL;
   GembaFrameInfo defaults;
   GembaFrame probe = { 0 };
@@ -1566,10 +1613,11 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
       if (!source_id)
         goto fail;
     }
-  stmt = _gemba_store_prepare (self,
-                               "INSERT INTO frames (sha256, ext, width, height, size, source_id, "
-                               "captured_at, imported_at, stream_time, frame_number, original_name) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  cached = _gemba_store_take_cached (
+    self, "INSERT INTO frames (sha256, ext, width, height, size, source_id, captured_at, "
+          "imported_at, stream_time, frame_number, original_name) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+  stmt = cached.stmt;
   if (!stmt)
     goto fail;
   _gemba_store_bind_text (stmt, 1, sha);
