@@ -16,15 +16,18 @@ gboolean _gemba_conv_direct_usable (const GembaLayer *l);
  * free with gemba_floats_free(). */
 float *_gemba_conv_direct_pack (const GembaLayer *l);
 int _gemba_conv_direct_n_blocks (const GembaLayer *l);
-/* y = act (conv (x) + b) for output pixels [p0, p1) of the batch and output channel blocks
- * [nb0, nb1); @act: 0 none, 1 ReLU, 2 ReLU6. */
-void _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
-                             gsize p0, gsize p1, int nb0, int nb1, int act);
+/* y = act (conv (x) + b) [+ res] for output pixels [p0, p1) of the batch and output channel
+ * blocks [nb0, nb1); @act: 0 none, 1 ReLU, 2 ReLU6; @res: NULL, or a residual of y's shape
+ * added after the activation (a fused residual connection). */
+void _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x,
+                             const float *res, float *y, gsize p0, gsize p1, int nb0, int nb1,
+                             int act);
 
 /* The same from a copy of the input with its zero border of l->pad pixels in memory,
  * [batch][in_h + 2 pad][in_w + 2 pad][in_c]: no partial windows at the edges. */
 void _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
-                                    float *y, gsize p0, gsize p1, int nb0, int nb1, int act);
+                                    const float *res, float *y, gsize p0, gsize p1, int nb0,
+                                    int nb1, int act);
 /* Depthwise: output rows [r0, r1) of the batch, from _gemba_conv_direct_pack()'s
  * [kh][kw][C rounded up to 16] weights and bias. */
 void _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,

@@ -130,6 +130,7 @@ typedef struct {
   gsize step;                 /* floats between the inputs of neighbouring output pixels */
   const float *bias;          /* [NB] */
   float *y;                   /* first pixel's output, channel 0 of the block */
+  const float *res;           /* NULL, or the residual added to y (same layout) */
   int y_stride;               /* out_c */
   int n_valid;                /* channels of the block that exist (1–32) */
   int act;                    /* 0, 1: ReLU, 2: ReLU6 */
@@ -189,11 +190,31 @@ tile_body (const Tile *t, const int R, const int V)
     const __mmask16 m0 = (__mmask16) ((1u << n0) - 1);
     const __mmask16 m1 = (__mmask16) (n1 > 0 ? (1u << n1) - 1 : 0);
 
+    if (t->res)
+#pragma GCC unroll 12
+      for (int r = 0; r < R; r++)
+        {
+          const float *res = t->res + (gsize) r * t->y_stride;
+
+          acc[r][0] = _mm512_add_ps (apply_act (acc[r][0], t->act),
+                                     _mm512_maskz_loadu_ps (m0, res));
+          if (V > 1)
+            acc[r][1] = _mm512_add_ps (apply_act (acc[r][1], t->act),
+                                       _mm512_maskz_loadu_ps (m1, res + 16));
+        }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++)
       {
         float *y = t->y + (gsize) r * t->y_stride;
 
+        if (t->res)
+          {
+            /* the activation came before the residual */
+            _mm512_mask_storeu_ps (y, m0, acc[r][0]);
+            if (V > 1)
+              _mm512_mask_storeu_ps (y + 16, m1, acc[r][1]);
+            continue;
+          }
         if (n0 == 16)
           _mm512_storeu_ps (y, apply_act (acc[r][0], t->act));
         else
@@ -230,8 +251,9 @@ static const TileFn tile_fns[2][13] = {
 /* Output pixels [ox0, ox1) of row @oy of image @img, all of whose windows share the column
  * taps [kx0, kx1), for blocks [nb0, nb1). */
 static void
-run_segment (const GembaLayer *l, const float *packed, const float *x, float *y, int img, int oy,
-             int ox0, int ox1, int kx0, int kx1, int nb0, int nb1, int act)
+run_segment (const GembaLayer *l, const float *packed, const float *x, const float *res,
+             float *y, int img, int oy, int ox0, int ox1, int kx0, int kx1, int nb0, int nb1,
+             int act)
 {
   const gsize K = conv_k (l);
   const float *bias = packed + (gsize) n_blocks (l) * K * NB;
@@ -271,6 +293,7 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, float *y,
                 }
             }
           t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
+          t.res = res ? res + (t.y - y) : NULL;
           tile_fns[V - 1][R] (&t);
           ox += R;
         }
@@ -278,8 +301,9 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, float *y,
 }
 
 void
-_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
-                        gsize p0, gsize p1, int nb0, int nb1, int act)
+_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x,
+                        const float *res, float *y, gsize p0, gsize p1, int nb0, int nb1,
+                        int act)
 {
   const gsize hw = (gsize) l->out_h * l->out_w;
 
@@ -290,8 +314,8 @@ _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x
 
       row.in_h = row.out_h = 1;
       row.in_w = row.out_w = (int) (p1 - p0);
-      run_segment (&row, packed, x + p0 * l->in_c, y + p0 * l->out_c, 0, 0, 0,
-                   (int) (p1 - p0), 0, 1, nb0, nb1, act);
+      run_segment (&row, packed, x + p0 * l->in_c, res ? res + p0 * l->out_c : NULL,
+                   y + p0 * l->out_c, 0, 0, 0, (int) (p1 - p0), 0, 1, nb0, nb1, act);
       return;
     }
 
@@ -315,7 +339,7 @@ _gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x
           if (kx0 == 0 && kx1 == l->kw)
             while (end < ox1 && end * l->stride - l->pad + l->kw <= l->in_w)
               end++;
-          run_segment (l, packed, x, y, img, oy, ox, end, kx0, kx1, nb0, nb1, act);
+          run_segment (l, packed, x, res, y, img, oy, ox, end, kx0, kx1, nb0, nb1, act);
           ox = end;
         }
       p0 += ox1 - ox0;
@@ -403,7 +427,8 @@ dw3_tile_body (const DwTile *t, const int R, const int S)
 
 #pragma GCC unroll 17
           for (int i = 0; i < (R - 1) * S + 3; i++)
-            in[i] = _mm512_maskz_loadu_ps (m, a + (gsize) i * C);
+            in[i] = m == 0xffff ? _mm512_loadu_ps (a + (gsize) i * C)
+                                : _mm512_maskz_loadu_ps (m, a + (gsize) i * C);
 #pragma GCC unroll 8
           for (int r = 0; r < R; r++)
             {
@@ -520,7 +545,8 @@ _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, cons
 
 void
 _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
-                               float *y, gsize p0, gsize p1, int nb0, int nb1, int act)
+                               const float *res, float *y, gsize p0, gsize p1, int nb0,
+                               int nb1, int act)
 {
   const gsize K = conv_k (l);
   const float *bias = packed + (gsize) n_blocks (l) * K * NB;
@@ -560,6 +586,7 @@ _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const f
               for (int ky = 0; ky < l->kh; ky++)
                 t.a[ky] = xi + ((gsize) (oy * l->stride + ky) * wp + (gsize) ox * l->stride) * C;
               t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
+              t.res = res ? res + (t.y - y) : NULL;
               tile_fns[V - 1][R] (&t);
               ox += R;
             }
@@ -572,9 +599,10 @@ _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const f
 
 void
 _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,
-                               float *y, gsize p0, gsize p1, int nb0, int nb1, int act)
+                               const float *res, float *y, gsize p0, gsize p1, int nb0,
+                               int nb1, int act)
 {
-  (void) l; (void) packed; (void) xpad; (void) y; (void) p0; (void) p1; (void) nb0;
+  (void) l; (void) packed; (void) xpad; (void) res; (void) y; (void) p0; (void) p1; (void) nb0;
   (void) nb1; (void) act;
   g_assert_not_reached ();
 }
@@ -588,10 +616,11 @@ _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, cons
 }
 
 void
-_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x, float *y,
-                        gsize p0, gsize p1, int nb0, int nb1, int act)
+_gemba_conv_direct_run (const GembaLayer *l, const float *packed, const float *x,
+                        const float *res, float *y, gsize p0, gsize p1, int nb0, int nb1,
+                        int act)
 {
-  (void) l; (void) packed; (void) x; (void) y; (void) p0; (void) p1; (void) nb0; (void) nb1;
+  (void) l; (void) packed; (void) x; (void) res; (void) y; (void) p0; (void) p1; (void) nb0; (void) nb1;
   (void) act;
   g_assert_not_reached ();
 }

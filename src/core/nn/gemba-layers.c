@@ -423,6 +423,7 @@ typedef struct {
   int batch;
   const float *x;
   const float *x2;
+  const float *res;   /* convolution: the residual added to its output, or NULL */
   const float *y;
   const float *dy;
   float *out;
@@ -862,11 +863,11 @@ direct_fwd_task (gpointer data, int task, int thread)
   gsize p1 = MIN (p0 + job->chunk, job->total);
 
   if (job->x2)   /* the padded copy */
-    _gemba_conv_direct_run_padded (l, l->packed, job->x2, job->out, p0, p1, nbk * g / n_groups,
-                                   nbk * (g + 1) / n_groups, conv_act (l));
+    _gemba_conv_direct_run_padded (l, l->packed, job->x2, job->res, job->out, p0, p1,
+                                   nbk * g / n_groups, nbk * (g + 1) / n_groups, conv_act (l));
   else
-    _gemba_conv_direct_run (l, l->packed, job->x, job->out, p0, p1, nbk * g / n_groups,
-                            nbk * (g + 1) / n_groups, conv_act (l));
+    _gemba_conv_direct_run (l, l->packed, job->x, job->res, job->out, p0, p1,
+                            nbk * g / n_groups, nbk * (g + 1) / n_groups, conv_act (l));
 }
 
 /* Copies the input into l->aux inside a zero border of l->pad pixels (the border is zeroed
@@ -906,11 +907,12 @@ direct_dw_task (gpointer data, int task, int thread)
 /* Frozen convolution with packed weights: pixel chunks that keep their input in L2; where the
  * image is too small to split (the last MobileNetV2 stages), output channel blocks instead. */
 static void
-direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y)
+direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *res,
+                float *y)
 {
   int nt = gemba_pool_get_n_threads (pool);
   int nbk = _gemba_conv_direct_n_blocks (l);
-  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .res = res, .out = y };
   gsize chunk;
   int n_chunks;
 
@@ -938,12 +940,37 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float
   gemba_pool_run_dynamic (pool, n_chunks * job.n_tasks, direct_fwd_task, &job);
 }
 
+GEMBA_CLONES static void
+add_res_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize i0 = (gsize) task * job->chunk;
+  gsize i1 = MIN (i0 + job->chunk, job->total);
+
+  for (gsize i = i0; i < i1; i++)
+    job->out[i] += job->res[i];
+}
+
+static int elt_tasks (Job *job, int nt);
+
+/* y = act (conv (x) + b) [+ res] */
 static void
-conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y)
+conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *res,
+              float *y)
 {
   int nt = gemba_pool_get_n_threads (pool);
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y };
 
+  if (res && !(l->packed && !conv_is_depthwise (l)))
+    {
+      /* the paths other than the direct kernels: the residual in a pass of its own */
+      Job add = { .l = l, .pool = pool, .batch = batch, .res = res, .out = y };
+
+      conv_forward (l, pool, batch, x, NULL, y);
+      add.total = (gsize) batch * gemba_layer_out_size (l);
+      gemba_pool_run_dynamic (pool, elt_tasks (&add, nt), add_res_task, &add);
+      return;
+    }
   if (l->packed && conv_is_depthwise (l))
     {
       job.total = (gsize) batch * l->out_h;
@@ -954,7 +981,7 @@ conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *
     }
   if (l->packed)
     {
-      direct_forward (l, pool, batch, x, y);
+      direct_forward (l, pool, batch, x, res, y);
       return;
     }
 
@@ -1543,24 +1570,45 @@ pool_fwd_task (gpointer data, int task, int thread)
       }
 }
 
-/* Inference max-pool: rows of the batch, no argmax. */
+/* Inference max-pool: output rows [r0, r1) of the batch, no argmax. */
 GEMBA_CLONES static void
-max_pool_rows_task (gpointer data, int task, int thread)
+max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1)
 {
-  Job *job = data;
-  const GembaLayer *l = job->l;
   const int C = l->in_c;
-  gsize r0 = (gsize) task * job->chunk;
-  gsize r1 = MIN (r0 + job->chunk, job->total);
 
+  if (l->kh == 2 && l->kw == 2 && l->stride == 2 && l->pad == 0)
+    {
+      /* every window whole: one loop the compiler turns into vmaxps (the same comparisons, in
+       * the same order, as below) */
+      for (gsize r = r0; r < r1; r++)
+        {
+          int img = (int) (r / l->out_h), oy = (int) (r % l->out_h);
+          const float *restrict a = x + (((gsize) img * l->in_h + 2 * oy) * l->in_w) * C;
+          const float *restrict b = a + (gsize) l->in_w * C;
+          float *restrict out = y + r * l->out_w * C;
+
+          for (int ox = 0; ox < l->out_w; ox++)
+            for (int c = 0; c < C; c++)
+              {
+                gsize i = (gsize) 2 * ox * C + c;
+                float o = a[i];
+
+                o = a[i + C] > o ? a[i + C] : o;
+                o = b[i] > o ? b[i] : o;
+                o = b[i + C] > o ? b[i + C] : o;
+                out[(gsize) ox * C + c] = o;
+              }
+        }
+      return;
+    }
   for (gsize r = r0; r < r1; r++)
     {
       int img = (int) (r / l->out_h), oy = (int) (r % l->out_h);
-      const float *xi = job->x + (gsize) img * l->in_h * l->in_w * C;
+      const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
 
       for (int ox = 0; ox < l->out_w; ox++)
         {
-          float *restrict out = job->out + (r * l->out_w + ox) * C;
+          float *restrict out = y + (r * l->out_w + ox) * C;
           gboolean first = TRUE;
 
           for (int ky = 0; ky < l->kh; ky++)
@@ -1591,6 +1639,77 @@ max_pool_rows_task (gpointer data, int task, int thread)
               out[c] = -INFINITY;
         }
     }
+}
+
+static void
+max_pool_rows_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  gsize r0 = (gsize) task * job->chunk;
+
+  max_pool_rows (job->l, job->x, job->out, r0, MIN (r0 + job->chunk, job->total));
+}
+
+gboolean
+gemba_layer_can_fuse_pool (const GembaLayer *conv, const GembaLayer *pool)
+{
+  return conv->kind == GEMBA_LAYER_CONV && conv->packed && !conv_is_depthwise (conv)
+         && pool->kind == GEMBA_LAYER_MAX_POOL && pool->frozen && pool->pad == 0
+         && pool->kh == pool->stride && pool->kw == pool->stride && pool->in_h == conv->out_h
+         && pool->in_w == conv->out_w && pool->in_c == conv->out_c;
+}
+
+typedef struct {
+  Job job;                  /* the convolution's */
+  const GembaLayer *pl;     /* the pool */
+  float *pooled;
+} PoolJob;
+
+/* Pool output rows [task * chunk, ...): for each, the convolution rows of its windows, then
+ * the pool over them while they are still in L1/L2. */
+static void
+conv_pool_task (gpointer data, int task, int thread)
+{
+  PoolJob *pj = data;
+  const GembaLayer *l = pj->job.l;
+  const GembaLayer *pl = pj->pl;
+  const gsize ow = (gsize) l->out_w;
+  const int nbk = _gemba_conv_direct_n_blocks (l);
+  gsize r0 = (gsize) task * pj->job.chunk;
+  gsize r1 = MIN (r0 + pj->job.chunk, pj->job.total);
+
+  for (gsize r = r0; r < r1; r++)
+    {
+      gsize img = r / pl->out_h, oy = r % pl->out_h;
+      gsize p0 = (img * l->out_h + oy * pl->stride) * ow;
+      gsize p1 = p0 + pl->kh * ow;
+
+      if (pj->job.x2)
+        _gemba_conv_direct_run_padded (l, l->packed, pj->job.x2, NULL, pj->job.out, p0, p1, 0,
+                                       nbk, conv_act (l));
+      else
+        _gemba_conv_direct_run (l, l->packed, pj->job.x, NULL, pj->job.out, p0, p1, 0, nbk,
+                                conv_act (l));
+      max_pool_rows (pl, pj->job.out, pj->pooled, r, r + 1);
+    }
+}
+
+void
+gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, GembaPool *gpool,
+                            int batch, const float *x, float *y, float *y_pool)
+{
+  int nt = gemba_pool_get_n_threads (gpool);
+  PoolJob pj = { .job = { .l = conv, .pool = gpool, .batch = batch, .x = x, .out = y },
+                 .pl = pool, .pooled = y_pool };
+
+  g_return_if_fail (gemba_layer_can_fuse_pool (conv, pool));
+
+  if (conv->kh > 1 || conv->kw > 1 || conv->pad > 0)
+    pj.job.x2 = pad_input (conv, batch, x);
+  pj.job.total = (gsize) batch * pool->out_h;
+  pj.job.chunk = MAX ((gsize) 1, (pj.job.total + 4 * nt - 1) / (4 * nt));
+  gemba_pool_run_dynamic (gpool, (int) ((pj.job.total + pj.job.chunk - 1) / pj.job.chunk),
+                          conv_pool_task, &pj);
 }
 
 GEMBA_CLONES static void
@@ -1757,6 +1876,14 @@ linear_backward (GembaLayer *l, int batch, const float *x, const float *dy, floa
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
 void
+gemba_layer_forward_residual (GembaLayer *conv, GembaPool *pool, int batch, const float *x,
+                              const float *res, float *y)
+{
+  g_return_if_fail (conv->kind == GEMBA_LAYER_CONV && batch > 0);
+  conv_forward (conv, pool, batch, x, res, y);
+}
+
+void
 gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *x2,
                      float *y, gboolean training, guint64 seed)
 {
@@ -1769,7 +1896,7 @@ gemba_layer_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, 
   switch (l->kind)
     {
     case GEMBA_LAYER_CONV:
-      conv_forward (l, pool, batch, x, y);
+      conv_forward (l, pool, batch, x, NULL, y);
       break;
     case GEMBA_LAYER_BATCH_NORM:
       bn_forward (l, pool, batch, x, y, training);

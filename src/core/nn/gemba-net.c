@@ -15,6 +15,9 @@ typedef struct {
   int input2;     /* second input of add, else -2 */
   gboolean skip;  /* folded batch-norm: identity */
   gboolean fused; /* activation applied by the batch-norm before it (unless that is folded) */
+  int residual;   /* folded: node whose output a convolution adds to its own, else -1 */
+  int pooled;     /* folded: the max-pool a convolution runs with itself, else -1 */
+  gboolean merged; /* folded: a max-pool run by the convolution before it (own buffer) */
   int buf;        /* buffer id (aliases for in-place and skipped nodes) */
   float *out;
   float *dout;
@@ -97,7 +100,8 @@ node_at (GembaNet *net, int i)
 static int
 add_node (GembaNet *net, GembaLayer *layer, int input, int input2)
 {
-  Node node = { .layer = layer, .input = input, .input2 = input2 };
+  Node node = { .layer = layer, .input = input, .input2 = input2, .residual = -1,
+               .pooled = -1 };
 
   g_array_append_val (net->nodes, node);
   return (int) net->nodes->len - 1;
@@ -517,8 +521,95 @@ n_consumers (GembaNet *net, int node)
   return count;
 }
 
+/* Folded (inference only): no gradients, and a buffer is reused once its last reader has run,
+ * so that the activations in flight stay in cache instead of every layer writing to memory
+ * no layer has touched yet (55 MB for MobileNetV2, against 14 MB). Fills @offset for the
+ * buffers' owners and returns the arena's size. */
+static gsize
+plan_shared (GembaNet *net, int batch, gsize *offset)
+{
+  const int n_nodes = (int) net->nodes->len;
+  g_autofree int *last = g_new (int, n_nodes);    /* per owner: last node that reads it */
+  g_autofree int *slot_of = g_new (int, n_nodes);
+  g_autoptr(GArray) slot_size = g_array_new (FALSE, TRUE, sizeof (gsize));
+  g_autoptr(GArray) slot_free = g_array_new (FALSE, TRUE, sizeof (int)); /* last reader */
+  gsize total = 0;
+
+  for (int i = 0; i < n_nodes; i++)
+    last[i] = i;
+  for (int i = 0; i < n_nodes; i++)
+    {
+      Node *n = node_at (net, i);
+      const int reads[3] = { n->input, n->input2, n->residual };
+
+      for (int k = 0; k < 3; k++)
+        if (reads[k] >= 0)
+          last[node_at (net, reads[k])->buf] = MAX (last[node_at (net, reads[k])->buf], i);
+    }
+  last[node_at (net, n_nodes - 1)->buf] = G_MAXINT;   /* the output is returned */
+
+  for (int i = 0; i < n_nodes; i++)
+    {
+      Node *n = node_at (net, i);
+      /* a merged max-pool is written when its convolution runs */
+      int when = i;
+      gsize size;
+      int best = -1;
+
+      if (n->buf != i)
+        continue;
+      if (n->merged)
+        for (int c = 0; c < i; c++)
+          if (node_at (net, c)->pooled == i)
+            when = c;
+      size = ((gsize) batch * gemba_layer_out_size (n->layer) + 15) & ~(gsize) 15;
+      /* the smallest free slot that is large enough, else the largest free one (grown) */
+      for (guint k = 0; k < slot_size->len; k++)
+        {
+          gsize sk = g_array_index (slot_size, gsize, k);
+
+          if (g_array_index (slot_free, int, k) >= when)
+            continue;
+          if (best < 0)
+            best = (int) k;
+          else
+            {
+              gsize sb = g_array_index (slot_size, gsize, best);
+
+              if (sk >= size ? (sb < size || sk < sb) : (sb < size && sk > sb))
+                best = (int) k;
+            }
+        }
+      if (best < 0)
+        {
+          best = (int) slot_size->len;
+          g_array_set_size (slot_size, slot_size->len + 1);
+          g_array_set_size (slot_free, slot_free->len + 1);
+        }
+      g_array_index (slot_size, gsize, best) = MAX (g_array_index (slot_size, gsize, best), size);
+      g_array_index (slot_free, int, best) = last[i];
+      slot_of[i] = best;
+    }
+  /* (a merged pool's convolution is only skipped nodes before it: no buffer is taken between
+   * the two, so node order is write order) */
+  {
+    g_autofree gsize *slot_offset = g_new (gsize, slot_size->len + 1);
+
+    for (guint k = 0; k < slot_size->len; k++)
+      {
+        slot_offset[k] = total;
+        total += g_array_index (slot_size, gsize, k);
+      }
+    for (int i = 0; i < n_nodes; i++)
+      if (node_at (net, i)->buf == i)
+        offset[i] = slot_offset[slot_of[i]];
+  }
+  return total;
+}
+
 /* Plans buffers: elementwise layers whose input has no other use run in place, and folded
- * batch-norms are skipped; then one arena holds every output and its gradient. */
+ * batch-norms are skipped; then one arena holds every output and its gradient (folded: see
+ * plan_shared()). */
 static void
 plan_buffers (GembaNet *net, int batch)
 {
@@ -546,6 +637,8 @@ plan_buffers (GembaNet *net, int batch)
         }
     }
 
+  if (net->folded)
+    total = plan_shared (net, batch, offset);
   gemba_floats_free (net->arena);
   net->arena = gemba_floats_new (total);
   p = net->arena;
@@ -556,7 +649,7 @@ plan_buffers (GembaNet *net, int batch)
       gsize size = ((gsize) batch * gemba_layer_out_size (owner->layer) + 15) & ~(gsize) 15;
 
       n->out = p + offset[n->buf];
-      n->dout = n->out + size;
+      n->dout = net->folded ? NULL : n->out + size;
     }
   g_free (offset);
   g_free (net->written);
@@ -584,10 +677,17 @@ gemba_net_forward (GembaNet *net, GembaPool *pool, const float *input, int batch
 
       gint64 t0 = profiling () ? g_get_monotonic_time () : 0;
 
-      if (n->skip || (n->fused && !node_at (net, n->input)->skip))
+      if (n->skip || n->merged || (n->fused && !node_at (net, n->input)->skip))
         continue;
-      gemba_layer_forward (n->layer, pool, batch, x, x2, n->out, training,
-                           gemba_rng_mix (seed, i));
+      if (n->pooled >= 0)
+        gemba_layer_forward_pooled (n->layer, node_at (net, n->pooled)->layer, pool, batch, x,
+                                    n->out, node_at (net, n->pooled)->out);
+      else if (n->residual >= 0)
+        gemba_layer_forward_residual (n->layer, pool, batch, x,
+                                      node_at (net, n->residual)->out, n->out);
+      else
+        gemba_layer_forward (n->layer, pool, batch, x, x2, n->out, training,
+                             gemba_rng_mix (seed, i));
       if (t0)
         net->prof[2 * i] += (g_get_monotonic_time () - t0) / 1e6;
     }
@@ -707,6 +807,47 @@ gemba_net_fold_batch_norm (GembaNet *net)
             }
         }
       gemba_layer_freeze (n->layer, act);
+    }
+  /* A residual add after a convolution (MobileNetV2's projection, its batch-norm folded) is
+   * done by the convolution as it stores its output: one pass over the activations less. */
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *add = node_at (net, (int) i);
+      Node *bn, *conv;
+
+      if (add->layer->kind != GEMBA_LAYER_ADD || add->skip || add->input < 0
+          || add->input2 < 0)
+        continue;
+      bn = node_at (net, add->input);
+      if (bn->layer->kind != GEMBA_LAYER_BATCH_NORM || !bn->skip || bn->input < 0
+          || n_consumers (net, add->input) != 1)
+        continue;
+      conv = node_at (net, bn->input);
+      if (conv->layer->kind != GEMBA_LAYER_CONV || conv->residual >= 0
+          || n_consumers (net, bn->input) != 1 || add->input2 == bn->input)
+        continue;
+      conv->residual = add->input2;
+      add->skip = TRUE;
+    }
+  /* A 2×2 max-pool after a convolution (the small CNN's) is run with it, a row of windows at a
+   * time: the pool reads the convolution's rows while they are in cache. */
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *p = node_at (net, (int) i);
+      int c;
+
+      if (p->layer->kind != GEMBA_LAYER_MAX_POOL || p->input < 0)
+        continue;
+      /* back over the skipped batch-norm and activation to the convolution */
+      for (c = p->input; c >= 0 && node_at (net, c)->skip; c = node_at (net, c)->input)
+        if (n_consumers (net, c) != 1)
+          break;
+      if (c < 0 || node_at (net, c)->skip || n_consumers (net, c) != 1
+          || node_at (net, c)->residual >= 0 || node_at (net, c)->pooled >= 0
+          || !gemba_layer_can_fuse_pool (node_at (net, c)->layer, p->layer))
+        continue;
+      node_at (net, c)->pooled = (int) i;
+      p->merged = TRUE;
     }
   net->folded = TRUE;
   /* the parameter list changes (new biases); buffers are re-planned */

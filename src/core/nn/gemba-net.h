@@ -99,7 +99,9 @@ GEMBA_API const float *gemba_net_forward (GembaNet *net, GembaPool *pool, const 
  * training pass), accumulating parameter gradients. */
 GEMBA_API void gemba_net_backward (GembaNet *net, GembaPool *pool, const float *dlogits);
 /* Output of layer @index of the last forward pass, and its gradient after the last backward
- * pass (for tests; in-place layers share their input's buffers). */
+ * pass (for tests; in-place layers share their input's buffers). Once the network is folded
+ * only the last layer's output is sure to be kept (buffers are reused within a pass), and
+ * there are no gradients (NULL). */
 GEMBA_API const float *gemba_net_get_activation (GembaNet *net, guint index);
 GEMBA_API const float *gemba_net_get_activation_grad (GembaNet *net, guint index);
 /* Folds every batch-norm that follows a convolution into it (inference only from then on). */
