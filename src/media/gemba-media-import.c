@@ -59,7 +59,11 @@ typedef struct
   guint raw_capacity;     /* of which decoded but not encoded yet, at most */
 
   GMutex lock;
-  GCond changed;          /* queue, in_flight, closed, aborted */
+  /* Three conditions, so that a frame going through wakes only the thread that waits for it
+   * (one shared condition woke every thread five times a frame). */
+  GCond work;             /* raw gained a job, or closed: the encoders */
+  GCond room;             /* in_flight or n_raw went down, or aborted: the streaming thread */
+  GCond done;             /* source_done: the thread that called gemba_media_import() */
   GQueue raw;             /* Job, not encoded yet */
   guint in_flight;        /* jobs queued, encoding or waiting for the writer */
   guint n_raw;            /* jobs queued or encoding */
@@ -199,7 +203,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   drop = import->drop_when_full || gemba_frame_source_is_live (source);
   while ((import->in_flight >= import->capacity || import->n_raw >= import->raw_capacity) &&
          !import->aborted && !drop)
-    g_cond_wait (&import->changed, &import->lock);
+    g_cond_wait (&import->room, &import->lock);
   if (import->aborted)
     {
       g_mutex_unlock (&import->lock);
@@ -235,7 +239,7 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
       import->limit_reached = TRUE;
       gemba_frame_source_stop (source);
     }
-  g_cond_broadcast (&import->changed);
+  g_cond_signal (&import->work);
   g_mutex_unlock (&import->lock);
 }
 
@@ -245,7 +249,7 @@ hand_to_writer (Import *import, Job *job)
 {
   g_mutex_lock (&import->lock);
   import->n_raw--;
-  g_cond_broadcast (&import->changed);
+  g_cond_broadcast (&import->room);
   g_mutex_unlock (&import->lock);
   g_async_queue_push (import->encoded, job);
 }
@@ -261,7 +265,7 @@ encoder_thread (gpointer data)
 
       g_mutex_lock (&import->lock);
       while (g_queue_is_empty (&import->raw) && !import->closed)
-        g_cond_wait (&import->changed, &import->lock);
+        g_cond_wait (&import->work, &import->lock);
       job = g_queue_pop_head (&import->raw);
       g_mutex_unlock (&import->lock);
       if (!job)
@@ -317,7 +321,7 @@ release (Import *import, guint n)
 {
   g_mutex_lock (&import->lock);
   import->in_flight -= n;
-  g_cond_broadcast (&import->changed);
+  g_cond_broadcast (&import->room);
   g_mutex_unlock (&import->lock);
 }
 
@@ -330,7 +334,7 @@ fail (Import *import, GError *error)
   else
     g_error_free (error);
   import->aborted = TRUE;
-  g_cond_broadcast (&import->changed);
+  g_cond_broadcast (&import->room);
   g_mutex_unlock (&import->lock);
   gemba_frame_source_stop (import->source);
 }
@@ -478,7 +482,7 @@ source_thread (gpointer data)
   g_mutex_lock (&import->lock);
   import->run_error = error;
   import->source_done = TRUE;
-  g_cond_broadcast (&import->changed);
+  g_cond_broadcast (&import->done);
   g_mutex_unlock (&import->lock);
   return NULL;
 }
@@ -532,7 +536,9 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
                              MAX (DEFAULT_QUEUE_FRAMES, 2 * import.n_encoders + 2));
   import.counts.stream_time = -1;
   g_mutex_init (&import.lock);
-  g_cond_init (&import.changed);
+  g_cond_init (&import.work);
+  g_cond_init (&import.room);
+  g_cond_init (&import.done);
   g_queue_init (&import.raw);
   import.encoded = g_async_queue_new ();
   import.spare = g_async_queue_new_full ((GDestroyNotify) _gemba_yuv_image_free);
@@ -560,7 +566,7 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
 
       g_mutex_lock (&import.lock);
       if (!import.source_done)
-        g_cond_wait_until (&import.changed, &import.lock, now + PROGRESS_USEC / 4);
+        g_cond_wait_until (&import.done, &import.lock, now + PROGRESS_USEC / 4);
       done = import.source_done;
       g_mutex_unlock (&import.lock);
       if (done)
@@ -583,7 +589,7 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
   /* No frame comes any more: let the encoders finish the queue, then the writer. */
   g_mutex_lock (&import.lock);
   import.closed = TRUE;
-  g_cond_broadcast (&import.changed);
+  g_cond_broadcast (&import.work);
   g_mutex_unlock (&import.lock);
   for (guint i = 0; i < import.n_encoders; i++)
     g_thread_join (import.encoders[i]);
@@ -612,7 +618,9 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
   g_queue_clear_full (&import.raw, (GDestroyNotify) job_free);
   g_async_queue_unref (import.encoded);
   g_async_queue_unref (import.spare);
-  g_cond_clear (&import.changed);
+  g_cond_clear (&import.work);
+  g_cond_clear (&import.room);
+  g_cond_clear (&import.done);
   g_mutex_clear (&import.lock);
   return ok;
 }
