@@ -90,16 +90,17 @@ _gemba_yuv_image_fill (GembaYuvImage *image, const guint8 * const planes[3],
  * For BT.709 → BT.601, a = 0.10159, b = 0.19610, c11 = 0.98985, c12 = −0.11067,
  * c21 = −0.07246, c22 = 0.98338; the range scales ys = 255/219 and the chroma by 255/224.
  *
- * Luma, every pixel, is computed on 16 bits (so that a vector holds twice as many of them as
- * on 32): Y' = (ym·Y + offset) >> 7 with ym = ys·128 and the offset of the pixel's chroma,
- * a·Cb + b·Cr in the same fixed point, − ym·y0, + 64 to round, + 64·128 to stay positive.
- * Its error stays under 0.6 of a level. Chroma, a quarter of the samples each, uses 32 bits
- * and 16 fractional bits. */
+ * Everything is computed on 16 bits, so that a vector holds twice as many samples as on 32
+ * (and no 32-bit multiply). Luma: Y' = (ym·Y + offset) >> 7 with ym = ys·128 and the offset
+ * of the pixel's chroma, a·Cb + b·Cr (computed with 9 fractional bits, then 7), − ym·y0, + 64
+ * to round, + 64·128 to stay positive. Chroma: Cb' = Cb + ((c11 − 1)·Cb + c12·Cr) >> 9 + 128,
+ * the same for Cr'; every term fits in 16 bits. Errors, from the rounded coefficients, stay
+ * under 0.3 of a level before rounding. */
 typedef struct {
   gboolean identity;      /* full-range BT.601 already: nothing to do */
   guint16 ym;
-  int offset_bias;
-  int k[6];               /* a, b, c11, c12, c21, c22; 16 fractional bits */
+  gint16 offset_bias;
+  gint16 k[6];            /* a, b, c11 − 1, c12, c21, c22 − 1; 9 fractional bits */
 } Conversion;
 
 #define LUMA_BIAS 64      /* in levels, added to every luma sum and taken off at the end */
@@ -118,9 +119,9 @@ conversion_init (Conversion *conv, gboolean limited_range, gboolean bt709)
     }
   conv->identity = !limited_range && !bt709;
   conv->ym = (guint16) (ys * 128 + 0.5);
-  conv->offset_bias = 64 + LUMA_BIAS * 128 - conv->ym * (limited_range ? 16 : 0);
+  conv->offset_bias = (gint16) (64 + LUMA_BIAS * 128 - conv->ym * (limited_range ? 16 : 0));
   for (guint i = 0; i < 6; i++)
-    conv->k[i] = (int) lround (m[i] * cs * 65536);
+    conv->k[i] = (gint16) lround ((m[i] * cs - (i == 2 || i == 5 ? 1.0 : 0.0)) * 512);
 }
 
 #pragma GCC push_options
@@ -146,16 +147,18 @@ __attribute__ ((target_clones ("avx2", "default")))
 static void
 chroma_row (guint8 *restrict cb_out, guint8 *restrict cr_out, guint32 *restrict offset,
             const guint8 *restrict cb_in, const guint8 *restrict cr_in, guint n,
-            const int k[6], int offset_bias)
+            const gint16 k[6], gint16 offset_bias)
 {
+  gint16 a = k[0], b = k[1], d11 = k[2], c12 = k[3], c21 = k[4], d22 = k[5];
+
   for (guint x = 0; x < n; x++)
     {
-      int cb = cb_in[x] - 128, cr = cr_in[x] - 128;
-      int ncb = ((k[2] * cb + k[3] * cr + 32768) >> 16) + 128;
-      int ncr = ((k[4] * cb + k[5] * cr + 32768) >> 16) + 128;
-      guint32 o = (guint16) (((k[0] * cb + k[1] * cr + 256) >> 9) + offset_bias);
+      gint16 cb = (gint16) (cb_in[x] - 128), cr = (gint16) (cr_in[x] - 128);
+      gint16 ncb = (gint16) (cb + ((gint16) (d11 * cb + c12 * cr + 256) >> 9) + 128);
+      gint16 ncr = (gint16) (cr + ((gint16) (c21 * cb + d22 * cr + 256) >> 9) + 128);
+      guint16 o = (guint16) (((gint16) (a * cb + b * cr + 2) >> 2) + offset_bias);
 
-      offset[x] = o | o << 16;
+      offset[x] = o | (guint32) o << 16;
       cb_out[x] = (guint8) (ncb < 0 ? 0 : ncb > 255 ? 255 : ncb);
       cr_out[x] = (guint8) (ncr < 0 ? 0 : ncr > 255 ? 255 : ncr);
     }
