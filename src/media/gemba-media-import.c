@@ -25,10 +25,12 @@
 #include "gemba-media-jpeg.h"
 
 #define DEFAULT_QUEUE_FRAMES 8     /* decoded frames waiting for an encoder, at least */
-/* Kept frames not written yet. Most of them are encoded (a 720p JPEG is ~150 KB): enough to
- * keep the decoder going while the writer syncs a batch to disk (syncfs() takes tens of
- * milliseconds, more when other programs have written a lot). */
+/* Kept frames not written yet, for 720p (fewer for bigger frames: about the same memory).
+ * Most of them are encoded (a 720p JPEG is ~150 KB): enough to keep the decoder going while
+ * the writer syncs a batch to disk (syncfs() takes tens of milliseconds, more when other
+ * programs have written a lot). */
 #define DEFAULT_WAITING_FRAMES 48
+#define DEFAULT_WAITING_PIXELS (DEFAULT_WAITING_FRAMES * 1280 * 720)
 #define BATCH_FRAMES 64
 #define BATCH_USEC (G_USEC_PER_SEC / 2)
 #define PROGRESS_USEC (G_USEC_PER_SEC / 5)
@@ -199,6 +201,9 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   job->captured_at = frame->captured_at;
 
   g_mutex_lock (&import->lock);
+  if (!options->queue_frames && import->counts.kept == 0)
+    import->capacity = CLAMP (DEFAULT_WAITING_PIXELS / ((guint64) frame->width * frame->height),
+                              import->raw_capacity, DEFAULT_WAITING_FRAMES);
   /* A live pipeline is only known to be live once it plays. */
   drop = import->drop_when_full || gemba_frame_source_is_live (source);
   while ((import->in_flight >= import->capacity || import->n_raw >= import->raw_capacity) &&
