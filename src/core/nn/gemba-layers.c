@@ -923,7 +923,13 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const
   if (job.total <= 256 && nt > 1)
     {
       job.n_tasks = MIN (nbk, 4 * nt);
-      chunk = job.total;
+      /* and the pixels in a few chunks too, so that the tasks are at least two per thread and
+       * as many for each thread (3 blocks on 2 threads were 2 against 1) */
+      n_chunks = 1;
+      while (n_chunks < 4 && ((job.n_tasks * n_chunks) % nt != 0
+                              || job.n_tasks * n_chunks < 2 * nt))
+        n_chunks++;
+      chunk = (job.total + n_chunks - 1) / n_chunks;
     }
   else
     {
@@ -975,6 +981,9 @@ conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const f
     {
       job.total = (gsize) batch * l->out_h;
       job.chunk = MAX ((gsize) 1, (job.total + 4 * nt - 1) / (4 * nt));
+      /* few rows (14 in 7 tasks of 2: 4 against 3 on 2 threads): one row a task */
+      if (job.total <= (gsize) 16 * nt)
+        job.chunk = 1;
       gemba_pool_run_dynamic (pool, (int) ((job.total + job.chunk - 1) / job.chunk),
                               direct_dw_task, &job);
       return;
