@@ -106,25 +106,104 @@ preferences_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
   gtk_window_present (window);
 }
 
-static void
+/* Renders @window to @path; FALSE when it has nothing drawn yet (not mapped, or its layout
+ * is being redone), to try again after the next frame. */
+static gboolean
 save_window_png (GtkWindow *window, const char *path)
 {
   int width = gtk_widget_get_width (GTK_WIDGET (window));
   int height = gtk_widget_get_height (GTK_WIDGET (window));
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr(GdkPaintable) paintable = NULL;
+  GtkSnapshot *snapshot;
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
 
+  if (!gtk_widget_get_mapped (GTK_WIDGET (window)) || width <= 0 || height <= 0)
+    return FALSE;
+  paintable = gtk_widget_paintable_new (GTK_WIDGET (window));
+  snapshot = gtk_snapshot_new ();
   gdk_paintable_snapshot (paintable, snapshot, width, height);
   node = gtk_snapshot_free_to_node (snapshot);
   if (!node)
-    return;
+    return FALSE;
   texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (!gdk_texture_save_to_png (texture, path))
     g_warning ("could not save %s", path);
   gemba_probe_log ("screenshot", "path=%s size=%dx%d", path, width, height);
+  return TRUE;
+}
+
+typedef struct {
+  GtkWindow *window;
+  char *path;
+  GdkFrameClock *clock;
+  gulong handler;
+  guint attempts;
+} PendingShot;
+
+static void
+pending_shot_free (PendingShot *shot)
+{
+  if (shot->handler)
+    g_signal_handler_disconnect (shot->clock, shot->handler);
+  g_clear_object (&shot->clock);
+  g_object_unref (shot->window);
+  g_free (shot->path);
+  g_free (shot);
+}
+
+static void shot_after_paint_cb (GdkFrameClock *clock, PendingShot *shot);
+
+/* Once more at the end of the next frame, when the layout is fresh; a window that never has
+ * anything to render within ten seconds is logged, so that a test waiting for its screenshot
+ * hears why there is none instead of timing out. */
+static gboolean
+shot_try (PendingShot *shot)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (shot->window));
+
+  if (save_window_png (shot->window, shot->path))
+    return TRUE;
+  if (++shot->attempts > 200)
+    {
+      gemba_probe_log ("screenshot-failed", "path=%s mapped=%d", shot->path,
+                       gtk_widget_get_mapped (GTK_WIDGET (shot->window)));
+      return TRUE;
+    }
+  if (clock && clock != shot->clock)
+    {
+      if (shot->handler)
+        g_signal_handler_disconnect (shot->clock, shot->handler);
+      g_set_object (&shot->clock, clock);
+      shot->handler = g_signal_connect (clock, "after-paint", G_CALLBACK (shot_after_paint_cb),
+                                        shot);
+    }
+  gtk_widget_queue_draw (GTK_WIDGET (shot->window));
+  return FALSE;
+}
+
+static void
+shot_after_paint_cb (GdkFrameClock *clock, PendingShot *shot)
+{
+  if (shot_try (shot))
+    pending_shot_free (shot);
+}
+
+/* Not mapped yet: no frames to wait for, so a timer. */
+static gboolean
+shot_timeout_cb (gpointer data)
+{
+  PendingShot *shot = data;
+
+  if (shot->handler)
+    return G_SOURCE_REMOVE;     /* frames drive it now */
+  if (shot_try (shot))
+    {
+      pending_shot_free (shot);
+      return G_SOURCE_REMOVE;
+    }
+  return shot->handler ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
 
 static void
@@ -142,14 +221,19 @@ debug_screenshot_activated (GSimpleAction *action, GVariant *param, gpointer use
     {
       g_autoptr(GtkWindow) window = g_list_model_get_item (toplevels, i);
       g_autofree char *file = NULL;
-      g_autofree char *path = NULL;
+      PendingShot *shot;
 
-      if (!gtk_widget_get_mapped (GTK_WIDGET (window)))
+      if (!gtk_widget_get_visible (GTK_WIDGET (window)))
         continue;
       file = GEMBA_IS_WINDOW (window) ? g_strdup_printf ("%s.png", name)
                                       : g_strdup_printf ("%s-%u.png", name, ++n);
-      path = g_build_filename (dir, file, NULL);
-      save_window_png (window, path);
+      shot = g_new0 (PendingShot, 1);
+      shot->window = g_object_ref (window);
+      shot->path = g_build_filename (dir, file, NULL);
+      if (shot_try (shot))
+        pending_shot_free (shot);
+      else if (!shot->handler)
+        g_timeout_add (50, shot_timeout_cb, shot);
     }
 }
 

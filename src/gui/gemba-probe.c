@@ -126,6 +126,7 @@ gemba_probe_stall_reset (void)
   last_tick = g_get_monotonic_time ();
   if (latencies)
     g_array_set_size (latencies, 0);
+  gemba_probe_log ("stall-reset", NULL);
 }
 
 static int

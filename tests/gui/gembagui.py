@@ -213,8 +213,16 @@ class Workbench:
 
     def screenshot(self, name):
         before = self.count("screenshot")
+        failed = self.count("screenshot-failed")
         self.action("debug-screenshot", name)
-        self.wait_for("screenshot", before + 1, timeout=90)
+        deadline = time.monotonic() + 90
+        while self.count("screenshot") <= before:
+            if self.count("screenshot-failed") > failed:
+                raise AssertionError("the workbench had nothing to render for screenshot %s"
+                                     % name)
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.wait_for("screenshot", before + 1, timeout=0)   # raises, with the log
+            time.sleep(0.05)
 
     def settle(self, seconds=0.6):
         time.sleep(seconds)
