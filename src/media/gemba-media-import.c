@@ -16,6 +16,8 @@
 
 #include "config.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <glib/gi18n-lib.h>
 
@@ -248,6 +250,20 @@ frame_cb (GembaFrameSource *source, const GembaVideoFrame *frame, gpointer user_
   g_mutex_unlock (&import->lock);
 }
 
+/* Encoding and writing are throughput work; decoding is the one thread everything waits
+ * for. On Linux, SCHED_BATCH keeps the encoders' and the writer's fair share of the CPU but
+ * stops them from preempting the thread that just woke them: without it, the streaming thread
+ * lost the CPU to an encoder every time it handed over a frame. */
+static void
+yield_to_decoding (void)
+{
+#ifdef SCHED_BATCH
+  struct sched_param param = { 0 };
+
+  pthread_setschedparam (pthread_self (), SCHED_BATCH, &param);
+#endif
+}
+
 /* The job is not a decoded frame any more: room for the next one. */
 static void
 hand_to_writer (Import *import, Job *job)
@@ -264,6 +280,7 @@ encoder_thread (gpointer data)
 {
   Import *import = data;
 
+  yield_to_decoding ();
   for (;;)
     {
       Job *job;
@@ -396,6 +413,7 @@ writer_thread (gpointer data)
   gboolean in_batch = FALSE;
   gint64 batch_started = 0;
 
+  yield_to_decoding ();
   if (gemba_frame_source_get_kind (import->source) == GEMBA_FRAME_SOURCE_VIDEO)
     original = g_path_get_basename (uri);
 
