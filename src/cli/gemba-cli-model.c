@@ -246,7 +246,8 @@ gemba_cli_models (int argc, char **argv)
       gemba_cli_cell (row, -7, _("Parent"));
       gemba_cli_cell (row, -19, _("Trained"));
       gemba_cli_cell (row, -12, _("Architecture"));
-      gemba_cli_cell (row, 6, _("Frames"));
+      /* TRANSLATORS: a column header: how many frames the model was trained on */
+      gemba_cli_cell (row, 6, C_("column", "Frames"));
       gemba_cli_cell (row, 9, _("Test acc."));
       g_print ("%s\n", row->str);
     }
@@ -383,7 +384,8 @@ gemba_cli_eval (int argc, char **argv)
     gemba_cli_cell (row, -16, _("Class"));
     gemba_cli_cell (row, 9, _("Precision"));
     gemba_cli_cell (row, 9, _("Recall"));
-    gemba_cli_cell (row, 8, _("Frames"));
+    /* TRANSLATORS: a column header: how many test frames have the class */
+    gemba_cli_cell (row, 8, C_("column", "Frames"));
     g_print ("%s\n", row->str);
   }
   for (int k = 0; k < n; k++)

@@ -69,13 +69,41 @@ label_width (GembaConfusionView *self)
   return m;
 }
 
+/* Heights of the lines above the matrix, as the fonts make them (CJK lines are taller):
+ * the title, "verdict →", the column headers; returns where the matrix starts. */
+static int
+header_height (GembaConfusionView *self, int *title_h, int *verdict_h)
+{
+  g_autoptr(PangoLayout) title = layout_new (GTK_WIDGET (self), self->title ? self->title : "",
+                                             TRUE);
+  g_autoptr(PangoLayout) verdict = layout_new (GTK_WIDGET (self), _("verdict →"), FALSE);
+  int w, th = 0, vh, ch = 0;
+
+  if (self->title)
+    pango_layout_get_pixel_size (title, &w, &th);
+  pango_layout_get_pixel_size (verdict, &w, &vh);
+  for (int i = 0; i < self->n; i++)
+    {
+      g_autoptr(PangoLayout) name = layout_new (GTK_WIDGET (self), self->names[i], FALSE);
+      int h;
+      pango_layout_get_pixel_size (name, &w, &h);
+      ch = MAX (ch, h);
+    }
+  if (title_h)
+    *title_h = th;
+  if (verdict_h)
+    *verdict_h = vh;
+  return th + 4 + vh + 2 + ch + 2;
+}
+
 static void
 gemba_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   GembaConfusionView *self = GEMBA_CONFUSION_VIEW (widget);
   int width = gtk_widget_get_width (widget);
   int height = gtk_widget_get_height (widget);
-  double left, top = 44, cell;
+  int title_h, verdict_h, top = header_height (self, &title_h, &verdict_h);
+  double left, cell;
   GdkRGBA fg, good = { 0.21, 0.52, 0.89, 1 }, bad = { 0.88, 0.11, 0.14, 1 };
   cairo_t *cr;
 
@@ -98,7 +126,7 @@ gemba_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   {
     g_autoptr(PangoLayout) layout = layout_new (widget, _("verdict →"), FALSE);
     gdk_cairo_set_source_rgba (cr, &fg);
-    text_at (cr, layout, left + cell * self->n / 2, 22, 0.5, 0.5);
+    text_at (cr, layout, left + cell * self->n / 2, title_h + 4, 0.5, 0);
   }
   for (int t = 0; t < self->n; t++)
     {
@@ -132,7 +160,7 @@ gemba_confusion_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
             }
         }
     }
-  /* Column headers under the matrix: the class names' first letters when narrow. */
+  /* Column headers over the matrix, ellipsized when the cells are narrow. */
   for (int p = 0; p < self->n; p++)
     {
       g_autoptr(PangoLayout) layout = layout_new (widget, self->names[p], FALSE);
@@ -166,8 +194,9 @@ gemba_confusion_view_measure (GtkWidget *widget, GtkOrientation orientation, int
     }
   else
     {
-      *minimum = 64 + n * CELL_MIN;
-      *natural = 64 + n * 56;
+      int top = header_height (self, NULL, NULL);
+      *minimum = top + 20 + n * CELL_MIN;
+      *natural = top + 20 + n * 56;
     }
 }
 

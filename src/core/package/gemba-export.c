@@ -258,8 +258,14 @@ run_gate (GembaStore *store, GembaModelRecord *record, GembaClassifier *candidat
             {
               g_autofree char *id = short_id (frame);
               if (n_wrong < MAX_LISTED)
-                g_string_append_printf (wrong, "%s%s (%s, read as %s)", n_wrong ? ", " : "", id,
-                                        truth, said ? said : "?");
+                {
+                  if (n_wrong)
+                    /* TRANSLATORS: separates the items of a list of frames */
+                    g_string_append (wrong, _(", "));
+                  /* TRANSLATORS: a frame id, its label, and what the model read it as */
+                  g_string_append_printf (wrong, _("%s (%s, read as %s)"), id, truth,
+                                          said ? said : "?");
+                }
               n_wrong++;
             }
         }

@@ -176,7 +176,7 @@ read_key_file (const char *path, const char *magic, guint8 *out, gsize out_len, 
   g_autofree char *contents = NULL;
   g_auto(GStrv) lines = NULL;
   g_autoptr(GError) file_error = NULL;
-  const char *kind = g_str_equal (magic, SECRET_MAGIC) ? _("secret") : _("public");
+  gboolean secret = g_str_equal (magic, SECRET_MAGIC);
   gboolean seen_magic = FALSE;
   const char *id_text = NULL;
   const char *b64 = NULL;
@@ -188,7 +188,8 @@ read_key_file (const char *path, const char *magic, guint8 *out, gsize out_len, 
       g_set_error (error, GEMBA_ERROR,
                    g_error_matches (file_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)
                      ? GEMBA_ERROR_NOT_FOUND : GEMBA_ERROR_IO,
-                   _("cannot read the %s key: %s"), kind, file_error->message);
+                   secret ? _("cannot read the secret key: %s")
+                          : _("cannot read the public key: %s"), file_error->message);
       return FALSE;
     }
   if (len > MAX_KEY_FILE || memchr (contents, '\0', len) != NULL)
@@ -221,8 +222,9 @@ read_key_file (const char *path, const char *magic, guint8 *out, gsize out_len, 
                          sodium_base64_VARIANT_ORIGINAL) != 0 || bin_len != out_len)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: the %s key is damaged (not %u bytes of base64)"), path, kind,
-                   (guint) out_len);
+                   secret ? _("%s: the secret key is damaged (not %u bytes of base64)")
+                          : _("%s: the public key is damaged (not %u bytes of base64)"),
+                   path, (guint) out_len);
       goto wipe;
     }
   if (strlen (id_text) != GEMBA_KEY_ID_LEN)
@@ -234,8 +236,10 @@ read_key_file (const char *path, const char *magic, guint8 *out, gsize out_len, 
 
 not_a_key:
   g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
-               _("%s: not a Gemba %s key file (expected a “%s” line, a key id and an ed25519 "
-                 "key)"), path, kind, magic);
+               secret ? _("%s: not a Gemba secret key file (expected a “%s” line, a key id "
+                          "and an ed25519 key)")
+                      : _("%s: not a Gemba public key file (expected a “%s” line, a key id "
+                          "and an ed25519 key)"), path, magic);
 wipe:
   for (guint i = 0; lines && lines[i]; i++)
     sodium_memzero (lines[i], strlen (lines[i]));
