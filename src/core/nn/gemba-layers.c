@@ -872,13 +872,11 @@ direct_fwd_task (gpointer data, int task, int thread)
 
 /* Copies the input into l->aux inside a zero border of l->pad pixels (the border is zeroed
  * when the buffer is allocated and never written). */
-static const float *
-pad_input (GembaLayer *l, int batch, const float *x)
+static float *
+padded_buffer (GembaLayer *l, int batch)
 {
   const int hp = l->in_h + 2 * l->pad, wp = l->in_w + 2 * l->pad, C = l->in_c;
-  const gsize row = (gsize) l->in_w * C;
   gsize need = (gsize) batch * hp * wp * C;
-  float *xp;
 
   if (l->aux_size != need)
     {
@@ -886,7 +884,16 @@ pad_input (GembaLayer *l, int batch, const float *x)
       l->aux = gemba_floats_new (need);
       l->aux_size = need;
     }
-  xp = l->aux;
+  return l->aux;
+}
+
+static const float *
+pad_input (GembaLayer *l, int batch, const float *x)
+{
+  const int hp = l->in_h + 2 * l->pad, wp = l->in_w + 2 * l->pad, C = l->in_c;
+  const gsize row = (gsize) l->in_w * C;
+  float *xp = padded_buffer (l, batch);
+
   for (int i = 0; i < batch; i++)
     for (int iy = 0; iy < l->in_h; iy++)
       memcpy (xp + (((gsize) i * hp + iy + l->pad) * wp + l->pad) * C,
@@ -906,6 +913,15 @@ direct_dw_task (gpointer data, int task, int thread)
 
 /* Frozen convolution with packed weights: pixel chunks that keep their input in L2; where the
  * image is too small to split (the last MobileNetV2 stages), output channel blocks instead. */
+static gboolean
+takes_padded (const GembaLayer *l)
+{
+  return l->kind == GEMBA_LAYER_CONV && l->packed && !conv_is_depthwise (l)
+         && (l->kh > 1 || l->kw > 1 || l->pad > 0);
+}
+
+/* @x NULL: the input is already in l->aux with its border (written there by the layer
+ * before, see gemba_layer_forward_pooled()) */
 static void
 direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *res,
                 float *y)
@@ -919,7 +935,7 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const
   job.total = (gsize) batch * l->out_h * l->out_w;
   job.n_tasks = 1;   /* channel groups */
   if (l->kh > 1 || l->kw > 1 || l->pad > 0)
-    job.x2 = pad_input (l, batch, x);
+    job.x2 = x ? pad_input (l, batch, x) : padded_buffer (l, batch);
   if (job.total <= 256 && nt > 1)
     {
       job.n_tasks = MIN (nbk, 4 * nt);
@@ -1581,7 +1597,8 @@ pool_fwd_task (gpointer data, int task, int thread)
 
 /* Inference max-pool: output rows [r0, r1) of the batch, no argmax. */
 GEMBA_CLONES static void
-max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1)
+max_pool_rows_to (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1,
+                  gsize row_stride, gsize img_stride)
 {
   const int C = l->in_c;
 
@@ -1594,7 +1611,7 @@ max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1
           int img = (int) (r / l->out_h), oy = (int) (r % l->out_h);
           const float *restrict a = x + (((gsize) img * l->in_h + 2 * oy) * l->in_w) * C;
           const float *restrict b = a + (gsize) l->in_w * C;
-          float *restrict out = y + r * l->out_w * C;
+          float *restrict out = y + img * img_stride + oy * row_stride;
 
           if (C % 16 == 0)
             /* 16 channels at a time: a fixed trip count, one vector, no overlap checks */
@@ -1634,7 +1651,7 @@ max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1
 
       for (int ox = 0; ox < l->out_w; ox++)
         {
-          float *restrict out = y + (r * l->out_w + ox) * C;
+          float *restrict out = y + img * img_stride + oy * row_stride + (gsize) ox * C;
           gboolean first = TRUE;
 
           for (int ky = 0; ky < l->kh; ky++)
@@ -1667,6 +1684,14 @@ max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1
     }
 }
 
+/* output rows [r0, r1) of the batch into y laid out as the layer's output */
+static void
+max_pool_rows (const GembaLayer *l, const float *x, float *y, gsize r0, gsize r1)
+{
+  max_pool_rows_to (l, x, y, r0, r1, (gsize) l->out_w * l->in_c,
+                    (gsize) l->out_h * l->out_w * l->in_c);
+}
+
 static void
 max_pool_rows_task (gpointer data, int task, int thread)
 {
@@ -1688,7 +1713,8 @@ gemba_layer_can_fuse_pool (const GembaLayer *conv, const GembaLayer *pool)
 typedef struct {
   Job job;                  /* the convolution's */
   const GembaLayer *pl;     /* the pool */
-  float *pooled;
+  float *pooled;            /* where its output goes, rows and images this far apart */
+  gsize row_stride, img_stride;
 } PoolJob;
 
 /* Pool output rows [task * chunk, ...): for each, the convolution rows of its windows, then
@@ -1716,22 +1742,49 @@ conv_pool_task (gpointer data, int task, int thread)
       else
         _gemba_conv_direct_run (l, l->packed, pj->job.x, NULL, pj->job.out, p0, p1, 0, nbk,
                                 conv_act (l));
-      max_pool_rows (pl, pj->job.out, pj->pooled, r, r + 1);
+      max_pool_rows_to (pl, pj->job.out, pj->pooled, r, r + 1, pj->row_stride, pj->img_stride);
     }
+}
+
+gboolean
+gemba_layer_can_take_padded (const GembaLayer *conv, const GembaLayer *pool)
+{
+  return takes_padded (conv) && conv->in_h == pool->out_h && conv->in_w == pool->out_w
+         && conv->in_c == pool->out_c;
+}
+
+void
+gemba_layer_forward_padded (GembaLayer *conv, GembaPool *pool, int batch, float *y)
+{
+  g_return_if_fail (takes_padded (conv));
+  direct_forward (conv, pool, batch, NULL, NULL, y);
 }
 
 void
 gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, GembaPool *gpool,
-                            int batch, const float *x, float *y, float *y_pool)
+                            int batch, const float *x, float *y, float *y_pool,
+                            GembaLayer *next)
 {
   int nt = gemba_pool_get_n_threads (gpool);
   PoolJob pj = { .job = { .l = conv, .pool = gpool, .batch = batch, .x = x, .out = y },
-                 .pl = pool, .pooled = y_pool };
+                 .pl = pool, .pooled = y_pool,
+                 .row_stride = (gsize) pool->out_w * pool->out_c,
+                 .img_stride = (gsize) pool->out_h * pool->out_w * pool->out_c };
 
   g_return_if_fail (gemba_layer_can_fuse_pool (conv, pool));
+  g_return_if_fail (next == NULL || gemba_layer_can_take_padded (next, pool));
 
+  if (next)
+    {
+      /* straight into the next convolution's zero-bordered copy of its input */
+      const gsize wp = (gsize) next->in_w + 2 * next->pad, C = (gsize) next->in_c;
+
+      pj.row_stride = wp * C;
+      pj.img_stride = ((gsize) next->in_h + 2 * next->pad) * wp * C;
+      pj.pooled = padded_buffer (next, batch) + ((gsize) next->pad * wp + next->pad) * C;
+    }
   if (conv->kh > 1 || conv->kw > 1 || conv->pad > 0)
-    pj.job.x2 = pad_input (conv, batch, x);
+    pj.job.x2 = x ? pad_input (conv, batch, x) : padded_buffer (conv, batch);
   pj.job.total = (gsize) batch * pool->out_h;
   pj.job.chunk = MAX ((gsize) 1, (pj.job.total + 4 * nt - 1) / (4 * nt));
   gemba_pool_run_dynamic (gpool, (int) ((pj.job.total + pj.job.chunk - 1) / pj.job.chunk),

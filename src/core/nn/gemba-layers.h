@@ -105,18 +105,24 @@ GEMBA_API void gemba_layer_backward (GembaLayer *l, GembaPool *pool, int batch, 
  * applies @act (GEMBA_LAYER_RELU or _RELU6; anything else: none) to its output. */
 GEMBA_API void gemba_layer_freeze (GembaLayer *l, GembaLayerKind act);
 
-/* Internal (not exported): whether gemba_layer_forward_pooled() can run @conv (frozen, with
- * packed weights) and the max-pool @pool (frozen, windows that do not overlap) that follows it
- * as one; and running them so: @y_pool = pool (conv (x)), @y (the convolution's output) used
- * as scratch, the rows no window reads left unwritten. */
-/* Internal: a convolution's forward pass with @res (the output's shape) added to its output,
- * after the activation: a residual connection fused in (inference; backward knows nothing of
- * it). */
+/* Internal (not exported): a convolution's forward pass with @res (the output's shape) added
+ * to its output, after the activation: a residual connection fused in (inference; backward
+ * knows nothing of it). */
 void gemba_layer_forward_residual (GembaLayer *conv, GembaPool *pool, int batch,
                                    const float *x, const float *res, float *y);
+/* Internal: whether gemba_layer_forward_pooled() can run @conv (frozen, with packed weights)
+ * and the max-pool @pool (frozen, windows that do not overlap) that follows it as one; and
+ * running them so: @y_pool = pool (conv (x)), @y (the convolution's output) used as scratch,
+ * the rows no window reads left unwritten. With @next (a convolution for which
+ * gemba_layer_can_take_padded() is true) the pool's output goes into @next's zero-bordered
+ * copy of its input instead of @y_pool, and @next then runs with
+ * gemba_layer_forward_padded(). @x NULL: @conv's input is already there in the same way. */
 gboolean gemba_layer_can_fuse_pool (const GembaLayer *conv, const GembaLayer *pool);
+gboolean gemba_layer_can_take_padded (const GembaLayer *conv, const GembaLayer *pool);
 void gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, GembaPool *gpool,
-                                 int batch, const float *x, float *y, float *y_pool);
+                                 int batch, const float *x, float *y, float *y_pool,
+                                 GembaLayer *next);
+void gemba_layer_forward_padded (GembaLayer *conv, GembaPool *pool, int batch, float *y);
 
 /* Folds an inference-mode batch-norm into the convolution before it (adds a bias if needed). */
 GEMBA_API void gemba_layer_fold_batch_norm (GembaLayer *conv, const GembaLayer *bn);

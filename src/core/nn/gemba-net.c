@@ -18,6 +18,8 @@ typedef struct {
   int residual;   /* folded: node whose output a convolution adds to its own, else -1 */
   int pooled;     /* folded: the max-pool a convolution runs with itself, else -1 */
   gboolean merged; /* folded: a max-pool run by the convolution before it (own buffer) */
+  int pad_into;   /* folded: the convolution into whose padded input that pool writes, or -1 */
+  gboolean prepadded; /* folded: a convolution whose padded input the pool before wrote */
   int buf;        /* buffer id (aliases for in-place and skipped nodes) */
   float *out;
   float *dout;
@@ -101,7 +103,7 @@ static int
 add_node (GembaNet *net, GembaLayer *layer, int input, int input2)
 {
   Node node = { .layer = layer, .input = input, .input2 = input2, .residual = -1,
-               .pooled = -1 };
+               .pooled = -1, .pad_into = -1 };
 
   g_array_append_val (net->nodes, node);
   return (int) net->nodes->len - 1;
@@ -680,8 +682,12 @@ gemba_net_forward (GembaNet *net, GembaPool *pool, const float *input, int batch
       if (n->skip || n->merged || (n->fused && !node_at (net, n->input)->skip))
         continue;
       if (n->pooled >= 0)
-        gemba_layer_forward_pooled (n->layer, node_at (net, n->pooled)->layer, pool, batch, x,
-                                    n->out, node_at (net, n->pooled)->out);
+        gemba_layer_forward_pooled (n->layer, node_at (net, n->pooled)->layer, pool, batch,
+                                    n->prepadded ? NULL : x, n->out,
+                                    node_at (net, n->pooled)->out,
+                                    n->pad_into >= 0 ? node_at (net, n->pad_into)->layer : NULL);
+      else if (n->prepadded)
+        gemba_layer_forward_padded (n->layer, pool, batch, n->out);
       else if (n->residual >= 0)
         gemba_layer_forward_residual (n->layer, pool, batch, x,
                                       node_at (net, n->residual)->out, n->out);
@@ -848,6 +854,27 @@ gemba_net_fold_batch_norm (GembaNet *net)
         continue;
       node_at (net, c)->pooled = (int) i;
       p->merged = TRUE;
+    }
+  /* ... and writes into the zero-bordered copy of the input of the convolution after it, if
+   * that is its only reader: no copy of its own */
+  for (guint i = 0; i < net->nodes->len; i++)
+    {
+      Node *c = node_at (net, (int) i);
+      int j;
+
+      if (c->pooled < 0 || n_consumers (net, c->pooled) != 1)
+        continue;
+      for (j = c->pooled + 1; j < (int) net->nodes->len; j++)
+        if (node_at (net, j)->input == c->pooled || node_at (net, j)->input2 == c->pooled
+            || node_at (net, j)->residual == c->pooled)
+          break;
+      if (j >= (int) net->nodes->len || node_at (net, j)->input != c->pooled
+          || node_at (net, j)->skip || node_at (net, j)->residual >= 0
+          || !gemba_layer_can_take_padded (node_at (net, j)->layer,
+                                           node_at (net, c->pooled)->layer))
+        continue;
+      c->pad_into = j;
+      node_at (net, j)->prepadded = TRUE;
     }
   net->folded = TRUE;
   /* the parameter list changes (new biases); buffers are re-planned */
