@@ -21,6 +21,7 @@
 #include "gemba-export-dialog.h"
 #include "gemba-frame-item.h"
 #include "gemba-frame-view.h"
+#include "gemba-frame-window.h"
 #include "gemba-locator.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
@@ -809,10 +810,9 @@ static void
 open_changed_frame (GembaModelsPage *self, guint index)
 {
   g_autoptr(GListStore) store = g_list_store_new (GEMBA_TYPE_FRAME_ITEM);
-  g_autoptr(GtkSingleSelection) selection = NULL;
-  GtkWidget *window, *box, *header, *view;
   GtkRoot *root = gtk_widget_get_root (GTK_WIDGET (self));
   g_autofree char *title = NULL;
+  GtkWidget *window;
 
   for (guint i = 0; i < self->changed->len; i++)
     {
@@ -821,45 +821,14 @@ open_changed_frame (GembaModelsPage *self, guint index)
       gemba_frame_item_set_frame (item, gemba_frame_copy (cf->frame));
       g_list_store_append (store, item);
     }
-  selection = gtk_single_selection_new (G_LIST_MODEL (g_object_ref (store)));
-  gtk_single_selection_set_autoselect (selection, FALSE);
-  gtk_single_selection_set_selected (selection, index);
-
-  window = gtk_window_new ();
   title = g_strdup_printf (_("Changed Verdicts: %s against %s"),
                            gtk_string_object_get_string (GTK_STRING_OBJECT (
                              gtk_drop_down_get_selected_item (self->b_dropdown))),
                            gtk_string_object_get_string (GTK_STRING_OBJECT (
                              gtk_drop_down_get_selected_item (self->a_dropdown))));
-  gtk_window_set_title (GTK_WINDOW (window), title);
-  if (GTK_IS_WINDOW (root))
-    gtk_window_set_transient_for (GTK_WINDOW (window), GTK_WINDOW (root));
-  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
-  gtk_window_set_destroy_with_parent (GTK_WINDOW (window), TRUE);
-  {
-    /* Escape closes it, as it leaves the frame view in the main window. */
-    GtkEventController *keys = gtk_shortcut_controller_new ();
-    /* Before the frame view, whose Escape goes back to a grid this window does not have. */
-    gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
-    gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
-      gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Escape, 0),
-                        gtk_named_action_new ("window.close")));
-    gtk_widget_add_controller (window, keys);
-  }
-  box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
-  header = adw_header_bar_new ();
-  adw_header_bar_set_title_widget (ADW_HEADER_BAR (header), adw_window_title_new (title,
-                                   _("← and → move between the changed frames")));
-  gtk_box_append (GTK_BOX (box), header);
-  view = g_object_new (GEMBA_TYPE_FRAME_VIEW, "vexpand", TRUE, NULL);
-  gtk_box_append (GTK_BOX (box), view);
-  gtk_window_set_child (GTK_WINDOW (window), box);
-  gemba_frame_view_set_model (GEMBA_FRAME_VIEW (view), self->project, selection);
-  /* The view keeps the selection; the window keeps nothing else of ours. */
-  g_object_set_data_full (G_OBJECT (window), "selection", g_steal_pointer (&selection),
-                          g_object_unref);
+  window = gemba_frame_window_new (GTK_IS_WINDOW (root) ? GTK_WINDOW (root) : NULL,
+                                   self->project, G_LIST_MODEL (store), index, title);
   gtk_window_present (GTK_WINDOW (window));
-  gtk_widget_grab_focus (view);
   gemba_probe_log ("changed-frame-opened", "index=%u", index);
 }
 

@@ -381,7 +381,31 @@ def models_page(app, work, project, new_id):
         app.wait_for("changed-frame-opened")
         app.settle(0.8)
         shot(app, "models-2-changed-frame")
-        key_in(dialog_window(app), "Escape")
+        # A label corrected right there, saved at once, and undone with Ctrl+Z.
+        frame_window = dialog_window(app)
+        key_in(frame_window, "3")
+        given = app.wait_for("window-labeled", timeout=30)
+        frame_id = int(given[2]["frame"])
+        con = g.db(project)
+        history = [r[0] for r in con.execute(
+            "SELECT class_id FROM labels WHERE frame_id = ? ORDER BY id", (frame_id,))]
+        current = con.execute("SELECT l.class_id, c.key FROM frames f JOIN labels l ON "
+                              "l.id = f.label_id JOIN classes c ON c.id = l.class_id "
+                              "WHERE f.id = ?", (frame_id,)).fetchone()
+        con.close()
+        assert current == (int(given[2]["class"]), 3), current
+        app.settle(0.5)
+        shot(app, "models-2-changed-frame-labeled")
+        key_in(frame_window, "ctrl+z")
+        app.wait_for("window-undone", timeout=30)
+        con = g.db(project)
+        after = con.execute("SELECT l.class_id FROM frames f LEFT JOIN labels l ON "
+                            "l.id = f.label_id WHERE f.id = ?", (frame_id,)).fetchone()[0]
+        con.close()
+        before = history[-2] if len(history) >= 2 else None
+        assert after == before, "undo left class %r, not %r" % (after, before)
+        g.log("changed-frame window: frame %d labeled by key 3, then undone" % frame_id)
+        key_in(frame_window, "Escape")
         app.settle(0.5)
         out = subprocess.run(["xdotool", "search", "--onlyvisible", "--pid", str(app.proc.pid)],
                              capture_output=True, text=True).stdout.split()
