@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gemba.h"
+#include "gemba-util-private.h"
 
 static char *gemba_path;
 
@@ -20,23 +21,6 @@ typedef struct
   char *project;
   char *images;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 /* Runs gemba with @args (NULL-terminated); returns its exit status. */
 static int
@@ -122,7 +106,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  _gemba_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->project);
   g_free (f->images);

@@ -12,34 +12,12 @@
 #include <glib/gstdio.h>
 
 #include "gemba.h"
+#include "gemba-util-private.h"
 
 typedef struct {
   char *dir;
   char *project;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
@@ -54,7 +32,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  remove_tree (f->dir);
+  _gemba_remove_tree (f->dir);
   g_free (f->project);
   g_free (f->dir);
 }

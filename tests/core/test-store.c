@@ -9,6 +9,7 @@
 
 #include "gemba.h"
 #include "gemba-sha256-private.h"
+#include "gemba-util-private.h"
 
 typedef struct
 {
@@ -16,23 +17,6 @@ typedef struct
   char *project;
   GembaStore *store;
 } Fixture;
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir)))
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
@@ -52,7 +36,7 @@ static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->store);
-  remove_tree (f->dir);
+  _gemba_remove_tree (f->dir);
   g_free (f->project);
   g_free (f->dir);
 }

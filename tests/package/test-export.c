@@ -24,6 +24,7 @@
 
 #include "gemba.h"
 #include "gemba-export.h"
+#include "gemba-util-private.h"
 
 #define N_FRAMES 36
 
@@ -39,28 +40,6 @@ typedef struct {
 } Fixture;
 
 static const char *classes[] = { "ok", "scratch", "dent", NULL };
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
 
 static gint64
 add_model (Fixture *f, GembaModel *model, gint64 parent)
@@ -243,7 +222,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_clear_object (&f->store);
   gemba_secret_key_free (f->key);
   gemba_trust_unref (f->trust);
-  remove_tree (f->dir);
+  _gemba_remove_tree (f->dir);
   g_free (f->public_path);
   g_free (f->project);
   g_free (f->dir);

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "gemba.h"
+#include "gemba-util-private.h"
 
 typedef struct {
   char *dir;
@@ -41,29 +42,6 @@ typedef struct {
   Kind kind;
   const char *target;
 } Entry;
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir != NULL)
-    {
-      while ((name = g_dir_read_name (dir)) != NULL)
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-
-          if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-              !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree (child);
-          else
-            g_unlink (child);
-        }
-      g_dir_close (dir);
-    }
-  g_rmdir (path);
-}
 
 static void
 save_corpus (const char *name, GBytes *bytes)
@@ -161,7 +139,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_bytes_unref (f->package);
   gemba_trust_unref (f->trust);
   gemba_secret_key_free (f->secret);
-  remove_tree (f->dir);
+  _gemba_remove_tree (f->dir);
   g_free (f->key_dir);
   g_free (f->dir);
 }
