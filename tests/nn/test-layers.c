@@ -623,6 +623,90 @@ test_frozen (void)
     }
 }
 
+/* A frozen inverted residual block (expansion 1×1 + ReLU6, depthwise 3×3 + ReLU6, projection
+ * 1×1 [+ residual]) run in bands of rows gives what its layers give one after the other: odd
+ * sizes, strides 1 and 2, with and without the expansion, 1 and 2 threads, batch 1 and 3. */
+static void
+test_fused_block (void)
+{
+  static const int blocks[][6] = {
+    /* size in_c hidden out_c stride expand */
+    { 37, 8, 48, 8, 1, 1 },
+    { 37, 16, 96, 24, 2, 1 },
+    { 37, 24, 144, 24, 1, 1 },
+    { 37, 12, 20, 7, 2, 1 },
+    { 37, 32, 32, 16, 1, 0 },
+    { 37, 20, 20, 33, 2, 0 },
+    { 5, 40, 240, 40, 1, 1 },
+    { 3, 16, 96, 16, 2, 1 },
+  };
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 13);
+  for (int threads = 1; threads <= 2; threads++)
+    for (guint i = 0; i < G_N_ELEMENTS (blocks); i++)
+      for (int batch = 1; batch <= BATCH; batch += BATCH - 1)
+        {
+          const int *b = blocks[i];
+          const int n = b[0], hidden = b[2];
+          g_autoptr(GembaPool) pool = gemba_pool_new (threads);
+          GembaLayer *e = b[5] ? gemba_layer_new_conv (n, n, b[1], hidden, 1, 1, 1, 0, 1, TRUE)
+                               : NULL;
+          GembaLayer *d = gemba_layer_new_conv (n, n, hidden, hidden, 3, 3, b[4], 1, hidden,
+                                                TRUE);
+          GembaLayer *p = gemba_layer_new_conv (d->out_h, d->out_w, hidden, b[3], 1, 1, 1, 0, 1,
+                                                TRUE);
+          const gboolean residual = b[1] == b[3] && b[4] == 1;
+          gsize nx = (gsize) batch * n * n * (e ? b[1] : hidden);
+          gsize ny = (gsize) batch * gemba_layer_out_size (p);
+          float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny);
+          float *yf = gemba_floats_new (ny), *res = gemba_floats_new (ny);
+          float *t1 = e ? gemba_floats_new ((gsize) batch * gemba_layer_out_size (e)) : NULL;
+          float *t2 = gemba_floats_new ((gsize) batch * gemba_layer_out_size (d));
+
+          GembaLayer *layers[3] = { e, d, p };
+
+          for (int k = 0; k < 3; k++)
+            if (layers[k])
+              {
+                gemba_layer_init_params (layers[k], &rng);
+                fill (layers[k]->b, layers[k]->n_b, &rng, 1.0f);
+                gemba_layer_freeze (layers[k], k == 2 ? GEMBA_LAYER_CONV : GEMBA_LAYER_RELU6);
+              }
+          fill (x, nx, &rng, 2.0f);
+          fill (res, ny, &rng, 1.0f);
+          if (!gemba_layer_can_fuse_block (e, d, p))
+            {
+              /* only where the direct kernels are not (no AVX-512, GEMBA_NN_NO_DIRECT) */
+              g_assert_null (d->packed);
+              g_test_message ("no direct kernels: the fused block is not tested");
+            }
+          else
+            {
+              if (e)
+                gemba_layer_forward (e, pool, batch, x, NULL, t1, FALSE, 0);
+              gemba_layer_forward (d, pool, batch, e ? t1 : x, NULL, t2, FALSE, 0);
+              if (residual)
+                gemba_layer_forward_residual (p, pool, batch, t2, res, y);
+              else
+                gemba_layer_forward (p, pool, batch, t2, NULL, y, FALSE, 0);
+              memset (yf, 0xff, sizeof (float) * ny);   /* NaN: every output is written */
+              gemba_layer_forward_block (e, d, p, pool, batch, x, residual ? res : NULL, yf);
+              for (gsize k = 0; k < ny; k++)
+                g_assert_cmpfloat_with_epsilon (y[k], yf[k], 1e-5 * (1 + fabsf (y[k])));
+            }
+          gemba_floats_free (x);
+          gemba_floats_free (y);
+          gemba_floats_free (yf);
+          gemba_floats_free (res);
+          gemba_floats_free (t1);
+          gemba_floats_free (t2);
+          gemba_layer_free (e);
+          gemba_layer_free (d);
+          gemba_layer_free (p);
+        }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -643,6 +727,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/layers/fold-batch-norm", test_fold);
   g_test_add_func ("/nn/layers/fused-activation", test_fused_activation);
   g_test_add_func ("/nn/layers/frozen", test_frozen);
+  g_test_add_func ("/nn/layers/fused-block", test_fused_block);
 
   return g_test_run ();
 }

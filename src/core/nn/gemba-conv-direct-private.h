@@ -32,5 +32,10 @@ void _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, co
  * [kh][kw][C rounded up to 16] weights and bias. */
 void _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,
                                        float *y, gsize r0, gsize r1, int act);
+/* The same for output rows [oy0, oy1) of one image, from its input rows that start at row
+ * @row0 at @x (those the rows' windows read), to @y (row oy0's first pixel). */
+void _gemba_conv_direct_run_depthwise_band (const GembaLayer *l, const float *packed,
+                                            const float *x, int row0, float *y, int oy0,
+                                            int oy1, int act);
 
 G_END_DECLS

@@ -459,13 +459,14 @@ static const DwTileFn dw3_tile_fns[2][9] = {
     dw3_tile_7_2, dw3_tile_8_2 },
 };
 
+/* Output pixels [ox0, ox1) of row @oy, to @yrow (that row's first pixel), from the input rows
+ * of one image that start at row @row0 at @xi. */
 static void
-dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, int img, int oy,
-            int ox0, int ox1, int kx0, int kx1, int act)
+dw_segment (const GembaLayer *l, const float *packed, const float *xi, int row0, float *yrow,
+            int oy, int ox0, int ox1, int kx0, int kx1, int act)
 {
   const int C = l->in_c;
   const gsize cp = ((gsize) C + 15) / 16 * 16;
-  const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
   int ky0 = MAX (0, l->pad - oy * l->stride);
   int ky1 = MIN (l->kh, l->in_h + l->pad - oy * l->stride);
   DwTile t;
@@ -485,13 +486,13 @@ dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, 
           t.n_taps = 0;
           for (int ky = ky0; ky < ky1; ky++)
             {
-              int iy = oy * l->stride - l->pad + ky;
+              int iy = oy * l->stride - l->pad + ky - row0;
 
               t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0) * C;
               t.w[t.n_taps] = packed + (gsize) (ky * l->kw) * cp;
               t.n_taps++;
             }
-          t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+          t.y = yrow + (gsize) ox * C;
           dw3_tile_fns[l->stride - 1][R] (&t);
           ox += R;
         }
@@ -506,15 +507,34 @@ dw_segment (const GembaLayer *l, const float *packed, const float *x, float *y, 
       for (int ky = ky0; ky < ky1; ky++)
         for (int kx = kx0; kx < kx1; kx++)
           {
-            int iy = oy * l->stride - l->pad + ky;
+            int iy = oy * l->stride - l->pad + ky - row0;
 
             t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0 + kx) * C;
             t.w[t.n_taps] = packed + (gsize) (ky * l->kw + kx) * cp;
             t.n_taps++;
           }
-      t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * C;
+      t.y = yrow + (gsize) ox * C;
       dw_tile_fns[R] (&t);
       ox += R;
+    }
+}
+
+static void
+dw_row (const GembaLayer *l, const float *packed, const float *xi, int row0, float *yrow, int oy,
+        int act)
+{
+  for (int ox = 0; ox < l->out_w;)
+    {
+      int ix0 = ox * l->stride - l->pad;
+      int kx0 = MAX (0, -ix0);
+      int kx1 = MIN (l->kw, l->in_w - ix0);
+      int end = ox + 1;
+
+      if (kx0 == 0 && kx1 == l->kw)
+        while (end < l->out_w && end * l->stride - l->pad + l->kw <= l->in_w)
+          end++;
+      dw_segment (l, packed, xi, row0, yrow, oy, ox, end, kx0, kx1, act);
+      ox = end;
     }
 }
 
@@ -522,25 +542,20 @@ void
 _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, const float *x,
                                   float *y, gsize r0, gsize r1, int act)
 {
+  const gsize in_img = (gsize) l->in_h * l->in_w * l->in_c, out_row = (gsize) l->out_w * l->out_c;
+
   for (gsize r = r0; r < r1; r++)
-    {
-      int img = (int) (r / l->out_h);
-      int oy = (int) (r % l->out_h);
+    dw_row (l, packed, x + r / l->out_h * in_img, 0, y + r * out_row, (int) (r % l->out_h), act);
+}
 
-      for (int ox = 0; ox < l->out_w;)
-        {
-          int ix0 = ox * l->stride - l->pad;
-          int kx0 = MAX (0, -ix0);
-          int kx1 = MIN (l->kw, l->in_w - ix0);
-          int end = ox + 1;
+void
+_gemba_conv_direct_run_depthwise_band (const GembaLayer *l, const float *packed, const float *x,
+                                       int row0, float *y, int oy0, int oy1, int act)
+{
+  const gsize out_row = (gsize) l->out_w * l->out_c;
 
-          if (kx0 == 0 && kx1 == l->kw)
-            while (end < l->out_w && end * l->stride - l->pad + l->kw <= l->in_w)
-              end++;
-          dw_segment (l, packed, x, y, img, oy, ox, end, kx0, kx1, act);
-          ox = end;
-        }
-    }
+  for (int oy = oy0; oy < oy1; oy++)
+    dw_row (l, packed, x, row0, y + (gsize) (oy - oy0) * out_row, oy, act);
 }
 
 void
@@ -612,6 +627,14 @@ _gemba_conv_direct_run_depthwise (const GembaLayer *l, const float *packed, cons
                                   float *y, gsize r0, gsize r1, int act)
 {
   (void) l; (void) packed; (void) x; (void) y; (void) r0; (void) r1; (void) act;
+  g_assert_not_reached ();
+}
+
+void
+_gemba_conv_direct_run_depthwise_band (const GembaLayer *l, const float *packed, const float *x,
+                                       int row0, float *y, int oy0, int oy1, int act)
+{
+  (void) l; (void) packed; (void) x; (void) row0; (void) y; (void) oy0; (void) oy1; (void) act;
   g_assert_not_reached ();
 }
 

@@ -1791,6 +1791,136 @@ gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, GembaPool 
                           conv_pool_task, &pj);
 }
 
+/* ---- MobileNetV2's inverted residual block in bands of rows --------------------------------- */
+
+static gboolean
+direct_pointwise (const GembaLayer *l)
+{
+  return l->kind == GEMBA_LAYER_CONV && l->packed && l->groups == 1 && l->kh == 1 && l->kw == 1
+         && l->stride == 1 && l->pad == 0;
+}
+
+gboolean
+gemba_layer_can_fuse_block (const GembaLayer *expand, const GembaLayer *dw,
+                            const GembaLayer *project)
+{
+  if (dw->kind != GEMBA_LAYER_CONV || !dw->packed || !conv_is_depthwise (dw)
+      || !direct_pointwise (project) || project->in_c != dw->out_c
+      || project->in_h != dw->out_h || project->in_w != dw->out_w)
+    return FALSE;
+  return expand == NULL
+         || (direct_pointwise (expand) && expand->out_c == dw->in_c
+             && expand->out_h == dw->in_h && expand->out_w == dw->in_w);
+}
+
+typedef struct {
+  const GembaLayer *e, *d, *p;  /* expansion (or NULL), depthwise, projection */
+  GembaPool *pool;
+  const float *x, *res;
+  float *y;
+  int bands;                    /* per image */
+  int group;                    /* output rows per step */
+  gsize ebuf_floats;
+} BlockJob;
+
+/* The input rows [*iy0, *iy1) that the depthwise convolution's output rows [oy0, oy1) read */
+static void
+dw_input_rows (const GembaLayer *d, int oy0, int oy1, int *iy0, int *iy1)
+{
+  *iy0 = MAX (0, oy0 * d->stride - d->pad);
+  *iy1 = MIN (d->in_h, (oy1 - 1) * d->stride - d->pad + d->kh);
+}
+
+/* One band of output rows of one image, a group of rows at a time: the expansion's rows the
+ * group's windows read (those of the group before kept, not recomputed), then the depthwise
+ * rows, then the projection of them, all in the thread's scratch while it is in L2. */
+static void
+block_task (gpointer data, int task, int thread)
+{
+  BlockJob *job = data;
+  const GembaLayer *e = job->e, *d = job->d, *p = job->p;
+  const int img = task / job->bands, band = task % job->bands;
+  const int oy0 = d->out_h * band / job->bands, oy1 = d->out_h * (band + 1) / job->bands;
+  const gsize C = (gsize) d->in_c, in_row = (gsize) d->in_w * C;
+  const gsize xc = e ? (gsize) e->in_c : C;
+  const gsize out_pix = (gsize) p->out_c, out_w = (gsize) d->out_w;
+  const float *xi = job->x + (gsize) img * d->in_h * d->in_w * xc;
+  const gsize yoff = (gsize) img * d->out_h * out_w * out_pix;
+  float *ebuf = gemba_pool_scratch (job->pool, thread);
+  float *dbuf = ebuf + job->ebuf_floats;
+  int have0 = 0, have1 = 0;   /* expanded input rows in ebuf */
+
+  for (int oy = oy0; oy < oy1; oy += job->group)
+    {
+      const int g1 = MIN (oy1, oy + job->group);
+      const float *rows = xi;
+      int row0 = 0;
+      int need0, need1;
+
+      dw_input_rows (d, oy, g1, &need0, &need1);
+      if (e)
+        {
+          int from = need0;
+
+          if (need0 >= have0 && need0 < have1)
+            {
+              memmove (ebuf, ebuf + (gsize) (need0 - have0) * in_row,
+                       sizeof (float) * (gsize) (have1 - need0) * in_row);
+              from = have1;
+            }
+          if (from < need1)
+            _gemba_conv_direct_run (e, e->packed, xi + (gsize) from * d->in_w * xc, NULL,
+                                    ebuf + (gsize) (from - need0) * in_row, 0,
+                                    (gsize) (need1 - from) * d->in_w, 0,
+                                    _gemba_conv_direct_n_blocks (e), conv_act (e));
+          have0 = need0;
+          have1 = need1;
+          rows = ebuf;
+          row0 = need0;
+        }
+      _gemba_conv_direct_run_depthwise_band (d, d->packed, rows, row0, dbuf, oy, g1,
+                                             conv_act (d));
+      _gemba_conv_direct_run (p, p->packed, dbuf,
+                              job->res ? job->res + yoff + oy * out_w * out_pix : NULL,
+                              job->y + yoff + oy * out_w * out_pix, 0, (gsize) (g1 - oy) * out_w,
+                              0, _gemba_conv_direct_n_blocks (p), conv_act (p));
+    }
+}
+
+void
+gemba_layer_forward_block (const GembaLayer *expand, const GembaLayer *dw,
+                           const GembaLayer *project, GembaPool *pool, int batch, const float *x,
+                           const float *res, float *y)
+{
+  /* the scratch of a thread (expanded rows, depthwise rows) is to stay in its L2 (1 MB or
+   * more) next to the weights */
+  const gsize budget = 64 * 1024;   /* floats */
+  const int nt = gemba_pool_get_n_threads (pool);
+  const gsize in_row = (gsize) dw->in_w * dw->in_c, out_row = (gsize) dw->out_w * dw->out_c;
+  const int halo = MAX (0, dw->kh - dw->stride);
+  BlockJob job = { .e = expand, .d = dw, .p = project, .pool = pool, .x = x, .res = res,
+                   .y = y };
+  int band_rows, n_groups;
+  gsize per_row;
+
+  g_return_if_fail (gemba_layer_can_fuse_block (expand, dw, project) && batch > 0);
+
+  job.bands = MIN (dw->out_h, MAX (1, (nt + batch - 1) / batch));
+  band_rows = (dw->out_h + job.bands - 1) / job.bands;
+  per_row = (expand ? (gsize) dw->stride * in_row : 0) + out_row;
+  job.group = (int) MAX ((gsize) 1, (budget - (expand ? halo * in_row : 0)) / per_row);
+  if (budget < halo * in_row + per_row)
+    job.group = 1;
+  /* even groups: none of a row or two left over */
+  n_groups = (band_rows + job.group - 1) / job.group;
+  job.group = (band_rows + n_groups - 1) / n_groups;
+  job.ebuf_floats = expand ? ((gsize) ((job.group - 1) * dw->stride + dw->kh) * in_row + 15)
+                             / 16 * 16
+                           : 0;
+  gemba_pool_reserve (pool, job.ebuf_floats + (gsize) job.group * out_row);
+  gemba_pool_run_dynamic (pool, batch * job.bands, block_task, &job);
+}
+
 GEMBA_CLONES static void
 pool_bwd_task (gpointer data, int task, int thread)
 {

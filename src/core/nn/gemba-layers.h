@@ -124,6 +124,16 @@ void gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, Gemba
                                  GembaLayer *next);
 void gemba_layer_forward_padded (GembaLayer *conv, GembaPool *pool, int batch, float *y);
 
+/* Internal: whether gemba_layer_forward_block() can run @expand (a pointwise convolution, or
+ * NULL: none), the depthwise convolution @dw and the pointwise @project (all frozen, with packed
+ * weights) as one; and running them so, y = project (dw (expand (x))) [+ res], in bands of rows
+ * whose intermediate activations stay in each thread's cache and never go to memory. */
+gboolean gemba_layer_can_fuse_block (const GembaLayer *expand, const GembaLayer *dw,
+                                     const GembaLayer *project);
+void gemba_layer_forward_block (const GembaLayer *expand, const GembaLayer *dw,
+                                const GembaLayer *project, GembaPool *pool, int batch,
+                                const float *x, const float *res, float *y);
+
 /* Folds an inference-mode batch-norm into the convolution before it (adds a bias if needed). */
 GEMBA_API void gemba_layer_fold_batch_norm (GembaLayer *conv, const GembaLayer *bn);
 
