@@ -887,18 +887,36 @@ padded_buffer (GembaLayer *l, int batch)
   return l->aux;
 }
 
-static const float *
-pad_input (GembaLayer *l, int batch, const float *x)
+static void
+pad_task (gpointer data, int task, int thread)
 {
+  Job *job = data;
+  const GembaLayer *l = job->l;
   const int hp = l->in_h + 2 * l->pad, wp = l->in_w + 2 * l->pad, C = l->in_c;
   const gsize row = (gsize) l->in_w * C;
-  float *xp = padded_buffer (l, batch);
+  gsize r1 = job->total * (task + 1) / job->n_tasks;
 
-  for (int i = 0; i < batch; i++)
-    for (int iy = 0; iy < l->in_h; iy++)
-      memcpy (xp + (((gsize) i * hp + iy + l->pad) * wp + l->pad) * C,
-              x + ((gsize) i * l->in_h + iy) * row, sizeof (float) * row);
-  return xp;
+  for (gsize r = job->total * task / job->n_tasks; r < r1; r++)
+    {
+      gsize i = r / l->in_h, iy = r % l->in_h;
+
+      memcpy (job->out + ((i * hp + iy + l->pad) * wp + l->pad) * C, job->x + r * row,
+              sizeof (float) * row);
+    }
+}
+
+/* The copy is split over the threads too: done by one, it kept the others waiting (on two
+ * threads MobileNetV2's first convolution, whose input comes from memory, took 133 µs, now
+ * 111 µs; 138 µs on one). */
+static const float *
+pad_input (GembaLayer *l, GembaPool *pool, int batch, const float *x)
+{
+  Job job = { .l = l, .x = x, .out = padded_buffer (l, batch) };
+
+  job.total = (gsize) batch * l->in_h;
+  job.n_tasks = (int) MIN (job.total, (gsize) gemba_pool_get_n_threads (pool));
+  gemba_pool_run (pool, job.n_tasks, pad_task, &job);
+  return job.out;
 }
 
 static void
@@ -935,7 +953,7 @@ direct_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const
   job.total = (gsize) batch * l->out_h * l->out_w;
   job.n_tasks = 1;   /* channel groups */
   if (l->kh > 1 || l->kw > 1 || l->pad > 0)
-    job.x2 = x ? pad_input (l, batch, x) : padded_buffer (l, batch);
+    job.x2 = x ? pad_input (l, pool, batch, x) : padded_buffer (l, batch);
   if (job.total <= 256 && nt > 1)
     {
       job.n_tasks = MIN (nbk, 4 * nt);
@@ -1784,7 +1802,7 @@ gemba_layer_forward_pooled (GembaLayer *conv, const GembaLayer *pool, GembaPool 
       pj.pooled = padded_buffer (next, batch) + ((gsize) next->pad * wp + next->pad) * C;
     }
   if (conv->kh > 1 || conv->kw > 1 || conv->pad > 0)
-    pj.job.x2 = x ? pad_input (conv, batch, x) : padded_buffer (conv, batch);
+    pj.job.x2 = x ? pad_input (conv, gpool, batch, x) : padded_buffer (conv, batch);
   pj.job.total = (gsize) batch * pool->out_h;
   pj.job.chunk = MAX ((gsize) 1, (pj.job.total + 4 * nt - 1) / (4 * nt));
   gemba_pool_run_dynamic (gpool, (int) ((pj.job.total + pj.job.chunk - 1) / pj.job.chunk),
