@@ -14,15 +14,12 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-capture-page.h"
 #include "gemba-locator.h"
+#include "gemba-niced-task.h"
 #include "gemba-media.h"
 #include "gemba-probe.h"
 #include "gemba-window.h"
@@ -266,20 +263,6 @@ capture_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       return;
     }
   g_task_return_pointer (task, g_memdup2 (&summary, sizeof summary), g_free);
-}
-
-/* Its own thread, niced: the decoder, encoder and writer threads it starts inherit the lower
- * priority (Linux nice values are per thread), so decoding a file flat out never takes the
- * CPU the main loop needs to draw. */
-static gpointer
-capture_thread_main (gpointer data)
-{
-  g_autoptr(GTask) task = data;
-
-  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
-    g_debug ("could not lower the capture thread's priority: %s", g_strerror (errno));
-  capture_thread (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
-  return NULL;
 }
 
 static void
@@ -572,7 +555,7 @@ start_clicked_cb (GembaCapturePage *self)
   task = g_task_new (NULL, self->cancellable, capture_done_cb, g_object_ref (self));
   g_task_set_source_tag (task, start_clicked_cb);
   g_task_set_task_data (task, job, (GDestroyNotify) capture_job_free);
-  g_thread_unref (g_thread_new ("gemba-capture", capture_thread_main, g_object_ref (task)));
+  gemba_niced_task_run (task, capture_thread, "gemba-capture");
 }
 
 static void

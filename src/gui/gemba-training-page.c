@@ -12,17 +12,14 @@
 
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-curve-view.h"
 #include "gemba-error.h"
 #include "gemba-locator.h"
+#include "gemba-niced-task.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-training-page.h"
@@ -172,21 +169,6 @@ train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
       gemba_store_get_production_model_id (store) != result->record->id)
     result->change = gemba_workflow_describe_change (store, result->record->id, NULL);
   g_task_return_pointer (task, result, (GDestroyNotify) train_result_free);
-}
-
-/* Training gets its own thread, niced: Linux gives each thread its own nice value and the
- * trainer's worker threads inherit it, so BLAS keeps every core busy while the main loop
- * still gets one the moment it has something to draw. (Not a GTask pool thread, which would
- * keep the lower priority for later tasks.) */
-static gpointer
-train_thread_main (gpointer data)
-{
-  g_autoptr(GTask) task = data;
-
-  if (setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), 10) != 0)
-    g_debug ("could not lower the training thread's priority: %s", g_strerror (errno));
-  train_thread (task, NULL, g_task_get_task_data (task), g_task_get_cancellable (task));
-  return NULL;
 }
 
 /* The models for "Start from", newest first. */
@@ -557,7 +539,7 @@ start_clicked_cb (GembaTrainingPage *self)
   /* A Cancel that comes after the model is saved does not unsave it: report what happened. */
   g_task_set_check_cancellable (task, FALSE);
   g_task_set_task_data (task, job, (GDestroyNotify) train_job_free);
-  g_thread_unref (g_thread_new ("gemba-train", train_thread_main, g_object_ref (task)));
+  gemba_niced_task_run (task, train_thread, "gemba-train");
 }
 
 static void

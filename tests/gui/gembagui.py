@@ -186,6 +186,26 @@ class Workbench:
         raise AssertionError("timed out waiting for %d × %s; probe log:\n%s"
                              % (n, event, open(self.probe).read() if os.path.exists(self.probe) else ""))
 
+    def gaps(self):
+        """The main-loop gaps over 50 ms since the probe was last reset, each with what came
+        just before it in the probe log (a test's mark, or the workbench's last event), as
+        "step own/wall ms" (own: not waiting for a CPU). Tells which gesture a stall was."""
+        out, step = [], "start"
+        if not os.path.exists(self.probe):
+            return out
+        for line in open(self.probe):
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
+            if parts[1] == "stall-reset":
+                out = []
+            elif parts[1] == "gap":
+                out.append("%s %s/%s ms" % (step, fields.get("own_ms"), fields.get("ms")))
+                continue
+            step = fields.get("name", "?") if parts[1] == "mark" else parts[1]
+        return out
+
     def mark(self, name):
         """A line in the probe log, to see which step a stall belongs to."""
         with open(self.probe, "a") as f:

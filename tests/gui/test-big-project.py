@@ -38,24 +38,6 @@ def make_big(path):
     return cache
 
 
-def gaps_by_step(probe):
-    """The main-loop gaps of the measured stretch with the step of the test they fell in
-    (own ms: not waiting for a CPU), to tell which gesture a stall belongs to."""
-    out, step, measuring = [], "start", False
-    for line in open(probe):
-        parts = line.split()
-        if len(parts) < 2:
-            continue
-        fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
-        if parts[1] == "stall-reset":
-            measuring, out = True, []
-        elif parts[1] == "mark":
-            step = fields.get("name", "?")
-        elif parts[1] == "gap" and measuring:
-            out.append("%s %s/%s ms" % (step, fields.get("own_ms"), fields.get("ms")))
-    return out or ["none"]
-
-
 def measure(project, attempt):
     work = g.workdir("big")
     shots = os.path.join(g.screenshot_root(), "big-project")
@@ -114,7 +96,7 @@ def measure(project, attempt):
         stall = app.wait_for("stall")
         results["stall_ms"] = float(stall[2]["own_max_ms"])
         results["wall_stall_ms"] = float(stall[2]["max_ms"])
-        g.log("  gaps over 50 ms, by step: " + ", ".join(gaps_by_step(app.probe)))
+        g.log("  gaps over 50 ms, by step: " + (", ".join(app.gaps()) or "none"))
         g.log("scrolling end and back (keys, wheel, scrollbar drag): worst main-loop stall "
               "%.1f ms, %.1f ms of it not waiting for a CPU (%s probe ticks; load average "
               "%.2f on %d CPUs)" % (results["wall_stall_ms"], results["stall_ms"],

@@ -141,11 +141,7 @@ def stall(app, name):
     before = app.count("stall")
     app.action("debug-probe", "report:" + name)
     e = app.wait_for("stall", before + 1)
-    events = app.events()
-    previous = [x[0] for x in events if x[1] == "stall-reset" and x[0] <= e[0]][-1:] or [0.0]
-    gaps = ["%.0f ms at %.1f s after %s" % (float(x[2]["ms"]), x[0] / 1000,
-                                            [y[1] for y in events if y[0] <= x[0]][-2])
-            for x in events if x[1] == "gap" and previous[0] < x[0] <= e[0]]
+    gaps = app.gaps()
     g.log("%s: worst main-loop stall %s ms, %s ms of it not waiting for a CPU (load %.2f)%s"
           % (name, e[2]["max_ms"], e[2]["own_max_ms"], os.getloadavg()[0],
              "; gaps over 50 ms: " + ", ".join(gaps) if gaps else ""))
