@@ -25,4 +25,5 @@
 #include "gemba-package.h"
 #include "gemba-onnx.h"
 #include "gemba-export.h"
+#include "gemba-gate.h"
 #undef GEMBA_INSIDE

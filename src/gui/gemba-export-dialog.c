@@ -84,7 +84,7 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
     {
       char **failures = NULL;
       if (!(store = gemba_store_open (job->project_path, &error)) ||
-          !gemba_package_check_gate (store, job->model_id, 0, &failures, &error))
+          !gemba_package_check_gate (store, job->model_id, 0, &failures, NULL, &error))
         g_task_return_error (task, g_steal_pointer (&error));
       else
         g_task_return_pointer (task, failures, (GDestroyNotify) g_strfreev);

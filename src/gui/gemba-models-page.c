@@ -211,8 +211,8 @@ compare_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
       g_ptr_array_add (c->changed, cf);
     }
 
-  /* Corrected false readings outside the test split, from the stored predictions. */
-  false_readings = gemba_store_list_corrected_false_readings (store, NULL);
+  /* Corrections outside the test split, from the stored predictions. */
+  false_readings = gemba_store_list_corrections (store, NULL);
   for (guint k = 0; false_readings && k < false_readings->len; k++)
     {
       gint64 id = g_array_index (false_readings, gint64, k);

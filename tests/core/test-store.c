@@ -396,11 +396,12 @@ test_splits (Fixture *f, gconstpointer data)
     gemba_frame_free (add_frame (f, 1000 + i, i % 4 == 0 ? "dent" : i % 2 ? "ok" : NULL));
   g_assert_true (gemba_store_assign_splits (f->store, 0.2, 0.1, 7, assigned, &error));
   g_assert_no_error (error);
-  g_assert_cmpint (assigned[GEMBA_SPLIT_TEST], ==, 20);
-  g_assert_cmpint (assigned[GEMBA_SPLIT_VAL], ==, 10);
-  g_assert_cmpint (assigned[GEMBA_SPLIT_TRAIN], ==, 70);
+  /* The 75 labeled frames are split; the 25 unlabeled ones wait until they are labeled. */
+  g_assert_cmpint (assigned[GEMBA_SPLIT_TEST], ==, 15);
+  g_assert_cmpint (assigned[GEMBA_SPLIT_VAL], ==, 8);
+  g_assert_cmpint (assigned[GEMBA_SPLIT_TRAIN], ==, 52);
   gemba_store_get_stats (f->store, &stats, NULL);
-  g_assert_cmpint (stats.n_split[GEMBA_SPLIT_NONE], ==, 0);
+  g_assert_cmpint (stats.n_split[GEMBA_SPLIT_NONE], ==, 25);
 
   /* Nothing left to assign. */
   g_assert_true (gemba_store_assign_splits (f->store, 0.2, 0.1, 7, again, &error));
@@ -408,7 +409,7 @@ test_splits (Fixture *f, gconstpointer data)
 
   /* The test split is locked. */
   test_ids = gemba_store_list_frame_ids (f->store, &test_query, &error);
-  g_assert_cmpuint (test_ids->len, ==, 20);
+  g_assert_cmpuint (test_ids->len, ==, 15);
   g_assert_false (gemba_store_set_split (f->store, g_array_index (test_ids, gint64, 0),
                                          GEMBA_SPLIT_TRAIN, &error));
   g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_LOCKED);
@@ -528,14 +529,15 @@ test_models_predictions (Fixture *f, gconstpointer data)
   g_assert_cmpint (gemba_store_get_production_model_id (f->store), ==, model->id);
   g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 1);
 
-  /* The review queue: the false reading, then the least sure unlabeled frame. */
+  /* The review queue: unlabeled frames only (the false reading is not in it), the least sure
+   * first. */
   query.filter = GEMBA_FILTER_REVIEW;
   review = gemba_store_list_frames (f->store, &query, 0, -1, &error);
-  g_assert_cmpuint (review->len, ==, 3);
-  g_assert_cmpint (((GembaFrame *) review->pdata[0])->id, ==, frame_ids[1]);
-  g_assert_cmpint (((GembaFrame *) review->pdata[1])->id, ==, frame_ids[2]);
-  g_assert_cmpint (((GembaFrame *) review->pdata[2])->id, ==, frame_ids[3]);
-  g_assert_cmpfloat_with_epsilon (((GembaFrame *) review->pdata[1])->pred_confidence, 0.4, 1e-6);
+  g_assert_cmpuint (review->len, ==, 2);
+  g_assert_cmpint (((GembaFrame *) review->pdata[0])->id, ==, frame_ids[2]);
+  g_assert_cmpint (((GembaFrame *) review->pdata[1])->id, ==, frame_ids[3]);
+  g_assert_cmpfloat_with_epsilon (((GembaFrame *) review->pdata[0])->pred_confidence, 0.4, 1e-6);
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 2);
 
   g_assert_true (gemba_store_get_prediction (f->store, 0, frame_ids[3], &verdict, &confidence,
                                              &stored, &n_stored, &error));
@@ -544,9 +546,231 @@ test_models_predictions (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (stored[2], ==, 0.8f);
   g_free (stored);
 
-  corrected = gemba_store_list_corrected_false_readings (f->store, &error);
+  /* The false reading was labeled at import: not a correction. */
+  corrected = gemba_store_list_corrections (f->store, &error);
+  g_assert_cmpuint (corrected->len, ==, 0);
+  g_clear_pointer (&corrected, g_array_unref);
+
+  /* A person labels the sure frame against production's verdict: a correction, which
+   * records the model and verdict it corrected; confirming the unsure one is not. */
+  {
+    g_autoptr(GembaLabel) fix = gemba_store_set_label (f->store, frame_ids[3], ok->id,
+                                                       GEMBA_LABEL_SET, &error);
+    g_autoptr(GembaLabel) confirm = NULL;
+    g_autoptr(GPtrArray) history = NULL;
+    g_assert_no_error (error);
+    g_assert_true (fix->correction);
+    g_assert_cmpint (fix->model_id, ==, model->id);
+    g_assert_cmpint (fix->model_class_id, ==, dent->id);
+    g_assert_cmpstr (fix->model_class_name, ==, "dent");
+    confirm = gemba_store_set_label (f->store, frame_ids[2], ok->id, GEMBA_LABEL_CONFIRM, &error);
+    g_assert_no_error (error);
+    g_assert_false (confirm->correction);
+    g_assert_cmpint (confirm->model_id, ==, model->id);
+    history = gemba_store_list_label_history (f->store, frame_ids[3], &error);
+    g_assert_cmpuint (history->len, ==, 1);
+    g_assert_true (((GembaLabel *) history->pdata[0])->correction);
+  }
+  corrected = gemba_store_list_corrections (f->store, &error);
   g_assert_cmpuint (corrected->len, ==, 1);
-  g_assert_cmpint (g_array_index (corrected, gint64, 0), ==, frame_ids[1]);
+  g_assert_cmpint (g_array_index (corrected, gint64, 0), ==, frame_ids[3]);
+  g_clear_pointer (&corrected, g_array_unref);
+
+  /* Undone, it is no correction any more; redone, it is again. */
+  {
+    g_autoptr(GembaLabel) undo = gemba_store_undo_label (f->store, &error);
+    g_autoptr(GembaLabel) undo2 = gemba_store_undo_label (f->store, &error);
+    g_autoptr(GembaLabel) redo = gemba_store_redo_label (f->store, &error);
+    g_autoptr(GembaLabel) redo2 = gemba_store_redo_label (f->store, &error);
+    g_assert_no_error (error);
+    /* Redone newest undo first: the fix, then the confirmation. */
+    g_assert_nonnull (redo2);
+    g_assert_true (redo->correction);
+    g_assert_cmpint (redo->frame_id, ==, frame_ids[3]);
+    g_assert_false (redo2->correction);
+  }
+  query.filter = GEMBA_FILTER_CORRECTIONS;
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 1);
+
+  /* Labeled after seeing production's verdict: both train, never test. */
+  {
+    gint64 assigned[4];
+    g_autoptr(GembaFrame) fixed = NULL, confirmed = NULL;
+    g_assert_true (gemba_store_assign_splits (f->store, 1.0, 0.0, 3, assigned, &error));
+    fixed = gemba_store_get_frame (f->store, frame_ids[3], &error);
+    confirmed = gemba_store_get_frame (f->store, frame_ids[2], &error);
+    g_assert_cmpint (fixed->split, ==, GEMBA_SPLIT_TRAIN);
+    g_assert_cmpint (confirmed->split, ==, GEMBA_SPLIT_TRAIN);
+  }
+
+  /* Suspect labels: the import production reads as ok with 0.8 is not sure enough (0.9). */
+  query.filter = GEMBA_FILTER_SUSPECT;
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 0);
+}
+
+/* Saves production predictions for the frames; @probs has 3 columns. */
+static gint64
+promote_predictions (Fixture *f, guint n, const gint64 *frame_ids, const float *probs)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) classes = gemba_store_list_classes (f->store, FALSE, &error);
+  g_autoptr(GembaModelRecord) model = NULL;
+  g_autofree char *staging = gemba_store_make_staging_dir (f->store, &error);
+  char *names[] = { (char *) "ok", (char *) "scratch", (char *) "dent", NULL };
+  GembaModelRecord record = { .architecture = (char *) "small-cnn", .classes = names,
+                              .seed = 7, .test_accuracy = -1 };
+  gint64 class_ids[3];
+
+  for (guint k = 0; k < 3; k++)
+    class_ids[k] = ((GembaClass *) classes->pdata[k])->id;
+  model = gemba_store_add_model (f->store, &record, staging, &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_save_predictions (f->store, model->id, n, frame_ids, probs, 3,
+                                               class_ids, &error));
+  g_assert_true (gemba_store_promote_model (f->store, model->id, &error));
+  g_assert_no_error (error);
+  return model->id;
+}
+
+static GembaFrame *
+add_sourced_frame (Fixture *f, guint seed, const char *source, gint64 captured_at,
+                   const char *label)
+{
+  g_autoptr(GError) error = NULL;
+  guint w, h;
+  g_autoptr(GBytes) bytes = make_jpeg (seed, &w, &h);
+  GembaFrameInfo info;
+  GembaFrame *frame;
+
+  gemba_frame_info_init (&info);
+  info.source_name = source;
+  info.captured_at = captured_at;
+  info.label_class = label;
+  frame = gemba_store_add_frame (f->store, bytes, "jpg", w, h, &info, NULL, &error);
+  g_assert_no_error (error);
+  return frame;
+}
+
+/* The queue: unlabeled frames only, near-duplicates once, interleaved across the predicted
+ * classes, the newest source first among equals, test frames never in it. */
+static void
+test_review_queue (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) queue = NULL;
+  gint64 ids[12];
+  float probs[12 * 3];
+  const gint64 t0 = G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC;
+  guint n_dent = 0;
+
+  /* Old line: 6 unlabeled frames predicted "ok" fairly unsure, a minute apart. New line
+   * (newer source): 4 frames predicted "dent", two of them a second apart with the same
+   * doubt (near-duplicates), and two predicted "ok"; plus a labeled frame. */
+  for (guint i = 0; i < 12; i++)
+    {
+      gint64 offset = i < 6 ? i * 60 : i == 7 ? 1 : (i - 6) * 60;
+      g_autoptr(GembaFrame) frame =
+        add_sourced_frame (f, 7000 + i, i < 6 ? "old line" : "new line",
+                           t0 + offset * G_USEC_PER_SEC, i == 11 ? "dent" : NULL);
+      ids[i] = frame->id;
+    }
+  for (guint i = 0; i < 12; i++)
+    {
+      float *p = probs + 3 * i;
+      gboolean dent = i >= 6 && i < 10;
+      float top = i < 6 ? 0.5f + 0.05f * i : dent ? 0.45f + 0.02f * i : 0.6f;
+      p[0] = dent ? (1 - top) / 2 : top;
+      p[1] = (1 - top) / 2;
+      p[2] = dent ? top : (1 - top) / 2;
+    }
+  /* Frames 6 and 7: same source, captured a second apart, same verdict, similar margin. */
+  probs[3 * 7 + 2] = probs[3 * 6 + 2] + 0.01f;
+  probs[3 * 7 + 0] = probs[3 * 7 + 1] = (1 - probs[3 * 7 + 2]) / 2;
+  promote_predictions (f, 12, ids, probs);
+
+  queue = gemba_store_list_review_queue (f->store, &error);
+  g_assert_no_error (error);
+  /* 11 unlabeled, one near-duplicate hidden. */
+  g_assert_cmpuint (queue->len, ==, 10);
+  for (guint i = 0; i < queue->len; i++)
+    {
+      gint64 id = g_array_index (queue, gint64, i);
+      g_assert_cmpint (id, !=, ids[11]);
+      g_assert_cmpint (id, !=, ids[7]);
+      if (i < 4 && (id == ids[6] || id == ids[8] || id == ids[9]))
+        n_dent++;
+    }
+  /* Class-diverse: the first four alternate ok / dent although the old line's "ok" frames are
+   * less sure than most "dent" frames; the least sure frame of all comes first. */
+  g_assert_cmpuint (n_dent, ==, 2);
+  g_assert_cmpint (g_array_index (queue, gint64, 0), ==, ids[0]);
+
+  /* The CLI and the Frames page read the same order through the REVIEW filter. */
+  {
+    GembaFrameQuery query = { .filter = GEMBA_FILTER_REVIEW };
+    g_autoptr(GArray) same = gemba_store_list_frame_ids (f->store, &query, &error);
+    g_autoptr(GPtrArray) page = gemba_store_list_frames (f->store, &query, 2, 3, &error);
+    g_assert_cmpuint (same->len, ==, queue->len);
+    g_assert_cmpmem (same->data, same->len * 8, queue->data, queue->len * 8);
+    g_assert_cmpuint (page->len, ==, 3);
+    g_assert_cmpint (((GembaFrame *) page->pdata[0])->id, ==, g_array_index (queue, gint64, 2));
+  }
+
+  /* A test batch of the new line leaves the queue and waits to be labeled for testing. */
+  {
+    GembaFrameQuery batch = { .filter = GEMBA_FILTER_TEST_BATCH };
+    g_autoptr(GArray) counts = NULL;
+    g_autoptr(GArray) after = NULL;
+    g_autoptr(GPtrArray) sources = gemba_store_list_sources (f->store, &error);
+    gint64 new_line = 0;
+    for (guint i = 0; i < sources->len; i++)
+      if (g_str_equal (((GembaSource *) sources->pdata[i])->name, "new line"))
+        new_line = ((GembaSource *) sources->pdata[i])->id;
+    g_assert_cmpint (gemba_store_reserve_test_batch (f->store, new_line, 2, 1, &error), ==, 2);
+    g_assert_cmpint (gemba_store_count_frames (f->store, &batch, NULL), ==, 2);
+    after = gemba_store_list_review_queue (f->store, &error);
+    g_assert_cmpuint (after->len, <, queue->len);
+    counts = gemba_store_count_test_frames_per_source (f->store, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (counts->len, ==, 2);
+    /* Newest source first. */
+    g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).source_id, ==, new_line);
+    g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).n_reserved, ==, 2);
+    g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).n_test, ==, 0);
+    g_array_set_clear_func (counts, NULL);
+    for (guint i = 0; i < counts->len; i++)
+      g_free (g_array_index (counts, GembaSourceTestCount, i).source_name);
+  }
+}
+
+/* Splits: unlabeled frames get none; the test split is a random sample of every source. */
+static void
+test_splits_per_source (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 assigned[4];
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_SPLIT, .split = GEMBA_SPLIT_NONE };
+  g_autoptr(GArray) counts = NULL;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autoptr(GembaFrame) frame = add_sourced_frame (f, 8000 + i, i % 2 ? "a" : "b",
+                                                       0, i < 30 ? "ok" : NULL);
+    }
+  g_assert_true (gemba_store_assign_splits (f->store, 0.2, 0.1, 5, assigned, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (assigned[GEMBA_SPLIT_TEST] + assigned[GEMBA_SPLIT_VAL] +
+                   assigned[GEMBA_SPLIT_TRAIN], ==, 30);
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 10);
+  counts = gemba_store_count_test_frames_per_source (f->store, &error);
+  g_assert_cmpuint (counts->len, ==, 2);
+  for (guint i = 0; i < counts->len; i++)
+    {
+      GembaSourceTestCount *c = &g_array_index (counts, GembaSourceTestCount, i);
+      g_assert_cmpint (c->n_labeled, ==, 15);
+      g_assert_cmpint (c->n_test, ==, 3);
+      g_free (c->source_name);
+    }
 }
 
 /* Frames are named by the SHA-256 of their bytes: the fast path (SHA instructions) must give
@@ -594,6 +818,8 @@ main (int argc, char **argv)
   ADD ("/core/store/filters", test_filters);
   ADD ("/core/store/batch-rollback", test_batch_rollback);
   ADD ("/core/store/models-predictions", test_models_predictions);
+  ADD ("/core/store/review-queue", test_review_queue);
+  ADD ("/core/store/splits-per-source", test_splits_per_source);
 #undef ADD
 
   return g_test_run ();

@@ -9,6 +9,7 @@
 
 #include "gemba-error.h"
 #include "gemba-export.h"
+#include "gemba-gate.h"
 #include "gemba-metrics.h"
 #include "gemba-model.h"
 #include "gemba-onnx.h"
@@ -112,48 +113,97 @@ evaluate (GembaClassifier *classifier, TestSet *t, Evaluation *e, GError **error
 
 /* --- the gate --------------------------------------------------------------------------- */
 
-/* Frames named per failure; the rest are counted. */
-#define MAX_LISTED 10
-
 static double
-gate_tolerance (GembaStore *store)
+gate_setting (GembaStore *store, const char *key, double fallback)
 {
-  g_autofree char *text = gemba_store_dup_setting (store, "gate.tolerance");
+  g_autofree char *text = gemba_store_dup_setting (store, key);
   char *end = NULL;
   double v;
 
   if (text == NULL)
-    return GEMBA_GATE_DEFAULT_TOLERANCE;
+    return fallback;
   v = g_ascii_strtod (text, &end);
   if (end == text || *end != '\0' || !(v >= 0 && v <= 1))
-    return GEMBA_GATE_DEFAULT_TOLERANCE;
+    return fallback;
   return v;
 }
 
-static char *
-short_id (const GembaFrame *frame)
+static gboolean
+verdict_is (GembaModel *model, int verdict, const char *truth)
 {
-  return g_strndup (frame->sha256, 12);
+  return truth && verdict >= 0 && verdict < gemba_model_get_n_classes (model) &&
+         g_strcmp0 (gemba_model_get_class_names (model)[verdict], truth) == 0;
 }
 
-/* Runs the gate; fills @failures (human-readable lines) and @gate (for the manifest). */
+/* Classifies the corrections with both models and adds them to @result. */
+static gboolean
+gate_corrections (GembaStore *store, GembaClassifier *candidate, GembaClassifier *production,
+                  GembaGateResult *result, GError **error)
+{
+  g_autoptr(GArray) ids = gemba_store_list_corrections (store, error);
+  g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
+  GembaClassifier *models[2] = { candidate, production };
+  g_autofree int *verdicts[2] = { NULL, NULL };
+
+  if (!ids)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      GembaFrame *frame = gemba_store_get_frame (store, g_array_index (ids, gint64, i), error);
+      if (frame == NULL)
+        return FALSE;
+      g_ptr_array_add (paths, gemba_store_dup_frame_path (store, frame));
+      g_ptr_array_add (frames, frame);
+    }
+  for (int m = 0; m < 2; m++)
+    {
+      g_autofree GError **errors = g_new0 (GError *, MAX (ids->len, 1));
+      verdicts[m] = g_new0 (int, MAX (ids->len, 1));
+      gemba_classifier_classify_files (models[m], (const char * const *) paths->pdata,
+                                       paths->len, verdicts[m], NULL, errors);
+      for (guint i = 0; i < ids->len; i++)
+        if (errors[i])
+          {
+            g_propagate_prefixed_error (error, errors[i], _("corrected frame %s: "),
+                                        ((GembaFrame *) frames->pdata[i])->sha256);
+            for (guint j = i + 1; j < ids->len; j++)
+              g_clear_error (&errors[j]);
+            return FALSE;
+          }
+    }
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      GembaModel *cm = gemba_classifier_get_model (candidate);
+      g_autofree char *truth = class_name (store, frame->label_class_id);
+      int said = verdicts[0][i];
+      gemba_gate_add_correction (result, frame->sha256, truth,
+                                 said >= 0 ? gemba_model_get_class_names (cm)[said] : NULL,
+                                 verdict_is (gemba_classifier_get_model (production),
+                                             verdicts[1][i], truth),
+                                 verdict_is (cm, said, truth));
+    }
+  return TRUE;
+}
+
+/* Runs the gate; fills @failures (human-readable lines), @gate (for the manifest) and, when
+ * there is a production model to compare with, *@result_out. */
 static gboolean
 run_gate (GembaStore *store, GembaModelRecord *record, GembaClassifier *candidate,
           TestSet *test, Evaluation *cand, const GembaExportOptions *options,
-          GPtrArray *failures, JsonBuilder *gate, GError **error)
+          GPtrArray *failures, JsonBuilder *gate, GembaGateResult **result_out, GError **error)
 {
   gint64 production_id = gemba_store_get_production_model_id (store);
-  double tolerance = gate_tolerance (store);
   GembaModel *model = gemba_classifier_get_model (candidate);
-  g_autoptr(GArray) corrected = NULL;
+  g_autoptr(GembaGateResult) result = NULL;
   g_autoptr(GembaClassifier) production = NULL;
+  g_auto(GStrv) lines = NULL;
   g_autofree char *dir = NULL;
   Evaluation prod = { 0 };
   gboolean ok = FALSE;
 
   json_builder_begin_object (gate);
-  json_builder_set_member_name (gate, "tolerance");
-  json_builder_add_double_value (gate, tolerance);
   json_builder_set_member_name (gate, "production_model");
   if (production_id == 0 || production_id == record->id)
     {
@@ -177,111 +227,29 @@ run_gate (GembaStore *store, GembaModelRecord *record, GembaClassifier *candidat
 
   json_builder_set_member_name (gate, "production_accuracy");
   json_builder_add_double_value (gate, gemba_metrics_accuracy (prod.metrics));
-  if (gemba_metrics_accuracy (cand->metrics) < gemba_metrics_accuracy (prod.metrics) - tolerance)
-    g_ptr_array_add (failures,
-                     g_strdup_printf (_("accuracy on the test split drops from %.1f %% to "
-                                        "%.1f %%"),
-                                      100 * gemba_metrics_accuracy (prod.metrics),
-                                      100 * gemba_metrics_accuracy (cand->metrics)));
+  json_builder_set_member_name (gate, "candidate_accuracy");
+  json_builder_add_double_value (gate, gemba_metrics_accuracy (cand->metrics));
 
-  /* Per class, by name: the two models may order their outputs differently. */
-  for (int k = 0; k < gemba_model_get_n_classes (model); k++)
-    {
-      const char *name = gemba_model_get_class_names (model)[k];
-      GembaModel *pm = gemba_classifier_get_model (production);
-      int pk = gemba_model_find_class (pm, name);
-      double before, after;
-      g_autoptr(GString) frames = g_string_new (NULL);
-
-      if (pk < 0)
-        continue;
-      before = gemba_metrics_recall (prod.metrics, pk);
-      after = gemba_metrics_recall (cand->metrics, k);
-      if (isnan (before) || isnan (after) || after >= before - tolerance)
-        continue;
-      /* Which frames of this class the new model misses and production did not. */
-      for (guint i = 0, listed = 0; i < test->frames->len; i++)
-        if (g_strcmp0 (test->truth[i], name) == 0 && cand->verdicts[i] != k &&
-            prod.verdicts[i] == pk)
-          {
-            g_autofree char *id = short_id (g_ptr_array_index (test->frames, i));
-            if (listed++ < MAX_LISTED)
-              g_string_append_printf (frames, "%s%s", frames->len ? ", " : "", id);
-            else if (listed == MAX_LISTED + 1)
-              g_string_append (frames, ", …");
-          }
-      g_ptr_array_add (failures,
-                       g_strdup_printf (_("recall of class “%s” drops from %.1f %% to %.1f %% "
-                                          "(newly missed: %s)"), name, 100 * before,
-                                        100 * after, frames->len ? frames->str : "—"));
-    }
-
-  /* Past false readings, corrected by people, must stay corrected. */
-  if (!(corrected = gemba_store_list_corrected_false_readings (store, error)))
+  /* Paired verdicts, by class name: the two models may order their outputs differently. */
+  result = gemba_gate_result_new (gemba_model_get_class_names (model),
+                                  gate_setting (store, "gate.alpha", GEMBA_GATE_DEFAULT_ALPHA),
+                                  gate_setting (store, "gate.min_effect",
+                                                GEMBA_GATE_DEFAULT_MIN_EFFECT));
+  for (guint i = 0; i < test->frames->len; i++)
+    gemba_gate_add_test_frame (result, ((GembaFrame *) test->frames->pdata[i])->sha256,
+                               gemba_model_find_class (model, test->truth[i]),
+                               verdict_is (gemba_classifier_get_model (production),
+                                           prod.verdicts[i], test->truth[i]),
+                               verdict_is (model, cand->verdicts[i], test->truth[i]));
+  if (!gate_corrections (store, candidate, production, result, error))
     goto out;
-  if (corrected->len > 0)
-    {
-      g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
-      g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify)
-                                                                    gemba_frame_free);
-      g_autofree int *verdicts = g_new0 (int, corrected->len);
-      g_autofree GError **errors = g_new0 (GError *, corrected->len);
-      g_autoptr(GString) wrong = g_string_new (NULL);
-      guint n_wrong = 0;
-
-      for (guint i = 0; i < corrected->len; i++)
-        {
-          GembaFrame *frame = gemba_store_get_frame (store, g_array_index (corrected, gint64, i),
-                                                     error);
-          if (frame == NULL)
-            goto out;
-          g_ptr_array_add (paths, gemba_store_dup_frame_path (store, frame));
-          g_ptr_array_add (frames, frame);
-        }
-      gemba_classifier_classify_files (candidate, (const char * const *) paths->pdata,
-                                       paths->len, verdicts, NULL, errors);
-      for (guint i = 0; i < frames->len; i++)
-        {
-          GembaFrame *frame = g_ptr_array_index (frames, i);
-          g_autofree char *truth = class_name (store, frame->label_class_id);
-          const char *said = verdicts[i] >= 0 ? gemba_model_get_class_names (model)[verdicts[i]]
-                                              : NULL;
-          if (errors[i])
-            {
-              g_propagate_prefixed_error (error, errors[i], _("corrected frame %s: "),
-                                          frame->sha256);
-              for (guint j = i + 1; j < frames->len; j++)
-                g_clear_error (&errors[j]);
-              goto out;
-            }
-          if (truth && g_strcmp0 (truth, said) != 0)
-            {
-              g_autofree char *id = short_id (frame);
-              if (n_wrong < MAX_LISTED)
-                {
-                  if (n_wrong)
-                    /* TRANSLATORS: separates the items of a list of frames */
-                    g_string_append (wrong, _(", "));
-                  /* TRANSLATORS: a frame id, its label, and what the model read it as */
-                  g_string_append_printf (wrong, _("%s (%s, read as %s)"), id, truth,
-                                          said ? said : "?");
-                }
-              n_wrong++;
-            }
-        }
-      if (n_wrong > MAX_LISTED)
-        g_string_append_printf (wrong, _(" and %u more"), n_wrong - MAX_LISTED);
-      json_builder_set_member_name (gate, "corrected_false_readings");
-      json_builder_add_int_value (gate, corrected->len);
-      if (n_wrong)
-        g_ptr_array_add (failures,
-                         g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                       "%u corrected false reading is wrong "
-                                                       "again: %s",
-                                                       "%u corrected false readings are wrong "
-                                                       "again: %s", n_wrong),
-                                          n_wrong, wrong->str));
-    }
+  gemba_gate_result_finish (result);
+  gemba_gate_result_add_json (result, gate);
+  lines = gemba_gate_result_dup_failures (result);
+  for (guint i = 0; lines[i]; i++)
+    g_ptr_array_add (failures, g_strdup (lines[i]));
+  if (result_out)
+    *result_out = g_steal_pointer (&result);
   ok = TRUE;
 
 out:
@@ -530,7 +498,7 @@ make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
 
 static char *
 make_model_card (GembaModel *model, JsonObject *manifest, Evaluation *cand,
-                 GPtrArray *failures, const GembaExportOptions *options)
+                 GPtrArray *failures, GembaGateResult *gate, const GembaExportOptions *options)
 {
   JsonObject *m = json_object_get_object_member (manifest, "model");
   JsonObject *dataset = json_object_get_object_member (manifest, "dataset");
@@ -617,6 +585,15 @@ make_model_card (GembaModel *model, JsonObject *manifest, Evaluation *cand,
   if (!any_limit)
     g_string_append (s, "- No class has fewer than 30 test frames or a recall below 90 %.\n");
 
+  if (gate)
+    {
+      g_autofree char *described = gemba_gate_result_describe (gate);
+      g_string_append_printf (s, "\n## Against production\n\nFrame by frame on the locked "
+                              "test split (fixed: production wrong, this model right; broken: "
+                              "the reverse; one-sided exact McNemar test, refused at p < %.3g "
+                              "when the loss is at least %.1f %% of the frames):\n\n```\n%s```\n",
+                              gate->alpha, 100 * gate->min_effect, described);
+    }
   if (options->force)
     {
       g_string_append_printf (s, "\n## Exported despite the regression gate\n\nReason given by "
@@ -644,7 +621,7 @@ has_text (const char *s)
 
 gboolean
 gemba_package_check_gate (GembaStore *store, gint64 model_id, int n_threads, char ***failures,
-                          GError **error)
+                          GembaGateResult **result, GError **error)
 {
   g_autoptr(GembaModelRecord) record = NULL;
   g_autoptr(GembaClassifier) candidate = NULL;
@@ -665,7 +642,7 @@ gemba_package_check_gate (GembaStore *store, gint64 model_id, int n_threads, cha
   if (!(candidate = gemba_classifier_new_from_dir (dir, n_threads, error)))
     return FALSE;
   if (load_test_set (store, &test, error) && evaluate (candidate, &test, &cand, error) &&
-      run_gate (store, record, candidate, &test, &cand, &options, lines, gate, error))
+      run_gate (store, record, candidate, &test, &cand, &options, lines, gate, result, error))
     {
       g_ptr_array_add (lines, NULL);
       *failures = (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
@@ -685,6 +662,7 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   g_autoptr(GPtrArray) failures = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(JsonBuilder) gate = json_builder_new ();
   g_autoptr(JsonNode) gate_node = NULL;
+  g_autoptr(GembaGateResult) gate_result = NULL;
   g_autoptr(JsonObject) manifest = NULL;
   g_autoptr(GBytes) weights = NULL;
   g_autoptr(GBytes) onnx = NULL;
@@ -718,7 +696,8 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   model = gemba_classifier_get_model (candidate);
 
   if (!load_test_set (store, &test, error) || !evaluate (candidate, &test, &cand, error) ||
-      !run_gate (store, record, candidate, &test, &cand, options, failures, gate, error))
+      !run_gate (store, record, candidate, &test, &cand, options, failures, gate, &gate_result,
+                 error))
     goto out;
 
   json_builder_set_member_name (gate, "failures");
@@ -753,7 +732,7 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   if (!(manifest = make_manifest (store, record, model, name, version, options, &cand,
                                   gate_node, error)))
     goto out;
-  card = make_model_card (model, manifest, &cand, failures, options);
+  card = make_model_card (model, manifest, &cand, failures, gate_result, options);
 
   weights = gemba_model_serialize_weights (model);
   graph_name = g_strdup_printf ("%s %s", name, version);

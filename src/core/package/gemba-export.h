@@ -1,14 +1,10 @@
 /* gemba-export.h: a project's model version as a signed package, behind the regression gate;
  * and the production side: a classifier loaded from a verified package
  *
- * The regression gate compares the model with the production model on the locked test split,
- * both classified now with GembaClassifier (the code `gemba infer` and production run):
- * - overall accuracy may not drop by more than the tolerance,
- * - no class's recall may drop by more than the tolerance,
- * - no corrected false reading (a frame a production model once got wrong, since labeled by a
- *   person) may be wrong again.
- * The tolerance is the project setting "gate.tolerance" (a fraction, default 0.01 = one
- * percentage point). A refusal (GEMBA_ERROR_REFUSED) names the frames and classes. With
+ * The regression gate compares the model with the production model frame by frame on the
+ * locked test split, both classified now with GembaClassifier (the code `gemba infer` and
+ * production run), and on the corrections; see gemba-gate.h for when it refuses.
+ * A refusal (GEMBA_ERROR_REFUSED) names the frames and classes. With
  * @force and a written @reason the package is exported anyway; the reason goes into the audit
  * trail, the manifest ("gate") and the model card. Without a production model (or when the
  * model is production) there is nothing to compare with, and the manifest says so.
@@ -22,10 +18,9 @@
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #include "gemba-classifier.h"
+#include "gemba-gate.h"
 
 G_BEGIN_DECLS
-
-#define GEMBA_GATE_DEFAULT_TOLERANCE 0.01
 
 /**
  * GembaExportOptions:
@@ -51,10 +46,13 @@ GEMBA_API gboolean gemba_package_export (GembaStore *store, gint64 model_id, con
                                          const GembaExportOptions *options, GError **error);
 
 /* Runs the regression gate alone, writing nothing: @failures receives one line per failure
- * (an empty list when the model passes). What gemba_package_export() would refuse, so that a
- * user can see it before choosing to write or to force. */
+ * (an empty list when the model passes) and @result (nullable; NULL when there is no
+ * production model to compare with) the frames fixed and broken per class. What
+ * gemba_package_export() would refuse, so that a user can see it before choosing to write or
+ * to force. */
 GEMBA_API gboolean gemba_package_check_gate (GembaStore *store, gint64 model_id, int n_threads,
-                                             char ***failures, GError **error);
+                                             char ***failures, GembaGateResult **result,
+                                             GError **error);
 
 /* The model a verified package holds (classes, preprocessing, architecture, weights). */
 GEMBA_API GembaModel *gemba_package_get_model (GembaPackage *package, GError **error);

@@ -487,7 +487,7 @@ gemba_store_count_predictions (GembaStore *self, gint64 model_id, GError **error
 }
 
 GArray *
-gemba_store_list_corrected_false_readings (GembaStore *self, GError **error)
+gemba_store_list_corrections (GembaStore *self, GError **error)
 {
   g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GembaStmt) stmt = NULL;
@@ -497,14 +497,9 @@ gemba_store_list_corrected_false_readings (GembaStore *self, GError **error)
 
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self,
-                               "SELECT DISTINCT f.id FROM frames f "
-                               "JOIN labels l ON l.id = f.label_id "
-                               "JOIN predictions p ON p.frame_id = f.id "
-                               "WHERE l.class_id IS NOT NULL "
-                               "AND p.model_id IN (SELECT CAST(subject AS INTEGER) FROM audit "
-                               "  WHERE action = 'promote') "
-                               "AND (p.class_id IS NULL OR p.class_id != l.class_id) "
-                               "ORDER BY f.id", error);
+                               "SELECT f.id FROM frames f JOIN labels l ON l.id = f.label_id "
+                               "WHERE l.correction = 1 AND l.class_id IS NOT NULL "
+                               "ORDER BY l.id", error);
   if (!stmt)
     {
       _gemba_store_unlock (self);

@@ -80,10 +80,11 @@ GEMBA_API gboolean gemba_store_get_prediction (GembaStore *self, gint64 model_id
 GEMBA_API gint64 gemba_store_count_predictions (GembaStore *self, gint64 model_id,
                                                 GError **error);
 
-/* Frames that any model that was ever in production got wrong, by their current label: the
- * false readings people corrected. Fine-tuning weighs them up; the export gate checks that a
- * new model gets none of them wrong again. Row ids, oldest first. */
-GEMBA_API GArray *gemba_store_list_corrected_false_readings (GembaStore *self, GError **error);
+/* Frames whose current label is a correction: a person's label that the production model's
+ * stored verdict disagreed with when it was given (imported labels never are). Fine-tuning
+ * weighs them up; the export gate refuses a model that gets one wrong that production gets
+ * right. Row ids, oldest correction first. */
+GEMBA_API GArray *gemba_store_list_corrections (GembaStore *self, GError **error);
 
 /* Training runs: the record of every attempt, cancelled and failed ones included. */
 GEMBA_API gint64 gemba_store_begin_run (GembaStore *self, gint64 parent_id,

@@ -127,6 +127,14 @@ static const char schema_v1[] =
   "  detail TEXT);"
   "INSERT INTO settings (key, value) VALUES ('revision', '0');";
 
+/* Version 2: a label records the production model's verdict the person saw, and whether it
+ * corrected it. Labels given before version 2 are not corrections: nothing says what the
+ * person saw. */
+static const char schema_v2[] =
+  "ALTER TABLE labels ADD COLUMN model_id INTEGER;"
+  "ALTER TABLE labels ADD COLUMN model_class_id INTEGER REFERENCES classes(id);"
+  "ALTER TABLE labels ADD COLUMN correction INTEGER NOT NULL DEFAULT 0;";
+
 /* --- Helpers -------------------------------------------------------------------------- */
 
 gint64
@@ -448,6 +456,7 @@ gemba_label_free (GembaLabel *label)
     return;
   g_free (label->class_name);
   g_free (label->previous_class_name);
+  g_free (label->model_class_name);
   g_free (label->author);
   g_free (label);
 }
@@ -528,7 +537,9 @@ migrate (GembaStore *self, int from, GError **error)
     return FALSE;
   if (from < 1 && !_gemba_store_exec (self, schema_v1, error))
     goto fail;
-  /* from < 2: the next schema step goes here. */
+  if (from < 2 && !_gemba_store_exec (self, schema_v2, error))
+    goto fail;
+  /* from < 3: the next schema step goes here. */
   {
     g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %d;"
                                             "PRAGMA application_id = %d;",
@@ -1783,17 +1794,25 @@ frame_query_sql (const GembaFrameQuery *query, const char *columns, gboolean ord
     case GEMBA_FILTER_PREDICTED_CLASS: where = "p.class_id = :class"; break;
     case GEMBA_FILTER_FALSE_READINGS: where = false_reading; break;
     case GEMBA_FILTER_REVIEW:
-      /* False readings first, then unlabeled frames, least certain first (frames the model
-       * has not seen yet count as least certain). */
-      where = "(l.class_id IS NULL OR (l.class_id IS NOT NULL AND p.class_id IS NOT NULL "
-              "AND l.class_id != p.class_id))";
-      order = "(l.class_id IS NULL), coalesce(p.confidence, 0), f.captured_at, f.id";
+      /* Only the candidates; gemba_store_list_review_queue() ranks them. */
+      where = "l.class_id IS NULL AND f.split != 3";
+      break;
+    case GEMBA_FILTER_SUSPECT:
+      where = "(l.class_id IS NOT NULL AND p.class_id IS NOT NULL AND l.class_id != p.class_id "
+              "AND p.confidence >= :suspect)";
+      order = "p.confidence DESC, f.captured_at, f.id";
+      break;
+    case GEMBA_FILTER_CORRECTIONS:
+      where = "(l.correction = 1 AND l.class_id IS NOT NULL)";
+      break;
+    case GEMBA_FILTER_TEST_BATCH:
+      where = "(l.class_id IS NULL AND f.split = 3 AND (:source = 0 OR f.source_id = :source))";
       break;
     default:
       g_assert_not_reached ();
     }
 
-  if (query && query->filter != GEMBA_FILTER_REVIEW)
+  if (query && query->filter != GEMBA_FILTER_REVIEW && query->filter != GEMBA_FILTER_SUSPECT)
     switch (query->sort)
       {
       case GEMBA_SORT_CAPTURED: break;
@@ -1825,6 +1844,8 @@ bind_query (GembaStore *self, GembaStmt *stmt, const GembaFrameQuery *query)
     sqlite3_bind_int64 (stmt, index, query->source_id);
   if ((index = sqlite3_bind_parameter_index (stmt, ":split")) > 0)
     sqlite3_bind_int (stmt, index, query->split);
+  if ((index = sqlite3_bind_parameter_index (stmt, ":suspect")) > 0)
+    sqlite3_bind_double (stmt, index, GEMBA_SUSPECT_CONFIDENCE);
 }
 
 GPtrArray *
@@ -1839,6 +1860,23 @@ gemba_store_list_frames (GembaStore *self, const GembaFrameQuery *query, gint64 
   int rc;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  if (query && query->filter == GEMBA_FILTER_REVIEW)
+    {
+      g_autoptr(GArray) ids = gemba_store_list_review_queue (self, error);
+      gint64 end;
+      if (!ids)
+        return NULL;
+      end = limit < 0 ? (gint64) ids->len : MIN ((gint64) ids->len, MAX (offset, 0) + limit);
+      for (gint64 i = MAX (offset, 0); i < end; i++)
+        {
+          GembaFrame *frame = gemba_store_get_frame (self, g_array_index (ids, gint64, i), error);
+          if (!frame)
+            return NULL;
+          g_ptr_array_add (frames, frame);
+        }
+      return g_steal_pointer (&frames);
+    }
 
   _gemba_store_lock (self);
   if (!(stmt = _gemba_store_prepare (self, sql, error)))
@@ -1868,6 +1906,13 @@ gemba_store_count_frames (GembaStore *self, const GembaFrameQuery *query, GError
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), -1);
 
+  if (query && query->filter == GEMBA_FILTER_REVIEW)
+    {
+      /* Near-duplicates are not counted: the count is the queue's length. */
+      g_autoptr(GArray) ids = gemba_store_list_review_queue (self, error);
+      return ids ? (gint64) ids->len : -1;
+    }
+
   _gemba_store_lock (self);
   if ((stmt = _gemba_store_prepare (self, sql, error)))
     {
@@ -1890,6 +1935,9 @@ gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query, GErr
   int rc;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  if (query && query->filter == GEMBA_FILTER_REVIEW)
+    return gemba_store_list_review_queue (self, error);
 
   _gemba_store_lock (self);
   if (!(stmt = _gemba_store_prepare (self, sql, error)))
@@ -1917,8 +1965,10 @@ gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query, GErr
 
 #define LABEL_COLUMNS \
   "l.id, l.frame_id, l.class_id, c.name, l.previous_class_id, pc.name, l.kind, l.author, " \
-  "l.created_at, l.refers_to FROM labels l LEFT JOIN classes c ON c.id = l.class_id " \
-  "LEFT JOIN classes pc ON pc.id = l.previous_class_id"
+  "l.created_at, l.refers_to, l.model_id, l.model_class_id, mc.name, l.correction " \
+  "FROM labels l LEFT JOIN classes c ON c.id = l.class_id " \
+  "LEFT JOIN classes pc ON pc.id = l.previous_class_id " \
+  "LEFT JOIN classes mc ON mc.id = l.model_class_id"
 
 static GembaLabel *
 label_from_row (GembaStmt *stmt)
@@ -1935,6 +1985,10 @@ label_from_row (GembaStmt *stmt)
   label->author = _gemba_store_dup_column (stmt, 7);
   label->created_at = sqlite3_column_int64 (stmt, 8);
   label->refers_to = sqlite3_column_int64 (stmt, 9);
+  label->model_id = sqlite3_column_int64 (stmt, 10);
+  label->model_class_id = sqlite3_column_int64 (stmt, 11);
+  label->model_class_name = _gemba_store_dup_column (stmt, 12);
+  label->correction = sqlite3_column_int (stmt, 13) != 0;
   return label;
 }
 
@@ -1952,6 +2006,46 @@ get_label (GembaStore *self, gint64 label_id, GError **error)
       return NULL;
     }
   return label_from_row (stmt);
+}
+
+/* Records on label @label_id what the production model said of the frame when a person gave
+ * it, and whether the label corrected it. A redo repeats what the redone label recorded;
+ * imports, undos and clears record nothing. */
+static gboolean
+record_model_verdict (GembaStore *self, gint64 label_id, gint64 frame_id, gint64 class_id,
+                      GembaLabelKind kind, gint64 refers_to, GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+
+  if (kind == GEMBA_LABEL_REDO)
+    {
+      stmt = _gemba_store_prepare (self, "UPDATE labels SET (model_id, model_class_id, "
+                                         "correction) = (SELECT o.model_id, o.model_class_id, "
+                                         "o.correction FROM labels u JOIN labels o "
+                                         "ON o.id = u.refers_to WHERE u.id = ?1) WHERE id = ?2",
+                                   error);
+      if (!stmt)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, refers_to);
+      sqlite3_bind_int64 (stmt, 2, label_id);
+      return step_done (self, stmt, error, _("could not save the label"));
+    }
+  if ((kind != GEMBA_LABEL_SET && kind != GEMBA_LABEL_CONFIRM) || class_id == 0)
+    return TRUE;
+  stmt = _gemba_store_prepare (self, "UPDATE labels SET model_id = p.model_id, "
+                                     "model_class_id = p.class_id, "
+                                     "correction = (?3 = 'set' AND (p.class_id IS NULL "
+                                     "  OR p.class_id != ?4)) "
+                                     "FROM predictions p WHERE p.model_id = ?1 "
+                                     "AND p.frame_id = ?2 AND labels.id = ?5", error);
+  if (!stmt)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, _gemba_store_production_model (self));
+  sqlite3_bind_int64 (stmt, 2, frame_id);
+  _gemba_store_bind_text (stmt, 3, gemba_label_kind_to_string (kind));
+  sqlite3_bind_int64 (stmt, 4, class_id);
+  sqlite3_bind_int64 (stmt, 5, label_id);
+  return step_done (self, stmt, error, _("could not save the label"));
 }
 
 /* Appends a label row and makes it the frame's current label; caller holds a transaction. */
@@ -1993,6 +2087,8 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
   if (!step_done (self, insert, error, _("could not save the label")))
     return FALSE;
   id = sqlite3_last_insert_rowid (self->db);
+  if (!record_model_verdict (self, id, frame_id, class_id, kind, refers_to, error))
+    return FALSE;
 
   update = _gemba_store_prepare (self, "UPDATE frames SET label_id = ? WHERE id = ?", error);
   if (!update)
@@ -2246,6 +2342,7 @@ mix (guint64 x)
 typedef struct
 {
   gint64 id;
+  gint64 source_id;
   gint64 class_id;
   guint64 order;
 } SplitItem;
@@ -2255,6 +2352,8 @@ split_item_compare (gconstpointer a, gconstpointer b)
 {
   const SplitItem *x = a, *y = b;
 
+  if (x->source_id != y->source_id)
+    return x->source_id < y->source_id ? -1 : 1;
   if (x->class_id != y->class_id)
     return x->class_id < y->class_id ? -1 : 1;
   return x->order < y->order ? -1 : x->order > y->order;
@@ -2283,10 +2382,14 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
     goto out;
-  select = _gemba_store_prepare (self, "SELECT f.id, coalesce(l.class_id, 0), f.sha256 FROM "
-                                       "frames f LEFT JOIN labels l ON l.id = f.label_id "
-                                       "WHERE f.split = 0", error);
-  if (!select)
+  /* Only labeled frames get a split: an unlabeled one is split once a person labels it. */
+  select = _gemba_store_prepare (self, "SELECT f.id, l.class_id, f.sha256, "
+                                       "coalesce(f.source_id, 0), l.model_id IS NOT NULL "
+                                       "OR l.correction FROM frames f JOIN labels l "
+                                       "ON l.id = f.label_id WHERE f.split = 0 "
+                                       "AND l.class_id IS NOT NULL", error);
+  update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
+  if (!select || !update)
     goto fail;
   while (sqlite3_step (select) == SQLITE_ROW)
     {
@@ -2294,21 +2397,34 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
       const char *sha = (const char *) sqlite3_column_text (select, 2);
       item.id = sqlite3_column_int64 (select, 0);
       item.class_id = sqlite3_column_int64 (select, 1);
+      item.source_id = sqlite3_column_int64 (select, 3);
       item.order = mix (seed ^ g_ascii_strtoull (sha ? sha : "0", NULL, 16) ^ mix (item.id));
+      if (sqlite3_column_int (select, 4))
+        {
+          /* Labeled after seeing production's verdict (the review queue's picks, every
+           * correction): chosen for the model's doubts, so it trains and never tests. */
+          sqlite3_reset (update);
+          sqlite3_bind_int (update, 1, GEMBA_SPLIT_TRAIN);
+          sqlite3_bind_int64 (update, 2, item.id);
+          if (!step_done (self, update, error, _("could not assign the splits")))
+            goto fail;
+          counts[GEMBA_SPLIT_TRAIN]++;
+          continue;
+        }
       g_array_append_val (items, item);
     }
   g_array_sort (items, split_item_compare);
 
-  update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
-  if (!update)
-    goto fail;
-  /* Stratified: each class (and the unlabeled frames) is split in the same proportions;
-   * rounding on the running totals keeps the overall counts exact. */
+  /* Stratified: each source's classes are split in the same proportions, so that the test
+   * split is a random sample of every source; rounding on the running totals keeps the
+   * overall counts exact. */
   while (start < items->len)
     {
       guint end = start, n, n_test, n_val;
       gint64 klass = g_array_index (items, SplitItem, start).class_id;
-      while (end < items->len && g_array_index (items, SplitItem, end).class_id == klass)
+      gint64 source = g_array_index (items, SplitItem, start).source_id;
+      while (end < items->len && g_array_index (items, SplitItem, end).class_id == klass &&
+             g_array_index (items, SplitItem, end).source_id == source)
         end++;
       n = end - start;
       n_test = (guint) (end * test_fraction + 0.5) - (guint) (start * test_fraction + 0.5);
@@ -2329,8 +2445,9 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
     }
   {
     g_autofree char *detail = g_strdup_printf ("{\"test\": %.4f, \"val\": %.4f, \"seed\": %"
-                                               G_GUINT64_FORMAT ", \"assigned\": %u}",
-                                               test_fraction, val_fraction, seed, items->len);
+                                               G_GUINT64_FORMAT ", \"assigned\": %" G_GINT64_FORMAT "}",
+                                               test_fraction, val_fraction, seed,
+                                               counts[1] + counts[2] + counts[3]);
     if (!gemba_store_audit (self, "split", NULL, detail, error) ||
         !_gemba_store_bump_revision (self, error) ||
         !_gemba_store_commit (self, error))

@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /* The schema version this Gemba writes (PRAGMA user_version). */
-#define GEMBA_STORE_SCHEMA_VERSION 1
+#define GEMBA_STORE_SCHEMA_VERSION 2
 /* The database file inside a project folder. */
 #define GEMBA_STORE_DB_NAME "project.gemba"
 
@@ -95,6 +95,11 @@ struct _GembaLabel {
   char *author;
   gint64 created_at;         /* µs since the epoch, UTC */
   gint64 refers_to;          /* for UNDO/REDO: the label undone / the undo redone; else 0 */
+  gint64 model_id;           /* the production model whose verdict the person saw, or 0 */
+  gint64 model_class_id;     /* that model's stored verdict on the frame, 0 when none */
+  char *model_class_name;
+  gboolean correction;       /* a person's label that production's stored verdict disagreed
+                              * with at that moment (never an imported label) */
 };
 
 /* Where a new frame comes from and when it was taken. Zero-initialise, then fill. */
@@ -119,10 +124,24 @@ typedef enum {
   GEMBA_FILTER_CLASS,           /* current label is @class_id */
   GEMBA_FILTER_SOURCE,          /* from @source_id */
   GEMBA_FILTER_FALSE_READINGS,  /* label disagrees with the production model */
-  GEMBA_FILTER_REVIEW,          /* false readings, then unlabeled frames least certain first */
+  GEMBA_FILTER_REVIEW,          /* the review queue: see gemba_store_list_review_queue() */
   GEMBA_FILTER_SPLIT,           /* in @split */
   GEMBA_FILTER_PREDICTED_CLASS, /* production model's verdict is @class_id */
+  GEMBA_FILTER_SUSPECT,         /* labels production confidently disagrees with, surest first */
+  GEMBA_FILTER_CORRECTIONS,     /* the current label is a correction */
+  GEMBA_FILTER_TEST_BATCH,      /* reserved for the test split, not labeled yet (@source_id
+                                 * when not 0) */
 } GembaFrameFilter;
+
+/* A labeled frame is a suspect label when production's verdict differs with at least this
+ * confidence. */
+#define GEMBA_SUSPECT_CONFIDENCE 0.9
+/* Frames of one source captured at most this far apart (µs), with the same predicted class
+ * and a similar margin, are near-duplicates: the review queue shows one of them. */
+#define GEMBA_REVIEW_DUPLICATE_USEC (3 * G_USEC_PER_SEC)
+#define GEMBA_REVIEW_DUPLICATE_MARGIN 0.1
+/* A source with fewer labeled test frames than this cannot be judged by the gate. */
+#define GEMBA_MIN_TEST_FRAMES 30
 
 typedef enum {
   GEMBA_SORT_CAPTURED,          /* capture time, oldest first */
@@ -178,7 +197,7 @@ GEMBA_API char *gemba_store_dup_model_dir (GembaStore *self, gint64 model_id);
 GEMBA_API const char *gemba_store_get_author (GembaStore *self);
 GEMBA_API void gemba_store_set_author (GembaStore *self, const char *author);
 
-/* Project settings (key/value text), e.g. "gate.tolerance". */
+/* Project settings (key/value text), e.g. "gate.alpha". */
 GEMBA_API char *gemba_store_dup_setting (GembaStore *self, const char *key);
 GEMBA_API gboolean gemba_store_set_setting (GembaStore *self, const char *key,
                                             const char *value, GError **error);
@@ -249,6 +268,15 @@ GEMBA_API gint64 gemba_store_count_frames (GembaStore *self, const GembaFrameQue
 GEMBA_API GArray *gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query,
                                               GError **error);
 
+/* The review queue: unlabeled frames outside the test split, ranked so that the first teach
+ * the model most. Frames are ranked by the production model's margin (top probability minus
+ * the second; frames it has not classified count as margin 0); near-duplicates (same source,
+ * captured within GEMBA_REVIEW_DUPLICATE_USEC, same verdict, margins within
+ * GEMBA_REVIEW_DUPLICATE_MARGIN) are shown once, by their least sure frame; the rest are
+ * interleaved in rounds, one frame per predicted class per round, and within a class one per
+ * source, newest source first, each least sure first. Row ids in queue order. */
+GEMBA_API GArray *gemba_store_list_review_queue (GembaStore *self, GError **error);
+
 /* --- Labels ----------------------------------------------------------------------------- */
 
 /* Labels @frame_id as @class_id (0 clears) by the current author; returns the new history
@@ -269,13 +297,35 @@ GEMBA_API GPtrArray *gemba_store_list_label_history (GembaStore *self, gint64 fr
 
 /* --- Splits ----------------------------------------------------------------------------- */
 
-/* Assigns every frame without a split: @test_fraction to test, @val_fraction to val, the rest
- * to train, stratified by label, deterministic for @seed. Frames already in test stay there. */
+/* Gives every labeled frame without a split its split; unlabeled frames get none. A frame a
+ * person labeled after seeing production's verdict on it (from the review queue, every
+ * correction) goes to train, so that the test split stays unbiased. The others (imported
+ * labels, labels given before any production model) are split at random per source and
+ * class: @test_fraction to test, @val_fraction to val, the rest to train, deterministic for
+ * @seed. Frames already in test stay there. */
 GEMBA_API gboolean gemba_store_assign_splits (GembaStore *self, double test_fraction,
                                               double val_fraction, guint64 seed,
                                               gint64 assigned[4], GError **error);
 GEMBA_API gboolean gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split,
                                           GError **error);
+/* Reserves up to @n random unlabeled frames of @source_id that have no split yet for the
+ * locked test split (deterministic for @seed), so that once labeled they test the models on
+ * that source without bias; returns how many were reserved, -1 on error. */
+GEMBA_API gint64 gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n,
+                                                 guint64 seed, GError **error);
+
+typedef struct {
+  gint64 source_id;            /* 0: frames without a source */
+  char *source_name;           /* NULL for none */
+  gint64 n_labeled;            /* labeled frames of the source */
+  gint64 n_test;               /* of which in the test split */
+  gint64 n_reserved;           /* test frames reserved but not labeled yet */
+} GembaSourceTestCount;
+
+/* Labeled test frames per source, newest source first. Array of GembaSourceTestCount. */
+GEMBA_API GArray *gemba_store_count_test_frames_per_source (GembaStore *self, GError **error);
+/* Frees an array from gemba_store_count_test_frames_per_source(). */
+GEMBA_API void gemba_source_test_counts_free (GArray *counts);
 
 /* --- Statistics and audit --------------------------------------------------------------- */
 

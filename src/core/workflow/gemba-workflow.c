@@ -310,7 +310,7 @@ collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weig
   g_autoptr(GHashTable) weighted = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autofree guint *per_class = g_new0 (guint, MAX (classes->len, 1));
 
-  if (!frames || !(corrected = gemba_store_list_corrected_false_readings (store, error)))
+  if (!frames || !(corrected = gemba_store_list_corrections (store, error)))
     return FALSE;
   for (guint i = 0; i < corrected->len; i++)
     g_hash_table_add (weighted, &g_array_index (corrected, gint64, i));
@@ -519,11 +519,11 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
     }
 
   /* Evaluate on the locked test split, and production again on the same frames, so that the
-   * two are compared fairly; predict the false readings people corrected. */
+   * two are compared fairly; predict the corrections people made. */
   production = gemba_store_get_production_model_id (store);
   {
     g_autoptr(GembaEvaluation) evaluation = NULL;
-    GembaFrameQuery false_readings = { .filter = GEMBA_FILTER_FALSE_READINGS };
+    GembaFrameQuery corrections = { .filter = GEMBA_FILTER_CORRECTIONS };
     if (n_test > 0 && !g_cancellable_is_cancelled (cancellable) &&
         !(evaluation = gemba_workflow_evaluate (store, added->id, cancellable, &local)))
       report_unless_cancelled (&local);
@@ -533,7 +533,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
                                                                       cancellable, NULL);
       }
     if (!g_cancellable_is_cancelled (cancellable) &&
-        gemba_workflow_predict (store, added->id, &false_readings, cancellable, NULL, NULL,
+        gemba_workflow_predict (store, added->id, &corrections, cancellable, NULL, NULL,
                                 &local) < 0)
       report_unless_cancelled (&local);
   }
@@ -563,7 +563,7 @@ gemba_workflow_describe_change (GembaStore *store, gint64 model_id, GError **err
   guint fixed = 0;
   GString *text;
 
-  if (!model || !(corrected = gemba_store_list_corrected_false_readings (store, error)))
+  if (!model || !(corrected = gemba_store_list_corrections (store, error)))
     return NULL;
   production_id = gemba_store_get_production_model_id (store);
   if (production_id && production_id != model_id)
@@ -583,12 +583,12 @@ gemba_workflow_describe_change (GembaStore *store, gint64 model_id, GError **err
   text = g_string_new (NULL);
   if (corrected->len > 0)
     g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE,
-                                               "%s fixes %u of %u false reading",
-                                               "%s fixes %u of %u false readings",
+                                               "%s fixes %u of %u correction",
+                                               "%s fixes %u of %u corrections",
                                                corrected->len),
                             model->name, fixed, corrected->len);
   else
-    g_string_append_printf (text, _("%s has no corrected false readings to fix"), model->name);
+    g_string_append_printf (text, _("%s has no corrections to fix"), model->name);
 
   if (model->test_accuracy < 0)
     g_string_append (text, _(" and has not been evaluated on the test split yet."));

@@ -18,7 +18,8 @@
 
 G_BEGIN_DECLS
 
-/* Corrected false readings weigh this much more than other frames when fine-tuning. */
+/* Corrections (gemba_store_list_corrections()) weigh this much more than other frames when
+ * fine-tuning. */
 #define GEMBA_WORKFLOW_FALSE_READING_WEIGHT 3.0f
 
 /**
@@ -26,7 +27,8 @@ G_BEGIN_DECLS
  * @parent_id: the model to fine-tune, 0 to train from scratch
  * @settings: training settings (architecture, input, epochs, …); for a fine-tune the
  *   parent's architecture and input recipe win
- * @false_reading_weight: loss weight of frames that a production model once got wrong
+ * @false_reading_weight: loss weight of corrections (labels a person gave against
+ *   production's verdict)
  * @adapt_to_data: size the batch and the number of epochs to the data set, so that a few
  *   hundred frames still get enough optimiser steps (batch 16 below 1,000 training frames;
  *   at least GEMBA_WORKFLOW_MIN_STEPS steps, at most 80 epochs); early stopping still applies
@@ -47,7 +49,7 @@ GEMBA_API void gemba_workflow_train_options_init (GembaWorkflowTrainOptions *opt
 
 /* Trains a model on the labeled frames of the train split (validation on val), evaluates it
  * on the locked test split, and records it as a new version with its metrics and its
- * predictions for the test frames and the current false readings. Frames without a split
+ * predictions for the test frames and the corrections. Frames without a split
  * are assigned first (test 0.2, val 0.1). A run cancelled or failed before its model is
  * saved leaves no model, only an entry in the runs table; once saved (the progress report
  * with @saved_model_id), cancelling skips the evaluation and returns the model unevaluated
@@ -100,9 +102,9 @@ GEMBA_API gint64 gemba_workflow_predict (GembaStore *store, gint64 model_id,
                                          GembaWorkflowProgressFunc progress, gpointer user_data,
                                          GError **error);
 
-/* One sentence on what @model_id changes against production, e.g. "Model 5 fixes 41 of 50
- * false readings and keeps test accuracy at 97.8 % (production: 96.1 %)." Needs the model's
- * metrics (gemba_workflow_evaluate) and predictions for the false readings. */
+/* One sentence on what @model_id changes against production, e.g. "Model 5 fixes 31 of 50
+ * corrections and keeps test accuracy at 97.8 % (production: 96.1 %)." Needs the model's
+ * metrics (gemba_workflow_evaluate) and predictions for the corrections. */
 GEMBA_API char *gemba_workflow_describe_change (GembaStore *store, gint64 model_id,
                                                 GError **error);
 

@@ -1,0 +1,438 @@
+/* gemba-store-queue.c: the review queue and the frames reserved for testing
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-store"
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <math.h>
+#include <string.h>
+
+#include "gemba-error.h"
+#include "gemba-store-private.h"
+
+/* Within a predicted class, each frame already taken from a source adds this much to the
+ * margin of that source's next frame, so that sources of similar doubt alternate while a
+ * source that is clearly less sure still comes first. */
+#define SOURCE_PENALTY 0.02
+
+typedef struct
+{
+  gint64 id;
+  gint64 source_id;
+  int source_rank;        /* 0: newest source */
+  gint64 captured_at;
+  gint64 class_id;        /* production's verdict, 0 when none */
+  double margin;          /* top probability minus the second; 0 when not classified */
+  gboolean hidden;        /* a near-duplicate of a frame shown instead */
+} QueueItem;
+
+typedef struct
+{
+  int source_rank;
+  GArray *items;          /* QueueItem*, least sure first */
+  guint next;
+  guint taken;
+} SourceQueue;
+
+typedef struct
+{
+  gint64 class_id;
+  GArray *sources;        /* SourceQueue */
+} ClassQueue;
+
+static double
+margin_of (const void *blob, int bytes)
+{
+  const float *p = blob;
+  int n = bytes / (int) sizeof (float);
+  float top = -1, second = -1;
+
+  if (!blob || n < 1)
+    return 0;
+  for (int i = 0; i < n; i++)
+    {
+      float v = p[i];
+      if (v > top)
+        {
+          second = top;
+          top = v;
+        }
+      else if (v > second)
+        second = v;
+    }
+  return n < 2 ? top : top - second;
+}
+
+static int
+by_source_time (gconstpointer a, gconstpointer b)
+{
+  const QueueItem *x = a, *y = b;
+
+  if (x->source_rank != y->source_rank)
+    return x->source_rank - y->source_rank;
+  if (x->captured_at != y->captured_at)
+    return x->captured_at < y->captured_at ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+by_margin (gconstpointer a, gconstpointer b)
+{
+  const QueueItem *x = *(QueueItem * const *) a, *y = *(QueueItem * const *) b;
+
+  if (x->margin != y->margin)
+    return x->margin < y->margin ? -1 : 1;
+  /* Newer frames first among equals. */
+  if (x->captured_at != y->captured_at)
+    return x->captured_at > y->captured_at ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Marks near-duplicates hidden: consecutive frames of one source captured close together
+ * with the same production verdict and a similar margin form a run; only its least sure
+ * frame shows. Frames production has not classified are never merged. */
+static void
+hide_near_duplicates (GArray *items)
+{
+  guint start = 0;
+
+  g_array_sort (items, by_source_time);
+  while (start < items->len)
+    {
+      QueueItem *shown = &g_array_index (items, QueueItem, start);
+      guint end = start + 1;
+
+      while (end < items->len)
+        {
+          QueueItem *prev = &g_array_index (items, QueueItem, end - 1);
+          QueueItem *item = &g_array_index (items, QueueItem, end);
+          /* Without a verdict nothing says two frames look alike. */
+          if (item->source_id == 0 || item->class_id == 0 || item->source_id != prev->source_id ||
+              item->captured_at - prev->captured_at > GEMBA_REVIEW_DUPLICATE_USEC ||
+              item->class_id != prev->class_id ||
+              fabs (item->margin - prev->margin) > GEMBA_REVIEW_DUPLICATE_MARGIN)
+            break;
+          if (item->margin < shown->margin)
+            {
+              shown->hidden = TRUE;
+              shown = item;
+            }
+          else
+            item->hidden = TRUE;
+          end++;
+        }
+      start = end;
+    }
+}
+
+static void
+class_queue_clear (gpointer data)
+{
+  ClassQueue *c = data;
+
+  for (guint i = 0; i < c->sources->len; i++)
+    g_array_unref (g_array_index (c->sources, SourceQueue, i).items);
+  g_array_unref (c->sources);
+}
+
+/* The next frame of a class: the least sure head over its sources, after the penalty for
+ * what was taken from each source; newest source first on ties. */
+static SourceQueue *
+pick_source (ClassQueue *c, double *score)
+{
+  SourceQueue *best = NULL;
+  double best_score = INFINITY;
+
+  for (guint i = 0; i < c->sources->len; i++)
+    {
+      SourceQueue *s = &g_array_index (c->sources, SourceQueue, i);
+      double v;
+      if (s->next >= s->items->len)
+        continue;
+      v = g_array_index (s->items, QueueItem *, s->next)->margin + SOURCE_PENALTY * s->taken;
+      if (v < best_score || (v == best_score && best && s->source_rank < best->source_rank))
+        {
+          best = s;
+          best_score = v;
+        }
+    }
+  *score = best_score;
+  return best;
+}
+
+typedef struct
+{
+  gint64 id;
+  double score;
+  int order;
+} Pick;
+
+static int
+by_score (gconstpointer a, gconstpointer b)
+{
+  const Pick *x = a, *y = b;
+
+  if (x->score != y->score)
+    return x->score < y->score ? -1 : 1;
+  return x->order - y->order;
+}
+
+GArray *
+gemba_store_list_review_queue (GembaStore *self, GError **error)
+{
+  g_autoptr(GArray) items = g_array_new (FALSE, FALSE, sizeof (QueueItem));
+  g_autoptr(GArray) classes = g_array_new (FALSE, FALSE, sizeof (ClassQueue));
+  g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) round = g_array_new (FALSE, FALSE, sizeof (Pick));
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  g_array_set_clear_func (classes, class_queue_clear);
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT f.id, coalesce(f.source_id, 0), f.captured_at, "
+                               "  coalesce(p.class_id, 0), p.probabilities, "
+                               "  coalesce((SELECT count(*) FROM sources n WHERE "
+                               "    n.created_at > s.created_at OR (n.created_at = s.created_at "
+                               "    AND n.id > s.id)), 1000000) "
+                               "FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
+                               "LEFT JOIN sources s ON s.id = f.source_id "
+                               "LEFT JOIN predictions p ON p.model_id = ?1 AND p.frame_id = f.id "
+                               "WHERE l.class_id IS NULL AND f.split != 3", error);
+  if (!stmt)
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  sqlite3_bind_int64 (stmt, 1, _gemba_store_production_model (self));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      QueueItem item = { 0 };
+      item.id = sqlite3_column_int64 (stmt, 0);
+      item.source_id = sqlite3_column_int64 (stmt, 1);
+      item.captured_at = sqlite3_column_int64 (stmt, 2);
+      item.class_id = sqlite3_column_int64 (stmt, 3);
+      item.margin = sqlite3_column_type (stmt, 4) == SQLITE_NULL ? 0.0
+                    : margin_of (sqlite3_column_blob (stmt, 4), sqlite3_column_bytes (stmt, 4));
+      item.source_rank = sqlite3_column_int (stmt, 5);
+      g_array_append_val (items, item);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the review queue"));
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  _gemba_store_unlock (self);
+
+  hide_near_duplicates (items);
+
+  /* Per predicted class, per source (items are sorted by source rank). */
+  for (guint i = 0; i < items->len; i++)
+    {
+      QueueItem *item = &g_array_index (items, QueueItem, i);
+      ClassQueue *c = NULL;
+      SourceQueue *s = NULL;
+
+      if (item->hidden)
+        continue;
+      for (guint k = 0; k < classes->len && !c; k++)
+        if (g_array_index (classes, ClassQueue, k).class_id == item->class_id)
+          c = &g_array_index (classes, ClassQueue, k);
+      if (!c)
+        {
+          ClassQueue fresh = { item->class_id, g_array_new (FALSE, FALSE, sizeof (SourceQueue)) };
+          g_array_append_val (classes, fresh);
+          c = &g_array_index (classes, ClassQueue, classes->len - 1);
+        }
+      for (guint k = 0; k < c->sources->len && !s; k++)
+        if (g_array_index (c->sources, SourceQueue, k).source_rank == item->source_rank)
+          s = &g_array_index (c->sources, SourceQueue, k);
+      if (!s)
+        {
+          SourceQueue fresh = { item->source_rank, g_array_new (FALSE, FALSE, sizeof (QueueItem *)),
+                                0, 0 };
+          g_array_append_val (c->sources, fresh);
+          s = &g_array_index (c->sources, SourceQueue, c->sources->len - 1);
+        }
+      g_array_append_val (s->items, item);
+    }
+  for (guint k = 0; k < classes->len; k++)
+    {
+      ClassQueue *c = &g_array_index (classes, ClassQueue, k);
+      for (guint j = 0; j < c->sources->len; j++)
+        g_array_sort (g_array_index (c->sources, SourceQueue, j).items, by_margin);
+    }
+
+  /* Rounds: one frame per predicted class, the round's frames least sure first. */
+  for (;;)
+    {
+      g_array_set_size (round, 0);
+      for (guint k = 0; k < classes->len; k++)
+        {
+          double score;
+          SourceQueue *s = pick_source (&g_array_index (classes, ClassQueue, k), &score);
+          Pick pick;
+          if (!s)
+            continue;
+          pick.id = g_array_index (s->items, QueueItem *, s->next)->id;
+          pick.score = g_array_index (s->items, QueueItem *, s->next)->margin;
+          pick.order = (int) k;
+          s->next++;
+          s->taken++;
+          g_array_append_val (round, pick);
+        }
+      if (round->len == 0)
+        break;
+      g_array_sort (round, by_score);
+      for (guint i = 0; i < round->len; i++)
+        g_array_append_val (queue, g_array_index (round, Pick, i).id);
+    }
+  return g_steal_pointer (&queue);
+}
+
+/* --- Testing ---------------------------------------------------------------------------- */
+
+static guint64
+mix (guint64 x)
+{
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+typedef struct
+{
+  gint64 id;
+  guint64 order;
+} Drawn;
+
+static int
+by_order (gconstpointer a, gconstpointer b)
+{
+  const Drawn *x = a, *y = b;
+
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+gint64
+gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n, guint64 seed,
+                                GError **error)
+{
+  g_autoptr(GArray) drawn = g_array_new (FALSE, FALSE, sizeof (Drawn));
+  g_autoptr(GembaStmt) select = NULL;
+  g_autoptr(GembaStmt) update = NULL;
+  guint take;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), -1);
+
+  _gemba_store_lock (self);
+  if (!_gemba_store_begin (self, error))
+    goto out;
+  select = _gemba_store_prepare (self, "SELECT f.id FROM frames f LEFT JOIN labels l "
+                                       "ON l.id = f.label_id WHERE f.split = 0 "
+                                       "AND l.class_id IS NULL AND f.source_id = ?", error);
+  if (!select)
+    goto fail;
+  sqlite3_bind_int64 (select, 1, source_id);
+  while (sqlite3_step (select) == SQLITE_ROW)
+    {
+      Drawn d;
+      d.id = sqlite3_column_int64 (select, 0);
+      d.order = mix (seed ^ mix ((guint64) d.id));
+      g_array_append_val (drawn, d);
+    }
+  g_array_sort (drawn, by_order);
+  take = MIN (n, drawn->len);
+  if (!(update = _gemba_store_prepare (self, "UPDATE frames SET split = 3 WHERE id = ?", error)))
+    goto fail;
+  for (guint i = 0; i < take; i++)
+    {
+      sqlite3_reset (update);
+      sqlite3_bind_int64 (update, 1, g_array_index (drawn, Drawn, i).id);
+      if (sqlite3_step (update) != SQLITE_DONE)
+        {
+          _gemba_store_fail (self, error, _("could not reserve frames for testing"));
+          goto fail;
+        }
+    }
+  {
+    g_autofree char *detail = g_strdup_printf ("{\"source\": %" G_GINT64_FORMAT ", \"reserved\": "
+                                               "%u, \"seed\": %" G_GUINT64_FORMAT "}",
+                                               source_id, take, seed);
+    if (!gemba_store_audit (self, "test-batch", NULL, detail, error) ||
+        !_gemba_store_bump_revision (self, error) ||
+        !_gemba_store_commit (self, error))
+      goto fail;
+  }
+  _gemba_store_unlock (self);
+  return take;
+
+fail:
+  _gemba_store_rollback (self);
+out:
+  _gemba_store_unlock (self);
+  return -1;
+}
+
+void
+gemba_source_test_counts_free (GArray *counts)
+{
+  if (!counts)
+    return;
+  for (guint i = 0; i < counts->len; i++)
+    g_free (g_array_index (counts, GembaSourceTestCount, i).source_name);
+  g_array_unref (counts);
+}
+
+GArray *
+gemba_store_count_test_frames_per_source (GembaStore *self, GError **error)
+{
+  GArray *counts = g_array_new (FALSE, TRUE, sizeof (GembaSourceTestCount));
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT coalesce(f.source_id, 0), s.name, "
+                               "  sum(l.class_id IS NOT NULL), "
+                               "  sum(l.class_id IS NOT NULL AND f.split = 3), "
+                               "  sum(l.class_id IS NULL AND f.split = 3) "
+                               "FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
+                               "LEFT JOIN sources s ON s.id = f.source_id "
+                               "GROUP BY coalesce(f.source_id, 0) "
+                               "ORDER BY s.created_at IS NULL, s.created_at DESC, s.id DESC",
+                               error);
+  if (!stmt)
+    goto fail;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      GembaSourceTestCount c;
+      c.source_id = sqlite3_column_int64 (stmt, 0);
+      c.source_name = _gemba_store_dup_column (stmt, 1);
+      c.n_labeled = sqlite3_column_int64 (stmt, 2);
+      c.n_test = sqlite3_column_int64 (stmt, 3);
+      c.n_reserved = sqlite3_column_int64 (stmt, 4);
+      g_array_append_val (counts, c);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not count the test frames"));
+      goto fail;
+    }
+  _gemba_store_unlock (self);
+  return counts;
+
+fail:
+  _gemba_store_unlock (self);
+  gemba_source_test_counts_free (counts);
+  return NULL;
+}
