@@ -47,7 +47,7 @@ static void list_model_iface_init (GListModelInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (GembaFrameList, gemba_frame_list, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
 
-enum { LOADED, N_SIGNALS };
+enum { LOADED, ROWS_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 typedef struct
@@ -200,6 +200,7 @@ page_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       /* Rows read ahead are kept, so that the items made when they scroll into view come
        * with their frame: one layout instead of a blank cell and a second one. */
       keep_page (self, job->frames);
+      g_signal_emit (self, signals[ROWS_CHANGED], 0);
     }
   page_job_free (job);
 }
@@ -319,6 +320,9 @@ gemba_frame_list_class_init (GembaFrameListClass *klass)
 
   signals[LOADED] = g_signal_new ("loaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  /* Rows were read or changed: items show other frames now. */
+  signals[ROWS_CHANGED] = g_signal_new ("rows-changed", G_TYPE_FROM_CLASS (klass),
+                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -455,4 +459,5 @@ gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame)
     gemba_frame_item_set_frame (link->data, frame);
   else
     gemba_frame_free (frame);
+  g_signal_emit (self, signals[ROWS_CHANGED], 0);
 }

@@ -14,7 +14,6 @@
 
 #include <adwaita.h>
 
-#include "gemba-frame-cell.h"
 #include "gemba-frame-item.h"
 #include "gemba-frame-view.h"
 #include "gemba-image-canvas.h"

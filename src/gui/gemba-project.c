@@ -559,3 +559,19 @@ gemba_project_count_finish (GembaProject *self, GAsyncResult *result, GError **e
     }
   return counts;
 }
+
+char *
+gemba_class_markup (GembaProject *project, gint64 class_id)
+{
+  const GembaClass *klass;
+  g_autofree char *name = NULL;
+
+  if (class_id == 0)
+    return g_markup_printf_escaped ("<span alpha=\"60%%\">%s</span>", _("Unlabeled"));
+  if (!(klass = gemba_project_lookup_class (project, class_id)))
+    return g_markup_printf_escaped ("%s", _("Unknown class"));
+  /* A retired class still names old labels, marked so nobody picks it again by mistake. */
+  name = klass->retired ? g_strdup_printf (_("%s (retired)"), klass->name)
+                        : g_strdup (klass->name);
+  return g_markup_printf_escaped ("<span foreground=\"%s\">⬤</span> %s", klass->color, name);
+}

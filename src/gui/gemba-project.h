@@ -57,6 +57,8 @@ GembaThumbnailer *gemba_project_get_thumbnailer  (GembaProject *self);
 /* Every class, retired too, in order. Array of GembaClass. */
 GPtrArray        *gemba_project_get_classes      (GembaProject *self);
 const GembaClass *gemba_project_lookup_class     (GembaProject *self, gint64 class_id);
+/* Markup for a class: its colour dot and name; "Unlabeled" for 0. */
+char             *gemba_class_markup             (GembaProject *self, gint64 class_id);
 /* The class (not retired) with number key @key, or NULL. */
 const GembaClass *gemba_project_class_for_key    (GembaProject *self, int key);
 /* Array of GembaSource, as read when the project was opened or counted. */

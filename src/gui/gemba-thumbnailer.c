@@ -83,10 +83,15 @@ decoded_free (Decoded *decoded)
   g_free (decoded);
 }
 
-static char *
-cache_key (const GembaFrame *frame, guint size)
+/* A SHA-256 in hex, a colon and a size. */
+#define KEY_SIZE (64 + 1 + 10 + 1)
+
+/* Into a caller's buffer: a lookup while scrolling allocates nothing. */
+static const char *
+cache_key (char key[KEY_SIZE], const GembaFrame *frame, guint size)
 {
-  return g_strdup_printf ("%s:%u", frame->sha256, size);
+  g_snprintf (key, KEY_SIZE, "%s:%u", frame->sha256, size);
+  return key;
 }
 
 static gint
@@ -224,13 +229,12 @@ gemba_thumbnailer_shutdown (GembaThumbnailer *self)
 GdkTexture *
 gemba_thumbnailer_lookup (GembaThumbnailer *self, const GembaFrame *frame, guint size)
 {
-  g_autofree char *key = NULL;
+  char key[KEY_SIZE];
   GList *link;
 
   g_return_val_if_fail (GEMBA_IS_THUMBNAILER (self), NULL);
 
-  key = cache_key (frame, size);
-  if (!(link = g_hash_table_lookup (self->cache, key)))
+  if (!(link = g_hash_table_lookup (self->cache, cache_key (key, frame, size))))
     return NULL;
   g_queue_unlink (&self->lru, link);
   g_queue_push_head_link (&self->lru, link);
@@ -248,7 +252,9 @@ push_request (GembaThumbnailer *self, GTask *task, const GembaFrame *frame, guin
   if (size > 0)
     {
       request->thumb_path = gemba_store_dup_thumbnail_path (self->store, frame, size);
-      request->key = cache_key (frame, size);
+      char key[KEY_SIZE];
+
+      request->key = g_strdup (cache_key (key, frame, size));
       g_task_set_task_data (task, g_strdup (request->key), g_free);
     }
   request->size = size;

@@ -18,7 +18,7 @@
 
 #include "gemba-capture-page.h"
 #include "gemba-class-editor.h"
-#include "gemba-frame-cell.h"
+#include "gemba-frame-grid.h"
 #include "gemba-frame-list.h"
 #include "gemba-frame-view.h"
 #include "gemba-models-page.h"
@@ -48,7 +48,7 @@ struct _GembaWindow
   GtkLabel *count_label;
   GtkDropDown *sort_dropdown;
   GtkStack *content_stack;
-  GtkGridView *grid_view;
+  GembaFrameGrid *grid_view;
   GembaFrameView *frame_view;
   AdwStatusPage *empty_page;
 
@@ -59,8 +59,6 @@ struct _GembaWindow
   GembaFrameQuery query;
   char *filter_key;
   GHashTable *count_labels;      /* filter key → GtkLabel */
-  GHashTable *bound_cells;       /* GembaFrameItem → its GtkListItem's widget, while bound */
-  gboolean focus_selected;       /* give the selected cell the focus once it is bound */
   GCancellable *cancellable;
   guint counts_timeout;
   guint pending_writes;
@@ -139,55 +137,10 @@ undo_changed_cb (GembaProject *project, GembaWindow *self)
 /* --- Grid --------------------------------------------------------------------------------- */
 
 static void
-cell_setup_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaWindow *self)
+set_thumbnail_size (GembaWindow *self)
 {
-  guint size = g_settings_get_int (self->settings, "thumbnail-size");
-
-  gtk_list_item_set_child (list_item, gemba_frame_cell_new (self->project, size));
-}
-
-static void
-focus_cell (GembaWindow *self, GtkWidget *cell)
-{
-  /* The cell's parent is the grid's own item widget: focusing it moves the grid's keyboard
-   * cursor there too (GTK 4.8 has no API to move it to a position). */
-  self->focus_selected = FALSE;
-  gtk_widget_grab_focus (gtk_widget_get_parent (cell));
-}
-
-static void
-cell_bind_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaWindow *self)
-{
-  GtkWidget *cell = gtk_list_item_get_child (list_item);
-  gpointer item = gtk_list_item_get_item (list_item);
-
-  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (cell), item);
-  g_hash_table_insert (self->bound_cells, item, cell);
-  if (self->focus_selected && self->selection &&
-      item == gtk_single_selection_get_selected_item (self->selection))
-    focus_cell (self, cell);
-}
-
-static void
-cell_unbind_cb (GtkSignalListItemFactory *factory, GtkListItem *list_item, GembaWindow *self)
-{
-  GtkWidget *cell = gtk_list_item_get_child (list_item);
-  gpointer item = gtk_list_item_get_item (list_item);
-
-  if (g_hash_table_lookup (self->bound_cells, item) == cell)
-    g_hash_table_remove (self->bound_cells, item);
-  gemba_frame_cell_set_item (GEMBA_FRAME_CELL (cell), NULL);
-}
-
-static void
-set_factory (GembaWindow *self)
-{
-  g_autoptr(GtkListItemFactory) factory = gtk_signal_list_item_factory_new ();
-
-  g_signal_connect (factory, "setup", G_CALLBACK (cell_setup_cb), self);
-  g_signal_connect (factory, "bind", G_CALLBACK (cell_bind_cb), self);
-  g_signal_connect (factory, "unbind", G_CALLBACK (cell_unbind_cb), self);
-  gtk_grid_view_set_factory (self->grid_view, factory);
+  gemba_frame_grid_set_thumbnail_size (self->grid_view,
+                                       g_settings_get_int (self->settings, "thumbnail-size"));
 }
 
 static void
@@ -276,24 +229,8 @@ show_grid (GembaWindow *self)
   gtk_stack_set_visible_child_name (self->content_stack, "grid");
   gtk_widget_set_visible (self->back_button, FALSE);
   if (position != GTK_INVALID_LIST_POSITION)
-    {
-      GtkWidget *cell;
-
-      gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
-                                  position);
-      /* Keyboard focus follows the frame the annotator was on, now or once it is bound. */
-      cell = g_hash_table_lookup (self->bound_cells,
-                                  gtk_single_selection_get_selected_item (self->selection));
-      if (cell)
-        focus_cell (self, cell);
-      else
-        {
-          self->focus_selected = TRUE;
-          gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
-        }
-    }
-  else
-    gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
+    gemba_frame_grid_scroll_to (self->grid_view, position);
+  gtk_widget_grab_focus (GTK_WIDGET (self->grid_view));
 }
 
 static void
@@ -308,7 +245,7 @@ show_frame (GembaWindow *self, guint position)
 }
 
 static void
-grid_activate_cb (GtkGridView *grid, guint position, GembaWindow *self)
+grid_activate_cb (GembaFrameGrid *grid, guint position, GembaWindow *self)
 {
   show_frame (self, position);
 }
@@ -551,7 +488,7 @@ classes_changed_cb (GembaProject *project, GembaWindow *self)
   rebuild_filters (self);
   schedule_counts (self);
   /* The cells show class names and colours: rebind them. */
-  set_factory (self);
+  set_thumbnail_size (self);
 }
 
 /* --- Opening ------------------------------------------------------------------------------ */
@@ -599,7 +536,7 @@ close_project (GembaWindow *self)
   self->cancellable = g_cancellable_new ();
   g_clear_handle_id (&self->counts_timeout, g_source_remove);
   gemba_frame_view_set_model (self->frame_view, NULL, NULL);
-  gtk_grid_view_set_model (self->grid_view, NULL);
+  gemba_frame_grid_set_model (self->grid_view, NULL, NULL);
   g_signal_handlers_disconnect_by_data (self->project, self);
   gemba_project_close (self->project);
   g_clear_object (&self->selection);
@@ -650,8 +587,8 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_signal_connect (self->frame_list, "loaded", G_CALLBACK (list_loaded_cb), self);
   self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->frame_list)));
   gtk_single_selection_set_can_unselect (self->selection, FALSE);
-  set_factory (self);
-  gtk_grid_view_set_model (self->grid_view, GTK_SELECTION_MODEL (self->selection));
+  set_thumbnail_size (self);
+  gemba_frame_grid_set_model (self->grid_view, self->project, self->selection);
   gemba_frame_view_set_model (self->frame_view, self->project, self->selection);
   gemba_frame_view_set_preload_depth (self->frame_view,
                                       g_settings_get_int (self->settings, "preload-depth"));
@@ -929,8 +866,7 @@ undo_redo_done (GembaWindow *self, GObject *object, GAsyncResult *result, gboole
     {
       gtk_single_selection_set_selected (self->selection, position);
       if (g_str_equal (gtk_stack_get_visible_child_name (self->content_stack), "grid"))
-        gtk_widget_activate_action (GTK_WIDGET (self->grid_view), "list.scroll-to-item", "u",
-                                    position);
+        gemba_frame_grid_scroll_to (self->grid_view, position);
     }
   title = undo ? g_strdup_printf (_("Undone: the frame is %s again"),
                                   class_name (self, label_result->label->class_id))
@@ -1087,7 +1023,7 @@ settings_changed_cb (GSettings *settings, const char *key, GembaWindow *self)
       gemba_project_set_author (self->project, name);
     }
   else if (g_str_equal (key, "thumbnail-size"))
-    set_factory (self);
+    set_thumbnail_size (self);
   else if (g_str_equal (key, "preload-depth"))
     gemba_frame_view_set_preload_depth (self->frame_view, g_settings_get_int (settings, key));
 }
@@ -1129,7 +1065,6 @@ gemba_window_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_clear_object (&self->label_toast);
   g_clear_pointer (&self->count_labels, g_hash_table_unref);
-  g_clear_pointer (&self->bound_cells, g_hash_table_unref);
   g_free (self->filter_key);
   G_OBJECT_CLASS (gemba_window_parent_class)->finalize (object);
 }
@@ -1150,6 +1085,7 @@ gemba_window_class_init (GembaWindowClass *klass)
   object_class->finalize = gemba_window_finalize;
   window_class->close_request = gemba_window_close_request;
 
+  g_type_ensure (GEMBA_TYPE_FRAME_GRID);
   g_type_ensure (GEMBA_TYPE_START_PAGE);
   g_type_ensure (GEMBA_TYPE_FRAME_VIEW);
   g_type_ensure (GEMBA_TYPE_CAPTURE_PAGE);
@@ -1209,7 +1145,6 @@ gemba_window_init (GembaWindow *self)
   self->settings = g_settings_new (SCHEMA_ID);
   self->cancellable = g_cancellable_new ();
   self->count_labels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->bound_cells = g_hash_table_new (NULL, NULL);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),

@@ -186,10 +186,11 @@ class Workbench:
         raise AssertionError("timed out waiting for %d × %s; probe log:\n%s"
                              % (n, event, open(self.probe).read() if os.path.exists(self.probe) else ""))
 
-    def gaps(self):
-        """The main-loop gaps over 50 ms since the probe was last reset, each with what came
-        just before it in the probe log (a test's mark, or the workbench's last event), as
-        "step own/wall ms" (own: not waiting for a CPU). Tells which gesture a stall was."""
+    def gaps(self, over_ms=16.0):
+        """The main-loop stalls over @over_ms (the probe logs those over 16 ms) since the probe
+        was last reset, each with what came just before it in the probe log (a test's mark, or
+        the workbench's last event), as (step, own_ms, wall_ms); own: not waiting for a CPU.
+        Tells which gesture a stall was."""
         out, step = [], "start"
         if not os.path.exists(self.probe):
             return out
@@ -201,7 +202,8 @@ class Workbench:
             if parts[1] == "stall-reset":
                 out = []
             elif parts[1] == "gap":
-                out.append("%s %s/%s ms" % (step, fields.get("own_ms"), fields.get("ms")))
+                if float(fields.get("ms", 0)) > over_ms:
+                    out.append((step, float(fields.get("own_ms", 0)), float(fields["ms"])))
                 continue
             step = fields.get("name", "?") if parts[1] == "mark" else parts[1]
         return out

@@ -141,7 +141,7 @@ def stall(app, name):
     before = app.count("stall")
     app.action("debug-probe", "report:" + name)
     e = app.wait_for("stall", before + 1)
-    gaps = app.gaps()
+    gaps = ["%s %.1f/%.1f ms" % gap for gap in app.gaps(over_ms=50)]
     g.log("%s: worst main-loop stall %s ms, %s ms of it not waiting for a CPU (load %.2f)%s"
           % (name, e[2]["max_ms"], e[2]["own_max_ms"], os.getloadavg()[0],
              "; gaps over 50 ms: " + ", ".join(gaps) if gaps else ""))

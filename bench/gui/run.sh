@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Scrolling the frame grid of a 100,000-frame project under Xvfb, 3 runs (see scroll.py).
+# Usage: bench/gui/run.sh [BUILD_DIR]   (default _build; build it first)
+# Prints each main-loop stall over 16 ms with the gesture it fell in, then, last, the medians
+# of the 3 runs: worst_gap_ms=N open_ms=N next_frame_ms=N load=L
+set -euo pipefail
+build=$(cd "${1:-_build}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+export GEMBA_BUILD_ROOT="$build"
+exec xvfb-run -a -s "-screen 0 1920x1080x24 -noreset" dbus-run-session -- \
+  /usr/bin/python3 "$here/scroll.py" 2> >(grep -v "fd limit" >&2)
