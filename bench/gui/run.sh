@@ -7,5 +7,7 @@ set -euo pipefail
 build=$(cd "${1:-_build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 export GEMBA_BUILD_ROOT="$build"
-exec xvfb-run -a -s "-screen 0 1920x1080x24 -noreset" dbus-run-session -- \
-  /usr/bin/python3 "$here/scroll.py" 2> >(grep -v "fd limit" >&2)
+# One stream, in order (the project generator's progress comes first); dbus-run-session's
+# warning about its fd limit is not ours.
+xvfb-run -a -s "-screen 0 1920x1080x24 -noreset" dbus-run-session -- \
+  /usr/bin/python3 "$here/scroll.py" 2>&1 | grep --line-buffered -v "fd limit"
