@@ -837,6 +837,104 @@ test_manifest (Fixture *f, gconstpointer data)
                   "must be 64 lowercase hexadecimal digits");
 }
 
+/* Issue 14: a correctly signed manifest with a hostile input.crop read memory before and far
+ * outside the image. Every such value is refused when the package is opened, naming the
+ * package and the field; the same check refuses it in a model.json, and the image code's own
+ * bounds check does not overflow either. */
+static void
+test_hostile_input (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *edit;    /* replaces "\"width\" : 64" */
+    const char *field;
+    const char *corpus;
+  } cases[] = {
+    { "\"crop\" : [-8, -8, 64, 64], \"width\" : 64", "input.crop", "manifest-crop-negative" },
+    { "\"crop\" : [-100000, -100000, 64, 64], \"width\" : 64", "input.crop",
+      "manifest-crop-far" },
+    { "\"crop\" : [2147483600, 0, 100, 100], \"width\" : 64", "input.crop",
+      "manifest-crop-overflow" },
+    { "\"crop\" : [0, 0, 2147483647, 2147483647], \"width\" : 64", "input.crop",
+      "manifest-crop-huge" },
+    { "\"crop\" : [0, 0, 4294967360, 64], \"width\" : 64", "input.crop",
+      "manifest-crop-truncated" },
+    { "\"crop\" : [0, 0, 0, 0], \"width\" : 64", "input.crop", "manifest-crop-empty" },
+    { "\"crop\" : [0, 0, 64], \"width\" : 64", "input.crop", "manifest-crop-short" },
+    { "\"crop\" : [0, 0, 6.5, 64], \"width\" : 64", "input.crop", "manifest-crop-float" },
+    { "\"width\" : 4294967360", "input.width", "manifest-width-truncated" },
+    { "\"width\" : 5000", "input.width", "manifest-width-large" },
+  };
+  g_autofree char *text = g_strndup (g_bytes_get_data (gemba_package_get_manifest_bytes (f->pkg),
+                                                       NULL),
+                                     g_bytes_get_size (gemba_package_get_manifest_bytes (f->pkg)));
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *edited = replace_once (text, "\"width\" : 64", cases[i].edit);
+      g_autoptr(GBytes) bytes = package_with_manifest (f, edited);
+      g_autofree char *corpus = g_strconcat (cases[i].corpus, ".gemba", NULL);
+      g_autofree char *needle = g_strdup_printf ("field “%s” must be", cases[i].field);
+
+      assert_refused (f, bytes, corpus, NULL, GEMBA_ERROR_CORRUPT, needle);
+    }
+  /* A crop inside the largest frame is accepted. */
+  {
+    g_autofree char *edited = replace_once (text, "\"width\" : 64",
+                                            "\"crop\" : [8, 8, 32, 32], \"width\" : 64");
+    g_autoptr(GBytes) bytes = package_with_manifest (f, edited);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GembaPackage) pkg = gemba_package_open_bytes (bytes, "ok.gemba", f->trust, NULL,
+                                                            &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (pkg);
+  }
+
+  /* The same values in a model.json's input. */
+  {
+    static const char *crops[] = { "[-8, -8, 64, 64]", "[-100000, 0, 64, 64]",
+                                   "[2147483600, 0, 100, 100]" };
+
+    for (guint i = 0; i < G_N_ELEMENTS (crops); i++)
+      {
+        g_autofree char *json = g_strdup_printf ("{\"width\": 64, \"height\": 64, "
+                                                 "\"colour\": \"rgb\", \"crop\": %s, "
+                                                 "\"mean\": [0, 0, 0], \"std\": [1, 1, 1]}",
+                                                 crops[i]);
+        g_autoptr(JsonNode) node = json_from_string (json, NULL);
+        g_autoptr(GError) error = NULL;
+        GembaPreprocess pp;
+
+        g_assert_false (gemba_preprocess_from_json (&pp, node, &error));
+        g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+        g_assert_nonnull (strstr (error->message, "“input.crop”"));
+      }
+  }
+
+  /* And the image code's own check, given such a crop directly, neither overflows nor reads. */
+  {
+    static const int crops[][4] = { { -8, -8, 64, 64 }, { -100000, 0, 64, 64 },
+                                    { 2147483600, 0, 100, 100 }, { 0, 2147483600, 100, 100 },
+                                    { 10, 10, G_MAXINT, 10 } };
+    guint8 rgb[64 * 64 * 3] = { 0 };
+    guint8 out[32 * 32 * 3];
+
+    for (guint i = 0; i < G_N_ELEMENTS (crops); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        GembaPreprocess pp;
+
+        gemba_preprocess_init (&pp, 32);
+        pp.crop_x = crops[i][0];
+        pp.crop_y = crops[i][1];
+        pp.crop_w = crops[i][2];
+        pp.crop_h = crops[i][3];
+        g_assert_false (gemba_preprocess_validate (&pp, "x.gemba", NULL));
+        g_assert_false (gemba_preprocess_rgb (&pp, rgb, 64, 64, 64 * 3, out, &error));
+        g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID);
+      }
+  }
+}
+
 static void
 test_sizes (Fixture *f, gconstpointer data)
 {
@@ -997,6 +1095,7 @@ main (int argc, char **argv)
   ADD ("/package/refuse/tampered", test_tampered);
   ADD ("/package/refuse/wrong-key", test_wrong_key);
   ADD ("/package/refuse/manifest", test_manifest);
+  ADD ("/package/refuse/hostile-input", test_hostile_input);
   ADD ("/package/refuse/sizes", test_sizes);
   ADD ("/package/refuse/truncated", test_truncated);
   ADD ("/package/refuse/nothing-written", test_nothing_written);

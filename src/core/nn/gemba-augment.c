@@ -74,7 +74,130 @@ read_floats (JsonObject *o, const char *name, float *out, int n)
   if ((int) json_array_get_length (a) != n)
     return FALSE;
   for (int i = 0; i < n; i++)
-    out[i] = (float) json_array_get_double_element (a, i);
+    {
+      JsonNode *v = json_array_get_element (a, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (v) || (json_node_get_value_type (v) != G_TYPE_DOUBLE
+                                         && json_node_get_value_type (v) != G_TYPE_INT64))
+        return FALSE;
+      out[i] = (float) json_node_get_double (v);
+    }
+  return TRUE;
+}
+
+static gboolean
+invalid_field (GError **error, const char *source, const char *field, const char *expected)
+{
+  if (source)
+    g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+                 /* Translators: "washer.gemba: the field “input.crop” must be …" */
+                 _("%s: the field “%s” must be %s"), source, field, expected);
+  else
+    g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT, _("the field “%s” must be %s"),
+                 field, expected);
+  return FALSE;
+}
+
+static gboolean
+invalid_crop (GError **error, const char *source)
+{
+  g_autofree char *expected =
+    g_strdup_printf (_("null or [x, y, width, height] with x, y ≥ 0, width, height ≥ 1 and "
+                       "x + width, y + height ≤ %d"), GEMBA_PREPROCESS_MAX_FRAME_SIDE);
+
+  return invalid_field (error, source, "input.crop", expected);
+}
+
+/* An integer member that fits an int, or @fallback when absent. */
+static gboolean
+get_int (JsonObject *o, const char *name, int fallback, int *out)
+{
+  JsonNode *node = json_object_get_member (o, name);
+  gint64 v;
+
+  if (node == NULL)
+    {
+      *out = fallback;
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  v = json_node_get_int (node);
+  if (v < G_MININT || v > G_MAXINT)
+    return FALSE;
+  *out = (int) v;
+  return TRUE;
+}
+
+gboolean
+_gemba_preprocess_crop_from_json (GembaPreprocess *pp, JsonNode *node, const char *source,
+                                  GError **error)
+{
+  JsonArray *crop;
+  gint64 v[4];
+
+  pp->crop_x = pp->crop_y = pp->crop_w = pp->crop_h = 0;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node) || json_array_get_length (json_node_get_array (node)) != 4)
+    return invalid_crop (error, source);
+  crop = json_node_get_array (node);
+  for (guint i = 0; i < 4; i++)
+    {
+      JsonNode *e = json_array_get_element (crop, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64)
+        return invalid_crop (error, source);
+      v[i] = json_node_get_int (e);
+      /* a value an int cannot hold is refused here; the rest in gemba_preprocess_validate() */
+      if (v[i] < 0 || v[i] > GEMBA_PREPROCESS_MAX_FRAME_SIDE)
+        return invalid_crop (error, source);
+    }
+  pp->crop_x = (int) v[0];
+  pp->crop_y = (int) v[1];
+  pp->crop_w = (int) v[2];
+  pp->crop_h = (int) v[3];
+  if (pp->crop_w == 0 && pp->crop_h == 0 && pp->crop_x == 0 && pp->crop_y == 0)
+    return invalid_crop (error, source);   /* "no crop" is written null, never as zeros */
+  return TRUE;
+}
+
+gboolean
+gemba_preprocess_validate (const GembaPreprocess *pp, const char *source, GError **error)
+{
+  g_autofree char *side = g_strdup_printf (_("an integer from 1 to %d"),
+                                           GEMBA_PREPROCESS_MAX_INPUT_SIDE);
+
+  g_return_val_if_fail (pp != NULL, FALSE);
+
+  if (pp->width < 1 || pp->width > GEMBA_PREPROCESS_MAX_INPUT_SIDE)
+    return invalid_field (error, source, "input.width", side);
+  if (pp->height < 1 || pp->height > GEMBA_PREPROCESS_MAX_INPUT_SIDE)
+    return invalid_field (error, source, "input.height", side);
+  if (pp->channels != 1 && pp->channels != 3)
+    return invalid_field (error, source, "input.channels", _("1 (grey) or 3 (RGB)"));
+  if (pp->resize != GEMBA_RESIZE_STRETCH && pp->resize != GEMBA_RESIZE_CENTER_CROP)
+    return invalid_field (error, source, "input.resize", _("“stretch” or “center-crop”"));
+  /* No crop is all zeros; a crop lies inside the largest frame, with no sum that overflows:
+   * each term is checked before it is subtracted from the bound. */
+  if (pp->crop_x != 0 || pp->crop_y != 0 || pp->crop_w != 0 || pp->crop_h != 0)
+    {
+      if (pp->crop_x < 0 || pp->crop_y < 0 || pp->crop_w < 1 || pp->crop_h < 1
+          || pp->crop_x > GEMBA_PREPROCESS_MAX_FRAME_SIDE
+          || pp->crop_y > GEMBA_PREPROCESS_MAX_FRAME_SIDE
+          || pp->crop_w > GEMBA_PREPROCESS_MAX_FRAME_SIDE - pp->crop_x
+          || pp->crop_h > GEMBA_PREPROCESS_MAX_FRAME_SIDE - pp->crop_y)
+        return invalid_crop (error, source);
+    }
+  for (int c = 0; c < pp->channels; c++)
+    {
+      if (!isfinite (pp->mean[c]) || fabsf (pp->mean[c]) > 1e6f)
+        return invalid_field (error, source, "input.mean",
+                              _("finite numbers from -1000000 to 1000000, one per channel"));
+      if (!isfinite (pp->std[c]) || !(pp->std[c] >= 1e-12f) || pp->std[c] > 1e6f)
+        return invalid_field (error, source, "input.std",
+                              _("finite numbers from 1e-12 to 1000000, one per channel"));
+    }
   return TRUE;
 }
 
@@ -88,8 +211,10 @@ gemba_preprocess_from_json (GembaPreprocess *pp, JsonNode *node, GError **error)
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     goto bad;
   o = json_node_get_object (node);
-  pp->width = (int) json_object_get_int_member_with_default (o, "width", 0);
-  pp->height = (int) json_object_get_int_member_with_default (o, "height", 0);
+  if (!get_int (o, "width", 0, &pp->width))
+    return invalid_field (error, NULL, "input.width", _("an integer"));
+  if (!get_int (o, "height", 0, &pp->height))
+    return invalid_field (error, NULL, "input.height", _("an integer"));
   colour = json_object_get_string_member_with_default (o, "colour", "rgb");
   resize = json_object_get_string_member_with_default (o, "resize", "stretch");
   if (g_str_equal (colour, "rgb"))
@@ -97,35 +222,20 @@ gemba_preprocess_from_json (GembaPreprocess *pp, JsonNode *node, GError **error)
   else if (g_str_equal (colour, "grey"))
     pp->channels = 1;
   else
-    goto bad;
+    return invalid_field (error, NULL, "input.colour", _("“rgb” or “grey”"));
   if (g_str_equal (resize, "stretch"))
     pp->resize = GEMBA_RESIZE_STRETCH;
   else if (g_str_equal (resize, "center-crop"))
     pp->resize = GEMBA_RESIZE_CENTER_CROP;
   else
-    goto bad;
-  if (json_object_has_member (o, "crop") && !json_object_get_null_member (o, "crop"))
-    {
-      JsonArray *crop = json_object_get_array_member (o, "crop");
-
-      if (crop == NULL || json_array_get_length (crop) != 4)
-        goto bad;
-      pp->crop_x = (int) json_array_get_int_element (crop, 0);
-      pp->crop_y = (int) json_array_get_int_element (crop, 1);
-      pp->crop_w = (int) json_array_get_int_element (crop, 2);
-      pp->crop_h = (int) json_array_get_int_element (crop, 3);
-      if (pp->crop_x < 0 || pp->crop_y < 0 || pp->crop_w <= 0 || pp->crop_h <= 0)
-        goto bad;
-    }
-  if (!read_floats (o, "mean", pp->mean, pp->channels)
-      || !read_floats (o, "std", pp->std, pp->channels))
-    goto bad;
-  for (int c = 0; c < pp->channels; c++)
-    if (!(pp->std[c] > 0.0f))
-      goto bad;
-  if (pp->width < 1 || pp->height < 1 || pp->width > 4096 || pp->height > 4096)
-    goto bad;
-  return TRUE;
+    return invalid_field (error, NULL, "input.resize", _("“stretch” or “center-crop”"));
+  if (!_gemba_preprocess_crop_from_json (pp, json_object_get_member (o, "crop"), NULL, error))
+    return FALSE;
+  if (!read_floats (o, "mean", pp->mean, pp->channels))
+    return invalid_field (error, NULL, "input.mean", _("an array of numbers, one per channel"));
+  if (!read_floats (o, "std", pp->std, pp->channels))
+    return invalid_field (error, NULL, "input.std", _("an array of numbers, one per channel"));
+  return gemba_preprocess_validate (pp, NULL, error);
 
 bad:
   g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
@@ -192,7 +302,10 @@ gemba_preprocess_rgb (const GembaPreprocess *pp, const guint8 *rgb, int width, i
     }
   if (pp->crop_w > 0)
     {
-      if (pp->crop_x + pp->crop_w > width || pp->crop_y + pp->crop_h > height)
+      /* overflow-safe: no sum of two values that came from a file */
+      if (pp->crop_x < 0 || pp->crop_y < 0 || pp->crop_w < 1 || pp->crop_h < 1
+          || pp->crop_x > width || pp->crop_y > height
+          || pp->crop_w > width - pp->crop_x || pp->crop_h > height - pp->crop_y)
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
                        _("The model’s region of interest (%d,%d %d×%d) lies outside the "

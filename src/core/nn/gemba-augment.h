@@ -39,10 +39,24 @@ typedef struct {
   float std[3];
 } GembaPreprocess;
 
+/* Largest network input side, and largest frame side a crop may reach (what PNG, JPEG and WebP
+ * can describe). */
+#define GEMBA_PREPROCESS_MAX_INPUT_SIDE 4096
+#define GEMBA_PREPROCESS_MAX_FRAME_SIDE 65535
+
 /* @size × @size RGB, stretch, no crop, ImageNet mean and std. */
 GEMBA_API void gemba_preprocess_init (GembaPreprocess *pp, int size);
 GEMBA_API JsonNode *gemba_preprocess_to_json (const GembaPreprocess *pp);
 GEMBA_API gboolean gemba_preprocess_from_json (GembaPreprocess *pp, JsonNode *node, GError **error);
+/* The one check of every field (input size, channels, resize, crop, normalisation) of @pp,
+ * however it was read (model.json, a package manifest, settings), with overflow-safe
+ * arithmetic. CORRUPT errors name @source (when not NULL) and the field, e.g. “input.crop”. */
+GEMBA_API gboolean gemba_preprocess_validate (const GembaPreprocess *pp, const char *source,
+                                              GError **error);
+/* Reads a crop (JSON null, absent, or [x, y, w, h]) into @pp, refusing values an int cannot
+ * hold; gemba_preprocess_validate() checks the rest. */
+gboolean _gemba_preprocess_crop_from_json (GembaPreprocess *pp, JsonNode *node,
+                                           const char *source, GError **error);
 
 /* Crops, resizes and converts an RGB frame (@stride bytes per row) into @out
  * (height × width × channels bytes). INVALID if the crop lies outside the frame. */

@@ -91,7 +91,8 @@ gemba_model_new (const GembaNetConfig *config, const GembaPreprocess *pp,
 
   g_return_val_if_fail (config != NULL && pp != NULL, NULL);
 
-  if (!check_class_names (class_names, config->n_classes, error))
+  if (!check_class_names (class_names, config->n_classes, error) ||
+      !gemba_preprocess_validate (pp, NULL, error))
     return NULL;
   cfg = *config;
   if (cfg.input_w != pp->width || cfg.input_h != pp->height || cfg.input_c != pp->channels)

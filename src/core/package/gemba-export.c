@@ -13,6 +13,7 @@
 #include "gemba-metrics.h"
 #include "gemba-model.h"
 #include "gemba-onnx.h"
+#include "gemba-package-private.h"
 #include "gemba-store.h"
 #include "gemba-store-models.h"
 
@@ -799,44 +800,25 @@ gemba_package_get_model (GembaPackage *package, GError **error)
                    json_object_get_string_member (arch, "name"));
       return NULL;
     }
+  if (!_gemba_package_manifest_preprocess (input, &pp, name, error))
+    return NULL;
   gemba_net_config_init (&config, kind, g_strv_length ((char **) classes));
-  config.input_w = json_object_get_int_member (input, "width");
-  config.input_h = json_object_get_int_member (input, "height");
-  config.input_c = json_object_get_int_member (input, "channels");
+  config.input_w = pp.width;
+  config.input_h = pp.height;
+  config.input_c = pp.channels;
+  /* clamped, not truncated, to an int: the network builder refuses what is out of range */
   if ((array = json_object_get_array_member (arch, "widths")))
     {
       config.n_widths = MIN (json_array_get_length (array), GEMBA_NET_MAX_WIDTHS);
       for (int i = 0; i < config.n_widths; i++)
-        config.widths[i] = json_array_get_int_element (array, i);
+        config.widths[i] = (int) CLAMP (json_array_get_int_element (array, i), 0, G_MAXINT);
     }
   if ((node = json_object_get_member (arch, "depth")) && JSON_NODE_HOLDS_VALUE (node))
-    config.depth = json_node_get_int (node);
+    config.depth = (int) CLAMP (json_node_get_int (node), 0, G_MAXINT);
   if ((node = json_object_get_member (arch, "width_mult")) && JSON_NODE_HOLDS_VALUE (node))
     config.width_mult = json_node_get_double (node);
   if ((node = json_object_get_member (arch, "dropout")) && JSON_NODE_HOLDS_VALUE (node))
     config.dropout = json_node_get_double (node);
-
-  gemba_preprocess_init (&pp, config.input_w);
-  pp.width = config.input_w;
-  pp.height = config.input_h;
-  pp.channels = config.input_c;
-  pp.resize = g_strcmp0 (json_object_get_string_member (input, "resize"), "center-crop") == 0
-                ? GEMBA_RESIZE_CENTER_CROP : GEMBA_RESIZE_STRETCH;
-  if ((node = json_object_get_member (input, "crop")) && JSON_NODE_HOLDS_ARRAY (node) &&
-      json_array_get_length (json_node_get_array (node)) == 4)
-    {
-      array = json_node_get_array (node);
-      pp.crop_x = json_array_get_int_element (array, 0);
-      pp.crop_y = json_array_get_int_element (array, 1);
-      pp.crop_w = json_array_get_int_element (array, 2);
-      pp.crop_h = json_array_get_int_element (array, 3);
-    }
-  for (int c = 0; c < pp.channels && c < 3; c++)
-    {
-      pp.mean[c] = json_array_get_double_element (json_object_get_array_member (input, "mean"),
-                                                  c);
-      pp.std[c] = json_array_get_double_element (json_object_get_array_member (input, "std"), c);
-    }
 
   if (!(model = gemba_model_new (&config, &pp, classes, 0, error)))
     {

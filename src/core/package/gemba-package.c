@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
@@ -16,6 +17,8 @@
 #include "gemba-error.h"
 #include "gemba-package.h"
 #include "gemba-package-private.h"
+#include "gemba-augment.h"
+#include "gemba-net.h"
 
 struct _GembaPackage
 {
@@ -362,6 +365,26 @@ need_numbers (Checker *c, JsonObject *obj, const char *parent, const char *key, 
   return TRUE;
 }
 
+/* A number in [@min, @max]. */
+static gboolean
+need_numbers_in (Checker *c, JsonObject *obj, const char *parent, const char *key, double min,
+                 double max)
+{
+  g_autofree char *path = NULL;
+  JsonNode *node = field (c, obj, parent, key, &path);
+  double v;
+
+  if (node == NULL)
+    return missing (c, path);
+  v = is_number (node) ? json_node_get_double (node) : NAN;
+  if (!(v >= min && v <= max))
+    {
+      g_autofree char *expected = g_strdup_printf (_("a number from %g to %g"), min, max);
+      return mistyped (c, path, expected);
+    }
+  return TRUE;
+}
+
 static gboolean
 is_sha256_hex (const char *s)
 {
@@ -371,6 +394,34 @@ is_sha256_hex (const char *s)
     if (!g_ascii_isxdigit (s[i]) || g_ascii_isupper (s[i]))
       return FALSE;
   return TRUE;
+}
+
+gboolean
+_gemba_package_manifest_preprocess (JsonObject *input, GembaPreprocess *pp, const char *name,
+                                    GError **error)
+{
+  JsonArray *mean = json_object_get_array_member (input, "mean");
+  JsonArray *std = json_object_get_array_member (input, "std");
+  gint64 v;
+
+  gemba_preprocess_init (pp, 1);
+  v = json_object_get_int_member (input, "width");
+  pp->width = (int) CLAMP (v, 0, G_MAXINT);
+  v = json_object_get_int_member (input, "height");
+  pp->height = (int) CLAMP (v, 0, G_MAXINT);
+  v = json_object_get_int_member (input, "channels");
+  pp->channels = (int) CLAMP (v, 0, G_MAXINT);
+  pp->resize = g_strcmp0 (json_object_get_string_member (input, "resize"), "center-crop") == 0
+                 ? GEMBA_RESIZE_CENTER_CROP : GEMBA_RESIZE_STRETCH;
+  if (!_gemba_preprocess_crop_from_json (pp, json_object_get_member (input, "crop"), name,
+                                         error))
+    return FALSE;
+  for (guint c = 0; c < (guint) pp->channels && c < 3; c++)
+    {
+      pp->mean[c] = (float) json_array_get_double_element (mean, c);
+      pp->std[c] = (float) json_array_get_double_element (std, c);
+    }
+  return gemba_preprocess_validate (pp, name, error);
 }
 
 static gboolean
@@ -445,8 +496,8 @@ validate_manifest (Checker *c, JsonObject *m, gboolean allow_no_members)
     return FALSE;
 
   if (!(input = need_object (c, m, NULL, "input")) ||
-      !need_int (c, input, "input", "width", 1, 8192, NULL) ||
-      !need_int (c, input, "input", "height", 1, 8192, NULL) ||
+      !need_int (c, input, "input", "width", 1, GEMBA_PREPROCESS_MAX_INPUT_SIDE, NULL) ||
+      !need_int (c, input, "input", "height", 1, GEMBA_PREPROCESS_MAX_INPUT_SIDE, NULL) ||
       !need_int (c, input, "input", "channels", 1, 4, &channels) ||
       !need_string (c, input, "input", "color", TRUE, FALSE) ||
       !need_string (c, input, "input", "layout", TRUE, FALSE) ||
@@ -455,9 +506,40 @@ validate_manifest (Checker *c, JsonObject *m, gboolean allow_no_members)
       !need_numbers (c, input, "input", "mean", channels, -1e6, 1e6) ||
       !need_numbers (c, input, "input", "std", channels, 1e-12, 1e6))
     return FALSE;
+  {
+    GembaPreprocess pp;
+
+    if (!_gemba_package_manifest_preprocess (input, &pp, c->name, c->error))
+      return FALSE;
+  }
 
   if (!(architecture = need_object (c, m, NULL, "architecture")) ||
       !need_string (c, architecture, "architecture", "name", TRUE, FALSE))
+    return FALSE;
+  /* Optional network settings: typed and in range here, the network builder checks the rest. */
+  if (json_object_has_member (architecture, "widths"))
+    {
+      JsonArray *widths = need_array (c, architecture, "architecture", "widths");
+
+      if (widths == NULL)
+        return FALSE;
+      if (json_array_get_length (widths) < 1
+          || json_array_get_length (widths) > GEMBA_NET_MAX_WIDTHS)
+        return mistyped (c, "architecture.widths", _("an array of 1 to 8 integers"));
+      for (guint i = 0; i < json_array_get_length (widths); i++)
+        {
+          JsonNode *node = json_array_get_element (widths, i);
+
+          if (!is_int (node) || json_node_get_int (node) < 1 || json_node_get_int (node) > 4096)
+            return mistyped (c, "architecture.widths", _("an array of integers from 1 to 4096"));
+        }
+    }
+  if ((json_object_has_member (architecture, "depth") &&
+       !need_int (c, architecture, "architecture", "depth", 1, 8, NULL)) ||
+      (json_object_has_member (architecture, "width_mult") &&
+       !need_numbers_in (c, architecture, "architecture", "width_mult", 0.1, 2.0)) ||
+      (json_object_has_member (architecture, "dropout") &&
+       !need_numbers_in (c, architecture, "architecture", "dropout", 0.0, 0.99)))
     return FALSE;
 
   if (!(dataset = need_object (c, m, NULL, "dataset")) ||
