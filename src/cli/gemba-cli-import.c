@@ -13,6 +13,7 @@
 
 #include <inttypes.h>
 #include <glib/gi18n.h>
+#include <string.h>
 #include <glib/gstdio.h>
 
 #include "gemba-cli.h"
@@ -188,7 +189,19 @@ emit_frame_json (GembaFrame *frame, const char *path, gboolean duplicate)
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "file");
-  json_builder_add_string_value (b, path);
+  if (g_utf8_validate (path, -1, NULL))
+    json_builder_add_string_value (b, path);
+  else
+    {
+      /* A name that is not UTF-8 would make the line not JSON: "file" shows it with U+FFFD
+       * for each bad byte, "file_base64" holds its exact bytes (see README). */
+      g_autofree char *shown = g_utf8_make_valid (path, -1);
+      g_autofree char *raw = g_base64_encode ((const guchar *) path, strlen (path));
+
+      json_builder_add_string_value (b, shown);
+      json_builder_set_member_name (b, "file_base64");
+      json_builder_add_string_value (b, raw);
+    }
   json_builder_set_member_name (b, "id");
   json_builder_add_string_value (b, frame->sha256);
   json_builder_set_member_name (b, "duplicate");

@@ -266,6 +266,32 @@ test_image_folder (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_lines (out), ==, 18);
 }
 
+/* Issue 14: a file name that is not UTF-8 (Latin-1 "é" here) still gives a line of valid JSON;
+ * "file_base64" gives back the exact bytes. */
+static void
+test_import_json_names (Fixture *f, gconstpointer data)
+{
+  g_autofree char *dir = g_build_filename (f->images, "latin1", NULL);
+  g_autofree char *name = g_build_filename (dir, "caf\xe9.jpg", NULL);
+  g_autofree char *out = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *o;
+  g_autofree guchar *raw = NULL;
+  gsize raw_len;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  write_jpeg (name, 7, 40, 30);
+  g_assert_cmpint (run_gemba (&out, NULL, "import", f->project, dir, "--json", NULL), ==, 0);
+  g_assert_true (g_utf8_validate (out, -1, NULL));
+  node = json_from_string (out, &error);
+  g_assert_no_error (error);
+  o = json_node_get_object (node);
+  g_assert_nonnull (strstr (json_object_get_string_member (o, "file"), "caf\xef\xbf\xbd.jpg"));
+  raw = g_base64_decode (json_object_get_string_member (o, "file_base64"), &raw_len);
+  g_assert_cmpmem (raw, raw_len, name, strlen (name));
+}
+
 static void
 test_bad_files (Fixture *f, gconstpointer data)
 {
@@ -769,6 +795,7 @@ main (int argc, char **argv)
   ADD ("/cli/workflow", test_workflow);
   ADD ("/cli/image-folder", test_image_folder);
   ADD ("/cli/bad-files", test_bad_files);
+  ADD ("/cli/import-json-names", test_import_json_names);
   ADD ("/cli/unreadable-file", test_unreadable_file);
   ADD ("/cli/bad-arguments", test_bad_arguments);
   ADD ("/cli/concurrent-labels", test_concurrent_labels);
