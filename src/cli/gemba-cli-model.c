@@ -480,28 +480,183 @@ gemba_cli_promote (int argc, char **argv)
 {
   g_autoptr(GembaStore) store = NULL;
   g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaCliProgress) progress = NULL;
   g_autoptr(GError) error = NULL;
   GembaStats stats;
-  gint64 n_predicted, n_frames;
+  gboolean quiet = FALSE;
+  gint64 n;
+  const GOptionEntry entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, N_("No progress bar"), NULL },
+    { NULL }
+  };
 
-  if (!gemba_cli_parse (&argc, &argv, NULL, "PROJECT MODEL",
-                        N_("Make a model production: the review queue and the false readings "
-                           "follow its predictions from now on.")))
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT MODEL",
+                        N_("Make a model production: it classifies every frame, and the review "
+                           "queue, the false readings and the suspect labels follow its "
+                           "verdicts from now on.")))
     return GEMBA_EXIT_USAGE;
   if (argc != 3)
     return gemba_cli_usage (argv[0], _("give the project and the model"));
   if (!(store = gemba_cli_open_project (argv[1], &error)) ||
-      !(record = gemba_store_find_model (store, argv[2], &error)) ||
-      !gemba_store_promote_model (store, record->id, &error) ||
-      !gemba_store_get_stats (store, &stats, &error))
+      !(record = gemba_store_find_model (store, argv[2], &error)))
     return gemba_cli_fail (error);
-  n_predicted = gemba_store_count_predictions (store, record->id, NULL);
-  n_frames = stats.n_frames;
-  g_print (_("%s is now production. False readings: %" PRId64 ".\n"), record->name,
-           stats.n_false_readings);
-  if (n_predicted < n_frames)
-    g_print (_("It has predictions for %" PRId64 " of %" PRId64 " frames; run “gemba predict %s "
-               "%" PRId64 "” for the review queue to cover them all.\n"), n_predicted, n_frames,
-             argv[1], record->id);
+  progress = gemba_cli_progress_new (_("Classifying"), gemba_store_count_frames (store, NULL,
+                                                                                NULL), quiet);
+  n = gemba_workflow_promote (store, record->id, gemba_cli_interrupt_cancellable (),
+                              predict_progress_cb, progress, &error);
+  g_clear_pointer (&progress, gemba_cli_progress_free);
+  if (n < 0 || !gemba_store_get_stats (store, &stats, &error))
+    return gemba_cli_fail (error);
+  g_print (_("%s is now production; it classified %" PRId64 " frames. False readings: %"
+             PRId64 ".\n"), record->name, n, stats.n_false_readings);
+  return GEMBA_EXIT_OK;
+}
+
+/* --- compare -------------------------------------------------------------------------- */
+
+static int
+class_index (GembaEvaluation *e, const char *name)
+{
+  for (int i = 0; e && i < e->metrics->n_classes; i++)
+    if (g_str_equal (e->class_names[i], name))
+      return i;
+  return -1;
+}
+
+static void
+cell_percent (GString *row, int width, double v)
+{
+  g_autofree char *text = isnan (v) ? g_strdup ("—") : g_strdup_printf ("%.1f %%", 100 * v);
+  gemba_cli_cell (row, width, text);
+}
+
+static void
+print_confusion (GembaModelRecord *record, GembaEvaluation *e)
+{
+  GembaMetrics *m = e->metrics;
+  g_autoptr(GString) row = g_string_new (NULL);
+
+  g_print (_("\n%s: label (rows) against verdict\n"), record->name);
+  gemba_cli_cell (row, -16, "");
+  for (int j = 0; j < m->n_classes; j++)
+    gemba_cli_cell (row, 13, e->class_names[j]);
+  g_print ("%s\n", row->str);
+  for (int k = 0; k < m->n_classes; k++)
+    {
+      g_string_truncate (row, 0);
+      gemba_cli_cell (row, -16, e->class_names[k]);
+      for (int j = 0; j < m->n_classes; j++)
+        gemba_cli_cell_int (row, 13, gemba_metrics_count (m, k, j));
+      g_print ("%s\n", row->str);
+    }
+}
+
+int
+gemba_cli_compare (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaModelRecord) a = NULL;
+  g_autoptr(GembaModelRecord) b = NULL;
+  g_autoptr(GembaComparison) c = NULL;
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GString) row = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pa = NULL, *pb = NULL, *ra = NULL, *rb = NULL;
+  GembaEvaluation *ea, *eb;
+
+  if (!gemba_cli_parse (&argc, &argv, NULL, "PROJECT A B",
+                        N_("Evaluate two model versions on the locked test split and show them "
+                           "side by side: per-class precision and recall, confusion matrices "
+                           "and the frames they read differently — what the workbench’s Models "
+                           "page shows.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 4)
+    return gemba_cli_usage (argv[0], _("give the project and two models (numbers, "
+                                       "“production” or “latest”)"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(a = gemba_store_find_model (store, argv[2], &error)) ||
+      !(b = gemba_store_find_model (store, argv[3], &error)) ||
+      !(c = gemba_workflow_compare (store, a->id, b->id, gemba_cli_interrupt_cancellable (),
+                                    &error)))
+    return gemba_cli_fail (error);
+  ea = c->ea;
+  eb = c->eb;
+  if (c->change)
+    g_print ("%s\n\n", c->change);
+
+  pa = g_strdup_printf (_("Prec. %s"), c->a->name);
+  ra = g_strdup_printf (_("Recall %s"), c->a->name);
+  gemba_cli_cell (row, -16, _("Class"));
+  gemba_cli_cell (row, 16, pa);
+  if (eb)
+    {
+      pb = g_strdup_printf (_("Prec. %s"), c->b->name);
+      gemba_cli_cell (row, 16, pb);
+    }
+  gemba_cli_cell (row, 16, ra);
+  if (eb)
+    {
+      rb = g_strdup_printf (_("Recall %s"), c->b->name);
+      gemba_cli_cell (row, 16, rb);
+    }
+  gemba_cli_cell (row, 12, _("Test frames"));
+  g_print ("%s\n", row->str);
+
+  for (int i = 0; i < ea->metrics->n_classes; i++)
+    g_ptr_array_add (names, ea->class_names[i]);
+  for (int i = 0; eb && i < eb->metrics->n_classes; i++)
+    if (class_index (ea, eb->class_names[i]) < 0)
+      g_ptr_array_add (names, eb->class_names[i]);
+  for (guint k = 0; k < names->len; k++)
+    {
+      const char *name = g_ptr_array_index (names, k);
+      int ia = class_index (ea, name), ib = class_index (eb, name);
+      guint support = 0;
+
+      g_string_truncate (row, 0);
+      gemba_cli_cell (row, -16, name);
+      cell_percent (row, 16, ia >= 0 ? gemba_metrics_precision (ea->metrics, ia) : NAN);
+      if (eb)
+        cell_percent (row, 16, ib >= 0 ? gemba_metrics_precision (eb->metrics, ib) : NAN);
+      cell_percent (row, 16, ia >= 0 ? gemba_metrics_recall (ea->metrics, ia) : NAN);
+      if (eb)
+        cell_percent (row, 16, ib >= 0 ? gemba_metrics_recall (eb->metrics, ib) : NAN);
+      if (ia >= 0)
+        for (int p = 0; p < ea->metrics->n_classes; p++)
+          support += gemba_metrics_count (ea->metrics, ia, p);
+      else if (ib >= 0)
+        for (int p = 0; p < eb->metrics->n_classes; p++)
+          support += gemba_metrics_count (eb->metrics, ib, p);
+      gemba_cli_cell_int (row, 12, support);
+      g_print ("%s\n", row->str);
+    }
+  g_string_truncate (row, 0);
+  gemba_cli_cell (row, -16, _("Accuracy"));
+  cell_percent (row, 16, gemba_metrics_accuracy (ea->metrics));
+  if (eb)
+    cell_percent (row, 16, gemba_metrics_accuracy (eb->metrics));
+  g_print ("%s\n", row->str);
+
+  print_confusion (c->a, ea);
+  if (eb)
+    print_confusion (c->b, eb);
+
+  if (eb)
+    {
+      g_print (g_dngettext (GETTEXT_PACKAGE, "\n%u frame read differently",
+                            "\n%u frames read differently", c->changed->len),
+               c->changed->len);
+      g_print (_(" (%u test frames compared):\n"), c->n_compared);
+      for (guint i = 0; i < c->changed->len; i++)
+        {
+          GembaChangedFrame *cf = g_ptr_array_index (c->changed, i);
+          gboolean right_a = g_strcmp0 (cf->label, cf->verdict_a) == 0;
+          gboolean right_b = g_strcmp0 (cf->label, cf->verdict_b) == 0;
+          g_print (_("  %.12s  labeled %s: %s %s → %s %s  %s%s\n"), cf->frame->sha256,
+                   cf->label, c->a->name, cf->verdict_a, c->b->name, cf->verdict_b,
+                   right_b ? _("now right") : right_a ? _("now wrong") : _("still wrong"),
+                   cf->test ? _(" · test split") : _(" · correction"));
+        }
+    }
   return GEMBA_EXIT_OK;
 }

@@ -367,6 +367,42 @@ gemba_cli_show (int argc, char **argv)
 
 /* --- export ---------------------------------------------------------------------------- */
 
+/* `gemba export --check`: the gate alone. Exit 0 when it passes, 1 when it refuses. */
+static int
+check_gate (const char *project, const char *model_spec, int threads)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaGateResult) gate = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) failures = NULL;
+
+  if (!(store = gemba_cli_open_project (project, &error)) ||
+      !(record = gemba_store_find_model (store, model_spec, &error)) ||
+      !gemba_package_check_gate (store, record->id, threads, &failures, &gate, &error))
+    return gemba_cli_fail (error);
+  if (!gate)
+    {
+      g_print (_("%s: nothing to compare with (no other model is production).\n"),
+               record->name);
+      return GEMBA_EXIT_OK;
+    }
+  {
+    g_autofree char *text = gemba_gate_result_describe (gate);
+    g_print (_("%s against production, frame by frame on the locked test split:\n%s"),
+             record->name, text);
+  }
+  if (failures[0] == NULL)
+    {
+      g_print (_("The gate passes.\n"));
+      return GEMBA_EXIT_OK;
+    }
+  g_print (_("The gate refuses:\n"));
+  for (guint i = 0; failures[i]; i++)
+    g_print ("  - %s\n", failures[i]);
+  return GEMBA_EXIT_FAILED;
+}
+
 int
 gemba_cli_export (int argc, char **argv)
 {
@@ -379,14 +415,18 @@ gemba_cli_export (int argc, char **argv)
   g_autoptr(GembaModelRecord) record = NULL;
   g_autoptr(GembaSecretKey) key = NULL;
   g_autoptr(GError) error = NULL;
-  gboolean force = FALSE;
+  g_autoptr(GembaGateResult) gate = NULL;
+  gboolean force = FALSE, check = FALSE;
   int threads = 0;
   GembaExportOptions options = { 0 };
   const GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, N_("The package file to write"),
       N_("FILE") },
     { "key", 'k', 0, G_OPTION_ARG_FILENAME, &key_path,
-      N_("The secret key that signs the package (from gemba keygen)"), N_("FILE") },
+      N_("The secret key that signs the package (default: the one gemba keygen made, "
+         "~/.config/gemba/keys/secret)"), N_("FILE") },
+    { "check", 0, 0, G_OPTION_ARG_NONE, &check,
+      N_("Only run the regression gate and print what it finds; write nothing"), NULL },
     { "name", 0, 0, G_OPTION_ARG_STRING, &name,
       N_("The model’s name in the package (default: the project’s)"), N_("NAME") },
     { "version", 0, 0, G_OPTION_ARG_STRING, &version,
@@ -407,13 +447,22 @@ gemba_cli_export (int argc, char **argv)
   if (argc != 3)
     return gemba_cli_usage (argv[0], _("give the project and the model (a number, "
                                        "“production” or “latest”)"));
+  if (check)
+    return check_gate (argv[1], argv[2], threads);
   if (out == NULL)
     return gemba_cli_usage (argv[0], _("give the package file with -o FILE"));
-  if (key_path == NULL)
-    return gemba_cli_usage (argv[0], _("give the signing key with --key FILE (see gemba "
-                                       "keygen)"));
   if (reason && !force)
     return gemba_cli_usage (argv[0], _("--reason goes with --force"));
+  if (key_path == NULL)
+    {
+      key_path = g_build_filename (g_get_user_config_dir (), "gemba", "keys", "secret", NULL);
+      if (!g_file_test (key_path, G_FILE_TEST_EXISTS))
+        {
+          gemba_cli_error (_("%s: no signing key; create one with “gemba keygen” or give "
+                             "--key FILE"), key_path);
+          return GEMBA_EXIT_FAILED;
+        }
+    }
   if (!(key = gemba_secret_key_load (key_path, &error)) ||
       !(store = gemba_cli_open_project (argv[1], &error)) ||
       !(record = gemba_store_find_model (store, argv[2], &error)))
@@ -425,10 +474,16 @@ gemba_cli_export (int argc, char **argv)
   options.force = force;
   options.reason = reason;
   options.n_threads = threads;
+  options.gate_result = &gate;
   if (!gemba_package_export (store, record->id, out, &options, &error))
     return gemba_cli_fail (error);
   g_print (_("Wrote %s: model %" PRId64 ", signed with key %s%s.\n"), out, record->id,
            gemba_secret_key_get_id (key), force ? _(", forced past the regression gate") : "");
+  if (gate)
+    {
+      g_autofree char *text = gemba_gate_result_describe (gate);
+      g_print (_("\nAgainst production, frame by frame on the locked test split:\n%s"), text);
+    }
   return GEMBA_EXIT_OK;
 }
 

@@ -376,6 +376,59 @@ frame_to_json (GembaStore *store, GembaFrame *frame, GPtrArray *classes)
   return json_builder_get_root (builder);
 }
 
+/* The id of the source named @name, or 0 after saying there is none. */
+static gint64
+find_source (GembaStore *store, const char *project, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) sources = gemba_store_list_sources (store, &error);
+
+  if (!sources)
+    {
+      gemba_cli_fail (error);
+      return 0;
+    }
+  for (guint i = 0; i < sources->len; i++)
+    if (g_str_equal (((GembaSource *) sources->pdata[i])->name, name))
+      return ((GembaSource *) sources->pdata[i])->id;
+  gemba_cli_error (_("%s: no source named “%s” (see “gemba stats”)"), project, name);
+  return 0;
+}
+
+/* Tops the source's test split up to GEMBA_MIN_TEST_FRAMES (labeled or reserved) with a
+ * random batch of its unlabeled frames, and says so on stderr. */
+static gboolean
+reserve_test_batch (GembaStore *store, gint64 source_id, GError **error)
+{
+  GArray *counts = gemba_store_count_test_frames_per_source (store, error);
+  gint64 have = 0, reserved;
+
+  if (!counts)
+    return FALSE;
+  for (guint i = 0; i < counts->len; i++)
+    {
+      GembaSourceTestCount *c = &g_array_index (counts, GembaSourceTestCount, i);
+      if (c->source_id == source_id)
+        have = c->n_test + c->n_reserved;
+    }
+  gemba_source_test_counts_free (counts);
+  if (have >= GEMBA_MIN_TEST_FRAMES)
+    return TRUE;
+  reserved = gemba_store_reserve_test_batch (store, source_id,
+                                             (guint) (GEMBA_MIN_TEST_FRAMES - have),
+                                             (guint64) source_id, error);
+  if (reserved < 0)
+    return FALSE;
+  if (reserved > 0)
+    g_printerr (g_dngettext (GETTEXT_PACKAGE,
+                             "Reserved %" PRId64 " random frame for the test split; "
+                             "label it and it tests every model on this source.\n",
+                             "Reserved %" PRId64 " random frames for the test split; "
+                             "label them and they test every model on this source.\n",
+                             reserved), reserved);
+  return TRUE;
+}
+
 int
 gemba_cli_ls (int argc, char **argv)
 {
@@ -384,8 +437,9 @@ gemba_cli_ls (int argc, char **argv)
   g_autoptr(GPtrArray) frames = NULL;
   g_autoptr(GError) error = NULL;
   gboolean unlabeled = FALSE, labeled = FALSE, false_readings = FALSE, review = FALSE;
-  gboolean json = FALSE;
+  gboolean suspect = FALSE, corrections = FALSE, json = FALSE;
   g_autofree char *class_name = NULL, *source_name = NULL, *split_name = NULL, *sort = NULL;
+  g_autofree char *test_batch = NULL;
   int limit = -1;
   GembaFrameQuery query = { .filter = GEMBA_FILTER_ALL };
   int n_filters;
@@ -401,7 +455,15 @@ gemba_cli_ls (int argc, char **argv)
     { "false-readings", 'f', 0, G_OPTION_ARG_NONE, &false_readings,
       N_("Only frames whose label disagrees with the production model"), NULL },
     { "review", 'r', 0, G_OPTION_ARG_NONE, &review,
-      N_("The review queue: false readings, then the least certain unlabeled frames"), NULL },
+      N_("The review queue: unlabeled frames, least certain first, across classes and sources"),
+      NULL },
+    { "suspect", 0, 0, G_OPTION_ARG_NONE, &suspect,
+      N_("Suspect labels: labeled frames the production model confidently disagrees with"), NULL },
+    { "corrections", 0, 0, G_OPTION_ARG_NONE, &corrections,
+      N_("Frames whose label corrected the production model's verdict"), NULL },
+    { "test-batch", 0, 0, G_OPTION_ARG_STRING, &test_batch,
+      N_("Frames of SOURCE to label for testing: reserves a random batch for the test split "
+         "when the source has too few test frames"), N_("SOURCE") },
     { "sort", 0, 0, G_OPTION_ARG_STRING, &sort,
       N_("captured (default), captured-desc, confidence or confidence-desc"), N_("ORDER") },
     { "limit", 'n', 0, G_OPTION_ARG_INT, &limit, N_("At most N frames"), N_("N") },
@@ -413,8 +475,9 @@ gemba_cli_ls (int argc, char **argv)
     return GEMBA_EXIT_USAGE;
   if (argc != 2)
     return gemba_cli_usage (argv[0], _("give the project folder"));
-  n_filters = unlabeled + labeled + false_readings + review + (class_name != NULL) +
-              (source_name != NULL) + (split_name != NULL);
+  n_filters = unlabeled + labeled + false_readings + review + suspect + corrections +
+              (class_name != NULL) + (source_name != NULL) + (split_name != NULL) +
+              (test_batch != NULL);
   if (n_filters > 1)
     return gemba_cli_usage (argv[0], _("use one filter at a time"));
   if (!(store = gemba_cli_open_project (argv[1], &error)) ||
@@ -429,6 +492,17 @@ gemba_cli_ls (int argc, char **argv)
     query.filter = GEMBA_FILTER_FALSE_READINGS;
   else if (review)
     query.filter = GEMBA_FILTER_REVIEW;
+  else if (suspect)
+    query.filter = GEMBA_FILTER_SUSPECT;
+  else if (corrections)
+    query.filter = GEMBA_FILTER_CORRECTIONS;
+  else if (test_batch)
+    {
+      query.filter = GEMBA_FILTER_TEST_BATCH;
+      if (!(query.source_id = find_source (store, argv[1], test_batch)) ||
+          !reserve_test_batch (store, query.source_id, &error))
+        return error ? gemba_cli_fail (error) : GEMBA_EXIT_FAILED;
+    }
   else if (class_name)
     {
       g_autoptr(GembaClass) klass = gemba_store_find_class (store, class_name, &error);
@@ -439,18 +513,8 @@ gemba_cli_ls (int argc, char **argv)
     }
   else if (source_name)
     {
-      g_autoptr(GPtrArray) sources = gemba_store_list_sources (store, &error);
-      if (!sources)
-        return gemba_cli_fail (error);
-      for (guint i = 0; i < sources->len; i++)
-        if (g_str_equal (((GembaSource *) sources->pdata[i])->name, source_name))
-          query.source_id = ((GembaSource *) sources->pdata[i])->id;
-      if (!query.source_id)
-        {
-          gemba_cli_error (_("%s: no source named “%s” (see “gemba stats”)"), argv[1],
-                           source_name);
-          return GEMBA_EXIT_FAILED;
-        }
+      if (!(query.source_id = find_source (store, argv[1], source_name)))
+        return GEMBA_EXIT_FAILED;
       query.filter = GEMBA_FILTER_SOURCE;
     }
   else if (split_name)
@@ -526,7 +590,8 @@ gemba_cli_ls (int argc, char **argv)
 /* --- stats ---------------------------------------------------------------------------- */
 
 static int print_stats (GembaStore *store, const GembaStats *stats, GPtrArray *classes,
-                        GPtrArray *sources, GArray *per_split[4], gboolean json);
+                        GPtrArray *sources, GArray *per_split[4], GArray *tests,
+                        gboolean json);
 
 int
 gemba_cli_stats (int argc, char **argv)
@@ -535,6 +600,7 @@ gemba_cli_stats (int argc, char **argv)
   g_autoptr(GPtrArray) classes = NULL;
   g_autoptr(GPtrArray) sources = NULL;
   GArray *per_split[4] = { NULL };
+  GArray *tests = NULL;
   int status;
   g_autoptr(GError) error = NULL;
   GembaStats stats;
@@ -552,24 +618,38 @@ gemba_cli_stats (int argc, char **argv)
   if (!(store = gemba_cli_open_project (argv[1], &error)) ||
       !gemba_store_get_stats (store, &stats, &error) ||
       !(classes = gemba_store_list_classes (store, TRUE, &error)) ||
-      !(sources = gemba_store_list_sources (store, &error)))
+      !(sources = gemba_store_list_sources (store, &error)) ||
+      !(tests = gemba_store_count_test_frames_per_source (store, &error)))
     return gemba_cli_fail (error);
   for (int s = 0; s < 4; s++)
     if (!(per_split[s] = gemba_store_count_labels_per_class (store, s, &error)))
       {
         for (int t = 0; t < s; t++)
           g_array_unref (per_split[t]);
+        gemba_source_test_counts_free (tests);
         return gemba_cli_fail (error);
       }
-  status = print_stats (store, &stats, classes, sources, per_split, json);
+  status = print_stats (store, &stats, classes, sources, per_split, tests, json);
+  gemba_source_test_counts_free (tests);
   for (int s = 0; s < 4; s++)
     g_array_unref (per_split[s]);
   return status;
 }
 
+static const GembaSourceTestCount *
+test_count_of (GArray *tests, gint64 source_id)
+{
+  static const GembaSourceTestCount none = { 0 };
+
+  for (guint i = 0; i < tests->len; i++)
+    if (g_array_index (tests, GembaSourceTestCount, i).source_id == source_id)
+      return &g_array_index (tests, GembaSourceTestCount, i);
+  return &none;
+}
+
 static int
 print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
-             GPtrArray *sources, GArray *per_split[4], gboolean json)
+             GPtrArray *sources, GArray *per_split[4], GArray *tests, gboolean json)
 {
   g_autofree char *name = gemba_store_dup_name (store);
   GembaStats stats = *stats_in;
@@ -627,6 +707,7 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
       for (guint i = 0; i < sources->len; i++)
         {
           GembaSource *source = sources->pdata[i];
+          const GembaSourceTestCount *t = test_count_of (tests, source->id);
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "name");
           json_builder_add_string_value (b, source->name);
@@ -634,6 +715,14 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
           json_builder_add_string_value (b, source->kind);
           json_builder_set_member_name (b, "frames");
           json_builder_add_int_value (b, source->n_frames);
+          json_builder_set_member_name (b, "labeled");
+          json_builder_add_int_value (b, t->n_labeled);
+          json_builder_set_member_name (b, "labeled_test");
+          json_builder_add_int_value (b, t->n_test);
+          json_builder_set_member_name (b, "reserved_test");
+          json_builder_add_int_value (b, t->n_reserved);
+          json_builder_set_member_name (b, "too_few_test_frames");
+          json_builder_add_boolean_value (b, t->n_test < GEMBA_MIN_TEST_FRAMES);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -682,17 +771,33 @@ print_stats (GembaStore *store, const GembaStats *stats_in, GPtrArray *classes,
     gemba_cli_cell_int (row, 8, stats.n_frames);
     g_print ("%s\n", row->str);
   }
-  g_print (_("\nSources\n"));
+  g_print (_("\nSources                        kind      frames labeled   test\n"));
   if (sources->len == 0)
     g_print (_("  none\n"));
   for (guint i = 0; i < sources->len; i++)
     {
       GembaSource *source = sources->pdata[i];
+      const GembaSourceTestCount *t = test_count_of (tests, source->id);
       g_autoptr(GString) row = g_string_new ("  ");
       gemba_cli_cell (row, -30, source->name);
       gemba_cli_cell (row, -8, source->kind);
       gemba_cli_cell_int (row, 7, source->n_frames);
+      gemba_cli_cell_int (row, 8, t->n_labeled);
+      gemba_cli_cell_int (row, 7, t->n_test);
       g_print ("%s\n", row->str);
+    }
+  for (guint i = 0; i < sources->len; i++)
+    {
+      GembaSource *source = sources->pdata[i];
+      const GembaSourceTestCount *t = test_count_of (tests, source->id);
+      if (t->n_test >= GEMBA_MIN_TEST_FRAMES)
+        continue;
+      g_print (_("\n“%s” has %" PRId64 " labeled test frames (at least %d are needed to judge a "
+                 "model on it)"), source->name, t->n_test, GEMBA_MIN_TEST_FRAMES);
+      if (t->n_reserved > 0)
+        g_print (_("; %" PRId64 " reserved frames wait for a label"), t->n_reserved);
+      g_print (_(".\nLabel a random batch for testing: gemba ls %s --test-batch \"%s\"\n"),
+               gemba_store_get_path (store), source->name);
     }
   return GEMBA_EXIT_OK;
 }
@@ -755,6 +860,18 @@ gemba_cli_history (int argc, char **argv)
             json_builder_add_string_value (b, label->previous_class_name);
           else
             json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "correction");
+          json_builder_add_boolean_value (b, label->correction);
+          json_builder_set_member_name (b, "model");
+          if (label->model_id)
+            json_builder_add_int_value (b, label->model_id);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "model_verdict");
+          if (label->model_class_name)
+            json_builder_add_string_value (b, label->model_class_name);
+          else
+            json_builder_add_null_value (b);
           json_builder_end_object (b);
           root = json_builder_get_root (b);
           gemba_cli_print_json (root);
@@ -766,9 +883,13 @@ gemba_cli_history (int argc, char **argv)
           gemba_cli_cell (row, -20, at);
           gemba_cli_cell (row, -16, label->author);
           gemba_cli_cell (row, -8, gemba_label_kind_to_string (label->kind));
-          g_print ("%s%s → %s\n", row->str,
+          g_print ("%s%s → %s", row->str,
                    label->previous_class_name ? label->previous_class_name : _("unlabeled"),
                    label->class_name ? label->class_name : _("unlabeled"));
+          if (label->correction)
+            g_print (_("  corrects model %" PRId64 ", which read it as %s"), label->model_id,
+                     label->model_class_name ? label->model_class_name : _("a retired class"));
+          g_print ("\n");
         }
     }
   return GEMBA_EXIT_OK;
@@ -794,10 +915,13 @@ gemba_cli_split (int argc, char **argv)
   };
 
   if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
-                        N_("Assign every frame that has no split yet to train, val or test, "
-                           "in the same proportions for each class. Frames in the test split "
+                        N_("Assign every labeled frame that has no split yet to train, val or "
+                           "test. Frames labeled after seeing the production model's verdict "
+                           "(the review queue's, every correction) train; the others are split "
+                           "at random in the same proportions for each source and class. "
+                           "Unlabeled frames get a split once labeled. Frames in the test split "
                            "stay there for good, so that models are always compared on the "
-                           "same frames.")))
+                           "same frames. “gemba train” does this itself.")))
     return GEMBA_EXIT_USAGE;
   if (argc != 2)
     return gemba_cli_usage (argv[0], _("give the project folder"));

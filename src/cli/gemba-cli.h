@@ -90,6 +90,7 @@ int gemba_cli_models (int argc, char **argv);
 int gemba_cli_eval (int argc, char **argv);
 int gemba_cli_predict (int argc, char **argv);
 int gemba_cli_promote (int argc, char **argv);
+int gemba_cli_compare (int argc, char **argv);
 /* gemba-cli-package.c */
 int gemba_cli_keygen (int argc, char **argv);
 int gemba_cli_verify (int argc, char **argv);

@@ -70,21 +70,9 @@ G_DEFINE_FINAL_TYPE (GembaModelsPage, gemba_models_page, GTK_TYPE_WIDGET)
 
 /* --- Worker ------------------------------------------------------------------------------- */
 
-typedef struct {
-  GembaFrame *frame;
-  char *label;       /* the person's verdict */
-  char *verdict_a;
-  char *verdict_b;
-  gboolean test;     /* in the locked test split (else a corrected false reading) */
-} ChangedFrame;
-
-typedef struct {
-  GembaModelRecord *a, *b;
-  GembaEvaluation *ea, *eb;
-  char *change;
-  GPtrArray *changed;   /* ChangedFrame */
-  guint n_compared;
-} Comparison;
+/* The comparison is core's (gemba_workflow_compare(), also `gemba compare`). */
+typedef GembaChangedFrame ChangedFrame;
+typedef GembaComparison Comparison;
 
 typedef struct {
   char *path;
@@ -92,42 +80,10 @@ typedef struct {
 } CompareJob;
 
 static void
-changed_frame_free (ChangedFrame *c)
-{
-  gemba_frame_free (c->frame);
-  g_free (c->label);
-  g_free (c->verdict_a);
-  g_free (c->verdict_b);
-  g_free (c);
-}
-
-static void
-comparison_free (Comparison *c)
-{
-  g_clear_pointer (&c->a, gemba_model_record_free);
-  g_clear_pointer (&c->b, gemba_model_record_free);
-  g_clear_pointer (&c->ea, gemba_evaluation_free);
-  g_clear_pointer (&c->eb, gemba_evaluation_free);
-  g_free (c->change);
-  g_clear_pointer (&c->changed, g_ptr_array_unref);
-  g_free (c);
-}
-
-static void
 compare_job_free (CompareJob *job)
 {
   g_free (job->path);
   g_free (job);
-}
-
-static char *
-class_name (GembaStore *store, gint64 class_id)
-{
-  g_autoptr(GembaClass) klass = NULL;
-
-  if (class_id == 0 || !(klass = gemba_store_get_class (store, class_id, NULL)))
-    return g_strdup ("?");
-  return g_strdup (klass->name);
 }
 
 static void
@@ -149,91 +105,12 @@ compare_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   CompareJob *job = task_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
-  g_autoptr(GHashTable) in_a = NULL;
-  g_autoptr(GHashTable) seen = NULL;
-  g_autoptr(GArray) false_readings = NULL;
   Comparison *c;
 
-  if (!store)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  c = g_new0 (Comparison, 1);
-  c->changed = g_ptr_array_new_with_free_func ((GDestroyNotify) changed_frame_free);
-  if (!(c->a = gemba_store_get_model (store, job->a, &error)) ||
-      !(c->b = gemba_store_get_model (store, job->b, &error)) ||
-      !(c->ea = gemba_workflow_evaluate (store, job->a, cancellable, &error)) ||
-      (job->b != job->a && !(c->eb = gemba_workflow_evaluate (store, job->b, cancellable,
-                                                              &error))))
-    {
-      comparison_free (c);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (job->a == job->b)
-    {
-      g_task_return_pointer (task, c, (GDestroyNotify) comparison_free);
-      return;
-    }
-  if (c->a->production)
-    c->change = gemba_workflow_describe_change (store, job->b, NULL);
-
-  /* Test frames: the evaluations give both verdicts on the same frames. */
-  in_a = g_hash_table_new (g_int64_hash, g_int64_equal);
-  seen = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (guint i = 0; i < c->ea->n_frames; i++)
-    g_hash_table_insert (in_a, &c->ea->frame_ids[i], GUINT_TO_POINTER (i + 1));
-  for (guint j = 0; j < c->eb->n_frames; j++)
-    {
-      guint i = GPOINTER_TO_UINT (g_hash_table_lookup (in_a, &c->eb->frame_ids[j]));
-      const char *va, *vb;
-      ChangedFrame *cf;
-
-      if (i-- == 0)
-        continue;
-      c->n_compared++;
-      g_hash_table_add (seen, &c->eb->frame_ids[j]);
-      va = c->ea->class_names[c->ea->verdicts[i]];
-      vb = c->eb->class_names[c->eb->verdicts[j]];
-      if (g_str_equal (va, vb))
-        continue;
-      cf = g_new0 (ChangedFrame, 1);
-      if (!(cf->frame = gemba_store_get_frame (store, c->eb->frame_ids[j], NULL)))
-        {
-          g_free (cf);
-          continue;
-        }
-      cf->label = g_strdup (c->eb->class_names[c->eb->truth[j]]);
-      cf->verdict_a = g_strdup (va);
-      cf->verdict_b = g_strdup (vb);
-      cf->test = TRUE;
-      g_ptr_array_add (c->changed, cf);
-    }
-
-  /* Corrections outside the test split, from the stored predictions. */
-  false_readings = gemba_store_list_corrections (store, NULL);
-  for (guint k = 0; false_readings && k < false_readings->len; k++)
-    {
-      gint64 id = g_array_index (false_readings, gint64, k);
-      gint64 ca = 0, cb = 0;
-      ChangedFrame *cf;
-      GembaFrame *frame;
-
-      if (g_hash_table_contains (seen, &id) ||
-          !gemba_store_get_prediction (store, job->a, id, &ca, NULL, NULL, NULL, NULL) ||
-          !gemba_store_get_prediction (store, job->b, id, &cb, NULL, NULL, NULL, NULL))
-        continue;
-      if (ca == cb || !(frame = gemba_store_get_frame (store, id, NULL)))
-        continue;
-      cf = g_new0 (ChangedFrame, 1);
-      cf->frame = frame;
-      cf->label = class_name (store, frame->label_class_id);
-      cf->verdict_a = class_name (store, ca);
-      cf->verdict_b = class_name (store, cb);
-      g_ptr_array_add (c->changed, cf);
-    }
-  g_task_return_pointer (task, c, (GDestroyNotify) comparison_free);
+  if (!store || !(c = gemba_workflow_compare (store, job->a, job->b, cancellable, &error)))
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, c, (GDestroyNotify) gemba_comparison_free);
 }
 
 typedef struct {
@@ -296,9 +173,8 @@ promote_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *
   g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
 
   if (!store ||
-      gemba_workflow_predict (store, job->model_id, NULL, cancellable, predict_progress_cb, job,
-                              &error) < 0 ||
-      !gemba_store_promote_model (store, job->model_id, &error))
+      gemba_workflow_promote (store, job->model_id, cancellable, predict_progress_cb, job,
+                              &error) < 0)
     g_task_return_error (task, g_steal_pointer (&error));
   else
     g_task_return_boolean (task, TRUE);
@@ -501,7 +377,7 @@ add_changed_rows (GembaModelsPage *self)
       subtitle = g_strdup_printf (_("Labeled %s · %s · frame %.10s%s"), cf->label,
                                   cf->frame->source_name ? cf->frame->source_name : _("no source"),
                                   cf->frame->sha256,
-                                  cf->test ? _(" · test split") : _(" · corrected false reading"));
+                                  cf->test ? _(" · test split") : _(" · correction"));
       adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
       adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
@@ -649,7 +525,7 @@ compared_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   fill_changed (self, c);
   gemba_probe_log ("models-compared", "a=%" PRId64 " b=%" PRId64
                    " changed=%u", c->a->id, c->b->id, self->changed ? self->changed->len : 0);
-  comparison_free (c);
+  gemba_comparison_free (c);
 }
 
 static void

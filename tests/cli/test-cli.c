@@ -670,11 +670,50 @@ test_train_loop (Fixture *f, gconstpointer data)
     g_assert_cmpint (count_lines (out), >, 0);
   }
 
+  /* Labeling the queue's first frame against production's verdict is a correction, and the
+   * history says what it corrected; imported labels are none. */
+  {
+    g_auto(GStrv) rows = g_strsplit (out, "\n", -1);
+    g_autoptr(JsonNode) first = parse_json (rows[0]);
+    JsonObject *o = json_node_get_object (first);
+    const char *predicted = json_object_get_string_member (o, "prediction");
+    const char *other = g_str_equal (predicted, "ok") ? "dent" : "ok";
+    g_autofree char *id = g_strndup (json_object_get_string_member (o, "id"), 12);
+    g_autofree char *history = NULL, *corrections = NULL;
+    g_assert_cmpint (run_gemba (NULL, NULL, "ls", demo, "--corrections", NULL), ==, 0);
+    g_assert_cmpint (run_gemba (&corrections, NULL, "ls", demo, "--corrections", "--json", NULL),
+                     ==, 0);
+    g_assert_cmpint (count_lines (corrections), ==, 0);
+    g_clear_pointer (&corrections, g_free);
+    g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, id, other, NULL), ==, 0);
+    g_assert_cmpint (run_gemba (&history, NULL, "history", demo, id, "--json", NULL), ==, 0);
+    {
+      g_autoptr(JsonNode) h = parse_json (history);
+      g_assert_true (json_object_get_boolean_member (json_node_get_object (h), "correction"));
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (h),
+                                                      "model_verdict"), ==, predicted);
+    }
+    g_assert_cmpint (run_gemba (&corrections, NULL, "ls", demo, "--corrections", "--json", NULL),
+                     ==, 0);
+    g_assert_cmpint (count_lines (corrections), ==, 1);
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", demo, "--suspect", "--json", NULL), ==, 0);
+
   /* Fine-tune production: the lineage is recorded. */
   g_clear_pointer (&out, g_free);
   g_assert_cmpint (run_gemba (&out, NULL, "train", demo, "--from", "production", "--epochs", "2",
                               "--quiet", NULL), ==, 0);
-  g_assert_nonnull (strstr (out, "correction"));
+  g_assert_nonnull (strstr (out, "fixes"));
+  g_assert_nonnull (strstr (out, "of 1 correction"));
+  g_clear_pointer (&out, g_free);
+  /* The Models page's comparison, and the gate alone. */
+  g_assert_cmpint (run_gemba (&out, NULL, "compare", demo, "production", "latest", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "Recall Model 2"));
+  g_assert_nonnull (strstr (out, "label (rows) against verdict"));
+  g_clear_pointer (&out, g_free);
+  run_gemba (&out, NULL, "export", demo, "latest", "--check", NULL);
+  g_assert_nonnull (strstr (out, "all classes:"));
   g_clear_pointer (&out, g_free);
   g_assert_cmpint (run_gemba (&out, NULL, "models", demo, "--json", NULL), ==, 0);
   {

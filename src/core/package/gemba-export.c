@@ -734,6 +734,8 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                                   gate_node, error)))
     goto out;
   card = make_model_card (model, manifest, &cand, failures, gate_result, options);
+  if (options->gate_result)
+    *options->gate_result = NULL;
 
   weights = gemba_model_serialize_weights (model);
   graph_name = g_strdup_printf ("%s %s", name, version);
@@ -768,6 +770,8 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                             error))
       goto out;
   }
+  if (options->gate_result)
+    *options->gate_result = g_steal_pointer (&gate_result);
   ok = TRUE;
 
 out:

@@ -30,6 +30,8 @@ G_BEGIN_DECLS
  * @force: export even when the gate refuses
  * @reason: (nullable): why; required with @force
  * @n_threads: classifier threads (0: all cores)
+ * @gate_result: (out) (nullable): receives the gate's frames fixed and broken per class when
+ *   there was a production model to compare with (free with gemba_gate_result_free())
  */
 typedef struct {
   const char *name;
@@ -38,6 +40,7 @@ typedef struct {
   gboolean force;
   const char *reason;
   int n_threads;
+  GembaGateResult **gate_result;
 } GembaExportOptions;
 
 /* Gates, builds (weights, ONNX, manifest, model card), signs and writes model @model_id of

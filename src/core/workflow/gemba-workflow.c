@@ -551,6 +551,134 @@ failed:
   return NULL;
 }
 
+/* --- Promoting ------------------------------------------------------------------------ */
+
+gint64
+gemba_workflow_promote (GembaStore *store, gint64 model_id, GCancellable *cancellable,
+                        GembaWorkflowProgressFunc progress, gpointer user_data, GError **error)
+{
+  gint64 n = gemba_workflow_predict (store, model_id, NULL, cancellable, progress, user_data,
+                                     error);
+
+  if (n < 0 || g_cancellable_set_error_if_cancelled (cancellable, error) ||
+      !gemba_store_promote_model (store, model_id, error))
+    return -1;
+  return n;
+}
+
+/* --- Comparing ------------------------------------------------------------------------- */
+
+static void
+changed_frame_free (GembaChangedFrame *c)
+{
+  gemba_frame_free (c->frame);
+  g_free (c->label);
+  g_free (c->verdict_a);
+  g_free (c->verdict_b);
+  g_free (c);
+}
+
+void
+gemba_comparison_free (GembaComparison *c)
+{
+  if (!c)
+    return;
+  g_clear_pointer (&c->a, gemba_model_record_free);
+  g_clear_pointer (&c->b, gemba_model_record_free);
+  g_clear_pointer (&c->ea, gemba_evaluation_free);
+  g_clear_pointer (&c->eb, gemba_evaluation_free);
+  g_free (c->change);
+  g_clear_pointer (&c->changed, g_ptr_array_unref);
+  g_free (c);
+}
+
+static char *
+dup_class_name (GembaStore *store, gint64 class_id)
+{
+  g_autoptr(GembaClass) klass = NULL;
+
+  if (class_id == 0 || !(klass = gemba_store_get_class (store, class_id, NULL)))
+    return g_strdup ("?");
+  return g_strdup (klass->name);
+}
+
+GembaComparison *
+gemba_workflow_compare (GembaStore *store, gint64 a, gint64 b, GCancellable *cancellable,
+                        GError **error)
+{
+  g_autoptr(GembaComparison) c = g_new0 (GembaComparison, 1);
+  g_autoptr(GHashTable) in_a = NULL;
+  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(GArray) corrections = NULL;
+
+  c->changed = g_ptr_array_new_with_free_func ((GDestroyNotify) changed_frame_free);
+  if (!(c->a = gemba_store_get_model (store, a, error)) ||
+      !(c->b = gemba_store_get_model (store, b, error)) ||
+      !(c->ea = gemba_workflow_evaluate (store, a, cancellable, error)) ||
+      (b != a && !(c->eb = gemba_workflow_evaluate (store, b, cancellable, error))))
+    return NULL;
+  if (a == b)
+    return g_steal_pointer (&c);
+  if (c->a->production)
+    c->change = gemba_workflow_describe_change (store, b, NULL);
+
+  /* Test frames: the evaluations give both verdicts on the same frames. */
+  in_a = g_hash_table_new (g_int64_hash, g_int64_equal);
+  seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < c->ea->n_frames; i++)
+    g_hash_table_insert (in_a, &c->ea->frame_ids[i], GUINT_TO_POINTER (i + 1));
+  for (guint j = 0; j < c->eb->n_frames; j++)
+    {
+      guint i = GPOINTER_TO_UINT (g_hash_table_lookup (in_a, &c->eb->frame_ids[j]));
+      const char *va, *vb;
+      GembaChangedFrame *cf;
+
+      if (i-- == 0)
+        continue;
+      c->n_compared++;
+      g_hash_table_add (seen, &c->eb->frame_ids[j]);
+      va = c->ea->class_names[c->ea->verdicts[i]];
+      vb = c->eb->class_names[c->eb->verdicts[j]];
+      if (g_str_equal (va, vb))
+        continue;
+      cf = g_new0 (GembaChangedFrame, 1);
+      if (!(cf->frame = gemba_store_get_frame (store, c->eb->frame_ids[j], NULL)))
+        {
+          g_free (cf);
+          continue;
+        }
+      cf->label = g_strdup (c->eb->class_names[c->eb->truth[j]]);
+      cf->verdict_a = g_strdup (va);
+      cf->verdict_b = g_strdup (vb);
+      cf->test = TRUE;
+      g_ptr_array_add (c->changed, cf);
+    }
+
+  /* Corrections outside the test split, from the stored predictions. */
+  corrections = gemba_store_list_corrections (store, NULL);
+  for (guint k = 0; corrections && k < corrections->len; k++)
+    {
+      gint64 id = g_array_index (corrections, gint64, k);
+      gint64 ca = 0, cb = 0;
+      GembaChangedFrame *cf;
+      GembaFrame *frame;
+
+      if (g_hash_table_contains (seen, &id) ||
+          !gemba_store_get_prediction (store, a, id, &ca, NULL, NULL, NULL, NULL) ||
+          !gemba_store_get_prediction (store, b, id, &cb, NULL, NULL, NULL, NULL))
+        continue;
+      if (ca == cb || !(frame = gemba_store_get_frame (store, id, NULL)))
+        continue;
+      cf = g_new0 (GembaChangedFrame, 1);
+      cf->frame = frame;
+      cf->label = dup_class_name (store, frame->label_class_id);
+      cf->verdict_a = dup_class_name (store, ca);
+      cf->verdict_b = dup_class_name (store, cb);
+      g_ptr_array_add (c->changed, cf);
+    }
+  return g_steal_pointer (&c);
+}
+
 /* --- Describing a change -------------------------------------------------------------- */
 
 char *

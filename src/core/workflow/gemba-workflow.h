@@ -102,6 +102,54 @@ GEMBA_API gint64 gemba_workflow_predict (GembaStore *store, gint64 model_id,
                                          GembaWorkflowProgressFunc progress, gpointer user_data,
                                          GError **error);
 
+/* Promote: classifies every frame with @model_id (storing the predictions, with progress) and
+ * makes it production (audited), so that the review queue, the false readings and the suspect
+ * labels follow it. What `gemba promote` and the Models page's Promote do. Returns how many
+ * frames were classified, -1 on error or cancellation (production unchanged). */
+GEMBA_API gint64 gemba_workflow_promote (GembaStore *store, gint64 model_id,
+                                         GCancellable *cancellable,
+                                         GembaWorkflowProgressFunc progress, gpointer user_data,
+                                         GError **error);
+
+/**
+ * GembaChangedFrame:
+ * A frame two models read differently.
+ * @label: the person's verdict
+ * @verdict_a, @verdict_b: the two models' verdicts
+ * @test: in the locked test split (else a correction, from the stored predictions)
+ */
+typedef struct {
+  GembaFrame *frame;
+  char *label;
+  char *verdict_a;
+  char *verdict_b;
+  gboolean test;
+} GembaChangedFrame;
+
+/**
+ * GembaComparison:
+ * Two model versions side by side: what the Models page and `gemba compare` show.
+ * @ea, @eb: their evaluations on the locked test split (@eb NULL when @a is @b)
+ * @change: gemba_workflow_describe_change() of @b when @a is production, else NULL
+ * @changed: GembaChangedFrame, test frames first
+ * @n_compared: test frames both evaluated
+ */
+typedef struct {
+  GembaModelRecord *a, *b;
+  GembaEvaluation *ea, *eb;
+  char *change;
+  GPtrArray *changed;
+  guint n_compared;
+} GembaComparison;
+
+GEMBA_API void gemba_comparison_free (GembaComparison *comparison);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaComparison, gemba_comparison_free)
+
+/* Compare: evaluates models @a and @b on the locked test split (storing their metrics) and
+ * lists the frames they read differently, test frames and corrections. */
+GEMBA_API GembaComparison *gemba_workflow_compare (GembaStore *store, gint64 a, gint64 b,
+                                                   GCancellable *cancellable, GError **error);
+
 /* One sentence on what @model_id changes against production, e.g. "Model 5 fixes 31 of 50
  * corrections and keeps test accuracy at 97.8 % (production: 96.1 %)." Needs the model's
  * metrics (gemba_workflow_evaluate) and predictions for the corrections. */
