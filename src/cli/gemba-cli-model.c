@@ -82,7 +82,7 @@ gemba_cli_train (int argc, char **argv)
       N_("Architecture of a new model: small-cnn (default) or mobilenetv2"), N_("ARCH") },
     { "width", 0, 0, G_OPTION_ARG_DOUBLE, &width, N_("MobileNetV2 width, 0.35–1.0"), N_("W") },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &epochs, N_("At most N epochs"), N_("N") },
-    { "size", 0, 0, G_OPTION_ARG_INT, &size, N_("Input size in pixels (default 128)"), N_("PX") },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, N_("Input size in pixels (default: the largest multiple of 32 not above the frames’ median short side, 32–128)"), N_("PX") },
     { "batch", 0, 0, G_OPTION_ARG_INT, &batch, N_("Images per training step (default 32)"),
       N_("N") },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
@@ -149,6 +149,7 @@ gemba_cli_train (int argc, char **argv)
       if (size < 16 || size > 512)
         return gemba_cli_usage (argv[0], _("the input size must be between 16 and 512"));
       gemba_preprocess_init (&options.settings.input, size);
+      options.auto_input_size = FALSE;
     }
   if (lr > 0)
     options.settings.lr = lr;

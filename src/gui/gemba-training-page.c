@@ -223,7 +223,9 @@ apply_defaults (GembaTrainingPage *self)
         }
     }
   gtk_spin_button_set_value (self->epochs_spin, options.settings.epochs);
-  gtk_spin_button_set_value (self->size_spin, options.settings.input.width);
+  /* 0 shows “Auto”: a new small CNN takes its input size from the frames. */
+  gtk_spin_button_set_value (self->size_spin,
+                             options.auto_input_size ? 0 : options.settings.input.width);
   adw_combo_row_set_selected (self->arch_row,
                               options.settings.net.arch == GEMBA_ARCH_MOBILENET_V2 ? 1 : 0);
   gtk_switch_set_active (self->augment_switch, options.settings.augment.enabled);
@@ -233,9 +235,42 @@ apply_defaults (GembaTrainingPage *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->arch_row), parent == 0);
   adw_action_row_set_subtitle (self->size_row,
                                parent ? _("Pixels; a fine-tune keeps its parent’s input size")
-                                      : _("Pixels, square; frames are resized to it"));
+                                      : _("Pixels, square; frames are resized to it. Auto: the largest "
+                                          "multiple of 32 not above the frames’ median short "
+                                          "side (32–128)"));
   gtk_button_set_label (GTK_BUTTON (self->start_button),
                         parent ? _("_Start Fine-Tune") : _("_Start Training"));
+}
+
+/* The input size spin shows 0 as “Auto”, and reads “Auto” back as 0. */
+static gboolean
+size_output_cb (GtkSpinButton *spin, gpointer user_data)
+{
+  int value = gtk_spin_button_get_value_as_int (spin);
+  g_autofree char *text = value > 0 ? g_strdup_printf ("%d", value) : g_strdup (_("Auto"));
+
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (spin)), text) != 0)
+    gtk_editable_set_text (GTK_EDITABLE (spin), text);
+  return TRUE;
+}
+
+static int
+size_input_cb (GtkSpinButton *spin, double *value, gpointer user_data)
+{
+  const char *text = gtk_editable_get_text (GTK_EDITABLE (spin));
+  char *end = NULL;
+  gint64 n;
+
+  if (g_utf8_collate (text, _("Auto")) == 0 || g_ascii_strcasecmp (text, "auto") == 0)
+    {
+      *value = 0;
+      return TRUE;
+    }
+  n = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    return GTK_INPUT_ERROR;
+  *value = n;
+  return TRUE;
 }
 
 static void
@@ -511,8 +546,11 @@ start_clicked_cb (GembaTrainingPage *self)
   if (!parent && arch != job->options.settings.net.arch)
     gemba_train_settings_init (&job->options.settings, arch);
   job->options.settings.epochs = epochs;
-  if (!parent && size != job->options.settings.input.width)
-    gemba_preprocess_init (&job->options.settings.input, size);
+  if (!parent && size > 0)
+    {
+      gemba_preprocess_init (&job->options.settings.input, size);
+      job->options.auto_input_size = FALSE;
+    }
   job->options.settings.augment.enabled = augment;
   if (!stop_early)
     job->options.settings.patience = 0;
@@ -654,6 +692,8 @@ gemba_training_page_init (GembaTrainingPage *self)
   gemba_locator_watch (GTK_WIDGET (self->advanced_row), "training.advanced");
   gemba_locator_watch (GTK_WIDGET (self->epochs_spin), "training.epochs");
   gemba_locator_watch (GTK_WIDGET (self->size_spin), "training.size");
+  g_signal_connect (self->size_spin, "output", G_CALLBACK (size_output_cb), NULL);
+  g_signal_connect (self->size_spin, "input", G_CALLBACK (size_input_cb), NULL);
   gemba_locator_watch (GTK_WIDGET (self->stop_early_switch), "training.stop-early");
   gemba_locator_watch (self->compare_button, "training.compare");
 }

@@ -52,7 +52,7 @@ mean_abs_diff (const GembaImage *a, const GembaImage *b)
 static void
 test_render (void)
 {
-  for (guint source = 0; source < GEMBA_DEMO_N_SOURCES; source++)
+  for (guint source = 0; source < GEMBA_DEMO_N_RENDER_SOURCES; source++)
     for (guint klass = 0; klass < GEMBA_DEMO_N_CLASSES; klass++)
       {
         g_autoptr(GembaImage) a = gemba_demo_render (source, klass, 42);
@@ -69,6 +69,59 @@ test_render (void)
 
   g_assert_cmpstr (gemba_demo_class_name (GEMBA_DEMO_MISSING_HOLE), ==, "missing-hole");
   g_assert_cmpstr (gemba_demo_source_name (1), ==, "Line 2 side camera");
+  g_assert_cmpstr (gemba_demo_source_name (GEMBA_DEMO_SOURCE_NEW_LIGHTING), ==,
+                   "Line 3 top camera");
+}
+
+/* Mean of channel @c over the frame, and over its corners (an 40 × 40 square each). */
+static void
+channel_means (const GembaImage *image, guint c, double *all, double *corners)
+{
+  double sum = 0, corner_sum = 0;
+  guint n_corner = 0;
+
+  for (guint y = 0; y < image->height; y++)
+    for (guint x = 0; x < image->width; x++)
+      {
+        double v = image->pixels[((gsize) y * image->width + x) * 3 + c];
+        sum += v;
+        if ((x < 40 || x >= image->width - 40) && (y < 40 || y >= image->height - 40))
+          {
+            corner_sum += v;
+            n_corner++;
+          }
+      }
+  *all = sum / ((double) image->width * image->height);
+  *corners = corner_sum / n_corner;
+}
+
+/* The new lighting is a shift a model notices: darker, warmer and more vignetted than line 1,
+ * on average over many frames. */
+static void
+test_new_lighting (void)
+{
+  double mean[2][3] = { { 0 } }, corner[2][3] = { { 0 } };
+  const guint sources[2] = { 0, GEMBA_DEMO_SOURCE_NEW_LIGHTING };
+
+  for (guint s = 0; s < 2; s++)
+    for (guint64 seed = 1; seed <= 16; seed++)
+      {
+        g_autoptr(GembaImage) image = gemba_demo_render (sources[s], seed % GEMBA_DEMO_N_CLASSES,
+                                                         seed);
+        for (guint c = 0; c < 3; c++)
+          {
+            double a, k;
+            channel_means (image, c, &a, &k);
+            mean[s][c] += a / 16;
+            corner[s][c] += k / 16;
+          }
+      }
+  /* Darker: less green (the channel the tint changes least). */
+  g_assert_cmpfloat (mean[1][1], <, 0.85 * mean[0][1]);
+  /* Warmer: red over blue. */
+  g_assert_cmpfloat (mean[1][0] / mean[1][2], >, 1.3 * mean[0][0] / mean[0][2]);
+  /* Vignetted: the corners fall further below the mean. */
+  g_assert_cmpfloat (corner[1][1] / mean[1][1], <, corner[0][1] / mean[0][1]);
 }
 
 /* One seed gives the same part, pose and light in every class: the defect must change a
@@ -77,7 +130,7 @@ static void
 test_defects_visible (void)
 {
   for (guint64 seed = 1; seed <= 24; seed++)
-    for (guint source = 0; source < GEMBA_DEMO_N_SOURCES; source++)
+    for (guint source = 0; source < GEMBA_DEMO_N_RENDER_SOURCES; source++)
       {
         g_autoptr(GembaImage) ok = gemba_demo_render (source, GEMBA_DEMO_OK, seed);
 
@@ -297,6 +350,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/core/demo/render", test_render);
   g_test_add_func ("/core/demo/defects-visible", test_defects_visible);
+  g_test_add_func ("/core/demo/new-lighting", test_new_lighting);
   g_test_add ("/core/demo/create", Fixture, NULL, fixture_setup, test_create, fixture_teardown);
   g_test_add ("/core/demo/cancel", Fixture, NULL, fixture_setup, test_cancel, fixture_teardown);
 

@@ -204,6 +204,102 @@ test_cancel_evaluation (Fixture *f, gconstpointer data)
   g_object_unref (run.cancellable);
 }
 
+/* Adds a labeled (or, with @klass 0, unlabeled) frame of @width × @height. */
+static void
+add_frame (GembaStore *store, guint width, guint height, gint64 klass, guint shade)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = gemba_image_new (width, height);
+  g_autoptr(GBytes) png = NULL;
+  g_autoptr(GembaFrame) frame = NULL;
+  GembaFrameInfo info = { 0 };
+
+  memset (image->pixels, shade, (gsize) width * height * 3);
+  png = gemba_image_encode_png (image, &error);
+  g_assert_no_error (error);
+  frame = gemba_store_add_frame (store, png, "png", width, height, &info, NULL, &error);
+  g_assert_no_error (error);
+  if (klass)
+    {
+      g_autoptr(GembaLabel) label = gemba_store_set_label (store, frame->id, klass,
+                                                           GEMBA_LABEL_IMPORT, &error);
+      g_assert_no_error (error);
+    }
+}
+
+/* The input size follows the labeled frames' median short side, rounded down to a multiple
+ * of 32, within 32–128; unlabeled frames do not count. */
+static void
+test_input_size (Fixture *f, gconstpointer data)
+{
+  const char *const classes[] = { "ok", "bad", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (f->dir, "sizes", NULL);
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaClass) ok = NULL;
+  guint shade = 0;
+
+  /* The demo's 320 × 240 frames: 224 is above the maximum. */
+  g_assert_cmpint (gemba_workflow_input_size_for_frames (f->store, &error), ==,
+                   GEMBA_WORKFLOW_MAX_AUTO_SIZE);
+  g_assert_no_error (error);
+
+  store = gemba_store_create (path, classes, &error);
+  g_assert_no_error (error);
+  /* Nothing labeled yet: the maximum. */
+  g_assert_cmpint (gemba_workflow_input_size_for_frames (store, &error), ==, 128);
+  ok = gemba_store_find_class (store, "ok", &error);
+  g_assert_no_error (error);
+  add_frame (store, 64, 64, ok->id, shade++);
+  add_frame (store, 80, 70, ok->id, shade++);
+  add_frame (store, 96, 100, ok->id, shade++);
+  for (guint i = 0; i < 5; i++)
+    add_frame (store, 640, 480, 0, shade++);  /* unlabeled: ignored */
+  g_assert_cmpint (gemba_workflow_input_size_for_frames (store, &error), ==, 64);
+  add_frame (store, 120, 100, ok->id, shade++);
+  add_frame (store, 200, 100, ok->id, shade++);
+  /* Median short side 96: 96. */
+  g_assert_cmpint (gemba_workflow_input_size_for_frames (store, &error), ==, 96);
+  for (guint i = 0; i < 6; i++)
+    add_frame (store, 20, 24, ok->id, shade++);
+  /* Median 20: raised to the minimum. */
+  g_assert_cmpint (gemba_workflow_input_size_for_frames (store, &error), ==,
+                   GEMBA_WORKFLOW_MIN_AUTO_SIZE);
+  g_assert_no_error (error);
+}
+
+/* A new model's defaults take the size from the frames and record it in the model; an
+ * explicit size wins. */
+static void
+test_input_size_recorded (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaModelRecord) record = NULL;
+  g_autoptr(GembaModelRecord) second = NULL;
+  GembaWorkflowTrainOptions options;
+
+  gemba_workflow_train_options_init (&options, 0);
+  g_assert_true (options.auto_input_size);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = 1;
+  record = gemba_workflow_train (f->store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (record->settings, "\"width\":128,\"height\":128"));
+
+  gemba_workflow_train_options_init (&options, 0);
+  options.adapt_to_data = FALSE;
+  options.auto_input_size = FALSE;
+  options.settings.epochs = 1;
+  gemba_preprocess_init (&options.settings.input, 32);
+  second = gemba_workflow_train (f->store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (second->settings, "\"width\":32,\"height\":32"));
+
+  /* A fine-tune keeps its parent's size. */
+  gemba_workflow_train_options_init (&options, second->id);
+  g_assert_false (options.auto_input_size);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -215,6 +311,8 @@ main (int argc, char **argv)
   ADD ("/workflow/train/cancel-in-training", test_cancel_in_training);
   ADD ("/workflow/train/cancel-after-saved", test_cancel_after_saved);
   ADD ("/workflow/train/cancel-evaluation", test_cancel_evaluation);
+  ADD ("/workflow/input-size/from-frames", test_input_size);
+  ADD ("/workflow/input-size/recorded", test_input_size_recorded);
 #undef ADD
 
   return g_test_run ();

@@ -373,15 +373,16 @@ random_surface_point (Rng *rng, const Part *part, float margin)
 static void
 build_part (Rng *rng, Rng *defect_rng, Part *part, guint source, GembaDemoClass klass)
 {
-  /* Line 1 mostly makes washers and line 2 mostly brackets, but both make both. */
-  double washer_share = source == 0 ? 0.65 : 0.35;
+  /* Line 1 mostly makes washers and line 2 mostly brackets, but both make both; line 3
+   * (the new lighting) makes as many of each. */
+  double washer_share = source == 0 ? 0.65 : source == 1 ? 0.35 : 0.5;
   float angle;
 
   memset (part, 0, sizeof *part);
   part->kind = rng_chance (rng, washer_share) ? PART_WASHER : PART_BRACKET;
   part->grain_seed = (guint32) rng_next (rng);
 
-  if (source == 0)
+  if (source != 1)
     {
       part->fore = rng_range (rng, 0.96, 1.0);
       part->thickness = rng_range (rng, 0.0, 1.5);
@@ -547,6 +548,26 @@ build_scene (Scene *sc, guint source, GembaDemoClass klass, guint64 seed)
       sc->noise_sigma = rng_range (&rng, 0.010, 0.016);
       sc->chroma_sigma = 0.004f;
     }
+  else if (source == GEMBA_DEMO_SOURCE_NEW_LIGHTING)
+    {
+      /* Line 3, a camera from above like line 1's, in a dim corner: one warm sodium-vapour
+       * lamp, strong vignetting, more sensor noise; a light grey fabric belt. */
+      light_angle = rng_range (&rng, -2.2, -0.9);
+      sc->exposure = rng_range (&rng, 0.50, 0.66);
+      sc->tint[0] = rng_range (&rng, 1.16, 1.26);
+      sc->tint[1] = rng_range (&rng, 0.94, 1.00);
+      sc->tint[2] = rng_range (&rng, 0.62, 0.72);
+      sc->hot_c = vec2 (W / 2.0f + rng_range (&rng, -30, 30), H / 2.0f + rng_range (&rng, -20, 20));
+      sc->hot_r = rng_range (&rng, 50, 80);
+      sc->hot_k = rng_range (&rng, 0.25, 0.45);
+      sc->vignette = rng_range (&rng, 0.55, 0.70);
+      sc->falloff = 0;
+      sc->shadow_soft = rng_range (&rng, 4, 6);
+      sc->shadow_k = rng_range (&rng, 0.40, 0.55);
+      sc->belt_base[0] = 0.30f, sc->belt_base[1] = 0.30f, sc->belt_base[2] = 0.31f;
+      sc->noise_sigma = rng_range (&rng, 0.020, 0.030);
+      sc->chroma_sigma = 0.008f;
+    }
   else
     {
       /* Line 2: a halogen lamp low on the left, warm and uneven; green PVC belt. */
@@ -569,7 +590,7 @@ build_scene (Scene *sc, guint source, GembaDemoClass klass, guint64 seed)
   sc->light = vec2 (cosf (light_angle), sinf (light_angle));
   /* The shadow falls away from the light. */
   {
-    float dist = source == 0 ? rng_range (&rng, 2, 4) : rng_range (&rng, 9, 14);
+    float dist = source != 1 ? rng_range (&rng, 2, 4) : rng_range (&rng, 9, 14);
 
     sc->shadow_offset = vec2 (-sc->light.x * dist, -sc->light.y * dist * 0.6f + 1);
   }
@@ -593,7 +614,16 @@ belt_color (const Scene *sc, float x, float y, float specks, float out[3])
 {
   float v;
 
-  if (sc->source == 0)
+  if (sc->source == GEMBA_DEMO_SOURCE_NEW_LIGHTING)
+    {
+      /* Grey woven fabric edge to edge: a fine twill and slow stains, no rails. */
+      float twill = sinf ((x + sc->belt_phase + y) * 0.9f);
+      float grain = value_noise ((x + sc->belt_phase) * 0.6f, y * 0.6f, sc->belt_seed) - 0.5f;
+      float stain = value_noise ((x + sc->belt_phase) * 0.03f, y * 0.03f, 77) - 0.5f;
+
+      v = 1 + 0.08f * twill + 0.25f * grain + 0.40f * stain;
+    }
+  else if (sc->source == 0)
     {
       /* Aluminium side rails above and below the belt, with a dark gap and a groove. */
       if (y < 20 || y > H - 20)
@@ -933,14 +963,16 @@ gemba_demo_class_name (GembaDemoClass klass)
 const char *
 gemba_demo_source_name (guint source)
 {
-  g_return_val_if_fail (source < GEMBA_DEMO_N_SOURCES, NULL);
+  g_return_val_if_fail (source < GEMBA_DEMO_N_RENDER_SOURCES, NULL);
 
+  if (source == GEMBA_DEMO_SOURCE_NEW_LIGHTING)
+    return "Line 3 top camera";
   return source == 0 ? "Line 1 top camera" : "Line 2 side camera";
 }
 
 /**
  * gemba_demo_render:
- * @source: 0 or 1
+ * @source: 0, 1 or GEMBA_DEMO_SOURCE_NEW_LIGHTING
  * @klass: what the part shows
  * @seed: any number
  *
@@ -953,7 +985,7 @@ gemba_demo_render (guint source, GembaDemoClass klass, guint64 seed)
   Scene sc;
   Rng noise_rng;
 
-  g_return_val_if_fail (source < GEMBA_DEMO_N_SOURCES, NULL);
+  g_return_val_if_fail (source < GEMBA_DEMO_N_RENDER_SOURCES, NULL);
   g_return_val_if_fail (klass < GEMBA_DEMO_N_CLASSES, NULL);
 
   build_scene (&sc, source, klass, seed);

@@ -18,8 +18,13 @@ G_BEGIN_DECLS
 #define GEMBA_DEMO_N_FRAMES 320
 #define GEMBA_DEMO_WIDTH 320
 #define GEMBA_DEMO_HEIGHT 240
-/* The two camera stations. */
+/* The two camera stations of the demo project. */
 #define GEMBA_DEMO_N_SOURCES 2
+/* A third station that gemba_demo_render() can draw but the demo project leaves out: a new line
+ * under a new lighting (darker, warmer, vignetted, another belt), for lighting-shift tests such
+ * as bench/loop. */
+#define GEMBA_DEMO_SOURCE_NEW_LIGHTING 2
+#define GEMBA_DEMO_N_RENDER_SOURCES 3
 
 /* The demo's classes, in the project's order. */
 typedef enum {
@@ -35,7 +40,7 @@ typedef void (*GembaDemoProgress) (guint done, guint total, gpointer user_data);
 
 /* "ok", "scratch", "dent", "missing-hole". */
 GEMBA_API const char *gemba_demo_class_name (GembaDemoClass klass);
-/* "Line 1 top camera", "Line 2 side camera". */
+/* "Line 1 top camera", "Line 2 side camera", "Line 3 top camera" (the new lighting). */
 GEMBA_API const char *gemba_demo_source_name (guint source);
 
 /* Renders one GEMBA_DEMO_WIDTH × GEMBA_DEMO_HEIGHT frame of camera @source showing a part of

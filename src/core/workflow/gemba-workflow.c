@@ -25,7 +25,9 @@ gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 pa
   options->parent_id = parent_id;
   options->false_reading_weight = GEMBA_WORKFLOW_FALSE_READING_WEIGHT;
   options->adapt_to_data = TRUE;
-  options->settings.patience = 20;
+  options->auto_input_size = parent_id == 0;
+  options->settings.epochs = 20;
+  options->settings.patience = 8;
   if (parent_id)
     {
       /* A fine-tune starts from good weights: fewer epochs, a gentler rate, no warm-up. */
@@ -33,6 +35,41 @@ gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 pa
       options->settings.lr *= 0.25f;
       options->settings.warmup_epochs = 0;
     }
+}
+
+static int
+compare_uint (gconstpointer a, gconstpointer b)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+int
+gemba_workflow_input_size_for_frames (GembaStore *store, GError **error)
+{
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_LABELED };
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autofree guint *sides = NULL;
+  guint n = 0, median;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (store), -1);
+
+  if (!(frames = gemba_store_list_frames (store, &query, 0, -1, error)))
+    return -1;
+  sides = g_new0 (guint, MAX (frames->len, 1));
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      if (frame->width > 0 && frame->height > 0)
+        sides[n++] = MIN (frame->width, frame->height);
+    }
+  if (n == 0)
+    return GEMBA_WORKFLOW_MAX_AUTO_SIZE;
+  qsort (sides, n, sizeof *sides, compare_uint);
+  median = n % 2 ? sides[n / 2] : (sides[n / 2 - 1] + sides[n / 2]) / 2;
+  return CLAMP ((int) (median / 32 * 32), GEMBA_WORKFLOW_MIN_AUTO_SIZE,
+                GEMBA_WORKFLOW_MAX_AUTO_SIZE);
 }
 
 void
@@ -439,6 +476,15 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
     }
 
   settings = options->settings;
+  if (!options->parent_id && options->auto_input_size &&
+      settings.net.arch == GEMBA_ARCH_SMALL_CNN)
+    {
+      int size = gemba_workflow_input_size_for_frames (store, error);
+      if (size < 0)
+        return NULL;
+      if (size != settings.input.width || size != settings.input.height)
+        gemba_preprocess_init (&settings.input, size);
+    }
   if (options->adapt_to_data)
     {
       guint steps;
