@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <glib/gi18n.h>
 #include <string.h>
 #include <glib/gstdio.h>
@@ -116,6 +117,8 @@ probe_job (gpointer data, gpointer user_data)
 
 /* Collects the files of @dir, recursively, sorted by name. In an ImageFolder layout
  * (@label_depth 1) each file is labeled with the name of the first-level folder under @root. */
+static GHashTable *visited_dirs;   /* "device:inode" of each folder walked, for this command */
+
 static void
 walk (const char *dir, const char *label, const char *source, GPtrArray *jobs, guint *n_other,
       GPtrArray *errors)
@@ -124,7 +127,23 @@ walk (const char *dir, const char *label, const char *source, GPtrArray *jobs, g
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   const char *name;
+  GStatBuf st;
 
+  /* A folder reached twice (links to an ancestor, or two links to one folder) is walked once:
+   * without this, two links to ".." walk forever. */
+  if (g_stat (dir, &st) == 0)
+    {
+      char *key = g_strdup_printf ("%ju:%ju", (uintmax_t) st.st_dev, (uintmax_t) st.st_ino);
+
+      if (visited_dirs == NULL)
+        visited_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if (!g_hash_table_add (visited_dirs, key))
+        {
+          g_printerr (_("%s: skipped: it leads to a folder already imported (a link loop "
+                        "or a second link to one folder)\n"), dir);
+          return;
+        }
+    }
   if (!(handle = g_dir_open (dir, 0, &error)))
     {
       g_ptr_array_add (errors, g_strdup_printf ("%s", error->message));
@@ -502,5 +521,6 @@ gemba_cli_import (int argc, char **argv)
 
   if (next < jobs->len || interrupted)
     return 130;
+  g_clear_pointer (&visited_dirs, g_hash_table_unref);
   return counts.failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
 }

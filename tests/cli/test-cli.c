@@ -292,6 +292,32 @@ test_import_json_names (Fixture *f, gconstpointer data)
   g_assert_cmpmem (raw, raw_len, name, strlen (name));
 }
 
+/* Issue 14: two links to an ancestor made the walk endless; each folder is now walked once and
+ * the loop is named. */
+static void
+test_import_link_loop (Fixture *f, gconstpointer data)
+{
+  g_autofree char *d = g_build_filename (f->images, "loop", NULL);
+  g_autofree char *sub = g_build_filename (d, "sub", NULL);
+  g_autofree char *up1 = g_build_filename (sub, "up1", NULL);
+  g_autofree char *up2 = g_build_filename (sub, "up2", NULL);
+  g_autofree char *jpg = g_build_filename (sub, "x.jpg", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  gint64 start;
+
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+  g_assert_cmpint (symlink ("..", up1), ==, 0);
+  g_assert_cmpint (symlink ("..", up2), ==, 0);
+  write_jpeg (jpg, 3, 40, 30);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (run_gemba (&out, &err, "import", f->project, d, "--layout", "flat", "--json",
+                              NULL), ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_lines (out), ==, 1);
+  g_assert_nonnull (strstr (err, "up1: skipped: it leads to a folder already imported"));
+}
+
 static void
 test_bad_files (Fixture *f, gconstpointer data)
 {
@@ -834,6 +860,7 @@ main (int argc, char **argv)
   ADD ("/cli/workflow", test_workflow);
   ADD ("/cli/image-folder", test_image_folder);
   ADD ("/cli/bad-files", test_bad_files);
+  ADD ("/cli/import-link-loop", test_import_link_loop);
   ADD ("/cli/import-json-names", test_import_json_names);
   ADD ("/cli/unreadable-file", test_unreadable_file);
   ADD ("/cli/bad-arguments", test_bad_arguments);
