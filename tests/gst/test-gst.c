@@ -1,0 +1,518 @@
+/* test-gst.c: the gembaclassify element through GstHarness, with packages made and signed at
+ * test time by the gemba CLI (demo project, one epoch, keygen, export).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <string.h>
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <gst/check/gstharness.h>
+#include <gst/video/video.h>
+#include <json-glib/json-glib.h>
+
+static char *gemba_path;
+static char *work_dir;
+static char *package_a;   /* version 1, trusted key */
+static char *package_b;   /* version 2, same model, trusted key */
+static char *package_bad; /* signed by a key the line does not trust */
+static char *trust_dir;
+
+#define W 64
+#define H 48
+#define CAPS "video/x-raw,format=BGRx,width=64,height=48,framerate=30/1"
+
+static void
+run (const char *first, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  int status = 0;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, gemba_path);
+  g_ptr_array_add (argv, (char *) first);
+  va_start (args, first);
+  while ((arg = va_arg (args, const char *)))
+    g_ptr_array_add (argv, (char *) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **) argv->pdata, NULL,
+                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
+                NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static void
+make_packages (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *project = NULL, *secret = NULL, *other = NULL, *other_secret = NULL;
+
+  work_dir = g_dir_make_tmp ("gemba-gst-XXXXXX", &error);
+  g_assert_no_error (error);
+  project = g_build_filename (work_dir, "line", NULL);
+  trust_dir = g_build_filename (work_dir, "keys", NULL);
+  secret = g_build_filename (trust_dir, "secret", NULL);
+  other = g_build_filename (work_dir, "other-keys", NULL);
+  other_secret = g_build_filename (other, "secret", NULL);
+  package_a = g_build_filename (work_dir, "washer-1.gemba", NULL);
+  package_b = g_build_filename (work_dir, "washer-2.gemba", NULL);
+  package_bad = g_build_filename (work_dir, "washer-evil.gemba", NULL);
+
+  run ("demo", project, "--quiet", NULL);
+  run ("train", project, "--size", "32", "--epochs", "1", "--quiet", NULL);
+  run ("keygen", "--out", trust_dir, NULL);
+  run ("keygen", "--out", other, NULL);
+  run ("export", project, "1", "-o", package_a, "--key", secret, "--version", "1", NULL);
+  run ("export", project, "1", "-o", package_b, "--key", secret, "--version", "2", NULL);
+  run ("export", project, "1", "-o", package_bad, "--key", other_secret, "--version", "3",
+       NULL);
+}
+
+static GstHarness *
+harness_new (const char *extra_props)
+{
+  g_autofree char *desc = g_strdup_printf ("gembaclassify package=\"%s\" trust=\"%s\" %s",
+                                           package_a, trust_dir, extra_props ? extra_props : "");
+  GstElement *element = gst_parse_launch (desc, NULL);
+  GstHarness *h;
+
+  g_assert_nonnull (element);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_harness_set_src_caps_str (h, CAPS);
+  return h;
+}
+
+static GstHarness *
+harness_with_bus (const char *extra_props, GstBus **bus)
+{
+  g_autofree char *desc = g_strdup_printf ("gembaclassify package=\"%s\" trust=\"%s\" %s",
+                                           package_a, trust_dir, extra_props ? extra_props : "");
+  GstElement *element = gst_parse_launch (desc, NULL);
+  GstHarness *h;
+
+  g_assert_nonnull (element);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (element, *bus);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_harness_set_src_caps_str (h, CAPS);
+  return h;
+}
+
+static GstBuffer *
+pattern_buffer (guint seed, guint8 scale)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, W * H * 4, NULL);
+  GstMapInfo map;
+
+  gst_buffer_map (buf, &map, GST_MAP_WRITE);
+  for (gsize i = 0; i < map.size; i++)
+    map.data[i] = (guint8) (((i * 37 + seed * 11) % 256) * scale / 255);
+  gst_buffer_unmap (buf, &map);
+  GST_BUFFER_PTS (buf) = seed * GST_SECOND / 30;
+  return buf;
+}
+
+static const GstStructure *
+verdict_of (GstBuffer *buf)
+{
+  GstCustomMeta *meta = gst_buffer_get_custom_meta (buf, "GembaVerdictMeta");
+  return meta ? gst_custom_meta_get_structure (meta) : NULL;
+}
+
+static void
+test_meta_and_pixels (void)
+{
+  GstHarness *h = harness_new ("roi=8,4,40,30");
+  GstBuffer *in = pattern_buffer (1, 255);
+  GstBuffer *out;
+  GstMapInfo a, b;
+  GstVideoRegionOfInterestMeta *roi;
+  GstStructure *cls;
+  const GstStructure *v;
+  const char *label;
+  double conf;
+  int label_id;
+
+  out = gst_harness_push_and_pull (h, gst_buffer_ref (in));
+  g_assert_nonnull (out);
+  gst_buffer_map (in, &a, GST_MAP_READ);
+  gst_buffer_map (out, &b, GST_MAP_READ);
+  g_assert_cmpuint (a.size, ==, b.size);
+  g_assert_cmpmem (a.data, a.size, b.data, b.size);
+  gst_buffer_unmap (in, &a);
+  gst_buffer_unmap (out, &b);
+
+  roi = gst_buffer_get_video_region_of_interest_meta (out);
+  g_assert_nonnull (roi);
+  g_assert_cmpuint (roi->x, ==, 8);
+  g_assert_cmpuint (roi->y, ==, 4);
+  g_assert_cmpuint (roi->w, ==, 40);
+  g_assert_cmpuint (roi->h, ==, 30);
+  cls = gst_video_region_of_interest_meta_get_param (roi, "classification");
+  g_assert_nonnull (cls);
+  label = gst_structure_get_string (cls, "label");
+  g_assert_nonnull (label);
+  g_assert_true (gst_structure_get_int (cls, "label_id", &label_id));
+  g_assert_cmpint (label_id, >=, 0);
+  g_assert_cmpint (label_id, <, 4);
+  g_assert_true (gst_structure_get_double (cls, "confidence", &conf));
+  g_assert_cmpfloat (conf, >, 0.0);
+  g_assert_cmpfloat (conf, <=, 1.0);
+
+  v = verdict_of (out);
+  g_assert_nonnull (v);
+  g_assert_true (g_strv_contains ((const char *[]) { "ok", "reject", "uncertain", NULL },
+                                  gst_structure_get_string (v, "verdict")));
+  g_assert_cmpstr (gst_structure_get_string (v, "label"), ==, label);
+  g_assert_cmpstr (gst_structure_get_string (v, "package-version"), ==, "1");
+  g_assert_cmpuint (strlen (gst_structure_get_string (v, "package-sha256")), ==, 64);
+  g_assert_cmpuint (gst_value_array_get_size (gst_structure_get_value (v, "scores")), ==, 4);
+
+  gst_buffer_unref (in);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+/* Returns the number of non-OK frames seen in the metas, and checks every gemba-verdict
+ * message is for a non-OK frame, and that messages plus the suppressed counts add up. */
+static void
+check_messages (const char *props, guint n, guint *n_not_ok)
+{
+  GstBus *bus = NULL;
+  GstHarness *h = harness_with_bus (props, &bus);
+  GstMessage *msg;
+  guint64 announced = 0;
+  guint not_ok = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      GstBuffer *out = gst_harness_push_and_pull (h, pattern_buffer (i, 255));
+      const GstStructure *v = verdict_of (out);
+      g_assert_nonnull (v);
+      if (!g_str_equal (gst_structure_get_string (v, "verdict"), "ok"))
+        not_ok++;
+      gst_buffer_unref (out);
+    }
+  gst_harness_teardown (h);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)))
+    {
+      const GstStructure *s = gst_message_get_structure (msg);
+      if (gst_structure_has_name (s, "gemba-verdict"))
+        {
+          guint64 suppressed = 0;
+          g_assert_cmpstr (gst_structure_get_string (s, "verdict"), !=, "ok");
+          g_assert_true (gst_structure_get_uint64 (s, "suppressed", &suppressed));
+          announced += 1 + suppressed;
+        }
+      gst_message_unref (msg);
+    }
+  /* Suppressed frames are announced with the next message; the last ones may wait. */
+  g_assert_cmpuint (announced, <=, not_ok);
+  if (not_ok > 0)
+    g_assert_cmpuint (announced, >=, 1);
+  else
+    g_assert_cmpuint (announced, ==, 0);
+  gst_object_unref (bus);
+  *n_not_ok = not_ok;
+}
+
+static void
+test_messages (void)
+{
+  guint not_ok;
+
+  /* Nothing is uncertain and nothing is rejected: every frame is a plain verdict. */
+  check_messages ("uncertain-below=0 reject-below=0", 12, &not_ok);
+  /* With reject-below=0 a winning defect is "uncertain" (the good class is still likely),
+   * so only frames whose winner is the good class are OK; force all to be uncertain: */
+  check_messages ("uncertain-below=1", 12, &not_ok);
+  g_assert_cmpuint (not_ok, ==, 12);
+}
+
+static void
+test_interval (void)
+{
+  GstHarness *h = harness_new ("inference-interval=3");
+  GstStructure *stats = NULL;
+  guint64 skipped = 0, inferred = 0;
+
+  for (guint i = 0; i < 9; i++)
+    {
+      GstBuffer *out = gst_harness_push_and_pull (h, pattern_buffer (i, 255));
+      if (i % 3 == 0)
+        {
+          g_assert_nonnull (verdict_of (out));
+          g_assert_nonnull (gst_buffer_get_video_region_of_interest_meta (out));
+        }
+      else
+        {
+          g_assert_null (verdict_of (out));
+          g_assert_null (gst_buffer_get_video_region_of_interest_meta (out));
+        }
+      gst_buffer_unref (out);
+    }
+  g_object_get (h->element, "stats", &stats, NULL);
+  g_assert_true (gst_structure_get_uint64 (stats, "skipped", &skipped));
+  g_assert_true (gst_structure_get_uint64 (stats, "inferred", &inferred));
+  g_assert_cmpuint (skipped, ==, 6);
+  g_assert_cmpuint (inferred, ==, 3);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+}
+
+/* Pushes frames until one carries @version (at most 60 s); every frame has a verdict. */
+static guint
+push_until_version (GstHarness *h, const char *version, const char *before)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  guint n = 0;
+
+  for (;;)
+    {
+      GstBuffer *out = gst_harness_push_and_pull (h, pattern_buffer (n, 255));
+      const GstStructure *v = verdict_of (out);
+      const char *got;
+
+      g_assert_nonnull (v);   /* no gap: every frame is classified */
+      got = gst_structure_get_string (v, "package-version");
+      n++;
+      if (g_str_equal (got, version))
+        {
+          gst_buffer_unref (out);
+          return n;
+        }
+      g_assert_cmpstr (got, ==, before);
+      gst_buffer_unref (out);
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (2000);
+    }
+}
+
+static gboolean
+wait_for_package_event (GstBus *bus, const char *event)
+{
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      GstMessage *msg = gst_bus_timed_pop_filtered (bus, 100 * GST_MSECOND,
+                                                    GST_MESSAGE_ELEMENT);
+      gboolean found = FALSE;
+      if (msg == NULL)
+        continue;
+      if (gst_structure_has_name (gst_message_get_structure (msg), "gemba-package"))
+        found = g_str_equal (gst_structure_get_string (gst_message_get_structure (msg),
+                                                       "event"), event);
+      gst_message_unref (msg);
+      if (found)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_swap (void)
+{
+  GstBus *bus = NULL;
+  GstHarness *h = harness_with_bus (NULL, &bus);
+  g_autofree char *version = NULL;
+  GstBuffer *out;
+
+  out = gst_harness_push_and_pull (h, pattern_buffer (0, 255));
+  gst_buffer_unref (out);
+  g_object_get (h->element, "package-version", &version, NULL);
+  g_assert_cmpstr (version, ==, "line 1");
+
+  /* Untrusted: refused, the running package is kept. */
+  g_object_set (h->element, "package", package_bad, NULL);
+  g_assert_true (wait_for_package_event (bus, "refused"));
+  for (guint i = 0; i < 3; i++)
+    {
+      out = gst_harness_push_and_pull (h, pattern_buffer (i, 255));
+      g_assert_cmpstr (gst_structure_get_string (verdict_of (out), "package-version"), ==, "1");
+      gst_buffer_unref (out);
+    }
+
+  /* Trusted: swapped in at a frame boundary, no frame without a verdict. */
+  g_object_set (h->element, "package", package_b, NULL);
+  push_until_version (h, "2", "1");
+  g_clear_pointer (&version, g_free);
+  g_object_get (h->element, "package-version", &version, NULL);
+  g_assert_cmpstr (version, ==, "line 2");
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+}
+
+static void
+test_no_trust (void)
+{
+  g_autofree char *desc = g_strdup_printf ("gembaclassify package=\"%s\"", package_a);
+  GstElement *element = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+
+  gst_element_set_bus (element, bus);
+  g_assert_cmpint (gst_element_set_state (element, GST_STATE_PAUSED), ==,
+                   GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  gst_message_unref (msg);
+  gst_element_set_state (element, GST_STATE_NULL);
+  gst_object_unref (element);
+  gst_object_unref (bus);
+
+  /* A package signed by an untrusted key never starts either. */
+  desc = (g_free (desc), g_strdup_printf ("gembaclassify package=\"%s\" trust=\"%s\"",
+                                          package_bad, trust_dir));
+  element = gst_parse_launch (desc, NULL);
+  g_assert_cmpint (gst_element_set_state (element, GST_STATE_PAUSED), ==,
+                   GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state (element, GST_STATE_NULL);
+  gst_object_unref (element);
+}
+
+static void
+collect_records (const char *dir, GPtrArray *json)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)))
+    {
+      char *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          collect_records (path, json);
+          g_free (path);
+        }
+      else if (g_str_has_suffix (name, ".json"))
+        g_ptr_array_add (json, path);
+      else
+        g_free (path);
+    }
+}
+
+static void
+test_spool (void)
+{
+  g_autofree char *spool = g_build_filename (work_dir, "spool", NULL);
+  g_autofree char *props = g_strdup_printf ("uncertain-below=1 spool-dir=\"%s\" line=\"Line 3\"",
+                                            spool);
+  GstHarness *h = harness_new (props);
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (g_free);
+  GstStructure *stats = NULL;
+  guint64 spooled = 0, dropped = 0;
+
+  for (guint i = 0; i < 6; i++)
+    {
+      gst_buffer_unref (gst_harness_push_and_pull (h, pattern_buffer (i, 255)));
+      g_usleep (20000);
+    }
+  gst_harness_play (h);
+  gst_element_set_state (h->element, GST_STATE_NULL);   /* drains the spool writer */
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "spooled", &spooled);
+  gst_structure_get_uint64 (stats, "spool-dropped", &dropped);
+  gst_structure_free (stats);
+  g_assert_cmpuint (spooled + dropped, ==, 6);
+  g_assert_cmpuint (spooled, >=, 1);
+
+  collect_records (spool, records);
+  g_assert_cmpuint (records->len, ==, spooled);
+  for (guint i = 0; i < records->len; i++)
+    {
+      const char *path = records->pdata[i];
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree char *png = NULL, *png_contents = NULL, *sha = NULL;
+      JsonObject *o;
+      gsize len;
+
+      g_assert_true (json_parser_load_from_file (parser, path, &error));
+      o = json_node_get_object (json_parser_get_root (parser));
+      g_assert_cmpstr (json_object_get_string_member (o, "line"), ==, "Line 3");
+      g_assert_cmpstr (json_object_get_string_member (o, "verdict"), ==, "uncertain");
+      g_assert_cmpstr (json_object_get_string_member (o, "reason"), ==, "uncertain");
+      g_assert_true (json_object_has_member (o, "time"));
+      g_assert_true (json_object_has_member (o, "pts"));
+      g_assert_true (json_object_has_member (o, "host"));
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "scores")), ==,
+                        4);
+      g_assert_cmpfloat (json_object_get_double_member (
+                           json_object_get_object_member (o, "thresholds"),
+                           "uncertain_below"), ==, 1.0);
+      g_assert_cmpstr (json_object_get_string_member (
+                         json_object_get_object_member (o, "package"), "version"), ==, "1");
+      g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "roi")), ==, 4);
+      png = g_strdup (path);
+      strcpy (png + strlen (png) - 5, ".png");
+      g_assert_true (g_file_get_contents (png, &png_contents, &len, &error));
+      sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) png_contents, len);
+      g_assert_cmpstr (sha, ==, json_object_get_string_member (
+                                  json_object_get_object_member (o, "image"), "sha256"));
+    }
+  gst_harness_teardown (h);
+}
+
+static void
+test_cycles (void)
+{
+  g_autofree char *desc = g_strdup_printf (
+    "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=96,height=64 ! "
+    "gembaclassify package=\"%s\" trust=\"%s\" ! fakesink", package_a, trust_dir);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+
+  g_assert_nonnull (pipeline);
+  for (guint i = 0; i < 4; i++)
+    {
+      GstBus *bus = gst_element_get_bus (pipeline);
+      GstMessage *msg;
+
+      g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                       GST_STATE_CHANGE_FAILURE);
+      msg = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND,
+                                        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+      g_assert_nonnull (msg);
+      g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+      gst_message_unref (msg);
+      g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_NULL), ==,
+                       GST_STATE_CHANGE_SUCCESS);
+      gst_object_unref (bus);
+    }
+  gst_object_unref (pipeline);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
+  int status;
+
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  gemba_path = g_build_filename (build_root ? build_root : ".", "src", "cli", "gemba", NULL);
+  make_packages ();
+
+  g_test_add_func ("/gst/classify/meta-and-pixels", test_meta_and_pixels);
+  g_test_add_func ("/gst/classify/messages", test_messages);
+  g_test_add_func ("/gst/classify/inference-interval", test_interval);
+  g_test_add_func ("/gst/classify/swap", test_swap);
+  g_test_add_func ("/gst/classify/no-trust", test_no_trust);
+  g_test_add_func ("/gst/classify/spool", test_spool);
+  g_test_add_func ("/gst/classify/cycles", test_cycles);
+  status = g_test_run ();
+
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", work_dir);
+    if (status == 0)
+      (void) !system (cmd);
+  }
+  return status;
+}
