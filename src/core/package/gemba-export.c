@@ -145,7 +145,10 @@ gate_corrections (GembaStore *store, GembaClassifier *candidate, GembaClassifier
   g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
   GembaClassifier *models[2] = { candidate, production };
-  g_autofree int *verdicts[2] = { NULL, NULL };
+  /* Two buffers: g_autofree on an array would free only the first. */
+  g_autofree int *candidate_verdicts = g_new0 (int, MAX (ids ? ids->len : 0, 1));
+  g_autofree int *production_verdicts = g_new0 (int, MAX (ids ? ids->len : 0, 1));
+  int *verdicts[2] = { candidate_verdicts, production_verdicts };
 
   if (!ids)
     return FALSE;
@@ -160,7 +163,6 @@ gate_corrections (GembaStore *store, GembaClassifier *candidate, GembaClassifier
   for (int m = 0; m < 2; m++)
     {
       g_autofree GError **errors = g_new0 (GError *, MAX (ids->len, 1));
-      verdicts[m] = g_new0 (int, MAX (ids->len, 1));
       gemba_classifier_classify_files (models[m], (const char * const *) paths->pdata,
                                        paths->len, verdicts[m], NULL, errors);
       for (guint i = 0; i < ids->len; i++)
