@@ -399,33 +399,43 @@ post_spool_message (GstGembaClassify *self, const char *event, const char *detai
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
-/* The whole frame as packed RGB. */
-static GembaImage *
-frame_to_rgb (GstBuffer *buffer, const GstVideoInfo *info)
+/* Copies the rectangle @roi (x, y, w, h) of a mapped packed-RGB-family frame into @dst as RGB. */
+static void
+copy_rgb (GstVideoFrame *frame, const int *roi, guint8 *dst)
 {
-  GstVideoFrame frame;
-  GembaImage *image;
-  int ro, go, bo, ps;
+  int ro = GST_VIDEO_FRAME_COMP_POFFSET (frame, 0);
+  int go = GST_VIDEO_FRAME_COMP_POFFSET (frame, 1);
+  int bo = GST_VIDEO_FRAME_COMP_POFFSET (frame, 2);
+  int ps = GST_VIDEO_FRAME_COMP_PSTRIDE (frame, 0);
 
-  if (!gst_video_frame_map (&frame, (GstVideoInfo *) info, buffer, GST_MAP_READ))
-    return NULL;
-  ro = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 0);
-  go = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 1);
-  bo = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 2);
-  ps = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, 0);
-  image = gemba_image_new (GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame));
-  for (guint y = 0; y < image->height; y++)
+  for (int y = 0; y < roi[3]; y++)
     {
-      const guint8 *src = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
-                          y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-      guint8 *dst = image->pixels + (gsize) y * image->width * 3;
-      for (guint x = 0; x < image->width; x++, src += ps, dst += 3)
+      const guint8 *src = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (frame, 0) +
+                          (gsize) (roi[1] + y) * GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0) +
+                          (gsize) roi[0] * ps;
+      for (int x = 0; x < roi[2]; x++, src += ps, dst += 3)
         {
           dst[0] = src[ro];
           dst[1] = src[go];
           dst[2] = src[bo];
         }
     }
+}
+
+/* The whole frame as packed RGB. */
+static GembaImage *
+frame_to_rgb (GstBuffer *buffer, const GstVideoInfo *info)
+{
+  GstVideoFrame frame;
+  GembaImage *image;
+  int roi[4] = { 0, 0, 0, 0 };
+
+  if (!gst_video_frame_map (&frame, (GstVideoInfo *) info, buffer, GST_MAP_READ))
+    return NULL;
+  roi[2] = GST_VIDEO_FRAME_WIDTH (&frame);
+  roi[3] = GST_VIDEO_FRAME_HEIGHT (&frame);
+  image = gemba_image_new (roi[2], roi[3]);
+  copy_rgb (&frame, roi, image->pixels);
   gst_video_frame_unmap (&frame);
   return image;
 }
@@ -769,7 +779,7 @@ classify_roi (GstGembaClassify *self, GstBuffer *buf, const int *roi, int *label
               GError **error)
 {
   GstVideoFrame frame;
-  int ro, go, bo, ps, rc;
+  int rc;
   gsize need = (gsize) roi[2] * roi[3] * 3;
 
   if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ))
@@ -783,23 +793,7 @@ classify_roi (GstGembaClassify *self, GstBuffer *buf, const int *roi, int *label
       self->rgb = g_malloc (need);
       self->rgb_size = need;
     }
-  ro = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 0);
-  go = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 1);
-  bo = GST_VIDEO_FRAME_COMP_POFFSET (&frame, 2);
-  ps = GST_VIDEO_FRAME_COMP_PSTRIDE (&frame, 0);
-  for (int y = 0; y < roi[3]; y++)
-    {
-      const guint8 *src = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
-                          (gsize) (roi[1] + y) * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) +
-                          (gsize) roi[0] * ps;
-      guint8 *dst = self->rgb + (gsize) y * roi[2] * 3;
-      for (int x = 0; x < roi[2]; x++, src += ps, dst += 3)
-        {
-          dst[0] = src[ro];
-          dst[1] = src[go];
-          dst[2] = src[bo];
-        }
-    }
+  copy_rgb (&frame, roi, self->rgb);
   gst_video_frame_unmap (&frame);
   rc = gemba_classifier_classify_rgb (self->current->classifier, self->rgb, roi[2], roi[3],
                                       roi[2] * 3, self->probs, error);
