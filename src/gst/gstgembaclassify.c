@@ -1159,6 +1159,7 @@ gemba_classify_finalize (GObject *object)
   g_free (self->trust_path);
   g_free (self->spool_dir);
   g_free (self->line);
+  g_clear_pointer (&self->trust, gemba_trust_unref);  /* kept after a failed start() */
   g_mutex_clear (&self->spool_lock);
   g_cond_clear (&self->spool_cond);
   G_OBJECT_CLASS (gst_gemba_classify_parent_class)->finalize (object);

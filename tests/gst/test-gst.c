@@ -461,6 +461,64 @@ test_spool (void)
   gst_harness_teardown (h);
 }
 
+static guint64
+tree_size (const char *path)
+{
+  g_autoptr(GDir) d = g_dir_open (path, 0, NULL);
+  const char *name;
+  guint64 total = 0;
+
+  if (d == NULL)
+    return 0;
+  while ((name = g_dir_read_name (d)))
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      GStatBuf st;
+      g_assert_cmpint (g_lstat (child, &st), ==, 0);
+      total += S_ISDIR (st.st_mode) ? tree_size (child) : (guint64) st.st_size;
+    }
+  return total;
+}
+
+/* Noise does not compress: each 320×240 PNG is about 230 KB, so a 1 MiB quota holds 4. */
+static void
+test_spool_quota (void)
+{
+  g_autofree char *spool = g_build_filename (work_dir, "spool-quota", NULL);
+  g_autofree char *props = g_strdup_printf ("uncertain-below=1 spool-dir=\"%s\" spool-max-mb=1",
+                                            spool);
+  GstHarness *h = harness_new (props);
+  GstStructure *stats = NULL;
+  guint64 spooled = 0, dropped = 0, quota = 0;
+  GRand *rand = g_rand_new_with_seed (7);
+
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=320,height=240,"
+                                   "framerate=30/1");
+  for (guint i = 0; i < 10; i++)
+    {
+      GstBuffer *buf = gst_buffer_new_allocate (NULL, 320 * 240 * 3, NULL);
+      GstMapInfo map;
+      gst_buffer_map (buf, &map, GST_MAP_WRITE);
+      for (gsize k = 0; k < map.size; k++)
+        map.data[k] = g_rand_int (rand) & 0xff;
+      gst_buffer_unmap (buf, &map);
+      gst_buffer_unref (gst_harness_push_and_pull (h, buf));
+      g_usleep (50000);
+    }
+  gst_element_set_state (h->element, GST_STATE_NULL);
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "spooled", &spooled);
+  gst_structure_get_uint64 (stats, "spool-dropped", &dropped);
+  gst_structure_get_uint64 (stats, "spool-quota-dropped", &quota);
+  gst_structure_free (stats);
+  g_assert_cmpuint (spooled + dropped + quota, ==, 10);
+  g_assert_cmpuint (spooled, >=, 1);
+  g_assert_cmpuint (quota, >=, 1);
+  g_assert_cmpuint (tree_size (spool), <=, 1024 * 1024);
+  g_rand_free (rand);
+  gst_harness_teardown (h);
+}
+
 static void
 test_cycles (void)
 {
@@ -506,6 +564,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gst/classify/swap", test_swap);
   g_test_add_func ("/gst/classify/no-trust", test_no_trust);
   g_test_add_func ("/gst/classify/spool", test_spool);
+  g_test_add_func ("/gst/classify/spool-quota", test_spool_quota);
   g_test_add_func ("/gst/classify/cycles", test_cycles);
   status = g_test_run ();
 
