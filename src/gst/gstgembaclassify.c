@@ -88,6 +88,11 @@ struct _GstGembaClassify {
   Loaded *current;          /* streaming thread only (and start/stop) */
   gpointer pending;         /* Loaded *, atomic */
   GThreadPool *loader;
+  char *package_dir;
+  GThread *watch_thread;     /* polls package_dir */
+  gboolean watch_quit;       /* spool_lock */
+  GCond watch_cond;
+  char *watch_sha256;        /* watch thread only: the package it last chose */
   gint generation;          /* atomic: the newest load request wins */
   guint8 *rgb;              /* ROI converted to RGB */
   gsize rgb_size;
@@ -127,6 +132,7 @@ enum {
   PROP_SPOOL_SAMPLE_INTERVAL,
   PROP_SPOOL_MAX_MB,
   PROP_LINE,
+  PROP_PACKAGE_DIR,
   PROP_PACKAGE_VERSION,
   PROP_STATS,
   N_PROPS
@@ -681,6 +687,146 @@ spool_stop (GstGembaClassify *self)
   self->spool_quit = FALSE;
 }
 
+/* --- the watched package folder ------------------------------------------------------- */
+
+#define WATCH_INTERVAL_US (2 * G_USEC_PER_SEC)
+
+typedef struct {
+  char *path;
+  char *version;
+  char *sha256;
+} Candidate;
+
+static void
+candidate_free (Candidate *c)
+{
+  g_free (c->path);
+  g_free (c->version);
+  g_free (c->sha256);
+  g_free (c);
+}
+
+static int
+candidate_newest_first (gconstpointer a, gconstpointer b)
+{
+  const Candidate *ca = *(Candidate **) a, *cb = *(Candidate **) b;
+  return strverscmp (cb->version, ca->version);
+}
+
+/* Names, sizes and times of the folder's *.gemba files: the scan runs again only when this
+ * changes. */
+static char *
+folder_signature (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  if (d == NULL)
+    return g_strdup ("");
+  while ((name = g_dir_read_name (d)))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      GStatBuf st;
+      if (!g_str_has_suffix (name, ".gemba") || g_stat (path, &st) != 0 || !S_ISREG (st.st_mode))
+        continue;
+      g_ptr_array_add (lines, g_strdup_printf ("%s %" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+                                               name, (gint64) st.st_size,
+                                               (gint64) st.st_mtime));
+    }
+  g_ptr_array_sort (lines, (GCompareFunc) g_strcmp0);
+  g_ptr_array_add (lines, NULL);
+  return g_strjoinv ("\n", (char **) lines->pdata);
+}
+
+/* The newest version among the folder's packages that verify against @trust, or NULL. Those
+ * that do not verify are reported once per change of the folder. */
+static Candidate *
+newest_valid (GstGembaClassify *self, const char *dir, GembaTrust *trust)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr(GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) candidate_free);
+  const char *name;
+
+  if (d == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (d)))
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *contents = NULL;
+      g_autoptr(GembaPackage) package = NULL;
+      g_autoptr(GError) error = NULL;
+      Candidate *c;
+      gsize len;
+
+      if (!g_str_has_suffix (name, ".gemba"))
+        continue;
+      if (!g_file_get_contents (path, &contents, &len, &error) ||
+          !(package = gemba_package_open_bytes (g_bytes_new_static (contents, len), path,
+                                                trust, NULL, &error)))
+        {
+          post_package_message (self, "refused", path, NULL, error->message);
+          continue;
+        }
+      c = g_new0 (Candidate, 1);
+      c->path = g_steal_pointer (&path);
+      c->version = g_strdup (json_object_get_string_member (
+        json_object_get_object_member (gemba_package_get_manifest (package), "model"),
+        "version"));
+      c->sha256 = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) contents,
+                                               len);
+      g_ptr_array_add (found, c);
+    }
+  if (found->len == 0)
+    return NULL;
+  g_ptr_array_sort (found, candidate_newest_first);
+  return g_ptr_array_steal_index (found, 0);
+}
+
+static gpointer
+watch_thread_func (gpointer data)
+{
+  GstGembaClassify *self = data;
+  g_autofree char *dir = NULL;
+  g_autofree char *last = NULL;
+
+  GST_OBJECT_LOCK (self);
+  dir = g_strdup (self->package_dir);
+  GST_OBJECT_UNLOCK (self);
+  last = folder_signature (dir);
+
+  g_mutex_lock (&self->spool_lock);
+  while (!self->watch_quit)
+    {
+      gint64 until = g_get_monotonic_time () + WATCH_INTERVAL_US;
+      g_autofree char *now = NULL;
+
+      while (!self->watch_quit && g_cond_wait_until (&self->watch_cond, &self->spool_lock, until))
+        ;
+      if (self->watch_quit)
+        break;
+      g_mutex_unlock (&self->spool_lock);
+      now = folder_signature (dir);
+      if (!g_str_equal (now, last))
+        {
+          Candidate *c = newest_valid (self, dir, self->trust);
+          if (c != NULL && g_strcmp0 (c->sha256, self->watch_sha256) != 0)
+            {
+              GST_INFO_OBJECT (self, "%s is the newest valid package in %s", c->path, dir);
+              g_free (self->watch_sha256);
+              self->watch_sha256 = g_strdup (c->sha256);
+              request_load (self, c->path);
+            }
+          g_clear_pointer (&c, candidate_free);
+          g_free (last);
+          last = g_steal_pointer (&now);
+        }
+      g_mutex_lock (&self->spool_lock);
+    }
+  g_mutex_unlock (&self->spool_lock);
+  return NULL;
+}
+
 /* --- GstBaseTransform ----------------------------------------------------------------- */
 
 static gboolean
@@ -688,20 +834,21 @@ gemba_classify_start (GstBaseTransform *trans)
 {
   GstGembaClassify *self = GST_GEMBA_CLASSIFY (trans);
   g_autoptr(GError) error = NULL;
-  g_autofree char *package = NULL, *trust = NULL, *spool_dir = NULL;
+  g_autofree char *package = NULL, *trust = NULL, *spool_dir = NULL, *package_dir = NULL;
   Loaded *l;
 
   GST_OBJECT_LOCK (self);
   package = g_strdup (self->package_path);
   trust = g_strdup (self->trust_path);
   spool_dir = g_strdup (self->spool_dir);
+  package_dir = g_strdup (self->package_dir);
   GST_OBJECT_UNLOCK (self);
 
-  if (package == NULL || trust == NULL)
+  if ((package == NULL && package_dir == NULL) || trust == NULL)
     {
       GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No package to run"),
-                         ("both “package” and “trust” must be set: no unsigned package is "
-                          "ever run"));
+                         ("“package” or “package-dir”, and “trust”, must be set: no unsigned "
+                          "package is ever run"));
       return FALSE;
     }
   g_clear_pointer (&self->trust, gemba_trust_unref);
@@ -712,6 +859,20 @@ gemba_classify_start (GstBaseTransform *trans)
                          ("%s", error->message));
       return FALSE;
     }
+  g_clear_pointer (&self->watch_sha256, g_free);
+  if (package == NULL)
+    {
+      Candidate *c = newest_valid (self, package_dir, self->trust);
+      if (c == NULL)
+        {
+          GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No valid package could be loaded"),
+                             ("%s holds no package signed by a trusted key", package_dir));
+          return FALSE;
+        }
+      package = g_strdup (c->path);
+      self->watch_sha256 = g_strdup (c->sha256);
+      candidate_free (c);
+    }
   if (!(l = loaded_new (package, self->trust, NULL, &error)))
     {
       GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("No valid package could be loaded"),
@@ -719,12 +880,16 @@ gemba_classify_start (GstBaseTransform *trans)
       return FALSE;
     }
   self->current = l;
+  if (self->watch_sha256 == NULL)
+    self->watch_sha256 = g_strdup (l->sha256);
   post_package_message (self, "loaded", package, l, NULL);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PACKAGE_VERSION]);
 
   self->loader = g_thread_pool_new (loader_run_cb, self, 1, FALSE, NULL);
   if (spool_dir != NULL)
     self->spool_thread = g_thread_new ("gemba-spool", spool_thread_func, self);
+  if (package_dir != NULL)
+    self->watch_thread = g_thread_new ("gemba-watch", watch_thread_func, self);
   return TRUE;
 }
 
@@ -733,6 +898,15 @@ gemba_classify_stop (GstBaseTransform *trans)
 {
   GstGembaClassify *self = GST_GEMBA_CLASSIFY (trans);
 
+  g_mutex_lock (&self->spool_lock);
+  self->watch_quit = TRUE;
+  g_cond_signal (&self->watch_cond);
+  g_mutex_unlock (&self->spool_lock);
+  if (self->watch_thread)
+    g_thread_join (self->watch_thread);
+  self->watch_thread = NULL;
+  self->watch_quit = FALSE;
+  g_clear_pointer (&self->watch_sha256, g_free);
   spool_stop (self);
   if (self->loader)
     g_thread_pool_free (self->loader, FALSE, TRUE);
@@ -1071,6 +1245,10 @@ gemba_classify_set_property (GObject *object, guint prop_id, const GValue *value
     case PROP_SPOOL_MAX_MB:
       self->spool_max_mb = g_value_get_uint (value);
       break;
+    case PROP_PACKAGE_DIR:
+      g_free (self->package_dir);
+      self->package_dir = g_value_dup_string (value);
+      break;
     case PROP_LINE:
       g_free (self->line);
       self->line = g_strdup (g_value_get_string (value) ? g_value_get_string (value) : "");
@@ -1131,6 +1309,9 @@ gemba_classify_get_property (GObject *object, guint prop_id, GValue *value, GPar
     case PROP_SPOOL_MAX_MB:
       g_value_set_uint (value, self->spool_max_mb);
       break;
+    case PROP_PACKAGE_DIR:
+      g_value_set_string (value, self->package_dir);
+      break;
     case PROP_LINE:
       g_value_set_string (value, self->line);
       break;
@@ -1159,6 +1340,8 @@ gemba_classify_finalize (GObject *object)
   g_free (self->trust_path);
   g_free (self->spool_dir);
   g_free (self->line);
+  g_free (self->package_dir);
+  g_cond_clear (&self->watch_cond);
   g_clear_pointer (&self->trust, gemba_trust_unref);  /* kept after a failed start() */
   g_mutex_clear (&self->spool_lock);
   g_cond_clear (&self->spool_cond);
@@ -1222,6 +1405,10 @@ gst_gemba_classify_class_init (GstGembaClassifyClass *klass)
   properties[PROP_LINE] =
     g_param_spec_string ("line", "Line", "The line's name, recorded with spooled frames",
                          "line", ready);
+  properties[PROP_PACKAGE_DIR] =
+    g_param_spec_string ("package-dir", "Package folder",
+                         "A folder watched every 2 s: the newest version among its .gemba files "
+                         "that verify against trust is swapped in", NULL, ready);
   properties[PROP_PACKAGE_VERSION] =
     g_param_spec_string ("package-version", "Package version",
                          "Name and version of the package running", NULL,
@@ -1263,6 +1450,7 @@ gst_gemba_classify_init (GstGembaClassify *self)
   self->line = g_strdup ("line");
   g_mutex_init (&self->spool_lock);
   g_cond_init (&self->spool_cond);
+  g_cond_init (&self->watch_cond);
   g_queue_init (&self->spool_queue);
 }
 

@@ -349,6 +349,53 @@ test_swap (void)
 }
 
 static void
+copy_file (const char *from, const char *to)
+{
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (from, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (to, contents, len, NULL));
+}
+
+/* A watched folder: the newest version that verifies wins; an untrusted newer one (3) does
+ * not. */
+static void
+test_package_dir (void)
+{
+  g_autofree char *dir = g_build_filename (work_dir, "packages", NULL);
+  g_autofree char *a = g_build_filename (dir, "washer-1.gemba", NULL);
+  g_autofree char *b = g_build_filename (dir, "washer-2.gemba", NULL);
+  g_autofree char *bad = g_build_filename (dir, "washer-3.gemba", NULL);
+  g_autofree char *desc = NULL;
+  GstElement *element;
+  GstHarness *h;
+  GstBuffer *out;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  copy_file (package_a, a);
+  desc = g_strdup_printf ("gembaclassify package-dir=\"%s\" trust=\"%s\"", dir, trust_dir);
+  element = gst_parse_launch (desc, NULL);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_harness_set_src_caps_str (h, CAPS);
+  out = gst_harness_push_and_pull (h, pattern_buffer (0, 255));
+  g_assert_cmpstr (gst_structure_get_string (verdict_of (out), "package-version"), ==, "1");
+  gst_buffer_unref (out);
+
+  copy_file (package_bad, bad);
+  copy_file (package_b, b);
+  push_until_version (h, "2", "1");
+  for (guint i = 0; i < 3; i++)
+    {
+      out = gst_harness_push_and_pull (h, pattern_buffer (i, 255));
+      g_assert_cmpstr (gst_structure_get_string (verdict_of (out), "package-version"), ==, "2");
+      gst_buffer_unref (out);
+    }
+  gst_harness_teardown (h);
+}
+
+static void
 test_no_trust (void)
 {
   g_autofree char *desc = g_strdup_printf ("gembaclassify package=\"%s\"", package_a);
@@ -562,6 +609,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gst/classify/messages", test_messages);
   g_test_add_func ("/gst/classify/inference-interval", test_interval);
   g_test_add_func ("/gst/classify/swap", test_swap);
+  g_test_add_func ("/gst/classify/package-dir", test_package_dir);
   g_test_add_func ("/gst/classify/no-trust", test_no_trust);
   g_test_add_func ("/gst/classify/spool", test_spool);
   g_test_add_func ("/gst/classify/spool-quota", test_spool_quota);
