@@ -50,6 +50,13 @@ typedef struct {
   double *thresholds;    /* the manifest's per-class thresholds */
 } Loaded;
 
+/* What every package swapped in must match: the first package's classes and input. Set in
+ * start(), immutable until stop(), so the loader reads it while the streaming thread swaps. */
+typedef struct {
+  char **classes;
+  int width, height, channels;
+} Contract;
+
 typedef struct {
   GstBuffer *buffer;
   GstVideoInfo info;
@@ -88,6 +95,7 @@ struct _GstGembaClassify {
   Loaded *current;          /* streaming thread only (and start/stop) */
   gpointer pending;         /* Loaded *, atomic */
   GThreadPool *loader;
+  Contract contract;
   char *package_dir;
   GThread *watch_thread;     /* polls package_dir */
   gboolean watch_quit;       /* spool_lock */
@@ -181,7 +189,7 @@ loaded_free (Loaded *l)
 /* Loads and verifies @path against @trust, checks it against @like (classes and input), and
  * runs one warm-up inference. */
 static Loaded *
-loaded_new (const char *path, GembaTrust *trust, Loaded *like, GError **error)
+loaded_new (const char *path, GembaTrust *trust, const Contract *like, GError **error)
 {
   g_autoptr(GembaPackage) package = NULL;
   g_autoptr(GembaModel) model = NULL;
@@ -226,23 +234,18 @@ loaded_new (const char *path, GembaTrust *trust, Loaded *like, GError **error)
   if (like != NULL)
     {
       const GembaPreprocess *a = gemba_model_get_preprocess (model);
-      const GembaPreprocess *b =
-        gemba_model_get_preprocess (gemba_classifier_get_model (like->classifier));
-      if (!gemba_model_check_classes (model,
-                                      gemba_model_get_class_names (
-                                        gemba_classifier_get_model (like->classifier)),
-                                      error))
+      if (!gemba_model_check_classes (model, (const char *const *) like->classes, error))
         {
           g_prefix_error (error, "%s: ", path);
           loaded_free (l);
           return NULL;
         }
-      if (a->width != b->width || a->height != b->height || a->channels != b->channels)
+      if (a->width != like->width || a->height != like->height || a->channels != like->channels)
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
                        "%s: its input is %d×%d×%d, the running package's %d×%d×%d; refused",
-                       path, a->width, a->height, a->channels, b->width, b->height,
-                       b->channels);
+                       path, a->width, a->height, a->channels, like->width, like->height,
+                       like->channels);
           loaded_free (l);
           return NULL;
         }
@@ -300,10 +303,7 @@ loader_run_cb (gpointer data, gpointer user_data)
   /* Only the newest request is worth loading. */
   if (req->generation == g_atomic_int_get (&self->generation))
     {
-      /* `current` is only replaced by the streaming thread, which frees the old one there;
-       * reading its classes here is safe because a package is freed only after it was
-       * replaced, and a replacement only comes from this (single) loader thread. */
-      l = loaded_new (req->path, self->trust, self->current, &error);
+      l = loaded_new (req->path, self->trust, &self->contract, &error);
       if (l == NULL)
         {
           GST_ELEMENT_WARNING (self, RESOURCE, READ,
@@ -880,6 +880,15 @@ gemba_classify_start (GstBaseTransform *trans)
       return FALSE;
     }
   self->current = l;
+  {
+    const GembaPreprocess *pp =
+      gemba_model_get_preprocess (gemba_classifier_get_model (l->classifier));
+    self->contract.classes = g_strdupv ((char **) gemba_model_get_class_names (
+                                          gemba_classifier_get_model (l->classifier)));
+    self->contract.width = pp->width;
+    self->contract.height = pp->height;
+    self->contract.channels = pp->channels;
+  }
   if (self->watch_sha256 == NULL)
     self->watch_sha256 = g_strdup (l->sha256);
   post_package_message (self, "loaded", package, l, NULL);
@@ -913,6 +922,7 @@ gemba_classify_stop (GstBaseTransform *trans)
   self->loader = NULL;
   loaded_free (g_atomic_pointer_exchange (&self->pending, NULL));
   g_clear_pointer (&self->current, loaded_free);
+  g_clear_pointer (&self->contract.classes, g_strfreev);
   g_clear_pointer (&self->trust, gemba_trust_unref);
   g_clear_pointer (&self->rgb, g_free);
   g_clear_pointer (&self->probs, g_free);
