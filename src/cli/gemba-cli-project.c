@@ -45,6 +45,78 @@ gemba_cli_init (int argc, char **argv)
   return GEMBA_EXIT_OK;
 }
 
+/* --- migrate -------------------------------------------------------------------------- */
+
+typedef struct {
+  GembaCliProgress *progress;
+  gboolean quiet;
+} MigrateView;
+
+static void
+migrate_progress_cb (guint64 done, guint64 total, gpointer user_data)
+{
+  MigrateView *view = user_data;
+
+  if (!view->progress)
+    view->progress = gemba_cli_progress_new (_("Copying rows"), (gint64) total, view->quiet);
+  gemba_cli_progress_update (view->progress, (gint64) done, NULL);
+}
+
+int
+gemba_cli_migrate (int argc, char **argv)
+{
+  g_autofree char *to = NULL;
+  g_autofree char *from = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) digests = NULL;
+  MigrateView view = { NULL, FALSE };
+  gint64 rows = 0;
+  const GOptionEntry entries[] = {
+    { "to", 0, 0, G_OPTION_ARG_STRING, &to,
+      N_("Where to: a postgresql:// URI, or “sqlite” (with --from)"), N_("TARGET") },
+    { "from", 0, 0, G_OPTION_ARG_STRING, &from,
+      N_("With --to sqlite: the postgresql:// URI to copy from"), N_("URI") },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &view.quiet, N_("No progress bar"), NULL },
+    { NULL }
+  };
+  const char *source, *target;
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
+                        N_("Copy a project between its folder’s SQLite database and a "
+                           "PostgreSQL server, losslessly, and check the copy table by table. "
+                           "The target must be empty. Frame files stay in the folder.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  if (to && gemba_store_location_is_server (to) && !from)
+    source = argv[1], target = to;
+  else if (to && g_str_equal (to, "sqlite") && gemba_store_location_is_server (from))
+    source = from, target = argv[1];
+  else
+    return gemba_cli_usage (argv[0], _("use --to postgresql://… or --from postgresql://… "
+                                       "--to sqlite"));
+
+  digests = gemba_store_migrate (source, target, migrate_progress_cb, &view,
+                                 gemba_cli_interrupt_cancellable (), &error);
+  g_clear_pointer (&view.progress, gemba_cli_progress_free);
+  if (!digests)
+    return gemba_cli_fail (error);
+  for (guint i = 0; i < digests->len; i++)
+    {
+      GembaTableDigest *digest = digests->pdata[i];
+      g_autoptr(GString) row = g_string_new ("  ");
+      gemba_cli_cell (row, -12, digest->table);
+      gemba_cli_cell_int (row, 9, digest->rows);
+      g_string_append_printf (row, "%.16s", digest->sha256);
+      g_print ("%s\n", row->str);
+      rows += digest->rows;
+    }
+  /* Not the URIs: one may hold a password. */
+  g_print (_("Copied %" PRId64 " rows; every table is the same on both sides.\n"),
+           rows);
+  return GEMBA_EXIT_OK;
+}
+
 /* --- demo ----------------------------------------------------------------------------- */
 
 static void

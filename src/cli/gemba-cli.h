@@ -77,6 +77,7 @@ GCancellable *gemba_cli_interrupt_cancellable (void);
 /* The commands, by area. */
 int gemba_cli_init (int argc, char **argv);
 int gemba_cli_demo (int argc, char **argv);
+int gemba_cli_migrate (int argc, char **argv);
 int gemba_cli_import (int argc, char **argv);
 int gemba_cli_classes (int argc, char **argv);
 int gemba_cli_label (int argc, char **argv);

@@ -50,6 +50,9 @@ static const GembaCliCommand commands[] = {
   { "show", "PACKAGE", N_("Show a package’s manifest and model card"), gemba_cli_show },
   { "infer", "PACKAGE FRAME…", N_("Classify image files with a verified package"),
     gemba_cli_infer },
+  { "migrate", "PROJECT --to postgresql://…|sqlite",
+    N_("Copy a project to a PostgreSQL server or back, checked table by table"),
+    gemba_cli_migrate },
 };
 
 static void

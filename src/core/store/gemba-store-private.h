@@ -77,4 +77,9 @@ void _gemba_store_bind_text (GembaStmt *stmt, int index, const char *text);
 /* A column's text duplicated, or NULL. */
 char *_gemba_store_dup_column (GembaStmt *stmt, int column);
 
+/* Creates the database of the project folder @path (which must exist and have none) with
+ * the current schema and nothing else, and the frames/thumbs/models folders it lacks: the
+ * empty target of gemba_store_migrate(). */
+gboolean _gemba_store_create_database (const char *path, GError **error);
+
 G_END_DECLS

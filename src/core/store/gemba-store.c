@@ -665,6 +665,24 @@ dir_is_empty (const char *path)
   return dir && g_dir_read_name (dir) == NULL;
 }
 
+/* The folders of a project beside its database. */
+static gboolean
+make_subfolders (const char *path, GError **error)
+{
+  for (const char *sub = "frames\0thumbs\0models\0"; *sub; sub += strlen (sub) + 1)
+    {
+      g_autofree char *dir = g_build_filename (path, sub, NULL);
+      if (g_mkdir_with_parents (dir, 0755) != 0)
+        {
+          int saved = errno;
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
+                       dir, g_strerror (saved));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 GembaStore *
 gemba_store_create (const char *path, const char * const *classes, GError **error)
 {
@@ -689,17 +707,8 @@ gemba_store_create (const char *path, const char * const *classes, GError **erro
       return NULL;
     }
 
-  for (const char *sub = "frames\0thumbs\0models\0"; *sub; sub += strlen (sub) + 1)
-    {
-      g_autofree char *dir = g_build_filename (path, sub, NULL);
-      if (g_mkdir_with_parents (dir, 0755) != 0)
-        {
-          int saved = errno;
-          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
-                       dir, g_strerror (saved));
-          return NULL;
-        }
-    }
+  if (!make_subfolders (path, error))
+    return NULL;
 
   if (!(self = open_db (path, TRUE, error)))
     return NULL;
@@ -731,6 +740,31 @@ gemba_store_create (const char *path, const char * const *classes, GError **erro
 fail:
   _gemba_store_rollback (self);
   return NULL;
+}
+
+gboolean
+_gemba_store_create_database (const char *path, GError **error)
+{
+  g_autofree char *db = g_build_filename (path, GEMBA_STORE_DB_NAME, NULL);
+  g_autoptr(GembaStore) self = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                   _("%s: no such project folder"), path);
+      return FALSE;
+    }
+  if (g_file_test (db, G_FILE_TEST_EXISTS))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                   _("%s: already exists; Gemba moves a project only into a folder without "
+                     "one, and nothing was changed"), db);
+      return FALSE;
+    }
+  if (!make_subfolders (path, error))
+    return FALSE;
+  self = open_db (path, TRUE, error);
+  return self != NULL;
 }
 
 const char *

@@ -1,0 +1,85 @@
+/* gemba-db-private.h: one small SQL interface over SQLite and PostgreSQL
+ *
+ * The seam between Gemba's store and its two backends: a connection, statements with "?"
+ * placeholders (written as "$n" for PostgreSQL), typed binds and columns, transactions. What
+ * differs between the two dialects (DDL, upserts, sequences, triggers) is chosen by the
+ * caller from gemba_db_get_backend(); the statement API itself is the same on both.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  GEMBA_DB_SQLITE,
+  GEMBA_DB_POSTGRESQL,
+} GembaDbBackend;
+
+typedef enum {
+  GEMBA_DB_NULL,
+  GEMBA_DB_INTEGER,
+  GEMBA_DB_REAL,
+  GEMBA_DB_TEXT,
+  GEMBA_DB_BLOB,
+} GembaDbType;
+
+typedef enum {
+  GEMBA_DB_STEP_ERROR = -1,
+  GEMBA_DB_STEP_DONE = 0,
+  GEMBA_DB_STEP_ROW = 1,
+} GembaDbStep;
+
+typedef struct _GembaDb GembaDb;
+typedef struct _GembaDbStmt GembaDbStmt;
+
+/* Opens the SQLite database file @path (created when @create). */
+GembaDb *gemba_db_open_sqlite (const char *path, gboolean create, GError **error);
+/* Connects to a PostgreSQL server by a libpq URI or connection string. Credentials come from
+ * libpq's own means (~/.pgpass, PGPASSWORD, service files). */
+GembaDb *gemba_db_open_server (const char *uri, GError **error);
+/* TRUE when this build can reach PostgreSQL servers. */
+gboolean gemba_db_has_server_support (void);
+/* TRUE when @text names a PostgreSQL server (a postgresql:// or postgres:// URI). */
+gboolean gemba_db_is_server_uri (const char *text);
+void gemba_db_close (GembaDb *db);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaDb, gemba_db_close)
+
+GembaDbBackend gemba_db_get_backend (GembaDb *db);
+/* The file path or the server URI without its password, for messages. */
+const char *gemba_db_get_name (GembaDb *db);
+
+/* Runs one or more statements without results or parameters. */
+gboolean gemba_db_exec (GembaDb *db, const char *sql, GError **error);
+gboolean gemba_db_begin (GembaDb *db, GError **error);
+gboolean gemba_db_commit (GembaDb *db, GError **error);
+void gemba_db_rollback (GembaDb *db);
+
+/* Prepares one statement; parameters are written "?" or "?N" on both backends. */
+GembaDbStmt *gemba_db_prepare (GembaDb *db, const char *sql, GError **error);
+void gemba_db_stmt_free (GembaDbStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaDbStmt, gemba_db_stmt_free)
+
+/* Parameters count from 1; a bound value stays until bound again. */
+void gemba_db_bind_null (GembaDbStmt *stmt, int index);
+void gemba_db_bind_int64 (GembaDbStmt *stmt, int index, gint64 value);
+void gemba_db_bind_double (GembaDbStmt *stmt, int index, double value);
+void gemba_db_bind_text (GembaDbStmt *stmt, int index, const char *text);
+void gemba_db_bind_blob (GembaDbStmt *stmt, int index, const void *data, gsize size);
+
+/* Runs the statement (on the first call) and moves to its next row. */
+GembaDbStep gemba_db_step (GembaDbStmt *stmt, GError **error);
+/* Forgets the rows so that the statement runs again at the next step; binds stay. */
+void gemba_db_reset (GembaDbStmt *stmt);
+
+/* Columns count from 0; valid until the next step or reset. */
+int gemba_db_column_count (GembaDbStmt *stmt);
+GembaDbType gemba_db_column_type (GembaDbStmt *stmt, int column);
+gint64 gemba_db_column_int64 (GembaDbStmt *stmt, int column);
+double gemba_db_column_double (GembaDbStmt *stmt, int column);
+const char *gemba_db_column_text (GembaDbStmt *stmt, int column);
+const guint8 *gemba_db_column_blob (GembaDbStmt *stmt, int column, gsize *size);
+
+G_END_DECLS

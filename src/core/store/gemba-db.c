@@ -1,0 +1,647 @@
+/* gemba-db.c: one small SQL interface over SQLite and PostgreSQL
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#define G_LOG_DOMAIN "gemba-store"
+
+#include "config.h"
+
+#include <glib/gi18n-lib.h>
+#include <sqlite3.h>
+#ifdef GEMBA_HAVE_POSTGRESQL
+#include <libpq-fe.h>
+#endif
+
+#include "gemba-error.h"
+#include "gemba-db-private.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+struct _GembaDb
+{
+  GembaDbBackend backend;
+  char *name;
+  sqlite3 *lite;
+#ifdef GEMBA_HAVE_POSTGRESQL
+  PGconn *pg;
+#endif
+};
+
+typedef struct {
+  char *value;     /* text form, or the bytes of a blob */
+  int length;
+  gboolean is_null;
+  gboolean is_blob;
+} Param;
+
+struct _GembaDbStmt
+{
+  GembaDb *db;
+  sqlite3_stmt *lite;
+#ifdef GEMBA_HAVE_POSTGRESQL
+  char *sql;       /* with $n placeholders */
+  GArray *params;  /* of Param */
+  PGresult *result;
+  int row;         /* the current row of result, -1 before the first */
+  guint8 **blobs;  /* unescaped bytea of the current row, per column */
+  gsize *blob_sizes;
+#endif
+};
+
+gboolean
+gemba_db_has_server_support (void)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return TRUE;
+#else
+  return FALSE;
+#endif
+}
+
+gboolean
+gemba_db_is_server_uri (const char *text)
+{
+  return text && (g_str_has_prefix (text, "postgresql://") || g_str_has_prefix (text, "postgres://"));
+}
+
+GembaDbBackend
+gemba_db_get_backend (GembaDb *db)
+{
+  return db->backend;
+}
+
+const char *
+gemba_db_get_name (GembaDb *db)
+{
+  return db->name;
+}
+
+static void
+set_lite_error (GembaDb *db, GError **error)
+{
+  int code = sqlite3_errcode (db->lite);
+
+  g_set_error (error, GEMBA_ERROR,
+               code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? GEMBA_ERROR_CORRUPT
+               : code == SQLITE_CONSTRAINT ? GEMBA_ERROR_LOCKED : GEMBA_ERROR_FAILED,
+               "%s: %s", db->name, sqlite3_errmsg (db->lite));
+}
+
+GembaDb *
+gemba_db_open_sqlite (const char *path, gboolean create, GError **error)
+{
+  GembaDb *db = g_new0 (GembaDb, 1);
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+
+  db->backend = GEMBA_DB_SQLITE;
+  db->name = g_strdup (path);
+  if (sqlite3_open_v2 (path, &db->lite, flags, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot open the project database: %s"),
+                   path, db->lite ? sqlite3_errmsg (db->lite) : g_strerror (ENOMEM));
+      gemba_db_close (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db->lite, BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (db->lite, 0);
+  return db;
+}
+
+#ifdef GEMBA_HAVE_POSTGRESQL
+/* libpq's messages end in a newline. */
+static void
+set_pg_error (GembaDb *db, const char *message, const char *sqlstate, GError **error)
+{
+  g_autofree char *text = g_strchomp (g_strdup (message ? message : ""));
+  int code = GEMBA_ERROR_FAILED;
+
+  if (sqlstate && g_str_has_prefix (sqlstate, "23"))
+    code = GEMBA_ERROR_LOCKED;          /* integrity constraint violation */
+  else if (sqlstate && g_str_has_prefix (sqlstate, "42501"))
+    code = GEMBA_ERROR_REFUSED;         /* insufficient privilege */
+  else if (sqlstate && g_str_has_prefix (sqlstate, "08"))
+    code = GEMBA_ERROR_IO;              /* connection exception */
+  g_set_error (error, GEMBA_ERROR, code, "%s: %s", db->name, text);
+}
+
+static gboolean
+check_result (GembaDb *db, PGresult *result, GError **error)
+{
+  ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
+
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+    return TRUE;
+  set_pg_error (db, result ? PQresultErrorMessage (result) : PQerrorMessage (db->pg),
+                result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : "08000", error);
+  return FALSE;
+}
+#endif
+
+GembaDb *
+gemba_db_open_server (const char *uri, GError **error)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  GembaDb *db = g_new0 (GembaDb, 1);
+  PGresult *result;
+
+  db->backend = GEMBA_DB_POSTGRESQL;
+  db->pg = PQconnectdb (uri);
+  if (!db->pg || PQstatus (db->pg) != CONNECTION_OK)
+    {
+      g_autofree char *text = g_strchomp (g_strdup (db->pg ? PQerrorMessage (db->pg) : ""));
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot connect to the server: %s"),
+                   uri, text);
+      gemba_db_close (db);
+      return NULL;
+    }
+  /* Never the password: it stays with libpq. */
+  db->name = g_strdup_printf ("postgresql://%s@%s%s%s/%s", PQuser (db->pg),
+                              PQhost (db->pg), *PQport (db->pg) ? ":" : "", PQport (db->pg),
+                              PQdb (db->pg));
+  /* UTF-8 text both ways; the shortest exact text of a double (PostgreSQL ≥ 12); no notices
+   * on stderr. */
+  result = PQexec (db->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 1;"
+                           "SET client_min_messages = warning;");
+  if (!check_result (db, result, error))
+    {
+      PQclear (result);
+      gemba_db_close (db);
+      return NULL;
+    }
+  PQclear (result);
+  return db;
+#else
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
+               _("%s: this Gemba was built without PostgreSQL support"), uri);
+  return NULL;
+#endif
+}
+
+void
+gemba_db_close (GembaDb *db)
+{
+  if (!db)
+    return;
+  if (db->lite)
+    sqlite3_close_v2 (db->lite);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  if (db->pg)
+    PQfinish (db->pg);
+#endif
+  g_free (db->name);
+  g_free (db);
+}
+
+gboolean
+gemba_db_exec (GembaDb *db, const char *sql, GError **error)
+{
+  if (db->backend == GEMBA_DB_SQLITE)
+    {
+      if (sqlite3_exec (db->lite, sql, NULL, NULL, NULL) != SQLITE_OK)
+        {
+          set_lite_error (db, error);
+          return FALSE;
+        }
+      return TRUE;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  {
+    PGresult *result = PQexec (db->pg, sql);
+    gboolean ok = check_result (db, result, error);
+    PQclear (result);
+    return ok;
+  }
+#else
+  g_assert_not_reached ();
+#endif
+}
+
+gboolean
+gemba_db_begin (GembaDb *db, GError **error)
+{
+  /* SQLite: take the write lock now, so that a second writer waits instead of failing. */
+  return gemba_db_exec (db, db->backend == GEMBA_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", error);
+}
+
+gboolean
+gemba_db_commit (GembaDb *db, GError **error)
+{
+  return gemba_db_exec (db, "COMMIT", error);
+}
+
+void
+gemba_db_rollback (GembaDb *db)
+{
+  gemba_db_exec (db, "ROLLBACK", NULL);
+}
+
+#ifdef GEMBA_HAVE_POSTGRESQL
+static void
+param_clear (gpointer data)
+{
+  Param *param = data;
+  g_clear_pointer (&param->value, g_free);
+}
+
+/* "?" → "$1", "$2", …; "?N" → "$N"; not inside quotes. */
+static char *
+to_dollar_placeholders (const char *sql, int *n_params)
+{
+  GString *out = g_string_sized_new (strlen (sql) + 16);
+  char quote = 0;
+  int next = 0, max = 0;
+
+  for (const char *p = sql; *p; p++)
+    {
+      if (quote)
+        {
+          if (*p == quote)
+            quote = 0;
+          g_string_append_c (out, *p);
+        }
+      else if (*p == '\'' || *p == '"')
+        {
+          quote = *p;
+          g_string_append_c (out, *p);
+        }
+      else if (*p == '?')
+        {
+          int n;
+          if (g_ascii_isdigit (p[1]))
+            {
+              char *end;
+              n = (int) g_ascii_strtoll (p + 1, &end, 10);
+              p = end - 1;
+            }
+          else
+            n = ++next;
+          max = MAX (max, n);
+          g_string_append_printf (out, "$%d", n);
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  *n_params = max;
+  return g_string_free (out, FALSE);
+}
+
+static void
+clear_rows (GembaDbStmt *stmt)
+{
+  if (stmt->blobs)
+    {
+      int n = stmt->result ? PQnfields (stmt->result) : 0;
+      for (int i = 0; i < n; i++)
+        PQfreemem (stmt->blobs[i]);
+      g_clear_pointer (&stmt->blobs, g_free);
+    }
+  g_clear_pointer (&stmt->blob_sizes, g_free);
+  g_clear_pointer (&stmt->result, PQclear);
+  stmt->row = -1;
+}
+#endif
+
+GembaDbStmt *
+gemba_db_prepare (GembaDb *db, const char *sql, GError **error)
+{
+  GembaDbStmt *stmt = g_new0 (GembaDbStmt, 1);
+
+  stmt->db = db;
+  if (db->backend == GEMBA_DB_SQLITE)
+    {
+      if (sqlite3_prepare_v2 (db->lite, sql, -1, &stmt->lite, NULL) != SQLITE_OK)
+        {
+          set_lite_error (db, error);
+          g_free (stmt);
+          return NULL;
+        }
+      return stmt;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  {
+    int n_params;
+    stmt->sql = to_dollar_placeholders (sql, &n_params);
+    stmt->params = g_array_new (FALSE, TRUE, sizeof (Param));
+    g_array_set_clear_func (stmt->params, param_clear);
+    g_array_set_size (stmt->params, n_params);
+    for (int i = 0; i < n_params; i++)
+      g_array_index (stmt->params, Param, i).is_null = TRUE;
+    stmt->row = -1;
+  }
+#endif
+  return stmt;
+}
+
+void
+gemba_db_stmt_free (GembaDbStmt *stmt)
+{
+  if (!stmt)
+    return;
+  if (stmt->lite)
+    sqlite3_finalize (stmt->lite);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  clear_rows (stmt);
+  g_free (stmt->sql);
+  if (stmt->params)
+    g_array_unref (stmt->params);
+#endif
+  g_free (stmt);
+}
+
+#ifdef GEMBA_HAVE_POSTGRESQL
+/* Sets parameter @index to @value (taken; NULL: SQL NULL), sent as text, or as @length raw
+ * bytes when @is_blob. */
+static void
+pg_bind (GembaDbStmt *stmt, int index, char *value, int length, gboolean is_blob)
+{
+  Param *param;
+
+  if (index < 1 || (guint) index > stmt->params->len)
+    {
+      g_critical ("parameter %d out of range in: %s", index, stmt->sql);
+      g_free (value);
+      return;
+    }
+  param = &g_array_index (stmt->params, Param, index - 1);
+  g_free (param->value);
+  param->value = value;
+  param->is_null = value == NULL;
+  param->length = length;
+  param->is_blob = is_blob;
+}
+#endif
+
+void
+gemba_db_bind_null (GembaDbStmt *stmt, int index)
+{
+  if (stmt->lite)
+    sqlite3_bind_null (stmt->lite, index);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  else
+    pg_bind (stmt, index, NULL, 0, FALSE);
+#endif
+}
+
+void
+gemba_db_bind_int64 (GembaDbStmt *stmt, int index, gint64 value)
+{
+  if (stmt->lite)
+    sqlite3_bind_int64 (stmt->lite, index, value);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  else
+    pg_bind (stmt, index, g_strdup_printf ("%" G_GINT64_FORMAT, value), 0, FALSE);
+#endif
+}
+
+void
+gemba_db_bind_double (GembaDbStmt *stmt, int index, double value)
+{
+  if (stmt->lite)
+    sqlite3_bind_double (stmt->lite, index, value);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  else
+    {
+      /* The shortest text that reads back as the same double. */
+      char *text = g_malloc (G_ASCII_DTOSTR_BUF_SIZE);
+      g_ascii_dtostr (text, G_ASCII_DTOSTR_BUF_SIZE, value);
+      pg_bind (stmt, index, text, 0, FALSE);
+    }
+#endif
+}
+
+void
+gemba_db_bind_text (GembaDbStmt *stmt, int index, const char *text)
+{
+  if (!text)
+    gemba_db_bind_null (stmt, index);
+  else if (stmt->lite)
+    sqlite3_bind_text (stmt->lite, index, text, -1, SQLITE_TRANSIENT);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  else
+    pg_bind (stmt, index, g_strdup (text), 0, FALSE);
+#endif
+}
+
+void
+gemba_db_bind_blob (GembaDbStmt *stmt, int index, const void *data, gsize size)
+{
+  if (stmt->lite)
+    sqlite3_bind_blob64 (stmt->lite, index, size ? data : "", size, SQLITE_TRANSIENT);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  else if (size > G_MAXINT)
+    g_critical ("a blob of %" G_GSIZE_FORMAT " bytes is too large for one parameter", size);
+  else
+    pg_bind (stmt, index, g_memdup2 (size ? data : "", size ? size : 1), (int) size, TRUE);
+#endif
+}
+
+GembaDbStep
+gemba_db_step (GembaDbStmt *stmt, GError **error)
+{
+  if (stmt->lite)
+    {
+      int rc = sqlite3_step (stmt->lite);
+      if (rc == SQLITE_ROW)
+        return GEMBA_DB_STEP_ROW;
+      if (rc == SQLITE_DONE)
+        return GEMBA_DB_STEP_DONE;
+      set_lite_error (stmt->db, error);
+      return GEMBA_DB_STEP_ERROR;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  if (!stmt->result)
+    {
+      guint n = stmt->params->len;
+      g_autofree const char **values = g_new0 (const char *, n + 1);
+      g_autofree int *lengths = g_new0 (int, n + 1);
+      g_autofree int *formats = g_new0 (int, n + 1);
+
+      for (guint i = 0; i < n; i++)
+        {
+          Param *param = &g_array_index (stmt->params, Param, i);
+          values[i] = param->is_null ? NULL : param->value;
+          lengths[i] = param->length;
+          formats[i] = param->is_blob ? 1 : 0;
+        }
+      stmt->result = PQexecParams (stmt->db->pg, stmt->sql, (int) n, NULL, values, lengths,
+                                   formats, 0);
+      stmt->row = -1;
+      if (!check_result (stmt->db, stmt->result, error))
+        {
+          clear_rows (stmt);
+          return GEMBA_DB_STEP_ERROR;
+        }
+      stmt->blobs = g_new0 (guint8 *, MAX (PQnfields (stmt->result), 1));
+      stmt->blob_sizes = g_new0 (gsize, MAX (PQnfields (stmt->result), 1));
+    }
+  for (int i = 0; i < PQnfields (stmt->result); i++)
+    g_clear_pointer (&stmt->blobs[i], PQfreemem);
+  if (stmt->row + 1 >= PQntuples (stmt->result))
+    {
+      stmt->row = PQntuples (stmt->result);
+      return GEMBA_DB_STEP_DONE;
+    }
+  stmt->row++;
+  return GEMBA_DB_STEP_ROW;
+#else
+  g_assert_not_reached ();
+#endif
+}
+
+void
+gemba_db_reset (GembaDbStmt *stmt)
+{
+  if (stmt->lite)
+    {
+      sqlite3_reset (stmt->lite);
+      return;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  clear_rows (stmt);
+#endif
+}
+
+int
+gemba_db_column_count (GembaDbStmt *stmt)
+{
+  if (stmt->lite)
+    return sqlite3_column_count (stmt->lite);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return stmt->result ? PQnfields (stmt->result) : 0;
+#else
+  return 0;
+#endif
+}
+
+/* Type OIDs of pg_type.h (stable across releases). */
+enum {
+  PG_BOOL = 16, PG_BYTEA = 17, PG_INT8 = 20, PG_INT2 = 21, PG_INT4 = 23, PG_OID = 26,
+  PG_FLOAT4 = 700, PG_FLOAT8 = 701,
+};
+
+GembaDbType
+gemba_db_column_type (GembaDbStmt *stmt, int column)
+{
+  if (stmt->lite)
+    {
+      switch (sqlite3_column_type (stmt->lite, column))
+        {
+        case SQLITE_INTEGER: return GEMBA_DB_INTEGER;
+        case SQLITE_FLOAT: return GEMBA_DB_REAL;
+        case SQLITE_TEXT: return GEMBA_DB_TEXT;
+        case SQLITE_BLOB: return GEMBA_DB_BLOB;
+        default: return GEMBA_DB_NULL;
+        }
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  g_return_val_if_fail (stmt->result && stmt->row >= 0 && stmt->row < PQntuples (stmt->result),
+                        GEMBA_DB_NULL);
+  if (PQgetisnull (stmt->result, stmt->row, column))
+    return GEMBA_DB_NULL;
+  switch (PQftype (stmt->result, column))
+    {
+    case PG_BOOL: case PG_INT8: case PG_INT2: case PG_INT4: case PG_OID:
+      return GEMBA_DB_INTEGER;
+    case PG_FLOAT4: case PG_FLOAT8:
+      return GEMBA_DB_REAL;
+    case PG_BYTEA:
+      return GEMBA_DB_BLOB;
+    default:
+      return GEMBA_DB_TEXT;
+    }
+#else
+  return GEMBA_DB_NULL;
+#endif
+}
+
+#ifdef GEMBA_HAVE_POSTGRESQL
+static const char *
+pg_value (GembaDbStmt *stmt, int column)
+{
+  g_return_val_if_fail (stmt->result && stmt->row >= 0 && stmt->row < PQntuples (stmt->result)
+                        && column < PQnfields (stmt->result), NULL);
+  if (PQgetisnull (stmt->result, stmt->row, column))
+    return NULL;
+  return PQgetvalue (stmt->result, stmt->row, column);
+}
+#endif
+
+gint64
+gemba_db_column_int64 (GembaDbStmt *stmt, int column)
+{
+  if (stmt->lite)
+    return sqlite3_column_int64 (stmt->lite, column);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  {
+    const char *value = pg_value (stmt, column);
+    if (!value)
+      return 0;
+    if (PQftype (stmt->result, column) == PG_BOOL)
+      return value[0] == 't';
+    return g_ascii_strtoll (value, NULL, 10);
+  }
+#else
+  return 0;
+#endif
+}
+
+double
+gemba_db_column_double (GembaDbStmt *stmt, int column)
+{
+  if (stmt->lite)
+    return sqlite3_column_double (stmt->lite, column);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  {
+    const char *value = pg_value (stmt, column);
+    return value ? g_ascii_strtod (value, NULL) : 0.0;
+  }
+#else
+  return 0.0;
+#endif
+}
+
+const char *
+gemba_db_column_text (GembaDbStmt *stmt, int column)
+{
+  if (stmt->lite)
+    return (const char *) sqlite3_column_text (stmt->lite, column);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return pg_value (stmt, column);
+#else
+  return NULL;
+#endif
+}
+
+const guint8 *
+gemba_db_column_blob (GembaDbStmt *stmt, int column, gsize *size)
+{
+  if (stmt->lite)
+    {
+      const guint8 *data = sqlite3_column_blob (stmt->lite, column);
+      *size = sqlite3_column_bytes (stmt->lite, column);
+      return data ? data : (const guint8 *) "";
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  {
+    const char *value = pg_value (stmt, column);
+    size_t length = 0;
+
+    *size = 0;
+    if (!value)
+      return NULL;
+    if (!stmt->blobs[column])
+      {
+        stmt->blobs[column] = PQunescapeBytea ((const unsigned char *) value, &length);
+        stmt->blob_sizes[column] = length;
+      }
+    if (!stmt->blobs[column])
+      return NULL;
+    length = stmt->blob_sizes[column];
+    *size = length;
+    return stmt->blobs[column];
+  }
+#else
+  *size = 0;
+  return NULL;
+#endif
+}

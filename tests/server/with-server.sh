@@ -1,0 +1,49 @@
+#!/bin/sh
+# Runs a command with a throwaway PostgreSQL server: a cluster in a temporary folder, reached
+# only through a unix socket there, removed afterwards. The command sees the server's URI in
+# GEMBA_TEST_SERVER (database "gemba"; it may create more). PostgreSQL refuses to run as
+# root, and CI runs as root: the cluster then belongs to the unprivileged user "nobody".
+#   tests/server/with-server.sh COMMAND [ARGS…]
+set -eu
+
+bindir=${GEMBA_PG_BINDIR:-}
+if [ -z "$bindir" ]; then
+  for dir in /usr/lib/postgresql/*/bin; do
+    [ -x "$dir/pg_ctl" ] && bindir=$dir
+  done
+fi
+if [ -z "$bindir" ] || [ ! -x "$bindir/pg_ctl" ]; then
+  echo "with-server.sh: no PostgreSQL server found (install postgresql-15)" >&2
+  exit 1
+fi
+
+dir=$(mktemp -d /tmp/gemba-pg.XXXXXX)
+if [ "$(id -u)" = 0 ]; then
+  user=nobody
+  chown "$user" "$dir"
+  as_owner() { setpriv --reuid="$user" --regid=nogroup --clear-groups -- "$@"; }
+else
+  user=$(id -un)
+  as_owner() { "$@"; }
+fi
+chmod 700 "$dir"
+
+cleanup() {
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+as_owner "$bindir/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
+  >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+# No TCP at all; fsync off: the cluster dies with the test.
+as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+  -o "-c listen_addresses= -k $dir -c fsync=off -c full_page_writes=off" start >/dev/null \
+  || { cat "$dir/server.log" >&2; exit 1; }
+as_owner "$bindir/createdb" -h "$dir" -U "$user" gemba
+
+GEMBA_TEST_SERVER="postgresql:///gemba?host=$dir&user=$user"
+export GEMBA_TEST_SERVER
+status=0
+"$@" || status=$?
+exit $status
