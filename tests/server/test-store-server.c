@@ -185,6 +185,17 @@ copy_frames (Fixture *f, const char *name)
 }
 
 static void
+progress_cb (guint64 done, guint64 total, gpointer user_data)
+{
+  guint64 *last = user_data;
+
+  g_assert_cmpuint (done, >=, last[0]);
+  g_assert_cmpuint (done, <=, total);
+  last[0] = done;
+  last[1] = total;
+}
+
+static void
 test_round_trip (Fixture *f, gconstpointer data)
 {
   g_autofree char *uri = new_database ();
@@ -201,9 +212,18 @@ test_round_trip (Fixture *f, gconstpointer data)
   guint n, n_back;
   gint64 verdict, verdict_back;
   double confidence, confidence_back;
-  guint64 last_done = 0;
+  guint64 progress[2] = { 0, 0 };
 
+  /* More rows than one INSERT carries (BATCH_ROWS), and not a multiple of it. */
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *subject = g_strdup_printf ("note %u", i);
+      g_assert_true (gemba_store_audit (f->store, "note", subject, i % 2 ? NULL : "x", &error));
+    }
+  g_clear_pointer (&original, g_ptr_array_unref);
+  original = gemba_store_digest (f->project, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (rows_of (original, "audit"), >, 300);
   g_assert_cmpint (rows_of (original, "predictions"), ==, 6);
   g_assert_cmpint (rows_of (original, "runs"), ==, 1);
   g_assert_cmpint (rows_of (original, "labels"), >=, 10);
@@ -218,8 +238,10 @@ test_round_trip (Fixture *f, gconstpointer data)
 
   /* Server → a new folder with the frame files: the same project again. */
   back = copy_frames (f, "back");
-  digest_back = gemba_store_migrate (uri, back, NULL, &last_done, NULL, &error);
+  digest_back = gemba_store_migrate (uri, back, progress_cb, progress, NULL, &error);
   g_assert_no_error (error);
+  g_assert_cmpuint (progress[1], >, 300);
+  g_assert_cmpuint (progress[0], ==, progress[1]);
   assert_digests_equal (original, digest_back);
   g_clear_pointer (&digest_back, g_ptr_array_unref);
   digest_back = gemba_store_digest (back, &error);

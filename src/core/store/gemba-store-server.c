@@ -537,49 +537,85 @@ typedef struct {
   guint64 total;
 } Copy;
 
+/* Rows per INSERT: one statement per row costs a round trip to the server each. */
+#define BATCH_ROWS 128
+
+/* "INSERT INTO table (columns) VALUES (?, ?), (?, ?), …" for @n_rows rows. */
+static GembaDbStmt *
+prepare_insert (GembaDb *db, const Table *table, const Columns *columns, guint n_rows,
+                GError **error)
+{
+  g_autoptr(GString) sql = g_string_new (NULL);
+
+  g_string_printf (sql, "INSERT INTO %s (%s) VALUES ", table->name, columns->list);
+  for (guint r = 0; r < n_rows; r++)
+    {
+      g_string_append (sql, r ? ", (" : "(");
+      for (guint c = 0; c < columns->types->len; c++)
+        g_string_append (sql, c ? ", ?" : "?");
+      g_string_append_c (sql, ')');
+    }
+  return gemba_db_prepare (db, sql->str, error);
+}
+
+/* Copies the @n_rows rows of @table (counted in the same snapshot). */
 static gboolean
-copy_table (GembaDb *from, GembaDb *to, const Table *table, Copy *copy, GError **error)
+copy_table (GembaDb *from, GembaDb *to, const Table *table, gint64 n_rows, Copy *copy,
+            GError **error)
 {
   g_auto(Columns) columns = { 0 };
   g_autofree char *select = NULL;
-  g_autofree char *insert = NULL;
-  g_autoptr(GString) marks = g_string_new (NULL);
   g_autoptr(GembaDbStmt) read = NULL;
-  g_autoptr(GembaDbStmt) write = NULL;
+  g_autoptr(GembaDbStmt) batch = NULL;
+  g_autoptr(GembaDbStmt) rest = NULL;
+  gint64 n_batched = n_rows - n_rows % BATCH_ROWS, row = 0;
+  guint n_columns;
   GembaDbStep step;
 
   if (g_cancellable_set_error_if_cancelled (copy->cancellable, error))
     return FALSE;
   columns_parse (table, &columns);
-  for (guint c = 0; c < columns.types->len; c++)
-    g_string_append (marks, c ? ", ?" : "?");
+  n_columns = columns.types->len;
   select = select_sql (from, table, &columns);
-  insert = g_strdup_printf ("INSERT INTO %s (%s) VALUES (%s)", table->name, columns.list,
-                            marks->str);
   if (!(read = gemba_db_prepare (from, select, error)) ||
-      !(write = gemba_db_prepare (to, insert, error)))
+      (n_batched && !(batch = prepare_insert (to, table, &columns, BATCH_ROWS, error))) ||
+      (n_rows % BATCH_ROWS &&
+       !(rest = prepare_insert (to, table, &columns, n_rows % BATCH_ROWS, error))))
     return FALSE;
 
   while ((step = gemba_db_step (read, error)) == GEMBA_DB_STEP_ROW)
     {
-      for (guint c = 0; c < columns.types->len; c++)
+      GembaDbStmt *write = row < n_batched ? batch : rest;
+      int first = (int) ((row < n_batched ? row % BATCH_ROWS : row - n_batched) * n_columns);
+      gboolean last = row < n_batched ? row % BATCH_ROWS == BATCH_ROWS - 1 : row == n_rows - 1;
+
+      if (row >= n_rows)
+        {
+          /* The snapshot makes this impossible, unless the backend does not keep it. */
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
+                       _("%s: table %s changed during the copy; nothing was changed"),
+                       gemba_db_get_name (from), table->name);
+          return FALSE;
+        }
+      for (guint c = 0; c < n_columns; c++)
         {
           GembaDbType actual = gemba_db_column_type (read, c);
           char type = columns.types->str[c];
+          int index = first + c + 1;
 
           if (actual == GEMBA_DB_NULL)
-            gemba_db_bind_null (write, c + 1);
+            gemba_db_bind_null (write, index);
           else if (type == 'i' && actual == GEMBA_DB_INTEGER)
-            gemba_db_bind_int64 (write, c + 1, gemba_db_column_int64 (read, c));
+            gemba_db_bind_int64 (write, index, gemba_db_column_int64 (read, c));
           else if (type == 'r' && (actual == GEMBA_DB_REAL || actual == GEMBA_DB_INTEGER))
-            gemba_db_bind_double (write, c + 1, gemba_db_column_double (read, c));
+            gemba_db_bind_double (write, index, gemba_db_column_double (read, c));
           else if (type == 't' && actual == GEMBA_DB_TEXT)
-            gemba_db_bind_text (write, c + 1, gemba_db_column_text (read, c));
+            gemba_db_bind_text (write, index, gemba_db_column_text (read, c));
           else if (type == 'b' && actual == GEMBA_DB_BLOB)
             {
               gsize size;
               const guint8 *data = gemba_db_column_blob (read, c, &size);
-              gemba_db_bind_blob (write, c + 1, data, size);
+              gemba_db_bind_blob (write, index, data, size);
             }
           else
             {
@@ -589,20 +625,28 @@ copy_table (GembaDb *from, GembaDb *to, const Table *table, Copy *copy, GError *
               return FALSE;
             }
         }
-      if (gemba_db_step (write, error) != GEMBA_DB_STEP_DONE)
-        return FALSE;
-      gemba_db_reset (write);
-
-      if (++copy->done % 512 == 0)
+      row++;
+      if (last)
         {
+          if (gemba_db_step (write, error) != GEMBA_DB_STEP_DONE)
+            return FALSE;
+          gemba_db_reset (write);
           if (g_cancellable_set_error_if_cancelled (copy->cancellable, error))
             return FALSE;
           if (copy->progress)
-            copy->progress (copy->done, copy->total, copy->user_data);
+            copy->progress (copy->done + row, copy->total, copy->user_data);
         }
     }
   if (step == GEMBA_DB_STEP_ERROR)
     return FALSE;
+  if (row != n_rows)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_FAILED,
+                   _("%s: table %s changed during the copy; nothing was changed"),
+                   gemba_db_get_name (from), table->name);
+      return FALSE;
+    }
+  copy->done += row;
 
   if (table->has_id && gemba_db_get_backend (to) == GEMBA_DB_POSTGRESQL)
     {
@@ -690,6 +734,7 @@ migrate (const char *from, const char *to, Copy *copy, char **created, GError **
   g_autoptr(GPtrArray) source_digests = NULL;
   g_autoptr(GPtrArray) target_digests = NULL;
   const char *differs = NULL;
+  gint64 counts[G_N_ELEMENTS (tables)];
 
   if (!(source = open_location (from, error)) || !check_tables (source, error))
     return NULL;
@@ -700,16 +745,15 @@ migrate (const char *from, const char *to, Copy *copy, char **created, GError **
     return NULL;
   for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
     {
-      gint64 n = count_rows (source, &tables[i], error);
-      if (n < 0)
+      if ((counts[i] = count_rows (source, &tables[i], error)) < 0)
         goto fail_source;
-      copy->total += n;
+      copy->total += counts[i];
     }
 
   if (!(target = open_target (to, created, error)))
     goto fail_source;
   for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
-    if (!copy_table (source, target, &tables[i], copy, error))
+    if (!copy_table (source, target, &tables[i], counts[i], copy, error))
       goto fail;
   if (copy->progress)
     copy->progress (copy->done, copy->total, copy->user_data);
