@@ -169,13 +169,13 @@ rows_of (GPtrArray *digests, const char *table)
   g_assert_not_reached ();
 }
 
-/* A new project folder with the frame files of @f, but no database. */
+/* A new project folder with the frame and model files of @f, but no database. */
 static char *
 copy_frames (Fixture *f, const char *name)
 {
   g_autofree char *target = g_build_filename (f->dir, name, NULL);
-  g_autofree char *frames = g_build_filename (f->project, "frames", NULL);
-  g_autofree char *command = g_strdup_printf ("cp -r '%s' '%s/'", frames, target);
+  g_autofree char *command = g_strdup_printf ("cp -r '%s/frames' '%s/models' '%s/'",
+                                              f->project, f->project, target);
   int status;
 
   g_assert_cmpint (g_mkdir (target, 0755), ==, 0);
@@ -379,6 +379,33 @@ test_cancel (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (back_db, G_FILE_TEST_EXISTS));
 }
 
+/* Back into a folder that lacks the files: refused, no database left in it. */
+static void
+test_missing_files (Fixture *f, gconstpointer data)
+{
+  g_autofree char *uri = new_database ();
+  g_autofree char *empty = g_build_filename (f->dir, "empty", NULL);
+  g_autofree char *empty_db = g_build_filename (empty, GEMBA_STORE_DB_NAME, NULL);
+  g_autofree char *no_models = copy_frames (f, "no-models");
+  g_autofree char *models = g_build_filename (no_models, "models", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) digests = gemba_store_migrate (f->project, uri, NULL, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_clear_pointer (&digests, g_ptr_array_unref);
+  g_assert_cmpint (g_mkdir (empty, 0755), ==, 0);
+  digests = gemba_store_migrate (uri, empty, NULL, NULL, NULL, &error);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "/frames/"));
+  g_assert_false (g_file_test (empty_db, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  _gemba_remove_tree (models);
+  digests = gemba_store_migrate (uri, no_models, NULL, NULL, NULL, &error);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "/models/"));
+}
+
 /* What the server enforces itself, as SQLite does: the locked test split, unique class
  * names; and ids it hands out follow the copied ones. */
 static void
@@ -551,6 +578,8 @@ main (int argc, char **argv)
   g_test_add ("/server/migrate/refuses-mistyped", Fixture, NULL, fixture_setup,
               test_refuses_mistyped, fixture_teardown);
   g_test_add ("/server/migrate/cancel", Fixture, NULL, fixture_setup, test_cancel,
+              fixture_teardown);
+  g_test_add ("/server/migrate/missing-files", Fixture, NULL, fixture_setup, test_missing_files,
               fixture_teardown);
   g_test_add ("/server/rules", Fixture, NULL, fixture_setup, test_server_rules,
               fixture_teardown);

@@ -726,6 +726,39 @@ open_target (const char *to, char **created, GError **error)
   return g_steal_pointer (&db);
 }
 
+/* A project folder must hold the files its rows name: every frame's file and every model's
+ * folder. The first one missing, or NULL. */
+static char *
+find_missing_file (GembaDb *db, const char *folder, GError **error)
+{
+  g_autoptr(GembaDbStmt) frames = gemba_db_prepare (db, "SELECT sha256, ext FROM frames", error);
+  g_autoptr(GembaDbStmt) models = NULL;
+  GembaDbStep step;
+
+  if (!frames)
+    return NULL;
+  while ((step = gemba_db_step (frames, error)) == GEMBA_DB_STEP_ROW)
+    {
+      const char *sha = gemba_db_column_text (frames, 0);
+      g_autofree char *prefix = g_strndup (sha, 2);
+      g_autofree char *name = g_strdup_printf ("%s.%s", sha, gemba_db_column_text (frames, 1));
+      g_autofree char *path = g_build_filename (folder, "frames", prefix, name, NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&path);
+    }
+  if (step == GEMBA_DB_STEP_ERROR || !(models = gemba_db_prepare (db, "SELECT id FROM models",
+                                                                  error)))
+    return NULL;
+  while ((step = gemba_db_step (models, error)) == GEMBA_DB_STEP_ROW)
+    {
+      g_autofree char *id = g_strdup (gemba_db_column_text (models, 0));
+      g_autofree char *path = g_build_filename (folder, "models", id, NULL);
+      if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
+}
+
 static GPtrArray *
 migrate (const char *from, const char *to, Copy *copy, char **created, GError **error)
 {
@@ -757,6 +790,22 @@ migrate (const char *from, const char *to, Copy *copy, char **created, GError **
       goto fail;
   if (copy->progress)
     copy->progress (copy->done, copy->total, copy->user_data);
+
+  /* A project whose frames are not there is not a project that was moved. */
+  if (!gemba_db_is_server_uri (to))
+    {
+      g_autoptr(GError) local = NULL;
+      g_autofree char *missing = find_missing_file (target, to, &local);
+      if (missing)
+        g_set_error (&local, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                     _("%s is missing: copy the project’s frames and models folders into %s "
+                       "first; nothing was changed"), missing, to);
+      if (local)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          goto fail;
+        }
+    }
 
   /* Compare before committing: a copy that differs is never left behind. */
   if (!(source_digests = digest_db (source, error)) ||
