@@ -8,29 +8,8 @@
 #include <gemba.h>
 #include <glib/gstdio.h>
 
-static char *gemba_path;
+#include "gemba-test-cli.h"
 
-static void
-run (const char *first, ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  const char *arg;
-  va_list args;
-
-  g_ptr_array_add (argv, gemba_path);
-  g_ptr_array_add (argv, (char *) first);
-  va_start (args, first);
-  while ((arg = va_arg (args, const char *)))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
-                NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-}
 
 static void
 test_load_and_classify (void)
@@ -51,10 +30,10 @@ test_load_and_classify (void)
   gsize len;
   int verdict;
 
-  run ("demo", project, "--quiet", NULL);
-  run ("train", project, "--size", "32", "--epochs", "2", "--quiet", NULL);
-  run ("keygen", "--out", keys, NULL);
-  run ("export", project, "1", "-o", package, "--key", secret, NULL);
+  gemba_test_cli_run ("demo", project, "--quiet", NULL);
+  gemba_test_cli_run ("train", project, "--size", "32", "--epochs", "2", "--quiet", NULL);
+  gemba_test_cli_run ("keygen", "--out", keys, NULL);
+  gemba_test_cli_run ("export", project, "1", "-o", package, "--key", secret, NULL);
 
   /* What README.md shows. */
   g_assert_true (gemba_trust_add_path (trust, keys, &error));
@@ -86,10 +65,8 @@ test_load_and_classify (void)
 int
 main (int argc, char **argv)
 {
-  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
 
   g_test_init (&argc, &argv, NULL);
-  gemba_path = g_build_filename (build_root ? build_root : ".", "src", "cli", "gemba", NULL);
   g_test_add_func ("/package/production-program", test_load_and_classify);
   return g_test_run ();
 }
