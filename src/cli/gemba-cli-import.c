@@ -373,6 +373,14 @@ gemba_cli_import (int argc, char **argv)
 #endif
       if (interrupted)
         break;
+      /* A spool of the gembaclassify element (gemba-cli-spool.c). */
+      if (g_file_test (path, G_FILE_TEST_IS_DIR) && !label && gemba_cli_is_spool (path))
+        {
+          int status = gemba_cli_import_spool (store, path, quiet, json, &counts.imported,
+                                               &counts.duplicates, &counts.failed);
+          interrupted = status == 130;
+          continue;
+        }
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
         {
           g_autofree char *canonical = g_canonicalize_filename (path, NULL);

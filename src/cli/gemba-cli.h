@@ -79,6 +79,14 @@ int gemba_cli_init (int argc, char **argv);
 int gemba_cli_demo (int argc, char **argv);
 int gemba_cli_migrate (int argc, char **argv);
 int gemba_cli_import (int argc, char **argv);
+
+/* gemba-cli-spool.c: spools written by the gembaclassify element. */
+/* TRUE when @dir (a spool, a line's or a day's folder) holds gembaclassify spool records. */
+gboolean gemba_cli_is_spool (const char *dir);
+/* Imports every complete record of the spool @dir once (see README); adds to the counts;
+ * returns the exit status (130 when interrupted). */
+int gemba_cli_import_spool (GembaStore *store, const char *dir, gboolean quiet, gboolean json,
+                            gint64 *n_stored, gint64 *n_duplicates, gint64 *n_failed);
 int gemba_cli_classes (int argc, char **argv);
 int gemba_cli_label (int argc, char **argv);
 int gemba_cli_ls (int argc, char **argv);

@@ -44,6 +44,7 @@ typedef struct {
   char *name;
   char *version;
   char *sha256;
+  char *weights_sha256;   /* the manifest's model.weights_sha256: finds the project's model */
   char *key_id;
   int n_classes;
   int ok_index;          /* the class named "ok", else 0 */
@@ -70,7 +71,7 @@ typedef struct {
   int n_scores;
   double reject_below, uncertain_below;
   int roi[4];
-  char *package_name, *package_version, *package_sha256;
+  char *package_name, *package_version, *package_sha256, *weights_sha256;
   char **classes;
 } SpoolItem;
 
@@ -181,6 +182,7 @@ loaded_free (Loaded *l)
   g_free (l->name);
   g_free (l->version);
   g_free (l->sha256);
+  g_free (l->weights_sha256);
   g_free (l->key_id);
   g_free (l->thresholds);
   g_free (l);
@@ -224,6 +226,8 @@ loaded_new (const char *path, GembaTrust *trust, const Contract *like, GError **
   m = json_object_get_object_member (manifest, "model");
   l->name = g_strdup (json_object_get_string_member (m, "name"));
   l->version = g_strdup (json_object_get_string_member (m, "version"));
+  l->weights_sha256 = g_strdup (json_object_get_string_member_with_default (m, "weights_sha256",
+                                                                            NULL));
   l->n_classes = gemba_model_get_n_classes (model);
   thresholds = json_object_get_array_member (manifest, "thresholds");
   l->thresholds = g_new0 (double, l->n_classes);
@@ -345,6 +349,7 @@ spool_item_free (SpoolItem *item)
   g_free (item->package_name);
   g_free (item->package_version);
   g_free (item->package_sha256);
+  g_free (item->weights_sha256);
   g_strfreev (item->classes);
   g_free (item);
 }
@@ -526,6 +531,8 @@ spool_write (GstGembaClassify *self, SpoolItem *item, const char *spool_dir, con
   json_builder_add_string_value (b, item->package_version);
   json_builder_set_member_name (b, "sha256");
   json_builder_add_string_value (b, item->package_sha256);
+  json_builder_set_member_name (b, "weights_sha256");
+  json_builder_add_string_value (b, item->weights_sha256);
   json_builder_end_object (b);
   json_builder_set_member_name (b, "roi");
   json_builder_begin_array (b);
@@ -666,6 +673,7 @@ spool_enqueue (GstGembaClassify *self, GstBuffer *buffer, const char *reason, Ve
   item->package_name = g_strdup (l->name);
   item->package_version = g_strdup (l->version);
   item->package_sha256 = g_strdup (l->sha256);
+  item->weights_sha256 = g_strdup (l->weights_sha256);
   item->classes = g_strdupv ((char **) gemba_model_get_class_names (
                                 gemba_classifier_get_model (l->classifier)));
   g_mutex_lock (&self->spool_lock);

@@ -10,49 +10,29 @@
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 
-static char *gemba_path;
+#include "gemba-test-cli.h"
+
 static char *work_dir;
 static char *package_a;   /* version 1, trusted key */
 static char *package_b;   /* version 2, same model, trusted key */
 static char *package_bad; /* signed by a key the line does not trust */
 static char *trust_dir;
+static char *project_dir;  /* the demo project the packages come from */
 
 #define W 64
 #define H 48
 #define CAPS "video/x-raw,format=BGRx,width=64,height=48,framerate=30/1"
 
 static void
-run (const char *first, ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  const char *arg;
-  va_list args;
-
-  g_ptr_array_add (argv, gemba_path);
-  g_ptr_array_add (argv, (char *) first);
-  va_start (args, first);
-  while ((arg = va_arg (args, const char *)))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_spawn_sync (NULL, (char **) argv->pdata, NULL,
-                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
-                NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-}
-
-static void
 make_packages (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *project = NULL, *secret = NULL, *other = NULL, *other_secret = NULL;
+  g_autofree char *secret = NULL, *other = NULL, *other_secret = NULL;
+  const char *project;
 
   work_dir = g_dir_make_tmp ("gemba-gst-XXXXXX", &error);
   g_assert_no_error (error);
-  project = g_build_filename (work_dir, "line", NULL);
+  project = project_dir = g_build_filename (work_dir, "line", NULL);
   trust_dir = g_build_filename (work_dir, "keys", NULL);
   secret = g_build_filename (trust_dir, "secret", NULL);
   other = g_build_filename (work_dir, "other-keys", NULL);
@@ -61,14 +41,16 @@ make_packages (void)
   package_b = g_build_filename (work_dir, "washer-2.gemba", NULL);
   package_bad = g_build_filename (work_dir, "washer-evil.gemba", NULL);
 
-  run ("demo", project, "--quiet", NULL);
-  run ("train", project, "--size", "32", "--epochs", "1", "--quiet", NULL);
-  run ("keygen", "--out", trust_dir, NULL);
-  run ("keygen", "--out", other, NULL);
-  run ("export", project, "1", "-o", package_a, "--key", secret, "--version", "1", NULL);
-  run ("export", project, "1", "-o", package_b, "--key", secret, "--version", "2", NULL);
-  run ("export", project, "1", "-o", package_bad, "--key", other_secret, "--version", "3",
-       NULL);
+  gemba_test_cli_run ("demo", project, "--quiet", NULL);
+  gemba_test_cli_run ("train", project, "--size", "32", "--epochs", "1", "--quiet", NULL);
+  gemba_test_cli_run ("keygen", "--out", trust_dir, NULL);
+  gemba_test_cli_run ("keygen", "--out", other, NULL);
+  gemba_test_cli_run ("export", project, "1", "-o", package_a, "--key", secret, "--version", "1",
+                      NULL);
+  gemba_test_cli_run ("export", project, "1", "-o", package_b, "--key", secret, "--version", "2",
+                      NULL);
+  gemba_test_cli_run ("export", project, "1", "-o", package_bad, "--key", other_secret,
+                      "--version", "3", NULL);
 }
 
 static GstHarness *
@@ -508,6 +490,220 @@ test_spool (void)
   gst_harness_teardown (h);
 }
 
+/* Pushes @n distinct frames, all uncertain, through an element spooling to @spool. Returns how
+ * many records it wrote. */
+static guint64
+write_spool (const char *spool, guint n, guint first_seed)
+{
+  g_autofree char *props = g_strdup_printf ("uncertain-below=1 spool-dir=\"%s\" line=\"Line 3\"",
+                                            spool);
+  GstHarness *h = harness_new (props);
+  GstStructure *stats = NULL;
+  guint64 spooled = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      gst_buffer_unref (gst_harness_push_and_pull (h, pattern_buffer (first_seed + i, 255)));
+      g_usleep (20000);
+    }
+  gst_element_set_state (h->element, GST_STATE_NULL);   /* drains the spool writer */
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "spooled", &spooled);
+  gst_structure_free (stats);
+  gst_harness_teardown (h);
+  return spooled;
+}
+
+/* The JSON lines of `gemba import --json`: how many, and how many were new. */
+static guint
+count_imported (const char *out, guint *n_new, gint64 model)
+{
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  guint n = 0;
+
+  *n_new = 0;
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      if (lines[i][0] == '\0')
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      n++;
+      *n_new += !json_object_get_boolean_member (o, "duplicate");
+      g_assert_cmpint (json_object_get_int_member (o, "model"), ==, model);
+    }
+  return n;
+}
+
+static char *
+image_of (const char *sidecar)
+{
+  char *png = g_strdup (sidecar);
+
+  strcpy (png + strlen (png) - 5, ".png");
+  return png;
+}
+
+/* Copies a spool record (sidecar and image) into @dir; returns the copy's sidecar. */
+static char *
+copy_record (const char *sidecar, const char *dir)
+{
+  g_autofree char *base = g_path_get_basename (sidecar);
+  char *to = g_build_filename (dir, base, NULL);
+  g_autofree char *png = image_of (sidecar);
+  g_autofree char *png_to = image_of (to);
+
+  copy_file (sidecar, to);
+  copy_file (png, png_to);
+  return to;
+}
+
+/* The frames of `gemba ls --json` @ls that came from the spool (by image sha256 in
+ * @confidence): each from the line, predicted with the element's confidence. */
+static guint
+check_line_frames (const char *ls, GHashTable *confidence)
+{
+  g_auto(GStrv) lines = g_strsplit (ls, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+      const double *expected;
+
+      if (lines[i][0] == '\0')
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (!(expected = g_hash_table_lookup (confidence, json_object_get_string_member (o, "id"))))
+        continue;
+      n++;
+      g_assert_cmpstr (json_object_get_string_member (o, "source"), ==, "Line 3");
+      g_assert_false (json_object_get_null_member (o, "prediction"));
+      g_assert_cmpfloat_with_epsilon (json_object_get_double_member (o, "confidence"),
+                                      *expected, 1e-5);
+    }
+  return n;
+}
+
+static void
+test_spool_import (void)
+{
+  g_autofree char *spool = g_build_filename (work_dir, "spool-import", NULL);
+  g_autofree char *part = g_build_filename (work_dir, "spool-part", NULL);
+  g_autofree char *bad = g_build_filename (work_dir, "spool-bad", NULL);
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) confidence = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                            g_free);
+  g_autofree char *out = NULL, *err = NULL, *ls = NULL;
+  g_autofree char *lone = NULL, *broken_json = NULL, *no_image = NULL, *bad_hash = NULL;
+  guint64 spooled = write_spool (spool, 12, 100);
+  guint n, n_new, half;
+
+  g_assert_cmpuint (spooled, >=, 6);
+  collect_records (spool, records);
+  g_ptr_array_sort (records, (GCompareFunc) g_strcmp0);
+  g_assert_cmpuint (records->len, ==, spooled);
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+      g_assert_true (json_parser_load_from_file (parser, records->pdata[i], NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      g_hash_table_insert (confidence,
+                           g_strdup (json_object_get_string_member (
+                                       json_object_get_object_member (o, "image"), "sha256")),
+                           g_memdup2 ((double[]) { json_object_get_double_member (o, "confidence") },
+                                      sizeof (double)));
+    }
+  gemba_test_cli_run ("promote", project_dir, "1", NULL);
+
+  /* What a run killed part-way leaves: the first half of the records imported, and one more
+   * frame stored without its verdict. */
+  half = records->len / 2;
+  g_assert_cmpint (g_mkdir_with_parents (part, 0755), ==, 0);
+  for (guint i = 0; i < half; i++)
+    g_free (copy_record (records->pdata[i], part));
+  g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "import", project_dir, part, "--json",
+                                           "--quiet", NULL), ==, 0);
+  g_assert_cmpuint (count_imported (out, &n_new, 1), ==, half);
+  g_assert_cmpuint (n_new, ==, half);
+  g_clear_pointer (&out, g_free);
+  lone = image_of (records->pdata[half]);
+  gemba_test_cli_run ("import", project_dir, lone, "--source", "Line 3", "--quiet", NULL);
+
+  /* The whole spool: the rest is imported, nothing twice, every verdict stored. */
+  g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "import", project_dir, spool, "--json",
+                                           "--quiet", NULL), ==, 0);
+  n = count_imported (out, &n_new, 1);
+  g_assert_cmpuint (n, ==, records->len);
+  g_assert_cmpuint (n_new, ==, records->len - half - 1);
+  g_clear_pointer (&out, g_free);
+
+  /* Again: nothing new. */
+  g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "import", project_dir, spool, "--json",
+                                           "--quiet", NULL), ==, 0);
+  g_assert_cmpuint (count_imported (out, &n_new, 1), ==, records->len);
+  g_assert_cmpuint (n_new, ==, 0);
+  g_clear_pointer (&out, g_free);
+
+  /* Every record is a frame of the line with the element's confidence as production's
+   * prediction; the review queue shows them (near-duplicates once, by design). */
+  g_assert_cmpint (gemba_test_cli_capture (&ls, NULL, "ls", project_dir, "--source", "Line 3",
+                                           "--json", NULL), ==, 0);
+  g_assert_cmpuint (check_line_frames (ls, confidence), ==, records->len);
+  g_clear_pointer (&ls, g_free);
+  g_assert_cmpint (gemba_test_cli_capture (&ls, NULL, "ls", project_dir, "--review", "--json",
+                                           NULL), ==, 0);
+  g_assert_cmpuint (check_line_frames (ls, confidence), >=, 1);
+
+  /* Damaged records are named and skipped; the rest still import; a record still being
+   * written (no sidecar yet) is left alone. */
+  g_assert_cmpint (g_mkdir_with_parents (bad, 0755), ==, 0);
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autofree char *base = g_path_get_basename (records->pdata[i]);
+      g_autofree char *to = copy_record (records->pdata[i], bad);
+      g_autofree char *png_to = image_of (to);
+
+      if (i == 0)
+        {
+          g_assert_true (g_file_set_contents (to, "{\"format\": \"gemba-spool-rec", -1, NULL));
+          broken_json = g_strdup (base);
+        }
+      else if (i == 1)
+        {
+          g_assert_cmpint (g_unlink (png_to), ==, 0);
+          no_image = g_strdup (base);
+        }
+      else if (i == 2)
+        {
+          g_autofree char *contents = NULL;
+          gsize len;
+          g_assert_true (g_file_get_contents (png_to, &contents, &len, NULL));
+          contents[len / 2] ^= 0x55;
+          g_assert_true (g_file_set_contents (png_to, contents, len, NULL));
+          bad_hash = image_of (base);
+        }
+    }
+  {
+    g_autofree char *pending = g_build_filename (bad, "20990101T000000_000000_1.png", NULL);
+    g_assert_true (g_file_set_contents (pending, "not yet", -1, NULL));
+  }
+  g_assert_cmpint (gemba_test_cli_capture (&out, &err, "import", project_dir, bad, "--json",
+                                           "--quiet", NULL), ==, 1);
+  g_assert_cmpuint (count_imported (out, &n_new, 1), ==, records->len - 3);
+  g_assert_cmpuint (n_new, ==, 0);
+  g_assert_nonnull (strstr (err, broken_json));
+  g_assert_nonnull (strstr (err, no_image));
+  g_assert_nonnull (strstr (err, bad_hash));
+  g_assert_null (strstr (err, "20990101T000000"));
+}
+
 static guint64
 tree_size (const char *path)
 {
@@ -597,12 +793,10 @@ test_cycles (void)
 int
 main (int argc, char **argv)
 {
-  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
   int status;
 
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  gemba_path = g_build_filename (build_root ? build_root : ".", "src", "cli", "gemba", NULL);
   make_packages ();
 
   g_test_add_func ("/gst/classify/meta-and-pixels", test_meta_and_pixels);
@@ -613,6 +807,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gst/classify/no-trust", test_no_trust);
   g_test_add_func ("/gst/classify/spool", test_spool);
   g_test_add_func ("/gst/classify/spool-quota", test_spool_quota);
+  g_test_add_func ("/gst/classify/spool-import", test_spool_import);
   g_test_add_func ("/gst/classify/cycles", test_cycles);
   status = g_test_run ();
 
