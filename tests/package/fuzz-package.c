@@ -21,10 +21,211 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "gemba.h"
+#include "gemba-util-private.h"
 
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+#ifdef GEMBA_FUZZ_SIGNED
+
+/* fuzz-manifest (this file built with GEMBA_FUZZ_SIGNED): the input is a manifest's JSON text.
+ * Its "members" is replaced by the true sizes and hashes of a small real model's members, it is
+ * signed at fuzz time with a key the trust holds, zipped with those members and opened. So
+ * mutations reach past the signature and the hashes, into the manifest's checks, the model
+ * built from it and a classification of frames of several sizes: hostile values (crop, sizes,
+ * normalisation, architecture) in a validly signed package, as on a production line. */
+
+static GembaTrust *trust;
+static GembaSecretKey *secret;
+static GBytes *members[3];          /* weights.bin, model.onnx, MODEL_CARD.md */
+static JsonNode *members_node;      /* their "members" object */
+static const char *member_names[3] = { GEMBA_PACKAGE_WEIGHTS, GEMBA_PACKAGE_ONNX,
+                                       GEMBA_PACKAGE_MODEL_CARD };
+
+static guint64 n_opened, n_classified;   /* how deep inputs went, printed by the replay driver */
+
+static const char base_manifest[] =
+  "{\"format\": \"gemba-package\", \"format_version\": 1, \"gemba_version\": \"0.1.0\","
+  " \"model\": {\"name\": \"fuzz\", \"version\": \"1\", \"parent\": null, \"trained_by\": \"a\","
+  "  \"exported_by\": \"b\", \"created\": \"2026-01-01T00:00:00Z\","
+  "  \"exported\": \"2026-01-01T00:00:00Z\"},"
+  " \"classes\": [\"ok\", \"scratch\", \"dent\"], \"thresholds\": [0.5, 0.5, 0.5],"
+  " \"input\": {\"width\": 16, \"height\": 16, \"channels\": 3, \"color\": \"rgb\","
+  "  \"layout\": \"nhwc\", \"resize\": \"stretch\", \"crop\": null, \"scale\": 0.00392156862745098,"
+  "  \"mean\": [0.485, 0.456, 0.406], \"std\": [0.229, 0.224, 0.225]},"
+  " \"architecture\": {\"name\": \"small-cnn\", \"widths\": [4, 8], \"depth\": 1},"
+  " \"dataset\": {\"revision\": 1, \"counts\": {}}, \"metrics\": {\"test\": {\"accuracy\": 0.9}},"
+  " \"training\": {\"seed\": 1, \"settings\": {}}}";
+
+static la_ssize_t
+append_cb (struct archive *a, void *user_data, const void *buffer, size_t length)
+{
+  g_byte_array_append (user_data, buffer, length);
+  return length;
+}
+
+static GBytes *
+zip (const char * const *names, GBytes * const *contents, guint n)
+{
+  GByteArray *out = g_byte_array_new ();
+  struct archive *a = archive_write_new ();
+
+  archive_write_set_format_zip (a);
+  archive_write_set_options (a, "zip:compression=store");
+  g_assert (archive_write_open2 (a, out, NULL, append_cb, NULL, NULL) == ARCHIVE_OK);
+  for (guint i = 0; i < n; i++)
+    {
+      struct archive_entry *entry = archive_entry_new ();
+      gsize size = g_bytes_get_size (contents[i]);
+
+      archive_entry_set_pathname (entry, names[i]);
+      archive_entry_set_filetype (entry, AE_IFREG);
+      archive_entry_set_perm (entry, 0644);
+      archive_entry_set_size (entry, size);
+      g_assert (archive_write_header (a, entry) == ARCHIVE_OK);
+      if (size)
+        g_assert (archive_write_data (a, g_bytes_get_data (contents[i], NULL), size)
+                  == (la_ssize_t) size);
+      archive_entry_free (entry);
+    }
+  g_assert (archive_write_close (a) == ARCHIVE_OK);
+  archive_write_free (a);
+  return g_byte_array_free_to_bytes (out);
+}
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gemba-fuzz-manifest-XXXXXX", &error);
+  g_autofree char *secret_path = NULL;
+  g_autofree char *public_path = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autoptr(GBytes) package = NULL;
+  g_autoptr(GembaPackage) pkg = NULL;
+  g_autoptr(JsonNode) manifest = json_from_string (base_manifest, &error);
+  static const char * const classes[] = { "ok", "scratch", "dent", NULL };
+  GembaNetConfig config;
+  GembaPreprocess pp;
+
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_assert_no_error (error);
+  g_free (gemba_keys_generate (dir, &error));
+  g_assert_no_error (error);
+  secret_path = g_build_filename (dir, "secret", NULL);
+  public_path = g_build_filename (dir, "public", NULL);
+  secret = gemba_secret_key_load (secret_path, &error);
+  g_assert_no_error (error);
+  trust = gemba_trust_new ();
+  g_assert (gemba_trust_add_path (trust, public_path, &error));
+  _gemba_remove_tree (dir);
+
+  gemba_net_config_init (&config, GEMBA_ARCH_SMALL_CNN, 3);
+  config.input_w = config.input_h = 16;
+  config.widths[0] = 4;
+  config.widths[1] = 8;
+  config.n_widths = 2;
+  config.depth = 1;
+  gemba_preprocess_init (&pp, 16);
+  model = gemba_model_new (&config, &pp, classes, 1, &error);
+  g_assert_no_error (error);
+  members[0] = gemba_model_serialize_weights (model);
+  members[1] = g_bytes_new_static ("not an ONNX file", 16);
+  members[2] = g_bytes_new_static ("# fuzz\n", 7);
+  package = gemba_package_build (json_node_get_object (manifest), members[0], members[1],
+                                 "# fuzz\n", secret, &error);
+  g_assert_no_error (error);
+  pkg = gemba_package_open_bytes (package, "fuzz.gemba", trust, NULL, &error);
+  g_assert_no_error (error);
+  members_node = json_node_copy (json_object_get_member (gemba_package_get_manifest (pkg),
+                                                         "members"));
+  return 0;
+}
+
+static void
+classify (GembaClassifier *classifier, int width, int height)
+{
+  gsize n = (gsize) width * height * 3;
+  g_autofree guint8 *rgb = g_malloc (n);   /* exactly the frame: ASan sees any read past it */
+  g_autoptr(GError) error = NULL;
+  int verdict;
+
+  for (gsize i = 0; i < n; i++)
+    rgb[i] = (guint8) (i * 13);
+  verdict = gemba_classifier_classify_rgb (classifier, rgb, width, height, width * 3, NULL,
+                                           &error);
+  g_assert ((verdict >= 0) == (error == NULL));
+  g_assert (verdict < gemba_classifier_get_n_classes (classifier));
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autofree char *text = g_strndup ((const char *) data, size);
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *manifest_text = NULL;
+  g_autoptr(GBytes) manifest = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(GBytes) package = NULL;
+  g_autoptr(GembaPackage) pkg = NULL;
+  g_autoptr(GembaModel) model = NULL;
+  g_autoptr(GembaClassifier) classifier = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 signature[GEMBA_SIGNATURE_BYTES];
+  g_autofree char *b64 = NULL;
+  const char *names[5] = { GEMBA_PACKAGE_MANIFEST, GEMBA_PACKAGE_SIGNATURE, member_names[0],
+                           member_names[1], member_names[2] };
+  GBytes *contents[5];
+
+  if (strlen (text) != size || !(root = json_from_string (text, NULL)) ||
+      !JSON_NODE_HOLDS_OBJECT (root))
+    return 0;
+  json_object_set_member (json_node_get_object (root), "members", json_node_copy (members_node));
+  manifest_text = json_to_string (root, FALSE);
+  manifest = g_bytes_new (manifest_text, strlen (manifest_text));
+  gemba_secret_key_sign (secret, manifest_text, strlen (manifest_text), signature);
+  b64 = g_base64_encode (signature, sizeof signature);
+  {
+    char *s = g_strdup_printf ("{\"format\": \"gemba-signature\", \"version\": 1, "
+                               "\"algorithm\": \"ed25519\", \"key_id\": \"%s\", "
+                               "\"signature\": \"%s\"}", gemba_secret_key_get_id (secret), b64);
+    sig = g_bytes_new_take (s, strlen (s));
+  }
+  contents[0] = manifest;
+  contents[1] = sig;
+  for (guint i = 0; i < 3; i++)
+    contents[2 + i] = members[i];
+  package = zip (names, contents, 5);
+
+  pkg = gemba_package_open_bytes (package, "fuzz.gemba", trust, NULL, &error);
+  if (pkg == NULL)
+    {
+      g_assert (error != NULL && error->domain == GEMBA_ERROR && error->message[0] != '\0');
+      return 0;
+    }
+  g_assert (gemba_package_is_verified (pkg));
+  n_opened++;
+  model = gemba_package_get_model (pkg, &error);
+  if (model == NULL)
+    {
+      g_assert (error != NULL && error->domain == GEMBA_ERROR);
+      return 0;
+    }
+  classifier = gemba_classifier_new_from_model (model, 1, &error);
+  if (classifier == NULL)
+    return 0;
+  classify (classifier, 64, 48);
+  classify (classifier, 1, 1);
+  classify (classifier, 300, 7);
+  n_classified++;
+  return 0;
+}
+
+#else
 
 static GembaTrust *trust;
 static GembaPackageLimits limits;
@@ -87,6 +288,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_assert (json_object_has_member (manifest, "classes"));
   return 0;
 }
+
+#endif
 
 #ifndef GEMBA_LIBFUZZER
 
@@ -154,6 +357,7 @@ main (int argc, char **argv)
 {
   guint mutations = 200;
 
+  g_set_prgname (strrchr (argv[0], '/') ? strrchr (argv[0], '/') + 1 : argv[0]);
   LLVMFuzzerInitialize (&argc, &argv);
   if (g_getenv ("GEMBA_FUZZ_MUTATIONS"))
     mutations = atoi (g_getenv ("GEMBA_FUZZ_MUTATIONS"));
@@ -179,7 +383,11 @@ main (int argc, char **argv)
       else
         replay_file (argv[i], mutations);
     }
-  g_print ("fuzz-package: %" G_GUINT64_FORMAT " executions without a finding\n", n_runs);
+  g_print ("%s: %" G_GUINT64_FORMAT " executions without a finding\n", g_get_prgname (), n_runs);
+#ifdef GEMBA_FUZZ_SIGNED
+  g_print ("%s: %" G_GUINT64_FORMAT " opened as validly signed packages, %" G_GUINT64_FORMAT
+           " classified frames\n", g_get_prgname (), n_opened, n_classified);
+#endif
   gemba_trust_unref (trust);
   return 0;
 }

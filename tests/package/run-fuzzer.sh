@@ -1,5 +1,8 @@
 #!/bin/sh
-# run-fuzzer.sh SECONDS: libFuzzer on the package reader and the manifest parser.
+# run-fuzzer.sh SECONDS [TARGET]: libFuzzer on the package reader and the manifest parser.
+#
+# TARGET is fuzz-package (default: package bytes, seeds in corpus/) or fuzz-manifest (a
+# manifest's text, signed at fuzz time with a trusted key, seeds in corpus-manifest/).
 #
 # Builds Gemba with clang in its own folder ($GEMBA_FUZZ_BUILD, default _build-fuzz at the top
 # of the tree) with AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer's coverage on
@@ -12,6 +15,12 @@
 set -eu
 
 SECONDS_TO_RUN=${1:-60}
+TARGET=${2:-fuzz-package}
+case "$TARGET" in
+  fuzz-package) CORPUS=corpus ;;
+  fuzz-manifest) CORPUS=corpus-manifest ;;
+  *) echo "run-fuzzer.sh: unknown target $TARGET"; exit 2 ;;
+esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../.." && pwd)
 BUILD=${GEMBA_FUZZ_BUILD:-$SRC/_build-fuzz}
@@ -35,17 +44,17 @@ if [ ! -f "$BUILD/build.ninja" ]; then
     -Dc_args=-fsanitize=fuzzer-no-link >"$BUILD.setup.log" 2>&1 ||
     { cat "$BUILD.setup.log"; exit 1; }
 fi
-ninja -C "$BUILD" tests/package/fuzz-package >/dev/null ||
-  ninja -C "$BUILD" tests/package/fuzz-package
+ninja -C "$BUILD" "tests/package/$TARGET" >/dev/null ||
+  ninja -C "$BUILD" "tests/package/$TARGET"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gemba-fuzz-package-XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gemba-$TARGET-XXXXXX")
 mkdir "$WORK/corpus"
-cp "$HERE"/corpus/* "$WORK/corpus/"
+cp "$HERE/$CORPUS"/* "$WORK/corpus/"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
-"$BUILD/tests/package/fuzz-package" \
+"$BUILD/tests/package/$TARGET" \
   -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
   -print_final_stats=1 -artifact_prefix="$WORK/" \
   ${GEMBA_FUZZ_JOBS:+-jobs=$GEMBA_FUZZ_JOBS -workers=$GEMBA_FUZZ_JOBS} \
@@ -57,6 +66,6 @@ if [ "$status" -ne 0 ]; then
   echo "run-fuzzer.sh: FINDING after $execs executions; input and log in $WORK"
   exit 1
 fi
-echo "run-fuzzer.sh: $execs executions in ${SECONDS_TO_RUN}s without a finding" \
+echo "run-fuzzer.sh: $TARGET: $execs executions in ${SECONDS_TO_RUN}s without a finding" \
      "(corpus grew to $(ls "$WORK/corpus" | wc -l) inputs)"
 rm -rf "$WORK"

@@ -813,7 +813,9 @@ gemba_package_get_model (GembaPackage *package, GError **error)
   config.input_h = pp.height;
   config.input_c = pp.channels;
   /* clamped, not truncated, to an int: the network builder refuses what is out of range */
-  if ((array = json_object_get_array_member (arch, "widths")))
+  /* "widths" is optional (a manifest without it is valid): no critical when it is absent */
+  if ((node = json_object_get_member (arch, "widths")) && JSON_NODE_HOLDS_ARRAY (node) &&
+      (array = json_node_get_array (node)))
     {
       config.n_widths = MIN (json_array_get_length (array), GEMBA_NET_MAX_WIDTHS);
       for (int i = 0; i < config.n_widths; i++)
