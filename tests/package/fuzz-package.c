@@ -165,7 +165,8 @@ classify (GembaClassifier *classifier, int width, int height)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autofree char *text = g_strndup ((const char *) data, size);
+  /* libFuzzer may pass an empty input; g_strndup (NULL, 0) would be NULL */
+  g_autofree char *text = g_strndup (size ? (const char *) data : "", size);
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *manifest_text = NULL;
   g_autoptr(GBytes) manifest = NULL;
@@ -304,10 +305,15 @@ compare_names (gconstpointer a, gconstpointer b)
 static void
 run (const guint8 *data, gsize size)
 {
-  /* A copy of exactly @size bytes, so ASan sees any read past the end. */
-  g_autofree guint8 *copy = g_memdup2 (data, size);
+  /* A copy of exactly @size bytes, so ASan sees any read past the end. malloc(), not
+   * g_memdup2(): like libFuzzer, an empty input is a valid pointer, not NULL. */
+  guint8 *copy = malloc (size);
 
+  g_assert (copy != NULL);
+  if (size)
+    memcpy (copy, data, size);
   LLVMFuzzerTestOneInput (copy, size);
+  free (copy);
   n_runs++;
 }
 
@@ -317,7 +323,9 @@ replay_file (const char *path, guint mutations)
   g_autofree char *contents = NULL;
   g_autoptr(GError) error = NULL;
   gsize len;
-  guint32 state = g_str_hash (path);
+  g_autofree char *base = g_path_get_basename (path);
+  /* seeded by the file's name, not its path: the same mutations from any checkout */
+  guint32 state = g_str_hash (base);
 
   if (!g_file_get_contents (path, &contents, &len, &error))
     g_error ("%s", error->message);
@@ -366,6 +374,7 @@ main (int argc, char **argv)
       g_printerr ("usage: %s FILE|DIR…\n", argv[0]);
       return 2;
     }
+  run ((const guint8 *) "", 0);   /* the empty input, which libFuzzer tries too */
   for (int i = 1; i < argc; i++)
     {
       if (g_file_test (argv[i], G_FILE_TEST_IS_DIR))

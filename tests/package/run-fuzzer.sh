@@ -36,6 +36,10 @@ if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' |
   exit 77
 fi
 
+# Both libFuzzer tests may start at once in a fresh tree: one of them sets up and builds.
+mkdir -p "$(dirname "$BUILD")"
+exec 9>"$BUILD.lock"
+flock 9
 if [ ! -f "$BUILD/build.ninja" ]; then
   # werror off: clang warns about things gcc does not, in code that is not the fuzzer's business.
   env -u CFLAGS -u LDFLAGS CC="$CLANG" meson setup "$BUILD" "$SRC" \
@@ -46,6 +50,8 @@ if [ ! -f "$BUILD/build.ninja" ]; then
 fi
 ninja -C "$BUILD" "tests/package/$TARGET" >/dev/null ||
   ninja -C "$BUILD" "tests/package/$TARGET"
+flock -u 9
+exec 9>&-
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gemba-$TARGET-XXXXXX")
 mkdir "$WORK/corpus"
