@@ -24,9 +24,9 @@
 #define SPOOL_BATCH 128
 #define SPOOL_BATCH_USEC (G_USEC_PER_SEC / 2)
 
-/* The sidecars under @dir (depth ≤ @depth), sorted by path: names start with the UTC time. */
+/* The record sidecars (@drift: the drift records instead) under @dir, depth ≤ @depth. */
 static void
-collect_sidecars (const char *dir, int depth, GPtrArray *out)
+collect (const char *dir, int depth, gboolean drift, GPtrArray *out)
 {
   g_autoptr(GDir) handle = g_dir_open (dir, 0, NULL);
   const char *name;
@@ -39,9 +39,12 @@ collect_sidecars (const char *dir, int depth, GPtrArray *out)
         continue;
       path = g_build_filename (dir, name, NULL);
       if (g_str_has_suffix (name, ".json") && g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        g_ptr_array_add (out, g_steal_pointer (&path));
+        {
+          if (g_str_has_suffix (name, ".drift.json") == drift)
+            g_ptr_array_add (out, g_steal_pointer (&path));
+        }
       else if (depth > 0 && g_file_test (path, G_FILE_TEST_IS_DIR))
-        collect_sidecars (path, depth - 1, out);
+        collect (path, depth - 1, drift, out);
     }
 }
 
@@ -77,7 +80,7 @@ gemba_cli_is_spool (const char *dir)
   g_autoptr(JsonParser) parser = json_parser_new ();
 
   /* A spool root, a line's folder or a day's folder. */
-  collect_sidecars (dir, 2, sidecars);
+  collect (dir, 2, FALSE, sidecars);
   for (guint i = 0; i < sidecars->len && i < 8; i++)
     if (read_record (sidecars->pdata[i], parser, NULL))
       return TRUE;
@@ -338,7 +341,7 @@ gemba_cli_import_spool (GembaStore *store, const char *dir, gboolean quiet, gboo
   if (!(models = gemba_store_list_models (store, &error)))
     return gemba_cli_fail (g_steal_pointer (&error));
   imp.models = models;
-  collect_sidecars (dir, 2, sidecars);
+  collect (dir, 2, FALSE, sidecars);
   g_ptr_array_sort (sidecars, compare_paths);
   progress = gemba_cli_progress_new (_("Importing the spool"), sidecars->len,
                                      quiet || sidecars->len < 50);
@@ -391,4 +394,239 @@ gemba_cli_import_spool (GembaStore *store, const char *dir, gboolean quiet, gboo
   if (i < sidecars->len)
     return 130;
   return imp.n_failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
+}
+
+/* --- gemba monitor ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  char *line, *day;
+  gint64 records, ok, reject, uncertain;
+  gint64 sampled, sampled_uncertain;
+  gint64 alarms;
+  GHashTable *shifted;       /* what drifted, as a set */
+} MonitorRow;
+
+static void
+monitor_row_free (gpointer data)
+{
+  MonitorRow *row = data;
+
+  g_free (row->line);
+  g_free (row->day);
+  g_hash_table_unref (row->shifted);
+  g_free (row);
+}
+
+static MonitorRow *
+monitor_row (GHashTable *rows, JsonObject *o)
+{
+  const char *line = json_object_get_string_member_with_default (o, "line", "?");
+  const char *time = json_object_get_string_member_with_default (o, "time", "");
+  g_autofree char *day = g_strndup (time, 10);
+  g_autofree char *key = g_strconcat (line, "\n", day, NULL);
+  MonitorRow *row = g_hash_table_lookup (rows, key);
+
+  if (row == NULL)
+    {
+      row = g_new0 (MonitorRow, 1);
+      row->line = g_strdup (line);
+      row->day = g_steal_pointer (&day);
+      row->shifted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_hash_table_insert (rows, g_steal_pointer (&key), row);
+    }
+  return row;
+}
+
+static int
+compare_rows (gconstpointer a, gconstpointer b)
+{
+  const MonitorRow *x = *(MonitorRow * const *) a, *y = *(MonitorRow * const *) b;
+  int c = g_strcmp0 (x->line, y->line);
+
+  return c ? c : g_strcmp0 (x->day, y->day);
+}
+
+static char *
+shifted_list (MonitorRow *row)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, row->shifted);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (names, key);
+  g_ptr_array_sort (names, compare_paths);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (",", (char **) names->pdata);
+}
+
+static char *
+share (gint64 part, gint64 whole)
+{
+  return whole > 0 ? g_strdup_printf ("%.1f%%", 100.0 * part / whole) : g_strdup ("–");
+}
+
+int
+gemba_cli_monitor (int argc, char **argv)
+{
+  g_autoptr(GHashTable) rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                      monitor_row_free);
+  g_autoptr(GPtrArray) sidecars = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) drifts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) sorted = NULL;
+  gboolean json = FALSE;
+  gint64 damaged = 0;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, N_("One JSON object per line and day"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "SPOOL_DIR",
+                        N_("Per line and day of a gembaclassify spool: the verdicts of the "
+                           "spooled frames, the uncertain share of the sampled frames, and the "
+                           "drift alarms with what shifted.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the spool folder"));
+  if (!g_file_test (argv[1], G_FILE_TEST_IS_DIR))
+    {
+      gemba_cli_error (_("%s: not a folder"), argv[1]);
+      return GEMBA_EXIT_FAILED;
+    }
+  collect (argv[1], 2, FALSE, sidecars);
+  collect (argv[1], 2, TRUE, drifts);
+
+  for (guint i = 0; i < sidecars->len; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+      JsonObject *o = read_record (sidecars->pdata[i], parser, &error);
+      MonitorRow *row;
+      const char *verdict, *reason;
+
+      if (o == NULL)
+        {
+          gemba_cli_error (_("%s: damaged spool record: %s"), (char *) sidecars->pdata[i],
+                           error->message);
+          damaged++;
+          continue;
+        }
+      row = monitor_row (rows, o);
+      verdict = json_object_get_string_member_with_default (o, "verdict", "");
+      reason = json_object_get_string_member_with_default (o, "reason", "");
+      row->records++;
+      row->ok += g_str_equal (verdict, "ok");
+      row->reject += g_str_equal (verdict, "reject");
+      row->uncertain += g_str_equal (verdict, "uncertain");
+      if (g_str_equal (reason, "sampled"))
+        {
+          row->sampled++;
+          row->sampled_uncertain += g_str_equal (verdict, "uncertain");
+        }
+    }
+  for (guint i = 0; i < drifts->len; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_auto(GStrv) names = NULL;
+      MonitorRow *row;
+      JsonObject *o;
+
+      if (!json_parser_load_from_file (parser, drifts->pdata[i], NULL) ||
+          !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          gemba_cli_error (_("%s: damaged drift record"), (char *) drifts->pdata[i]);
+          damaged++;
+          continue;
+        }
+      o = json_node_get_object (json_parser_get_root (parser));
+      row = monitor_row (rows, o);
+      row->alarms++;
+      names = g_strsplit (json_object_get_string_member_with_default (o, "shifted", ""), ",", -1);
+      for (guint k = 0; names[k]; k++)
+        if (names[k][0])
+          g_hash_table_add (row->shifted, g_strdup (names[k]));
+    }
+
+  sorted = g_ptr_array_new ();
+  {
+    GHashTableIter iter;
+    gpointer value;
+    g_hash_table_iter_init (&iter, rows);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      g_ptr_array_add (sorted, value);
+  }
+  g_ptr_array_sort (sorted, compare_rows);
+  if (!json)
+    {
+      g_autoptr(GString) head = g_string_new (NULL);
+      gemba_cli_cell (head, -16, _("Line"));
+      gemba_cli_cell (head, -10, _("Day"));
+      gemba_cli_cell (head, 8, _("Spooled"));
+      gemba_cli_cell (head, 7, _("OK"));
+      gemba_cli_cell (head, 7, _("Reject"));
+      gemba_cli_cell (head, 9, _("Uncertain"));
+      gemba_cli_cell (head, 15, _("Sampled unsure"));
+      gemba_cli_cell (head, 6, _("Drift"));
+      gemba_cli_cell (head, 0, _("Shifted"));
+      g_print ("%s\n", head->str);
+    }
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      MonitorRow *row = sorted->pdata[i];
+      g_autofree char *shifted = shifted_list (row);
+
+      if (json)
+        {
+          g_autoptr(JsonBuilder) b = json_builder_new ();
+          g_autoptr(JsonNode) root = NULL;
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "line");
+          json_builder_add_string_value (b, row->line);
+          json_builder_set_member_name (b, "day");
+          json_builder_add_string_value (b, row->day);
+          json_builder_set_member_name (b, "spooled");
+          json_builder_add_int_value (b, row->records);
+          json_builder_set_member_name (b, "ok");
+          json_builder_add_int_value (b, row->ok);
+          json_builder_set_member_name (b, "reject");
+          json_builder_add_int_value (b, row->reject);
+          json_builder_set_member_name (b, "uncertain");
+          json_builder_add_int_value (b, row->uncertain);
+          json_builder_set_member_name (b, "sampled");
+          json_builder_add_int_value (b, row->sampled);
+          json_builder_set_member_name (b, "sampled_uncertain_share");
+          if (row->sampled)
+            json_builder_add_double_value (b, (double) row->sampled_uncertain / row->sampled);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "drift_alarms");
+          json_builder_add_int_value (b, row->alarms);
+          json_builder_set_member_name (b, "shifted");
+          json_builder_add_string_value (b, shifted);
+          json_builder_end_object (b);
+          root = json_builder_get_root (b);
+          gemba_cli_print_json (root);
+        }
+      else
+        {
+          g_autoptr(GString) out = g_string_new (NULL);
+          g_autofree char *ok = share (row->ok, row->records);
+          g_autofree char *reject = share (row->reject, row->records);
+          g_autofree char *uncertain = share (row->uncertain, row->records);
+          g_autofree char *sampled = share (row->sampled_uncertain, row->sampled);
+          gemba_cli_cell (out, -16, row->line);
+          gemba_cli_cell (out, -10, row->day);
+          gemba_cli_cell_int (out, 8, row->records);
+          gemba_cli_cell (out, 7, ok);
+          gemba_cli_cell (out, 7, reject);
+          gemba_cli_cell (out, 9, uncertain);
+          gemba_cli_cell (out, 15, sampled);
+          gemba_cli_cell_int (out, 6, row->alarms);
+          gemba_cli_cell (out, 0, shifted);
+          g_print ("%s\n", out->str);
+        }
+    }
+  return damaged ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
 }

@@ -79,6 +79,7 @@ int gemba_cli_init (int argc, char **argv);
 int gemba_cli_demo (int argc, char **argv);
 int gemba_cli_migrate (int argc, char **argv);
 int gemba_cli_import (int argc, char **argv);
+int gemba_cli_monitor (int argc, char **argv);
 
 /* gemba-cli-spool.c: spools written by the gembaclassify element. */
 /* TRUE when @dir (a spool, a line's or a day's folder) holds gembaclassify spool records. */

@@ -25,6 +25,7 @@
 #include "gemba-keys.h"
 #include "gemba-package.h"
 #include "gemba-onnx.h"
+#include "gemba-drift.h"
 #include "gemba-export.h"
 #include "gemba-gate.h"
 #undef GEMBA_INSIDE

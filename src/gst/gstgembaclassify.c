@@ -49,6 +49,7 @@ typedef struct {
   int n_classes;
   int ok_index;          /* the class named "ok", else 0 */
   double *thresholds;    /* the manifest's per-class thresholds */
+  GembaDriftStats *reference;   /* the manifest's drift reference, NULL without one */
 } Loaded;
 
 /* What every package swapped in must match: the first package's classes and input. Set in
@@ -73,7 +74,14 @@ typedef struct {
   int roi[4];
   char *package_name, *package_version, *package_sha256, *weights_sha256;
   char **classes;
+  char *drift_json;          /* a drift record instead of a frame (buffer NULL) */
 } SpoolItem;
+
+typedef struct {
+  float confidence, brightness, contrast;
+  guint16 label;
+  gboolean uncertain;
+} DriftSample;
 
 struct _GstGembaClassify {
   GstBaseTransform parent;
@@ -90,6 +98,7 @@ struct _GstGembaClassify {
   guint spool_flags;
   guint spool_sample_interval;
   guint spool_max_mb;
+  guint drift_window;
 
   GstVideoInfo info;
   GembaTrust *trust;
@@ -107,9 +116,15 @@ struct _GstGembaClassify {
   gsize rgb_size;
   float *probs;
 
+  /* Drift window (streaming thread only). */
+  DriftSample *drift_samples;
+  guint drift_size, drift_head, drift_count;
+  guint drift_since_check, drift_since_alarm;
+  GembaDriftStats *drift;
+
   /* Counters (GST_OBJECT_LOCK). */
   guint64 n_frames, n_inferred, n_skipped, n_ok, n_reject, n_uncertain;
-  guint64 n_spooled, n_spool_dropped, n_spool_quota, n_messages_suppressed;
+  guint64 n_spooled, n_spool_dropped, n_spool_quota, n_messages_suppressed, n_drift_alarms;
   guint64 inference_us_total;
   gint64 last_message_us;
 
@@ -126,6 +141,7 @@ struct _GstGembaClassify {
 
 G_DECLARE_FINAL_TYPE (GstGembaClassify, gst_gemba_classify, GST, GEMBA_CLASSIFY,
                       GstBaseTransform)
+static void drift_reset (GstGembaClassify *self, guint size, int n_classes);
 G_DEFINE_FINAL_TYPE (GstGembaClassify, gst_gemba_classify, GST_TYPE_BASE_TRANSFORM)
 
 enum {
@@ -142,6 +158,7 @@ enum {
   PROP_SPOOL_MAX_MB,
   PROP_LINE,
   PROP_PACKAGE_DIR,
+  PROP_DRIFT_WINDOW,
   PROP_PACKAGE_VERSION,
   PROP_STATS,
   N_PROPS
@@ -185,6 +202,7 @@ loaded_free (Loaded *l)
   g_free (l->weights_sha256);
   g_free (l->key_id);
   g_free (l->thresholds);
+  gemba_drift_stats_free (l->reference);
   g_free (l);
 }
 
@@ -234,6 +252,9 @@ loaded_new (const char *path, GembaTrust *trust, const Contract *like, GError **
   for (int i = 0; i < l->n_classes; i++)
     l->thresholds[i] = json_array_get_double_element (thresholds, i);
   l->ok_index = MAX (0, gemba_model_find_class (model, "ok"));
+  if (json_object_has_member (manifest, "reference"))   /* validated by the package reader */
+    l->reference = gemba_drift_stats_from_json (
+                     json_object_get_object_member (manifest, "reference"), l->n_classes);
 
   if (like != NULL)
     {
@@ -341,7 +362,9 @@ request_load (GstGembaClassify *self, const char *path)
 static void
 spool_item_free (SpoolItem *item)
 {
-  gst_buffer_unref (item->buffer);
+  if (item->buffer)
+    gst_buffer_unref (item->buffer);
+  g_free (item->drift_json);
   g_date_time_unref (item->time);
   g_free (item->reason);
   g_free (item->label);
@@ -589,6 +612,33 @@ spool_write (GstGembaClassify *self, SpoolItem *item, const char *spool_dir, con
   return TRUE;
 }
 
+/* A drift record: LINE/DAY/TIME_SEQ.drift.json, for gemba monitor (gemba import skips it). */
+static gboolean
+spool_write_drift (GstGembaClassify *self, SpoolItem *item, const char *spool_dir,
+                   const char *line, GError **error)
+{
+  g_autofree char *line_dir = line_folder_name (line);
+  g_autofree char *day = g_date_time_format (item->time, "%Y-%m-%d");
+  g_autofree char *stamp = g_date_time_format (item->time, "%Y%m%dT%H%M%S");
+  g_autofree char *dir = g_build_filename (spool_dir, line_dir, day, NULL);
+  g_autofree char *path = NULL;
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: %s", dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  path = g_strdup_printf ("%s%s%s_%06d_%" G_GUINT64_FORMAT ".drift.json", dir, G_DIR_SEPARATOR_S,
+                          stamp, g_date_time_get_microsecond (item->time), ++self->spool_seq);
+  if (!g_file_set_contents_full (path, item->drift_json, -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                                 0644, error))
+    return FALSE;
+  self->spool_bytes += strlen (item->drift_json);
+  return TRUE;
+}
+
 static gpointer
 spool_thread_func (gpointer data)
 {
@@ -620,7 +670,8 @@ spool_thread_func (gpointer data)
       GST_OBJECT_LOCK (self);
       max_bytes = (guint64) self->spool_max_mb * 1024 * 1024;
       GST_OBJECT_UNLOCK (self);
-      if (!spool_write (self, item, spool_dir, line, max_bytes, &error))
+      if (item->drift_json ? !spool_write_drift (self, item, spool_dir, line, &error)
+                           : !spool_write (self, item, spool_dir, line, max_bytes, &error))
         {
           GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("Could not write a spooled frame"),
                                ("%s", error->message));
@@ -934,6 +985,7 @@ gemba_classify_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->trust, gemba_trust_unref);
   g_clear_pointer (&self->rgb, g_free);
   g_clear_pointer (&self->probs, g_free);
+  drift_reset (self, 0, 0);
   self->rgb_size = 0;
   return TRUE;
 }
@@ -993,6 +1045,115 @@ classify_roi (GstGembaClassify *self, GstBuffer *buf, const int *roi, int *label
   return rc >= 0;
 }
 
+/* Empties the drift window and sizes it for @size frames of @n_classes classes. */
+static void
+drift_reset (GstGembaClassify *self, guint size, int n_classes)
+{
+  g_clear_pointer (&self->drift_samples, g_free);
+  g_clear_pointer (&self->drift, gemba_drift_stats_free);
+  self->drift_size = size;
+  self->drift_head = self->drift_count = self->drift_since_check = 0;
+  self->drift_since_alarm = size;
+  if (size > 0)
+    {
+      self->drift_samples = g_new0 (DriftSample, size);
+      self->drift = gemba_drift_stats_new (n_classes);
+    }
+}
+
+/* Streaming thread: adds one classified frame to the window; once the window is full, every
+ * tenth of it is compared with the package's reference, and a shift is posted (gemba-drift)
+ * and spooled at most once per window. */
+static void
+drift_update (GstGembaClassify *self, Loaded *l, guint window, double confidence, int label,
+              const int *roi)
+{
+  g_autoptr(JsonObject) result = NULL;
+  DriftSample *sample;
+  double brightness, contrast;
+  const char *shifted;
+  GstStructure *m;
+  JsonObjectIter iter;
+  const char *key;
+  JsonNode *node;
+
+  if (window == 0 || l->reference == NULL)
+    return;
+  if (self->drift_size != window || self->drift->n_classes != (guint) l->n_classes)
+    drift_reset (self, window, l->n_classes);
+  gemba_drift_measure (self->rgb, roi[2], roi[3], (gsize) roi[2] * 3, 3, 0, 1, 2, &brightness,
+                       &contrast);
+  sample = &self->drift_samples[self->drift_head];
+  if (self->drift_count == self->drift_size)
+    gemba_drift_stats_add (self->drift, sample->confidence, sample->label, sample->uncertain,
+                           sample->brightness, sample->contrast, -1);
+  sample->confidence = confidence;
+  sample->label = label;
+  sample->uncertain = confidence < l->thresholds[label];
+  sample->brightness = brightness;
+  sample->contrast = contrast;
+  gemba_drift_stats_add (self->drift, sample->confidence, sample->label, sample->uncertain,
+                         sample->brightness, sample->contrast, 1);
+  self->drift_head = (self->drift_head + 1) % self->drift_size;
+  self->drift_count = MIN (self->drift_count + 1, self->drift_size);
+  self->drift_since_alarm++;
+  if (self->drift_count < self->drift_size ||
+      ++self->drift_since_check < MAX (1, self->drift_size / 10) ||
+      self->drift_since_alarm < self->drift_size)
+    return;
+  self->drift_since_check = 0;
+  result = gemba_drift_compare (l->reference, self->drift);
+  shifted = json_object_get_string_member (result, "shifted");
+  if (shifted[0] == '\0')
+    return;
+  self->drift_since_alarm = 0;
+  GST_OBJECT_LOCK (self);
+  self->n_drift_alarms++;
+  GST_OBJECT_UNLOCK (self);
+
+  m = gst_structure_new ("gemba-drift", "window", G_TYPE_UINT, window,
+                         "package-version", G_TYPE_STRING, l->version, NULL);
+  json_object_iter_init (&iter, result);
+  while (json_object_iter_next (&iter, &key, &node))
+    {
+      g_autofree char *name = g_strdelimit (g_strdup (key), "_", '-');
+      if (json_node_get_value_type (node) == G_TYPE_STRING)
+        gst_structure_set (m, name, G_TYPE_STRING, json_node_get_string (node), NULL);
+      else if (json_node_get_value_type (node) == G_TYPE_INT64)
+        gst_structure_set (m, name, G_TYPE_INT64, json_node_get_int (node), NULL);
+      else
+        gst_structure_set (m, name, G_TYPE_DOUBLE, json_node_get_double (node), NULL);
+    }
+  GST_WARNING_OBJECT (self, "drift: %s", shifted);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), m));
+
+  /* For gemba monitor: a drift record in the spool, past the frame queue's limit (one per
+   * window at most). */
+  g_mutex_lock (&self->spool_lock);
+  if (self->spool_thread != NULL)
+    {
+      g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      g_autofree char *iso = g_date_time_format_iso8601 (now);
+      SpoolItem *item = g_new0 (SpoolItem, 1);
+
+      json_object_set_string_member (result, "format", "gemba-spool-drift");
+      GST_OBJECT_LOCK (self);
+      json_object_set_string_member (result, "line", self->line);
+      GST_OBJECT_UNLOCK (self);
+      json_object_set_string_member (result, "time", iso);
+      json_object_set_int_member (result, "window", window);
+      json_object_set_string_member (result, "package_version", l->version);
+      json_object_set_string_member (result, "package_sha256", l->sha256);
+      json_node_set_object (root, result);
+      item->time = g_date_time_ref (now);
+      item->drift_json = json_to_string (root, TRUE);
+      g_queue_push_tail (&self->spool_queue, item);
+      g_cond_signal (&self->spool_cond);
+    }
+  g_mutex_unlock (&self->spool_lock);
+}
+
 static GstFlowReturn
 gemba_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -1000,7 +1161,7 @@ gemba_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   g_autoptr(GError) error = NULL;
   Loaded *swapped = g_atomic_pointer_exchange (&self->pending, NULL);
   Loaded *l;
-  guint interval, spool_flags, sample_interval;
+  guint interval, spool_flags, sample_interval, drift_window;
   double reject_below, uncertain_below;
   int want_roi[4], roi[4], label = -1;
   guint64 seq;
@@ -1021,6 +1182,7 @@ gemba_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
       g_free (self->probs);
       self->probs = NULL;
       post_package_message (self, "swapped", swapped->path, swapped, NULL);
+      drift_reset (self, 0, 0);   /* another package: another reference */
       GST_INFO_OBJECT (self, "swapped %s %s for %s %s", old->name, old->version,
                        swapped->name, swapped->version);
       loaded_free (old);
@@ -1038,6 +1200,7 @@ gemba_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   uncertain_below = self->uncertain_below;
   spool_flags = self->spool_flags;
   sample_interval = self->spool_sample_interval;
+  drift_window = self->drift_window;
   if (seq % interval != 0)
     {
       self->n_skipped++;
@@ -1056,6 +1219,7 @@ gemba_classify_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   us = g_get_monotonic_time () - t0;
 
   conf = self->probs[label];
+  drift_update (self, l, drift_window, conf, label, roi);
   if (reject_below < 0)
     reject_below = l->thresholds[l->ok_index];
   if (uncertain_below < 0)
@@ -1209,6 +1373,7 @@ make_stats (GstGembaClassify *self)
                          "spooled", G_TYPE_UINT64, self->n_spooled,
                          "spool-dropped", G_TYPE_UINT64, self->n_spool_dropped,
                          "spool-quota-dropped", G_TYPE_UINT64, self->n_spool_quota,
+                         "drift-alarms", G_TYPE_UINT64, self->n_drift_alarms,
                          "mean-inference-us", G_TYPE_UINT64,
                          self->n_inferred ? self->inference_us_total / self->n_inferred : 0,
                          NULL);
@@ -1262,6 +1427,9 @@ gemba_classify_set_property (GObject *object, guint prop_id, const GValue *value
       break;
     case PROP_SPOOL_MAX_MB:
       self->spool_max_mb = g_value_get_uint (value);
+      break;
+    case PROP_DRIFT_WINDOW:
+      self->drift_window = g_value_get_uint (value);
       break;
     case PROP_PACKAGE_DIR:
       g_free (self->package_dir);
@@ -1326,6 +1494,9 @@ gemba_classify_get_property (GObject *object, guint prop_id, GValue *value, GPar
       break;
     case PROP_SPOOL_MAX_MB:
       g_value_set_uint (value, self->spool_max_mb);
+      break;
+    case PROP_DRIFT_WINDOW:
+      g_value_set_uint (value, self->drift_window);
       break;
     case PROP_PACKAGE_DIR:
       g_value_set_string (value, self->package_dir);
@@ -1420,6 +1591,11 @@ gst_gemba_classify_class_init (GstGembaClassifyClass *klass)
     g_param_spec_uint ("spool-max-mb", "Spool quota",
                        "Stop spooling once the spool folder holds this many MiB; 0: no limit",
                        0, G_MAXUINT, 1024, playing);
+  properties[PROP_DRIFT_WINDOW] =
+    g_param_spec_uint ("drift-window", "Drift window",
+                       "Compare the last N classified frames with the package's test-split "
+                       "reference and post gemba-drift when they differ; 0: off",
+                       0, 1000000, 500, ready);
   properties[PROP_LINE] =
     g_param_spec_string ("line", "Line", "The line's name, recorded with spooled frames",
                          "line", ready);
@@ -1465,6 +1641,7 @@ gst_gemba_classify_init (GstGembaClassify *self)
   self->spool_flags = SPOOL_REJECTED | SPOOL_UNCERTAIN;
   self->spool_sample_interval = 1000;
   self->spool_max_mb = 1024;
+  self->drift_window = 500;
   self->line = g_strdup ("line");
   g_mutex_init (&self->spool_lock);
   g_cond_init (&self->spool_cond);

@@ -10,6 +10,7 @@
 #include <gst/video/video.h>
 #include <json-glib/json-glib.h>
 
+#include "gemba.h"
 #include "gemba-test-cli.h"
 
 static char *work_dir;
@@ -762,6 +763,144 @@ test_spool_quota (void)
   gst_harness_teardown (h);
 }
 
+/* The labeled test-split frames of the demo project the packages were exported from. */
+static GPtrArray *
+test_split_images (void)
+{
+  GPtrArray *images = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_image_free);
+  g_autofree char *out = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "ls", project_dir, "--split", "test",
+                                           "--json", NULL), ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      g_autoptr(GError) error = NULL;
+      JsonObject *o;
+      GembaImage *image;
+
+      if (lines[i][0] == '\0')
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (json_object_get_null_member (o, "label"))
+        continue;
+      image = gemba_image_load (json_object_get_string_member (o, "path"), &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (images, image);
+    }
+  return images;
+}
+
+/* Streams the test split three times over (each pixel times @gain) through an element with a
+ * window of 40 frames; returns the gemba-drift messages posted, and how many drift records
+ * the spool got in @n_records. */
+static guint
+stream_for_drift (GPtrArray *images, double gain, char **shifted, guint *n_records)
+{
+  g_autofree char *spool = g_dir_make_tmp ("gemba-drift-XXXXXX", NULL);
+  g_autofree char *props = g_strdup_printf ("drift-window=40 spool=0 spool-dir=\"%s\"", spool);
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (g_free);
+  GembaImage *first = images->pdata[0];
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%u,height=%u,"
+                                           "framerate=30/1", first->width, first->height);
+  g_autofree char *desc = g_strdup_printf ("gembaclassify package=\"%s\" trust=\"%s\" %s",
+                                           package_a, trust_dir, props);
+  GstElement *element = gst_parse_launch (desc, NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *msg;
+  guint n_messages = 0;
+  guint64 alarms = 0;
+  GstStructure *stats = NULL;
+
+  gst_element_set_bus (element, bus);
+  h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_harness_set_src_caps_str (h, caps);
+  for (guint round = 0; round < 3; round++)
+    for (guint i = 0; i < images->len; i++)
+      {
+        GembaImage *image = images->pdata[i];
+        gsize size = (gsize) image->width * image->height * 3;
+        GstBuffer *buf;
+        GstMapInfo map;
+
+        g_assert_cmpuint (image->width, ==, first->width);
+        g_assert_cmpuint (image->height, ==, first->height);
+        buf = gst_buffer_new_allocate (NULL, size, NULL);
+        gst_buffer_map (buf, &map, GST_MAP_WRITE);
+        for (gsize k = 0; k < size; k++)
+          map.data[k] = (guint8) MIN (255.0, image->pixels[k] * gain);
+        gst_buffer_unmap (buf, &map);
+        gst_buffer_unref (gst_harness_push_and_pull (h, buf));
+      }
+  gst_element_set_state (h->element, GST_STATE_NULL);   /* drains the spool writer */
+  g_object_get (h->element, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "drift-alarms", &alarms);
+  gst_structure_free (stats);
+  while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ELEMENT)))
+    {
+      const GstStructure *st = gst_message_get_structure (msg);
+      if (gst_structure_has_name (st, "gemba-drift"))
+        {
+          double d = 0;
+          n_messages++;
+          g_assert_true (gst_structure_get_double (st, "brightness-d", &d));
+          g_assert_nonnull (gst_structure_get_string (st, "shifted"));
+          if (*shifted == NULL)
+            *shifted = g_strdup (gst_structure_get_string (st, "shifted"));
+        }
+      gst_message_unref (msg);
+    }
+  g_assert_cmpuint (alarms, ==, n_messages);
+  collect_records (spool, records);
+  *n_records = records->len;
+  for (guint i = 0; i < records->len; i++)
+    g_assert_true (g_str_has_suffix (records->pdata[i], ".drift.json"));
+  if (records->len > 0)
+    {
+      /* gemba monitor counts the alarms, per line and day, with what shifted. */
+      g_autofree char *out = NULL;
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "monitor", spool, "--json", NULL),
+                       ==, 0);
+      g_assert_true (json_parser_load_from_data (parser, out, -1, NULL));
+      o = json_node_get_object (json_parser_get_root (parser));
+      g_assert_cmpstr (json_object_get_string_member (o, "line"), ==, "line");
+      g_assert_cmpint (json_object_get_int_member (o, "drift_alarms"), ==, records->len);
+      g_assert_nonnull (strstr (json_object_get_string_member (o, "shifted"), "brightness"));
+    }
+  gst_harness_teardown (h);
+  gst_object_unref (bus);
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", spool);
+    (void) !system (cmd);
+  }
+  return n_messages;
+}
+
+/* The test split itself does not raise the drift alarm; the same frames darkened do. */
+static void
+test_drift (void)
+{
+  g_autoptr(GPtrArray) images = test_split_images ();
+  g_autofree char *same = NULL, *dark = NULL;
+  guint n_records = 0;
+
+  g_assert_cmpuint (images->len, >=, 40);
+  g_assert_cmpuint (stream_for_drift (images, 1.0, &same, &n_records), ==, 0);
+  g_assert_cmpuint (n_records, ==, 0);
+  g_assert_cmpuint (stream_for_drift (images, 0.35, &dark, &n_records), >=, 1);
+  g_assert_cmpuint (n_records, >=, 1);
+  g_assert_nonnull (strstr (dark, "brightness"));
+}
+
+
 static void
 test_cycles (void)
 {
@@ -808,6 +947,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gst/classify/spool", test_spool);
   g_test_add_func ("/gst/classify/spool-quota", test_spool_quota);
   g_test_add_func ("/gst/classify/spool-import", test_spool_import);
+  g_test_add_func ("/gst/classify/drift", test_drift);
   g_test_add_func ("/gst/classify/cycles", test_cycles);
   status = g_test_run ();
 

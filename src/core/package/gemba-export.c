@@ -7,9 +7,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemba-drift.h"
 #include "gemba-error.h"
 #include "gemba-export.h"
 #include "gemba-gate.h"
+#include "gemba-image.h"
 #include "gemba-metrics.h"
 #include "gemba-model.h"
 #include "gemba-onnx.h"
@@ -22,6 +24,7 @@ typedef struct
 {
   GembaMetrics *metrics;
   int *verdicts;            /* per test frame, model output index, -1 unreadable */
+  float *probs;             /* per test frame, n_classes probabilities */
 } Evaluation;
 
 typedef struct
@@ -45,6 +48,7 @@ evaluation_clear (Evaluation *e)
 {
   g_clear_pointer (&e->metrics, gemba_metrics_free);
   g_clear_pointer (&e->verdicts, g_free);
+  g_clear_pointer (&e->probs, g_free);
 }
 
 static char *
@@ -92,8 +96,9 @@ evaluate (GembaClassifier *classifier, TestSet *t, Evaluation *e, GError **error
 
   e->metrics = gemba_metrics_new (gemba_model_get_n_classes (model));
   e->verdicts = g_new0 (int, MAX (n, 1));
+  e->probs = g_new0 (float, (gsize) MAX (n, 1) * gemba_model_get_n_classes (model));
   gemba_classifier_classify_files (classifier, (const char * const *) t->paths, n, e->verdicts,
-                                   NULL, errors);
+                                   e->probs, errors);
   for (guint i = 0; i < n; i++)
     {
       int truth = gemba_model_find_class (model, t->truth[i]);
@@ -343,10 +348,43 @@ class_threshold (GembaStore *store, const char *name)
   return read_fraction (store, key, read_fraction (store, "package.threshold", 0.5));
 }
 
+/* The drift reference (gemba-drift.h) of the locked test split: the candidate's top
+ * confidence, top class and uncertain share (top below its class's threshold), and each
+ * frame's brightness and contrast. */
+static void
+add_reference (JsonBuilder *b, GembaStore *store, GembaModel *model, TestSet *test,
+               Evaluation *cand)
+{
+  guint n_classes = gemba_model_get_n_classes (model);
+  const char * const *classes = gemba_model_get_class_names (model);
+  g_autoptr(GembaDriftStats) stats = gemba_drift_stats_new (n_classes);
+  g_autofree double *thresholds = g_new (double, n_classes);
+
+  for (guint k = 0; k < n_classes; k++)
+    thresholds[k] = class_threshold (store, classes[k]);
+  for (guint i = 0; i < test->frames->len; i++)
+    {
+      g_autoptr(GembaImage) image = gemba_image_load (test->paths[i], NULL);
+      int top = cand->verdicts[i];
+      double conf, brightness, contrast;
+
+      if (image == NULL || top < 0 || (guint) top >= n_classes)
+        continue;
+      conf = cand->probs[(gsize) i * n_classes + top];
+      gemba_drift_measure (image->pixels, image->width, image->height, image->width * 3, 3,
+                           0, 1, 2, &brightness, &contrast);
+      gemba_drift_stats_add (stats, conf, top, conf < thresholds[top], brightness, contrast, 1);
+    }
+  if (stats->n < 1)
+    return;
+  json_builder_set_member_name (b, "reference");
+  gemba_drift_stats_to_json (stats, b);
+}
+
 static JsonObject *
 make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
                const char *name, const char *version, const GembaExportOptions *options,
-               Evaluation *cand, JsonNode *gate, GError **error)
+               TestSet *test, Evaluation *cand, JsonNode *gate, GError **error)
 {
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -493,6 +531,7 @@ make_manifest (GembaStore *store, GembaModelRecord *record, GembaModel *model,
 
   json_builder_set_member_name (b, "gate");
   json_builder_add_value (b, json_node_copy (gate));
+  add_reference (b, store, model, test, cand);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
@@ -732,7 +771,7 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   name = options->name ? g_strdup (options->name) : gemba_store_dup_name (store);
   version = options->version ? g_strdup (options->version)
                              : g_strdup_printf ("%" PRId64, model_id);
-  if (!(manifest = make_manifest (store, record, model, name, version, options, &cand,
+  if (!(manifest = make_manifest (store, record, model, name, version, options, &test, &cand,
                                   gate_node, error)))
     goto out;
   card = make_model_card (model, manifest, &cand, failures, gate_result, options);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gemba-drift.h"
 #include "gemba-error.h"
 #include "gemba-package.h"
 #include "gemba-package-private.h"
@@ -554,6 +555,27 @@ validate_manifest (Checker *c, JsonObject *m, gboolean allow_no_members)
       !need_int (c, training, "training", "seed", G_MININT64, G_MAXINT64, NULL) ||
       !need_object (c, training, "training", "settings"))
     return FALSE;
+
+  /* Optional: the drift reference of the test split (gemba-drift.h). */
+  if (json_object_has_member (m, "reference"))
+    {
+      JsonObject *reference = need_object (c, m, NULL, "reference");
+      JsonObject *brightness, *contrast;
+
+      if (reference == NULL ||
+          !need_int (c, reference, "reference", "frames", 1, G_MAXINT32, NULL) ||
+          !need_numbers (c, reference, "reference", "confidence_histogram", GEMBA_DRIFT_BINS,
+                         0.0, 1.0) ||
+          !need_numbers_in (c, reference, "reference", "uncertain_share", 0.0, 1.0) ||
+          !need_numbers (c, reference, "reference", "class_rates", n_classes, 0.0, 1.0) ||
+          !(brightness = need_object (c, reference, "reference", "brightness")) ||
+          !need_numbers_in (c, brightness, "reference.brightness", "mean", 0.0, 255.0) ||
+          !need_numbers_in (c, brightness, "reference.brightness", "std", 0.0, 255.0) ||
+          !(contrast = need_object (c, reference, "reference", "contrast")) ||
+          !need_numbers_in (c, contrast, "reference.contrast", "mean", 0.0, 255.0) ||
+          !need_numbers_in (c, contrast, "reference.contrast", "std", 0.0, 255.0))
+        return FALSE;
+    }
 
   if (json_object_get_member (m, "members") == NULL && allow_no_members)
     return TRUE;
