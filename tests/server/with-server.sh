@@ -32,7 +32,11 @@ cleanup() {
   as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
-trap cleanup EXIT INT TERM
+child=
+trap cleanup EXIT
+# The command runs in the background so that a signal is handled at once (sh runs traps only
+# between foreground commands): passed on to it, then the server is stopped and removed.
+trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; exit 1' INT TERM
 
 as_owner "$bindir/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
@@ -44,6 +48,8 @@ as_owner "$bindir/createdb" -h "$dir" -U "$user" gemba
 
 GEMBA_TEST_SERVER="postgresql:///gemba?host=$dir&user=$user"
 export GEMBA_TEST_SERVER
+"$@" &
+child=$!
 status=0
-"$@" || status=$?
+wait "$child" || status=$?
 exit $status
