@@ -69,6 +69,14 @@ gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);
 /* The production model's id, or 0. Caller holds the lock. */
 gint64 _gemba_store_production_model (GembaStore *self);
 
+/* splitmix64: a stable pseudo-random order of frames for a seed. */
+guint64 _gemba_store_mix (guint64 x);
+
+/* Runs @update ("UPDATE frames SET split = ? WHERE id = ?") for one frame; @doing names the
+ * failure. */
+gboolean _gemba_store_set_split (GembaStore *self, GembaStmt *update, gint64 frame_id, int split,
+                                 const char *doing, GError **error);
+
 /* Microseconds since the epoch, UTC. */
 gint64 _gemba_store_now (void);
 

@@ -2363,14 +2363,23 @@ gemba_store_list_label_history (GembaStore *self, gint64 frame_id, GError **erro
 
 /* --- Splits --------------------------------------------------------------------------- */
 
-/* A stable pseudo-random order of frames for a seed: splitmix64 of the seed and the hash. */
-static guint64
-mix (guint64 x)
+guint64
+_gemba_store_mix (guint64 x)
 {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
   return x ^ (x >> 31);
+}
+
+gboolean
+_gemba_store_set_split (GembaStore *self, GembaStmt *update, gint64 frame_id, int split,
+                        const char *doing, GError **error)
+{
+  sqlite3_reset (update);
+  sqlite3_bind_int (update, 1, split);
+  sqlite3_bind_int64 (update, 2, frame_id);
+  return step_done (self, update, error, doing);
 }
 
 typedef struct
@@ -2432,15 +2441,14 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
       item.id = sqlite3_column_int64 (select, 0);
       item.class_id = sqlite3_column_int64 (select, 1);
       item.source_id = sqlite3_column_int64 (select, 3);
-      item.order = mix (seed ^ g_ascii_strtoull (sha ? sha : "0", NULL, 16) ^ mix (item.id));
+      item.order = _gemba_store_mix (seed ^ g_ascii_strtoull (sha ? sha : "0", NULL, 16) ^
+                                      _gemba_store_mix (item.id));
       if (sqlite3_column_int (select, 4))
         {
           /* Labeled after seeing production's verdict (the review queue's picks, every
            * correction): chosen for the model's doubts, so it trains and never tests. */
-          sqlite3_reset (update);
-          sqlite3_bind_int (update, 1, GEMBA_SPLIT_TRAIN);
-          sqlite3_bind_int64 (update, 2, item.id);
-          if (!step_done (self, update, error, _("could not assign the splits")))
+          if (!_gemba_store_set_split (self, update, item.id, GEMBA_SPLIT_TRAIN,
+                                       _("could not assign the splits"), error))
             goto fail;
           counts[GEMBA_SPLIT_TRAIN]++;
           continue;
@@ -2468,10 +2476,8 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
         {
           GembaSplit split = i < n_test ? GEMBA_SPLIT_TEST
                              : i < n_test + n_val ? GEMBA_SPLIT_VAL : GEMBA_SPLIT_TRAIN;
-          sqlite3_reset (update);
-          sqlite3_bind_int (update, 1, split);
-          sqlite3_bind_int64 (update, 2, g_array_index (items, SplitItem, start + i).id);
-          if (!step_done (self, update, error, _("could not assign the splits")))
+          if (!_gemba_store_set_split (self, update, g_array_index (items, SplitItem, start + i).id,
+                                       split, _("could not assign the splits"), error))
             goto fail;
           counts[split]++;
         }
