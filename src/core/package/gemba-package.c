@@ -950,7 +950,13 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
 
   for (;;)
     {
-      la_ssize_t n = archive_read_data (a, chunk, READ_CHUNK);
+      gsize want = READ_CHUNK;
+      la_ssize_t n;
+
+      /* Ask for no more than one byte past the declared size. */
+      if (archive_entry_size_is_set (entry) && archive_entry_size (entry) >= 0)
+        want = MIN (want, (guint64) archive_entry_size (entry) + 1 - data->len);
+      n = archive_read_data (a, chunk, want);
       if (n == 0)
         break;
       if (n < 0)
@@ -960,6 +966,17 @@ read_entry_data (GembaPackage *self, struct archive *a, struct archive_entry *en
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                        _("%s: member %s cannot be read: %s"), self->name, shown,
                        why);
+          return NULL;
+        }
+      /* A member may hold more than its header declares: stop at the declared size + 1
+       * rather than inflating it up to the member limit. */
+      if (archive_entry_size_is_set (entry) &&
+          (guint64) data->len + n > (guint64) archive_entry_size (entry))
+        {
+          g_autofree char *message =
+            g_strdup_printf (_("holds more than the %" PRId64 " bytes it declares"),
+                             archive_entry_size (entry));
+          refuse (error, self, name, message);
           return NULL;
         }
       if ((guint64) data->len + n > limit)
