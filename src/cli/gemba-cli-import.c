@@ -251,18 +251,29 @@ typedef struct
   gint64 imported;
   gint64 duplicates;
   gint64 failed;
+  gint64 not_stored;   /* read, but not stored because the disk is full */
 } Counts;
 
-/* Commits the open batch; only then are its frames reported. */
+/* Commits the open batch; only then are its frames reported. A full disk is not reported
+ * here but sets @disk_full: the import stops and says so once. */
 static void
-flush_batch (GembaStore *store, GArray *pending, Counts *counts, gboolean quiet, gboolean json)
+flush_batch (GembaStore *store, GArray *pending, Counts *counts, gboolean quiet, gboolean json,
+             gboolean *disk_full)
 {
   g_autoptr(GError) error = NULL;
 
   if (!gemba_store_commit_batch (store, &error))
     {
-      gemba_cli_error ("%s", error->message);
-      counts->failed += pending->len;
+      if (g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_NO_SPACE))
+        {
+          *disk_full = TRUE;
+          counts->not_stored += pending->len;
+        }
+      else
+        {
+          gemba_cli_error ("%s", error->message);
+          counts->failed += pending->len;
+        }
     }
   else
     for (guint i = 0; i < pending->len; i++)
@@ -305,7 +316,7 @@ gemba_cli_import (int argc, char **argv)
   gint64 started = g_get_monotonic_time ();
   int every = 0;
   double fps = 0, scene_change = -1;
-  gboolean lossless = FALSE, interrupted = FALSE;
+  gboolean lossless = FALSE, interrupted = FALSE, disk_full = FALSE;
   const GOptionEntry entries[] = {
     { "source", 's', 0, G_OPTION_ARG_STRING, &source,
       N_("Name of the source the frames come from (default: the folder’s name)"), N_("NAME") },
@@ -441,7 +452,8 @@ gemba_cli_import (int argc, char **argv)
       gboolean duplicate = FALSE;
       GembaFrameInfo info;
 
-      while (next < jobs->len && in_flight < window && !g_cancellable_is_cancelled (cancellable))
+      while (next < jobs->len && in_flight < window && !disk_full &&
+             !g_cancellable_is_cancelled (cancellable))
         {
           g_thread_pool_push (threads, jobs->pdata[next++], NULL);
           in_flight++;
@@ -451,6 +463,12 @@ gemba_cli_import (int argc, char **argv)
       job = g_async_queue_pop (pool.done);
       in_flight--;
 
+      /* The disk is full: the files still being read are not stored. */
+      if (disk_full)
+        {
+          counts.not_stored++;
+          continue;
+        }
       if (job->error)
         {
           gemba_cli_error ("%s", job->error->message);
@@ -462,6 +480,12 @@ gemba_cli_import (int argc, char **argv)
         {
           if (!gemba_store_begin_batch (store, &local))
             {
+              if (g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_NO_SPACE))
+                {
+                  disk_full = TRUE;
+                  counts.not_stored++;
+                  continue;
+                }
               gemba_cli_error ("%s", local->message);
               counts.failed++;
               continue;
@@ -478,7 +502,13 @@ gemba_cli_import (int argc, char **argv)
       info.label_class = job->label;
       frame = gemba_store_add_frame (store, job->bytes, gemba_image_format_extension (job->format),
                                      job->width, job->height, &info, &duplicate, &local);
-      if (!frame)
+      if (!frame && g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_NO_SPACE))
+        {
+          /* Stop at once; the frames stored so far are committed below. */
+          disk_full = TRUE;
+          counts.not_stored++;
+        }
+      else if (!frame)
         {
           gemba_cli_error ("%s: %s", job->path, local->message);
           counts.failed++;
@@ -489,16 +519,16 @@ gemba_cli_import (int argc, char **argv)
           g_array_append_val (pending, stored);
         }
 
-      if (in_batch && (pending->len >= BATCH_FRAMES || in_flight == 0 ||
+      if (in_batch && (pending->len >= BATCH_FRAMES || in_flight == 0 || disk_full ||
                        g_get_monotonic_time () - batch_started > BATCH_USEC))
         {
           in_batch = FALSE;
-          flush_batch (store, pending, &counts, quiet, json);
+          flush_batch (store, pending, &counts, quiet, json, &disk_full);
         }
       gemba_cli_progress_update (progress, counts.imported + counts.duplicates + counts.failed, NULL);
     }
   if (in_batch)
-    flush_batch (store, pending, &counts, quiet, json);
+    flush_batch (store, pending, &counts, quiet, json, &disk_full);
   g_thread_pool_free (threads, FALSE, TRUE);
   g_async_queue_unref (pool.done);
   for (guint i = next; i < jobs->len; i++)
@@ -521,14 +551,22 @@ gemba_cli_import (int argc, char **argv)
       g_string_append_printf (summary, _("; %u files that are not images left alone"), n_other);
     if (counts.failed)
       g_string_append_printf (summary, _("; %" PRId64 " FAILED (see above)"), counts.failed);
-    if (next < jobs->len)
-      g_string_append_printf (summary, _("; stopped before %u files"), jobs->len - next);
+    if (next < jobs->len || counts.not_stored)
+      g_string_append_printf (summary, _("; stopped before %u files"),
+                              (guint) (jobs->len - next + counts.not_stored));
     if (!quiet || counts.failed)
       g_printerr ("%s.\n", summary->str);
   }
 
+  g_clear_pointer (&visited_dirs, g_hash_table_unref);
+  if (disk_full)
+    {
+      g_autoptr(GError) full = NULL;
+      gemba_set_disk_full_error (&full, gemba_store_get_path (store), counts.imported);
+      gemba_cli_error ("%s", full->message);
+      return GEMBA_EXIT_FAILED;
+    }
   if (next < jobs->len || interrupted)
     return 130;
-  g_clear_pointer (&visited_dirs, g_hash_table_unref);
   return counts.failed ? GEMBA_EXIT_FAILED : GEMBA_EXIT_OK;
 }

@@ -27,6 +27,7 @@ G_BEGIN_DECLS
  * @GEMBA_ERROR_CANCELLED: the user stopped the work
  * @GEMBA_ERROR_SECURITY: a package that is unsigned, tampered with or untrusted
  * @GEMBA_ERROR_REFUSED: a request the project's rules refuse (e.g. the regression gate)
+ * @GEMBA_ERROR_NO_SPACE: the disk (or the user's quota) is full; what was saved before is kept
  */
 typedef enum {
   GEMBA_ERROR_FAILED,
@@ -43,8 +44,13 @@ typedef enum {
   GEMBA_ERROR_CANCELLED,
   GEMBA_ERROR_SECURITY,
   GEMBA_ERROR_REFUSED,
+  GEMBA_ERROR_NO_SPACE,
 } GembaError;
 
 GEMBA_API GQuark gemba_error_quark (void);
+
+/* Sets @error (GEMBA_ERROR_NO_SPACE) to the one message every front end gives when the disk
+ * holding the project @folder fills up during an import that stored @n_stored frames. */
+GEMBA_API void gemba_set_disk_full_error (GError **error, const char *folder, gint64 n_stored);
 
 G_END_DECLS

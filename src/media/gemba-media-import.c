@@ -629,6 +629,14 @@ gemba_media_import (GembaStore *store, GembaFrameSource *source,
     *summary = final;
 
   ok = !run_error && !import.write_error;
+  if (import.write_error &&
+      g_error_matches (import.write_error, GEMBA_ERROR, GEMBA_ERROR_NO_SPACE))
+    {
+      /* The same words as `gemba import`: what was committed before is kept. */
+      g_clear_error (&import.write_error);
+      gemba_set_disk_full_error (&import.write_error, gemba_store_get_path (store),
+                                 final.stored);
+    }
   if (import.write_error)
     {
       g_propagate_error (error, import.write_error);

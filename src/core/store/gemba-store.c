@@ -170,8 +170,10 @@ _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
     case SQLITE_CONSTRAINT:
       gcode = GEMBA_ERROR_INVALID;
       break;
-    case SQLITE_IOERR:
     case SQLITE_FULL:
+      gcode = GEMBA_ERROR_NO_SPACE;
+      break;
+    case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
       gcode = GEMBA_ERROR_IO;
@@ -245,9 +247,12 @@ _gemba_store_exec (GembaStore *self, const char *sql, GError **error)
 
   if (sqlite3_exec (self->db, sql, NULL, NULL, &msg) != SQLITE_OK)
     {
+      int code = sqlite3_errcode (self->db);
+
       g_set_error (error, GEMBA_ERROR,
-                   sqlite3_errcode (self->db) == SQLITE_CORRUPT ? GEMBA_ERROR_CORRUPT
-                                                                : GEMBA_ERROR_FAILED,
+                   code == SQLITE_CORRUPT ? GEMBA_ERROR_CORRUPT
+                   : code == SQLITE_FULL  ? GEMBA_ERROR_NO_SPACE
+                                          : GEMBA_ERROR_FAILED,
                    _("%s: %s"), self->db_path, msg ? msg : sqlite3_errmsg (self->db));
       sqlite3_free (msg);
       return FALSE;
@@ -1597,8 +1602,9 @@ fail:
   if (fd >= 0)
     close (fd);
   g_unlink (tmp);
-  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot store the frame: %s"),
-               path, g_strerror (saved));
+  g_set_error (error, GEMBA_ERROR,
+               saved == ENOSPC || saved == EDQUOT ? GEMBA_ERROR_NO_SPACE : GEMBA_ERROR_IO,
+               _("%s: cannot store the frame: %s"), path, g_strerror (saved));
   return FALSE;
 }
 
