@@ -10,6 +10,7 @@
  */
 
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <utime.h>
 
@@ -653,6 +654,179 @@ test_thumbnail (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (error->message, "/nonexistent/frame.jpg"));
 }
 
+/* --- Issue 14: huge images within a memory budget ----------------------------------------- */
+
+/* A @w × @h PNG written row by row (a gradient, so it compresses), never whole in memory. */
+static void
+write_big_png (const char *path, guint w, guint h)
+{
+  FILE *fp = fopen (path, "wb");
+  png_structp png = png_create_write_struct (PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct (png);
+  g_autofree guint8 *row = g_malloc ((gsize) w * 3);
+
+  g_assert_nonnull (fp);
+  png_init_io (png, fp);
+  png_set_compression_level (png, 1);
+  png_set_IHDR (png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_write_info (png, info);
+  for (guint y = 0; y < h; y++)
+    {
+      for (guint x = 0; x < w; x++)
+        {
+          row[3 * x] = (guint8) (x >> 6);
+          row[3 * x + 1] = (guint8) (y >> 6);
+          row[3 * x + 2] = 128;
+        }
+      png_write_row (png, row);
+    }
+  png_write_end (png, NULL);
+  png_destroy_write_struct (&png, &info);
+  fclose (fp);
+}
+
+/* The same as a JPEG, quality 80, row by row. */
+static void
+write_big_jpeg (const char *path, guint w, guint h)
+{
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr jerr;
+  FILE *fp = fopen (path, "wb");
+  g_autofree guint8 *row = g_malloc ((gsize) w * 3);
+
+  g_assert_nonnull (fp);
+  cinfo.err = jpeg_std_error (&jerr);
+  jpeg_create_compress (&cinfo);
+  jpeg_stdio_dest (&cinfo, fp);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults (&cinfo);
+  jpeg_set_quality (&cinfo, 80, TRUE);
+  jpeg_start_compress (&cinfo, TRUE);
+  while (cinfo.next_scanline < h)
+    {
+      guint y = cinfo.next_scanline;
+      for (guint x = 0; x < w; x++)
+        {
+          row[3 * x] = (guint8) (x >> 6);
+          row[3 * x + 1] = (guint8) (y >> 6);
+          row[3 * x + 2] = 128;
+        }
+      jpeg_write_scanlines (&cinfo, &row, 1);
+    }
+  jpeg_finish_compress (&cinfo);
+  jpeg_destroy_compress (&cinfo);
+  fclose (fp);
+}
+
+static glong
+peak_rss_mib (void)
+{
+  struct rusage usage;
+
+  g_assert_cmpint (getrusage (RUSAGE_SELF, &usage), ==, 0);
+  return usage.ru_maxrss / 1024;
+}
+
+/* Runs in its own process (g_test_trap_subprocess), so that the peak RSS is this test's. */
+static void
+test_huge_bounded_child (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("gemba-huge-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "huge.png", NULL);
+  g_autofree char *jpg = g_build_filename (dir, "huge.jpg", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaImage) image = NULL;
+  guint denom = 0;
+  guint64 reserved = 1;
+
+  /* The issue's 16000 × 16000 PNG took 1.5 GB in `gemba infer`: now refused from its header,
+   * naming the file and its size. */
+  write_big_png (png, 16000, 16000);
+  image = gemba_image_load_bounded (png, &denom, &reserved, &error);
+  g_assert_null (image);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED);
+  g_assert_cmpuint (reserved, ==, 0);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, png));
+  g_assert_nonnull (strstr (error->message, "16000 × 16000"));
+  g_clear_error (&error);
+
+  /* A 16000 × 16000 JPEG is decoded with the DCT at 1/4: 4000 × 4000. */
+  write_big_jpeg (jpg, 16000, 16000);
+  image = gemba_image_load_bounded (jpg, &denom, &reserved, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (denom, ==, 4);
+  g_assert_cmpuint (image->width, ==, 4000);
+  g_assert_cmpuint (image->height, ==, 4000);
+  g_assert_cmpuint (reserved, ==, (guint64) 4000 * 4000 * 3 * 2);
+  /* The gradient survives the scaling: pixel (x, y) of the original is (x >> 6, y >> 6). */
+  g_assert_cmpint (ABS ((int) image->pixels[3 * (2000 * 4000 + 1000)] - (4000 >> 6)), <=, 3);
+  g_assert_cmpint (ABS ((int) image->pixels[3 * (2000 * 4000 + 1000) + 1] - (8000 >> 6)), <=, 3);
+  gemba_image_budget_release (reserved);
+  g_clear_pointer (&image, gemba_image_free);
+
+  /* A whole decode would be 768 MB; the scaled one is 48 MB. Bound with headroom. */
+  g_test_message ("peak RSS %ld MiB", peak_rss_mib ());
+  g_assert_cmpint (peak_rss_mib (), <, 200);
+  _gemba_remove_tree (dir);
+}
+
+static void
+test_huge_bounded (void)
+{
+  if (g_test_subprocess ())
+    {
+      test_huge_bounded_child ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT |
+                          G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+/* Several threads decoding at once wait for the budget of pixels in flight. */
+typedef struct {
+  gint in_flight;
+  gint most;
+} BudgetProbe;
+
+static void
+budget_worker (gpointer data, gpointer user_data)
+{
+  BudgetProbe *probe = user_data;
+  const guint64 bytes = GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT / 3 + 1;   /* two fit, not three */
+  gint now;
+
+  gemba_image_budget_acquire (bytes);
+  now = g_atomic_int_add (&probe->in_flight, 1) + 1;
+  for (gint most = g_atomic_int_get (&probe->most);
+       now > most && !g_atomic_int_compare_and_exchange (&probe->most, most, now);
+       most = g_atomic_int_get (&probe->most))
+    ;
+  g_usleep (20 * 1000);
+  g_atomic_int_add (&probe->in_flight, -1);
+  gemba_image_budget_release (bytes);
+}
+
+static void
+test_decode_budget (void)
+{
+  BudgetProbe probe = { 0, 0 };
+  GThreadPool *pool = g_thread_pool_new (budget_worker, &probe, 6, TRUE, NULL);
+
+  for (guint i = 0; i < 12; i++)
+    g_thread_pool_push (pool, GUINT_TO_POINTER (i + 1), NULL);
+  g_thread_pool_free (pool, FALSE, TRUE);
+  g_assert_cmpint (probe.most, ==, 2);
+  /* One request larger than the whole budget still proceeds when it is alone. */
+  gemba_image_budget_acquire (2 * GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT);
+  gemba_image_budget_release (2 * GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -674,6 +848,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/core/image/resize/constant", test_resize_constant);
   g_test_add_func ("/core/image/resize/average", test_resize_average);
   g_test_add_func ("/core/image/crop", test_crop);
+  g_test_add_func ("/core/image/huge-bounded", test_huge_bounded);
+  g_test_add_func ("/core/image/decode-budget", test_decode_budget);
   g_test_add ("/core/image/load-scaled", Fixture, NULL, fixture_setup, test_load_scaled,
               fixture_teardown);
   g_test_add ("/core/image/thumbnail", Fixture, NULL, fixture_setup, test_thumbnail,

@@ -818,6 +818,199 @@ read_file (const char *path, GError **error)
   return g_bytes_new_take (contents, len);
 }
 
+/* --- Decoding within a memory budget ----------------------------------------------------- */
+
+static gboolean
+tiff_read_size (const guint8 *data, gsize len, const char *name, guint *width, guint *height,
+                GError **error)
+{
+  TiffReader reader = { data, len, 0, "" };
+  TIFFOpenOptions *opts;
+  TIFF *tif;
+  guint32 w = 0, h = 0;
+
+  opts = TIFFOpenOptionsAlloc ();
+  TIFFOpenOptionsSetErrorHandlerExtR (opts, tiff_error_cb, &reader);
+  TIFFOpenOptionsSetWarningHandlerExtR (opts, tiff_warning_cb, &reader);
+  tif = TIFFClientOpenExt (name, "rm", &reader, tiff_read_cb, tiff_write_cb, tiff_seek_cb,
+                           tiff_close_cb, tiff_size_cb, tiff_map_cb, tiff_unmap_cb, opts);
+  TIFFOpenOptionsFree (opts);
+  if (tif == NULL)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+                   _("%s: the TIFF data is damaged (%s)"), name,
+                   reader.message[0] ? reader.message : _("cannot read the header"));
+      return FALSE;
+    }
+  TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &w);
+  TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &h);
+  TIFFClose (tif);
+  *width = w;
+  *height = h;
+  return TRUE;
+}
+
+static guint32
+read_be32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+}
+
+static guint32
+read_le32 (const guint8 *p)
+{
+  return ((guint32) p[3] << 24) | ((guint32) p[2] << 16) | ((guint32) p[1] << 8) | p[0];
+}
+
+/* The size the header states, without decoding any pixel; 0 × 0 when the header cannot say
+ * (the decode then reports why). */
+static gboolean
+read_header_size (const guint8 *data, gsize len, const char *name, guint *width,
+                  guint *height, GError **error)
+{
+  int w = 0, h = 0;
+
+  *width = *height = 0;
+  switch (gemba_image_format_sniff (data, len))
+    {
+    case GEMBA_IMAGE_FORMAT_JPEG:
+      return jpeg_read_size (data, len, name, width, height, error);
+    case GEMBA_IMAGE_FORMAT_PNG:
+      /* The signature, then the IHDR chunk: length, "IHDR", width, height (big-endian). */
+      if (len >= 24 && memcmp (data + 12, "IHDR", 4) == 0)
+        {
+          *width = read_be32 (data + 16);
+          *height = read_be32 (data + 20);
+        }
+      return TRUE;
+    case GEMBA_IMAGE_FORMAT_WEBP:
+      if (WebPGetInfo (data, len, &w, &h))
+        {
+          *width = w;
+          *height = h;
+        }
+      return TRUE;
+    case GEMBA_IMAGE_FORMAT_BMP:
+      /* BITMAPINFOHEADER and later: width and height are 32-bit (height negative when the
+       * rows are stored top first); the old OS/2 header has 16-bit sides. */
+      if (len >= 26 && read_le32 (data + 14) == 12)
+        {
+          *width = data[18] | (data[19] << 8);
+          *height = data[20] | (data[21] << 8);
+        }
+      else if (len >= 26)
+        {
+          gint32 sh = (gint32) read_le32 (data + 22);
+          *width = read_le32 (data + 18);
+          *height = sh == G_MININT32 ? (guint) G_MAXINT32 : (guint) ABS (sh);
+        }
+      return TRUE;
+    case GEMBA_IMAGE_FORMAT_TIFF:
+      return tiff_read_size (data, len, name, width, height, error);
+    case GEMBA_IMAGE_FORMAT_UNKNOWN:
+    default:
+      return TRUE;
+    }
+}
+
+static GMutex budget_lock;
+static GCond budget_cond;
+static guint64 budget_in_use;
+
+void
+gemba_image_budget_acquire (guint64 bytes)
+{
+  g_mutex_lock (&budget_lock);
+  /* One decode alone always proceeds, so a large one cannot wait forever. */
+  while (budget_in_use > 0 && budget_in_use + bytes > GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT)
+    g_cond_wait (&budget_cond, &budget_lock);
+  budget_in_use += bytes;
+  g_mutex_unlock (&budget_lock);
+}
+
+void
+gemba_image_budget_release (guint64 bytes)
+{
+  g_mutex_lock (&budget_lock);
+  g_assert (budget_in_use >= bytes);
+  budget_in_use -= bytes;
+  g_cond_broadcast (&budget_cond);
+  g_mutex_unlock (&budget_lock);
+}
+
+GembaImage *
+gemba_image_load_bounded (const char *path, guint *scale_denom, guint64 *reserved,
+                          GError **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  GembaImage *image = NULL;
+  const guint8 *data;
+  gsize len;
+  guint width, height, denom = 1;
+  guint64 pixels;
+
+  g_return_val_if_fail (path != NULL && scale_denom != NULL && reserved != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  *scale_denom = 1;
+  *reserved = 0;
+  if (!(bytes = read_file (path, error)))
+    return NULL;
+  data = g_bytes_get_data (bytes, &len);
+  if (!read_header_size (data, len, path, &width, &height, error))
+    return NULL;
+  pixels = (guint64) width * height;
+  if (pixels > GEMBA_IMAGE_DECODE_MAX_PIXELS)
+    {
+      if (gemba_image_format_sniff (data, len) != GEMBA_IMAGE_FORMAT_JPEG)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
+                       _("%s: the image is too large to classify (%u × %u, %.0f megapixels); "
+                         "Gemba decodes images of up to %u megapixels for a model (JPEG "
+                         "images of any size are scaled down while decoding): shrink it "
+                         "first"), path, width, height, pixels / 1e6,
+                       GEMBA_IMAGE_DECODE_MAX_PIXELS / 1000000u);
+          return NULL;
+        }
+      /* libjpeg-turbo scales the DCT: 1/2, 1/4 or 1/8 of each side, at a fraction of the
+       * cost. The decoded sides round up. */
+      while (denom < 8 &&
+             (guint64) ((width + denom - 1) / denom) * ((height + denom - 1) / denom) >
+               GEMBA_IMAGE_DECODE_MAX_PIXELS)
+        denom *= 2;
+      if ((guint64) ((width + denom - 1) / denom) * ((height + denom - 1) / denom) >
+          GEMBA_IMAGE_DECODE_MAX_PIXELS)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
+                       _("%s: the image is too large to classify (%u × %u, %.0f megapixels, "
+                         "still over %u megapixels at 1/8 scale): shrink it first"),
+                       path, width, height, pixels / 1e6,
+                       GEMBA_IMAGE_DECODE_MAX_PIXELS / 1000000u);
+          return NULL;
+        }
+      pixels = (guint64) ((width + denom - 1) / denom) * ((height + denom - 1) / denom);
+    }
+  /* The decoded pixels, and room for one copy (a region of interest) while they are used. */
+  *reserved = pixels * 3 * 2;
+  gemba_image_budget_acquire (*reserved);
+  if (denom > 1)
+    {
+      guint w, h;
+      if (!jpeg_decode (data, len, path, denom, &image, &w, &h, error))
+        image = NULL;
+    }
+  else if (!decode_any (data, len, path, &image, NULL, &width, &height, error))
+    image = NULL;
+  if (image == NULL)
+    {
+      gemba_image_budget_release (*reserved);
+      *reserved = 0;
+      return NULL;
+    }
+  *scale_denom = denom;
+  return image;
+}
+
 /* --- Resampling -------------------------------------------------------------------------- */
 
 /* For each output coordinate along one axis: the first source index and the weights of the

@@ -68,6 +68,25 @@ GEMBA_API gboolean gemba_image_probe (const guint8 *data, gsize len, const char 
  * one (JPEG DCT scaling), then resizes exactly so that the longer side is @max_side. */
 GEMBA_API GembaImage *gemba_image_load_scaled (const char *path, guint max_side, GError **error);
 
+/* The most pixels gemba_image_load_bounded() decodes at once (a 8K camera frame, 7680 × 4320,
+ * is 33 megapixels), and the most decoded bytes all such decodes in the process hold at once. */
+#define GEMBA_IMAGE_DECODE_MAX_PIXELS (40u * 1000u * 1000u)
+#define GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT ((guint64) 3 * 2 * GEMBA_IMAGE_DECODE_MAX_PIXELS)
+
+/* Loads @path for a model within a memory budget, deciding from the header before any pixel
+ * is decoded: up to GEMBA_IMAGE_DECODE_MAX_PIXELS the image is decoded whole (*@scale_denom 1);
+ * a larger JPEG is decoded with the DCT scaled to 1/2, 1/4 or 1/8 of each side to fit
+ * (*@scale_denom 2, 4 or 8); any other larger image is GEMBA_ERROR_UNSUPPORTED, naming the file
+ * and its size. The call waits while other threads' decodes hold
+ * GEMBA_IMAGE_DECODE_BYTES_IN_FLIGHT; when done with the image, pass *@reserved to
+ * gemba_image_budget_release(). */
+GEMBA_API GembaImage *gemba_image_load_bounded (const char *path, guint *scale_denom,
+                                                guint64 *reserved, GError **error);
+/* Takes / gives back @bytes of the process-wide budget of decoded pixels in flight; a caller
+ * alone always gets its bytes, others wait until they fit. */
+GEMBA_API void gemba_image_budget_acquire (guint64 bytes);
+GEMBA_API void gemba_image_budget_release (guint64 bytes);
+
 /* Area-averaging when shrinking, bilinear when growing (each axis on its own). A constant
  * image stays constant. */
 GEMBA_API GembaImage *gemba_image_resize (const GembaImage *image, guint width, guint height);

@@ -338,14 +338,32 @@ gboolean
 gemba_preprocess_file (const GembaPreprocess *pp, const char *path, guint8 *out, GError **error)
 {
   g_autoptr(GembaImage) img = NULL;
+  GembaPreprocess scaled;
+  guint denom;
+  guint64 reserved;
+  gboolean ok;
 
-  /* always a full decode: a camera frame given to gemba_preprocess_rgb() then gives exactly the
-   * same input as its saved (lossless) file, in training and in production */
-  img = gemba_image_load (path, error);
+  /* A full decode up to GEMBA_IMAGE_DECODE_MAX_PIXELS: a camera frame given to
+   * gemba_preprocess_rgb() then gives exactly the same input as its saved (lossless) file, in
+   * training and in production. A larger JPEG is decoded scaled down (its region of interest
+   * scaled with it); other larger images are refused rather than taking gigabytes. */
+  img = gemba_image_load_bounded (path, &denom, &reserved, error);
   if (img == NULL)
     return FALSE;
-  return gemba_preprocess_rgb (pp, img->pixels, img->width, img->height, img->width * 3, out,
-                               error);
+  if (denom > 1 && pp->crop_w > 0 && pp->crop_h > 0 && pp->crop_x >= 0 && pp->crop_y >= 0)
+    {
+      scaled = *pp;
+      scaled.crop_x = pp->crop_x / (int) denom;
+      scaled.crop_y = pp->crop_y / (int) denom;
+      scaled.crop_w = MAX (1, pp->crop_w / (int) denom);
+      scaled.crop_h = MAX (1, pp->crop_h / (int) denom);
+      pp = &scaled;
+    }
+  ok = gemba_preprocess_rgb (pp, img->pixels, img->width, img->height, img->width * 3, out,
+                             error);
+  g_clear_pointer (&img, gemba_image_free);
+  gemba_image_budget_release (reserved);
+  return ok;
 }
 
 void
