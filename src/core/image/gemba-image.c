@@ -536,31 +536,39 @@ tiff_warning_cb (TIFF *tif, void *user_data, const char *module, const char *fmt
   return 1;
 }
 
+/* Opens @reader's data; NULL with a message naming @name when the header is damaged. */
+static TIFF *
+tiff_open (TiffReader *reader, const char *name, GError **error)
+{
+  TIFFOpenOptions *opts;
+  TIFF *tif;
+
+  opts = TIFFOpenOptionsAlloc ();
+  TIFFOpenOptionsSetErrorHandlerExtR (opts, tiff_error_cb, reader);
+  TIFFOpenOptionsSetWarningHandlerExtR (opts, tiff_warning_cb, reader);
+  tif = TIFFClientOpenExt (name, "rm", reader, tiff_read_cb, tiff_write_cb, tiff_seek_cb,
+                           tiff_close_cb, tiff_size_cb, tiff_map_cb, tiff_unmap_cb, opts);
+  TIFFOpenOptionsFree (opts);
+  if (tif == NULL)
+    g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+                 _("%s: the TIFF data is damaged (%s)"), name,
+                 reader->message[0] ? reader->message : _("cannot read the header"));
+  return tif;
+}
+
 static gboolean
 tiff_decode (const guint8 *data, gsize len, const char *name, GembaImage **out,
              guint *out_width, guint *out_height, GError **error)
 {
   TiffReader reader = { data, len, 0, "" };
-  TIFFOpenOptions *opts;
   TIFF *tif;
   guint32 width = 0, height = 0;
   guint32 *raster;
   GembaImage *image;
   int ok;
 
-  opts = TIFFOpenOptionsAlloc ();
-  TIFFOpenOptionsSetErrorHandlerExtR (opts, tiff_error_cb, &reader);
-  TIFFOpenOptionsSetWarningHandlerExtR (opts, tiff_warning_cb, &reader);
-  tif = TIFFClientOpenExt (name, "rm", &reader, tiff_read_cb, tiff_write_cb, tiff_seek_cb,
-                           tiff_close_cb, tiff_size_cb, tiff_map_cb, tiff_unmap_cb, opts);
-  TIFFOpenOptionsFree (opts);
-  if (tif == NULL)
-    {
-      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: the TIFF data is damaged (%s)"), name,
-                   reader.message[0] ? reader.message : _("cannot read the header"));
-      return FALSE;
-    }
+  if (!(tif = tiff_open (&reader, name, error)))
+    return FALSE;
 
   TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &width);
   TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &height);
@@ -825,23 +833,11 @@ tiff_read_size (const guint8 *data, gsize len, const char *name, guint *width, g
                 GError **error)
 {
   TiffReader reader = { data, len, 0, "" };
-  TIFFOpenOptions *opts;
   TIFF *tif;
   guint32 w = 0, h = 0;
 
-  opts = TIFFOpenOptionsAlloc ();
-  TIFFOpenOptionsSetErrorHandlerExtR (opts, tiff_error_cb, &reader);
-  TIFFOpenOptionsSetWarningHandlerExtR (opts, tiff_warning_cb, &reader);
-  tif = TIFFClientOpenExt (name, "rm", &reader, tiff_read_cb, tiff_write_cb, tiff_seek_cb,
-                           tiff_close_cb, tiff_size_cb, tiff_map_cb, tiff_unmap_cb, opts);
-  TIFFOpenOptionsFree (opts);
-  if (tif == NULL)
-    {
-      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: the TIFF data is damaged (%s)"), name,
-                   reader.message[0] ? reader.message : _("cannot read the header"));
-      return FALSE;
-    }
+  if (!(tif = tiff_open (&reader, name, error)))
+    return FALSE;
   TIFFGetField (tif, TIFFTAG_IMAGEWIDTH, &w);
   TIFFGetField (tif, TIFFTAG_IMAGELENGTH, &h);
   TIFFClose (tif);
