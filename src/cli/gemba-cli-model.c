@@ -515,15 +515,6 @@ gemba_cli_promote (int argc, char **argv)
 
 /* --- compare -------------------------------------------------------------------------- */
 
-static int
-class_index (GembaEvaluation *e, const char *name)
-{
-  for (int i = 0; e && i < e->metrics->n_classes; i++)
-    if (g_str_equal (e->class_names[i], name))
-      return i;
-  return -1;
-}
-
 static void
 cell_percent (GString *row, int width, double v)
 {
@@ -559,7 +550,7 @@ gemba_cli_compare (int argc, char **argv)
   g_autoptr(GembaModelRecord) a = NULL;
   g_autoptr(GembaModelRecord) b = NULL;
   g_autoptr(GembaComparison) c = NULL;
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) classes = NULL;
   g_autoptr(GString) row = g_string_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autofree char *pa = NULL, *pb = NULL, *ra = NULL, *rb = NULL;
@@ -603,32 +594,20 @@ gemba_cli_compare (int argc, char **argv)
   gemba_cli_cell (row, 12, _("Test frames"));
   g_print ("%s\n", row->str);
 
-  for (int i = 0; i < ea->metrics->n_classes; i++)
-    g_ptr_array_add (names, ea->class_names[i]);
-  for (int i = 0; eb && i < eb->metrics->n_classes; i++)
-    if (class_index (ea, eb->class_names[i]) < 0)
-      g_ptr_array_add (names, eb->class_names[i]);
-  for (guint k = 0; k < names->len; k++)
+  classes = gemba_comparison_list_classes (c);
+  for (guint k = 0; k < classes->len; k++)
     {
-      const char *name = g_ptr_array_index (names, k);
-      int ia = class_index (ea, name), ib = class_index (eb, name);
-      guint support = 0;
+      const GembaComparisonClass *klass = &g_array_index (classes, GembaComparisonClass, k);
 
       g_string_truncate (row, 0);
-      gemba_cli_cell (row, -16, name);
-      cell_percent (row, 16, ia >= 0 ? gemba_metrics_precision (ea->metrics, ia) : NAN);
+      gemba_cli_cell (row, -16, klass->name);
+      cell_percent (row, 16, klass->precision_a);
       if (eb)
-        cell_percent (row, 16, ib >= 0 ? gemba_metrics_precision (eb->metrics, ib) : NAN);
-      cell_percent (row, 16, ia >= 0 ? gemba_metrics_recall (ea->metrics, ia) : NAN);
+        cell_percent (row, 16, klass->precision_b);
+      cell_percent (row, 16, klass->recall_a);
       if (eb)
-        cell_percent (row, 16, ib >= 0 ? gemba_metrics_recall (eb->metrics, ib) : NAN);
-      if (ia >= 0)
-        for (int p = 0; p < ea->metrics->n_classes; p++)
-          support += gemba_metrics_count (ea->metrics, ia, p);
-      else if (ib >= 0)
-        for (int p = 0; p < eb->metrics->n_classes; p++)
-          support += gemba_metrics_count (eb->metrics, ib, p);
-      gemba_cli_cell_int (row, 12, support);
+        cell_percent (row, 16, klass->recall_b);
+      gemba_cli_cell_int (row, 12, klass->n_test);
       g_print ("%s\n", row->str);
     }
   g_string_truncate (row, 0);

@@ -467,28 +467,12 @@ find_source (GembaStore *store, const char *project, const char *name)
   return 0;
 }
 
-/* Tops the source's test split up to GEMBA_MIN_TEST_FRAMES (labeled or reserved) with a
- * random batch of its unlabeled frames, and says so on stderr. */
+/* Tops the source's test split up (gemba_store_top_up_test_batch()) and says so on stderr. */
 static gboolean
 reserve_test_batch (GembaStore *store, gint64 source_id, GError **error)
 {
-  GArray *counts = gemba_store_count_test_frames_per_source (store, error);
-  gint64 have = 0, reserved;
+  gint64 reserved = gemba_store_top_up_test_batch (store, source_id, error);
 
-  if (!counts)
-    return FALSE;
-  for (guint i = 0; i < counts->len; i++)
-    {
-      GembaSourceTestCount *c = &g_array_index (counts, GembaSourceTestCount, i);
-      if (c->source_id == source_id)
-        have = c->n_test + c->n_reserved;
-    }
-  gemba_source_test_counts_free (counts);
-  if (have >= GEMBA_MIN_TEST_FRAMES)
-    return TRUE;
-  reserved = gemba_store_reserve_test_batch (store, source_id,
-                                             (guint) (GEMBA_MIN_TEST_FRAMES - have),
-                                             (guint64) source_id, error);
   if (reserved < 0)
     return FALSE;
   if (reserved > 0)

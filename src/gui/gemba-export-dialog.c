@@ -42,6 +42,8 @@ struct _GembaExportDialog
   GtkWidget *force_button;
   GtkWidget *spinner;
   GtkLabel *result_label;
+  GtkWidget *gate_group;
+  GtkLabel *gate_label;
   GtkWidget *reason_group;
   AdwEntryRow *reason_row;
   GCancellable *cancellable;
@@ -59,6 +61,23 @@ typedef struct {
   gboolean force;
   gboolean check_only;
 } ExportJob;
+
+/* What the gate made of the model: its failures (empty when it passes) and the frames fixed
+ * and broken per class (NULL without a production model to compare with). */
+typedef struct {
+  char **failures;
+  GembaGateResult *gate;
+} GateOutcome;
+
+static void
+gate_outcome_free (GateOutcome *outcome)
+{
+  g_strfreev (outcome->failures);
+  g_clear_pointer (&outcome->gate, gemba_gate_result_free);
+  g_free (outcome);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GateOutcome, gate_outcome_free)
 
 static void
 export_job_free (ExportJob *job)
@@ -82,12 +101,16 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
 
   if (job->check_only)
     {
-      char **failures = NULL;
+      GateOutcome *outcome = g_new0 (GateOutcome, 1);
       if (!(store = gemba_store_open (job->project_path, &error)) ||
-          !gemba_package_check_gate (store, job->model_id, 0, &failures, NULL, &error))
-        g_task_return_error (task, g_steal_pointer (&error));
+          !gemba_package_check_gate (store, job->model_id, 0, &outcome->failures,
+                                     &outcome->gate, &error))
+        {
+          gate_outcome_free (outcome);
+          g_task_return_error (task, g_steal_pointer (&error));
+        }
       else
-        g_task_return_pointer (task, failures, (GDestroyNotify) g_strfreev);
+        g_task_return_pointer (task, outcome, (GDestroyNotify) gate_outcome_free);
       return;
     }
   if (!(key = gemba_secret_key_load (job->key_path, &error)))
@@ -101,15 +124,23 @@ export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  options.key = key;
-  options.force = job->force;
-  options.reason = job->reason;
-  ok = gemba_package_export (store, job->model_id, job->out_path, &options, &error);
-  gemba_secret_key_free (key);
-  if (!ok)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_boolean (task, TRUE);
+  {
+    GateOutcome *outcome = g_new0 (GateOutcome, 1);
+
+    options.key = key;
+    options.force = job->force;
+    options.reason = job->reason;
+    options.gate_result = &outcome->gate;
+    ok = gemba_package_export (store, job->model_id, job->out_path, &options, &error);
+    gemba_secret_key_free (key);
+    if (!ok)
+      {
+        gate_outcome_free (outcome);
+        g_task_return_error (task, g_steal_pointer (&error));
+      }
+    else
+      g_task_return_pointer (task, outcome, (GDestroyNotify) gate_outcome_free);
+  }
 }
 
 static void
@@ -124,6 +155,19 @@ static void
 discard_checked (GembaExportDialog *self)
 {
   gtk_widget_set_visible (self->write_button, FALSE);
+  gtk_widget_set_visible (self->gate_group, FALSE);
+}
+
+/* The gate's frames fixed and broken per class, as `gemba export --check` prints them. */
+static void
+show_gate (GembaExportDialog *self, const GembaGateResult *gate)
+{
+  g_autofree char *text = gate ? gemba_gate_result_describe (gate) : NULL;
+
+  if (text)
+    g_strchomp (text);
+  gtk_label_set_label (self->gate_label, text ? text : "");
+  gtk_widget_set_visible (self->gate_group, text != NULL);
 }
 
 static void
@@ -187,11 +231,12 @@ checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaExportDialog) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_auto(GStrv) failures = NULL;
+  g_autoptr(GateOutcome) outcome = NULL;
+  char **failures;
   g_autofree char *text = NULL;
 
   g_clear_object (&self->cancellable);
-  if (!(failures = g_task_propagate_pointer (G_TASK (result), &error)))
+  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
     {
       text = g_strdup_printf (_("Could not check %s: %s"), self->model_name, error->message);
       gtk_label_set_label (self->result_label, text);
@@ -199,6 +244,8 @@ checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       update_sensitivity (self);
       return;
     }
+  failures = outcome->failures;
+  show_gate (self, outcome->gate);
   if (failures[0])
     {
       show_refusal (self, failures);
@@ -235,8 +282,10 @@ written_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autofree char *text = NULL;
   g_autofree char *display = g_filename_display_name (self->out_path);
 
+  g_autoptr(GateOutcome) outcome = NULL;
+
   g_clear_object (&self->cancellable);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
     {
       text = g_strdup_printf (_("Could not write %s: %s"), display, error->message);
       gtk_label_set_label (self->result_label, text);
@@ -245,6 +294,7 @@ written_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     {
       text = g_strdup_printf (_("Wrote %s."), display);
       gtk_label_set_label (self->result_label, text);
+      show_gate (self, outcome->gate);
       gtk_widget_set_visible (self->write_button, FALSE);
       gemba_probe_log ("exported", "forced=0");
     }
@@ -266,11 +316,14 @@ forced_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autofree char *text = NULL;
   g_autofree char *display = g_filename_display_name (self->out_path);
 
+  g_autoptr(GateOutcome) outcome = NULL;
+
   g_clear_object (&self->cancellable);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
     text = g_strdup_printf (_("Could not export %s: %s"), self->model_name, error->message);
   else
     {
+      show_gate (self, outcome->gate);
       text = g_strdup_printf (_("Wrote %s past the regression gate. The reason is in the audit "
                                 "trail, the manifest and the model card."), display);
       gtk_widget_set_visible (self->reason_group, FALSE);
@@ -442,6 +495,38 @@ gemba_export_dialog_init (GembaExportDialog *self)
   gtk_label_set_xalign (self->result_label, 0);
   gtk_label_set_selectable (self->result_label, TRUE);
   gtk_box_append (GTK_BOX (content), GTK_WIDGET (self->result_label));
+
+  {
+    GtkWidget *scroller = gtk_scrolled_window_new ();
+
+    self->gate_group = adw_preferences_group_new ();
+    adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (self->gate_group),
+                                     _("Against Production, Frame by Frame"));
+    adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (self->gate_group),
+      _("Test frames this model gets right and production wrong (fixed) and the other way "
+        "round (broken), overall and per class, on the locked test split."));
+    self->gate_label = GTK_LABEL (gtk_label_new (NULL));
+    gtk_label_set_xalign (self->gate_label, 0);
+    gtk_label_set_yalign (self->gate_label, 0);
+    gtk_label_set_selectable (self->gate_label, TRUE);
+    gtk_label_set_wrap (self->gate_label, TRUE);
+    gtk_label_set_wrap_mode (self->gate_label, PANGO_WRAP_WORD_CHAR);
+    gtk_widget_add_css_class (GTK_WIDGET (self->gate_label), "monospace");
+    gtk_widget_set_margin_start (GTK_WIDGET (self->gate_label), 12);
+    gtk_widget_set_margin_end (GTK_WIDGET (self->gate_label), 12);
+    gtk_widget_set_margin_top (GTK_WIDGET (self->gate_label), 8);
+    gtk_widget_set_margin_bottom (GTK_WIDGET (self->gate_label), 8);
+    gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroller), GTK_POLICY_NEVER,
+                                    GTK_POLICY_AUTOMATIC);
+    gtk_scrolled_window_set_propagate_natural_height (GTK_SCROLLED_WINDOW (scroller), TRUE);
+    gtk_scrolled_window_set_max_content_height (GTK_SCROLLED_WINDOW (scroller), 220);
+    gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scroller), GTK_WIDGET (self->gate_label));
+    gtk_widget_add_css_class (scroller, "card");
+    adw_preferences_group_add (ADW_PREFERENCES_GROUP (self->gate_group), scroller);
+    gtk_widget_set_visible (self->gate_group, FALSE);
+    gtk_box_append (GTK_BOX (content), self->gate_group);
+    gemba_locator_watch (GTK_WIDGET (self->gate_label), "export.gate");
+  }
 
   self->reason_group = adw_preferences_group_new ();
   adw_preferences_group_set_title (ADW_PREFERENCES_GROUP (self->reason_group),

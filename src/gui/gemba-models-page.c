@@ -229,21 +229,12 @@ clear_container (GtkWidget *container)
     }
 }
 
-static int
-class_index (GembaEvaluation *e, const char *name)
-{
-  for (int i = 0; e && i < e->metrics->n_classes; i++)
-    if (g_str_equal (e->class_names[i], name))
-      return i;
-  return -1;
-}
-
 static void
 fill_metrics (GembaModelsPage *self, Comparison *c)
 {
   GtkGrid *grid = self->metrics_grid;
   GembaEvaluation *ea = c->ea, *eb = c->eb;
-  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) classes = NULL;
   int row = 0, col;
   g_autofree char *pa = NULL, *pb = NULL, *ra = NULL, *rb = NULL;
 
@@ -267,51 +258,27 @@ fill_metrics (GembaModelsPage *self, Comparison *c)
   gtk_grid_attach (grid, grid_label (_("Test frames"), TRUE, 1), col++, row, 1, 1);
   row++;
 
-  for (int i = 0; i < ea->metrics->n_classes; i++)
-    g_ptr_array_add (names, ea->class_names[i]);
-  for (int i = 0; eb && i < eb->metrics->n_classes; i++)
-    if (class_index (ea, eb->class_names[i]) < 0)
-      g_ptr_array_add (names, eb->class_names[i]);
-
-  for (guint k = 0; k < names->len; k++)
+  classes = gemba_comparison_list_classes (c);
+  for (guint k = 0; k < classes->len; k++)
     {
-      const char *name = g_ptr_array_index (names, k);
-      int ia = class_index (ea, name), ib = class_index (eb, name);
-      guint support = 0;
-      g_autofree char *s = NULL;
+      const GembaComparisonClass *klass = &g_array_index (classes, GembaComparisonClass, k);
+      const double values[] = { klass->precision_a, klass->precision_b, klass->recall_a,
+                                klass->recall_b };
+      g_autofree char *n_test = g_strdup_printf ("%u", klass->n_test);
 
       col = 0;
-      gtk_grid_attach (grid, grid_label (name, FALSE, 0), col++, row, 1, 1);
-      {
-        g_autofree char *v = format_percent (ia >= 0 ? gemba_metrics_precision (ea->metrics, ia)
-                                                     : NAN);
-        gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
-      }
-      if (eb)
+      gtk_grid_attach (grid, grid_label (klass->name, FALSE, 0), col++, row, 1, 1);
+      for (guint v = 0; v < G_N_ELEMENTS (values); v++)
         {
-          g_autofree char *v = format_percent (ib >= 0 ? gemba_metrics_precision (eb->metrics, ib)
-                                                       : NAN);
-          gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
+          g_autofree char *text = NULL;
+
+          /* precision_b and recall_b (odd) only when there are two models. */
+          if (v % 2 == 1 && !eb)
+            continue;
+          text = format_percent (values[v]);
+          gtk_grid_attach (grid, grid_label (text, FALSE, 1), col++, row, 1, 1);
         }
-      {
-        g_autofree char *v = format_percent (ia >= 0 ? gemba_metrics_recall (ea->metrics, ia)
-                                                     : NAN);
-        gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
-      }
-      if (eb)
-        {
-          g_autofree char *v = format_percent (ib >= 0 ? gemba_metrics_recall (eb->metrics, ib)
-                                                       : NAN);
-          gtk_grid_attach (grid, grid_label (v, FALSE, 1), col++, row, 1, 1);
-        }
-      if (ia >= 0)
-        for (int p = 0; p < ea->metrics->n_classes; p++)
-          support += gemba_metrics_count (ea->metrics, ia, p);
-      else if (ib >= 0)
-        for (int p = 0; p < eb->metrics->n_classes; p++)
-          support += gemba_metrics_count (eb->metrics, ib, p);
-      s = g_strdup_printf ("%u", support);
-      gtk_grid_attach (grid, grid_label (s, FALSE, 1), col++, row, 1, 1);
+      gtk_grid_attach (grid, grid_label (n_test, FALSE, 1), col++, row, 1, 1);
       row++;
     }
   /* Overall accuracy last, in bold. */

@@ -78,7 +78,20 @@ gemba_project_counts_free (GembaProjectCounts *counts)
 {
   g_clear_pointer (&counts->per_class, g_array_unref);
   g_clear_pointer (&counts->sources, g_ptr_array_unref);
+  g_clear_pointer (&counts->tests, gemba_source_test_counts_free);
   g_free (counts);
+}
+
+const GembaSourceTestCount *
+gemba_project_counts_short_of_tests (const GembaProjectCounts *counts)
+{
+  for (guint i = 0; counts->tests && i < counts->tests->len; i++)
+    {
+      const GembaSourceTestCount *c = &g_array_index (counts->tests, GembaSourceTestCount, i);
+      if (c->source_id != 0 && c->n_test < GEMBA_MIN_TEST_FRAMES)
+        return c;
+    }
+  return NULL;
 }
 
 static void
@@ -517,10 +530,16 @@ count_thread (GTask *task, gpointer source_object, gpointer task_data,
   GembaProject *self = source_object;
   g_autoptr(GembaProjectCounts) counts = g_new0 (GembaProjectCounts, 1);
   GembaFrameQuery review = { .filter = GEMBA_FILTER_REVIEW };
+  GembaFrameQuery suspect = { .filter = GEMBA_FILTER_SUSPECT };
+  GembaFrameQuery test_batch = { .filter = GEMBA_FILTER_TEST_BATCH };
   GError *error = NULL;
 
   if (!gemba_store_get_stats (self->reader, &counts->stats, &error) ||
       (counts->n_review = gemba_store_count_frames (self->reader, &review, &error)) < 0 ||
+      (counts->n_suspect = gemba_store_count_frames (self->reader, &suspect, &error)) < 0 ||
+      (counts->n_test_batch = gemba_store_count_frames (self->reader, &test_batch,
+                                                        &error)) < 0 ||
+      !(counts->tests = gemba_store_count_test_frames_per_source (self->reader, &error)) ||
       !(counts->per_class = gemba_store_count_labels_per_class (self->reader, -1,
                                                                 &error)) ||
       !(counts->sources = gemba_store_list_sources (self->reader, &error)))
@@ -558,6 +577,24 @@ gemba_project_count_finish (GembaProject *self, GAsyncResult *result, GError **e
       self->sources = g_ptr_array_ref (counts->sources);
     }
   return counts;
+}
+
+static gpointer
+reserve_test_batch_func (GembaStore *store, gpointer data, GError **error)
+{
+  gint64 reserved = gemba_store_top_up_test_batch (store, *(gint64 *) data, error);
+
+  return reserved < 0 ? NULL : GINT_TO_POINTER (reserved + 1);
+}
+
+void
+gemba_project_reserve_test_batch_async (GembaProject *self, gint64 source_id,
+                                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  gemba_project_write_async (self, reserve_test_batch_func, g_memdup2 (&source_id,
+                                                                        sizeof source_id),
+                             g_free, callback, user_data);
 }
 
 char *

@@ -35,8 +35,11 @@ typedef struct {
 typedef struct {
   GembaStats stats;
   gint64 n_review;
+  gint64 n_suspect;    /* suspect labels */
+  gint64 n_test_batch; /* frames reserved for the test split, waiting for a label */
   GArray *per_class;   /* GembaClassCount */
   GPtrArray *sources;  /* GembaSource, with n_frames */
+  GArray *tests;       /* GembaSourceTestCount, newest source first */
 } GembaProjectCounts;
 
 /* Runs in the writer thread with the writer store. */
@@ -104,6 +107,17 @@ void     gemba_project_count_async    (GembaProject       *self,
 GembaProjectCounts *gemba_project_count_finish (GembaProject *self, GAsyncResult *result,
                                                 GError **error);
 void     gemba_project_counts_free    (GembaProjectCounts *counts);
+/* The first source (newest first) with fewer labeled test frames than GEMBA_MIN_TEST_FRAMES,
+ * or NULL. */
+const GembaSourceTestCount *gemba_project_counts_short_of_tests (const GembaProjectCounts *counts);
+
+/* Tops the test split of @source_id up with a random batch to label for testing
+ * (gemba_store_top_up_test_batch()) on the writer thread; the result is the number reserved,
+ * as GINT_TO_POINTER (n + 1) from gemba_project_write_finish(). */
+void     gemba_project_reserve_test_batch_async (GembaProject       *self,
+                                                 gint64              source_id,
+                                                 GAsyncReadyCallback callback,
+                                                 gpointer            user_data);
 
 /* Stops the worker threads, waiting for queued writes to finish. */
 void     gemba_project_close          (GembaProject *self);

@@ -15,12 +15,14 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <inttypes.h>
 
 #include "gemba-capture-page.h"
 #include "gemba-class-editor.h"
 #include "gemba-frame-grid.h"
 #include "gemba-frame-list.h"
 #include "gemba-frame-view.h"
+#include "gemba-locator.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-start-page.h"
@@ -51,6 +53,9 @@ struct _GembaWindow
   GembaFrameGrid *grid_view;
   GembaFrameView *frame_view;
   AdwStatusPage *empty_page;
+  GtkRevealer *test_notice;
+  GtkLabel *test_notice_label;
+  GtkButton *test_batch_button;
 
   GSettings *settings;
   GembaProject *project;
@@ -65,6 +70,8 @@ struct _GembaWindow
   AdwToast *label_toast;
   gboolean grid_timed;
   gboolean updating_filters;
+  gint64 test_source_id;         /* the source the test notice is about, 0 for none */
+  gboolean test_source_short;    /* ... which still needs frames reserved */
 };
 
 G_DEFINE_FINAL_TYPE (GembaWindow, gemba_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -164,6 +171,11 @@ empty_description (GembaWindow *self)
       return _("Every frame has a label.");
     case GEMBA_FILTER_FALSE_READINGS:
       return _("No label disagrees with the production model.");
+    case GEMBA_FILTER_SUSPECT:
+      return _("No label is suspect: the production model does not confidently disagree with "
+               "any label.");
+    case GEMBA_FILTER_TEST_BATCH:
+      return _("No frame waits to be labeled for testing.");
     case GEMBA_FILTER_ALL:
       return _("This project has no frames yet. Frames come from cameras, videos and image "
                "folders.");
@@ -303,6 +315,8 @@ rebuild_filters (GembaWindow *self)
   g_autofree char *all = g_markup_escape_text (_("All frames"), -1);
   g_autofree char *unlabeled = g_markup_escape_text (_("Unlabeled"), -1);
   g_autofree char *false_readings = g_markup_escape_text (_("False readings"), -1);
+  g_autofree char *suspect = g_markup_escape_text (_("Suspect labels"), -1);
+  g_autofree char *test_batch = g_markup_escape_text (_("To label for testing"), -1);
   GtkWidget *child;
 
   self->updating_filters = TRUE;
@@ -314,6 +328,8 @@ rebuild_filters (GembaWindow *self)
   add_filter_row (self, "all", all, "view-grid-symbolic");
   add_filter_row (self, "unlabeled", unlabeled, "mail-unread-symbolic");
   add_filter_row (self, "false", false_readings, "dialog-warning-symbolic");
+  add_filter_row (self, "suspect", suspect, "dialog-question-symbolic");
+  add_filter_row (self, "test", test_batch, "emblem-ok-symbolic");
 
   add_filter_heading (self, _("Classes"));
   for (guint i = 0; i < classes->len; i++)
@@ -371,6 +387,52 @@ has_new_source (GembaWindow *self, const GembaProjectCounts *counts)
   return FALSE;
 }
 
+/* A source with too few labeled test frames cannot be judged by the gate: say so, and offer
+ * the random batch to label for testing (what `gemba ls --test-batch` reserves). */
+static void
+update_test_notice (GembaWindow *self, const GembaProjectCounts *counts)
+{
+  const GembaSourceTestCount *c = gemba_project_counts_short_of_tests (counts);
+  g_autofree char *text = NULL;
+
+  gtk_revealer_set_reveal_child (self->test_notice, c != NULL);
+  self->test_source_id = c ? c->source_id : 0;
+  if (!c)
+    return;
+  self->test_source_short = c->n_test + c->n_reserved < GEMBA_MIN_TEST_FRAMES;
+  if (c->n_reserved > 0)
+    text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                         "“%s” has %" PRId64 " labeled test frames; "
+                                         "at least %d are needed to judge a model on it. "
+                                         "%" PRId64 " random frame waits for a label.",
+                                         "“%s” has %" PRId64 " labeled test frames; "
+                                         "at least %d are needed to judge a model on it. "
+                                         "%" PRId64 " random frames wait for a label.",
+                                         c->n_reserved),
+                            c->source_name, c->n_test, GEMBA_MIN_TEST_FRAMES, c->n_reserved);
+  else
+    text = g_strdup_printf (_("“%s” has %" PRId64 " labeled test frames; at least %d "
+                              "are needed to judge a model on it. Label a small random batch "
+                              "for testing."),
+                            c->source_name, c->n_test, GEMBA_MIN_TEST_FRAMES);
+  gtk_label_set_label (self->test_notice_label, text);
+  gtk_button_set_label (self->test_batch_button, self->test_source_short
+                                                 ? _("_Label a Test Batch")
+                                                 : _("_Show the Test Batch"));
+}
+
+static void
+select_filter (GembaWindow *self, const char *key)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self->filter_list)); child;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      const char *row_key = g_object_get_data (G_OBJECT (child), "filter-key");
+      if (row_key && g_str_equal (row_key, key))
+        gtk_list_box_select_row (self->filter_list, GTK_LIST_BOX_ROW (child));
+    }
+}
+
 static void
 counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
@@ -393,6 +455,13 @@ counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   set_count (self, "all", counts->stats.n_frames);
   set_count (self, "unlabeled", counts->stats.n_unlabeled);
   set_count (self, "false", counts->stats.n_false_readings);
+  set_count (self, "suspect", counts->n_suspect);
+  set_count (self, "test", counts->n_test_batch);
+  update_test_notice (self, counts);
+  gemba_probe_log ("counts", "review=%" G_GINT64_FORMAT " suspect=%" G_GINT64_FORMAT
+                   " test_batch=%" G_GINT64_FORMAT " short_source=%" G_GINT64_FORMAT,
+                   counts->n_review, counts->n_suspect, counts->n_test_batch,
+                   self->test_source_id);
   for (guint i = 0; i < counts->per_class->len; i++)
     {
       GembaClassCount *count = &g_array_index (counts->per_class, GembaClassCount, i);
@@ -436,6 +505,10 @@ set_query_from_key (GembaWindow *self, const char *key)
     query.filter = GEMBA_FILTER_UNLABELED;
   else if (g_str_equal (key, "false"))
     query.filter = GEMBA_FILTER_FALSE_READINGS;
+  else if (g_str_equal (key, "suspect"))
+    query.filter = GEMBA_FILTER_SUSPECT;
+  else if (g_str_equal (key, "test"))
+    query.filter = GEMBA_FILTER_TEST_BATCH;
   else if (g_str_has_prefix (key, "class:"))
     {
       query.filter = GEMBA_FILTER_CLASS;
@@ -545,6 +618,8 @@ close_project (GembaWindow *self)
   g_clear_pointer (&self->filter_key, g_free);
   g_hash_table_remove_all (self->count_labels);
   self->pending_writes = 0;
+  self->test_source_id = 0;
+  gtk_revealer_set_reveal_child (self->test_notice, FALSE);
 }
 
 static void
@@ -909,6 +984,43 @@ action_undo_redo (GtkWidget *widget, const char *name, GVariant *param)
 /* --- Other actions ------------------------------------------------------------------------ */
 
 static void
+test_batch_reserved_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GembaWindow) self = user_data;
+  g_autoptr(GError) error = NULL;
+  gpointer reserved = gemba_project_write_finish (GEMBA_PROJECT (object), result, &error);
+
+  if (!self->project || GEMBA_PROJECT (object) != self->project)
+    return;
+  if (!reserved)
+    {
+      show_error (self, error->message);
+      return;
+    }
+  gemba_probe_log ("test-batch", "reserved=%d", GPOINTER_TO_INT (reserved) - 1);
+  /* The filter re-reads the frames: the batch is in it now. */
+  self->updating_filters = TRUE;
+  select_filter (self, "test");
+  self->updating_filters = FALSE;
+  set_query_from_key (self, "test");
+  if (g_str_equal (gtk_stack_get_visible_child_name (self->content_stack), "frame"))
+    gtk_stack_set_visible_child_name (self->content_stack, "grid");
+  gtk_widget_set_visible (self->back_button, FALSE);
+  schedule_counts (self);
+}
+
+static void
+action_label_test_batch (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GembaWindow *self = GEMBA_WINDOW (widget);
+
+  if (!self->project || self->test_source_id == 0)
+    return;
+  gemba_project_reserve_test_batch_async (self->project, self->test_source_id,
+                                          test_batch_reserved_cb, g_object_ref (self));
+}
+
+static void
 action_show_grid (GtkWidget *widget, const char *name, GVariant *param)
 {
   GembaWindow *self = GEMBA_WINDOW (widget);
@@ -1110,6 +1222,9 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, grid_view);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, frame_view);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, test_notice);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, test_notice_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, test_batch_button);
 
   gtk_widget_class_install_action (widget_class, "win.open-project", NULL, action_open_project);
   gtk_widget_class_install_action (widget_class, "win.new-project", NULL, action_new_project);
@@ -1122,6 +1237,8 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.label-key", "i", action_label_key);
   gtk_widget_class_install_action (widget_class, "win.label-class", "x", action_label_class);
   gtk_widget_class_install_action (widget_class, "win.confirm", NULL, action_confirm);
+  gtk_widget_class_install_action (widget_class, "win.label-test-batch", NULL,
+                                   action_label_test_batch);
   gtk_widget_class_install_action (widget_class, "win.undo", NULL, action_undo_redo);
   gtk_widget_class_install_action (widget_class, "win.redo", NULL, action_undo_redo);
 
@@ -1169,6 +1286,7 @@ gemba_window_init (GembaWindow *self)
     gtk_widget_add_controller (GTK_WIDGET (self->grid_view), controller);
   }
   g_signal_connect (self->settings, "changed", G_CALLBACK (settings_changed_cb), self);
+  gemba_locator_watch (GTK_WIDGET (self->test_batch_button), "frames.test-batch");
   gemba_start_page_set_settings (self->start_page, self->settings);
   show_start (self);
 }

@@ -737,6 +737,23 @@ test_review_queue (Fixture *f, gconstpointer data)
     g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).source_id, ==, new_line);
     g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).n_reserved, ==, 2);
     g_assert_cmpint (g_array_index (counts, GembaSourceTestCount, 0).n_test, ==, 0);
+    /* Topping up reserves the rest of GEMBA_MIN_TEST_FRAMES (as many as there are), once. */
+    {
+      gint64 unreserved, topped;
+      GembaFrameQuery none = { .filter = GEMBA_FILTER_SPLIT, .split = GEMBA_SPLIT_NONE };
+      g_autoptr(GPtrArray) left = gemba_store_list_frames (f->store, &none, 0, -1, &error);
+
+      unreserved = 0;
+      for (guint i = 0; i < left->len; i++)
+        if (((GembaFrame *) left->pdata[i])->source_id == new_line &&
+            ((GembaFrame *) left->pdata[i])->label_class_id == 0)
+          unreserved++;
+      topped = gemba_store_top_up_test_batch (f->store, new_line, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (topped, ==, MIN (GEMBA_MIN_TEST_FRAMES - 2, unreserved));
+      g_assert_cmpint (gemba_store_count_frames (f->store, &batch, NULL), ==, 2 + topped);
+      g_assert_cmpint (gemba_store_top_up_test_batch (f->store, new_line, &error), ==, 0);
+    }
     g_array_set_clear_func (counts, NULL);
     for (guint i = 0; i < counts->len; i++)
       g_free (g_array_index (counts, GembaSourceTestCount, i).source_name);

@@ -415,6 +415,8 @@ def models_page(app, work, project, new_id):
     dialog = dialog_window(app)
     click(app, "export.check", window=dialog)
     gate = app.wait_for("export-gate", timeout=120)
+    if gate[2]["result"] != "error" and production(project) is not None:
+        where(app, "export.gate")   # frames fixed and broken per class, shown with the result
     assert not os.path.exists(out), "the package was written before the gate's result was shown"
     app.settle(0.3)
     shot(app, "models-3-export-gate")
@@ -445,6 +447,7 @@ def models_page(app, work, project, new_id):
     shot(app, "models-5-promoted")
     # The grid (the review queue) follows the new production model when shown again.
     loads = app.count("list-loaded")
+    n_counts = app.count("counts")
     page(app, 0)
     loaded = app.wait_for("list-loaded", loads + 1, timeout=30)
     assert int(loaded[2]["n"]) == len(review_after), (loaded, len(review_after))
@@ -452,6 +455,34 @@ def models_page(app, work, project, new_id):
     shot(app, "frames-after-promotion")
     g.log("promoted model %d: the review queue changed (%d → %d frames, first %s → %s)"
           % (new_id, len(review_before), len(review_after), review_before[:1], review_after[:1]))
+
+    # The sidebar's suspect labels are `gemba ls --suspect`; a source with too few labeled test
+    # frames is named, and its random batch to label for testing is one click away.
+    counts = app.wait_for("counts", n_counts + 1, timeout=30)[2]
+    suspect = [l for l in cli("ls", project, "--suspect", "--json").splitlines() if l.strip()]
+    assert int(counts["suspect"]) == len(suspect), (counts, len(suspect))
+    short = int(counts["short_source"])
+    assert short != 0, "no source is short of test frames after capturing new ones: %r" % counts
+    con = g.db(project)
+    reserved_sql = ("SELECT count(*) FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
+                    "WHERE f.split = 3 AND l.class_id IS NULL")
+    before = con.execute(reserved_sql).fetchone()[0]
+    con.close()
+    loads = app.count("list-loaded")
+    click(app, "frames.test-batch")
+    batch = app.wait_for("test-batch", timeout=30)
+    loaded = app.wait_for("list-loaded", loads + 1, timeout=30)
+    con = g.db(project)
+    after = con.execute(reserved_sql).fetchone()[0]
+    of_source = con.execute(reserved_sql + " AND f.source_id = ?", (short,)).fetchone()[0]
+    con.close()
+    assert after == before + int(batch[2]["reserved"]), (before, after, batch)
+    assert of_source > 0, "nothing of source %d waits to be labeled for testing" % short
+    assert int(loaded[2]["n"]) == after, (loaded, after)
+    app.settle(0.8)
+    shot(app, "frames-test-batch")
+    g.log("suspect labels: %d as the CLI; test batch: %d frames reserved, %d shown"
+          % (len(suspect), int(batch[2]["reserved"]), after))
 
 
 def tour(work, project, lang, size, tag):

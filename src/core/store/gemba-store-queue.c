@@ -424,3 +424,26 @@ fail:
   gemba_source_test_counts_free (counts);
   return NULL;
 }
+
+gint64
+gemba_store_top_up_test_batch (GembaStore *self, gint64 source_id, GError **error)
+{
+  GArray *counts;
+  gint64 have = 0;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), -1);
+
+  if (!(counts = gemba_store_count_test_frames_per_source (self, error)))
+    return -1;
+  for (guint i = 0; i < counts->len; i++)
+    {
+      const GembaSourceTestCount *c = &g_array_index (counts, GembaSourceTestCount, i);
+      if (c->source_id == source_id)
+        have = c->n_test + c->n_reserved;
+    }
+  gemba_source_test_counts_free (counts);
+  if (have >= GEMBA_MIN_TEST_FRAMES)
+    return 0;
+  return gemba_store_reserve_test_batch (self, source_id, (guint) (GEMBA_MIN_TEST_FRAMES - have),
+                                         (guint64) source_id, error);
+}

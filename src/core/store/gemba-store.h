@@ -314,6 +314,13 @@ GEMBA_API gboolean gemba_store_set_split (GembaStore *self, gint64 frame_id, Gem
 GEMBA_API gint64 gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n,
                                                  guint64 seed, GError **error);
 
+/* Tops the test split of @source_id up to GEMBA_MIN_TEST_FRAMES (labeled or reserved) with a
+ * random batch of its unlabeled frames (seeded by the source): what `gemba ls --test-batch`
+ * and the Frames page's "Label a Test Batch" do. Returns how many were reserved now (0 when
+ * the source had enough), -1 on error. */
+GEMBA_API gint64 gemba_store_top_up_test_batch (GembaStore *self, gint64 source_id,
+                                                GError **error);
+
 typedef struct {
   gint64 source_id;            /* 0: frames without a source */
   char *source_name;           /* NULL for none */

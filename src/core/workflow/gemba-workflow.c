@@ -624,6 +624,54 @@ changed_frame_free (GembaChangedFrame *c)
   g_free (c);
 }
 
+static int
+evaluation_class_index (const GembaEvaluation *e, const char *name)
+{
+  for (int i = 0; e && i < e->metrics->n_classes; i++)
+    if (g_str_equal (e->class_names[i], name))
+      return i;
+  return -1;
+}
+
+static guint
+class_support (const GembaEvaluation *e, int klass)
+{
+  guint n = 0;
+
+  for (int p = 0; p < e->metrics->n_classes; p++)
+    n += gemba_metrics_count (e->metrics, klass, p);
+  return n;
+}
+
+GArray *
+gemba_comparison_list_classes (const GembaComparison *c)
+{
+  GArray *classes = g_array_new (FALSE, TRUE, sizeof (GembaComparisonClass));
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+
+  g_return_val_if_fail (c != NULL && c->ea != NULL, classes);
+
+  for (int i = 0; i < c->ea->metrics->n_classes; i++)
+    g_ptr_array_add (names, c->ea->class_names[i]);
+  for (int i = 0; c->eb && i < c->eb->metrics->n_classes; i++)
+    if (evaluation_class_index (c->ea, c->eb->class_names[i]) < 0)
+      g_ptr_array_add (names, c->eb->class_names[i]);
+  for (guint k = 0; k < names->len; k++)
+    {
+      GembaComparisonClass row = { .name = g_ptr_array_index (names, k) };
+      int ia = evaluation_class_index (c->ea, row.name);
+      int ib = evaluation_class_index (c->eb, row.name);
+
+      row.precision_a = ia >= 0 ? gemba_metrics_precision (c->ea->metrics, ia) : NAN;
+      row.recall_a = ia >= 0 ? gemba_metrics_recall (c->ea->metrics, ia) : NAN;
+      row.precision_b = ib >= 0 ? gemba_metrics_precision (c->eb->metrics, ib) : NAN;
+      row.recall_b = ib >= 0 ? gemba_metrics_recall (c->eb->metrics, ib) : NAN;
+      row.n_test = ia >= 0 ? class_support (c->ea, ia) : ib >= 0 ? class_support (c->eb, ib) : 0;
+      g_array_append_val (classes, row);
+    }
+  return classes;
+}
+
 void
 gemba_comparison_free (GembaComparison *c)
 {

@@ -159,6 +159,25 @@ typedef struct {
 GEMBA_API void gemba_comparison_free (GembaComparison *comparison);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaComparison, gemba_comparison_free)
 
+/**
+ * GembaComparisonClass:
+ * One class of a comparison, as the Models page and `gemba compare` list it.
+ * @name: the class (borrowed from the comparison)
+ * @precision_a, @precision_b, @recall_a, @recall_b: NAN when the model does not know the class
+ *   (and the @b values when the comparison has one evaluation)
+ * @n_test: labeled test frames of the class
+ */
+typedef struct {
+  const char *name;
+  double precision_a, precision_b;
+  double recall_a, recall_b;
+  guint n_test;
+} GembaComparisonClass;
+
+/* The classes of @a, then those only @b knows, with their metrics in both. Array of
+ * GembaComparisonClass. */
+GEMBA_API GArray *gemba_comparison_list_classes (const GembaComparison *comparison);
+
 /* Compare: evaluates models @a and @b on the locked test split (storing their metrics) and
  * lists the frames they read differently, test frames and corrections. */
 GEMBA_API GembaComparison *gemba_workflow_compare (GembaStore *store, gint64 a, gint64 b,
