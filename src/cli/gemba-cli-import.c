@@ -351,7 +351,8 @@ gemba_cli_import (int argc, char **argv)
     return gemba_cli_usage (argv[0], _("give the project and at least one file or folder"));
   if (layout && !g_str_equal (layout, "auto") && !g_str_equal (layout, "flat"))
     return gemba_cli_usage (argv[0], _("“%s” is not a layout: use auto or flat"), layout);
-  if (!(store = gemba_cli_open_project (argv[1], &error)))
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !gemba_store_check_writable (store, &error))
     return gemba_cli_fail (error);
   if (label)
     {

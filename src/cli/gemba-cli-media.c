@@ -366,7 +366,8 @@ gemba_cli_capture (int argc, char **argv)
     }
   if (!source)
     return gemba_cli_fail (error);
-  if (!(store = gemba_cli_open_project (argv[1], &error)))
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !gemba_store_check_writable (store, &error))
     return gemba_cli_fail (error);
 
   status = run_import (store, source, sampler, source_name, lossless, max_frames, max_duration,

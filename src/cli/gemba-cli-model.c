@@ -109,7 +109,8 @@ gemba_cli_train (int argc, char **argv)
     return GEMBA_EXIT_USAGE;
   if (argc != 2)
     return gemba_cli_usage (argv[0], _("give the project folder"));
-  if (!(store = gemba_cli_open_project (argv[1], &error)))
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !gemba_store_check_writable (store, &error))
     return gemba_cli_fail (error);
   if (from)
     {

@@ -28,6 +28,8 @@ G_BEGIN_DECLS
  * @GEMBA_ERROR_SECURITY: a package that is unsigned, tampered with or untrusted
  * @GEMBA_ERROR_REFUSED: a request the project's rules refuse (e.g. the regression gate)
  * @GEMBA_ERROR_NO_SPACE: the disk (or the user's quota) is full; what was saved before is kept
+ * @GEMBA_ERROR_READ_ONLY: a change to a project opened read-only (its folder or database is
+ *   not writable)
  */
 typedef enum {
   GEMBA_ERROR_FAILED,
@@ -45,6 +47,7 @@ typedef enum {
   GEMBA_ERROR_SECURITY,
   GEMBA_ERROR_REFUSED,
   GEMBA_ERROR_NO_SPACE,
+  GEMBA_ERROR_READ_ONLY,
 } GembaError;
 
 GEMBA_API GQuark gemba_error_quark (void);

@@ -22,6 +22,9 @@ typedef struct
   char *images;
 } Fixture;
 
+/* When set and running as root, run_gemba runs gemba as nobody (root writes anything). */
+static gboolean as_nobody;
+
 /* Runs gemba with @args (NULL-terminated); returns its exit status. */
 static int
 run_gemba (char **out, char **err, ...)
@@ -33,6 +36,13 @@ run_gemba (char **out, char **err, ...)
   const char *arg;
   va_list args;
 
+  if (as_nobody && getuid () == 0)
+    {
+      g_ptr_array_add (argv, "setpriv");
+      g_ptr_array_add (argv, "--reuid=65534");
+      g_ptr_array_add (argv, "--regid=65534");
+      g_ptr_array_add (argv, "--clear-groups");
+    }
   g_ptr_array_add (argv, gemba_path);
   va_start (args, err);
   while ((arg = va_arg (args, const char *)))
@@ -47,7 +57,8 @@ run_gemba (char **out, char **err, ...)
   g_subprocess_communicate_utf8 (process, NULL, NULL, &stdout_text, &stderr_text, &error);
   g_assert_no_error (error);
   if (g_test_verbose ())
-    g_printerr ("$ gemba %s\n%s%s", (char *) argv->pdata[1], stdout_text, stderr_text);
+    g_printerr ("$ gemba %s\n%s%s", (char *) argv->pdata[argv->len - 2], stdout_text,
+                stderr_text);
   if (out)
     *out = g_steal_pointer (&stdout_text);
   if (err)
@@ -223,6 +234,64 @@ test_workflow (Fixture *f, gconstpointer data)
   g_clear_pointer (&out, g_free);
   g_assert_cmpint (run_gemba (&out, NULL, "stats", f->project, NULL), ==, 0);
   g_assert_nonnull (strstr (out, "Line 3 top camera"));
+}
+
+/* A project copied to a read-only place (or an archive): stats and ls work, changes say
+ * "the project is read-only (FOLDER)" before touching anything, and nothing is written. */
+static void
+test_read_only_project (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL, *id = NULL, *prefix = NULL;
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+  g_autofree char *lock = g_strdup_printf ("chmod -R a-w %s", f->project);
+  g_autofree char *unlock = g_strdup_printf ("chmod -R u+w %s", f->project);
+  g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+
+  if (getuid () == 0 && !setpriv)
+    {
+      g_test_skip ("running as root without setpriv: root writes a read-only project");
+      return;
+    }
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/img-%02u.jpg", f->images, i);
+      write_jpeg (name, i, 64, 48);
+    }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, NULL), ==, 0);
+  id = first_frame_id (f);
+  prefix = g_strndup (id, 8);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", f->project, prefix, "scratch", NULL), ==, 0);
+  g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
+  g_assert_true (g_spawn_command_line_sync (lock, NULL, NULL, NULL, NULL));
+
+  as_nobody = TRUE;
+  g_assert_cmpint (run_gemba (&out, NULL, "stats", f->project, "--json", NULL), ==, 0);
+  {
+    g_autoptr(JsonNode) stats = parse_json (out);
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (stats), "frames"), ==, 4);
+    g_assert_cmpint (json_object_get_int_member (json_node_get_object (stats), "labeled"), ==,
+                     1);
+  }
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", f->project, "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 4);
+
+  g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, prefix, "dent", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "the project is read-only"));
+  g_assert_nonnull (strstr (err, f->project));
+  g_assert_null (strstr (err, "not a Gemba project"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "import", f->project, f->images, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "the project is read-only"));
+  g_assert_cmpuint (count_lines (err), ==, 1);
+  as_nobody = FALSE;
+
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_true (g_spawn_command_line_sync (unlock, NULL, NULL, NULL, NULL));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "history", f->project, prefix, "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 1);   /* the refused label left no trace */
 }
 
 static void
@@ -983,6 +1052,7 @@ main (int argc, char **argv)
   ADD ("/cli/import-json-names", test_import_json_names);
   ADD ("/cli/import-disk-full", test_import_disk_full);
   ADD ("/cli/unreadable-file", test_unreadable_file);
+  ADD ("/cli/read-only-project", test_read_only_project);
   ADD ("/cli/bad-arguments", test_bad_arguments);
   ADD ("/cli/concurrent-labels", test_concurrent_labels);
   ADD ("/cli/kill-import", test_kill_import);

@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "gemba.h"
 #include "gemba-sha256-private.h"
@@ -142,6 +143,104 @@ test_open_errors (Fixture *f, gconstpointer data)
                                       NULL));
   g_assert_null (gemba_store_open (f->project, &error));
   g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT);
+  g_assert_nonnull (strstr (error->message, "not SQLite"));
+  g_clear_error (&error);
+
+  /* An empty file: damaged, not "not a project". */
+  g_assert_true (g_file_set_contents (db, "", 0, NULL));
+  g_assert_null (gemba_store_open (f->project, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "damaged"));
+  g_assert_nonnull (strstr (error->message, "empty"));
+}
+
+/* A database cut short (a copy that stopped half-way, a full disk): called damaged and
+ * truncated, and left exactly as it was. */
+static void
+test_open_truncated (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *whole = NULL, *after = NULL;
+  gsize len, len_after;
+
+  for (guint i = 0; i < 40; i++)
+    gemba_frame_free (add_frame (f, i, "ok"));
+  g_clear_object (&f->store);   /* the last connection checkpoints and removes the -wal */
+  g_assert_true (g_file_get_contents (db, &whole, &len, NULL));
+  g_assert_cmpuint (len, >, 8192);
+  g_assert_true (g_file_set_contents (db, whole, len / 2, NULL));
+  g_assert_null (gemba_store_open (f->project, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "damaged"));
+  g_assert_nonnull (strstr (error->message, "truncated"));
+  g_assert_nonnull (strstr (error->message, db));
+  g_assert_true (g_file_get_contents (db, &after, &len_after, NULL));
+  g_assert_cmpmem (whole, len / 2, after, len_after);
+}
+
+/* A project whose folder and database are not writable opens read-only: everything reads,
+ * every change fails saying so, and nothing is written there (no -wal, no -shm). Root writes
+ * anything, so as root the check runs as nobody in a subprocess (the saved uid brings root
+ * back for the teardown). */
+static void
+test_open_read_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaClass) klass = NULL;
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+  gboolean root = getuid () == 0;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  for (guint i = 0; i < 3; i++)
+    gemba_frame_free (add_frame (f, i, "scratch"));
+  g_clear_object (&f->store);
+  g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
+  g_assert_cmpint (g_chmod (db, 0444), ==, 0);
+  g_assert_cmpint (g_chmod (f->project, 0555), ==, 0);
+  if (root)
+    {
+      g_assert_cmpint (setresgid (65534, 65534, 0), ==, 0);
+      g_assert_cmpint (setresuid (65534, 65534, 0), ==, 0);
+    }
+
+  store = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_is_read_only (store));
+  g_assert_cmpint (gemba_store_count_frames (store, NULL, NULL), ==, 3);
+  klass = gemba_store_add_class (store, "crack", NULL, -1, &error);
+  g_assert_null (klass);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_READ_ONLY);
+  g_assert_nonnull (strstr (error->message, "read-only"));
+  g_assert_nonnull (strstr (error->message, f->project));
+  g_clear_error (&error);
+  g_assert_false (gemba_store_check_writable (store, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_clear_object (&store);
+  g_assert_false (g_file_test (wal, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (shm, G_FILE_TEST_EXISTS));
+
+  if (root)
+    {
+      g_assert_cmpint (setresuid (0, 0, 0), ==, 0);
+      g_assert_cmpint (setresgid (0, 0, 0), ==, 0);
+    }
+  g_chmod (f->project, 0755);
+  g_chmod (db, 0644);
+  /* Writable again: opened read-write. */
+  store = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  g_assert_false (gemba_store_is_read_only (store));
 }
 
 static void
@@ -826,6 +925,8 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/core/store/create-open", test_create_open);
   ADD ("/core/store/open-errors", test_open_errors);
+  ADD ("/core/store/open-truncated", test_open_truncated);
+  ADD ("/core/store/open-read-only", test_open_read_only);
   ADD ("/core/store/frames-dedup", test_frames_dedup);
   ADD ("/core/store/find-prefix", test_find_prefix);
   ADD ("/core/store/labels-history", test_labels_history);

@@ -730,6 +730,13 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                    _("a forced export needs a written reason (--reason \"…\")"));
       return FALSE;
     }
+  /* A read-only project (an archive, a share) exports; only a forced export, which the audit
+   * trail must record, needs to write to it. */
+  if (options->force && !gemba_store_check_writable (store, error))
+    {
+      g_prefix_error (error, _("a forced export is recorded in the project's audit trail: "));
+      return FALSE;
+    }
   if (!(record = gemba_store_get_model (store, model_id, error)))
     return FALSE;
   dir = gemba_store_dup_model_dir (store, model_id);
@@ -807,7 +814,8 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   }
   {
     g_autofree char *subject = g_strdup_printf ("model %" PRId64, model_id);
-    if (!gemba_store_audit (store, options->force ? "export-forced" : "export", subject, detail,
+    if (!gemba_store_is_read_only (store) &&
+        !gemba_store_audit (store, options->force ? "export-forced" : "export", subject, detail,
                             error))
       goto out;
   }

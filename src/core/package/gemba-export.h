@@ -44,7 +44,8 @@ typedef struct {
 } GembaExportOptions;
 
 /* Gates, builds (weights, ONNX, manifest, model card), signs and writes model @model_id of
- * @store to @path (atomically), and records it in the audit trail. */
+ * @store to @path (atomically), and records it in the audit trail. From a read-only project
+ * it exports without the audit record, and refuses a forced export (it must be recorded). */
 GEMBA_API gboolean gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
                                          const GembaExportOptions *options, GError **error);
 

@@ -104,7 +104,9 @@ gemba_store_make_staging_dir (GembaStore *self, GError **error)
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
 
-  if (g_mkdir_with_parents (models, 0755) != 0 || !g_mkdtemp (template))
+  /* 0755 like the rest of the project (g_mkdtemp makes 0700): a project copied to a share
+   * or an archive must be readable by the users who read its frames. */
+  if (g_mkdir_with_parents (models, 0755) != 0 || !g_mkdtemp_full (template, 0755))
     {
       int saved = errno;
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create a folder: %s"),

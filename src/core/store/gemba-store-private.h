@@ -25,6 +25,8 @@ struct _GembaStore
    * call each other inside a transaction. */
   GRecMutex lock;
   int batch_depth;
+  /* Opened read-only: the folder or the database is not writable (see open_db). */
+  gboolean read_only;
   /* Frame files were written in this batch without their own fsync. */
   gboolean sync_before_commit;
   /* SQL text → sqlite3_stmt not in use: the statements each added frame runs, prepared once

@@ -155,18 +155,49 @@ _gemba_store_unlock (GembaStore *self)
   g_rec_mutex_unlock (&self->lock);
 }
 
+static void
+set_read_only_error (GembaStore *self, GError **error)
+{
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_READ_ONLY, _("the project is read-only (%s)"),
+               self->path);
+}
+
+gboolean
+gemba_store_is_read_only (GembaStore *self)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  return self->read_only;
+}
+
+gboolean
+gemba_store_check_writable (GembaStore *self, GError **error)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  if (!self->read_only)
+    return TRUE;
+  set_read_only_error (self, error);
+  return FALSE;
+}
+
 gboolean
 _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
 {
   int code = sqlite3_extended_errcode (self->db);
   GembaError gcode = GEMBA_ERROR_FAILED;
 
+  if ((code & 0xff) == SQLITE_READONLY)
+    {
+      set_read_only_error (self, error);
+      return FALSE;
+    }
   switch (code & 0xff)
     {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-      gcode = GEMBA_ERROR_CORRUPT;
-      break;
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+                   _("%s: %s: the project database is damaged (%s); restore it from a backup"),
+                   self->db_path, doing, sqlite3_errmsg (self->db));
+      return FALSE;
     case SQLITE_CONSTRAINT:
       gcode = GEMBA_ERROR_INVALID;
       break;
@@ -249,6 +280,12 @@ _gemba_store_exec (GembaStore *self, const char *sql, GError **error)
     {
       int code = sqlite3_errcode (self->db);
 
+      if ((code & 0xff) == SQLITE_READONLY)
+        {
+          sqlite3_free (msg);
+          set_read_only_error (self, error);
+          return FALSE;
+        }
       g_set_error (error, GEMBA_ERROR,
                    code == SQLITE_CORRUPT ? GEMBA_ERROR_CORRUPT
                    : code == SQLITE_FULL  ? GEMBA_ERROR_NO_SPACE
@@ -289,6 +326,8 @@ _gemba_store_begin (GembaStore *self, GError **error)
 {
   g_autofree char *sql = NULL;
 
+  if (!gemba_store_check_writable (self, error))
+    return FALSE;
   if (self->batch_depth == 0)
     sql = g_strdup ("BEGIN IMMEDIATE");
   else
@@ -575,38 +614,216 @@ read_pragma_int (GembaStore *self, const char *pragma, GError **error)
   return sqlite3_column_int (stmt, 0);
 }
 
-static GembaStore *
-open_db (const char *path, gboolean create, GError **error)
+static goffset
+file_size (const char *path)   /* -1 when it does not exist */
 {
-  g_autoptr(GembaStore) self = g_object_new (GEMBA_TYPE_STORE, NULL);
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  int version, app_id;
+  GStatBuf st;
 
-  self->path = g_canonicalize_filename (path, NULL);
-  self->db_path = g_build_filename (self->path, GEMBA_STORE_DB_NAME, NULL);
-  if (create)
-    flags |= SQLITE_OPEN_CREATE;
+  return g_stat (path, &st) == 0 ? (goffset) st.st_size : -1;
+}
 
-  if (sqlite3_open_v2 (self->db_path, &self->db, flags, NULL) != SQLITE_OK)
+static goffset
+wal_size (GembaStore *self)
+{
+  g_autofree char *wal = g_strconcat (self->db_path, "-wal", NULL);
+
+  return file_size (wal);
+}
+
+static guint32
+be32 (const guint8 *p)
+{
+  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+static void
+set_damaged_error (GembaStore *self, const char *what, GError **error)
+{
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
+               _("%s: the project database is damaged (%s). Nothing was changed; restore it "
+                 "from a backup."), self->db_path, what);
+}
+
+static char *describe_truncation (GembaStore *self);
+
+/* Why the database could not be read, when SQLite said @code: read-only, disk full, damaged,
+ * busy, or really not SQLite. A project must never be called "not a project" because it is
+ * damaged or on a full disk: a user told so may delete it. */
+static void
+set_open_error (GembaStore *self, int code, const char *message, GError **error)
+{
+  guint8 header[16];
+  size_t n;
+  FILE *f;
+  int saved;
+
+  /* No connection stays open while the file is read here (see describe_truncation). */
+  g_clear_pointer (&self->db, sqlite3_close_v2);
+  f = fopen (self->db_path, "rb");
+  saved = errno;
+
+  if (f == NULL)
     {
-      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot open the project database: %s"),
-                   self->db_path, self->db ? sqlite3_errmsg (self->db) : g_strerror (ENOMEM));
-      return NULL;
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                   _("%s: cannot read the project database: %s"), self->db_path,
+                   g_strerror (saved));
+      return;
     }
-  sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
-  sqlite3_extended_result_codes (self->db, 1);
-
-  /* Read the version before anything that writes (journal_mode does), so that a database
-   * from a newer Gemba is left exactly as it was. */
-  version = read_pragma_int (self, "user_version", NULL);
-  app_id = read_pragma_int (self, "application_id", NULL);
-  if (version < 0)
+  n = fread (header, 1, sizeof header, f);
+  fclose (f);
+  if (n == sizeof header && memcmp (header, "SQLite format 3", sizeof header) != 0)
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
                    _("%s: this file is not a Gemba project database (it is not SQLite)"),
                    self->db_path);
+      return;
+    }
+  switch (code & 0xff)
+    {
+    case SQLITE_FULL:
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                   _("%s: the disk is full: free some space to open the project (nothing was "
+                     "changed)"), self->db_path);
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                   _("%s: another program holds the project database locked; try again"),
+                   self->db_path);
+      break;
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_IOERR:
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO,
+                   _("%s: cannot read the project database: %s"), self->db_path, message);
+      break;
+    default:
+      {
+        g_autofree char *what = describe_truncation (self);
+        set_damaged_error (self, what ? what : message, error);
+      }
+      break;
+    }
+}
+
+/* "it is truncated: N of M bytes are left" when the database file is shorter than the size its
+ * header records (and the header says that size is current), else NULL. SQLite reads such a
+ * file without complaint until it reaches a missing page. */
+static char *
+describe_truncation (GembaStore *self)
+{
+  guint8 h[100];
+  goffset size = file_size (self->db_path);
+  size_t n = 0;
+  guint64 page_size, pages;
+
+  if (size == 0)
+    return g_strdup (_("it is empty"));
+  if (self->db)
+    {
+      /* Through SQLite's own descriptor: closing another descriptor of the file would drop
+       * this process's POSIX locks on it, and another process could then checkpoint and
+       * delete the -wal under this connection (a lost commit). */
+      sqlite3_file *file = NULL;
+      if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) ==
+          SQLITE_OK && file && file->pMethods &&
+          file->pMethods->xRead (file, h, sizeof h, 0) == SQLITE_OK)
+        n = sizeof h;
+    }
+  else
+    {
+      FILE *f = fopen (self->db_path, "rb");
+      if (!f)
+        return NULL;
+      n = fread (h, 1, sizeof h, f);
+      fclose (f);
+    }
+  if (n < sizeof h)
+    return g_strdup (_("it is shorter than a database header"));
+  if (wal_size (self) > 0)
+    return NULL;
+  page_size = (guint64) h[16] << 8 | h[17];
+  if (page_size == 1)
+    page_size = 65536;
+  pages = be32 (h + 28);
+  if (be32 (h + 24) == be32 (h + 92) && pages * page_size > (guint64) size)
+    return g_strdup_printf (_("it is truncated: %" PRId64 " of %" PRIu64 " bytes are left"),
+                            (gint64) size, (guint64) (pages * page_size));
+  return NULL;
+}
+
+static gboolean
+check_not_truncated (GembaStore *self, GError **error)
+{
+  g_autofree char *what = describe_truncation (self);
+
+  if (what)
+    set_damaged_error (self, what, error);
+  return what == NULL;
+}
+
+static gboolean
+open_connection (GembaStore *self, const char *uri_params, int flags, int *version,
+                 int *code, char **message)
+{
+  g_autofree char *escaped = g_uri_escape_string (self->db_path, "/", FALSE);
+  g_autofree char *uri = g_strdup_printf ("file:%s%s%s", escaped, uri_params ? "?" : "",
+                                          uri_params ? uri_params : "");
+
+  if (self->db)
+    sqlite3_close_v2 (self->db);
+  self->db = NULL;
+  if (sqlite3_open_v2 (uri, &self->db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                       NULL) == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
+      sqlite3_extended_result_codes (self->db, 1);
+      /* Read the version before anything that writes (journal_mode does), so that a
+       * database from a newer Gemba is left exactly as it was. */
+      if ((*version = read_pragma_int (self, "user_version", NULL)) >= 0)
+        return TRUE;
+    }
+  *code = self->db ? sqlite3_extended_errcode (self->db) : SQLITE_NOMEM;
+  *message = g_strdup (self->db ? sqlite3_errmsg (self->db) : g_strerror (ENOMEM));
+  return FALSE;
+}
+
+static GembaStore *
+open_db (const char *path, gboolean create, GError **error)
+{
+  g_autoptr(GembaStore) self = g_object_new (GEMBA_TYPE_STORE, NULL);
+  g_autofree char *message = NULL;
+  int version = -1, app_id, code = SQLITE_OK;
+
+  self->path = g_canonicalize_filename (path, NULL);
+  self->db_path = g_build_filename (self->path, GEMBA_STORE_DB_NAME, NULL);
+  /* A folder or database that is not writable (an archive, a read-only share, chattr +i) is
+   * opened read-only. If even the -wal and -shm files cannot be made there, SQLite can only
+   * read a WAL database as immutable: safe only when no -wal holds changes. */
+  self->read_only = !create && (g_access (self->path, W_OK) != 0 ||
+                                g_access (self->db_path, W_OK) != 0);
+  if (self->read_only)
+    {
+      if (!open_connection (self, "mode=ro", SQLITE_OPEN_READONLY, &version, &code,
+                            &message) && wal_size (self) <= 0)
+        {
+          g_clear_pointer (&message, g_free);
+          open_connection (self, "immutable=1", SQLITE_OPEN_READONLY, &version, &code,
+                           &message);
+        }
+    }
+  else
+    open_connection (self, NULL, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0),
+                     &version, &code, &message);
+  if (version < 0)
+    {
+      set_open_error (self, code, message, error);
       return NULL;
     }
+  if (!create && !check_not_truncated (self, error))
+    return NULL;
+  app_id = read_pragma_int (self, "application_id", NULL);
   if (!create && (app_id != APPLICATION_ID || version == 0))
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
@@ -620,6 +837,18 @@ open_db (const char *path, gboolean create, GError **error)
                      "reads up to %d). Update Gemba to open it; nothing was changed."),
                    self->db_path, version, GEMBA_STORE_SCHEMA_VERSION);
       return NULL;
+    }
+  if (self->read_only)
+    {
+      if (version < GEMBA_STORE_SCHEMA_VERSION)
+        {
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_READ_ONLY,
+                       _("%s: this project was written by an older Gemba and must be upgraded, "
+                         "but the project is read-only (%s)"), self->db_path, self->path);
+          return NULL;
+        }
+      return _gemba_store_exec (self, "PRAGMA foreign_keys = ON;", error)
+             ? g_steal_pointer (&self) : NULL;
     }
 
   /* FULL: a label the user saw saved survives a power cut, not only a crash. */

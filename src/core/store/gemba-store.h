@@ -183,6 +183,11 @@ GEMBA_API GembaStore *gemba_store_open (const char *path, GError **error);
 GEMBA_API gboolean gemba_store_is_project (const char *path);
 
 GEMBA_API const char *gemba_store_get_path (GembaStore *self);
+/* TRUE when the project was opened read-only because its folder or database is not writable
+ * (an archive, a read-only share): it can be read and exported; changes fail. */
+GEMBA_API gboolean gemba_store_is_read_only (GembaStore *self);
+/* Fails with GEMBA_ERROR_READ_ONLY, “the project is read-only (FOLDER)”, when it is. */
+GEMBA_API gboolean gemba_store_check_writable (GembaStore *self, GError **error);
 /* The project's name: the folder's base name unless renamed. */
 GEMBA_API char *gemba_store_dup_name (GembaStore *self);
 /* The absolute path of a frame's original bytes. */

@@ -178,7 +178,10 @@ classify_and_store (GembaStore *store, gint64 model_id, GembaClassifier *classif
       g_warning ("%s", first->message);
       g_error_free (first);
     }
-  return gemba_store_save_predictions (store, model_id, n, ids, rows, n_classes, class_ids, error);
+  /* Predict refuses a read-only project up front; an evaluation of one keeps no copy. */
+  return gemba_store_is_read_only (store) ||
+         gemba_store_save_predictions (store, model_id, n, ids, rows, n_classes, class_ids,
+                                       error);
 }
 
 GembaEvaluation *
@@ -269,7 +272,9 @@ gemba_workflow_evaluate (GembaStore *store, gint64 model_id, GCancellable *cance
   metrics = gemba_metrics_to_json (evaluation->metrics,
                                    (const char *const *) evaluation->class_names);
   metrics_text = json_to_string (metrics, FALSE);
-  if (!gemba_store_set_model_metrics (store, model_id, metrics_text,
+  /* The stored metrics are a cache: a read-only project is evaluated without updating it. */
+  if (!gemba_store_is_read_only (store) &&
+      !gemba_store_set_model_metrics (store, model_id, metrics_text,
                                       gemba_metrics_accuracy (evaluation->metrics), error))
     return NULL;
   return g_steal_pointer (&evaluation);
@@ -285,7 +290,8 @@ gemba_workflow_predict (GembaStore *store, gint64 model_id, const GembaFrameQuer
   gint64 done = 0;
   int n_classes;
 
-  if (!(classifier = open_classifier (store, model_id, error)) ||
+  if (!gemba_store_check_writable (store, error) ||
+      !(classifier = open_classifier (store, model_id, error)) ||
       !(ids = gemba_store_list_frame_ids (store, query, error)))
     return -1;
   n_classes = gemba_classifier_get_n_classes (classifier);
