@@ -901,6 +901,86 @@ test_drift (void)
 }
 
 
+/* Runs a gst-launch description to EOS (or fails on an error). */
+static void
+run_pipeline (const char *desc)
+{
+  g_autoptr(GError) error = NULL;
+  GstElement *pipeline = gst_parse_launch (desc, &error);
+  GstBus *bus;
+  GstMessage *msg;
+
+  g_assert_no_error (error);
+  bus = gst_element_get_bus (pipeline);
+  g_assert_cmpint (gst_element_set_state (pipeline, GST_STATE_PLAYING), !=,
+                   GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_timed_pop_filtered (bus, 120 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR)
+    {
+      g_autofree char *debug = NULL;
+      gst_message_parse_error (msg, &error, &debug);
+      g_printerr ("%s: %s\n", error->message, debug ? debug : "");
+    }
+  g_assert_cmpint (GST_MESSAGE_TYPE (msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+}
+
+/* The README's production example on a video file: its spool imports into the project and
+ * shows in the review queue. */
+static void
+test_readme_example (void)
+{
+  g_autofree char *video = g_build_filename (work_dir, "line3.webm", NULL);
+  g_autofree char *spool = g_build_filename (work_dir, "spool-readme", NULL);
+  g_autofree char *make = NULL, *line = NULL, *out = NULL, *ls = NULL;
+  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func (g_free);
+  GstElementFactory *vp8 = gst_element_factory_find ("vp8enc");
+  gboolean in_review = FALSE;
+
+  if (vp8 == NULL)
+    {
+      g_test_skip ("no vp8enc (gstreamer1.0-plugins-good)");
+      return;
+    }
+  gst_object_unref (vp8);
+  make = g_strdup_printf ("videotestsrc num-buffers=30 pattern=ball ! "
+                          "video/x-raw,width=320,height=240,framerate=15/1 ! vp8enc ! webmmux ! "
+                          "filesink location=\"%s\"", video);
+  run_pipeline (make);
+  /* README.md, "On the line", with fakesink for autovideosink; a line of its own, or its frames
+   * would be near-duplicates of spool-import's "Line 3" frames in the review queue. */
+  line = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! videoconvert ! "
+                          "queue leaky=downstream max-size-buffers=2 ! "
+                          "gembaclassify package=\"%s\" trust=\"%s\" spool-dir=\"%s\" "
+                          "line=\"Line 3 video\" uncertain-below=1 ! videoconvert ! fakesink",
+                          video, package_a, trust_dir, spool);
+  run_pipeline (line);
+  collect_records (spool, records);
+  g_assert_cmpuint (records->len, >=, 1);
+
+  g_assert_cmpint (gemba_test_cli_capture (&out, NULL, "import", project_dir, spool, "--json",
+                                           "--quiet", NULL), ==, 0);
+  g_assert_cmpint (gemba_test_cli_capture (&ls, NULL, "ls", project_dir, "--review", "--json",
+                                           NULL), ==, 0);
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      const char *sha;
+      g_assert_true (json_parser_load_from_file (parser, records->pdata[i], NULL));
+      sha = json_object_get_string_member (json_object_get_object_member (
+        json_node_get_object (json_parser_get_root (parser)), "image"), "sha256");
+      g_assert_nonnull (strstr (out, sha));
+      in_review |= strstr (ls, sha) != NULL;
+    }
+  /* Near-duplicates are shown once: at least one record of the video is in the queue. */
+  g_assert_true (in_review);
+}
+
+
 static void
 test_cycles (void)
 {
@@ -948,6 +1028,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gst/classify/spool-quota", test_spool_quota);
   g_test_add_func ("/gst/classify/spool-import", test_spool_import);
   g_test_add_func ("/gst/classify/drift", test_drift);
+  g_test_add_func ("/gst/classify/readme-example", test_readme_example);
   g_test_add_func ("/gst/classify/cycles", test_cycles);
   status = g_test_run ();
 
