@@ -375,8 +375,7 @@ commit (Import *import, GArray *pending)
 
   if (!gemba_store_commit_batch (import->store, &error))
     {
-      /* The batch is gone: nothing of it was saved. */
-      gemba_store_rollback_batch (import->store);
+      /* The failed commit rolled the batch back: nothing of it was saved. */
       fail (import, error);
       for (guint i = 0; i < pending->len; i++)
         gemba_frame_free (g_array_index (pending, Pending, i).frame);

@@ -1280,10 +1280,7 @@ fill_project (GembaStore *store, GArray *plan, GembaDemoProgress progress, gpoin
       return FALSE;
     }
   if (!gemba_store_commit_batch (store, error))
-    {
-      gemba_store_rollback_batch (store);
-      return FALSE;
-    }
+    return FALSE;
 
   {
     gint64 assigned[4];

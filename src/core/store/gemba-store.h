@@ -255,7 +255,8 @@ GEMBA_API GembaFrame *gemba_store_import_file (GembaStore *self, const char *pat
                                                GError **error);
 
 /* Begin/commit a batch: many add_frame calls in one transaction (much faster). Nesting is
- * counted; only the outermost commit writes. On error call _rollback_batch. */
+ * counted; only the outermost commit writes. When the work inside the batch fails, call
+ * _rollback_batch instead of _commit_batch; a commit that fails has already rolled back. */
 GEMBA_API gboolean gemba_store_begin_batch (GembaStore *self, GError **error);
 GEMBA_API gboolean gemba_store_commit_batch (GembaStore *self, GError **error);
 GEMBA_API void gemba_store_rollback_batch (GembaStore *self);
