@@ -3,10 +3,10 @@
  * A spool holds LINE/DAY/NAME.png + NAME.json records; the JSON sidecar is written last, so
  * a record without one is still being written and is left alone. Each record becomes a frame
  * whose source is the line; the element's scores become that frame's prediction by the
- * project model the package was exported from (found by the manifest's weights sha256). Frames
- * are content-addressed, so importing a spool again stores nothing twice; predictions are
- * written for already-stored frames too, so a run killed between the two is completed by the
- * next one.
+ * project model the package was exported from (found by the manifest's weights sha256), and the
+ * package itself (sha256, name, version) is recorded with the frame. Frames are
+ * content-addressed, so importing a spool again stores nothing twice; predictions are written
+ * for already-stored frames too, so a run killed between the two is completed by the next one.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -214,6 +214,10 @@ import_record (SpoolImport *imp, const char *sidecar, SpoolRecord *out, GError *
   info.source_name = line;
   info.source_kind = "line";
   info.original_name = image_path;
+  /* Recorded with the frame, so the workbench can show a line's frames by package version. */
+  info.package_sha256 = json_object_get_string_member_with_default (package, "sha256", NULL);
+  info.package_name = json_object_get_string_member_with_default (package, "name", NULL);
+  info.package_version = json_object_get_string_member_with_default (package, "version", NULL);
   if ((when = g_date_time_new_from_iso8601 (
          json_object_get_string_member_with_default (o, "time", ""), NULL)))
     info.captured_at = g_date_time_to_unix (when) * G_USEC_PER_SEC +

@@ -25,6 +25,7 @@ struct _GembaProject
 
   GPtrArray *classes;
   GPtrArray *sources;
+  GPtrArray *packages;
   guint n_undo;
   guint n_redo;
 };
@@ -78,6 +79,7 @@ gemba_project_counts_free (GembaProjectCounts *counts)
 {
   g_clear_pointer (&counts->per_class, g_array_unref);
   g_clear_pointer (&counts->sources, g_ptr_array_unref);
+  g_clear_pointer (&counts->packages, g_ptr_array_unref);
   g_clear_pointer (&counts->tests, gemba_source_test_counts_free);
   g_free (counts);
 }
@@ -134,6 +136,7 @@ gemba_project_finalize (GObject *object)
   g_free (self->name);
   g_clear_pointer (&self->classes, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_ptr_array_unref);
+  g_clear_pointer (&self->packages, g_ptr_array_unref);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
 }
 
@@ -190,7 +193,8 @@ open_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
   gemba_store_set_author (self->writer, data->author);
   gemba_store_set_author (self->reader, data->author);
   if (!(self->classes = gemba_store_list_classes (self->reader, TRUE, &error)) ||
-      !(self->sources = gemba_store_list_sources (self->reader, &error)))
+      !(self->sources = gemba_store_list_sources (self->reader, &error)) ||
+      !(self->packages = gemba_store_list_frame_packages (self->reader, &error)))
     {
       g_task_return_error (task, error);
       return;
@@ -284,6 +288,13 @@ gemba_project_get_sources (GembaProject *self)
 {
   g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
   return self->sources;
+}
+
+GPtrArray *
+gemba_project_get_packages (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  return self->packages;
 }
 
 const GembaClass *
@@ -542,7 +553,8 @@ count_thread (GTask *task, gpointer source_object, gpointer task_data,
       !(counts->tests = gemba_store_count_test_frames_per_source (self->reader, &error)) ||
       !(counts->per_class = gemba_store_count_labels_per_class (self->reader, -1,
                                                                 &error)) ||
-      !(counts->sources = gemba_store_list_sources (self->reader, &error)))
+      !(counts->sources = gemba_store_list_sources (self->reader, &error)) ||
+      !(counts->packages = gemba_store_list_frame_packages (self->reader, &error)))
     {
       g_task_return_error (task, error);
       return;
@@ -575,6 +587,8 @@ gemba_project_count_finish (GembaProject *self, GAsyncResult *result, GError **e
     {
       g_clear_pointer (&self->sources, g_ptr_array_unref);
       self->sources = g_ptr_array_ref (counts->sources);
+      g_clear_pointer (&self->packages, g_ptr_array_unref);
+      self->packages = g_ptr_array_ref (counts->packages);
     }
   return counts;
 }

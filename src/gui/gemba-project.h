@@ -39,6 +39,7 @@ typedef struct {
   gint64 n_test_batch; /* frames reserved for the test split, waiting for a label */
   GArray *per_class;   /* GembaClassCount */
   GPtrArray *sources;  /* GembaSource, with n_frames */
+  GPtrArray *packages; /* GembaFramePackage: packages that classified frames on a line */
   GArray *tests;       /* GembaSourceTestCount, newest source first */
 } GembaProjectCounts;
 
@@ -66,6 +67,8 @@ char             *gemba_class_markup             (GembaProject *self, gint64 cla
 const GembaClass *gemba_project_class_for_key    (GembaProject *self, int key);
 /* Array of GembaSource, as read when the project was opened or counted. */
 GPtrArray        *gemba_project_get_sources      (GembaProject *self);
+/* Array of GembaFramePackage, as read when the project was opened or counted. */
+GPtrArray        *gemba_project_get_packages     (GembaProject *self);
 guint             gemba_project_get_n_undo       (GembaProject *self);
 guint             gemba_project_get_n_redo       (GembaProject *self);
 

@@ -286,6 +286,10 @@ add_filter_row (GembaWindow *self, const char *key, const char *markup, const ch
   g_object_set_data_full (G_OBJECT (row), "filter-key", g_strdup (key), g_free);
   g_hash_table_insert (self->count_labels, g_strdup (key), count);
   gtk_list_box_append (self->filter_list, row);
+  {
+    g_autofree char *where = g_strconcat ("filter.", key, NULL);
+    gemba_locator_watch (row, where);
+  }
   return row;
 }
 
@@ -306,11 +310,36 @@ add_filter_heading (GembaWindow *self, const char *title)
   gtk_list_box_append (self->filter_list, row);
 }
 
+/* The rows of the sources that are production lines (@lines) or that are not. */
+static void
+add_source_rows (GembaWindow *self, GPtrArray *sources, gboolean lines, const char *heading)
+{
+  gboolean headed = FALSE;
+
+  for (guint i = 0; i < sources->len; i++)
+    {
+      const GembaSource *source = g_ptr_array_index (sources, i);
+      g_autofree char *key = NULL;
+      g_autofree char *markup = NULL;
+
+      if ((g_strcmp0 (source->kind, "line") == 0) != lines)
+        continue;
+      if (!headed)
+        add_filter_heading (self, heading);
+      headed = TRUE;
+      key = g_strdup_printf ("source:%" G_GINT64_FORMAT, source->id);
+      markup = g_markup_escape_text (source->name, -1);
+      add_filter_row (self, key, markup, lines ? "network-wired-symbolic"
+                                               : "camera-video-symbolic");
+    }
+}
+
 static void
 rebuild_filters (GembaWindow *self)
 {
   GPtrArray *classes = gemba_project_get_classes (self->project);
   GPtrArray *sources = gemba_project_get_sources (self->project);
+  GPtrArray *packages = gemba_project_get_packages (self->project);
   g_autofree char *review = g_markup_escape_text (_("Review queue"), -1);
   g_autofree char *all = g_markup_escape_text (_("All frames"), -1);
   g_autofree char *unlabeled = g_markup_escape_text (_("Unlabeled"), -1);
@@ -340,15 +369,24 @@ rebuild_filters (GembaWindow *self)
 
       add_filter_row (self, key, markup, NULL);
     }
-  if (sources->len > 0)
-    add_filter_heading (self, _("Sources"));
-  for (guint i = 0; i < sources->len; i++)
+  /* Production lines (spooled by gembaclassify) apart from cameras, videos and folders. */
+  add_source_rows (self, sources, TRUE, _("Lines"));
+  add_source_rows (self, sources, FALSE, _("Sources"));
+  if (packages->len > 0)
+    add_filter_heading (self, _("Package versions"));
+  for (guint i = 0; i < packages->len; i++)
     {
-      const GembaSource *source = g_ptr_array_index (sources, i);
-      g_autofree char *key = g_strdup_printf ("source:%" G_GINT64_FORMAT, source->id);
-      g_autofree char *markup = g_markup_escape_text (source->name, -1);
+      const GembaFramePackage *package = g_ptr_array_index (packages, i);
+      g_autofree char *key = g_strdup_printf ("package:%" G_GINT64_FORMAT, package->id);
+      g_autofree char *markup = g_markup_printf_escaped ("%s <span alpha=\"55%%\">%s</span>",
+                                                         package->version, package->name);
+      GtkWidget *row = add_filter_row (self, key, markup, "package-x-generic-symbolic");
+      g_autofree char *tooltip = g_strdup_printf (_("Frames a line classified with package "
+                                                    "“%s” version %s (sha256 %.12s…)"),
+                                                  package->name, package->version,
+                                                  package->sha256);
 
-      add_filter_row (self, key, markup, "camera-video-symbolic");
+      gtk_widget_set_tooltip_text (row, tooltip);
     }
 
   for (child = gtk_widget_get_first_child (GTK_WIDGET (self->filter_list)); child;
@@ -371,9 +409,11 @@ set_count (GembaWindow *self, const char *key, gint64 count)
     return;
   text = g_strdup_printf ("%" G_GINT64_FORMAT, count);
   gtk_label_set_label (label, text);
+  gemba_probe_log ("filter-count", "key=%s n=%" G_GINT64_FORMAT, key, count);
 }
 
-/* A capture or an import since the sidebar was built brought a source it has no row for. */
+/* A capture or an import since the sidebar was built brought a source or a package it has no
+ * row for. */
 static gboolean
 has_new_source (GembaWindow *self, const GembaProjectCounts *counts)
 {
@@ -381,6 +421,13 @@ has_new_source (GembaWindow *self, const GembaProjectCounts *counts)
     {
       const GembaSource *source = g_ptr_array_index (counts->sources, i);
       g_autofree char *key = g_strdup_printf ("source:%" G_GINT64_FORMAT, source->id);
+      if (!g_hash_table_contains (self->count_labels, key))
+        return TRUE;
+    }
+  for (guint i = 0; i < counts->packages->len; i++)
+    {
+      const GembaFramePackage *package = g_ptr_array_index (counts->packages, i);
+      g_autofree char *key = g_strdup_printf ("package:%" G_GINT64_FORMAT, package->id);
       if (!g_hash_table_contains (self->count_labels, key))
         return TRUE;
     }
@@ -474,6 +521,12 @@ counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       g_autofree char *key = g_strdup_printf ("source:%" G_GINT64_FORMAT, source->id);
       set_count (self, key, source->n_frames);
     }
+  for (guint i = 0; i < counts->packages->len; i++)
+    {
+      const GembaFramePackage *package = g_ptr_array_index (counts->packages, i);
+      g_autofree char *key = g_strdup_printf ("package:%" G_GINT64_FORMAT, package->id);
+      set_count (self, key, package->n_frames);
+    }
 }
 
 static gboolean
@@ -518,6 +571,11 @@ set_query_from_key (GembaWindow *self, const char *key)
     {
       query.filter = GEMBA_FILTER_SOURCE;
       query.source_id = g_ascii_strtoll (key + 7, NULL, 10);
+    }
+  else if (g_str_has_prefix (key, "package:"))
+    {
+      query.filter = GEMBA_FILTER_PACKAGE;
+      query.package_id = g_ascii_strtoll (key + 8, NULL, 10);
     }
   query.sort = gtk_drop_down_get_selected (self->sort_dropdown) == 1 ? GEMBA_SORT_CONFIDENCE
                                                                       : GEMBA_SORT_CAPTURED;

@@ -554,6 +554,84 @@ test_filters (Fixture *f, gconstpointer data)
                    ((GembaFrame *) page->pdata[9])->captured_at);
 }
 
+/* Frames a line spooled carry the package that classified them: listed by version with their
+ * counts, filtered by, kept once per package, and a version-2 project gains them on opening. */
+static void
+test_frame_packages (Fixture *f, gconstpointer data)
+{
+  const char *shas[] = { "aa11", "bb22" }, *versions[] = { "1.0", "1.1" };
+  g_autoptr(GPtrArray) packages = NULL;
+  g_autoptr(GPtrArray) page = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  GembaFrameQuery query = { 0 };
+  GembaFramePackage *old, *new;
+  sqlite3 *raw;
+
+  gemba_frame_free (add_frame (f, 7000, NULL)); /* not from a line */
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GembaFrame) frame = NULL;
+      GembaFrameInfo info;
+      gboolean duplicate;
+      guint w, h;
+
+      /* The last one was imported before, not from a line: it gains the package. */
+      bytes = make_jpeg (i < 5 ? 7100 + i : 7000, &w, &h);
+      gemba_frame_info_init (&info);
+      info.source_name = "Line 3";
+      info.source_kind = "line";
+      info.package_sha256 = shas[i < 2 || i == 5 ? 0 : 1];
+      info.package_name = "washers";
+      info.package_version = versions[i < 2 || i == 5 ? 0 : 1];
+      frame = gemba_store_add_frame (f->store, bytes, "png", w, h, &info, &duplicate, &error);
+      g_assert_no_error (error);
+      g_assert_true (duplicate == (i == 5));
+    }
+
+  packages = gemba_store_list_frame_packages (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (packages->len, ==, 2);
+  old = packages->pdata[0];
+  new = packages->pdata[1];
+  g_assert_cmpstr (old->sha256, ==, "aa11");
+  g_assert_cmpstr (old->name, ==, "washers");
+  g_assert_cmpstr (old->version, ==, "1.0");
+  g_assert_cmpint (old->n_frames, ==, 3);
+  g_assert_cmpstr (new->version, ==, "1.1");
+  g_assert_cmpint (new->n_frames, ==, 3);
+
+  query.filter = GEMBA_FILTER_PACKAGE;
+  query.package_id = new->id;
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 3);
+  page = gemba_store_list_frames (f->store, &query, 0, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (page->len, ==, 3);
+  for (guint i = 0; i < page->len; i++)
+    g_assert_cmpstr (((GembaFrame *) page->pdata[i])->source_name, ==, "Line 3");
+  query.package_id = old->id;
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 3);
+  query.package_id = 0;
+  g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 0);
+
+  /* A project of schema 2 (before packages were recorded) is brought up to date. */
+  g_clear_object (&f->store);
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "DROP INDEX frames_package;"
+                                      "ALTER TABLE frames DROP COLUMN package_id;"
+                                      "DROP TABLE packages; PRAGMA user_version = 2",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+  f->store = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&packages, g_ptr_array_unref);
+  packages = gemba_store_list_frame_packages (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (packages->len, ==, 0);
+  g_assert_cmpint (gemba_store_count_frames (f->store, NULL, NULL), ==, 6);
+}
+
 static void
 test_batch_rollback (Fixture *f, gconstpointer data)
 {
@@ -934,6 +1012,7 @@ main (int argc, char **argv)
   ADD ("/core/store/classes", test_classes);
   ADD ("/core/store/splits", test_splits);
   ADD ("/core/store/filters", test_filters);
+  ADD ("/core/store/frame-packages", test_frame_packages);
   ADD ("/core/store/batch-rollback", test_batch_rollback);
   ADD ("/core/store/models-predictions", test_models_predictions);
   ADD ("/core/store/review-queue", test_review_queue);

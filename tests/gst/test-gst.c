@@ -652,6 +652,26 @@ test_spool_import (void)
   g_assert_cmpuint (n_new, ==, 0);
   g_clear_pointer (&out, g_free);
 
+  /* Every frame of the spool, the one first imported by hand too, records the package that
+   * classified it: what the workbench's Package versions filter lists. */
+  {
+    g_autoptr(GembaStore) store = gemba_store_open (project_dir, NULL);
+    g_autoptr(GPtrArray) packages = gemba_store_list_frame_packages (store, NULL);
+    g_autoptr(JsonParser) parser = json_parser_new ();
+    JsonObject *package;
+    GembaFramePackage *p;
+
+    g_assert_true (json_parser_load_from_file (parser, records->pdata[0], NULL));
+    package = json_object_get_object_member (json_node_get_object (
+                                               json_parser_get_root (parser)), "package");
+    g_assert_nonnull (packages);
+    g_assert_cmpuint (packages->len, ==, 1);
+    p = packages->pdata[0];
+    g_assert_cmpstr (p->version, ==, json_object_get_string_member (package, "version"));
+    g_assert_cmpstr (p->sha256, ==, json_object_get_string_member (package, "sha256"));
+    g_assert_cmpint (p->n_frames, ==, records->len);
+  }
+
   /* Every record is a frame of the line with the element's confidence as production's
    * prediction; the review queue shows them (near-duplicates once, by design). */
   g_assert_cmpint (gemba_test_cli_capture (&ls, NULL, "ls", project_dir, "--source", "Line 3",

@@ -135,6 +135,18 @@ static const char schema_v2[] =
   "ALTER TABLE labels ADD COLUMN model_class_id INTEGER REFERENCES classes(id);"
   "ALTER TABLE labels ADD COLUMN correction INTEGER NOT NULL DEFAULT 0;";
 
+/* Version 3: a frame a line spooled records the signed package that classified it, so the
+ * workbench can show a line's frames by package version. */
+static const char schema_v3[] =
+  "CREATE TABLE packages ("
+  "  id INTEGER PRIMARY KEY,"
+  "  sha256 TEXT NOT NULL UNIQUE,"
+  "  name TEXT NOT NULL,"
+  "  version TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL);"
+  "ALTER TABLE frames ADD COLUMN package_id INTEGER REFERENCES packages(id);"
+  "CREATE INDEX frames_package ON frames(package_id);";
+
 /* --- Helpers -------------------------------------------------------------------------- */
 
 gint64
@@ -470,6 +482,17 @@ gemba_source_free (GembaSource *source)
 }
 
 void
+gemba_frame_package_free (GembaFramePackage *package)
+{
+  if (!package)
+    return;
+  g_free (package->sha256);
+  g_free (package->name);
+  g_free (package->version);
+  g_free (package);
+}
+
+void
 gemba_frame_free (GembaFrame *frame)
 {
   if (!frame)
@@ -583,7 +606,9 @@ migrate (GembaStore *self, int from, GError **error)
     goto fail;
   if (from < 2 && !_gemba_store_exec (self, schema_v2, error))
     goto fail;
-  /* from < 3: the next schema step goes here. */
+  if (from < 3 && !_gemba_store_exec (self, schema_v3, error))
+    goto fail;
+  /* from < 4: the next schema step goes here. */
   {
     g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %d;"
                                             "PRAGMA application_id = %d;",
@@ -1616,6 +1641,97 @@ out:
   return id;
 }
 
+/* The package row of @sha256, added with @name and @version when new; 0 on error. */
+static gint64
+ensure_package (GembaStore *self, const char *sha256, const char *name, const char *version,
+                GError **error)
+{
+  g_autoptr(GembaStmt) find = NULL, insert = NULL;
+
+  if (!(find = _gemba_store_prepare (self, "SELECT id FROM packages WHERE sha256 = ?", error)))
+    return 0;
+  _gemba_store_bind_text (find, 1, sha256);
+  if (sqlite3_step (find) == SQLITE_ROW)
+    return sqlite3_column_int64 (find, 0);
+  if (!(insert = _gemba_store_prepare (self, "INSERT INTO packages (sha256, name, version, "
+                                             "created_at) VALUES (?, ?, ?, ?)", error)))
+    return 0;
+  _gemba_store_bind_text (insert, 1, sha256);
+  _gemba_store_bind_text (insert, 2, name ? name : "");
+  _gemba_store_bind_text (insert, 3, version ? version : "");
+  sqlite3_bind_int64 (insert, 4, _gemba_store_now ());
+  if (!step_done (self, insert, error, _("could not record the package")))
+    return 0;
+  return sqlite3_last_insert_rowid (self->db);
+}
+
+/* Sets the package of frame @frame_id from @info unless it has one. */
+static gboolean
+record_frame_package (GembaStore *self, gint64 frame_id, const GembaFrameInfo *info,
+                      GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+  gint64 package_id;
+
+  if (!_gemba_store_begin (self, error))
+    return FALSE;
+  if (!(package_id = ensure_package (self, info->package_sha256, info->package_name,
+                                     info->package_version, error)) ||
+      !(stmt = _gemba_store_prepare (self, "UPDATE frames SET package_id = ? "
+                                           "WHERE id = ? AND package_id IS NULL", error)))
+    {
+      _gemba_store_rollback (self);
+      return FALSE;
+    }
+  sqlite3_bind_int64 (stmt, 1, package_id);
+  sqlite3_bind_int64 (stmt, 2, frame_id);
+  if (!step_done (self, stmt, error, _("could not record the frame’s package")))
+    {
+      _gemba_store_rollback (self);
+      return FALSE;
+    }
+  return _gemba_store_commit (self, error);
+}
+
+GPtrArray *
+gemba_store_list_frame_packages (GembaStore *self, GError **error)
+{
+  g_autoptr(GPtrArray) packages =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_package_free);
+  g_autoptr(GembaStmt) stmt = NULL;
+  int rc;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  stmt = _gemba_store_prepare (self,
+                               "SELECT k.id, k.sha256, k.name, k.version, "
+                               "  (SELECT count(*) FROM frames f WHERE f.package_id = k.id) "
+                               "FROM packages k ORDER BY k.name, k.created_at, k.id", error);
+  if (!stmt)
+    {
+      _gemba_store_unlock (self);
+      return NULL;
+    }
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      GembaFramePackage *package = g_new0 (GembaFramePackage, 1);
+      package->id = sqlite3_column_int64 (stmt, 0);
+      package->sha256 = _gemba_store_dup_column (stmt, 1);
+      package->name = _gemba_store_dup_column (stmt, 2);
+      package->version = _gemba_store_dup_column (stmt, 3);
+      package->n_frames = sqlite3_column_int64 (stmt, 4);
+      g_ptr_array_add (packages, package);
+    }
+  _gemba_store_unlock (self);
+  if (rc != SQLITE_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not read the packages"));
+      return NULL;
+    }
+  return g_steal_pointer (&packages);
+}
+
 /* --- Frames --------------------------------------------------------------------------- */
 
 #define FRAME_COLUMNS \
@@ -1853,7 +1969,7 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
   GembaFrameInfo defaults;
   GembaFrame probe = { 0 };
   g_autofree char *path = NULL;
-  gint64 source_id = 0, frame_id;
+  gint64 source_id = 0, package_id = 0, frame_id;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
   g_return_val_if_fail (data != NULL && ext != NULL, NULL);
@@ -1874,6 +1990,9 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
     {
       if (duplicate)
         *duplicate = TRUE;
+      /* A frame first imported another way, then spooled by a line: it gains the package. */
+      if (info->package_sha256 && !record_frame_package (self, existing->id, info, error))
+        g_clear_pointer (&existing, gemba_frame_free);
       _gemba_store_unlock (self);
       return g_steal_pointer (&existing);
     }
@@ -1893,10 +2012,14 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
       if (!source_id)
         goto fail;
     }
+  if (info->package_sha256 &&
+      !(package_id = ensure_package (self, info->package_sha256, info->package_name,
+                                     info->package_version, error)))
+    goto fail;
   cached = _gemba_store_take_cached (
     self, "INSERT INTO frames (sha256, ext, width, height, size, source_id, captured_at, "
-          "imported_at, stream_time, frame_number, original_name) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
+          "imported_at, stream_time, frame_number, original_name, package_id) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", error);
   stmt = cached.stmt;
   if (!stmt)
     goto fail;
@@ -1920,6 +2043,10 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
   else
     sqlite3_bind_null (stmt, 10);
   _gemba_store_bind_text (stmt, 11, info->original_name);
+  if (package_id)
+    sqlite3_bind_int64 (stmt, 12, package_id);
+  else
+    sqlite3_bind_null (stmt, 12);
   if (!step_done (self, stmt, error, _("could not record the frame")))
     goto fail;
   frame_id = sqlite3_last_insert_rowid (self->db);
@@ -2059,6 +2186,7 @@ frame_query_sql (const GembaFrameQuery *query, const char *columns, gboolean ord
     case GEMBA_FILTER_LABELED: where = "l.class_id IS NOT NULL"; break;
     case GEMBA_FILTER_CLASS: where = "l.class_id = :class"; break;
     case GEMBA_FILTER_SOURCE: where = "f.source_id = :source"; break;
+    case GEMBA_FILTER_PACKAGE: where = "f.package_id = :package"; break;
     case GEMBA_FILTER_SPLIT: where = "f.split = :split"; break;
     case GEMBA_FILTER_PREDICTED_CLASS: where = "p.class_id = :class"; break;
     case GEMBA_FILTER_FALSE_READINGS: where = false_reading; break;
@@ -2113,6 +2241,8 @@ bind_query (GembaStore *self, GembaStmt *stmt, const GembaFrameQuery *query)
     sqlite3_bind_int64 (stmt, index, query->source_id);
   if ((index = sqlite3_bind_parameter_index (stmt, ":split")) > 0)
     sqlite3_bind_int (stmt, index, query->split);
+  if ((index = sqlite3_bind_parameter_index (stmt, ":package")) > 0)
+    sqlite3_bind_int64 (stmt, index, query->package_id);
   if ((index = sqlite3_bind_parameter_index (stmt, ":suspect")) > 0)
     sqlite3_bind_double (stmt, index, GEMBA_SUSPECT_CONFIDENCE);
 }

@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /* The schema version this Gemba writes (PRAGMA user_version). */
-#define GEMBA_STORE_SCHEMA_VERSION 2
+#define GEMBA_STORE_SCHEMA_VERSION 3
 /* The database file inside a project folder. */
 #define GEMBA_STORE_DB_NAME "project.gemba"
 
@@ -54,6 +54,15 @@ struct _GembaSource {
   char *uri;          /* where it was read from, may be NULL */
   gint64 n_frames;
 };
+
+/* A signed package whose verdicts came into the project with frames a line spooled. */
+typedef struct {
+  gint64 id;
+  char *sha256;       /* the package file's SHA-256 */
+  char *name;         /* as in its manifest */
+  char *version;
+  gint64 n_frames;    /* frames it classified */
+} GembaFramePackage;
 
 /**
  * GembaFrame:
@@ -112,6 +121,9 @@ typedef struct {
   gint64 frame_number;       /* -1 when not from a video */
   const char *original_name;
   const char *label_class;   /* class name to label it with (created when missing), or NULL */
+  const char *package_sha256;  /* the package that classified it on a line, or NULL; */
+  const char *package_name;    /* then its manifest's name and version too */
+  const char *package_version;
 } GembaFrameInfo;
 
 /* Initialises @info to "no source, no video position". */
@@ -131,6 +143,7 @@ typedef enum {
   GEMBA_FILTER_CORRECTIONS,     /* the current label is a correction */
   GEMBA_FILTER_TEST_BATCH,      /* reserved for the test split, not labeled yet (@source_id
                                  * when not 0) */
+  GEMBA_FILTER_PACKAGE,         /* classified on a line by package @package_id */
 } GembaFrameFilter;
 
 /* A labeled frame is a suspect label when production's verdict differs with at least this
@@ -155,6 +168,7 @@ typedef struct {
   gint64 class_id;
   gint64 source_id;
   GembaSplit split;
+  gint64 package_id;
   GembaFrameSort sort;          /* ignored for REVIEW, which has its own order */
 } GembaFrameQuery;
 
@@ -239,6 +253,9 @@ GEMBA_API GPtrArray *gemba_store_list_sources (GembaStore *self, GError **error)
 /* Finds the source named @name or creates it. */
 GEMBA_API gint64 gemba_store_ensure_source (GembaStore *self, const char *name,
                                             const char *kind, const char *uri, GError **error);
+/* The packages that classified frames on a line (see GembaFrameInfo), by name and version,
+ * with their frame counts. Array of GembaFramePackage. */
+GEMBA_API GPtrArray *gemba_store_list_frame_packages (GembaStore *self, GError **error);
 
 /* --- Frames ----------------------------------------------------------------------------- */
 
@@ -361,6 +378,7 @@ GEMBA_API gboolean gemba_store_audit (GembaStore *self, const char *action, cons
 GEMBA_API void gemba_class_free (GembaClass *klass);
 GEMBA_API GembaClass *gemba_class_copy (const GembaClass *klass);
 GEMBA_API void gemba_source_free (GembaSource *source);
+GEMBA_API void gemba_frame_package_free (GembaFramePackage *package);
 GEMBA_API void gemba_frame_free (GembaFrame *frame);
 GEMBA_API GembaFrame *gemba_frame_copy (const GembaFrame *frame);
 GEMBA_API void gemba_label_free (GembaLabel *label);
@@ -369,6 +387,7 @@ GEMBA_API const char *gemba_label_kind_to_string (GembaLabelKind kind);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaClass, gemba_class_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaSource, gemba_source_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaFramePackage, gemba_frame_package_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaFrame, gemba_frame_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabel, gemba_label_free)
 
