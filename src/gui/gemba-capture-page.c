@@ -22,7 +22,6 @@
 #include "gemba-niced-task.h"
 #include "gemba-media.h"
 #include "gemba-probe.h"
-#include "gemba-window.h"
 
 #define PREVIEW_INTERVAL_MS 100
 #define STALL_SECONDS 2
@@ -325,12 +324,11 @@ static gboolean
 reload_grid_cb (gpointer data)
 {
   GembaCapturePage *self = data;
-  GtkWidget *window = gtk_widget_get_ancestor (GTK_WIDGET (self), GEMBA_TYPE_WINDOW);
 
   self->reload_id = 0;
   self->last_reload = g_get_monotonic_time ();
-  if (window)
-    gemba_window_reload_frames (GEMBA_WINDOW (window));
+  if (self->project)
+    gemba_project_frames_changed (self->project);
   return G_SOURCE_REMOVE;
 }
 

@@ -12,7 +12,6 @@
 #include "gemba-frame-view.h"
 #include "gemba-frame-window.h"
 #include "gemba-probe.h"
-#include "gemba-window.h"
 
 struct _GembaFrameWindow
 {
@@ -58,12 +57,11 @@ class_name (GembaFrameWindow *self, gint64 class_id)
   return klass ? klass->name : _("unlabeled");
 }
 
-/* The frame as it is now, in this window's list, and the main window's grid. */
+/* The frame as it is now, in this window's list; the main window's grid follows the project. */
 static void
 apply_result (GembaFrameWindow *self, GembaLabelResult *result)
 {
   GListModel *frames = G_LIST_MODEL (self->selection);
-  GtkWindow *parent = gtk_window_get_transient_for (GTK_WINDOW (self));
 
   for (guint i = 0; result->frame && i < g_list_model_get_n_items (frames); i++)
     {
@@ -75,8 +73,7 @@ apply_result (GembaFrameWindow *self, GembaLabelResult *result)
       if (i == gtk_single_selection_get_selected (self->selection))
         gemba_frame_view_refresh (self->view);
     }
-  if (GEMBA_IS_WINDOW (parent))
-    gemba_window_reload_frames (GEMBA_WINDOW (parent));
+  gemba_project_frames_changed (self->project);
 }
 
 static void

@@ -25,8 +25,6 @@
 #include "gemba-locator.h"
 #include "gemba-models-page.h"
 #include "gemba-probe.h"
-#include "gemba-training-page.h"
-#include "gemba-window.h"
 #include "gemba-workflow.h"
 
 /* Rows of changed frames built at a time: each is a few widgets, and a weak model can change
@@ -724,7 +722,6 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaModelsPage) self = user_data;
   g_autoptr(GError) error = NULL;
-  GtkWidget *window, *stack, *training;
 
   g_clear_object (&self->promote_cancellable);
   if (!g_task_propagate_boolean (G_TASK (result), &error))
@@ -735,15 +732,21 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       return;
     }
   gemba_probe_log ("promoted", "model=%" PRId64, self->select_id);
-  /* Compare the new production with the one before from now on. */
-  gemba_models_page_reload (self, self->select_id);
-  window = gtk_widget_get_ancestor (GTK_WIDGET (self), GEMBA_TYPE_WINDOW);
-  if (window)
-    gemba_window_reload_frames (GEMBA_WINDOW (window));
-  stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
-  training = stack ? adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "training") : NULL;
-  if (training && GEMBA_IS_TRAINING_PAGE (training))
-    gemba_training_page_reload (GEMBA_TRAINING_PAGE (training));
+  /* Every view follows, this page too (it compares the new production with the one before
+   * from now on): production_changed_cb. */
+  gemba_project_production_changed (self->project, self->select_id);
+}
+
+static void
+production_changed_cb (GembaModelsPage *self, gint64 model_id)
+{
+  gemba_models_page_reload (self, model_id);
+}
+
+static void
+model_added_cb (GembaModelsPage *self, gint64 model_id)
+{
+  gemba_models_page_reload (self, model_id);
 }
 
 static void
@@ -884,7 +887,16 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   if (self->promote_cancellable)
     g_cancellable_cancel (self->promote_cancellable);
   g_clear_object (&self->promote_cancellable);
+  if (self->project)
+    g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
+  if (project)
+    {
+      g_signal_connect_object (project, "production-changed", G_CALLBACK (production_changed_cb),
+                               self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (project, "model-added", G_CALLBACK (model_added_cb), self,
+                               G_CONNECT_SWAPPED);
+    }
   g_clear_pointer (&self->models, g_ptr_array_unref);
   g_clear_pointer (&self->changed, g_ptr_array_unref);
   self->select_id = 0;

@@ -32,7 +32,7 @@ struct _GembaProject
 
 G_DEFINE_FINAL_TYPE (GembaProject, gemba_project, G_TYPE_OBJECT)
 
-enum { CLASSES_CHANGED, UNDO_CHANGED, N_SIGNALS };
+enum { CLASSES_CHANGED, UNDO_CHANGED, FRAMES_CHANGED, MODEL_ADDED, PRODUCTION_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 typedef struct
@@ -154,6 +154,18 @@ gemba_project_class_init (GembaProjectClass *klass)
   signals[UNDO_CHANGED] =
     g_signal_new ("undo-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* Frames were added, or labels or predictions changed other than through label_async. */
+  signals[FRAMES_CHANGED] =
+    g_signal_new ("frames-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* A model was trained; its id. */
+  signals[MODEL_ADDED] =
+    g_signal_new ("model-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+  /* A model was promoted to production (every frame was classified by it); its id. */
+  signals[PRODUCTION_CHANGED] =
+    g_signal_new ("production-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
 }
 
 static void
@@ -625,4 +637,27 @@ gemba_class_markup (GembaProject *project, gint64 class_id)
   name = klass->retired ? g_strdup_printf (_("%s (retired)"), klass->name)
                         : g_strdup (klass->name);
   return g_markup_printf_escaped ("<span foreground=\"%s\">⬤</span> %s", klass->color, name);
+}
+
+void
+gemba_project_frames_changed (GembaProject *self)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  g_signal_emit (self, signals[FRAMES_CHANGED], 0);
+}
+
+void
+gemba_project_model_added (GembaProject *self, gint64 model_id)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  g_signal_emit (self, signals[MODEL_ADDED], 0, model_id);
+}
+
+void
+gemba_project_production_changed (GembaProject *self, gint64 model_id)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  g_signal_emit (self, signals[PRODUCTION_CHANGED], 0, model_id);
+  /* Promotion classified every frame again: their predictions changed. */
+  g_signal_emit (self, signals[FRAMES_CHANGED], 0);
 }

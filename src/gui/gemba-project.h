@@ -100,6 +100,14 @@ GembaLabelResult *gemba_project_label_finish (GembaProject *self, GAsyncResult *
                                               GError **error);
 void     gemba_label_result_free      (GembaLabelResult *result);
 
+/* Tell every view of the project what changed: the pages observe these signals and never
+ * call each other. ::frames-changed: frames were added (capture) or relabeled elsewhere. */
+void     gemba_project_frames_changed (GembaProject *self);
+/* ::model-added: a model was trained. */
+void     gemba_project_model_added    (GembaProject *self, gint64 model_id);
+/* ::production-changed then ::frames-changed: a model was promoted and classified every frame. */
+void     gemba_project_production_changed (GembaProject *self, gint64 model_id);
+
 /* Re-reads the classes (after an edit); emits ::classes-changed. */
 void     gemba_project_reload_classes (GembaProject *self);
 

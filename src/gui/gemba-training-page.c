@@ -20,7 +20,6 @@
 #include "gemba-error.h"
 #include "gemba-locator.h"
 #include "gemba-niced-task.h"
-#include "gemba-models-page.h"
 #include "gemba-probe.h"
 #include "gemba-training-page.h"
 #include "gemba-workflow.h"
@@ -457,7 +456,6 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   TrainResult *res = g_task_propagate_pointer (G_TASK (result), &error);
   double wall = (g_get_monotonic_time () - self->run_started) / 1e6;
-  GtkWidget *stack, *models;
 
   g_clear_object (&self->cancellable);
   set_running (self, FALSE);
@@ -509,10 +507,7 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
                    res->record->id, wall, res->record->duration);
   train_result_free (res);
   reload_models (self);
-  stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
-  models = stack ? adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "models") : NULL;
-  if (models && GEMBA_IS_MODELS_PAGE (models))
-    gemba_models_page_reload (GEMBA_MODELS_PAGE (models), self->last_model_id);
+  gemba_project_model_added (self->project, self->last_model_id);
 }
 
 /* --- Callbacks ---------------------------------------------------------------------------- */
@@ -594,14 +589,7 @@ cancel_clicked_cb (GembaTrainingPage *self)
 static void
 compare_clicked_cb (GembaTrainingPage *self)
 {
-  GtkWidget *stack = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_VIEW_STACK);
-  GtkWidget *models;
-
-  if (!stack || !(models = adw_view_stack_get_child_by_name (ADW_VIEW_STACK (stack), "models")))
-    return;
-  if (GEMBA_IS_MODELS_PAGE (models))
-    gemba_models_page_reload (GEMBA_MODELS_PAGE (models), self->last_model_id);
-  adw_view_stack_set_visible_child_name (ADW_VIEW_STACK (stack), "models");
+  gtk_widget_activate_action (GTK_WIDGET (self), "win.show-model", "x", self->last_model_id);
 }
 
 static void
@@ -698,6 +686,14 @@ gemba_training_page_init (GembaTrainingPage *self)
   gemba_locator_watch (self->compare_button, "training.compare");
 }
 
+/* The parent choices follow production; not while training (the run keeps its parent). */
+static void
+production_changed_cb (GembaTrainingPage *self)
+{
+  if (!self->cancellable)
+    reload_models (self);
+}
+
 void
 gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
 {
@@ -707,7 +703,12 @@ gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   set_running (self, FALSE);
+  if (self->project)
+    g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
+  if (project)
+    g_signal_connect_object (project, "production-changed", G_CALLBACK (production_changed_cb),
+                             self, G_CONNECT_SWAPPED);
   self->defaults_parent = -1;
   gtk_widget_set_visible (self->result_box, FALSE);
   gtk_label_set_label (self->status_label, _("No training has run in this session."));
@@ -726,10 +727,3 @@ gemba_training_page_is_running (GembaTrainingPage *self)
   return self->cancellable != NULL;
 }
 
-void
-gemba_training_page_reload (GembaTrainingPage *self)
-{
-  g_return_if_fail (GEMBA_IS_TRAINING_PAGE (self));
-  if (!self->cancellable)
-    reload_models (self);
-}

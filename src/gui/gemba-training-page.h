@@ -16,7 +16,5 @@ G_DECLARE_FINAL_TYPE (GembaTrainingPage, gemba_training_page, GEMBA, TRAINING_PA
 /* NULL when the project closes (a run in progress is cancelled). */
 void     gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project);
 gboolean gemba_training_page_is_running  (GembaTrainingPage *self);
-/* Re-reads the versions for "Start from" (after a promotion). */
-void     gemba_training_page_reload      (GembaTrainingPage *self);
 
 G_END_DECLS

@@ -696,6 +696,54 @@ show_start (GembaWindow *self)
 }
 
 static void
+reload_frames_now (GembaWindow *self)
+{
+  g_autofree char *key = NULL;
+
+  if (!self->project || !self->frame_list || !self->filter_key)
+    return;
+  key = g_strdup (self->filter_key);
+  set_query_from_key (self, key);
+  schedule_counts (self);
+}
+
+static void
+frames_page_shown_cb (AdwViewStack *stack, GParamSpec *pspec, GembaWindow *self)
+{
+  const char *name = adw_view_stack_get_visible_child_name (stack);
+
+  if (!name || !g_str_equal (name, "frames"))
+    return;
+  g_signal_handlers_disconnect_by_func (stack, frames_page_shown_cb, self);
+  g_object_set_data (G_OBJECT (self), "gemba-frames-stale", NULL);
+  reload_frames_now (self);
+}
+
+/* ::frames-changed of the project (capture, the frame window, a promotion). */
+static void
+frames_changed_cb (GembaWindow *self)
+{
+  const char *name;
+
+  /* Replacing the grid's rows costs the main loop a frame or more; while another page is
+   * shown, do it when the grid comes back into view. The counts are cheap: now. */
+  name = adw_view_stack_get_visible_child_name (self->view_stack);
+  if (name && !g_str_equal (name, "frames"))
+    {
+      if (!g_object_get_data (G_OBJECT (self), "gemba-frames-stale"))
+        {
+          g_object_set_data (G_OBJECT (self), "gemba-frames-stale", GINT_TO_POINTER (1));
+          g_signal_connect (self->view_stack, "notify::visible-child-name",
+                            G_CALLBACK (frames_page_shown_cb), self);
+        }
+      if (self->project)
+        schedule_counts (self);
+      return;
+    }
+  reload_frames_now (self);
+}
+
+static void
 project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaWindow) self = user_data;
@@ -714,6 +762,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   self->project = g_steal_pointer (&project);
   g_signal_connect (self->project, "undo-changed", G_CALLBACK (undo_changed_cb), self);
   g_signal_connect (self->project, "classes-changed", G_CALLBACK (classes_changed_cb), self);
+  g_signal_connect_swapped (self->project, "frames-changed", G_CALLBACK (frames_changed_cb), self);
   remember_project (self, gemba_project_get_path (self->project));
 
   self->frame_list = gemba_frame_list_new (self->project);
@@ -773,55 +822,6 @@ gemba_window_open (GembaWindow *self, const char *path, GembaProjectOpenMode mod
   annotator = g_settings_get_string (self->settings, "annotator-name");
   gemba_project_open_async (path, mode, annotator, self->cancellable, project_opened_cb,
                             g_object_ref (self));
-}
-
-static void
-reload_frames_now (GembaWindow *self)
-{
-  g_autofree char *key = NULL;
-
-  if (!self->project || !self->frame_list || !self->filter_key)
-    return;
-  key = g_strdup (self->filter_key);
-  set_query_from_key (self, key);
-  schedule_counts (self);
-}
-
-static void
-frames_page_shown_cb (AdwViewStack *stack, GParamSpec *pspec, GembaWindow *self)
-{
-  const char *name = adw_view_stack_get_visible_child_name (stack);
-
-  if (!name || !g_str_equal (name, "frames"))
-    return;
-  g_signal_handlers_disconnect_by_func (stack, frames_page_shown_cb, self);
-  g_object_set_data (G_OBJECT (self), "gemba-frames-stale", NULL);
-  reload_frames_now (self);
-}
-
-void
-gemba_window_reload_frames (GembaWindow *self)
-{
-  const char *name;
-
-  g_return_if_fail (GEMBA_IS_WINDOW (self));
-
-  /* Replacing the grid's rows costs the main loop a frame or more; while another page is
-   * shown, do it when the grid comes back into view. The counts are cheap: now. */
-  name = adw_view_stack_get_visible_child_name (self->view_stack);
-  if (name && !g_str_equal (name, "frames"))
-    {
-      if (!g_object_get_data (G_OBJECT (self), "gemba-frames-stale"))
-        {
-          g_object_set_data (G_OBJECT (self), "gemba-frames-stale", GINT_TO_POINTER (1));
-          g_signal_connect (self->view_stack, "notify::visible-child-name",
-                            G_CALLBACK (frames_page_shown_cb), self);
-        }
-      if (self->project)
-        schedule_counts (self);
-      return;
-    }
-  reload_frames_now (self);
 }
 
 GembaProject *
@@ -1087,6 +1087,19 @@ action_show_grid (GtkWidget *widget, const char *name, GVariant *param)
     show_grid (self);
 }
 
+/* The Models page with a model selected (e.g. the one just trained), compared with production. */
+static void
+action_show_model (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GembaWindow *self = GEMBA_WINDOW (widget);
+
+  if (!self->project)
+    return;
+  gemba_models_page_reload (GEMBA_MODELS_PAGE (
+    adw_view_stack_get_child_by_name (self->view_stack, "models")), g_variant_get_int64 (param));
+  adw_view_stack_set_visible_child_name (self->view_stack, "models");
+}
+
 static void
 action_show_frame (GtkWidget *widget, const char *name, GVariant *param)
 {
@@ -1292,6 +1305,7 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.edit-classes", NULL, action_edit_classes);
   gtk_widget_class_install_action (widget_class, "win.show-grid", NULL, action_show_grid);
   gtk_widget_class_install_action (widget_class, "win.show-frame", NULL, action_show_frame);
+  gtk_widget_class_install_action (widget_class, "win.show-model", "x", action_show_model);
   gtk_widget_class_install_action (widget_class, "win.label-key", "i", action_label_key);
   gtk_widget_class_install_action (widget_class, "win.label-class", "x", action_label_class);
   gtk_widget_class_install_action (widget_class, "win.confirm", NULL, action_confirm);

@@ -19,6 +19,5 @@ void          gemba_window_open        (GembaWindow *self, const char *path,
 GembaProject *gemba_window_get_project (GembaWindow *self);
 /* Re-reads the grid's frames and the counts: after frames were captured, or a model was
  * promoted (predictions and the review queue follow the new production model). */
-void          gemba_window_reload_frames (GembaWindow *self);
 
 G_END_DECLS
