@@ -10,7 +10,7 @@
 
 #include "gemba.h"
 #include "gemba-sha256-private.h"
-#include "gemba-util-private.h"
+#include "gemba-test-store.h"
 
 typedef struct
 {
@@ -23,40 +23,23 @@ static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   const char *classes[] = { "ok", "scratch", "dent", NULL };
-  g_autoptr(GError) error = NULL;
 
-  f->dir = g_dir_make_tmp ("gemba-store-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->project = g_build_filename (f->dir, "line", NULL);
-  f->store = gemba_store_create (f->project, classes, &error);
-  g_assert_no_error (error);
-  gemba_store_set_author (f->store, "tester");
+  f->store = gemba_test_project_create ("gemba-store-XXXXXX", classes, &f->dir, &f->project);
 }
 
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_clear_object (&f->store);
-  _gemba_remove_tree (f->dir);
-  g_free (f->project);
-  g_free (f->dir);
+  gemba_test_project_clear (&f->store, &f->project, &f->dir);
 }
 
-/* A distinct small JPEG per @seed. */
+/* A distinct small JPEG per @seed, 32 × 24. */
 static GBytes *
 make_jpeg (guint seed, guint *w, guint *h)
 {
-  g_autoptr(GembaImage) image = gemba_image_new (32, 24);
-  g_autoptr(GError) error = NULL;
-  GBytes *bytes;
-
-  for (guint i = 0; i < 32 * 24 * 3; i++)
-    image->pixels[i] = (guint8) ((i * 7 + seed * 131) ^ (seed >> 3));
-  bytes = gemba_image_encode_jpeg (image, 90, &error);
-  g_assert_no_error (error);
   *w = 32;
   *h = 24;
-  return bytes;
+  return gemba_test_make_jpeg (32, 24, seed);
 }
 
 static GembaFrame *

@@ -14,7 +14,7 @@
 #include <math.h>
 
 #include "gemba.h"
-#include "gemba-util-private.h"
+#include "gemba-test-store.h"
 
 typedef struct {
   char *dir;
@@ -36,9 +36,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
 
-  f->dir = g_dir_make_tmp ("gemba-test-workflow-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->project = g_build_filename (f->dir, "demo-line", NULL);
+  f->project = gemba_test_project_path ("gemba-test-workflow-XXXXXX", "demo-line", &f->dir);
   g_assert_true (gemba_demo_create (f->project, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   f->store = gemba_store_open (f->project, &error);
@@ -48,10 +46,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_clear_object (&f->store);
-  _gemba_remove_tree (f->dir);
-  g_free (f->project);
-  g_free (f->dir);
+  gemba_test_project_clear (&f->store, &f->project, &f->dir);
 }
 
 static void

@@ -13,6 +13,7 @@
 
 #include "gemba.h"
 #include "gemba-db-private.h"
+#include "gemba-test-store.h"
 #include "gemba-util-private.h"
 
 typedef struct
@@ -43,20 +44,6 @@ new_database (void)
   return g_strdup_printf ("%s/%s?%s", parts[0], name, parts[1]);
 }
 
-static GBytes *
-make_jpeg (guint seed)
-{
-  g_autoptr(GembaImage) image = gemba_image_new (16, 12);
-  g_autoptr(GError) error = NULL;
-  GBytes *bytes;
-
-  for (guint i = 0; i < 16 * 12 * 3; i++)
-    image->pixels[i] = (guint8) ((i * 7 + seed * 131) ^ (seed >> 3));
-  bytes = gemba_image_encode_jpeg (image, 90, &error);
-  g_assert_no_error (error);
-  return bytes;
-}
-
 /* A project with something in every table: two sources, a class with a quote and CJK in
  * its name, labels with undo, redo and clear in their history, splits with a locked test
  * split, a promoted model with predictions, a finished run, the audit trail. */
@@ -76,19 +63,14 @@ fixture_setup (Fixture *f, gconstpointer data)
   float probs[6 * 3];
   gint64 assigned[4], run;
 
-  f->dir = g_dir_make_tmp ("gemba-server-XXXXXX", &error);
-  g_assert_no_error (error);
-  f->project = g_build_filename (f->dir, "line", NULL);
-  f->store = gemba_store_create (f->project, classes, &error);
-  g_assert_no_error (error);
-  gemba_store_set_author (f->store, "tester");
+  f->store = gemba_test_project_create ("gemba-server-XXXXXX", classes, &f->dir, &f->project);
   list = gemba_store_list_classes (f->store, FALSE, &error);
   for (guint i = 0; i < 3; i++)
     class_ids[i] = ((GembaClass *) list->pdata[i])->id;
 
   for (guint i = 0; i < G_N_ELEMENTS (f->frames); i++)
     {
-      g_autoptr(GBytes) bytes = make_jpeg (i);
+      g_autoptr(GBytes) bytes = gemba_test_make_jpeg (16, 12, i);
       g_autoptr(GembaFrame) frame = NULL;
       GembaFrameInfo info;
 
@@ -141,10 +123,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 static void
 fixture_teardown (Fixture *f, gconstpointer data)
 {
-  g_clear_object (&f->store);
-  _gemba_remove_tree (f->dir);
-  g_free (f->project);
-  g_free (f->dir);
+  gemba_test_project_clear (&f->store, &f->project, &f->dir);
 }
 
 static void
