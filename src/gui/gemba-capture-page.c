@@ -713,6 +713,30 @@ gemba_capture_page_map (GtkWidget *widget)
   list_devices (GEMBA_CAPTURE_PAGE (widget));
 }
 
+enum { PROP_0, PROP_PROJECT, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+static void
+gemba_capture_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GembaProject *project = GEMBA_CAPTURE_PAGE (object)->project;
+
+  if (prop_id == PROP_PROJECT)
+    g_value_set_object (value, project);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+gemba_capture_page_set_property (GObject *object, guint prop_id, const GValue *value,
+                                 GParamSpec *pspec)
+{
+  if (prop_id == PROP_PROJECT)
+    gemba_capture_page_set_project (GEMBA_CAPTURE_PAGE (object), g_value_get_object (value));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
 static void
 gemba_capture_page_class_init (GembaCapturePageClass *klass)
 {
@@ -720,6 +744,14 @@ gemba_capture_page_class_init (GembaCapturePageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gemba_capture_page_dispose;
+  object_class->get_property = gemba_capture_page_get_property;
+  object_class->set_property = gemba_capture_page_set_property;
+
+  /* The open project, bound to the window's (NULL when none is open). */
+  properties[PROP_PROJECT] =
+    g_param_spec_object ("project", NULL, NULL, GEMBA_TYPE_PROJECT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
   widget_class->map = gemba_capture_page_map;
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE_PATH "/gemba-capture-page.ui");
@@ -770,6 +802,8 @@ void
 gemba_capture_page_set_project (GembaCapturePage *self, GembaProject *project)
 {
   g_return_if_fail (GEMBA_IS_CAPTURE_PAGE (self));
+  if (self->project == project)
+    return;
 
   stop_capture (self);
   g_set_object (&self->project, project);
@@ -780,6 +814,7 @@ gemba_capture_page_set_project (GembaCapturePage *self, GembaProject *project)
   update_rows (self);
   if (gtk_widget_get_mapped (GTK_WIDGET (self)))
     list_devices (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
 }
 
 gboolean

@@ -830,6 +830,30 @@ gemba_models_page_finalize (GObject *object)
   G_OBJECT_CLASS (gemba_models_page_parent_class)->finalize (object);
 }
 
+enum { PROP_0, PROP_PROJECT, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+static void
+gemba_models_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GembaProject *project = GEMBA_MODELS_PAGE (object)->project;
+
+  if (prop_id == PROP_PROJECT)
+    g_value_set_object (value, project);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+gemba_models_page_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+  if (prop_id == PROP_PROJECT)
+    gemba_models_page_set_project (GEMBA_MODELS_PAGE (object), g_value_get_object (value));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
 static void
 gemba_models_page_class_init (GembaModelsPageClass *klass)
 {
@@ -837,6 +861,14 @@ gemba_models_page_class_init (GembaModelsPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gemba_models_page_dispose;
+  object_class->get_property = gemba_models_page_get_property;
+  object_class->set_property = gemba_models_page_set_property;
+
+  /* The open project, bound to the window's (NULL when none is open). */
+  properties[PROP_PROJECT] =
+    g_param_spec_object ("project", NULL, NULL, GEMBA_TYPE_PROJECT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
   object_class->finalize = gemba_models_page_finalize;
   widget_class->map = gemba_models_page_map;
   gtk_widget_class_set_template_from_resource (widget_class,
@@ -883,6 +915,8 @@ void
 gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
 {
   g_return_if_fail (GEMBA_IS_MODELS_PAGE (self));
+  if (self->project == project)
+    return;
 
   if (self->promote_cancellable)
     g_cancellable_cancel (self->promote_cancellable);
@@ -903,6 +937,7 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   gtk_stack_set_visible_child_name (self->stack, "empty");
   gemba_locator_watch_switcher (GTK_WIDGET (self));
   gemba_models_page_reload (self, 0);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
 }
 
 void

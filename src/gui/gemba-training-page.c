@@ -621,6 +621,30 @@ gemba_training_page_dispose (GObject *object)
   G_OBJECT_CLASS (gemba_training_page_parent_class)->dispose (object);
 }
 
+enum { PROP_0, PROP_PROJECT, N_PROPS };
+static GParamSpec *properties[N_PROPS];
+
+static void
+gemba_training_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GembaProject *project = GEMBA_TRAINING_PAGE (object)->project;
+
+  if (prop_id == PROP_PROJECT)
+    g_value_set_object (value, project);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+gemba_training_page_set_property (GObject *object, guint prop_id, const GValue *value,
+                                  GParamSpec *pspec)
+{
+  if (prop_id == PROP_PROJECT)
+    gemba_training_page_set_project (GEMBA_TRAINING_PAGE (object), g_value_get_object (value));
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
 static void
 gemba_training_page_class_init (GembaTrainingPageClass *klass)
 {
@@ -628,6 +652,14 @@ gemba_training_page_class_init (GembaTrainingPageClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = gemba_training_page_dispose;
+  object_class->get_property = gemba_training_page_get_property;
+  object_class->set_property = gemba_training_page_set_property;
+
+  /* The open project, bound to the window's (NULL when none is open). */
+  properties[PROP_PROJECT] =
+    g_param_spec_object ("project", NULL, NULL, GEMBA_TYPE_PROJECT,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
   gtk_widget_class_set_template_from_resource (widget_class,
                                                RESOURCE_BASE_PATH "/gemba-training-page.ui");
   gtk_widget_class_bind_template_child (widget_class, GembaTrainingPage, start_row);
@@ -698,6 +730,8 @@ void
 gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
 {
   g_return_if_fail (GEMBA_IS_TRAINING_PAGE (self));
+  if (self->project == project)
+    return;
 
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
@@ -718,6 +752,7 @@ gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
   gemba_curve_view_clear (self->loss_view);
   gemba_curve_view_clear (self->accuracy_view);
   reload_models (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
 }
 
 gboolean

@@ -644,35 +644,29 @@ remember_project (GembaWindow *self, const char *path)
   g_settings_set_string (self->settings, "last-project", path);
 }
 
-/* The capture, training and models pages (part 2) follow the open project. */
-static void
-set_pages_project (GembaWindow *self, GembaProject *project)
-{
-  gemba_capture_page_set_project (GEMBA_CAPTURE_PAGE (
-    adw_view_stack_get_child_by_name (self->view_stack, "capture")), project);
-  gemba_training_page_set_project (GEMBA_TRAINING_PAGE (
-    adw_view_stack_get_child_by_name (self->view_stack, "training")), project);
-  gemba_models_page_set_project (GEMBA_MODELS_PAGE (
-    adw_view_stack_get_child_by_name (self->view_stack, "models")), project);
-}
+enum { PROP_0, PROP_PROJECT, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
 static void
 close_project (GembaWindow *self)
 {
+  g_autoptr(GembaProject) project = NULL;
+
   if (!self->project)
     return;
-  set_pages_project (self, NULL);
+  /* The pages let go of the project first (they are bound to the window's property). */
+  project = g_steal_pointer (&self->project);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   g_clear_handle_id (&self->counts_timeout, g_source_remove);
   gemba_frame_view_set_model (self->frame_view, NULL, NULL);
   gemba_frame_grid_set_model (self->grid_view, NULL, NULL);
-  g_signal_handlers_disconnect_by_data (self->project, self);
-  gemba_project_close (self->project);
+  g_signal_handlers_disconnect_by_data (project, self);
+  gemba_project_close (project);
   g_clear_object (&self->selection);
   g_clear_object (&self->frame_list);
-  g_clear_object (&self->project);
   g_clear_pointer (&self->filter_key, g_free);
   g_hash_table_remove_all (self->count_labels);
   self->pending_writes = 0;
@@ -774,7 +768,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gemba_frame_view_set_model (self->frame_view, self->project, self->selection);
   gemba_frame_view_set_preload_depth (self->frame_view,
                                       g_settings_get_int (self->settings, "preload-depth"));
-  set_pages_project (self, self->project);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
 
   adw_view_switcher_title_set_title (self->switcher_title, gemba_project_get_name (self->project));
   adw_view_switcher_title_set_subtitle (self->switcher_title,
@@ -1253,6 +1247,15 @@ gemba_window_finalize (GObject *object)
 }
 
 static void
+gemba_window_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  if (prop_id == PROP_PROJECT)
+    g_value_set_object (value, GEMBA_WINDOW (object)->project);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
 gemba_window_class_init (GembaWindowClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
@@ -1266,7 +1269,14 @@ gemba_window_class_init (GembaWindowClass *klass)
 
   object_class->dispose = gemba_window_dispose;
   object_class->finalize = gemba_window_finalize;
+  object_class->get_property = gemba_window_get_property;
   window_class->close_request = gemba_window_close_request;
+
+  /* The open project (NULL while the start page shows); every page binds to it. */
+  properties[PROP_PROJECT] =
+    g_param_spec_object ("project", NULL, NULL, GEMBA_TYPE_PROJECT,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (GEMBA_TYPE_FRAME_GRID);
   g_type_ensure (GEMBA_TYPE_START_PAGE);
