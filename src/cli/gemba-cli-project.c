@@ -989,3 +989,75 @@ gemba_cli_split (int argc, char **argv)
            assigned[1] + assigned[2] + assigned[3], assigned[1], assigned[2], assigned[3]);
   return GEMBA_EXIT_OK;
 }
+
+static void
+print_check_paths (const char *title, GPtrArray *paths)
+{
+  const guint shown = 20;
+
+  if (paths->len == 0)
+    return;
+  g_print ("%s\n", title);
+  for (guint i = 0; i < paths->len && i < shown; i++)
+    g_print ("  %s\n", (char *) paths->pdata[i]);
+  if (paths->len > shown)
+    g_print (_("  … and %u more\n"), paths->len - shown);
+}
+
+int
+gemba_cli_check (int argc, char **argv)
+{
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaStoreCheck) check = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *missing = NULL, *orphans = NULL, *leftovers = NULL;
+  gboolean repair = FALSE, healthy;
+  const GOptionEntry entries[] = {
+    { "repair", 0, 0, G_OPTION_ARG_NONE, &repair,
+      N_("Remove orphan frame files and leftovers, mark runs interrupted"), NULL },
+    { NULL }
+  };
+
+  if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
+                        N_("Check the database, the frame files and what interrupted processes "
+                           "left behind. Exits 0 when the project is healthy.")))
+    return GEMBA_EXIT_USAGE;
+  if (argc != 2)
+    return gemba_cli_usage (argv[0], _("give the project folder"));
+  if (!(store = gemba_cli_open_project (argv[1], &error)) ||
+      !(check = gemba_store_check (store, repair, NULL, &error)))
+    return gemba_cli_fail (error);
+
+  g_print (_("Database: %s\n"), check->integrity);
+  missing = g_strdup_printf (_("Frames whose file is missing: %u (their labels are kept; "
+                               "restore the files from a backup)"), check->missing_files->len);
+  orphans = g_strdup_printf (check->repaired ? _("Frame files no frame references, removed: %u")
+                                             : _("Frame files no frame references: %u"),
+                             check->orphan_files->len);
+  leftovers = g_strdup_printf (check->repaired
+                               ? _("Leftovers of interrupted writers, removed: %u")
+                               : _("Leftovers of interrupted writers: %u"),
+                               check->leftovers->len);
+  print_check_paths (missing, check->missing_files);
+  print_check_paths (orphans, check->orphan_files);
+  print_check_paths (leftovers, check->leftovers);
+  if (check->n_interrupted_runs > 0)
+    g_print (check->repaired ? _("Training runs left running, marked interrupted: %" G_GINT64_FORMAT "\n")
+                             : _("Training runs left running: %" G_GINT64_FORMAT "\n"),
+             check->n_interrupted_runs);
+  if (check->n_cleaned_at_open > 0)
+    g_print (_("Cleaned when the project was opened (leftovers and interrupted runs): %u\n"),
+             check->n_cleaned_at_open);
+  if (check->in_use)
+    g_print (_("Another process has the project open: what it may be writing was listed, not "
+               "judged, and nothing was removed. Close it and run the check again.\n"));
+
+  healthy = gemba_store_check_is_healthy (check);
+  if (healthy)
+    g_print (_("The project is healthy.\n"));
+  else if (!repair && g_strcmp0 (check->integrity, "ok") == 0 && check->missing_files->len == 0)
+    g_print (_("Run “gemba check --repair %s” to remove the leftovers.\n"), argv[1]);
+  else
+    g_print (_("The project has problems that --repair cannot fix.\n"));
+  return healthy ? GEMBA_EXIT_OK : GEMBA_EXIT_FAILED;
+}

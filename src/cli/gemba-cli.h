@@ -93,6 +93,7 @@ int gemba_cli_label (int argc, char **argv);
 int gemba_cli_ls (int argc, char **argv);
 int gemba_cli_stats (int argc, char **argv);
 int gemba_cli_history (int argc, char **argv);
+int gemba_cli_check (int argc, char **argv);
 int gemba_cli_split (int argc, char **argv);
 
 int gemba_cli_train (int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "gemba-error.h"
 #include "gemba-store.h"
 #include "gemba-store-models.h"
+#include "gemba-store-check.h"
 #include "gemba-store-server.h"
 #include "gemba-image.h"
 #include "gemba-demo.h"

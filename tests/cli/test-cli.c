@@ -6,7 +6,9 @@
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -1035,6 +1037,143 @@ test_train_cancel (Fixture *f, gconstpointer data)
   }
 }
 
+static gint64
+query_int (const char *project, const char *sql)
+{
+  g_autofree char *db = g_build_filename (project, "project.gemba", NULL);
+  sqlite3 *raw;
+  sqlite3_stmt *stmt;
+  gint64 value = -1;
+
+  g_assert_cmpint (sqlite3_open_v2 (db, &raw, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (raw, 5000);
+  if (sqlite3_prepare_v2 (raw, sql, -1, &stmt, NULL) == SQLITE_OK)
+    {
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64 (stmt, 0);
+      sqlite3_finalize (stmt);
+    }
+  sqlite3_close (raw);
+  return value;
+}
+
+/* A training killed with SIGKILL, and leftovers made by hand (a staging folder with a partial
+ * weights.bin, a temporary frame file, a frame file no row references): nothing is removed
+ * while another process has the project open; then opening marks the run interrupted and
+ * removes the staging folder, and `check --repair` removes the rest. No label, no model lost. */
+static void
+test_check_after_kill (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autofree char *staging = g_build_filename (demo, "models", ".staging-k1LL3d", NULL);
+  g_autofree char *partial = g_build_filename (staging, "weights.bin", NULL);
+  g_autofree char *frames_dir = g_build_filename (demo, "frames", "ff", NULL);
+  g_autofree char *orphan = g_strdup_printf ("%s/%s.jpg", frames_dir,
+                                             "ff00000000000000000000000000000000000000000000000000000000000000");
+  g_autofree char *tmp_frame = g_strdup_printf ("%s.tmp-4242-0x1", orphan);
+  g_autofree char *weights = g_build_filename (demo, "models", "1", "weights.bin", NULL);
+  g_autofree char *out = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 n_labels;
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "train", demo, "--size", "32", "--epochs", "2",
+                              "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "promote", demo, "1", NULL), ==, 0);
+  n_labels = query_int (demo, "SELECT count(*) FROM labels");
+  g_assert_cmpint (n_labels, >, 0);
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                              &error, gemba_path, "train", demo, "--epochs", "200", "--size", "64",
+                              NULL);
+  g_assert_no_error (error);
+  /* Killed once its run is recorded as running (the training itself takes much longer). */
+  for (int i = 0; i < 300 && query_int (demo, "SELECT count(*) FROM runs WHERE status = "
+                                              "'running'") != 1; i++)
+    g_usleep (50 * 1000);
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'running'"), ==, 1);
+  g_subprocess_send_signal (process, SIGKILL);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_false (g_subprocess_get_if_exited (process));
+
+  g_assert_cmpint (g_mkdir_with_parents (staging, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (partial, "partial", 7, NULL));
+  g_assert_cmpint (g_mkdir_with_parents (frames_dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (orphan, "not a row", -1, NULL));
+  g_assert_true (g_file_set_contents (tmp_frame, "half", -1, NULL));
+
+  /* A live owner (as a process that has the project open holds it): nothing is judged
+   * stale. */
+  {
+    g_autofree char *owner = g_build_filename (demo, GEMBA_STORE_OWNER_NAME, NULL);
+    int fd = open (owner, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (flock (fd, LOCK_SH), ==, 0);
+    g_assert_cmpint (run_gemba (&out, NULL, "check", demo, "--repair", NULL), ==, 0);
+    g_assert_nonnull (strstr (out, "Another process has the project open"));
+    g_assert_true (g_file_test (partial, G_FILE_TEST_EXISTS));
+    g_assert_true (g_file_test (orphan, G_FILE_TEST_EXISTS));
+    g_assert_true (g_file_test (tmp_frame, G_FILE_TEST_EXISTS));
+    g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'running'"), ==,
+                     1);
+    g_clear_pointer (&out, g_free);
+    close (fd);
+  }
+
+  /* Alone: opening cleans the staging folder and the run; the check lists the rest. */
+  g_assert_cmpint (run_gemba (&out, NULL, "check", demo, NULL), ==, 1);
+  g_assert_false (g_file_test (staging, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'running'"), ==, 0);
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'interrupted'"),
+                   ==, 1);
+  g_assert_nonnull (strstr (out, orphan));
+  g_assert_nonnull (strstr (out, tmp_frame));
+  g_assert_true (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run_gemba (&out, NULL, "check", demo, "--repair", NULL), ==, 0);
+  g_assert_false (g_file_test (orphan, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (tmp_frame, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "check", demo, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "healthy"));
+
+  /* Nothing confirmed was lost. */
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM labels"), ==, n_labels);
+  g_assert_cmpuint (count_models (demo), ==, 1);
+  g_assert_true (g_file_test (weights, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'done'"), ==, 1);
+}
+
+/* A frames row whose file is gone is reported, and --repair cannot make that healthy. */
+static void
+test_check_missing_file (Fixture *f, gconstpointer data)
+{
+  g_autofree char *image = g_build_filename (f->images, "a.jpg", NULL);
+  g_autofree char *out = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GPtrArray) frames = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = NULL;
+
+  write_jpeg (image, 1, 32, 24);
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, image, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (&out, NULL, "check", f->project, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  store = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  frames = gemba_store_list_frames (store, &(GembaFrameQuery) { 0 }, 0, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (frames->len, ==, 1);
+  path = gemba_store_dup_frame_path (store, frames->pdata[0]);
+  g_clear_object (&store);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (run_gemba (&out, NULL, "check", f->project, "--repair", NULL), ==, 1);
+  g_assert_nonnull (strstr (out, path));
+  g_assert_nonnull (strstr (out, "missing"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1059,6 +1198,8 @@ main (int argc, char **argv)
   ADD ("/cli/train-loop", test_train_loop);
   ADD ("/cli/train-bad-input", test_train_bad_input);
   ADD ("/cli/train-cancel", test_train_cancel);
+  ADD ("/cli/check-after-kill", test_check_after_kill);
+  ADD ("/cli/check-missing-file", test_check_missing_file);
 #undef ADD
 
   return g_test_run ();

@@ -32,7 +32,16 @@ struct _GembaStore
   /* SQL text → sqlite3_stmt not in use: the statements each added frame runs, prepared once
    * (see _gemba_store_take_cached). */
   GHashTable *cached;
+  /* A shared flock on the project's owner file while open, -1 when read-only (see
+   * gemba-store-check.h); what opening cleaned as stale. */
+  int owner_fd;
+  guint n_cleaned_at_open;
 };
+
+/* Takes the shared owner lock; when no other process has the project open, first removes the
+ * staging folders of interrupted trainings and marks their runs interrupted. */
+void _gemba_store_take_owner (GembaStore *self);
+void _gemba_store_drop_owner (GembaStore *self);
 
 /* Locks the store for the calling thread; pair with _gemba_store_unlock. */
 void _gemba_store_lock (GembaStore *self);

@@ -207,8 +207,9 @@ _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-                   _("%s: %s: the project database is damaged (%s); restore it from a backup"),
-                   self->db_path, doing, sqlite3_errmsg (self->db));
+                   _("%s: %s: the project database is damaged (%s); run “gemba check %s” to see "
+                     "what is damaged, or restore it from a backup"),
+                   self->db_path, doing, sqlite3_errmsg (self->db), self->path);
       return FALSE;
     case SQLITE_CONSTRAINT:
       gcode = GEMBA_ERROR_INVALID;
@@ -569,6 +570,7 @@ gemba_store_finalize (GObject *object)
   g_clear_pointer (&self->cached, g_hash_table_unref);
   if (self->db)
     sqlite3_close_v2 (self->db);
+  _gemba_store_drop_owner (self);
   g_free (self->path);
   g_free (self->db_path);
   g_free (self->author);
@@ -589,6 +591,7 @@ gemba_store_init (GembaStore *self)
   const char *author = g_getenv ("GEMBA_AUTHOR");
 
   g_rec_mutex_init (&self->lock);
+  self->owner_fd = -1;
   self->author = g_strdup (author && *author ? author : g_get_user_name ());
 }
 
@@ -665,8 +668,9 @@ static void
 set_damaged_error (GembaStore *self, const char *what, GError **error)
 {
   g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
-               _("%s: the project database is damaged (%s). Nothing was changed; restore it "
-                 "from a backup."), self->db_path, what);
+               _("%s: the project database is damaged (%s). Nothing was changed; run “gemba "
+                 "check %s” to see what is damaged, or restore it from a backup."),
+               self->db_path, what, self->path);
 }
 
 static char *describe_truncation (GembaStore *self);
@@ -883,6 +887,7 @@ open_db (const char *path, gboolean create, GError **error)
     return NULL;
   if (!migrate (self, version, error))
     return NULL;
+  _gemba_store_take_owner (self);
 
   return g_steal_pointer (&self);
 }
