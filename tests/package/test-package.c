@@ -15,6 +15,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1083,6 +1085,46 @@ test_nothing_written (Fixture *f, gconstpointer data)
   }
 }
 
+/* A temporary file a killed export left beside the package is removed by the next write; one
+ * whose writer still holds its lock, and a file that only looks similar, are not. */
+static void
+test_write_leftovers (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) manifest = make_manifest ();
+  g_autoptr(GBytes) weights = pattern_bytes (20000, 3);
+  g_autoptr(GBytes) onnx = pattern_bytes (500, 4);
+  g_autofree char *path = g_build_filename (f->dir, "line.gemba", NULL);
+  g_autofree char *stale = g_build_filename (f->dir, ".line.gemba.export-AbC123", NULL);
+  g_autofree char *live = g_build_filename (f->dir, ".line.gemba.export-LiVe12", NULL);
+  g_autofree char *other = g_strconcat (path, ".backup", NULL);
+  int fd;
+
+  g_assert_true (g_file_set_contents (stale, "partial package", -1, NULL));
+  g_assert_true (g_file_set_contents (live, "being written", -1, NULL));
+  g_assert_true (g_file_set_contents (other, "a user's file", -1, NULL));
+  fd = open (live, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+
+  g_assert_true (gemba_package_write (path, manifest, weights, onnx, "# card\n", f->secret,
+                                      &error));
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (live, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+  close (fd);
+  {
+    g_autoptr(GembaPackage) pkg = gemba_package_load (path, f->trust, &error);
+    g_assert_no_error (error);
+    g_assert_true (gemba_package_is_verified (pkg));
+  }
+  /* Once its writer is gone, the next write removes it too. */
+  g_assert_true (gemba_package_write (path, manifest, weights, onnx, "# card\n", f->secret,
+                                      &error));
+  g_assert_false (g_file_test (live, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1092,6 +1134,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/package/keys", test_keys);
   ADD ("/package/round-trip", test_round_trip);
+  ADD ("/package/write-leftovers", test_write_leftovers);
   ADD ("/package/refuse/paths", test_paths);
   ADD ("/package/refuse/links", test_links);
   ADD ("/package/refuse/duplicates", test_duplicates);

@@ -11,6 +11,7 @@
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -799,6 +800,121 @@ gemba_package_build (JsonObject *manifest, GBytes *weights, GBytes *onnx,
   return g_byte_array_free_to_bytes (g_steal_pointer (&out));
 }
 
+/* The temporary file of a package being written beside @path: hidden, and named so that no
+ * file of the user's can look like one (a bare "NAME.XXXXXX" would match "NAME.backup"). */
+static char *
+temporary_name (const char *path, const char *suffix)
+{
+  g_autofree char *folder = g_path_get_dirname (path);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *name = g_strconcat (".", base, ".export-", suffix, NULL);
+
+  return g_build_filename (folder, name, NULL);
+}
+
+/* Temporary files ".NAME.export-XXXXXX" next to @path that an earlier write left. A writer holds an
+ * exclusive flock on its temporary file until it is renamed (see write_locked), so one whose
+ * lock can be taken belongs to a process that is gone (killed mid-way). */
+static void
+remove_stale_temporaries (const char *path)
+{
+  g_autofree char *folder = g_path_get_dirname (path);
+  g_autofree char *template = temporary_name (path, "");
+  g_autofree char *prefix = g_path_get_basename (template);
+  g_autoptr(GDir) dir = g_dir_open (folder, 0, NULL);
+  size_t len = strlen (prefix);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *full = NULL;
+      gboolean ours = strlen (name) == len + 6 && strncmp (name, prefix, len) == 0;
+      struct stat st;
+      int fd;
+
+      for (size_t i = len; ours && i < len + 6; i++)
+        ours = g_ascii_isalnum (name[i]);
+      if (!ours)
+        continue;
+      full = g_build_filename (folder, name, NULL);
+      if ((fd = open (full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        continue;
+      if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && flock (fd, LOCK_EX | LOCK_NB) == 0)
+        g_unlink (full);
+      close (fd);
+    }
+}
+
+/* Writes @data to a temporary file beside @path under an exclusive flock, fsyncs it and renames
+ * it over @path: a reader sees the old package or the new one, never part of one. */
+static gboolean
+write_locked (const char *path, const void *data, gsize size, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *tmp = NULL;
+  const guint8 *p = data;
+  int fd = -1, saved;
+
+  /* A cleaner may take the lock between mkstemp and flock and remove the file: then the name no
+   * longer leads to this file, and another is made. */
+  for (int attempt = 0; attempt < 5 && fd < 0; attempt++)
+    {
+      struct stat a, b;
+
+      g_free (tmp);
+      tmp = temporary_name (path, "XXXXXX");
+      if ((fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0644)) < 0)
+        goto fail;
+      if (flock (fd, LOCK_EX) != 0 || fstat (fd, &a) != 0 || stat (tmp, &b) != 0 ||
+          a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+        {
+          close (fd);
+          fd = -1;
+        }
+    }
+  if (fd < 0)
+    {
+      errno = EAGAIN;
+      goto fail;
+    }
+  while (size > 0)
+    {
+      gssize n = write (fd, p, size);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          if (n == 0)
+            errno = EIO;
+          goto fail;
+        }
+      p += n;
+      size -= n;
+    }
+  if (fsync (fd) != 0 || g_rename (tmp, path) != 0)
+    goto fail;
+  close (fd);
+  {
+    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0)
+      {
+        fsync (dir_fd);
+        close (dir_fd);
+      }
+  }
+  return TRUE;
+
+fail:
+  saved = errno;
+  if (fd >= 0)
+    {
+      g_unlink (tmp);
+      close (fd);
+    }
+  g_set_error_literal (error, G_FILE_ERROR, g_file_error_from_errno (saved), g_strerror (saved));
+  return FALSE;
+}
+
 gboolean
 gemba_package_write (const char *path, JsonObject *manifest, GBytes *weights, GBytes *onnx,
                      const char *model_card, GembaSecretKey *key, GError **error)
@@ -813,10 +929,8 @@ gemba_package_write (const char *path, JsonObject *manifest, GBytes *weights, GB
   if (!(bytes = gemba_package_build (manifest, weights, onnx, model_card, key, error)))
     return FALSE;
   data = g_bytes_get_data (bytes, &size);
-  /* A temporary file in the same folder, fsync'ed, then renamed over @path. */
-  if (!g_file_set_contents_full (path, data, size,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0644, &local_error))
+  remove_stale_temporaries (path);
+  if (!write_locked (path, data, size, &local_error))
     {
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot write the package: %s"),
                    path, local_error->message);
