@@ -30,9 +30,10 @@ gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 pa
   options->settings.patience = 8;
   if (parent_id)
     {
-      /* A fine-tune starts from good weights: fewer epochs, a gentler rate, no warm-up. */
-      options->settings.epochs = 12;
-      options->settings.lr *= 0.25f;
+      /* A fine-tune starts from good weights: few epochs over the old frames and the repeated
+       * corrections, a gentle rate (3e-4 for the small CNN), no warm-up. */
+      options->settings.epochs = 6;
+      options->settings.lr *= 0.15f;
       options->settings.warmup_epochs = 0;
     }
 }
@@ -330,6 +331,7 @@ typedef struct
   GPtrArray *paths;     /* owns the frame paths the samples point to */
   GArray *train;        /* GembaTrainSample */
   GArray *val;
+  guint n_train;        /* distinct training frames (a fine-tune repeats its corrections) */
   guint n_test;         /* labeled test frames of the classes trained */
 } Samples;
 
@@ -343,9 +345,12 @@ samples_clear (Samples *s)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Samples, samples_clear)
 
+/* A fine-tune repeats each correction @repeats times (weight 1) instead of weighting its loss
+ * by @false_reading_weight, so that every batch mixes corrections with a replay of the frames
+ * the parent learned, and batch-norm statistics see the new condition too. */
 static gboolean
 collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weight,
-                 Samples *samples, GError **error)
+                 guint repeats, Samples *samples, GError **error)
 {
   GembaFrameQuery query = { .filter = GEMBA_FILTER_LABELED };
   g_autoptr(GPtrArray) frames = gemba_store_list_frames (store, &query, 0, -1, error);
@@ -365,6 +370,7 @@ collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weig
     {
       GembaFrame *frame = frames->pdata[i];
       GembaTrainSample sample = { 0 };
+      gboolean corrected_frame;
       int label = -1;
 
       for (guint k = 0; k < classes->len; k++)
@@ -379,10 +385,15 @@ collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weig
       sample.path = gemba_store_dup_frame_path (store, frame);
       g_ptr_array_add (samples->paths, (char *) sample.path);
       sample.label = label;
-      sample.weight = g_hash_table_contains (weighted, &frame->id) ? false_reading_weight : 1.0f;
+      corrected_frame = g_hash_table_contains (weighted, &frame->id);
+      sample.weight = corrected_frame && repeats == 0 ? false_reading_weight : 1.0f;
       if (frame->split == GEMBA_SPLIT_TRAIN)
         {
-          g_array_append_val (samples->train, sample);
+          guint copies = corrected_frame && repeats > 0 ? repeats : 1;
+
+          for (guint r = 0; r < copies; r++)
+            g_array_append_val (samples->train, sample);
+          samples->n_train++;
           per_class[label]++;
         }
       else
@@ -465,7 +476,9 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
     return NULL;
   if (!gemba_store_get_stats (store, &stats, error) ||
       !(classes = gemba_store_list_classes (store, FALSE, error)) ||
-      !collect_samples (store, classes, options->false_reading_weight, &samples, error))
+      !collect_samples (store, classes, options->false_reading_weight,
+                        options->parent_id ? GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS : 0,
+                        &samples, error))
     return NULL;
   for (guint i = 0; i < classes->len; i++)
     g_ptr_array_add (names, ((GembaClass *) classes->pdata[i])->name);
@@ -545,7 +558,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   record.settings = settings_text;
   record.seed = gemba_trainer_get_settings (trainer)->seed;
   record.dataset_revision = stats.revision;
-  record.n_train = samples.train->len;
+  record.n_train = samples.n_train;
   record.n_val = samples.val->len;
   n_test = samples.n_test;
   record.n_test = n_test;

@@ -19,8 +19,13 @@
 G_BEGIN_DECLS
 
 /* Corrections (gemba_store_list_corrections()) weigh this much more than other frames when
- * fine-tuning. */
+ * training a new model. */
 #define GEMBA_WORKFLOW_FALSE_READING_WEIGHT 3.0f
+
+/* A fine-tune instead trains on each correction this many times (weight 1), mixed in every
+ * batch with the frames its parent learned (bench/loop: a loss weight collapsed on error-dense
+ * corrections). */
+#define GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS 10
 
 /**
  * GembaWorkflowTrainOptions:
@@ -28,7 +33,8 @@ G_BEGIN_DECLS
  * @settings: training settings (architecture, input, epochs, …); for a fine-tune the
  *   parent's architecture and input recipe win
  * @false_reading_weight: loss weight of corrections (labels a person gave against
- *   production's verdict)
+ *   production's verdict) when training a new model; a fine-tune repeats them
+ *   GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS times instead
  * @adapt_to_data: size the batch and the number of epochs to the data set, so that a few
  *   hundred frames still get enough optimiser steps (batch 16 below 1,000 training frames;
  *   at least GEMBA_WORKFLOW_MIN_STEPS steps, at most 80 epochs); early stopping still applies
