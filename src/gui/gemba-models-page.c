@@ -35,6 +35,10 @@ struct _GembaModelsPage
 {
   GtkWidget parent_instance;
 
+  /* A change seen while hidden: reload (selecting stale_select) when shown again. */
+  gboolean stale;
+  gint64 stale_select;
+
   GtkStack *stack;
   GtkListBox *model_list;
   GtkDropDown *a_dropdown;
@@ -737,16 +741,24 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gemba_project_production_changed (self->project, self->select_id);
 }
 
+/* The project's model-added and production-changed: now if shown, else when shown. */
 static void
-production_changed_cb (GembaModelsPage *self, gint64 model_id)
+models_changed_cb (GembaModelsPage *self, gint64 model_id)
 {
-  gemba_models_page_reload (self, model_id);
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    {
+      gemba_models_page_reload (self, model_id);
+      return;
+    }
+  self->stale = TRUE;
+  self->stale_select = model_id;
 }
 
 static void
-model_added_cb (GembaModelsPage *self, gint64 model_id)
+mapped_cb (GembaModelsPage *self)
 {
-  gemba_models_page_reload (self, model_id);
+  if (self->stale)
+    gemba_models_page_reload (self, self->stale_select);
 }
 
 static void
@@ -896,6 +908,7 @@ static void
 gemba_models_page_init (GembaModelsPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self, "map", G_CALLBACK (mapped_cb), NULL);
   self->confusion_a = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
   self->confusion_b = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
   gtk_box_append (GTK_BOX (self->confusion_box), GTK_WIDGET (self->confusion_a));
@@ -926,9 +939,9 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   g_set_object (&self->project, project);
   if (project)
     {
-      g_signal_connect_object (project, "production-changed", G_CALLBACK (production_changed_cb),
+      g_signal_connect_object (project, "production-changed", G_CALLBACK (models_changed_cb),
                                self, G_CONNECT_SWAPPED);
-      g_signal_connect_object (project, "model-added", G_CALLBACK (model_added_cb), self,
+      g_signal_connect_object (project, "model-added", G_CALLBACK (models_changed_cb), self,
                                G_CONNECT_SWAPPED);
     }
   g_clear_pointer (&self->models, g_ptr_array_unref);
@@ -946,6 +959,7 @@ gemba_models_page_reload (GembaModelsPage *self, gint64 select_id)
   g_autoptr(GTask) task = NULL;
 
   g_return_if_fail (GEMBA_IS_MODELS_PAGE (self));
+  self->stale = FALSE;
 
   if (select_id)
     self->select_id = select_id;

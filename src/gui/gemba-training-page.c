@@ -30,6 +30,8 @@ struct _GembaTrainingPage
 {
   GtkWidget parent_instance;
 
+  gboolean stale;                 /* production changed while hidden */
+
   AdwComboRow *start_row;
   AdwExpanderRow *advanced_row;
   GtkSpinButton *epochs_spin;
@@ -347,6 +349,7 @@ reload_models (GembaTrainingPage *self)
 
   if (!self->project)
     return;
+  self->stale = FALSE;
   g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   self->load_cancellable = g_cancellable_new ();
@@ -621,6 +624,24 @@ gemba_training_page_dispose (GObject *object)
   G_OBJECT_CLASS (gemba_training_page_parent_class)->dispose (object);
 }
 
+/* The parent choices follow production: now if shown, else when shown; never while training
+ * (the run keeps its parent; the next run re-reads them). */
+static void
+production_changed_cb (GembaTrainingPage *self)
+{
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)) && !self->cancellable)
+    reload_models (self);
+  else
+    self->stale = TRUE;
+}
+
+static void
+mapped_cb (GembaTrainingPage *self)
+{
+  if (self->stale && !self->cancellable)
+    reload_models (self);
+}
+
 enum { PROP_0, PROP_PROJECT, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
@@ -691,6 +712,7 @@ static void
 gemba_training_page_init (GembaTrainingPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  g_signal_connect (self, "map", G_CALLBACK (mapped_cb), NULL);
   self->start_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->defaults_parent = -1;
   self->loss_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_LOSS));
@@ -716,14 +738,6 @@ gemba_training_page_init (GembaTrainingPage *self)
   g_signal_connect (self->size_spin, "input", G_CALLBACK (size_input_cb), NULL);
   gemba_locator_watch (GTK_WIDGET (self->stop_early_switch), "training.stop-early");
   gemba_locator_watch (self->compare_button, "training.compare");
-}
-
-/* The parent choices follow production; not while training (the run keeps its parent). */
-static void
-production_changed_cb (GembaTrainingPage *self)
-{
-  if (!self->cancellable)
-    reload_models (self);
 }
 
 void
