@@ -1146,6 +1146,98 @@ test_check_after_kill (Fixture *f, gconstpointer data)
   g_assert_cmpint (query_int (demo, "SELECT count(*) FROM runs WHERE status = 'done'"), ==, 1);
 }
 
+/* An export killed with SIGKILL after writing its temporary file and before renaming it
+ * (tests/cli/stop-shim.c stops it at that moment): no package under the final name, the
+ * project healthy, and the next export to that folder removes the leftover and writes a
+ * complete package. */
+static void
+test_export_after_kill (Fixture *f, gconstpointer data)
+{
+  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
+  g_autofree char *shim = g_build_filename (build_root ? build_root : ".", "tests", "cli",
+                                            "stop-shim.so", NULL);
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
+  g_autofree char *key = g_build_filename (keys, "secret", NULL);
+  g_autofree char *out_dir = g_build_filename (f->dir, "out", NULL);
+  g_autofree char *package = g_build_filename (out_dir, "line.gemba", NULL);
+  g_autofree char *asan = NULL, *stat_path = NULL, *out = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) left = g_ptr_array_new_with_free_func (g_free);
+  gboolean stopped = FALSE;
+  gint64 n_labels;
+
+  g_assert_true (g_file_test (shim, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint (g_mkdir (out_dir, 0755), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "train", demo, "--size", "32", "--epochs", "2",
+                              "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "promote", demo, "1", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "keygen", "--out", keys, NULL), ==, 0);
+  g_assert_true (g_file_test (key, G_FILE_TEST_IS_REGULAR));
+  n_labels = query_int (demo, "SELECT count(*) FROM labels");
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  asan = g_strconcat (g_getenv ("ASAN_OPTIONS") ? g_getenv ("ASAN_OPTIONS") : "",
+                      ":verify_asan_link_order=0", NULL);
+  g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", shim, TRUE);
+  g_subprocess_launcher_setenv (launcher, "GEMBA_TEST_STOP_BEFORE_RENAME", ".export-", TRUE);
+  process = g_subprocess_launcher_spawn (launcher, &error, gemba_path, "export", demo, "1",
+                                         "--key", key, "--output", package, NULL);
+  g_assert_no_error (error);
+  stat_path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (process));
+  for (int i = 0; i < 1200 && !stopped; i++)
+    {
+      g_autofree char *stat = NULL;
+      const char *state;
+
+      if (g_file_get_contents (stat_path, &stat, NULL, NULL) && (state = strrchr (stat, ')')))
+        stopped = state[1] == ' ' && state[2] == 'T';
+      if (!stopped)
+        g_usleep (50 * 1000);
+    }
+  g_assert_true (stopped);
+  g_subprocess_force_exit (process);
+  g_assert_true (g_subprocess_wait (process, NULL, &error));
+  g_assert_false (g_subprocess_get_if_exited (process));
+
+  /* Killed between writing and renaming: a leftover, and nothing under the final name. */
+  {
+    g_autoptr(GDir) dir = g_dir_open (out_dir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name (dir)))
+      g_ptr_array_add (left, g_strdup (name));
+  }
+  g_assert_cmpuint (left->len, ==, 1);
+  g_assert_true (g_str_has_prefix (g_ptr_array_index (left, 0), ".line.gemba.export-"));
+  g_assert_false (g_file_test (package, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (run_gemba (&out, NULL, "check", demo, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+
+  /* The next export to that folder: the leftover gone, one complete package. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "export", demo, "1", "--key", key, "--output", package,
+                              NULL), ==, 0);
+  g_ptr_array_set_size (left, 0);
+  {
+    g_autoptr(GDir) dir = g_dir_open (out_dir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name (dir)))
+      g_ptr_array_add (left, g_strdup (name));
+  }
+  g_assert_cmpuint (left->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (left, 0), ==, "line.gemba");
+  g_assert_cmpint (run_gemba (&out, NULL, "check", demo, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "healthy"));
+  g_assert_cmpint (query_int (demo, "SELECT count(*) FROM labels"), ==, n_labels);
+  g_assert_cmpuint (count_models (demo), ==, 1);
+}
+
 /* A frames row whose file is gone is reported, and --repair cannot make that healthy. */
 static void
 test_check_missing_file (Fixture *f, gconstpointer data)
@@ -1199,6 +1291,7 @@ main (int argc, char **argv)
   ADD ("/cli/train-bad-input", test_train_bad_input);
   ADD ("/cli/train-cancel", test_train_cancel);
   ADD ("/cli/check-after-kill", test_check_after_kill);
+  ADD ("/cli/export-after-kill", test_export_after_kill);
   ADD ("/cli/check-missing-file", test_check_missing_file);
 #undef ADD
 
