@@ -1042,8 +1042,8 @@ gemba_cli_check (int argc, char **argv)
   print_check_paths (orphans, check->orphan_files);
   print_check_paths (leftovers, check->leftovers);
   if (check->n_interrupted_runs > 0)
-    g_print (check->repaired ? _("Training runs left running, marked interrupted: %" G_GINT64_FORMAT "\n")
-                             : _("Training runs left running: %" G_GINT64_FORMAT "\n"),
+    g_print (check->repaired ? _("Training runs left running, marked interrupted: %" PRId64 "\n")
+                             : _("Training runs left running: %" PRId64 "\n"),
              check->n_interrupted_runs);
   if (check->n_cleaned_at_open > 0)
     g_print (_("Cleaned when the project was opened (leftovers and interrupted runs): %u\n"),
