@@ -405,6 +405,24 @@ collect_tmp_files (const char *dir, GPtrArray *found)
     }
 }
 
+/* A launcher whose children preload the build's tests/cli/SHIM (ahead of the sanitizer
+ * runtime, which then must not insist on coming first). */
+static GSubprocessLauncher *
+preload_launcher (const char *shim, GSubprocessFlags flags)
+{
+  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
+  g_autofree char *path = g_build_filename (build_root ? build_root : ".", "tests", "cli", shim,
+                                            NULL);
+  g_autofree char *asan = g_strconcat (g_getenv ("ASAN_OPTIONS") ? g_getenv ("ASAN_OPTIONS") : "",
+                                       ":verify_asan_link_order=0", NULL);
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", path, TRUE);
+  return launcher;
+}
+
 /* Issue 14: a full disk printed one "No space left" line per remaining file. The import now
  * stops at the first full write with one message, keeps what it committed, and leaves no
  * partial frame file. The disk is made full by tests/cli/enospc-shim.c (LD_PRELOAD), at
@@ -412,14 +430,10 @@ collect_tmp_files (const char *dir, GPtrArray *found)
 static void
 test_import_disk_full (Fixture *f, gconstpointer data)
 {
-  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
-  g_autofree char *shim = g_build_filename (build_root ? build_root : ".", "tests", "cli",
-                                            "enospc-shim.so", NULL);
   g_autofree char *first = g_build_filename (f->dir, "first", NULL);
   const char *budgets[] = { "30000", "120000", "400000" };
   gint64 before;
 
-  g_assert_true (g_file_test (shim, G_FILE_TEST_IS_REGULAR));
   g_mkdir (first, 0755);
   for (guint i = 0; i < 20; i++)
     {
@@ -437,21 +451,16 @@ test_import_disk_full (Fixture *f, gconstpointer data)
   for (guint b = 0; b < G_N_ELEMENTS (budgets); b++)
     {
       g_autoptr(GSubprocessLauncher) launcher =
-        g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                   G_SUBPROCESS_FLAGS_STDERR_PIPE);
+        preload_launcher ("enospc-shim.so",
+                          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
       g_autoptr(GSubprocess) process = NULL;
       g_autoptr(GError) error = NULL;
       g_autoptr(GembaStore) store = NULL;
       g_autoptr(GPtrArray) tmp_files = g_ptr_array_new_with_free_func (g_free);
-      g_autofree char *out = NULL, *err = NULL, *asan = NULL, *expected = NULL;
+      g_autofree char *out = NULL, *err = NULL, *expected = NULL;
       const char *msg;
       gint64 n_stored, after;
 
-      /* The sanitizer runtime wants to be first; the shim is preloaded ahead of it. */
-      asan = g_strconcat (g_getenv ("ASAN_OPTIONS") ? g_getenv ("ASAN_OPTIONS") : "",
-                          ":verify_asan_link_order=0", NULL);
-      g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan, TRUE);
-      g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", shim, TRUE);
       g_subprocess_launcher_setenv (launcher, "GEMBA_TEST_ENOSPC_AFTER", budgets[b], TRUE);
       process = g_subprocess_launcher_spawn (launcher, &error, gemba_path, "import", f->project,
                                              f->images, "--json", NULL);
@@ -1153,15 +1162,12 @@ test_check_after_kill (Fixture *f, gconstpointer data)
 static void
 test_export_after_kill (Fixture *f, gconstpointer data)
 {
-  const char *build_root = g_getenv ("GEMBA_BUILD_ROOT");
-  g_autofree char *shim = g_build_filename (build_root ? build_root : ".", "tests", "cli",
-                                            "stop-shim.so", NULL);
   g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
   g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
   g_autofree char *key = g_build_filename (keys, "secret", NULL);
   g_autofree char *out_dir = g_build_filename (f->dir, "out", NULL);
   g_autofree char *package = g_build_filename (out_dir, "line.gemba", NULL);
-  g_autofree char *asan = NULL, *stat_path = NULL, *out = NULL;
+  g_autofree char *stat_path = NULL, *out = NULL;
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
@@ -1169,7 +1175,6 @@ test_export_after_kill (Fixture *f, gconstpointer data)
   gboolean stopped = FALSE;
   gint64 n_labels;
 
-  g_assert_true (g_file_test (shim, G_FILE_TEST_IS_REGULAR));
   g_assert_cmpint (g_mkdir (out_dir, 0755), ==, 0);
   g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
   g_assert_cmpint (run_gemba (NULL, NULL, "train", demo, "--size", "32", "--epochs", "2",
@@ -1179,12 +1184,8 @@ test_export_after_kill (Fixture *f, gconstpointer data)
   g_assert_true (g_file_test (key, G_FILE_TEST_IS_REGULAR));
   n_labels = query_int (demo, "SELECT count(*) FROM labels");
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                        G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  asan = g_strconcat (g_getenv ("ASAN_OPTIONS") ? g_getenv ("ASAN_OPTIONS") : "",
-                      ":verify_asan_link_order=0", NULL);
-  g_subprocess_launcher_setenv (launcher, "ASAN_OPTIONS", asan, TRUE);
-  g_subprocess_launcher_setenv (launcher, "LD_PRELOAD", shim, TRUE);
+  launcher = preload_launcher ("stop-shim.so", G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_subprocess_launcher_setenv (launcher, "GEMBA_TEST_STOP_BEFORE_RENAME", ".export-", TRUE);
   process = g_subprocess_launcher_spawn (launcher, &error, gemba_path, "export", demo, "1",
                                          "--key", key, "--output", package, NULL);
