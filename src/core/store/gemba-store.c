@@ -2772,6 +2772,20 @@ split_item_compare (gconstpointer a, gconstpointer b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* A frame's place in the random draw of the splits: from the seed and its content (the first
+ * 16 hex digits of its SHA-256), not its row id, so that the same frames imported in another
+ * order get the same splits. */
+static guint64
+split_order (guint64 seed, const char *sha, gint64 id)
+{
+  char head[17] = { 0 };
+
+  if (sha == NULL || strlen (sha) < 16)
+    return _gemba_store_mix (seed ^ _gemba_store_mix ((guint64) id));
+  memcpy (head, sha, 16);
+  return _gemba_store_mix (seed ^ g_ascii_strtoull (head, NULL, 16));
+}
+
 gboolean
 gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fraction,
                            guint64 seed, gint64 assigned[4], GError **error)
@@ -2811,8 +2825,7 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
       item.id = sqlite3_column_int64 (select, 0);
       item.class_id = sqlite3_column_int64 (select, 1);
       item.source_id = sqlite3_column_int64 (select, 3);
-      item.order = _gemba_store_mix (seed ^ g_ascii_strtoull (sha ? sha : "0", NULL, 16) ^
-                                      _gemba_store_mix (item.id));
+      item.order = split_order (seed, sha, item.id);
       if (sqlite3_column_int (select, 4))
         {
           /* Labeled after seeing production's verdict (the review queue's picks, every

@@ -345,9 +345,18 @@ samples_clear (Samples *s)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Samples, samples_clear)
 
+static int
+compare_frame_sha (gconstpointer a, gconstpointer b)
+{
+  const GembaFrame *x = *(GembaFrame *const *) a, *y = *(GembaFrame *const *) b;
+
+  return strcmp (x->sha256, y->sha256);
+}
+
 /* A fine-tune repeats each correction @repeats times (weight 1) instead of weighting its loss
  * by @false_reading_weight, so that every batch mixes corrections with a replay of the frames
- * the parent learned, and batch-norm statistics see the new condition too. */
+ * the parent learned, and batch-norm statistics see the new condition too. Samples come in
+ * the order of the frames' SHA-256. */
 static gboolean
 collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weight,
                  guint repeats, Samples *samples, GError **error)
@@ -362,6 +371,9 @@ collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weig
     return FALSE;
   for (guint i = 0; i < corrected->len; i++)
     g_hash_table_add (weighted, &g_array_index (corrected, gint64, i));
+  /* In the order of their content, not of their row ids (the order an import happened to
+   * store them in): the same frames and seed give the same model. */
+  g_ptr_array_sort (frames, compare_frame_sha);
 
   samples->paths = g_ptr_array_new_with_free_func (g_free);
   samples->train = g_array_new (FALSE, TRUE, sizeof (GembaTrainSample));
