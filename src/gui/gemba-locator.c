@@ -12,42 +12,69 @@
 #include "gemba-probe.h"
 
 typedef struct {
+  GtkWidget *widget;      /* not a reference: the watch lives as long as the widget */
   char *name;
+  GdkFrameClock *clock;   /* while mapped */
+  gulong layout_id;
   graphene_rect_t last;
   gboolean logged;
 } Watch;
 
 static void
-watch_free (gpointer data)
+stop_watching_clock (Watch *watch)
+{
+  if (watch->clock)
+    g_clear_signal_handler (&watch->layout_id, watch->clock);
+  g_clear_object (&watch->clock);
+}
+
+static void
+watch_free (gpointer data, GClosure *closure)
 {
   Watch *watch = data;
 
+  stop_watching_clock (watch);
   g_free (watch->name);
   g_free (watch);
 }
 
-static gboolean
-tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer data)
+/* After each layout of the widget's window: a place only changes in a layout. */
+static void
+layout_cb (GdkFrameClock *clock, Watch *watch)
 {
-  Watch *watch = data;
-  GtkWidget *root = GTK_WIDGET (gtk_widget_get_root (widget));
+  GtkWidget *root = GTK_WIDGET (gtk_widget_get_root (watch->widget));
   graphene_rect_t bounds;
 
-  if (!root || !gtk_widget_get_mapped (widget) ||
-      !gtk_widget_compute_bounds (widget, root, &bounds))
-    return G_SOURCE_CONTINUE;
+  if (!root || !gtk_widget_get_mapped (watch->widget) ||
+      !gtk_widget_compute_bounds (watch->widget, root, &bounds))
+    return;
   if (watch->logged && graphene_rect_equal (&bounds, &watch->last))
-    return G_SOURCE_CONTINUE;
+    return;
   watch->last = bounds;
   watch->logged = TRUE;
   gemba_probe_log ("where", "name=%s x=%.0f y=%.0f w=%.0f h=%.0f", watch->name,
                    bounds.origin.x, bounds.origin.y, bounds.size.width, bounds.size.height);
-  return G_SOURCE_CONTINUE;
+}
+
+static void
+mapped_cb (GtkWidget *widget, Watch *watch)
+{
+  stop_watching_clock (watch);
+  watch->clock = g_object_ref (gtk_widget_get_frame_clock (widget));
+  /* The window's own layout handler was connected first, so this one sees the widget
+   * allocated. Not a tick callback: that would keep the frame clock running at 60 Hz all
+   * along, and every test and benchmark would then time a workbench that does not idle as a
+   * person's does. */
+  watch->layout_id = g_signal_connect_after (watch->clock, "layout", G_CALLBACK (layout_cb),
+                                             watch);
+  /* Mapping queued a layout; in case it was done already, ask for one more frame. */
+  gtk_widget_queue_allocate (widget);
 }
 
 static void
 unmapped_cb (GtkWidget *widget, Watch *watch)
 {
+  stop_watching_clock (watch);
   /* Log again when it comes back, even in the same place. */
   watch->logged = FALSE;
 }
@@ -61,9 +88,12 @@ gemba_locator_watch (GtkWidget *widget, const char *name)
   if (!gemba_probe_enabled ())
     return;
   watch = g_new0 (Watch, 1);
+  watch->widget = widget;
   watch->name = g_strdup (name);
   g_signal_connect (widget, "unmap", G_CALLBACK (unmapped_cb), watch);
-  gtk_widget_add_tick_callback (widget, tick_cb, watch, watch_free);
+  g_signal_connect_data (widget, "map", G_CALLBACK (mapped_cb), watch, watch_free, 0);
+  if (gtk_widget_get_mapped (widget))
+    mapped_cb (widget, watch);
 }
 
 static void
