@@ -55,11 +55,16 @@ struct _GembaFrameView
   GPtrArray *preload_items;      /* items whose rows are awaited for preloading */
 
   gint64 nav_started;            /* µs, when next/previous was asked; 0 when timed already */
+  double nav_waited_ms;          /* the probe's CPU wait then */
+  gboolean details_deferred;     /* history and preloading wait for the moved-to frame drawn */
+  GdkFrameClock *paint_clock;    /* whose after-paint is awaited, with after_paint_id */
+  gulong after_paint_id;
 };
 
 G_DEFINE_FINAL_TYPE (GembaFrameView, gemba_frame_view, GTK_TYPE_WIDGET)
 
 static void show_item (GembaFrameView *self);
+static void await_paint (GembaFrameView *self);
 static void preload (GembaFrameView *self);
 
 typedef struct
@@ -158,14 +163,39 @@ format_time (gint64 usec)
   return local ? g_date_time_format (local, _("%Y-%m-%d %H:%M:%S")) : g_strdup ("?");
 }
 
+/* The @index-th row of the history list (newest first), made when missing: moving to the next
+ * frame updates the rows in place rather than building new ones. */
+static AdwActionRow *
+history_row (GembaFrameView *self, guint index)
+{
+  GtkListBoxRow *row = gtk_list_box_get_row_at_index (self->history_list, (int) index);
+  GtkWidget *made;
+
+  if (row)
+    return ADW_ACTION_ROW (row);
+  made = adw_action_row_new ();
+  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (made), FALSE);
+  gtk_list_box_append (self->history_list, made);
+  return ADW_ACTION_ROW (made);
+}
+
 static void
-add_history_row (GembaFrameView *self, const GembaLabel *label)
+trim_history (GembaFrameView *self, guint n_rows)
+{
+  GtkListBoxRow *row;
+
+  while ((row = gtk_list_box_get_row_at_index (self->history_list, (int) n_rows)))
+    gtk_list_box_remove (self->history_list, GTK_WIDGET (row));
+}
+
+static void
+set_history_row (GembaFrameView *self, guint index, const GembaLabel *label)
 {
   g_autofree char *title = NULL;
   g_autofree char *when = format_time (label->created_at);
   g_autofree char *subtitle = NULL;
   const char *kind;
-  GtkWidget *row;
+  AdwActionRow *row;
 
   switch (label->kind)
     {
@@ -186,11 +216,9 @@ add_history_row (GembaFrameView *self, const GembaLabel *label)
     title = g_strdup (label->class_name ? label->class_name : _("unlabeled"));
   /* Translators: who did what when, in the label history: "anna · labeled · 2026-…". */
   subtitle = g_strdup_printf (_("%s · %s · %s"), label->author, kind, when);
-  row = adw_action_row_new ();
+  row = history_row (self, index);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
-  adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-  adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
-  gtk_list_box_prepend (self->history_list, row);
+  adw_action_row_set_subtitle (row, subtitle);
 }
 
 /* What the side panel reads for one frame, off the main thread. */
@@ -259,11 +287,11 @@ history_thread (GTask *task, gpointer source_object, gpointer task_data,
 static void
 show_probabilities (GembaFrameView *self, FrameDetails *details)
 {
-  GtkWidget *child;
   g_autofree guint *order = g_new0 (guint, MAX (details->n_classes, 1));
 
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->probabilities_grid))))
-    gtk_grid_remove (self->probabilities_grid, child);
+  /* Rows are kept from frame to frame and updated in place; extra ones go. */
+  while (gtk_grid_get_child_at (self->probabilities_grid, 0, (int) details->n_classes))
+    gtk_grid_remove_row (self->probabilities_grid, (int) details->n_classes);
   gtk_widget_set_visible (GTK_WIDGET (self->probabilities_grid), details->n_classes > 0);
 
   /* Most probable first. */
@@ -286,21 +314,28 @@ show_probabilities (GembaFrameView *self, FrameDetails *details)
                               ? gemba_class_markup (self->project, details->class_ids[k])
                               : g_markup_escape_text (details->class_names[k], -1);
       g_autofree char *percent = g_strdup_printf (_("%.1f %%"), 100.0 * p);
-      GtkWidget *label = gtk_label_new (NULL);
-      GtkWidget *bar = gtk_level_bar_new_for_interval (0.0, 1.0);
-      GtkWidget *value = gtk_label_new (percent);
+      GtkWidget *label = gtk_grid_get_child_at (self->probabilities_grid, 0, (int) row);
+      GtkWidget *bar = gtk_grid_get_child_at (self->probabilities_grid, 1, (int) row);
+      GtkWidget *value = gtk_grid_get_child_at (self->probabilities_grid, 2, (int) row);
 
+      if (!label)
+        {
+          label = gtk_label_new (NULL);
+          bar = gtk_level_bar_new_for_interval (0.0, 1.0);
+          value = gtk_label_new (NULL);
+          gtk_label_set_xalign (GTK_LABEL (label), 0);
+          gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
+          gtk_widget_set_size_request (bar, 120, -1);
+          gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
+          gtk_label_set_xalign (GTK_LABEL (value), 1);
+          gtk_widget_add_css_class (value, "numeric");
+          gtk_grid_attach (self->probabilities_grid, label, 0, (int) row, 1, 1);
+          gtk_grid_attach (self->probabilities_grid, bar, 1, (int) row, 1, 1);
+          gtk_grid_attach (self->probabilities_grid, value, 2, (int) row, 1, 1);
+        }
       gtk_label_set_markup (GTK_LABEL (label), name);
-      gtk_label_set_xalign (GTK_LABEL (label), 0);
-      gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_END);
       gtk_level_bar_set_value (GTK_LEVEL_BAR (bar), p);
-      gtk_widget_set_size_request (bar, 120, -1);
-      gtk_widget_set_valign (bar, GTK_ALIGN_CENTER);
-      gtk_label_set_xalign (GTK_LABEL (value), 1);
-      gtk_widget_add_css_class (value, "numeric");
-      gtk_grid_attach (self->probabilities_grid, label, 0, row, 1, 1);
-      gtk_grid_attach (self->probabilities_grid, bar, 1, row, 1, 1);
-      gtk_grid_attach (self->probabilities_grid, value, 2, row, 1, 1);
+      gtk_label_set_label (GTK_LABEL (value), percent);
     }
 }
 
@@ -310,16 +345,14 @@ history_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(FrameDetails) details = g_task_propagate_pointer (G_TASK (result), &error);
   GembaFrameView *self;
-  GtkWidget *child;
   GPtrArray *labels;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   self = GEMBA_FRAME_VIEW (user_data);
-  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->history_list))))
-    gtk_list_box_remove (self->history_list, child);
   if (!details)
     {
+      trim_history (self, 0);
       g_warning ("%s", error->message);
       return;
     }
@@ -327,12 +360,15 @@ history_read_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   labels = details->labels;
   if (labels->len == 0)
     {
-      GtkWidget *row = adw_action_row_new ();
+      AdwActionRow *row = history_row (self, 0);
+
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), _("Never labeled"));
-      gtk_list_box_append (self->history_list, row);
+      adw_action_row_set_subtitle (row, "");
     }
+  /* Newest first. */
   for (guint i = 0; i < labels->len; i++)
-    add_history_row (self, g_ptr_array_index (labels, i));
+    set_history_row (self, i, g_ptr_array_index (labels, labels->len - 1 - i));
+  trim_history (self, MAX (labels->len, 1));
 }
 
 static void
@@ -456,9 +492,18 @@ show_item (GembaFrameView *self)
           gemba_image_canvas_set_texture (self->canvas, texture);
           request_full (self, frame);
         }
-      read_history (self, frame->id);
+      /* After a move, the frame is drawn first: reading its history and decoding the frames
+       * ahead would take a CPU from it (there may be only two). */
+      if (self->nav_started && gtk_widget_get_mapped (GTK_WIDGET (self)))
+        {
+          self->details_deferred = TRUE;
+          await_paint (self);
+        }
+      else
+        read_history (self, frame->id);
     }
-  preload (self);
+  if (!self->details_deferred)
+    preload (self);
 }
 
 static void
@@ -522,14 +567,48 @@ selection_changed_cb (GtkSingleSelection *selection, GParamSpec *pspec, GembaFra
 }
 
 static void
-canvas_painted_cb (GembaImageCanvas *canvas, GembaFrameView *self)
+after_paint_cb (GdkFrameClock *clock, GembaFrameView *self)
 {
-  /* Timed when the new frame's full texture is on screen. */
+  const GembaFrame *frame;
+
+  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
+  /* Timed when the frame that drew the new frame's full texture has been rendered and handed
+   * to the display server. */
   if (self->nav_started && self->texture_item == self->item)
     {
-      gemba_probe_latency ("next-frame", (g_get_monotonic_time () - self->nav_started) / 1000.0);
+      gemba_probe_latency ("next-frame", (g_get_monotonic_time () - self->nav_started) / 1000.0,
+                           gemba_probe_waited_ms () - self->nav_waited_ms);
       self->nav_started = 0;
     }
+  if (self->details_deferred)
+    {
+      self->details_deferred = FALSE;
+      if (self->item && (frame = gemba_frame_item_get_frame (self->item)))
+        read_history (self, frame->id);
+      preload (self);
+    }
+}
+
+/* after_paint_cb() at the end of the frame being drawn or the next one. */
+static void
+await_paint (GembaFrameView *self)
+{
+  GdkFrameClock *clock;
+
+  if (self->after_paint_id || !(clock = gtk_widget_get_frame_clock (GTK_WIDGET (self))))
+    return;
+  self->paint_clock = g_object_ref (clock);
+  self->after_paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb),
+                                           self);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
+}
+
+static void
+canvas_painted_cb (GembaImageCanvas *canvas, GembaFrameView *self)
+{
+  if (self->nav_started || self->details_deferred)
+    await_paint (self);
 }
 
 static void
@@ -645,6 +724,9 @@ gemba_frame_view_dispose (GObject *object)
     g_clear_signal_handler (&self->classes_id, self->project);
   if (self->item)
     g_clear_signal_handler (&self->item_notify_id, self->item);
+  if (self->paint_clock)
+    g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
   if (self->history_cancellable)
     g_cancellable_cancel (self->history_cancellable);
   if (self->pending)
@@ -808,6 +890,7 @@ move (GembaFrameView *self, int delta)
       return FALSE;
     }
   self->nav_started = g_get_monotonic_time ();
+  self->nav_waited_ms = gemba_probe_waited_ms ();
   gtk_single_selection_set_selected (self->selection, position + delta);
   return TRUE;
 }

@@ -21,6 +21,7 @@ static gint64 max_gap;
 static gint64 max_own_gap;
 static guint n_ticks;
 static GArray *latencies;
+static GArray *own_latencies;   /* the same, less the time the main thread waited for a CPU */
 static FILE *schedstat;
 
 /* Nanoseconds this thread has spent runnable but waiting for a CPU (the second field of
@@ -82,6 +83,7 @@ gemba_probe_init (void)
       return;
     }
   latencies = g_array_new (FALSE, FALSE, sizeof (double));
+  own_latencies = g_array_new (FALSE, FALSE, sizeof (double));
   /* Opened here, in the main thread: thread-self is the main thread's entry. */
   schedstat = fopen ("/proc/thread-self/schedstat", "r");
   g_timeout_add_full (G_PRIORITY_HIGH, STALL_INTERVAL_MS, stall_tick_cb, NULL, NULL);
@@ -128,6 +130,8 @@ gemba_probe_stall_reset (void)
   last_tick = g_get_monotonic_time ();
   if (latencies)
     g_array_set_size (latencies, 0);
+  if (own_latencies)
+    g_array_set_size (own_latencies, 0);
   gemba_probe_log ("stall-reset", NULL);
 }
 
@@ -154,19 +158,34 @@ gemba_probe_stall_report (const char *name)
   if (latencies && latencies->len > 0)
     {
       g_array_sort (latencies, compare_doubles);
-      gemba_probe_log ("latency-summary", "name=%s n=%u median_ms=%.1f p95_ms=%.1f max_ms=%.1f",
+      g_array_sort (own_latencies, compare_doubles);
+      gemba_probe_log ("latency-summary", "name=%s n=%u median_ms=%.1f p95_ms=%.1f max_ms=%.1f "
+                       "own_median_ms=%.1f own_max_ms=%.1f",
                        name, latencies->len,
                        g_array_index (latencies, double, latencies->len / 2),
                        g_array_index (latencies, double, (latencies->len * 95) / 100),
-                       g_array_index (latencies, double, latencies->len - 1));
+                       g_array_index (latencies, double, latencies->len - 1),
+                       g_array_index (own_latencies, double, own_latencies->len / 2),
+                       g_array_index (own_latencies, double, own_latencies->len - 1));
     }
 }
 
-void
-gemba_probe_latency (const char *name, double ms)
+double
+gemba_probe_waited_ms (void)
 {
+  gint64 delay = log_file ? run_delay_ns () : -1;
+
+  return delay >= 0 ? delay / 1e6 : 0.0;
+}
+
+void
+gemba_probe_latency (const char *name, double ms, double waited_ms)
+{
+  double own = MAX (0.0, ms - waited_ms);
+
   if (!log_file)
     return;
   g_array_append_val (latencies, ms);
-  gemba_probe_log ("latency", "name=%s ms=%.1f", name, ms);
+  g_array_append_val (own_latencies, own);
+  gemba_probe_log ("latency", "name=%s ms=%.1f own_ms=%.1f", name, ms, own);
 }

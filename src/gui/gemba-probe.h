@@ -19,6 +19,10 @@ void     gemba_probe_log          (const char *event, const char *format, ...) G
  * two of its runs, i.e. the longest time the main loop was busy with something else. */
 void     gemba_probe_stall_reset  (void);
 void     gemba_probe_stall_report (const char *name);
-void     gemba_probe_latency      (const char *name, double ms);
+/* The main thread's time spent runnable but waiting for a CPU so far, in ms (0 without the
+ * kernel's schedstat). Called from the main thread only. */
+double   gemba_probe_waited_ms    (void);
+/* One latency of @ms, of which the main thread waited @waited_ms for a CPU. */
+void     gemba_probe_latency      (const char *name, double ms, double waited_ms);
 
 G_END_DECLS
