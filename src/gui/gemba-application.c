@@ -27,17 +27,17 @@ struct _GembaApplication
 
 G_DEFINE_FINAL_TYPE (GembaApplication, gemba_application, ADW_TYPE_APPLICATION)
 
-static GembaWindow *
+static GtkWidget *
 get_window (GembaApplication *self)
 {
   GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
 
   if (GEMBA_IS_WINDOW (window))
-    return GEMBA_WINDOW (window);
+    return GTK_WIDGET (window);
   for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l; l = l->next)
     if (GEMBA_IS_WINDOW (l->data))
       return l->data;
-  return gemba_window_new (ADW_APPLICATION (self));
+  return g_object_new (GEMBA_TYPE_WINDOW, "application", self, NULL);
 }
 
 static void
@@ -45,7 +45,7 @@ gemba_application_activate (GApplication *app)
 {
   GembaApplication *self = GEMBA_APPLICATION (app);
   gboolean fresh = gtk_application_get_windows (GTK_APPLICATION (self)) == NULL;
-  GembaWindow *window = get_window (self);
+  GtkWidget *window = get_window (self);
 
   if (fresh)
     {
@@ -53,7 +53,7 @@ gemba_application_activate (GApplication *app)
       g_autofree char *last = g_settings_get_string (settings, "last-project");
 
       if (*last && gemba_store_is_project (last))
-        gemba_window_open (window, last, GEMBA_PROJECT_OPEN);
+        gtk_widget_activate_action (window, "win.open-path", "s", last);
     }
   gtk_window_present (GTK_WINDOW (window));
 }
@@ -61,11 +61,11 @@ gemba_application_activate (GApplication *app)
 static void
 gemba_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
 {
-  GembaWindow *window = get_window (GEMBA_APPLICATION (app));
+  GtkWidget *window = get_window (GEMBA_APPLICATION (app));
   g_autofree char *path = g_file_get_path (files[0]);
 
   if (path)
-    gemba_window_open (window, path, GEMBA_PROJECT_OPEN);
+    gtk_widget_activate_action (window, "win.open-path", "s", path);
   gtk_window_present (GTK_WINDOW (window));
 }
 

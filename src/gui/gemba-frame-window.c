@@ -11,7 +11,7 @@
 #include "gemba-frame-item.h"
 #include "gemba-frame-view.h"
 #include "gemba-frame-window.h"
-#include "gemba-probe.h"
+#include "gemba-labeler.h"
 
 struct _GembaFrameWindow
 {
@@ -21,121 +21,29 @@ struct _GembaFrameWindow
   GtkSingleSelection *selection;
   GembaFrameView *view;
   AdwToastOverlay *toast_overlay;
-  AdwToast *toast;              /* the one label toast, retitled while shown */
+  GembaLabeler *labeler;
 };
 
 G_DEFINE_FINAL_TYPE (GembaFrameWindow, gemba_frame_window, ADW_TYPE_WINDOW)
 
+/* A label written here: redraw the frame, and tell the other views of the project (the
+ * Frames page re-reads its grid). */
 static void
-toast_dismissed_cb (AdwToast *toast, GembaFrameWindow *self)
+labeler_changed_cb (GembaLabeler *labeler, gint64 frame_id, gboolean history,
+                    GembaFrameWindow *self)
 {
-  g_clear_object (&self->toast);
-}
+  GembaFrameItem *shown = gtk_single_selection_get_selected_item (self->selection);
 
-static void
-show_toast (GembaFrameWindow *self, const char *title, gboolean with_undo)
-{
-  if (!self->toast)
-    {
-      self->toast = g_object_ref (adw_toast_new (title));
-      adw_toast_set_priority (self->toast, ADW_TOAST_PRIORITY_HIGH);
-      g_signal_connect (self->toast, "dismissed", G_CALLBACK (toast_dismissed_cb), self);
-      adw_toast_set_action_name (self->toast, "win.undo");
-      adw_toast_set_button_label (self->toast, with_undo ? _("_Undo") : NULL);
-      adw_toast_overlay_add_toast (self->toast_overlay, self->toast);
-      return;
-    }
-  adw_toast_set_title (self->toast, title);
-  adw_toast_set_button_label (self->toast, with_undo ? _("_Undo") : NULL);
-}
-
-static const char *
-class_name (GembaFrameWindow *self, gint64 class_id)
-{
-  const GembaClass *klass = gemba_project_lookup_class (self->project, class_id);
-
-  return klass ? klass->name : _("unlabeled");
-}
-
-/* The frame as it is now, in this window's list; the main window's grid follows the project. */
-static void
-apply_result (GembaFrameWindow *self, GembaLabelResult *result)
-{
-  GListModel *frames = G_LIST_MODEL (self->selection);
-
-  for (guint i = 0; result->frame && i < g_list_model_get_n_items (frames); i++)
-    {
-      g_autoptr(GembaFrameItem) item = g_list_model_get_item (frames, i);
-
-      if (gemba_frame_item_get_id (item) != result->frame->id)
-        continue;
-      gemba_frame_item_set_frame (item, gemba_frame_copy (result->frame));
-      if (i == gtk_single_selection_get_selected (self->selection))
-        gemba_frame_view_refresh (self->view);
-    }
+  if (shown && gemba_frame_item_get_id (shown) == frame_id)
+    gemba_frame_view_refresh (self->view);
   gemba_project_frames_changed (self->project);
 }
 
 static void
-label_done (GembaFrameWindow *self, GObject *object, GAsyncResult *result, gboolean undo)
+labeler_undo_cb (GembaFrameWindow *self)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaLabelResult) label_result = NULL;
-  g_autofree char *title = NULL;
-
-  label_result = gemba_project_label_finish (GEMBA_PROJECT (object), result, &error);
-  if (!label_result)
-    {
-      show_toast (self, error->message, FALSE);
-      return;
-    }
-  if (!label_result->label)
-    {
-      show_toast (self, _("Nothing to undo"), FALSE);
-      return;
-    }
-  apply_result (self, label_result);
-  if (undo)
-    title = g_strdup_printf (_("Undone: the frame is %s again"),
-                             class_name (self, label_result->label->class_id));
-  else
-    title = g_strdup_printf (_("Saved: %s"), class_name (self, label_result->label->class_id));
-  show_toast (self, title, !undo);
-  gemba_probe_log (undo ? "window-undone" : "window-labeled",
-                   "frame=%" G_GINT64_FORMAT " class=%" G_GINT64_FORMAT,
-                   label_result->label->frame_id, label_result->label->class_id);
-}
-
-static void
-labeled_cb (GObject *object, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GembaFrameWindow) self = user_data;
-
-  label_done (self, object, result, FALSE);
-}
-
-static void
-undone_cb (GObject *object, GAsyncResult *result, gpointer user_data)
-{
-  g_autoptr(GembaFrameWindow) self = user_data;
-
-  label_done (self, object, result, TRUE);
-}
-
-static void
-label_shown (GembaFrameWindow *self, const GembaClass *klass, GembaLabelKind kind)
-{
-  GembaFrameItem *item = gtk_single_selection_get_selected_item (self->selection);
-  const GembaFrame *frame = item ? gemba_frame_item_get_frame (item) : NULL;
-
-  if (!frame || !klass || klass->retired)
-    {
-      gtk_widget_error_bell (GTK_WIDGET (self));
-      return;
-    }
-  gemba_project_label_async (self->project, frame->id, klass->id, kind, labeled_cb,
-                             g_object_ref (self));
-  gemba_frame_view_next (self->view);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo",
+                                 gemba_labeler_get_can_undo (self->labeler));
 }
 
 static void
@@ -143,8 +51,8 @@ action_label_key (GtkWidget *widget, const char *name, GVariant *param)
 {
   GembaFrameWindow *self = GEMBA_FRAME_WINDOW (widget);
 
-  label_shown (self, gemba_project_class_for_key (self->project, g_variant_get_int32 (param)),
-               GEMBA_LABEL_SET);
+  if (gemba_labeler_label_key (self->labeler, g_variant_get_int32 (param)))
+    gemba_frame_view_next (self->view);
 }
 
 static void
@@ -152,33 +60,23 @@ action_label_class (GtkWidget *widget, const char *name, GVariant *param)
 {
   GembaFrameWindow *self = GEMBA_FRAME_WINDOW (widget);
 
-  label_shown (self, gemba_project_lookup_class (self->project, g_variant_get_int64 (param)),
-               GEMBA_LABEL_SET);
+  if (gemba_labeler_label_class (self->labeler, g_variant_get_int64 (param)))
+    gemba_frame_view_next (self->view);
 }
 
 static void
 action_confirm (GtkWidget *widget, const char *name, GVariant *param)
 {
   GembaFrameWindow *self = GEMBA_FRAME_WINDOW (widget);
-  GembaFrameItem *item = gtk_single_selection_get_selected_item (self->selection);
-  const GembaFrame *frame = item ? gemba_frame_item_get_frame (item) : NULL;
 
-  if (!frame || !frame->pred_class_id)
-    {
-      show_toast (self, _("This frame has no prediction to confirm. Press a number key to "
-                          "label it."), FALSE);
-      return;
-    }
-  label_shown (self, gemba_project_lookup_class (self->project, frame->pred_class_id),
-               GEMBA_LABEL_CONFIRM);
+  if (gemba_labeler_confirm (self->labeler))
+    gemba_frame_view_next (self->view);
 }
 
 static void
 action_undo (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaFrameWindow *self = GEMBA_FRAME_WINDOW (widget);
-
-  gemba_project_undo_async (self->project, undone_cb, g_object_ref (self));
+  gemba_labeler_undo (GEMBA_FRAME_WINDOW (widget)->labeler);
 }
 
 static void
@@ -186,9 +84,9 @@ gemba_frame_window_dispose (GObject *object)
 {
   GembaFrameWindow *self = GEMBA_FRAME_WINDOW (object);
 
-  if (self->toast)
-    g_signal_handlers_disconnect_by_func (self->toast, toast_dismissed_cb, self);
-  g_clear_object (&self->toast);
+  if (self->labeler)
+    g_signal_handlers_disconnect_by_data (self->labeler, self);
+  g_clear_object (&self->labeler);
   g_clear_object (&self->selection);
   g_clear_object (&self->project);
   G_OBJECT_CLASS (gemba_frame_window_parent_class)->dispose (object);
@@ -265,6 +163,13 @@ gemba_frame_window_new (GtkWindow *parent, GembaProject *project, GListModel *fr
   gtk_box_append (GTK_BOX (box), GTK_WIDGET (self->toast_overlay));
   adw_window_set_content (ADW_WINDOW (self), box);
   gemba_frame_view_set_model (self->view, project, self->selection);
+  self->labeler = gemba_labeler_new (self->toast_overlay, "window-");
+  gemba_labeler_set_project (self->labeler, project);
+  gemba_labeler_set_selection (self->labeler, self->selection);
+  g_signal_connect (self->labeler, "changed", G_CALLBACK (labeler_changed_cb), self);
+  g_signal_connect_swapped (self->labeler, "notify::can-undo", G_CALLBACK (labeler_undo_cb),
+                            self);
+  labeler_undo_cb (self);
   gtk_widget_grab_focus (GTK_WIDGET (self->view));
   return GTK_WIDGET (self);
 }

@@ -13,11 +13,7 @@ G_BEGIN_DECLS
 #define GEMBA_TYPE_WINDOW (gemba_window_get_type ())
 G_DECLARE_FINAL_TYPE (GembaWindow, gemba_window, GEMBA, WINDOW, AdwApplicationWindow)
 
-GembaWindow  *gemba_window_new         (AdwApplication *application);
-void          gemba_window_open        (GembaWindow *self, const char *path,
-                                        GembaProjectOpenMode mode);
-GembaProject *gemba_window_get_project (GembaWindow *self);
-/* Re-reads the grid's frames and the counts: after frames were captured, or a model was
- * promoted (predictions and the review queue follow the new production model). */
+/* The window is made with g_object_new (GEMBA_TYPE_WINDOW, "application", app, NULL) and
+ * driven through its actions: win.open-path (s) opens a project folder. */
 
 G_END_DECLS
