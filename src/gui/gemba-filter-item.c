@@ -238,9 +238,12 @@ gemba_filter_key_to_query (const char *key, GembaFrameQuery *query)
       {
         const char *digits = key + strlen (with_id[i].prefix);
         char *end = NULL;
-        gint64 id = g_ascii_strtoll (digits, &end, 10);
+        gint64 id;
 
-        if (end == digits || *end || id <= 0)
+        if (!g_ascii_isdigit (*digits))
+          return FALSE;
+        id = g_ascii_strtoll (digits, &end, 10);
+        if (*end || id <= 0)
           return FALSE;
         query->filter = with_id[i].filter;
         query->class_id = with_id[i].filter == GEMBA_FILTER_CLASS ? id : 0;
