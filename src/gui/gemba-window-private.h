@@ -36,8 +36,8 @@ struct _GembaWindow
 /* Closes the open project and opens the one at @path, showing a spinner meanwhile. */
 void gemba_window_open              (GembaWindow *self, const char *path,
                                      GembaProjectOpenMode mode);
-/* Installs the win.* actions and their keys on the window class (gemba-window-actions.c). */
-void gemba_window_install_actions   (GtkWidgetClass *widget_class);
+/* Adds the win.* actions to the window's action map (gemba-window-actions.c). */
+void gemba_window_install_actions   (GembaWindow *self);
 /* Enables the actions that need a project, and undo and redo as the Frames page says. */
 void gemba_window_update_actions    (GembaWindow *self);
 /* Closes the open project (waiting for the labels still being written). */

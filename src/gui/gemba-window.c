@@ -240,7 +240,10 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, frames_page);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, models_page);
 
-  gemba_window_install_actions (widget_class);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK,
+                                       "win.open-project", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
+                                       "win.new-project", NULL);
 }
 
 static void
@@ -249,6 +252,7 @@ gemba_window_init (GembaWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (SCHEMA_ID);
   self->cancellable = g_cancellable_new ();
+  gemba_window_install_actions (self);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
