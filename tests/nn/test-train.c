@@ -6,6 +6,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "gemba-classifier.h"
@@ -431,6 +432,76 @@ test_settings_json (void)
   g_assert_cmpint (r.input.width, ==, 224);
 }
 
+/* Exposure scales every channel by one gain, light colour each channel by its own; settings
+ * written before these existed read back as off, so their models retrain as they were. */
+static void
+test_augment_lighting (void)
+{
+  GembaPreprocess pp;
+  GembaAugment aug;
+  guint8 in[4 * 4 * 3];
+  float out[4 * 4 * 3];
+  double lo = 1, hi = 0;
+  gboolean channels_differ = FALSE;
+  g_autoptr(JsonNode) node = NULL;
+  g_autoptr(GError) error = NULL;
+
+  gemba_preprocess_init (&pp, 4);
+  pp.mean[0] = pp.mean[1] = pp.mean[2] = 0;
+  pp.std[0] = pp.std[1] = pp.std[2] = 1;
+  memset (in, 100, sizeof in);
+
+  gemba_augment_init (&aug);
+  g_assert_cmpfloat (aug.exposure, >, 0);
+  g_assert_cmpfloat (aug.colour, >, 0);
+  aug.brightness = aug.contrast = aug.gamma = aug.noise = aug.shift = aug.scale = 0;
+  aug.colour = 0;
+  aug.exposure = 0.5f;
+  for (guint64 seed = 1; seed <= 40; seed++)
+    {
+      GembaRng rng;
+
+      gemba_rng_init (&rng, seed);
+      gemba_augment_apply (&aug, &pp, in, out, &rng);
+      for (guint i = 1; i < G_N_ELEMENTS (out); i++)
+        g_assert_cmpfloat_with_epsilon (out[i], out[0], 1e-6);
+      g_assert_cmpfloat (out[0], >=, 50 / 255.0 - 1e-6);
+      g_assert_cmpfloat (out[0], <=, 150 / 255.0 + 1e-6);
+      lo = MIN (lo, out[0]);
+      hi = MAX (hi, out[0]);
+    }
+  /* the gain really varies, over most of its ±50 % */
+  g_assert_cmpfloat (lo, <, 80 / 255.0);
+  g_assert_cmpfloat (hi, >, 120 / 255.0);
+
+  aug.exposure = 0;
+  aug.colour = 0.3f;
+  for (guint64 seed = 1; seed <= 10; seed++)
+    {
+      GembaRng rng;
+
+      gemba_rng_init (&rng, seed);
+      gemba_augment_apply (&aug, &pp, in, out, &rng);
+      for (guint i = 3; i < G_N_ELEMENTS (out); i++)
+        g_assert_cmpfloat_with_epsilon (out[i], out[i % 3], 1e-6);
+      for (int c = 0; c < 3; c++)
+        g_assert_cmpfloat (fabs (out[c] - 100 / 255.0), <=, 30 / 255.0 + 1e-6);
+      channels_differ |= fabs (out[0] - out[1]) > 1e-3 || fabs (out[1] - out[2]) > 1e-3;
+    }
+  g_assert_true (channels_differ);
+
+  /* written and read back; absent (older settings) reads as off */
+  node = gemba_augment_to_json (&aug);
+  gemba_augment_init (&aug);
+  g_assert_true (gemba_augment_from_json (&aug, node, &error));
+  g_assert_no_error (error);
+  g_assert_cmpfloat (aug.exposure, ==, 0);
+  g_assert_cmpfloat_with_epsilon (aug.colour, 0.3f, 1e-6);
+  json_object_remove_member (json_node_get_object (node), "colour");
+  g_assert_true (gemba_augment_from_json (&aug, node, &error));
+  g_assert_cmpfloat (aug.colour, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -445,6 +516,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/train/early-stopping", test_early_stopping);
   g_test_add_func ("/nn/train/bad-input", test_bad_input);
   g_test_add_func ("/nn/train/settings-json", test_settings_json);
+  g_test_add_func ("/nn/augment/lighting", test_augment_lighting);
 
   return g_test_run ();
 }

@@ -414,6 +414,8 @@ gemba_augment_init (GembaAugment *aug)
   aug->scale = 0.1f;
   aug->flip_h = FALSE;
   aug->flip_v = FALSE;
+  aug->exposure = 0.25f;
+  aug->colour = 0.1f;
 }
 
 JsonNode *
@@ -430,6 +432,8 @@ gemba_augment_to_json (const GembaAugment *aug)
   json_object_set_double_member (o, "scale", aug->scale);
   json_object_set_boolean_member (o, "flip-horizontal", aug->flip_h);
   json_object_set_boolean_member (o, "flip-vertical", aug->flip_v);
+  json_object_set_double_member (o, "exposure", aug->exposure);
+  json_object_set_double_member (o, "colour", aug->colour);
   return json_node_init_object (json_node_alloc (), o);
 }
 
@@ -454,6 +458,9 @@ gemba_augment_from_json (GembaAugment *aug, JsonNode *node, GError **error)
   aug->scale = json_object_get_double_member_with_default (o, "scale", aug->scale);
   aug->flip_h = json_object_get_boolean_member_with_default (o, "flip-horizontal", aug->flip_h);
   aug->flip_v = json_object_get_boolean_member_with_default (o, "flip-vertical", aug->flip_v);
+  /* settings written before these existed trained without them */
+  aug->exposure = json_object_get_double_member_with_default (o, "exposure", 0.0);
+  aug->colour = json_object_get_double_member_with_default (o, "colour", 0.0);
   return TRUE;
 }
 
@@ -468,9 +475,10 @@ gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const g
                      float *out, GembaRng *rng)
 {
   const int W = pp->width, H = pp->height, C = pp->channels;
-  float s, tx, ty, contrast, brightness, gamma;
+  float s, tx, ty, contrast, brightness, gamma, exposure = 1.0f;
+  float gain[3] = { 1.0f, 1.0f, 1.0f };
   gboolean fh, fv, geometric;
-  float lut[256];
+  float lut[3][256];
 
   if (!aug->enabled)
     {
@@ -487,17 +495,24 @@ gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const g
   contrast = 1.0f + uniform_pm (rng, aug->contrast);
   brightness = uniform_pm (rng, aug->brightness);
   gamma = expf (uniform_pm (rng, aug->gamma));
+  /* drawn after the others, and only when on: settings without them augment as before */
+  if (aug->exposure > 0.0f)
+    exposure = 1.0f + uniform_pm (rng, aug->exposure);
+  if (aug->colour > 0.0f && C == 3)
+    for (int c = 0; c < 3; c++)
+      gain[c] = 1.0f + uniform_pm (rng, aug->colour);
   geometric = s != 1.0f || tx != 0.0f || ty != 0.0f || fh || fv;
 
-  /* photometric changes are a per-value table on the 0–1 scale */
-  for (int v = 0; v < 256; v++)
-    {
-      float x = v / 255.0f;
+  /* photometric changes are a per-value table per channel on the 0–1 scale */
+  for (int c = 0; c < C; c++)
+    for (int v = 0; v < 256; v++)
+      {
+        float x = v / 255.0f;
 
-      x = powf (x, gamma);
-      x = (x - 0.5f) * contrast + 0.5f + brightness;
-      lut[v] = CLAMP (x, 0.0f, 1.0f);
-    }
+        x = powf (x, gamma) * exposure * gain[c];
+        x = (x - 0.5f) * contrast + 0.5f + brightness;
+        lut[c][v] = CLAMP (x, 0.0f, 1.0f);
+      }
 
   for (int y = 0; y < H; y++)
     for (int x = 0; x < W; x++)
@@ -526,17 +541,17 @@ gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const g
             ay = v - y0;
             for (int c = 0; c < C; c++)
               {
-                float a = lut[in[((gsize) y0 * W + x0) * C + c]];
-                float b = lut[in[((gsize) y0 * W + x1) * C + c]];
-                float d = lut[in[((gsize) y1 * W + x0) * C + c]];
-                float e = lut[in[((gsize) y1 * W + x1) * C + c]];
+                float a = lut[c][in[((gsize) y0 * W + x0) * C + c]];
+                float b = lut[c][in[((gsize) y0 * W + x1) * C + c]];
+                float d = lut[c][in[((gsize) y1 * W + x0) * C + c]];
+                float e = lut[c][in[((gsize) y1 * W + x1) * C + c]];
 
                 px[c] = (a * (1 - ax) + b * ax) * (1 - ay) + (d * (1 - ax) + e * ax) * ay;
               }
           }
         else
           for (int c = 0; c < C; c++)
-            px[c] = lut[in[((gsize) y * W + x) * C + c]];
+            px[c] = lut[c][in[((gsize) y * W + x) * C + c]];
 
         for (int c = 0; c < C; c++)
           {

@@ -75,6 +75,9 @@ GEMBA_API void gemba_preprocess_normalize (const GembaPreprocess *pp, const guin
  * GembaAugment:
  * @enabled: master switch
  * @brightness: added offset, uniform in ±@brightness (values on a 0–1 scale)
+ * @exposure: gain on every channel (a darker or brighter scene), uniform in 1 ± @exposure
+ * @colour: gain per channel (another light's colour, white balance), each uniform in
+ *   1 ± @colour
  * @contrast: factor around mid-grey, uniform in 1 ± @contrast
  * @gamma: exponent exp(u), u uniform in ±@gamma
  * @noise: standard deviation of Gaussian pixel noise (0–1 scale)
@@ -90,9 +93,11 @@ typedef struct {
   float brightness, contrast, gamma, noise;
   float shift, scale;
   gboolean flip_h, flip_v;
+  float exposure, colour;
 } GembaAugment;
 
-/* On, with mild lighting changes, 2 % noise, 5 % shifts, 10 % scale, no flips. */
+/* On, with lighting changes (exposure ± 25 %, light colour ± 10 % per channel, mild
+ * brightness, contrast and gamma), 2 % noise, 5 % shifts, 10 % scale, no flips. */
 GEMBA_API void gemba_augment_init (GembaAugment *aug);
 GEMBA_API JsonNode *gemba_augment_to_json (const GembaAugment *aug);
 GEMBA_API gboolean gemba_augment_from_json (GembaAugment *aug, JsonNode *node, GError **error);
