@@ -2,8 +2,11 @@
 # The whole learning loop on a lighting shift, Gemba's CLI against a plain PyTorch script on the
 # same frames, three seeds in one run; prints a table (mean ± std) and issue 10's targets.
 #
-#   bench/loop/run.sh [BUILD_DIR] [SEEDS]        (defaults: _build, 1,2,3)
+#   bench/loop/run.sh [BUILD_DIR] [SEEDS] [--gemba-only] [--keep] [--json FILE]
+#                                                (defaults: _build, 1,2,3)
 #
+# --gemba-only skips the PyTorch half (quick comparisons of Gemba's own changes on a seed or
+# two; the targets against PyTorch then say "not measured").
 # BUILD_DIR is the build the README makes (meson's default buildtype for this project is
 # debugoptimized, -O2). Takes about 10 minutes per seed on an idle 2-core machine; the figures
 # are only meaningful on an otherwise idle machine, so the load is printed with them.
@@ -12,6 +15,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-_build}
 seeds=${2:-1,2,3}
+shift $(($# < 2 ? $# : 2))
 python=/usr/bin/python3
 
 for f in "$build/src/cli/gemba" "$build/bench/loop/make-frames"; do
@@ -33,4 +37,4 @@ print("buildtype=%s optimization=%s" % (o.get("buildtype"), o.get("optimization"
 echo "# torch $($python -c 'import torch; print(torch.__version__)'), 2 threads on both sides"
 echo "# set in the environment (left alone): OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}" \
   "OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset}"
-exec $python "$here/loop.py" --build "$build" --seeds "$seeds"
+exec $python "$here/loop.py" --build "$build" --seeds "$seeds" "$@"
