@@ -1,8 +1,9 @@
 /* gemba-frame-view.c: one frame large, with its label, prediction, history and details
  *
- * Moving to the next frame must feel instant, so the full images of the next frames (the
- * "preload-depth" setting) are decoded ahead in worker threads and kept as textures; the
- * frame's thumbnail stands in while a frame that was not preloaded is decoded.
+ * Moving to the next frame must feel instant, so the next frames (the "preload-depth" setting)
+ * are decoded ahead in worker threads, at the size they are shown at, and kept as textures;
+ * the frame's thumbnail stands in while a frame that was not preloaded is decoded. Zooming in
+ * loads the shown frame at its full size.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -49,7 +50,10 @@ struct _GembaFrameView
   GembaFrameItem *texture_item;  /* whose full texture is on the canvas */
   GCancellable *history_cancellable;
 
-  GHashTable *textures;          /* frame id → GdkTexture (full frames, preloaded) */
+  GHashTable *textures;          /* frame id → GdkTexture (fitted to the canvas, preloaded) */
+  GCancellable *zoom_cancellable;   /* loading the shown frame at full size, for zooming */
+  gint64 zoom_frame_id;          /* whose full size is on the canvas or loading; 0: none */
+  gboolean zoom_shown;           /* and it is on the canvas */
   GQueue texture_order;          /* frame ids (gint64 *), oldest first */
   GHashTable *pending;           /* frame id → GCancellable */
   GPtrArray *preload_items;      /* items whose rows are awaited for preloading */
@@ -71,7 +75,34 @@ typedef struct
 {
   GembaFrameView *self;   /* weak: the view lives as long as the window */
   gint64 frame_id;
+  gboolean full_size;     /* for zooming; else fitted */
 } LoadData;
+
+/* A frame's texture as decoded for the canvas's present size, or its full size. A texture
+ * made for another size (the window was resized since) still shows the frame, only slower
+ * to draw. */
+static gboolean
+texture_fits (GembaFrameView *self, const GembaFrame *frame, GdkTexture *texture)
+{
+  int w, h;
+
+  if (!frame->width || !frame->height ||
+      !gemba_image_canvas_get_fitted_size (self->canvas, (int) frame->width,
+                                           (int) frame->height, &w, &h))
+    return TRUE;
+  return ABS (gdk_texture_get_width (texture) - w) <= 1 &&
+         ABS (gdk_texture_get_height (texture) - h) <= 1;
+}
+
+static void
+show_texture (GembaFrameView *self, const GembaFrame *frame, GdkTexture *texture)
+{
+  if (texture && frame->width && frame->height)
+    gemba_image_canvas_set_image (self->canvas, texture, (int) frame->width,
+                                  (int) frame->height);
+  else
+    gemba_image_canvas_set_texture (self->canvas, texture);
+}
 
 static guint
 texture_capacity (GembaFrameView *self)
@@ -108,19 +139,49 @@ full_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       g_free (data);
       return;
     }
-  g_hash_table_remove (self->pending, &data->frame_id);
+  if (!data->full_size)
+    g_hash_table_remove (self->pending, &data->frame_id);
   if (texture)
     {
-      remember_texture (self, data->frame_id, texture);
-      if (self->item && gemba_frame_item_get_id (self->item) == data->frame_id)
+      const GembaFrame *frame = self->item ? gemba_frame_item_get_frame (self->item) : NULL;
+      gboolean shown = frame && frame->id == data->frame_id;
+
+      if (!data->full_size)
+        remember_texture (self, data->frame_id, texture);
+      /* The fitted texture does not replace the full size. */
+      if (shown && (data->full_size || self->zoom_frame_id != frame->id || !self->zoom_shown))
         {
           g_set_object (&self->texture_item, self->item);
-          gemba_image_canvas_set_texture (self->canvas, texture);
+          show_texture (self, frame, texture);
+          self->zoom_shown = data->full_size;
         }
     }
   else
     g_warning ("%s", error->message);
   g_free (data);
+}
+
+/* Zoomed in, the shown frame at its full size. */
+static void
+request_zoom (GembaFrameView *self, const GembaFrame *frame)
+{
+  LoadData *data;
+
+  if (self->zoom_frame_id == frame->id ||
+      gemba_image_canvas_get_zoom (self->canvas) <= 1.0)
+    return;
+  if (self->zoom_cancellable)
+    g_cancellable_cancel (self->zoom_cancellable);
+  g_clear_object (&self->zoom_cancellable);
+  self->zoom_cancellable = g_cancellable_new ();
+  self->zoom_frame_id = frame->id;
+  self->zoom_shown = FALSE;
+  data = g_new0 (LoadData, 1);
+  data->self = self;
+  data->frame_id = frame->id;
+  data->full_size = TRUE;
+  gemba_thumbnailer_load_full_async (gemba_project_get_thumbnailer (self->project), frame,
+                                     self->zoom_cancellable, full_loaded_cb, data);
 }
 
 static void
@@ -129,16 +190,39 @@ request_full (GembaFrameView *self, const GembaFrame *frame)
   GCancellable *cancellable;
   LoadData *data;
 
-  if (g_hash_table_contains (self->textures, &frame->id) ||
-      g_hash_table_contains (self->pending, &frame->id))
+  GdkTexture *texture;
+  int w, h;
+
+  if ((texture = g_hash_table_lookup (self->textures, &frame->id)))
+    {
+      if (texture_fits (self, frame, texture))
+        return;
+      /* Made before a resize: again, at the present size. */
+      g_hash_table_remove (self->textures, &frame->id);
+      for (GList *l = self->texture_order.head; l; l = l->next)
+        if (*(gint64 *) l->data == frame->id)
+          {
+            g_free (l->data);
+            g_queue_delete_link (&self->texture_order, l);
+            break;
+          }
+    }
+  if (g_hash_table_contains (self->pending, &frame->id))
     return;
   cancellable = g_cancellable_new ();
   g_hash_table_insert (self->pending, g_memdup2 (&frame->id, sizeof frame->id), cancellable);
   data = g_new0 (LoadData, 1);
   data->self = self;
   data->frame_id = frame->id;
-  gemba_thumbnailer_load_full_async (gemba_project_get_thumbnailer (self->project), frame,
-                                     cancellable, full_loaded_cb, data);
+  if (frame->width && frame->height &&
+      gemba_image_canvas_get_fitted_size (self->canvas, (int) frame->width,
+                                          (int) frame->height, &w, &h))
+    gemba_thumbnailer_load_fitted_async (gemba_project_get_thumbnailer (self->project), frame,
+                                         (guint) w, (guint) h, cancellable, full_loaded_cb,
+                                         data);
+  else
+    gemba_thumbnailer_load_full_async (gemba_project_get_thumbnailer (self->project), frame,
+                                       cancellable, full_loaded_cb, data);
 }
 
 static void
@@ -479,19 +563,30 @@ show_item (GembaFrameView *self)
 
   if (self->texture_item != self->item)
     {
+      if (self->zoom_frame_id != frame->id)
+        {
+          if (self->zoom_cancellable)
+            g_cancellable_cancel (self->zoom_cancellable);
+          self->zoom_frame_id = 0;
+          self->zoom_shown = FALSE;
+        }
       if ((texture = g_hash_table_lookup (self->textures, &frame->id)))
         {
           g_set_object (&self->texture_item, self->item);
-          gemba_image_canvas_set_texture (self->canvas, texture);
+          show_texture (self, frame, texture);
+          if (!texture_fits (self, frame, texture))
+            request_full (self, frame);
         }
       else
         {
-          /* The thumbnail stands in until the full frame is decoded. */
+          /* The thumbnail stands in until the frame is decoded. */
           texture = gemba_thumbnailer_lookup (gemba_project_get_thumbnailer (self->project),
                                               frame, THUMB_SIZE_FOR_PLACEHOLDER);
-          gemba_image_canvas_set_texture (self->canvas, texture);
+          show_texture (self, frame, texture);
           request_full (self, frame);
         }
+      /* Zoomed in on a detail, the next frame keeps the zoom: it is loaded at full size. */
+      request_zoom (self, frame);
       /* After a move, the frame is drawn first: reading its history and decoding the frames
        * ahead would take a CPU from it (there may be only two). */
       if (self->nav_started && gtk_widget_get_mapped (GTK_WIDGET (self)))
@@ -615,7 +710,10 @@ static void
 zoom_changed_cb (GembaImageCanvas *canvas, GParamSpec *pspec, GembaFrameView *self)
 {
   g_autofree char *text = g_strdup_printf ("%.0f %%", gemba_image_canvas_get_zoom (canvas) * 100);
+  const GembaFrame *frame = self->item ? gemba_frame_item_get_frame (self->item) : NULL;
 
+  if (frame)
+    request_zoom (self, frame);
   gtk_label_set_label (self->zoom_label, text);
   gtk_widget_set_visible (GTK_WIDGET (self->zoom_label),
                           gemba_image_canvas_get_zoom (canvas) > 1.0);
@@ -729,6 +827,9 @@ gemba_frame_view_dispose (GObject *object)
   g_clear_object (&self->paint_clock);
   if (self->history_cancellable)
     g_cancellable_cancel (self->history_cancellable);
+  if (self->zoom_cancellable)
+    g_cancellable_cancel (self->zoom_cancellable);
+  g_clear_object (&self->zoom_cancellable);
   if (self->pending)
     cancel_pending (self);
   if (self->preload_items)
@@ -847,6 +948,10 @@ gemba_frame_view_set_model (GembaFrameView *self, GembaProject *project,
   if (self->project)
     g_clear_signal_handler (&self->classes_id, self->project);
   cancel_pending (self);
+  if (self->zoom_cancellable)
+    g_cancellable_cancel (self->zoom_cancellable);
+  self->zoom_frame_id = 0;
+  self->zoom_shown = FALSE;
   g_hash_table_remove_all (self->textures);
   g_queue_clear_full (&self->texture_order, g_free);
   g_set_object (&self->project, project);

@@ -3,6 +3,11 @@
  * Zoom: pinch, Ctrl+scroll or scroll, and the frame view's keys; pan: drag, or the keys.
  * The zoom is relative to "fit", so 1.0 always shows the whole frame.
  *
+ * The texture need not have the frame's size: the frame view gives one decoded at the size
+ * the frame is shown at (fitted), which is then drawn pixel for pixel. The cairo renderer
+ * (software displays) converts and rescales a texture on every draw, which for a full-size
+ * camera frame costs more than a 60 Hz frame; a fitted one is a plain copy.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "gemba-gui"
@@ -20,6 +25,8 @@ struct _GembaImageCanvas
   GtkWidget parent_instance;
 
   GdkTexture *texture;
+  int image_width;       /* the frame's own size, which the texture is stretched to */
+  int image_height;
   double zoom;
   double pan_x;          /* offset of the frame's centre from the widget's, in pixels */
   double pan_y;
@@ -47,8 +54,8 @@ fit_scale (GembaImageCanvas *self)
 
   if (!self->texture)
     return 1.0;
-  tw = gdk_texture_get_width (self->texture);
-  th = gdk_texture_get_height (self->texture);
+  tw = self->image_width;
+  th = self->image_height;
   return MAX (MIN (w / tw, h / th), 1e-3);
 }
 
@@ -62,8 +69,8 @@ clamp_pan (GembaImageCanvas *self)
 
   if (!self->texture)
     return;
-  iw = gdk_texture_get_width (self->texture) * scale;
-  ih = gdk_texture_get_height (self->texture) * scale;
+  iw = self->image_width * scale;
+  ih = self->image_height * scale;
   /* The frame can be pushed until its edge reaches the widget's middle, no further. */
   max_x = MAX (0.0, (iw - w) / 2.0 + w / 2.0 * (iw > w));
   max_y = MAX (0.0, (ih - h) / 2.0 + h / 2.0 * (ih > h));
@@ -99,17 +106,30 @@ gemba_image_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   GembaImageCanvas *self = GEMBA_IMAGE_CANVAS (widget);
   double w = gtk_widget_get_width (widget);
   double h = gtk_widget_get_height (widget);
-  double scale, iw, ih;
+  double scale, iw, ih, x, y;
+  int device = gtk_widget_get_scale_factor (widget);
+  int tw, th;
 
   if (!self->texture)
     return;
   scale = fit_scale (self) * self->zoom;
-  iw = gdk_texture_get_width (self->texture) * scale;
-  ih = gdk_texture_get_height (self->texture) * scale;
+  iw = self->image_width * scale;
+  ih = self->image_height * scale;
+  x = (w - iw) / 2.0 + self->pan_x;
+  y = (h - ih) / 2.0 + self->pan_y;
+  tw = gdk_texture_get_width (self->texture);
+  th = gdk_texture_get_height (self->texture);
+  /* A texture made for this size (give or take the rounding of a side) is drawn pixel for
+   * pixel, on whole device pixels: no resampling at all. */
+  if (fabs (iw * device - tw) <= 1.0 && fabs (ih * device - th) <= 1.0)
+    {
+      iw = (double) tw / device;
+      ih = (double) th / device;
+      x = round (((w - iw) / 2.0 + self->pan_x) * device) / device;
+      y = round (((h - ih) / 2.0 + self->pan_y) * device) / device;
+    }
   gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
-  gtk_snapshot_append_texture (snapshot, self->texture,
-                               &GRAPHENE_RECT_INIT ((w - iw) / 2.0 + self->pan_x,
-                                                    (h - ih) / 2.0 + self->pan_y, iw, ih));
+  gtk_snapshot_append_texture (snapshot, self->texture, &GRAPHENE_RECT_INIT (x, y, iw, ih));
   gtk_snapshot_pop (snapshot);
   g_signal_emit (self, signals[PAINTED], 0);
 }
@@ -266,21 +286,55 @@ gemba_image_canvas_new (void)
 }
 
 void
-gemba_image_canvas_set_texture (GembaImageCanvas *self, GdkTexture *texture)
+gemba_image_canvas_set_image (GembaImageCanvas *self, GdkTexture *texture, int width,
+                              int height)
 {
   gboolean same_size;
 
   g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+  g_return_if_fail (texture == NULL || (width > 0 && height > 0));
 
-  if (self->texture == texture)
+  if (self->texture == texture && (!texture || (width == self->image_width &&
+                                                height == self->image_height)))
     return;
-  same_size = self->texture && texture &&
-              gdk_texture_get_width (self->texture) == gdk_texture_get_width (texture) &&
-              gdk_texture_get_height (self->texture) == gdk_texture_get_height (texture);
+  same_size = self->texture && texture && width == self->image_width &&
+              height == self->image_height;
   g_set_object (&self->texture, texture);
+  self->image_width = texture ? width : 0;
+  self->image_height = texture ? height : 0;
   if (!same_size)
     gemba_image_canvas_reset (self);
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+gemba_image_canvas_set_texture (GembaImageCanvas *self, GdkTexture *texture)
+{
+  g_return_if_fail (GEMBA_IS_IMAGE_CANVAS (self));
+
+  gemba_image_canvas_set_image (self, texture, texture ? gdk_texture_get_width (texture) : 0,
+                                texture ? gdk_texture_get_height (texture) : 0);
+}
+
+gboolean
+gemba_image_canvas_get_fitted_size (GembaImageCanvas *self, int width, int height,
+                                    int *out_width, int *out_height)
+{
+  double w, h, scale;
+  int device;
+
+  g_return_val_if_fail (GEMBA_IS_IMAGE_CANVAS (self), FALSE);
+  g_return_val_if_fail (width > 0 && height > 0, FALSE);
+
+  w = gtk_widget_get_width (GTK_WIDGET (self));
+  h = gtk_widget_get_height (GTK_WIDGET (self));
+  if (w <= 1 || h <= 1)
+    return FALSE;
+  device = gtk_widget_get_scale_factor (GTK_WIDGET (self));
+  scale = MIN (w / width, h / height) * device;
+  *out_width = MAX (1, (int) round (width * scale));
+  *out_height = MAX (1, (int) round (height * scale));
+  return TRUE;
 }
 
 GdkTexture *

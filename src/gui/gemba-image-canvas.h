@@ -15,6 +15,14 @@ GtkWidget  *gemba_image_canvas_new         (void);
 /* Keeps the zoom and pan when the new frame has the same size (so a zoomed-in detail stays in
  * place from frame to frame). */
 void        gemba_image_canvas_set_texture (GembaImageCanvas *self, GdkTexture *texture);
+/* Shows a frame of @width × @height from @texture, stretched to that size: a thumbnail, the
+ * frame decoded to its fitted size, or the full frame. Keeps zoom and pan as above. */
+void        gemba_image_canvas_set_image   (GembaImageCanvas *self, GdkTexture *texture,
+                                            int width, int height);
+/* The size in device pixels a frame of @width × @height is drawn at when it fits the widget
+ * (zoom 1.0); FALSE before the widget has a size. A texture of that size is drawn as is. */
+gboolean    gemba_image_canvas_get_fitted_size (GembaImageCanvas *self, int width, int height,
+                                                int *out_width, int *out_height);
 GdkTexture *gemba_image_canvas_get_texture (GembaImageCanvas *self);
 /* 1.0 fits the frame in the widget. */
 double      gemba_image_canvas_get_zoom    (GembaImageCanvas *self);

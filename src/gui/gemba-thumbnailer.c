@@ -48,12 +48,14 @@ typedef struct
   char *frame_path;
   char *thumb_path;   /* NULL: load the full frame */
   guint size;
+  guint fit_side;     /* full frame only: decoded to this longer side, for drawing; 0: as is */
   char *key;
 } Request;
 
 typedef struct
 {
   GBytes *pixels;
+  GdkMemoryFormat format;
   guint width;
   guint height;
 } Decoded;
@@ -130,6 +132,8 @@ worker (gpointer data, gpointer user_data)
                                         &error))
         image = gemba_image_load (request->thumb_path, &error);
     }
+  else if (request->fit_side > 0)
+    image = gemba_image_load_scaled (request->frame_path, request->fit_side, &error);
   else
     image = gemba_image_load (request->frame_path, &error);
 
@@ -142,8 +146,26 @@ worker (gpointer data, gpointer user_data)
   decoded = g_new0 (Decoded, 1);
   decoded->width = image->width;
   decoded->height = image->height;
-  decoded->pixels = g_bytes_new_take (g_steal_pointer (&image->pixels),
-                                      (gsize) image->width * image->height * 3);
+  if (request->fit_side > 0)
+    {
+      /* Drawn often: in the layout the renderers take as is (GDK_MEMORY_DEFAULT, cairo's
+       * native-endian ARGB32; opaque), so that drawing it is a copy, not a conversion. */
+      gsize n = (gsize) image->width * image->height;
+      guint32 *argb = g_new (guint32, n);
+      const guint8 *rgb = image->pixels;
+
+      for (gsize i = 0; i < n; i++)
+        argb[i] = 0xff000000u | (guint32) rgb[i * 3] << 16 | (guint32) rgb[i * 3 + 1] << 8 |
+                  rgb[i * 3 + 2];
+      decoded->format = GDK_MEMORY_DEFAULT;
+      decoded->pixels = g_bytes_new_take (argb, n * sizeof (guint32));
+    }
+  else
+    {
+      decoded->format = GDK_MEMORY_R8G8B8;
+      decoded->pixels = g_bytes_new_take (g_steal_pointer (&image->pixels),
+                                          (gsize) image->width * image->height * 3);
+    }
   g_task_return_pointer (request->task, decoded, (GDestroyNotify) decoded_free);
   request_free (request);
 }
@@ -242,7 +264,8 @@ gemba_thumbnailer_lookup (GembaThumbnailer *self, const GembaFrame *frame, guint
 }
 
 static void
-push_request (GembaThumbnailer *self, GTask *task, const GembaFrame *frame, guint size)
+push_request (GembaThumbnailer *self, GTask *task, const GembaFrame *frame, guint size,
+              guint fit_side)
 {
   Request *request = g_new0 (Request, 1);
 
@@ -258,6 +281,7 @@ push_request (GembaThumbnailer *self, GTask *task, const GembaFrame *frame, guin
       g_task_set_task_data (task, g_strdup (request->key), g_free);
     }
   request->size = size;
+  request->fit_side = fit_side;
   if (!self->pool)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CLOSED, "shut down");
@@ -280,7 +304,7 @@ gemba_thumbnailer_load_async (GembaThumbnailer *self, const GembaFrame *frame, g
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, gemba_thumbnailer_load_async);
   g_task_set_check_cancellable (task, TRUE);
-  push_request (self, task, frame, size);
+  push_request (self, task, frame, size, 0);
 }
 
 static GdkTexture *
@@ -291,8 +315,9 @@ texture_from_result (GAsyncResult *result, GError **error)
 
   if (!decoded)
     return NULL;
-  texture = gdk_memory_texture_new (decoded->width, decoded->height, GDK_MEMORY_R8G8B8,
-                                    decoded->pixels, decoded->width * 3);
+  texture = gdk_memory_texture_new (decoded->width, decoded->height, decoded->format,
+                                    decoded->pixels,
+                                    g_bytes_get_size (decoded->pixels) / decoded->height);
   decoded_free (decoded);
   return texture;
 }
@@ -322,7 +347,23 @@ gemba_thumbnailer_load_full_async (GembaThumbnailer *self, const GembaFrame *fra
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, gemba_thumbnailer_load_full_async);
   g_task_set_check_cancellable (task, TRUE);
-  push_request (self, task, frame, 0);
+  push_request (self, task, frame, 0, 0);
+}
+
+void
+gemba_thumbnailer_load_fitted_async (GembaThumbnailer *self, const GembaFrame *frame,
+                                     guint width, guint height, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (GEMBA_IS_THUMBNAILER (self));
+  g_return_if_fail (frame != NULL && width > 0 && height > 0);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, gemba_thumbnailer_load_full_async);
+  g_task_set_check_cancellable (task, TRUE);
+  push_request (self, task, frame, 0, MAX (width, height));
 }
 
 GdkTexture *

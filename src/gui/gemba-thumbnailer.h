@@ -34,6 +34,16 @@ void              gemba_thumbnailer_load_full_async  (GembaThumbnailer   *self,
                                                       GCancellable       *cancellable,
                                                       GAsyncReadyCallback callback,
                                                       gpointer            user_data);
+/* Loads the full frame scaled to @width × @height (the frame's aspect; JPEGs are decoded at a
+ * reduced DCT scale where that suffices), in the memory layout drawing takes as is. Finished
+ * by gemba_thumbnailer_load_full_finish(); not cached here. */
+void              gemba_thumbnailer_load_fitted_async (GembaThumbnailer   *self,
+                                                       const GembaFrame   *frame,
+                                                       guint               width,
+                                                       guint               height,
+                                                       GCancellable       *cancellable,
+                                                       GAsyncReadyCallback callback,
+                                                       gpointer            user_data);
 GdkTexture       *gemba_thumbnailer_load_full_finish (GembaThumbnailer *self,
                                                       GAsyncResult     *result,
                                                       GError          **error);
