@@ -3,8 +3,7 @@
  * Opening and closing projects, the class editor, undo and redo of labels, and the navigation
  * between the pages: win.show-frames, win.show-filter (s: a filter key), win.show-grid,
  * win.show-frame and win.show-model (x: a model id). Pages navigate only through these. They
- * are GActionEntries in the window's action map (the "win" group), Ctrl+O and Ctrl+N the
- * class's key bindings (gemba-window.c).
+ * are the window class's actions (STYLE.md), installed by _gemba_window_class_actions_init().
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,27 +16,18 @@
 #include "gemba-class-editor.h"
 #include "gemba-window-private.h"
 
-static void
-set_enabled (GembaWindow *self, const char *name, gboolean enabled)
-{
-  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
-
-  if (action)
-    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
-}
-
 void
-gemba_window_update_actions (GembaWindow *self)
+_gemba_window_update_actions (GembaWindow *self)
 {
   gboolean open = self->project != NULL;
   GembaLabeler *labeler = self->frames_page ? gemba_frames_page_get_labeler (self->frames_page)
                                              : NULL;
 
-  set_enabled (self, "close-project", open);
-  set_enabled (self, "edit-classes", open);
-  set_enabled (self, "undo",
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.close-project", open);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.edit-classes", open);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.undo",
                                  open && labeler && gemba_labeler_get_can_undo (labeler));
-  set_enabled (self, "redo",
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "win.redo",
                                  open && labeler && gemba_labeler_get_can_redo (labeler));
 }
 
@@ -57,18 +47,18 @@ show_frames_page (GembaWindow *self)
 }
 
 static void
-action_show_frames (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_show_frames (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (project_shown (self))
     show_frames_page (self);
 }
 
 static void
-action_show_filter (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_show_filter (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (!project_shown (self))
     return;
@@ -77,9 +67,9 @@ action_show_filter (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
-action_show_grid (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_show_grid (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (!self->project)
     return;
@@ -88,9 +78,9 @@ action_show_grid (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
-action_show_frame (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_show_frame (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (!project_shown (self))
     return;
@@ -100,9 +90,9 @@ action_show_frame (GSimpleAction *action, GVariant *param, gpointer user_data)
 
 /* The Models page with a model selected (e.g. the one just trained), compared with production. */
 static void
-action_show_model (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_show_model (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (!self->project)
     return;
@@ -115,14 +105,14 @@ action_show_model (GSimpleAction *action, GVariant *param, gpointer user_data)
 /* Undo and redo are the header bar's and Ctrl+Z's on every page; the Frames page's labeler
  * does them. */
 static void
-action_undo_redo (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_undo_redo (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
-  gboolean undo = g_str_equal (g_action_get_name (G_ACTION (action)), "undo");
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (self->project)
     gtk_widget_activate_action (GTK_WIDGET (self->frames_page),
-                                undo ? "frames.undo" : "frames.redo", NULL);
+                                g_str_equal (name, "win.undo") ? "frames.undo" : "frames.redo",
+                                NULL);
 }
 
 /* --- Projects ----------------------------------------------------------------------------- */
@@ -138,7 +128,7 @@ chooser_response_cb (GtkNativeDialog *dialog, int response, GembaWindow *self)
       g_autofree char *path = g_file_get_path (file);
 
       if (path)
-        gemba_window_open (self, path, create ? GEMBA_PROJECT_CREATE : GEMBA_PROJECT_OPEN);
+        _gemba_window_open (self, path, create ? GEMBA_PROJECT_CREATE : GEMBA_PROJECT_OPEN);
     }
   gtk_native_dialog_destroy (dialog);
   g_object_unref (dialog);
@@ -160,72 +150,72 @@ run_chooser (GembaWindow *self, gboolean create)
 }
 
 static void
-action_open_project (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_open_project (GtkWidget *widget, const char *name, GVariant *param)
 {
-  run_chooser (GEMBA_WINDOW (user_data), FALSE);
+  run_chooser (GEMBA_WINDOW (widget), FALSE);
 }
 
 static void
-action_new_project (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_new_project (GtkWidget *widget, const char *name, GVariant *param)
 {
-  run_chooser (GEMBA_WINDOW (user_data), TRUE);
+  run_chooser (GEMBA_WINDOW (widget), TRUE);
 }
 
 static void
-action_open_demo (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_open_demo (GtkWidget *widget, const char *name, GVariant *param)
 {
   g_autofree char *path = g_build_filename (g_get_user_data_dir (), "gemba", "demo", NULL);
   g_autofree char *parent = g_path_get_dirname (path);
 
   g_mkdir_with_parents (parent, 0755);
-  gemba_window_open (GEMBA_WINDOW (user_data), path, GEMBA_PROJECT_CREATE_DEMO);
+  _gemba_window_open (GEMBA_WINDOW (widget), path, GEMBA_PROJECT_CREATE_DEMO);
 }
 
 static void
-action_open_path (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_open_path (GtkWidget *widget, const char *name, GVariant *param)
 {
-  gemba_window_open (GEMBA_WINDOW (user_data), g_variant_get_string (param, NULL),
+  _gemba_window_open (GEMBA_WINDOW (widget), g_variant_get_string (param, NULL),
                      GEMBA_PROJECT_OPEN);
 }
 
 static void
-action_close_project (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_close_project (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
-  gemba_window_close_project (self);
+  _gemba_window_close_project (self);
   g_settings_set_string (self->settings, "last-project", "");
-  gemba_window_show_start (self);
+  _gemba_window_show_start (self);
 }
 
 static void
-action_edit_classes (GSimpleAction *action, GVariant *param, gpointer user_data)
+action_edit_classes (GtkWidget *widget, const char *name, GVariant *param)
 {
-  GembaWindow *self = GEMBA_WINDOW (user_data);
+  GembaWindow *self = GEMBA_WINDOW (widget);
 
   if (self->project)
     gtk_window_present (gemba_class_editor_new (GTK_WINDOW (self), self->project));
 }
 
 void
-gemba_window_install_actions (GembaWindow *self)
+_gemba_window_class_actions_init (GtkWidgetClass *widget_class)
 {
-  static const GActionEntry entries[] = {
-    { "open-project", action_open_project },
-    { "new-project", action_new_project },
-    { "open-demo", action_open_demo },
-    { "open-path", action_open_path, "s" },
-    { "close-project", action_close_project },
-    { "edit-classes", action_edit_classes },
-    { "show-frames", action_show_frames },
-    { "show-filter", action_show_filter, "s" },
-    { "show-grid", action_show_grid },
-    { "show-frame", action_show_frame },
-    { "show-model", action_show_model, "x" },
-    { "undo", action_undo_redo },
-    { "redo", action_undo_redo },
-  };
+  gtk_widget_class_install_action (widget_class, "win.open-project", NULL, action_open_project);
+  gtk_widget_class_install_action (widget_class, "win.new-project", NULL, action_new_project);
+  gtk_widget_class_install_action (widget_class, "win.open-demo", NULL, action_open_demo);
+  gtk_widget_class_install_action (widget_class, "win.open-path", "s", action_open_path);
+  gtk_widget_class_install_action (widget_class, "win.close-project", NULL, action_close_project);
+  gtk_widget_class_install_action (widget_class, "win.edit-classes", NULL, action_edit_classes);
+  gtk_widget_class_install_action (widget_class, "win.show-frames", NULL, action_show_frames);
+  gtk_widget_class_install_action (widget_class, "win.show-filter", "s", action_show_filter);
+  gtk_widget_class_install_action (widget_class, "win.show-grid", NULL, action_show_grid);
+  gtk_widget_class_install_action (widget_class, "win.show-frame", NULL, action_show_frame);
+  gtk_widget_class_install_action (widget_class, "win.show-model", "x", action_show_model);
+  gtk_widget_class_install_action (widget_class, "win.undo", NULL, action_undo_redo);
+  gtk_widget_class_install_action (widget_class, "win.redo", NULL, action_undo_redo);
 
-  g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
-  gemba_window_update_actions (self);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK,
+                                       "win.open-project", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
+                                       "win.new-project", NULL);
 }

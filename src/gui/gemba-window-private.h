@@ -34,15 +34,15 @@ struct _GembaWindow
 };
 
 /* Closes the open project and opens the one at @path, showing a spinner meanwhile. */
-void gemba_window_open              (GembaWindow *self, const char *path,
-                                     GembaProjectOpenMode mode);
-/* Adds the win.* actions to the window's action map (gemba-window-actions.c). */
-void gemba_window_install_actions   (GembaWindow *self);
+void _gemba_window_open               (GembaWindow *self, const char *path,
+                                       GembaProjectOpenMode mode);
+/* Installs the win.* actions and their keys on the window class (gemba-window-actions.c). */
+void _gemba_window_class_actions_init  (GtkWidgetClass *widget_class);
 /* Enables the actions that need a project, and undo and redo as the Frames page says. */
-void gemba_window_update_actions    (GembaWindow *self);
+void _gemba_window_update_actions     (GembaWindow *self);
 /* Closes the open project (waiting for the labels still being written). */
-void gemba_window_close_project     (GembaWindow *self);
+void _gemba_window_close_project      (GembaWindow *self);
 /* The start page, with no project open. */
-void gemba_window_show_start        (GembaWindow *self);
+void _gemba_window_show_start         (GembaWindow *self);
 
 G_END_DECLS

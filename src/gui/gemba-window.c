@@ -58,7 +58,7 @@ remember_project (GembaWindow *self, const char *path)
 }
 
 void
-gemba_window_close_project (GembaWindow *self)
+_gemba_window_close_project (GembaWindow *self)
 {
   g_autoptr(GembaProject) project = NULL;
 
@@ -71,16 +71,16 @@ gemba_window_close_project (GembaWindow *self)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   gemba_project_close (project);
-  gemba_window_update_actions (self);
+  _gemba_window_update_actions (self);
 }
 
 void
-gemba_window_show_start (GembaWindow *self)
+_gemba_window_show_start (GembaWindow *self)
 {
   gtk_stack_set_visible_child_name (self->main_stack, "start");
   adw_view_switcher_title_set_title (self->switcher_title, _("Gemba Workbench"));
   adw_view_switcher_title_set_subtitle (self->switcher_title, "");
-  gemba_window_update_actions (self);
+  _gemba_window_update_actions (self);
   gtk_widget_set_visible (self->undo_button, FALSE);
   gtk_widget_set_visible (self->redo_button, FALSE);
   adw_view_switcher_title_set_view_switcher_enabled (self->switcher_title, FALSE);
@@ -98,7 +98,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gtk_spinner_stop (self->loading_spinner);
   if (!project)
     {
-      gemba_window_show_start (self);
+      _gemba_window_show_start (self);
       show_error (self, error->message);
       return;
     }
@@ -112,7 +112,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
                                         gemba_project_get_path (self->project));
   gtk_widget_set_visible (self->undo_button, TRUE);
   gtk_widget_set_visible (self->redo_button, TRUE);
-  gemba_window_update_actions (self);
+  _gemba_window_update_actions (self);
   /* With one page the switcher would be a lone button; more pages make it worth showing. */
   pages = adw_view_stack_get_pages (self->view_stack);
   adw_view_switcher_title_set_view_switcher_enabled (
@@ -123,7 +123,7 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 }
 
 void
-gemba_window_open (GembaWindow *self, const char *path, GembaProjectOpenMode mode)
+_gemba_window_open (GembaWindow *self, const char *path, GembaProjectOpenMode mode)
 {
   g_autofree char *annotator = NULL;
   g_autofree char *message = NULL;
@@ -131,7 +131,7 @@ gemba_window_open (GembaWindow *self, const char *path, GembaProjectOpenMode mod
 
   g_return_if_fail (GEMBA_IS_WINDOW (self));
 
-  gemba_window_close_project (self);
+  _gemba_window_close_project (self);
   display = g_filename_display_name (path);
   message = mode == GEMBA_PROJECT_CREATE_DEMO && !gemba_store_is_project (path)
             ? g_strdup_printf (_("Creating the demo project in %s…"), display)
@@ -167,7 +167,7 @@ gemba_window_close_request (GtkWindow *window)
   g_settings_set_int (self->settings, "window-height", height);
   g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
   /* Waits for the labels still queued: closing the window loses none. */
-  gemba_window_close_project (self);
+  _gemba_window_close_project (self);
   return GTK_WINDOW_CLASS (gemba_window_parent_class)->close_request (window);
 }
 
@@ -176,7 +176,7 @@ gemba_window_dispose (GObject *object)
 {
   GembaWindow *self = GEMBA_WINDOW (object);
 
-  gemba_window_close_project (self);
+  _gemba_window_close_project (self);
   if (self->settings)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_WINDOW);
@@ -240,10 +240,7 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, frames_page);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, models_page);
 
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_o, GDK_CONTROL_MASK,
-                                       "win.open-project", NULL);
-  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_n, GDK_CONTROL_MASK,
-                                       "win.new-project", NULL);
+  _gemba_window_class_actions_init (widget_class);
 }
 
 static void
@@ -252,7 +249,6 @@ gemba_window_init (GembaWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->settings = g_settings_new (SCHEMA_ID);
   self->cancellable = g_cancellable_new ();
-  gemba_window_install_actions (self);
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
@@ -262,8 +258,8 @@ gemba_window_init (GembaWindow *self)
 
   /* The header bar's Undo and Redo follow the Frames page's labeler. */
   g_signal_connect_object (gemba_frames_page_get_labeler (self->frames_page), "notify",
-                           G_CALLBACK (gemba_window_update_actions), self, G_CONNECT_SWAPPED);
+                           G_CALLBACK (_gemba_window_update_actions), self, G_CONNECT_SWAPPED);
   g_signal_connect (self->settings, "changed", G_CALLBACK (settings_changed_cb), self);
   gemba_start_page_set_settings (self->start_page, self->settings);
-  gemba_window_show_start (self);
+  _gemba_window_show_start (self);
 }
