@@ -33,7 +33,19 @@ typedef enum {
 } GembaDbStep;
 
 typedef struct _GembaDb GembaDb;
+struct sqlite3;
 typedef struct _GembaDbStmt GembaDbStmt;
+
+/* Takes over @handle, an open SQLite connection; @name is for messages. */
+GembaDb *gemba_db_new_for_sqlite (struct sqlite3 *handle, const char *name);
+/* The SQLite connection of a SQLite GembaDb (NULL for a server), for what only SQLite has. */
+struct sqlite3 *gemba_db_get_sqlite (GembaDb *db);
+/* The last error's message and GembaError code on this connection (PostgreSQL: recorded by
+ * the last failing call; SQLite: sqlite3_errmsg). */
+const char *gemba_db_errmsg (GembaDb *db);
+int gemba_db_errcode (GembaDb *db);
+/* Rows changed by the last INSERT, UPDATE or DELETE run. */
+gint64 gemba_db_changes (GembaDb *db);
 
 /* Opens the SQLite database file @path (created when @create). */
 GembaDb *gemba_db_open_sqlite (const char *path, gboolean create, GError **error);
@@ -57,10 +69,17 @@ gboolean gemba_db_begin (GembaDb *db, GError **error);
 gboolean gemba_db_commit (GembaDb *db, GError **error);
 void gemba_db_rollback (GembaDb *db);
 
-/* Prepares one statement; parameters are written "?" or "?N" on both backends. */
+/* Prepares one statement; parameters are written "?", "?N" or ":name" on both backends. */
 GembaDbStmt *gemba_db_prepare (GembaDb *db, const char *sql, GError **error);
 void gemba_db_stmt_free (GembaDbStmt *stmt);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaDbStmt, gemba_db_stmt_free)
+
+/* The SQL text the statement was prepared from (as given). */
+const char *gemba_db_stmt_get_sql (GembaDbStmt *stmt);
+/* The index of the named parameter ":name" (the same on both backends), or 0. */
+int gemba_db_bind_parameter_index (GembaDbStmt *stmt, const char *name);
+/* Sets every parameter to NULL. */
+void gemba_db_clear_bindings (GembaDbStmt *stmt);
 
 /* Parameters count from 1; a bound value stays until bound again. */
 void gemba_db_bind_null (GembaDbStmt *stmt, int index);
@@ -78,6 +97,7 @@ void gemba_db_reset (GembaDbStmt *stmt);
 int gemba_db_column_count (GembaDbStmt *stmt);
 GembaDbType gemba_db_column_type (GembaDbStmt *stmt, int column);
 gint64 gemba_db_column_int64 (GembaDbStmt *stmt, int column);
+int gemba_db_column_int (GembaDbStmt *stmt, int column);
 double gemba_db_column_double (GembaDbStmt *stmt, int column);
 const char *gemba_db_column_text (GembaDbStmt *stmt, int column);
 const guint8 *gemba_db_column_blob (GembaDbStmt *stmt, int column, gsize *size);

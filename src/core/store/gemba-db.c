@@ -24,6 +24,9 @@ struct _GembaDb
   sqlite3 *lite;
 #ifdef GEMBA_HAVE_POSTGRESQL
   PGconn *pg;
+  char *pg_error;  /* the last error's message and GembaError code */
+  int pg_code;
+  gint64 changes;  /* rows changed by the last command */
 #endif
 };
 
@@ -38,8 +41,10 @@ struct _GembaDbStmt
 {
   GembaDb *db;
   sqlite3_stmt *lite;
+  char *given_sql;
 #ifdef GEMBA_HAVE_POSTGRESQL
   char *sql;       /* with $n placeholders */
+  GPtrArray *names; /* ":name" of parameter i + 1, or NULL */
   GArray *params;  /* of Param */
   PGresult *result;
   int row;         /* the current row of result, -1 before the first */
@@ -79,12 +84,69 @@ gemba_db_get_name (GembaDb *db)
 static void
 set_lite_error (GembaDb *db, GError **error)
 {
-  int code = sqlite3_errcode (db->lite);
+  int code = sqlite3_errcode (db->lite) & 0xff;
 
   g_set_error (error, GEMBA_ERROR,
                code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? GEMBA_ERROR_CORRUPT
                : code == SQLITE_CONSTRAINT ? GEMBA_ERROR_LOCKED : GEMBA_ERROR_FAILED,
                "%s: %s", db->name, sqlite3_errmsg (db->lite));
+}
+
+GembaDb *
+gemba_db_new_for_sqlite (sqlite3 *handle, const char *name)
+{
+  GembaDb *db = g_new0 (GembaDb, 1);
+
+  db->backend = GEMBA_DB_SQLITE;
+  db->name = g_strdup (name);
+  db->lite = handle;
+  return db;
+}
+
+sqlite3 *
+gemba_db_get_sqlite (GembaDb *db)
+{
+  return db->lite;
+}
+
+const char *
+gemba_db_errmsg (GembaDb *db)
+{
+  if (db->lite)
+    return sqlite3_errmsg (db->lite);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return db->pg_error ? db->pg_error : "";
+#else
+  return "";
+#endif
+}
+
+int
+gemba_db_errcode (GembaDb *db)
+{
+  if (db->lite)
+    {
+      int code = sqlite3_errcode (db->lite) & 0xff;
+      return code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? GEMBA_ERROR_CORRUPT
+             : code == SQLITE_CONSTRAINT ? GEMBA_ERROR_LOCKED : GEMBA_ERROR_FAILED;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return db->pg_code;
+#else
+  return GEMBA_ERROR_FAILED;
+#endif
+}
+
+gint64
+gemba_db_changes (GembaDb *db)
+{
+  if (db->lite)
+    return sqlite3_changes (db->lite);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return db->changes;
+#else
+  return 0;
+#endif
 }
 
 GembaDb *
@@ -121,6 +183,11 @@ set_pg_error (GembaDb *db, const char *message, const char *sqlstate, GError **e
     code = GEMBA_ERROR_REFUSED;         /* insufficient privilege */
   else if (sqlstate && g_str_has_prefix (sqlstate, "08"))
     code = GEMBA_ERROR_IO;              /* connection exception */
+  else if (sqlstate && g_str_has_prefix (sqlstate, "53100"))
+    code = GEMBA_ERROR_NO_SPACE;        /* disk full */
+  g_free (db->pg_error);
+  db->pg_error = g_strdup (text);
+  db->pg_code = code;
   g_set_error (error, GEMBA_ERROR, code, "%s: %s", db->name, text);
 }
 
@@ -130,7 +197,11 @@ check_result (GembaDb *db, PGresult *result, GError **error)
   ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
 
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
-    return TRUE;
+    {
+      const char *tuples = PQcmdTuples (result);
+      db->changes = *tuples ? g_ascii_strtoll (tuples, NULL, 10) : 0;
+      return TRUE;
+    }
   set_pg_error (db, result ? PQresultErrorMessage (result) : PQerrorMessage (db->pg),
                 result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : "08000", error);
   return FALSE;
@@ -187,6 +258,7 @@ gemba_db_close (GembaDb *db)
 #ifdef GEMBA_HAVE_POSTGRESQL
   if (db->pg)
     PQfinish (db->pg);
+  g_free (db->pg_error);
 #endif
   g_free (db->name);
   g_free (db);
@@ -244,13 +316,15 @@ param_clear (gpointer data)
   g_clear_pointer (&param->value, g_free);
 }
 
-/* "?" → "$1", "$2", …; "?N" → "$N"; not inside quotes. */
+/* "?" → "$1", "$2", …; "?N" → "$N"; ":name" → "$N" numbered as SQLite does (the same name,
+ * the same number); not inside quotes, and not PostgreSQL's "::" casts. @names gets the name
+ * of each numbered parameter (NULL for the unnamed). */
 static char *
-to_dollar_placeholders (const char *sql, int *n_params)
+to_dollar_placeholders (const char *sql, int *n_params, GPtrArray *names)
 {
   GString *out = g_string_sized_new (strlen (sql) + 16);
   char quote = 0;
-  int next = 0, max = 0;
+  int max = 0;
 
   for (const char *p = sql; *p; p++)
     {
@@ -275,9 +349,36 @@ to_dollar_placeholders (const char *sql, int *n_params)
               p = end - 1;
             }
           else
-            n = ++next;
+            n = max + 1;
           max = MAX (max, n);
           g_string_append_printf (out, "$%d", n);
+        }
+      else if (*p == ':' && p[1] == ':')
+        {
+          g_string_append (out, "::");
+          p++;
+        }
+      else if (*p == ':' && (g_ascii_isalpha (p[1]) || p[1] == '_'))
+        {
+          const char *end = p + 1;
+          g_autofree char *name = NULL;
+          int n = 0;
+
+          while (g_ascii_isalnum (*end) || *end == '_')
+            end++;
+          name = g_strndup (p, end - p);
+          for (guint i = 0; i < names->len; i++)
+            if (g_strcmp0 (g_ptr_array_index (names, i), name) == 0)
+              n = (int) i + 1;
+          if (n == 0)
+            n = max + 1;
+          max = MAX (max, n);
+          while (names->len < (guint) n)
+            g_ptr_array_add (names, NULL);
+          if (!g_ptr_array_index (names, n - 1))
+            g_ptr_array_index (names, n - 1) = g_steal_pointer (&name);
+          g_string_append_printf (out, "$%d", n);
+          p = end - 1;
         }
       else
         g_string_append_c (out, *p);
@@ -308,11 +409,13 @@ gemba_db_prepare (GembaDb *db, const char *sql, GError **error)
   GembaDbStmt *stmt = g_new0 (GembaDbStmt, 1);
 
   stmt->db = db;
+  stmt->given_sql = g_strdup (sql);
   if (db->backend == GEMBA_DB_SQLITE)
     {
       if (sqlite3_prepare_v2 (db->lite, sql, -1, &stmt->lite, NULL) != SQLITE_OK)
         {
           set_lite_error (db, error);
+          g_free (stmt->given_sql);
           g_free (stmt);
           return NULL;
         }
@@ -321,7 +424,8 @@ gemba_db_prepare (GembaDb *db, const char *sql, GError **error)
 #ifdef GEMBA_HAVE_POSTGRESQL
   {
     int n_params;
-    stmt->sql = to_dollar_placeholders (sql, &n_params);
+    stmt->names = g_ptr_array_new_with_free_func (g_free);
+    stmt->sql = to_dollar_placeholders (sql, &n_params, stmt->names);
     stmt->params = g_array_new (FALSE, TRUE, sizeof (Param));
     g_array_set_clear_func (stmt->params, param_clear);
     g_array_set_size (stmt->params, n_params);
@@ -345,8 +449,44 @@ gemba_db_stmt_free (GembaDbStmt *stmt)
   g_free (stmt->sql);
   if (stmt->params)
     g_array_unref (stmt->params);
+  if (stmt->names)
+    g_ptr_array_unref (stmt->names);
 #endif
+  g_free (stmt->given_sql);
   g_free (stmt);
+}
+
+const char *
+gemba_db_stmt_get_sql (GembaDbStmt *stmt)
+{
+  return stmt->given_sql;
+}
+
+int
+gemba_db_bind_parameter_index (GembaDbStmt *stmt, const char *name)
+{
+  if (stmt->lite)
+    return sqlite3_bind_parameter_index (stmt->lite, name);
+#ifdef GEMBA_HAVE_POSTGRESQL
+  for (guint i = 0; i < stmt->names->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (stmt->names, i), name) == 0)
+      return (int) i + 1;
+#endif
+  return 0;
+}
+
+void
+gemba_db_clear_bindings (GembaDbStmt *stmt)
+{
+  if (stmt->lite)
+    {
+      sqlite3_clear_bindings (stmt->lite);
+      return;
+    }
+#ifdef GEMBA_HAVE_POSTGRESQL
+  for (guint i = 0; i < stmt->params->len; i++)
+    gemba_db_bind_null (stmt, (int) i + 1);
+#endif
 }
 
 #ifdef GEMBA_HAVE_POSTGRESQL
@@ -584,6 +724,14 @@ gemba_db_column_int64 (GembaDbStmt *stmt, int column)
 #else
   return 0;
 #endif
+}
+
+int
+gemba_db_column_int (GembaDbStmt *stmt, int column)
+{
+  if (stmt->lite)
+    return sqlite3_column_int (stmt->lite, column);
+  return (int) gemba_db_column_int64 (stmt, column);
 }
 
 double

@@ -66,17 +66,17 @@ mark_runs_interrupted (GembaStore *self, gboolean mark, GError **error)
     {
       if (mark)
         {
-          sqlite3_bind_int64 (stmt, 1, _gemba_store_now ());
+          gemba_db_bind_int64 (stmt, 1, _gemba_store_now ());
           _gemba_store_bind_text (stmt, 2, _("The process that ran the training ended before "
                                              "the run finished."));
         }
-      switch (sqlite3_step (stmt))
+      switch (gemba_db_step (stmt, NULL))
         {
-        case SQLITE_DONE:
-          n = sqlite3_changes (self->db);
+        case GEMBA_DB_STEP_DONE:
+          n = gemba_db_changes (self->conn);
           break;
-        case SQLITE_ROW:
-          n = sqlite3_column_int64 (stmt, 0);
+        case GEMBA_DB_STEP_ROW:
+          n = gemba_db_column_int64 (stmt, 0);
           break;
         default:
           _gemba_store_fail (self, error, _("could not read the training runs"));
@@ -143,17 +143,17 @@ read_integrity (GembaStore *self, GembaStoreCheck *check, GError **error)
 {
   g_autoptr(GembaStmt) stmt = NULL;
   g_autoptr(GString) text = g_string_new (NULL);
-  int rc = SQLITE_ERROR;
+  int rc = GEMBA_DB_STEP_ERROR;
 
   _gemba_store_lock (self);
   if ((stmt = _gemba_store_prepare (self, "PRAGMA integrity_check(20)", error)))
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
       g_string_append_printf (text, "%s%s", text->len ? "\n" : "",
-                              (const char *) sqlite3_column_text (stmt, 0));
-  if (stmt && rc != SQLITE_DONE)
+                              gemba_db_column_text (stmt, 0));
+  if (stmt && rc != GEMBA_DB_STEP_DONE)
     _gemba_store_fail (self, error, _("could not check the database"));
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     return FALSE;
   check->integrity = g_string_free (g_steal_pointer (&text), FALSE);
   return TRUE;
@@ -166,14 +166,14 @@ read_frame_rows (GembaStore *self, GembaStoreCheck *check, GCancellable *cancell
 {
   g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GembaStmt) stmt = NULL;
-  int rc = SQLITE_ERROR;
+  int rc = GEMBA_DB_STEP_ERROR;
 
   _gemba_store_lock (self);
   if ((stmt = _gemba_store_prepare (self, "SELECT sha256, ext FROM frames ORDER BY id", error)))
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
       {
-        const char *sha256 = (const char *) sqlite3_column_text (stmt, 0);
-        GembaFrame frame = { .ext = (char *) sqlite3_column_text (stmt, 1) };
+        const char *sha256 = gemba_db_column_text (stmt, 0);
+        GembaFrame frame = { .ext = (char *) gemba_db_column_text (stmt, 1) };
         char *path;
 
         if (!sha256 || strlen (sha256) != 64 || !frame.ext)
@@ -187,11 +187,11 @@ read_frame_rows (GembaStore *self, GembaStoreCheck *check, GCancellable *cancell
         if (g_cancellable_is_cancelled (cancellable))
           break;
       }
-  if (stmt && rc != SQLITE_DONE && rc != SQLITE_ROW)
+  if (stmt && rc != GEMBA_DB_STEP_DONE && rc != GEMBA_DB_STEP_ROW)
     _gemba_store_fail (self, error, _("could not read the frames"));
   _gemba_store_unlock (self);
   if (g_cancellable_set_error_if_cancelled (cancellable, error) ||
-      (rc != SQLITE_DONE && rc != SQLITE_ROW))
+      (rc != GEMBA_DB_STEP_DONE && rc != GEMBA_DB_STEP_ROW))
     return NULL;
   return g_steal_pointer (&names);
 }

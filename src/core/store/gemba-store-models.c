@@ -73,24 +73,24 @@ model_from_row (GembaStore *self, GembaStmt *stmt)
   GembaModelRecord *record = g_new0 (GembaModelRecord, 1);
   g_autofree char *classes = NULL;
 
-  record->id = sqlite3_column_int64 (stmt, 0);
+  record->id = gemba_db_column_int64 (stmt, 0);
   record->name = _gemba_store_dup_column (stmt, 1);
-  record->parent_id = sqlite3_column_int64 (stmt, 2);
-  record->created_at = sqlite3_column_int64 (stmt, 3);
+  record->parent_id = gemba_db_column_int64 (stmt, 2);
+  record->created_at = gemba_db_column_int64 (stmt, 3);
   record->author = _gemba_store_dup_column (stmt, 4);
   record->architecture = _gemba_store_dup_column (stmt, 5);
   classes = _gemba_store_dup_column (stmt, 6);
   record->classes = classes_from_json (classes);
   record->settings = _gemba_store_dup_column (stmt, 7);
-  record->seed = (guint64) sqlite3_column_int64 (stmt, 8);
-  record->dataset_revision = sqlite3_column_int64 (stmt, 9);
-  record->n_train = sqlite3_column_int64 (stmt, 10);
-  record->n_val = sqlite3_column_int64 (stmt, 11);
-  record->n_test = sqlite3_column_int64 (stmt, 12);
+  record->seed = (guint64) gemba_db_column_int64 (stmt, 8);
+  record->dataset_revision = gemba_db_column_int64 (stmt, 9);
+  record->n_train = gemba_db_column_int64 (stmt, 10);
+  record->n_val = gemba_db_column_int64 (stmt, 11);
+  record->n_test = gemba_db_column_int64 (stmt, 12);
   record->metrics = _gemba_store_dup_column (stmt, 13);
-  record->test_accuracy = sqlite3_column_type (stmt, 14) == SQLITE_NULL
-                          ? -1.0 : sqlite3_column_double (stmt, 14);
-  record->duration = sqlite3_column_double (stmt, 15);
+  record->test_accuracy = gemba_db_column_type (stmt, 14) == GEMBA_DB_NULL
+                          ? -1.0 : gemba_db_column_double (stmt, 14);
+  record->duration = gemba_db_column_double (stmt, 15);
   record->weights_sha256 = _gemba_store_dup_column (stmt, 16);
   record->production = record->id == _gemba_store_production_model (self);
   return record;
@@ -142,32 +142,32 @@ gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
     goto fail;
   _gemba_store_bind_text (stmt, 1, record->name ? record->name : "");
   if (record->parent_id)
-    sqlite3_bind_int64 (stmt, 2, record->parent_id);
+    gemba_db_bind_int64 (stmt, 2, record->parent_id);
   else
-    sqlite3_bind_null (stmt, 2);
-  sqlite3_bind_int64 (stmt, 3, record->created_at ? record->created_at : _gemba_store_now ());
+    gemba_db_bind_null (stmt, 2);
+  gemba_db_bind_int64 (stmt, 3, record->created_at ? record->created_at : _gemba_store_now ());
   _gemba_store_bind_text (stmt, 4, record->author ? record->author : gemba_store_get_author (self));
   _gemba_store_bind_text (stmt, 5, record->architecture);
   _gemba_store_bind_text (stmt, 6, classes);
   _gemba_store_bind_text (stmt, 7, record->settings ? record->settings : "{}");
-  sqlite3_bind_int64 (stmt, 8, (gint64) record->seed);
-  sqlite3_bind_int64 (stmt, 9, record->dataset_revision);
-  sqlite3_bind_int64 (stmt, 10, record->n_train);
-  sqlite3_bind_int64 (stmt, 11, record->n_val);
-  sqlite3_bind_int64 (stmt, 12, record->n_test);
+  gemba_db_bind_int64 (stmt, 8, (gint64) record->seed);
+  gemba_db_bind_int64 (stmt, 9, record->dataset_revision);
+  gemba_db_bind_int64 (stmt, 10, record->n_train);
+  gemba_db_bind_int64 (stmt, 11, record->n_val);
+  gemba_db_bind_int64 (stmt, 12, record->n_test);
   _gemba_store_bind_text (stmt, 13, record->metrics);
   if (record->test_accuracy >= 0)
-    sqlite3_bind_double (stmt, 14, record->test_accuracy);
+    gemba_db_bind_double (stmt, 14, record->test_accuracy);
   else
-    sqlite3_bind_null (stmt, 14);
-  sqlite3_bind_double (stmt, 15, record->duration);
+    gemba_db_bind_null (stmt, 14);
+  gemba_db_bind_double (stmt, 15, record->duration);
   _gemba_store_bind_text (stmt, 16, record->weights_sha256);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
+  if (gemba_db_step (stmt, NULL) != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not record the model"));
       goto fail;
     }
-  id = sqlite3_last_insert_rowid (self->db);
+  id = _gemba_store_last_insert_id (self);
 
   if (!record->name || !*record->name)
     {
@@ -177,8 +177,8 @@ gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
       if (!rename)
         goto fail;
       _gemba_store_bind_text (rename, 1, name);
-      sqlite3_bind_int64 (rename, 2, id);
-      if (sqlite3_step (rename) != SQLITE_DONE)
+      gemba_db_bind_int64 (rename, 2, id);
+      if (gemba_db_step (rename, NULL) != GEMBA_DB_STEP_DONE)
         {
           _gemba_store_fail (self, error, _("could not record the model"));
           goto fail;
@@ -230,10 +230,10 @@ gemba_store_list_models (GembaStore *self, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     g_ptr_array_add (models, model_from_row (self, stmt));
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the models"));
       return NULL;
@@ -254,8 +254,8 @@ gemba_store_get_model (GembaStore *self, gint64 model_id, GError **error)
                                error);
   if (stmt)
     {
-      sqlite3_bind_int64 (stmt, 1, model_id);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
+      gemba_db_bind_int64 (stmt, 1, model_id);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
         record = model_from_row (self, stmt);
       else
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
@@ -322,9 +322,9 @@ gemba_store_set_model_metrics (GembaStore *self, gint64 model_id, const char *me
   if (stmt)
     {
       _gemba_store_bind_text (stmt, 1, metrics);
-      sqlite3_bind_double (stmt, 2, test_accuracy);
-      sqlite3_bind_int64 (stmt, 3, model_id);
-      ok = sqlite3_step (stmt) == SQLITE_DONE ||
+      gemba_db_bind_double (stmt, 2, test_accuracy);
+      gemba_db_bind_int64 (stmt, 3, model_id);
+      ok = gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_DONE ||
            _gemba_store_fail (self, error, _("could not save the metrics"));
     }
   _gemba_store_unlock (self);
@@ -392,9 +392,14 @@ gemba_store_save_predictions (GembaStore *self, gint64 model_id, guint n,
       _gemba_store_unlock (self);
       return FALSE;
     }
-  stmt = _gemba_store_prepare (self, "INSERT OR REPLACE INTO predictions (model_id, frame_id, "
+  stmt = _gemba_store_prepare (self, "INSERT INTO predictions (model_id, frame_id, "
                                      "class_id, confidence, probabilities, created_at) "
-                                     "VALUES (?, ?, ?, ?, ?, ?)", error);
+                                     "VALUES (?, ?, ?, ?, ?, ?) "
+                                     "ON CONFLICT (model_id, frame_id) DO UPDATE SET "
+                                     "class_id = excluded.class_id, "
+                                     "confidence = excluded.confidence, "
+                                     "probabilities = excluded.probabilities, "
+                                     "created_at = excluded.created_at", error);
   if (!stmt)
     goto fail;
   for (guint i = 0; i < n; i++)
@@ -404,17 +409,17 @@ gemba_store_save_predictions (GembaStore *self, gint64 model_id, guint n,
       for (guint k = 1; k < n_classes; k++)
         if (p[k] > p[best])
           best = k;
-      sqlite3_reset (stmt);
-      sqlite3_bind_int64 (stmt, 1, model_id);
-      sqlite3_bind_int64 (stmt, 2, frame_ids[i]);
+      gemba_db_reset (stmt);
+      gemba_db_bind_int64 (stmt, 1, model_id);
+      gemba_db_bind_int64 (stmt, 2, frame_ids[i]);
       if (class_ids[best])
-        sqlite3_bind_int64 (stmt, 3, class_ids[best]);
+        gemba_db_bind_int64 (stmt, 3, class_ids[best]);
       else
-        sqlite3_bind_null (stmt, 3);
-      sqlite3_bind_double (stmt, 4, p[best]);
-      sqlite3_bind_blob (stmt, 5, p, n_classes * sizeof (float), SQLITE_STATIC);
-      sqlite3_bind_int64 (stmt, 6, now);
-      if (sqlite3_step (stmt) != SQLITE_DONE)
+        gemba_db_bind_null (stmt, 3);
+      gemba_db_bind_double (stmt, 4, p[best]);
+      gemba_db_bind_blob (stmt, 5, p, n_classes * sizeof (float));
+      gemba_db_bind_int64 (stmt, 6, now);
+      if (gemba_db_step (stmt, NULL) != GEMBA_DB_STEP_DONE)
         {
           _gemba_store_fail (self, error, _("could not save the predictions"));
           goto fail;
@@ -448,18 +453,19 @@ gemba_store_get_prediction (GembaStore *self, gint64 model_id, gint64 frame_id,
                                      "WHERE model_id = ? AND frame_id = ?", error);
   if (stmt)
     {
-      sqlite3_bind_int64 (stmt, 1, model_id);
-      sqlite3_bind_int64 (stmt, 2, frame_id);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
+      gemba_db_bind_int64 (stmt, 1, model_id);
+      gemba_db_bind_int64 (stmt, 2, frame_id);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
         {
-          gsize bytes = sqlite3_column_bytes (stmt, 2);
+          gsize bytes = 0;
+          const guint8 *blob = gemba_db_column_blob (stmt, 2, &bytes);
           found = TRUE;
           if (class_id)
-            *class_id = sqlite3_column_int64 (stmt, 0);
+            *class_id = gemba_db_column_int64 (stmt, 0);
           if (confidence)
-            *confidence = sqlite3_column_double (stmt, 1);
+            *confidence = gemba_db_column_double (stmt, 1);
           if (probabilities)
-            *probabilities = g_memdup2 (sqlite3_column_blob (stmt, 2), bytes);
+            *probabilities = g_memdup2 (blob, bytes);
           if (n_classes)
             *n_classes = bytes / sizeof (float);
         }
@@ -480,9 +486,9 @@ gemba_store_count_predictions (GembaStore *self, gint64 model_id, GError **error
   stmt = _gemba_store_prepare (self, "SELECT count(*) FROM predictions WHERE model_id = ?", error);
   if (stmt)
     {
-      sqlite3_bind_int64 (stmt, 1, model_id);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
-        count = sqlite3_column_int64 (stmt, 0);
+      gemba_db_bind_int64 (stmt, 1, model_id);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
+        count = gemba_db_column_int64 (stmt, 0);
     }
   _gemba_store_unlock (self);
   return count;
@@ -507,13 +513,13 @@ gemba_store_list_corrections (GembaStore *self, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
+      gint64 id = gemba_db_column_int64 (stmt, 0);
       g_array_append_val (ids, id);
     }
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the false readings"));
       return NULL;
@@ -535,14 +541,14 @@ gemba_store_begin_run (GembaStore *self, gint64 parent_id, const char *settings,
   if (stmt)
     {
       if (parent_id)
-        sqlite3_bind_int64 (stmt, 1, parent_id);
+        gemba_db_bind_int64 (stmt, 1, parent_id);
       else
-        sqlite3_bind_null (stmt, 1);
+        gemba_db_bind_null (stmt, 1);
       _gemba_store_bind_text (stmt, 2, gemba_store_get_author (self));
-      sqlite3_bind_int64 (stmt, 3, _gemba_store_now ());
+      gemba_db_bind_int64 (stmt, 3, _gemba_store_now ());
       _gemba_store_bind_text (stmt, 4, settings);
-      if (sqlite3_step (stmt) == SQLITE_DONE)
-        id = sqlite3_last_insert_rowid (self->db);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_DONE)
+        id = _gemba_store_last_insert_id (self);
       else
         _gemba_store_fail (self, error, _("could not record the training run"));
     }
@@ -564,15 +570,15 @@ gemba_store_finish_run (GembaStore *self, gint64 run_id, const char *status, gin
                                      "log = ? WHERE id = ?", error);
   if (stmt)
     {
-      sqlite3_bind_int64 (stmt, 1, _gemba_store_now ());
+      gemba_db_bind_int64 (stmt, 1, _gemba_store_now ());
       _gemba_store_bind_text (stmt, 2, status);
       if (model_id)
-        sqlite3_bind_int64 (stmt, 3, model_id);
+        gemba_db_bind_int64 (stmt, 3, model_id);
       else
-        sqlite3_bind_null (stmt, 3);
+        gemba_db_bind_null (stmt, 3);
       _gemba_store_bind_text (stmt, 4, log);
-      sqlite3_bind_int64 (stmt, 5, run_id);
-      ok = sqlite3_step (stmt) == SQLITE_DONE ||
+      gemba_db_bind_int64 (stmt, 5, run_id);
+      ok = gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_DONE ||
            _gemba_store_fail (self, error, _("could not record the training run"));
     }
   _gemba_store_unlock (self);

@@ -4,23 +4,25 @@
  */
 #pragma once
 
-#include <sqlite3.h>
-
+#include "gemba-db-private.h"
 #include "gemba-store.h"
 
 G_BEGIN_DECLS
 
-typedef sqlite3_stmt GembaStmt;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaStmt, sqlite3_finalize)
+typedef GembaDbStmt GembaStmt;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaStmt, gemba_db_stmt_free)
 
 struct _GembaStore
 {
   GObject parent_instance;
 
   char *path;
+  /* The database file, or the server's URI without its password (for messages). */
   char *db_path;
   char *author;
-  sqlite3 *db;
+  /* The project database: the SQLite file in the folder, or the server that the folder's
+   * GEMBA_STORE_SERVER_NAME names (a team project). */
+  GembaDb *conn;
   /* One connection, used by one thread at a time; recursive so that public functions may
    * call each other inside a transaction. */
   GRecMutex lock;
@@ -29,7 +31,7 @@ struct _GembaStore
   gboolean read_only;
   /* Frame files were written in this batch without their own fsync. */
   gboolean sync_before_commit;
-  /* SQL text → sqlite3_stmt not in use: the statements each added frame runs, prepared once
+  /* SQL text → GembaStmt not in use: the statements each added frame runs, prepared once
    * (see _gemba_store_take_cached). */
   GHashTable *cached;
   /* A shared flock on the project's owner file while open, -1 when read-only (see
@@ -59,7 +61,7 @@ GembaStmt *_gemba_store_prepare (GembaStore *self, const char *sql, GError **err
  * lock, so it may outlive the caller's). Taken twice at once, the second is a fresh one. */
 typedef struct {
   GembaStore *store;
-  sqlite3_stmt *stmt;
+  GembaStmt *stmt;
 } GembaCachedStmt;
 GembaCachedStmt _gemba_store_take_cached (GembaStore *self, const char *sql, GError **error);
 void _gemba_store_give_back (GembaCachedStmt *cached);
@@ -68,11 +70,22 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GembaCachedStmt, _gemba_store_give_back)
 /* Runs SQL without results. */
 gboolean _gemba_store_exec (GembaStore *self, const char *sql, GError **error);
 
-/* Transactions nest: only the outermost begin/commit reach SQLite. Writes use
- * BEGIN IMMEDIATE, so a second process waits (busy timeout) instead of failing mid-way. */
+/* Transactions nest: only the outermost begin/commit reach the database. Writes take the
+ * project's write lock at once (SQLite: BEGIN IMMEDIATE; a server: a transaction advisory
+ * lock), so a second writer waits instead of failing mid-way. */
 gboolean _gemba_store_begin (GembaStore *self, GError **error);
 gboolean _gemba_store_commit (GembaStore *self, GError **error);
 void _gemba_store_rollback (GembaStore *self);
+
+/* The id of the row the last INSERT added (SQLite: last_insert_rowid; a server: lastval()). */
+gint64 _gemba_store_last_insert_id (GembaStore *self);
+
+/* TRUE when the project's database is a PostgreSQL server. */
+gboolean _gemba_store_is_server (GembaStore *self);
+
+/* Connects to the team project database at @uri: with @create, an empty database that gets
+ * the schema; else one holding a project this Gemba reads, brought to its schema. */
+GembaDb *_gemba_store_server_connect (const char *uri, gboolean create, GError **error);
 
 /* Increments the dataset revision, inside the caller's transaction. */
 gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);

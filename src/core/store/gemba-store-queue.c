@@ -209,20 +209,24 @@ gemba_store_list_review_queue (GembaStore *self, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  sqlite3_bind_int64 (stmt, 1, _gemba_store_production_model (self));
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  gemba_db_bind_int64 (stmt, 1, _gemba_store_production_model (self));
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
       QueueItem item = { 0 };
-      item.id = sqlite3_column_int64 (stmt, 0);
-      item.source_id = sqlite3_column_int64 (stmt, 1);
-      item.captured_at = sqlite3_column_int64 (stmt, 2);
-      item.class_id = sqlite3_column_int64 (stmt, 3);
-      item.margin = sqlite3_column_type (stmt, 4) == SQLITE_NULL ? 0.0
-                    : margin_of (sqlite3_column_blob (stmt, 4), sqlite3_column_bytes (stmt, 4));
-      item.source_rank = sqlite3_column_int (stmt, 5);
+      gsize bytes = 0;
+      const guint8 *blob = NULL;
+
+      item.id = gemba_db_column_int64 (stmt, 0);
+      item.source_id = gemba_db_column_int64 (stmt, 1);
+      item.captured_at = gemba_db_column_int64 (stmt, 2);
+      item.class_id = gemba_db_column_int64 (stmt, 3);
+      if (gemba_db_column_type (stmt, 4) != GEMBA_DB_NULL)
+        blob = gemba_db_column_blob (stmt, 4, &bytes);
+      item.margin = blob ? margin_of (blob, (int) bytes) : 0.0;
+      item.source_rank = gemba_db_column_int (stmt, 5);
       g_array_append_val (items, item);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the review queue"));
       _gemba_store_unlock (self);
@@ -331,11 +335,11 @@ gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n, gui
                                        "AND l.class_id IS NULL AND f.source_id = ?", error);
   if (!select)
     goto fail;
-  sqlite3_bind_int64 (select, 1, source_id);
-  while (sqlite3_step (select) == SQLITE_ROW)
+  gemba_db_bind_int64 (select, 1, source_id);
+  while (gemba_db_step (select, NULL) == GEMBA_DB_STEP_ROW)
     {
       Drawn d;
-      d.id = sqlite3_column_int64 (select, 0);
+      d.id = gemba_db_column_int64 (select, 0);
       d.order = _gemba_store_mix (seed ^ _gemba_store_mix ((guint64) d.id));
       g_array_append_val (drawn, d);
     }
@@ -401,17 +405,17 @@ gemba_store_count_test_frames_per_source (GembaStore *self, GError **error)
                                error);
   if (!stmt)
     goto fail;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
       GembaSourceTestCount c;
-      c.source_id = sqlite3_column_int64 (stmt, 0);
+      c.source_id = gemba_db_column_int64 (stmt, 0);
       c.source_name = _gemba_store_dup_column (stmt, 1);
-      c.n_labeled = sqlite3_column_int64 (stmt, 2);
-      c.n_test = sqlite3_column_int64 (stmt, 3);
-      c.n_reserved = sqlite3_column_int64 (stmt, 4);
+      c.n_labeled = gemba_db_column_int64 (stmt, 2);
+      c.n_test = gemba_db_column_int64 (stmt, 3);
+      c.n_reserved = gemba_db_column_int64 (stmt, 4);
       g_array_append_val (counts, c);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not count the test frames"));
       goto fail;

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "gemba-error.h"
 #include "gemba-image.h"
@@ -192,10 +193,27 @@ gemba_store_check_writable (GembaStore *self, GError **error)
 }
 
 gboolean
+_gemba_store_is_server (GembaStore *self)
+{
+  return gemba_db_get_backend (self->conn) == GEMBA_DB_POSTGRESQL;
+}
+
+gboolean
 _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
 {
-  int code = sqlite3_extended_errcode (self->db);
+  sqlite3 *lite = gemba_db_get_sqlite (self->conn);
+  int code = lite ? sqlite3_extended_errcode (lite) : SQLITE_OK;
   GembaError gcode = GEMBA_ERROR_FAILED;
+
+  if (!lite)
+    {
+      /* A server: its constraint violations are bad input, as SQLite's are. */
+      gcode = gemba_db_errcode (self->conn);
+      g_set_error (error, GEMBA_ERROR,
+                   gcode == GEMBA_ERROR_LOCKED ? GEMBA_ERROR_INVALID : gcode, _("%s: %s (%s)"),
+                   self->db_path, doing, gemba_db_errmsg (self->conn));
+      return FALSE;
+    }
 
   if ((code & 0xff) == SQLITE_READONLY)
     {
@@ -209,7 +227,7 @@ _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CORRUPT,
                    _("%s: %s: the project database is damaged (%s); run “gemba check %s” to see "
                      "what is damaged, or restore it from a backup"),
-                   self->db_path, doing, sqlite3_errmsg (self->db), self->path);
+                   self->db_path, doing, sqlite3_errmsg (lite), self->path);
       return FALSE;
     case SQLITE_CONSTRAINT:
       gcode = GEMBA_ERROR_INVALID;
@@ -226,27 +244,24 @@ _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
       break;
     }
   g_set_error (error, GEMBA_ERROR, gcode, _("%s: %s (%s)"),
-               self->db_path, doing, sqlite3_errmsg (self->db));
+               self->db_path, doing, sqlite3_errmsg (lite));
   return FALSE;
 }
 
 GembaStmt *
 _gemba_store_prepare (GembaStore *self, const char *sql, GError **error)
 {
-  sqlite3_stmt *stmt = NULL;
+  GembaStmt *stmt = gemba_db_prepare (self->conn, sql, NULL);
 
-  if (sqlite3_prepare_v2 (self->db, sql, -1, &stmt, NULL) != SQLITE_OK)
-    {
-      _gemba_store_fail (self, error, _("could not read the project database"));
-      return NULL;
-    }
+  if (!stmt)
+    _gemba_store_fail (self, error, _("could not read the project database"));
   return stmt;
 }
 
 static void
 finalize_stmt (gpointer stmt)
 {
-  sqlite3_finalize (stmt);
+  gemba_db_stmt_free (stmt);
 }
 
 GembaCachedStmt
@@ -267,31 +282,34 @@ void
 _gemba_store_give_back (GembaCachedStmt *cached)
 {
   GembaStore *self = cached->store;
-  sqlite3_stmt *stmt = g_steal_pointer (&cached->stmt);
+  GembaStmt *stmt = g_steal_pointer (&cached->stmt);
 
   if (!stmt)
     return;
   _gemba_store_lock (self);
   /* Reset at once: a statement left on a row would keep a read transaction open. */
-  sqlite3_reset (stmt);
-  sqlite3_clear_bindings (stmt);
+  gemba_db_reset (stmt);
+  gemba_db_clear_bindings (stmt);
   if (!self->cached)
     self->cached = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
-  if (g_hash_table_contains (self->cached, sqlite3_sql (stmt)))
-    sqlite3_finalize (stmt);
+  if (g_hash_table_contains (self->cached, gemba_db_stmt_get_sql (stmt)))
+    gemba_db_stmt_free (stmt);
   else
-    g_hash_table_insert (self->cached, (gpointer) sqlite3_sql (stmt), stmt);
+    g_hash_table_insert (self->cached, (gpointer) gemba_db_stmt_get_sql (stmt), stmt);
   _gemba_store_unlock (self);
 }
 
 gboolean
 _gemba_store_exec (GembaStore *self, const char *sql, GError **error)
 {
+  sqlite3 *lite = gemba_db_get_sqlite (self->conn);
   char *msg = NULL;
 
-  if (sqlite3_exec (self->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+  if (!lite)
+    return gemba_db_exec (self->conn, sql, error);
+  if (sqlite3_exec (lite, sql, NULL, NULL, &msg) != SQLITE_OK)
     {
-      int code = sqlite3_errcode (self->db);
+      int code = sqlite3_errcode (lite);
 
       if ((code & 0xff) == SQLITE_READONLY)
         {
@@ -303,7 +321,7 @@ _gemba_store_exec (GembaStore *self, const char *sql, GError **error)
                    code == SQLITE_CORRUPT ? GEMBA_ERROR_CORRUPT
                    : code == SQLITE_FULL  ? GEMBA_ERROR_NO_SPACE
                                           : GEMBA_ERROR_FAILED,
-                   _("%s: %s"), self->db_path, msg ? msg : sqlite3_errmsg (self->db));
+                   _("%s: %s"), self->db_path, msg ? msg : sqlite3_errmsg (lite));
       sqlite3_free (msg);
       return FALSE;
     }
@@ -342,7 +360,16 @@ _gemba_store_begin (GembaStore *self, GError **error)
   if (!gemba_store_check_writable (self, error))
     return FALSE;
   if (self->batch_depth == 0)
-    sql = g_strdup ("BEGIN IMMEDIATE");
+    {
+      if (_gemba_store_is_server (self))
+        {
+          if (!gemba_db_begin (self->conn, error))
+            return FALSE;
+          self->batch_depth++;
+          return TRUE;
+        }
+      sql = g_strdup ("BEGIN IMMEDIATE");
+    }
   else
     sql = g_strdup_printf ("SAVEPOINT gemba_%d", self->batch_depth);
   if (!_gemba_store_exec (self, sql, error))
@@ -393,24 +420,31 @@ _gemba_store_rollback (GembaStore *self)
   else
     sql = g_strdup_printf ("ROLLBACK TO gemba_%d; RELEASE gemba_%d",
                            self->batch_depth, self->batch_depth);
-  sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+  gemba_db_exec (self->conn, sql, NULL);
 }
 
 void
 _gemba_store_bind_text (GembaStmt *stmt, int index, const char *text)
 {
-  if (text)
-    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, index);
+  gemba_db_bind_text (stmt, index, text);
 }
 
 char *
 _gemba_store_dup_column (GembaStmt *stmt, int column)
 {
-  const unsigned char *text = sqlite3_column_text (stmt, column);
+  return g_strdup (gemba_db_column_text (stmt, column));
+}
 
-  return text ? g_strdup ((const char *) text) : NULL;
+gint64
+_gemba_store_last_insert_id (GembaStore *self)
+{
+  sqlite3 *lite = gemba_db_get_sqlite (self->conn);
+  g_autoptr(GembaStmt) stmt = NULL;
+
+  if (lite)
+    return sqlite3_last_insert_rowid (lite);
+  stmt = gemba_db_prepare (self->conn, "SELECT lastval()", NULL);
+  return gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW ? gemba_db_column_int64 (stmt, 0) : 0;
 }
 
 gboolean
@@ -428,15 +462,15 @@ _gemba_store_production_model (GembaStore *self)
     self, "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'production-model'", NULL);
   gint64 id = 0;
 
-  if (cached.stmt && sqlite3_step (cached.stmt) == SQLITE_ROW)
-    id = sqlite3_column_int64 (cached.stmt, 0);
+  if (cached.stmt && gemba_db_step (cached.stmt, NULL) == GEMBA_DB_STEP_ROW)
+    id = gemba_db_column_int64 (cached.stmt, 0);
   return id;
 }
 
 static gboolean
 step_done (GembaStore *self, GembaStmt *stmt, GError **error, const char *doing)
 {
-  if (sqlite3_step (stmt) != SQLITE_DONE)
+  if (gemba_db_step (stmt, NULL) != GEMBA_DB_STEP_DONE)
     return _gemba_store_fail (self, error, doing);
   return TRUE;
 }
@@ -568,8 +602,7 @@ gemba_store_finalize (GObject *object)
   GembaStore *self = GEMBA_STORE (object);
 
   g_clear_pointer (&self->cached, g_hash_table_unref);
-  if (self->db)
-    sqlite3_close_v2 (self->db);
+  g_clear_pointer (&self->conn, gemba_db_close);
   _gemba_store_drop_owner (self);
   g_free (self->path);
   g_free (self->db_path);
@@ -634,12 +667,12 @@ read_pragma_int (GembaStore *self, const char *pragma, GError **error)
 
   if (!stmt)
     return -1;
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  if (gemba_db_step (stmt, NULL) != GEMBA_DB_STEP_ROW)
     {
       _gemba_store_fail (self, error, _("could not read the project database"));
       return -1;
     }
-  return sqlite3_column_int (stmt, 0);
+  return gemba_db_column_int (stmt, 0);
 }
 
 static goffset
@@ -687,7 +720,7 @@ set_open_error (GembaStore *self, int code, const char *message, GError **error)
   int saved;
 
   /* No connection stays open while the file is read here (see describe_truncation). */
-  g_clear_pointer (&self->db, sqlite3_close_v2);
+  g_clear_pointer (&self->conn, gemba_db_close);
   f = fopen (self->db_path, "rb");
   saved = errno;
 
@@ -749,13 +782,13 @@ describe_truncation (GembaStore *self)
 
   if (size == 0)
     return g_strdup (_("it is empty"));
-  if (self->db)
+  if (self->conn)
     {
       /* Through SQLite's own descriptor: closing another descriptor of the file would drop
        * this process's POSIX locks on it, and another process could then checkpoint and
        * delete the -wal under this connection (a lost commit). */
       sqlite3_file *file = NULL;
-      if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) ==
+      if (sqlite3_file_control (gemba_db_get_sqlite (self->conn), "main", SQLITE_FCNTL_FILE_POINTER, &file) ==
           SQLITE_OK && file && file->pMethods &&
           file->pMethods->xRead (file, h, sizeof h, 0) == SQLITE_OK)
         n = sizeof h;
@@ -800,21 +833,24 @@ open_connection (GembaStore *self, const char *uri_params, int flags, int *versi
   g_autofree char *uri = g_strdup_printf ("file:%s%s%s", escaped, uri_params ? "?" : "",
                                           uri_params ? uri_params : "");
 
-  if (self->db)
-    sqlite3_close_v2 (self->db);
-  self->db = NULL;
-  if (sqlite3_open_v2 (uri, &self->db, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-                       NULL) == SQLITE_OK)
+  sqlite3 *lite = NULL;
+  int rc;
+
+  g_clear_pointer (&self->conn, gemba_db_close);
+  rc = sqlite3_open_v2 (uri, &lite, flags | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+  if (lite)
+    self->conn = gemba_db_new_for_sqlite (lite, self->db_path);
+  if (rc == SQLITE_OK)
     {
-      sqlite3_busy_timeout (self->db, BUSY_TIMEOUT_MS);
-      sqlite3_extended_result_codes (self->db, 1);
+      sqlite3_busy_timeout (lite, BUSY_TIMEOUT_MS);
+      sqlite3_extended_result_codes (lite, 1);
       /* Read the version before anything that writes (journal_mode does), so that a
        * database from a newer Gemba is left exactly as it was. */
       if ((*version = read_pragma_int (self, "user_version", NULL)) >= 0)
         return TRUE;
     }
-  *code = self->db ? sqlite3_extended_errcode (self->db) : SQLITE_NOMEM;
-  *message = g_strdup (self->db ? sqlite3_errmsg (self->db) : g_strerror (ENOMEM));
+  *code = lite ? sqlite3_extended_errcode (lite) : SQLITE_NOMEM;
+  *message = g_strdup (lite ? sqlite3_errmsg (lite) : g_strerror (ENOMEM));
   return FALSE;
 }
 
@@ -1103,7 +1139,7 @@ gemba_store_dup_setting (GembaStore *self, const char *key)
   if (stmt)
     {
       _gemba_store_bind_text (stmt, 1, key);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
         value = _gemba_store_dup_column (stmt, 0);
     }
   _gemba_store_unlock (self);
@@ -1149,7 +1185,7 @@ gemba_store_audit (GembaStore *self, const char *action, const char *subject,
                                      "VALUES (?, ?, ?, ?, ?)", error);
   if (stmt)
     {
-      sqlite3_bind_int64 (stmt, 1, _gemba_store_now ());
+      gemba_db_bind_int64 (stmt, 1, _gemba_store_now ());
       _gemba_store_bind_text (stmt, 2, self->author);
       _gemba_store_bind_text (stmt, 3, action);
       _gemba_store_bind_text (stmt, 4, subject);
@@ -1169,12 +1205,12 @@ class_from_row (GembaStmt *stmt)
 {
   GembaClass *klass = g_new0 (GembaClass, 1);
 
-  klass->id = sqlite3_column_int64 (stmt, 0);
+  klass->id = gemba_db_column_int64 (stmt, 0);
   klass->name = _gemba_store_dup_column (stmt, 1);
   klass->color = _gemba_store_dup_column (stmt, 2);
-  klass->key = sqlite3_column_type (stmt, 3) == SQLITE_NULL ? -1 : sqlite3_column_int (stmt, 3);
-  klass->position = sqlite3_column_int (stmt, 4);
-  klass->retired = sqlite3_column_int (stmt, 5) != 0;
+  klass->key = gemba_db_column_type (stmt, 3) == GEMBA_DB_NULL ? -1 : gemba_db_column_int (stmt, 3);
+  klass->position = gemba_db_column_int (stmt, 4);
+  klass->retired = gemba_db_column_int (stmt, 5) != 0;
   return klass;
 }
 
@@ -1195,10 +1231,10 @@ gemba_store_list_classes (GembaStore *self, gboolean include_retired, GError **e
       _gemba_store_unlock (self);
       return NULL;
     }
-  sqlite3_bind_int (stmt, 1, include_retired);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  gemba_db_bind_int64 (stmt, 1, include_retired);
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     g_ptr_array_add (classes, class_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the classes"));
       _gemba_store_unlock (self);
@@ -1224,11 +1260,11 @@ find_class_by (GembaStore *self, const char *where, const char *name, gint64 id,
       if (name)
         _gemba_store_bind_text (stmt, 1, name);
       else
-        sqlite3_bind_int64 (stmt, 1, id);
-      rc = sqlite3_step (stmt);
-      if (rc == SQLITE_ROW)
+        gemba_db_bind_int64 (stmt, 1, id);
+      rc = gemba_db_step (stmt, NULL);
+      if (rc == GEMBA_DB_STEP_ROW)
         klass = class_from_row (stmt);
-      else if (rc != SQLITE_DONE)
+      else if (rc != GEMBA_DB_STEP_DONE)
         _gemba_store_fail (self, error, _("could not read the classes"));
       else if (name)
         {
@@ -1299,8 +1335,8 @@ query_int64 (GembaStore *self, const char *sql, gint64 fallback)
 {
   g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, sql, NULL);
 
-  if (stmt && sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
-    return sqlite3_column_int64 (stmt, 0);
+  if (stmt && gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW && gemba_db_column_type (stmt, 0) != GEMBA_DB_NULL)
+    return gemba_db_column_int64 (stmt, 0);
   return fallback;
 }
 
@@ -1353,11 +1389,11 @@ gemba_store_add_class (GembaStore *self, const char *name, const char *color, in
       g_autoptr(GembaStmt) taken = _gemba_store_prepare (self, sql, error);
       if (!taken)
         goto fail;
-      if (sqlite3_step (taken) == SQLITE_ROW)
+      if (gemba_db_step (taken, NULL) == GEMBA_DB_STEP_ROW)
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
                        _("%s: number key %d is already the key of class “%s”"),
-                       self->path, key, sqlite3_column_text (taken, 0));
+                       self->path, key, gemba_db_column_text (taken, 0));
           goto fail;
         }
     }
@@ -1370,13 +1406,13 @@ gemba_store_add_class (GembaStore *self, const char *name, const char *color, in
   _gemba_store_bind_text (stmt, 1, name);
   _gemba_store_bind_text (stmt, 2, color ? color : palette[n % G_N_ELEMENTS (palette)]);
   if (key >= 0)
-    sqlite3_bind_int (stmt, 3, key);
+    gemba_db_bind_int64 (stmt, 3, key);
   else
-    sqlite3_bind_null (stmt, 3);
-  sqlite3_bind_int64 (stmt, 4, _gemba_store_now ());
+    gemba_db_bind_null (stmt, 3);
+  gemba_db_bind_int64 (stmt, 4, _gemba_store_now ());
   if (!step_done (self, stmt, error, _("could not add the class")))
     goto fail;
-  id = sqlite3_last_insert_rowid (self->db);
+  id = _gemba_store_last_insert_id (self);
 
   if (!gemba_store_audit (self, "class-add", name, NULL, error) ||
       !_gemba_store_bump_revision (self, error) ||
@@ -1411,11 +1447,11 @@ update_class (GembaStore *self, gint64 class_id, const char *sql, const char *te
   stmt = _gemba_store_prepare (self, sql, error);
   if (!stmt)
     goto fail;
-  sqlite3_bind_int64 (stmt, 1, class_id);
+  gemba_db_bind_int64 (stmt, 1, class_id);
   if (text)
     _gemba_store_bind_text (stmt, 2, text);
   else
-    sqlite3_bind_int (stmt, 2, number);
+    gemba_db_bind_int64 (stmt, 2, number);
   if (!step_done (self, stmt, error, _("could not change the class")))
     goto fail;
   if (!gemba_store_audit (self, action, klass->name, text, error) ||
@@ -1588,18 +1624,18 @@ gemba_store_list_sources (GembaStore *self, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
       GembaSource *source = g_new0 (GembaSource, 1);
-      source->id = sqlite3_column_int64 (stmt, 0);
+      source->id = gemba_db_column_int64 (stmt, 0);
       source->name = _gemba_store_dup_column (stmt, 1);
       source->kind = _gemba_store_dup_column (stmt, 2);
       source->uri = _gemba_store_dup_column (stmt, 3);
-      source->n_frames = sqlite3_column_int64 (stmt, 4);
+      source->n_frames = gemba_db_column_int64 (stmt, 4);
       g_ptr_array_add (sources, source);
     }
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the sources"));
       return NULL;
@@ -1625,9 +1661,9 @@ gemba_store_ensure_source (GembaStore *self, const char *name, const char *kind,
   if (!find)
     goto out;
   _gemba_store_bind_text (find, 1, name);
-  if (sqlite3_step (find) == SQLITE_ROW)
+  if (gemba_db_step (find, NULL) == GEMBA_DB_STEP_ROW)
     {
-      id = sqlite3_column_int64 (find, 0);
+      id = gemba_db_column_int64 (find, 0);
       goto out;
     }
   insert = _gemba_store_prepare (self, "INSERT INTO sources (name, kind, uri, created_at) "
@@ -1637,9 +1673,9 @@ gemba_store_ensure_source (GembaStore *self, const char *name, const char *kind,
   _gemba_store_bind_text (insert, 1, name);
   _gemba_store_bind_text (insert, 2, kind ? kind : "folder");
   _gemba_store_bind_text (insert, 3, uri);
-  sqlite3_bind_int64 (insert, 4, _gemba_store_now ());
+  gemba_db_bind_int64 (insert, 4, _gemba_store_now ());
   if (step_done (self, insert, error, _("could not add the source")))
-    id = sqlite3_last_insert_rowid (self->db);
+    id = _gemba_store_last_insert_id (self);
 
 out:
   _gemba_store_unlock (self);
@@ -1656,18 +1692,18 @@ ensure_package (GembaStore *self, const char *sha256, const char *name, const ch
   if (!(find = _gemba_store_prepare (self, "SELECT id FROM packages WHERE sha256 = ?", error)))
     return 0;
   _gemba_store_bind_text (find, 1, sha256);
-  if (sqlite3_step (find) == SQLITE_ROW)
-    return sqlite3_column_int64 (find, 0);
+  if (gemba_db_step (find, NULL) == GEMBA_DB_STEP_ROW)
+    return gemba_db_column_int64 (find, 0);
   if (!(insert = _gemba_store_prepare (self, "INSERT INTO packages (sha256, name, version, "
                                              "created_at) VALUES (?, ?, ?, ?)", error)))
     return 0;
   _gemba_store_bind_text (insert, 1, sha256);
   _gemba_store_bind_text (insert, 2, name ? name : "");
   _gemba_store_bind_text (insert, 3, version ? version : "");
-  sqlite3_bind_int64 (insert, 4, _gemba_store_now ());
+  gemba_db_bind_int64 (insert, 4, _gemba_store_now ());
   if (!step_done (self, insert, error, _("could not record the package")))
     return 0;
-  return sqlite3_last_insert_rowid (self->db);
+  return _gemba_store_last_insert_id (self);
 }
 
 /* Sets the package of frame @frame_id from @info unless it has one. */
@@ -1688,8 +1724,8 @@ record_frame_package (GembaStore *self, gint64 frame_id, const GembaFrameInfo *i
       _gemba_store_rollback (self);
       return FALSE;
     }
-  sqlite3_bind_int64 (stmt, 1, package_id);
-  sqlite3_bind_int64 (stmt, 2, frame_id);
+  gemba_db_bind_int64 (stmt, 1, package_id);
+  gemba_db_bind_int64 (stmt, 2, frame_id);
   if (!step_done (self, stmt, error, _("could not record the frame’s package")))
     {
       _gemba_store_rollback (self);
@@ -1718,18 +1754,18 @@ gemba_store_list_frame_packages (GembaStore *self, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
       GembaFramePackage *package = g_new0 (GembaFramePackage, 1);
-      package->id = sqlite3_column_int64 (stmt, 0);
+      package->id = gemba_db_column_int64 (stmt, 0);
       package->sha256 = _gemba_store_dup_column (stmt, 1);
       package->name = _gemba_store_dup_column (stmt, 2);
       package->version = _gemba_store_dup_column (stmt, 3);
-      package->n_frames = sqlite3_column_int64 (stmt, 4);
+      package->n_frames = gemba_db_column_int64 (stmt, 4);
       g_ptr_array_add (packages, package);
     }
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the packages"));
       return NULL;
@@ -1752,39 +1788,39 @@ static GembaFrame *
 frame_from_row (GembaStmt *stmt)
 {
   GembaFrame *frame = g_new0 (GembaFrame, 1);
-  const char *sha = (const char *) sqlite3_column_text (stmt, 1);
+  const char *sha = gemba_db_column_text (stmt, 1);
 
-  frame->id = sqlite3_column_int64 (stmt, 0);
+  frame->id = gemba_db_column_int64 (stmt, 0);
   g_strlcpy (frame->sha256, sha ? sha : "", sizeof frame->sha256);
   frame->ext = _gemba_store_dup_column (stmt, 2);
-  frame->width = sqlite3_column_int (stmt, 3);
-  frame->height = sqlite3_column_int (stmt, 4);
-  frame->source_id = sqlite3_column_int64 (stmt, 5);
+  frame->width = gemba_db_column_int (stmt, 3);
+  frame->height = gemba_db_column_int (stmt, 4);
+  frame->source_id = gemba_db_column_int64 (stmt, 5);
   frame->source_name = _gemba_store_dup_column (stmt, 6);
-  frame->captured_at = sqlite3_column_int64 (stmt, 7);
-  frame->imported_at = sqlite3_column_int64 (stmt, 8);
-  frame->stream_time = sqlite3_column_type (stmt, 9) == SQLITE_NULL ? -1
-                       : sqlite3_column_int64 (stmt, 9);
-  frame->frame_number = sqlite3_column_type (stmt, 10) == SQLITE_NULL ? -1
-                        : sqlite3_column_int64 (stmt, 10);
+  frame->captured_at = gemba_db_column_int64 (stmt, 7);
+  frame->imported_at = gemba_db_column_int64 (stmt, 8);
+  frame->stream_time = gemba_db_column_type (stmt, 9) == GEMBA_DB_NULL ? -1
+                       : gemba_db_column_int64 (stmt, 9);
+  frame->frame_number = gemba_db_column_type (stmt, 10) == GEMBA_DB_NULL ? -1
+                        : gemba_db_column_int64 (stmt, 10);
   frame->original_name = _gemba_store_dup_column (stmt, 11);
-  frame->split = sqlite3_column_int (stmt, 12);
-  frame->label_class_id = sqlite3_column_int64 (stmt, 13);
+  frame->split = gemba_db_column_int (stmt, 12);
+  frame->label_class_id = gemba_db_column_int64 (stmt, 13);
   frame->label_author = frame->label_class_id ? _gemba_store_dup_column (stmt, 14) : NULL;
-  frame->label_at = frame->label_class_id ? sqlite3_column_int64 (stmt, 15) : 0;
-  frame->pred_class_id = sqlite3_column_int64 (stmt, 16);
-  frame->pred_confidence = sqlite3_column_type (stmt, 17) == SQLITE_NULL ? -1.0
-                           : sqlite3_column_double (stmt, 17);
+  frame->label_at = frame->label_class_id ? gemba_db_column_int64 (stmt, 15) : 0;
+  frame->pred_class_id = gemba_db_column_int64 (stmt, 16);
+  frame->pred_confidence = gemba_db_column_type (stmt, 17) == GEMBA_DB_NULL ? -1.0
+                           : gemba_db_column_double (stmt, 17);
   return frame;
 }
 
 static void
 bind_production (GembaStore *self, GembaStmt *stmt)
 {
-  int index = sqlite3_bind_parameter_index (stmt, ":production");
+  int index = gemba_db_bind_parameter_index (stmt, ":production");
 
   if (index > 0)
-    sqlite3_bind_int64 (stmt, index, _gemba_store_production_model (self));
+    gemba_db_bind_int64 (stmt, index, _gemba_store_production_model (self));
 }
 
 GembaFrame *
@@ -1803,8 +1839,8 @@ gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error)
   if (stmt)
     {
       bind_production (self, stmt);
-      sqlite3_bind_int64 (stmt, sqlite3_bind_parameter_index (stmt, ":id"), frame_id);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
+      gemba_db_bind_int64 (stmt, gemba_db_bind_parameter_index (stmt, ":id"), frame_id);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
         frame = frame_from_row (stmt);
       else
         g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
@@ -1846,17 +1882,17 @@ gemba_store_find_frame (GembaStore *self, const char *id_prefix, GError **error)
   if (stmt)
     {
       bind_production (self, stmt);
-      _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":lo"), lower);
-      _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":hi"), upper);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
+      _gemba_store_bind_text (stmt, gemba_db_bind_parameter_index (stmt, ":lo"), lower);
+      _gemba_store_bind_text (stmt, gemba_db_bind_parameter_index (stmt, ":hi"), upper);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
         {
           frame = frame_from_row (stmt);
-          if (sqlite3_step (stmt) == SQLITE_ROW)
+          if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
             {
               g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_AMBIGUOUS,
                            _("%s: frame id “%s” is ambiguous: it matches %.12s… and %.12s… "
                              "(give more digits)"), self->path, id_prefix, frame->sha256,
-                           (const char *) sqlite3_column_text (stmt, 1));
+                           gemba_db_column_text (stmt, 1));
               g_clear_pointer (&frame, gemba_frame_free);
             }
         }
@@ -1878,8 +1914,8 @@ find_frame_by_sha (GembaStore *self, const char *sha)
   if (!stmt)
     return NULL;
   bind_production (self, stmt);
-  _gemba_store_bind_text (stmt, sqlite3_bind_parameter_index (stmt, ":sha"), sha);
-  return sqlite3_step (stmt) == SQLITE_ROW ? frame_from_row (stmt) : NULL;
+  _gemba_store_bind_text (stmt, gemba_db_bind_parameter_index (stmt, ":sha"), sha);
+  return gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW ? frame_from_row (stmt) : NULL;
 }
 
 static gboolean
@@ -2030,31 +2066,31 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
     goto fail;
   _gemba_store_bind_text (stmt, 1, sha);
   _gemba_store_bind_text (stmt, 2, ext);
-  sqlite3_bind_int (stmt, 3, width);
-  sqlite3_bind_int (stmt, 4, height);
-  sqlite3_bind_int64 (stmt, 5, g_bytes_get_size (data));
+  gemba_db_bind_int64 (stmt, 3, width);
+  gemba_db_bind_int64 (stmt, 4, height);
+  gemba_db_bind_int64 (stmt, 5, g_bytes_get_size (data));
   if (source_id)
-    sqlite3_bind_int64 (stmt, 6, source_id);
+    gemba_db_bind_int64 (stmt, 6, source_id);
   else
-    sqlite3_bind_null (stmt, 6);
-  sqlite3_bind_int64 (stmt, 7, info->captured_at ? info->captured_at : _gemba_store_now ());
-  sqlite3_bind_int64 (stmt, 8, _gemba_store_now ());
+    gemba_db_bind_null (stmt, 6);
+  gemba_db_bind_int64 (stmt, 7, info->captured_at ? info->captured_at : _gemba_store_now ());
+  gemba_db_bind_int64 (stmt, 8, _gemba_store_now ());
   if (info->stream_time >= 0)
-    sqlite3_bind_int64 (stmt, 9, info->stream_time);
+    gemba_db_bind_int64 (stmt, 9, info->stream_time);
   else
-    sqlite3_bind_null (stmt, 9);
+    gemba_db_bind_null (stmt, 9);
   if (info->frame_number >= 0)
-    sqlite3_bind_int64 (stmt, 10, info->frame_number);
+    gemba_db_bind_int64 (stmt, 10, info->frame_number);
   else
-    sqlite3_bind_null (stmt, 10);
+    gemba_db_bind_null (stmt, 10);
   _gemba_store_bind_text (stmt, 11, info->original_name);
   if (package_id)
-    sqlite3_bind_int64 (stmt, 12, package_id);
+    gemba_db_bind_int64 (stmt, 12, package_id);
   else
-    sqlite3_bind_null (stmt, 12);
+    gemba_db_bind_null (stmt, 12);
   if (!step_done (self, stmt, error, _("could not record the frame")))
     goto fail;
-  frame_id = sqlite3_last_insert_rowid (self->db);
+  frame_id = _gemba_store_last_insert_id (self);
 
   if (info->label_class)
     {
@@ -2240,16 +2276,16 @@ bind_query (GembaStore *self, GembaStmt *stmt, const GembaFrameQuery *query)
   bind_production (self, stmt);
   if (!query)
     return;
-  if ((index = sqlite3_bind_parameter_index (stmt, ":class")) > 0)
-    sqlite3_bind_int64 (stmt, index, query->class_id);
-  if ((index = sqlite3_bind_parameter_index (stmt, ":source")) > 0)
-    sqlite3_bind_int64 (stmt, index, query->source_id);
-  if ((index = sqlite3_bind_parameter_index (stmt, ":split")) > 0)
-    sqlite3_bind_int (stmt, index, query->split);
-  if ((index = sqlite3_bind_parameter_index (stmt, ":package")) > 0)
-    sqlite3_bind_int64 (stmt, index, query->package_id);
-  if ((index = sqlite3_bind_parameter_index (stmt, ":suspect")) > 0)
-    sqlite3_bind_double (stmt, index, GEMBA_SUSPECT_CONFIDENCE);
+  if ((index = gemba_db_bind_parameter_index (stmt, ":class")) > 0)
+    gemba_db_bind_int64 (stmt, index, query->class_id);
+  if ((index = gemba_db_bind_parameter_index (stmt, ":source")) > 0)
+    gemba_db_bind_int64 (stmt, index, query->source_id);
+  if ((index = gemba_db_bind_parameter_index (stmt, ":split")) > 0)
+    gemba_db_bind_int64 (stmt, index, query->split);
+  if ((index = gemba_db_bind_parameter_index (stmt, ":package")) > 0)
+    gemba_db_bind_int64 (stmt, index, query->package_id);
+  if ((index = gemba_db_bind_parameter_index (stmt, ":suspect")) > 0)
+    gemba_db_bind_double (stmt, index, GEMBA_SUSPECT_CONFIDENCE);
 }
 
 GPtrArray *
@@ -2289,9 +2325,9 @@ gemba_store_list_frames (GembaStore *self, const GembaFrameQuery *query, gint64 
       return NULL;
     }
   bind_query (self, stmt, query);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     g_ptr_array_add (frames, frame_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the frames"));
       _gemba_store_unlock (self);
@@ -2321,8 +2357,8 @@ gemba_store_count_frames (GembaStore *self, const GembaFrameQuery *query, GError
   if ((stmt = _gemba_store_prepare (self, sql, error)))
     {
       bind_query (self, stmt, query);
-      if (sqlite3_step (stmt) == SQLITE_ROW)
-        count = sqlite3_column_int64 (stmt, 0);
+      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
+        count = gemba_db_column_int64 (stmt, 0);
       else
         _gemba_store_fail (self, error, _("could not count the frames"));
     }
@@ -2350,12 +2386,12 @@ gemba_store_list_frame_ids (GembaStore *self, const GembaFrameQuery *query, GErr
       return NULL;
     }
   bind_query (self, stmt, query);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
+      gint64 id = gemba_db_column_int64 (stmt, 0);
       g_array_append_val (ids, id);
     }
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the frames"));
       _gemba_store_unlock (self);
@@ -2379,20 +2415,20 @@ label_from_row (GembaStmt *stmt)
 {
   GembaLabel *label = g_new0 (GembaLabel, 1);
 
-  label->id = sqlite3_column_int64 (stmt, 0);
-  label->frame_id = sqlite3_column_int64 (stmt, 1);
-  label->class_id = sqlite3_column_int64 (stmt, 2);
+  label->id = gemba_db_column_int64 (stmt, 0);
+  label->frame_id = gemba_db_column_int64 (stmt, 1);
+  label->class_id = gemba_db_column_int64 (stmt, 2);
   label->class_name = _gemba_store_dup_column (stmt, 3);
-  label->previous_class_id = sqlite3_column_int64 (stmt, 4);
+  label->previous_class_id = gemba_db_column_int64 (stmt, 4);
   label->previous_class_name = _gemba_store_dup_column (stmt, 5);
-  label->kind = label_kind_from_string ((const char *) sqlite3_column_text (stmt, 6));
+  label->kind = label_kind_from_string (gemba_db_column_text (stmt, 6));
   label->author = _gemba_store_dup_column (stmt, 7);
-  label->created_at = sqlite3_column_int64 (stmt, 8);
-  label->refers_to = sqlite3_column_int64 (stmt, 9);
-  label->model_id = sqlite3_column_int64 (stmt, 10);
-  label->model_class_id = sqlite3_column_int64 (stmt, 11);
+  label->created_at = gemba_db_column_int64 (stmt, 8);
+  label->refers_to = gemba_db_column_int64 (stmt, 9);
+  label->model_id = gemba_db_column_int64 (stmt, 10);
+  label->model_class_id = gemba_db_column_int64 (stmt, 11);
   label->model_class_name = _gemba_store_dup_column (stmt, 12);
-  label->correction = sqlite3_column_int (stmt, 13) != 0;
+  label->correction = gemba_db_column_int (stmt, 13) != 0;
   return label;
 }
 
@@ -2403,8 +2439,8 @@ get_label (GembaStore *self, gint64 label_id, GError **error)
                                                           " WHERE l.id = ?", error);
   if (!stmt)
     return NULL;
-  sqlite3_bind_int64 (stmt, 1, label_id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  gemba_db_bind_int64 (stmt, 1, label_id);
+  if (gemba_db_step (stmt, NULL) != GEMBA_DB_STEP_ROW)
     {
       _gemba_store_fail (self, error, _("could not read the label"));
       return NULL;
@@ -2430,8 +2466,8 @@ record_model_verdict (GembaStore *self, gint64 label_id, gint64 frame_id, gint64
                                    error);
       if (!stmt)
         return FALSE;
-      sqlite3_bind_int64 (stmt, 1, refers_to);
-      sqlite3_bind_int64 (stmt, 2, label_id);
+      gemba_db_bind_int64 (stmt, 1, refers_to);
+      gemba_db_bind_int64 (stmt, 2, label_id);
       return step_done (self, stmt, error, _("could not save the label"));
     }
   if ((kind != GEMBA_LABEL_SET && kind != GEMBA_LABEL_CONFIRM) || class_id == 0)
@@ -2444,11 +2480,11 @@ record_model_verdict (GembaStore *self, gint64 label_id, gint64 frame_id, gint64
                                      "AND p.frame_id = ?2 AND labels.id = ?5", error);
   if (!stmt)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, _gemba_store_production_model (self));
-  sqlite3_bind_int64 (stmt, 2, frame_id);
+  gemba_db_bind_int64 (stmt, 1, _gemba_store_production_model (self));
+  gemba_db_bind_int64 (stmt, 2, frame_id);
   _gemba_store_bind_text (stmt, 3, gemba_label_kind_to_string (kind));
-  sqlite3_bind_int64 (stmt, 4, class_id);
-  sqlite3_bind_int64 (stmt, 5, label_id);
+  gemba_db_bind_int64 (stmt, 4, class_id);
+  gemba_db_bind_int64 (stmt, 5, label_id);
   return step_done (self, stmt, error, _("could not save the label"));
 }
 
@@ -2472,33 +2508,33 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
                                        "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
   if (!insert)
     return FALSE;
-  sqlite3_bind_int64 (insert, 1, frame_id);
+  gemba_db_bind_int64 (insert, 1, frame_id);
   if (class_id)
-    sqlite3_bind_int64 (insert, 2, class_id);
+    gemba_db_bind_int64 (insert, 2, class_id);
   else
-    sqlite3_bind_null (insert, 2);
+    gemba_db_bind_null (insert, 2);
   if (previous)
-    sqlite3_bind_int64 (insert, 3, previous);
+    gemba_db_bind_int64 (insert, 3, previous);
   else
-    sqlite3_bind_null (insert, 3);
+    gemba_db_bind_null (insert, 3);
   _gemba_store_bind_text (insert, 4, gemba_label_kind_to_string (kind));
   _gemba_store_bind_text (insert, 5, self->author);
-  sqlite3_bind_int64 (insert, 6, _gemba_store_now ());
+  gemba_db_bind_int64 (insert, 6, _gemba_store_now ());
   if (refers_to)
-    sqlite3_bind_int64 (insert, 7, refers_to);
+    gemba_db_bind_int64 (insert, 7, refers_to);
   else
-    sqlite3_bind_null (insert, 7);
+    gemba_db_bind_null (insert, 7);
   if (!step_done (self, insert, error, _("could not save the label")))
     return FALSE;
-  id = sqlite3_last_insert_rowid (self->db);
+  id = _gemba_store_last_insert_id (self);
   if (!record_model_verdict (self, id, frame_id, class_id, kind, refers_to, error))
     return FALSE;
 
   update = _gemba_store_prepare (self, "UPDATE frames SET label_id = ? WHERE id = ?", error);
   if (!update)
     return FALSE;
-  sqlite3_bind_int64 (update, 1, id);
-  sqlite3_bind_int64 (update, 2, frame_id);
+  gemba_db_bind_int64 (update, 1, id);
+  gemba_db_bind_int64 (update, 2, frame_id);
   if (!step_done (self, update, error, _("could not save the label")) ||
       !_gemba_store_bump_revision (self, error))
     return FALSE;
@@ -2580,7 +2616,7 @@ undoable_label (GembaStore *self)
   if (!stmt)
     return 0;
   _gemba_store_bind_text (stmt, 1, self->author);
-  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  return gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW ? gemba_db_column_int64 (stmt, 0) : 0;
 }
 
 /* The author's newest undo that can be redone, or 0: not redone, and nothing labeled since. */
@@ -2597,7 +2633,7 @@ redoable_undo (GembaStore *self)
   if (!stmt)
     return 0;
   _gemba_store_bind_text (stmt, 1, self->author);
-  return sqlite3_step (stmt) == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
+  return gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW ? gemba_db_column_int64 (stmt, 0) : 0;
 }
 
 /* Refuses to undo or redo over a label somebody else gave the frame since. */
@@ -2685,8 +2721,8 @@ gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guint *n_redo)
       if (undo)
         {
           _gemba_store_bind_text (undo, 1, self->author);
-          if (sqlite3_step (undo) == SQLITE_ROW)
-            *n_undo = sqlite3_column_int (undo, 0);
+          if (gemba_db_step (undo, NULL) == GEMBA_DB_STEP_ROW)
+            *n_undo = gemba_db_column_int (undo, 0);
         }
     }
   if (n_redo)
@@ -2695,8 +2731,8 @@ gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guint *n_redo)
       if (redo)
         {
           _gemba_store_bind_text (redo, 1, self->author);
-          if (sqlite3_step (redo) == SQLITE_ROW)
-            *n_redo = sqlite3_column_int (redo, 0);
+          if (gemba_db_step (redo, NULL) == GEMBA_DB_STEP_ROW)
+            *n_redo = gemba_db_column_int (redo, 0);
         }
     }
   _gemba_store_unlock (self);
@@ -2718,10 +2754,10 @@ gemba_store_list_label_history (GembaStore *self, gint64 frame_id, GError **erro
       _gemba_store_unlock (self);
       return NULL;
     }
-  sqlite3_bind_int64 (stmt, 1, frame_id);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  gemba_db_bind_int64 (stmt, 1, frame_id);
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     g_ptr_array_add (labels, label_from_row (stmt));
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not read the label history"));
       _gemba_store_unlock (self);
@@ -2746,9 +2782,9 @@ gboolean
 _gemba_store_set_split (GembaStore *self, GembaStmt *update, gint64 frame_id, int split,
                         const char *doing, GError **error)
 {
-  sqlite3_reset (update);
-  sqlite3_bind_int (update, 1, split);
-  sqlite3_bind_int64 (update, 2, frame_id);
+  gemba_db_reset (update);
+  gemba_db_bind_int64 (update, 1, split);
+  gemba_db_bind_int64 (update, 2, frame_id);
   return step_done (self, update, error, doing);
 }
 
@@ -2818,15 +2854,15 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
   update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
   if (!select || !update)
     goto fail;
-  while (sqlite3_step (select) == SQLITE_ROW)
+  while (gemba_db_step (select, NULL) == GEMBA_DB_STEP_ROW)
     {
       SplitItem item;
-      const char *sha = (const char *) sqlite3_column_text (select, 2);
-      item.id = sqlite3_column_int64 (select, 0);
-      item.class_id = sqlite3_column_int64 (select, 1);
-      item.source_id = sqlite3_column_int64 (select, 3);
+      const char *sha = gemba_db_column_text (select, 2);
+      item.id = gemba_db_column_int64 (select, 0);
+      item.class_id = gemba_db_column_int64 (select, 1);
+      item.source_id = gemba_db_column_int64 (select, 3);
       item.order = split_order (seed, sha, item.id);
-      if (sqlite3_column_int (select, 4))
+      if (gemba_db_column_int (select, 4))
         {
           /* Labeled after seeing production's verdict (the review queue's picks, every
            * correction): chosen for the model's doubts, so it trains and never tests. */
@@ -2911,8 +2947,8 @@ gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split, GErr
     goto out;
   if (!(stmt = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error)))
     goto fail;
-  sqlite3_bind_int (stmt, 1, split);
-  sqlite3_bind_int64 (stmt, 2, frame_id);
+  gemba_db_bind_int64 (stmt, 1, split);
+  gemba_db_bind_int64 (stmt, 2, frame_id);
   if (!step_done (self, stmt, error, _("could not change the split")) ||
       !_gemba_store_bump_revision (self, error) ||
       !_gemba_store_commit (self, error))
@@ -2947,14 +2983,14 @@ gemba_store_get_stats (GembaStore *self, GembaStats *stats, GError **error)
                                "  (SELECT CAST(value AS INTEGER) FROM settings "
                                "   WHERE key = 'revision') "
                                "FROM frames f LEFT JOIN labels l ON l.id = f.label_id", error);
-  if (stmt && sqlite3_step (stmt) == SQLITE_ROW)
+  if (stmt && gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
     {
-      stats->n_frames = sqlite3_column_int64 (stmt, 0);
-      stats->n_labeled = sqlite3_column_int64 (stmt, 1);
+      stats->n_frames = gemba_db_column_int64 (stmt, 0);
+      stats->n_labeled = gemba_db_column_int64 (stmt, 1);
       stats->n_unlabeled = stats->n_frames - stats->n_labeled;
       for (int i = 0; i < 4; i++)
-        stats->n_split[i] = sqlite3_column_int64 (stmt, 2 + i);
-      stats->revision = sqlite3_column_int64 (stmt, 6);
+        stats->n_split[i] = gemba_db_column_int64 (stmt, 2 + i);
+      stats->revision = gemba_db_column_int64 (stmt, 6);
       stats->n_false_readings = gemba_store_count_frames (self, &false_readings, error);
       ok = stats->n_false_readings >= 0;
     }
@@ -2984,14 +3020,14 @@ gemba_store_count_labels_per_class (GembaStore *self, int split, GError **error)
       _gemba_store_unlock (self);
       return NULL;
     }
-  sqlite3_bind_int (stmt, 1, split);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  gemba_db_bind_int64 (stmt, 1, split);
+  while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
     {
-      GembaClassCount count = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+      GembaClassCount count = { gemba_db_column_int64 (stmt, 0), gemba_db_column_int64 (stmt, 1) };
       g_array_append_val (counts, count);
     }
   _gemba_store_unlock (self);
-  if (rc != SQLITE_DONE)
+  if (rc != GEMBA_DB_STEP_DONE)
     {
       _gemba_store_fail (self, error, _("could not count the labels"));
       return NULL;
