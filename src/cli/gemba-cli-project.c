@@ -18,12 +18,16 @@ int
 gemba_cli_init (int argc, char **argv)
 {
   g_autofree char *classes = NULL;
+  g_autofree char *server = NULL;
   g_auto(GStrv) names = NULL;
   g_autoptr(GembaStore) store = NULL;
   g_autoptr(GError) error = NULL;
   const GOptionEntry entries[] = {
     { "classes", 'c', 0, G_OPTION_ARG_STRING, &classes,
       N_("The classes, comma-separated, in order (e.g. ok,scratch,dent)"), N_("LIST") },
+    { "server", 0, 0, G_OPTION_ARG_STRING, &server,
+      N_("A team project: its database is this empty PostgreSQL database "
+         "(postgresql://host/db; the password comes from ~/.pgpass or PGPASSWORD)"), N_("URI") },
     { NULL }
   };
 
@@ -38,7 +42,9 @@ gemba_cli_init (int argc, char **argv)
       for (guint i = 0; names[i]; i++)
         g_strstrip (names[i]);
     }
-  if (!(store = gemba_store_create (argv[1], (const char * const *) names, &error)))
+  store = server ? gemba_store_create_team (argv[1], server, (const char * const *) names, &error)
+                 : gemba_store_create (argv[1], (const char * const *) names, &error);
+  if (!store)
     return gemba_cli_fail (error);
   g_print (_("Created project %s with %u classes.\n"), gemba_store_get_path (store),
            names ? g_strv_length (names) : 0);

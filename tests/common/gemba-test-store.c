@@ -6,6 +6,10 @@
 
 #include "gemba-test-store.h"
 #include "gemba-util-private.h"
+#include "gemba-db-private.h"
+
+#include <string.h>
+#include <unistd.h>
 
 GBytes *
 gemba_test_make_jpeg (guint width, guint height, guint seed)
@@ -19,6 +23,33 @@ gemba_test_make_jpeg (guint width, guint height, guint seed)
   bytes = gemba_image_encode_jpeg (image, 90, &error);
   g_assert_no_error (error);
   return bytes;
+}
+
+const char *
+gemba_test_server (void)
+{
+  const char *uri = g_getenv ("GEMBA_TEST_SERVER");
+
+  return uri && *uri && g_getenv ("GEMBA_TEST_ON_SERVER") ? uri : NULL;
+}
+
+char *
+gemba_test_server_new_database (void)
+{
+  static guint n;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaDb) db = gemba_db_open_server (gemba_test_server (), &error);
+  g_autofree char *schema = NULL;
+  g_autofree char *sql = NULL;
+
+  g_assert_no_error (error);
+  schema = g_strdup_printf ("t%d_%u", (int) getpid (), n++);
+  sql = g_strdup_printf ("CREATE SCHEMA %s", schema);
+  gemba_db_exec (db, sql, &error);
+  g_assert_no_error (error);
+  /* libpq's options: the session's search_path is that schema. */
+  return g_strdup_printf ("%s%soptions=-csearch_path%%3D%s", gemba_test_server (),
+                          strchr (gemba_test_server (), '?') ? "&" : "?", schema);
 }
 
 char *
@@ -39,7 +70,13 @@ gemba_test_project_create (const char *tmpl, const char * const *classes,
   GembaStore *store;
 
   *project = gemba_test_project_path (tmpl, "line", dir);
-  store = gemba_store_create (*project, classes, &error);
+  if (gemba_test_server ())
+    {
+      g_autofree char *uri = gemba_test_server_new_database ();
+      store = gemba_store_create_team (*project, uri, classes, &error);
+    }
+  else
+    store = gemba_store_create (*project, classes, &error);
   g_assert_no_error (error);
   gemba_store_set_author (store, "tester");
   return store;

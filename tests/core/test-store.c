@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "gemba.h"
+#include "gemba-db-private.h"
 #include "gemba-sha256-private.h"
+#include "gemba-util-private.h"
 #include "gemba-test-store.h"
 
 typedef struct
@@ -71,7 +73,19 @@ test_create_open (Fixture *f, gconstpointer data)
   g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
 
   g_assert_true (gemba_store_is_project (f->project));
-  g_assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
+  if (gemba_test_server ())
+    {
+      /* A team project: the folder names the server and holds no database. */
+      g_autofree char *ini = g_build_filename (f->project, GEMBA_STORE_SERVER_NAME, NULL);
+      g_assert_true (g_file_test (ini, G_FILE_TEST_IS_REGULAR));
+      g_assert_false (g_file_test (db, G_FILE_TEST_EXISTS));
+      g_assert_nonnull (gemba_store_get_server (f->store));
+    }
+  else
+    {
+      g_assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
+      g_assert_null (gemba_store_get_server (f->store));
+    }
   again = gemba_store_open (f->project, &error);
   g_assert_no_error (error);
   classes = gemba_store_list_classes (again, FALSE, &error);
@@ -476,7 +490,8 @@ test_splits (Fixture *f, gconstpointer data)
 
   for (guint i = 0; i < 100; i++)
     gemba_frame_free (add_frame (f, 1000 + i, i % 4 == 0 ? "dent" : i % 2 ? "ok" : NULL));
-  g_assert_true (gemba_store_assign_splits (f->store, 0.2, 0.1, 7, assigned, &error));
+  gemba_store_assign_splits (f->store, 0.2, 0.1, 7, assigned, &error);
+  g_assert_no_error (error);
   g_assert_no_error (error);
   /* The 75 labeled frames are split; the 25 unlabeled ones wait until they are labeled. */
   g_assert_cmpint (assigned[GEMBA_SPLIT_TEST], ==, 15);
@@ -598,7 +613,10 @@ test_frame_packages (Fixture *f, gconstpointer data)
   query.package_id = 0;
   g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 0);
 
-  /* A project of schema 2 (before packages were recorded) is brought up to date. */
+  /* A project of schema 2 (before packages were recorded) is brought up to date (on a
+   * server, test-store-server checks the steps). */
+  if (gemba_test_server ())
+    return;
   g_clear_object (&f->store);
   g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (raw, "DROP INDEX frames_package;"
@@ -976,6 +994,84 @@ test_sha256 (void)
   }
 }
 
+/* A team project (only with a test server): what its folder may and may not say, who the
+ * audit trail names, and a folder that is not writable. */
+static void
+test_team (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ini = g_build_filename (f->project, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autofree char *other = g_build_filename (f->dir, "other", NULL);
+  g_autofree char *secret = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GembaDb) db = NULL;
+  g_autoptr(GembaDbStmt) stmt = NULL;
+  g_autoptr(GembaStore) again = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *classes[] = { "ok", NULL };
+
+  /* Every audit entry names the server's user, whatever the local author is. */
+  g_assert_true (gemba_store_audit (f->store, "test", "team", NULL, &error));
+  g_assert_no_error (error);
+  db = gemba_db_open_server (gemba_store_get_server (f->store), &error);
+  g_assert_no_error (error);
+  stmt = gemba_db_prepare (db, "SELECT count(*), count(CASE WHEN author = current_user "
+                               "THEN 1 END) FROM audit", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+  g_assert_cmpint (gemba_db_column_int64 (stmt, 0), >=, 2);
+  g_assert_cmpint (gemba_db_column_int64 (stmt, 1), ==, gemba_db_column_int64 (stmt, 0));
+  g_clear_pointer (&stmt, gemba_db_stmt_free);
+
+  /* A password is never written into the shared folder. */
+  secret = g_strdup_printf ("%s&password=hunter2", gemba_test_server_new_database ());
+  g_assert_null (gemba_store_create_team (other, secret, classes, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "pgpass"));
+  g_assert_null (strstr (error->message, "hunter2"));
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  /* A server database that holds something else is not taken over. */
+  g_assert_null (gemba_store_create_team (other, gemba_store_get_server (f->store), classes,
+                                          &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS);
+  g_clear_error (&error);
+  _gemba_remove_tree (other);
+
+  /* A server nobody can reach: the project and the server are named, nothing is written. */
+  g_assert_true (g_file_get_contents (ini, &text, NULL, NULL));
+  g_assert_true (g_file_set_contents (ini, "[server]\nuri=postgresql:///nothing?host=/nonexistent\n",
+                                      -1, NULL));
+  g_assert_null (gemba_store_open (f->project, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent"));
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (ini, "[server]\nurl=postgresql:///x\n", -1, NULL));
+  g_assert_null (gemba_store_open (f->project, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, GEMBA_STORE_SERVER_NAME));
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (ini, text, -1, NULL));
+
+  /* A folder the user cannot write (the frames live there): opened read-only. */
+  if (getuid () != 0)
+    {
+      g_autoptr(GPtrArray) list = NULL;
+
+      g_assert_cmpint (g_chmod (f->project, 0555), ==, 0);
+      again = gemba_store_open (f->project, &error);
+      g_assert_no_error (error);
+      g_assert_true (gemba_store_is_read_only (again));
+      list = gemba_store_list_classes (again, FALSE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (list->len, ==, 3);
+      g_assert_null (gemba_store_add_class (again, "new", NULL, -1, &error));
+      g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_READ_ONLY);
+      g_clear_error (&error);
+      g_assert_cmpint (g_chmod (f->project, 0755), ==, 0);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -985,9 +1081,15 @@ main (int argc, char **argv)
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/core/store/create-open", test_create_open);
-  ADD ("/core/store/open-errors", test_open_errors);
-  ADD ("/core/store/open-truncated", test_open_truncated);
-  ADD ("/core/store/open-read-only", test_open_read_only);
+  if (gemba_test_server ())
+    ADD ("/core/store/team", test_team);
+  else
+    {
+      /* What only a database file can suffer. */
+      ADD ("/core/store/open-errors", test_open_errors);
+      ADD ("/core/store/open-truncated", test_open_truncated);
+      ADD ("/core/store/open-read-only", test_open_read_only);
+    }
   ADD ("/core/store/frames-dedup", test_frames_dedup);
   ADD ("/core/store/find-prefix", test_find_prefix);
   ADD ("/core/store/labels-history", test_labels_history);

@@ -56,6 +56,8 @@ GembaDb *gemba_db_open_server (const char *uri, GError **error);
 gboolean gemba_db_has_server_support (void);
 /* TRUE when @text names a PostgreSQL server (a postgresql:// or postgres:// URI). */
 gboolean gemba_db_is_server_uri (const char *text);
+/* TRUE when the URI or connection string @uri carries a password. */
+gboolean gemba_db_uri_has_password (const char *uri);
 void gemba_db_close (GembaDb *db);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaDb, gemba_db_close)
 

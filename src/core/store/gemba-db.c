@@ -208,6 +208,31 @@ check_result (GembaDb *db, PGresult *result, GError **error)
 }
 #endif
 
+#ifdef GEMBA_HAVE_POSTGRESQL
+static void
+notice_cb (void *arg, const char *message)
+{
+  g_debug ("%s", message);
+}
+#endif
+
+gboolean
+gemba_db_uri_has_password (const char *uri)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  PQconninfoOption *options = PQconninfoParse (uri, NULL);
+  gboolean has = FALSE;
+
+  for (PQconninfoOption *o = options; o && o->keyword; o++)
+    if (g_str_equal (o->keyword, "password") && o->val && *o->val)
+      has = TRUE;
+  PQconninfoFree (options);
+  return has;
+#else
+  return FALSE;
+#endif
+}
+
 GembaDb *
 gemba_db_open_server (const char *uri, GError **error)
 {
@@ -229,6 +254,7 @@ gemba_db_open_server (const char *uri, GError **error)
   db->name = g_strdup_printf ("postgresql://%s@%s%s%s/%s", PQuser (db->pg),
                               PQhost (db->pg), *PQport (db->pg) ? ":" : "", PQport (db->pg),
                               PQdb (db->pg));
+  PQsetNoticeProcessor (db->pg, notice_cb, NULL);
   /* UTF-8 text both ways; the shortest exact text of a double (PostgreSQL ≥ 12); no notices
    * on stderr. */
   result = PQexec (db->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 1;"
@@ -292,8 +318,11 @@ gemba_db_exec (GembaDb *db, const char *sql, GError **error)
 gboolean
 gemba_db_begin (GembaDb *db, GError **error)
 {
-  /* SQLite: take the write lock now, so that a second writer waits instead of failing. */
-  return gemba_db_exec (db, db->backend == GEMBA_DB_SQLITE ? "BEGIN IMMEDIATE" : "BEGIN", error);
+  /* Take the write lock now, so that a second writer waits instead of failing: on a server,
+   * a transaction advisory lock that every Gemba client takes ("GEMB"), as SQLite's
+   * BEGIN IMMEDIATE; readers are never blocked by it. */
+  return gemba_db_exec (db, db->backend == GEMBA_DB_SQLITE ? "BEGIN IMMEDIATE"
+                        : "BEGIN; SELECT pg_advisory_xact_lock(1195724098)", error);
 }
 
 gboolean

@@ -21,11 +21,50 @@
 
 /* --- The owner lock --------------------------------------------------------------------- */
 
+/* A team project's owner lock is a session advisory lock on the server: a flock in a shared
+ * folder does not see the other PCs. TRUE when @sql's one value is true. */
+static gboolean
+server_lock (GembaStore *self, const char *sql)
+{
+  g_autoptr(GembaStmt) stmt = _gemba_store_prepare (self, sql, NULL);
+
+  return stmt && gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW &&
+         gemba_db_column_int64 (stmt, 0) != 0;
+}
+
+#define SERVER_OWNER_KEY "1195724099"  /* "GEMC": not the write lock's key */
+#define SERVER_LOCK_SH "SELECT 1 FROM (SELECT pg_advisory_lock_shared(" SERVER_OWNER_KEY ")) s"
+#define SERVER_UNLOCK_SH "SELECT pg_advisory_unlock_shared(" SERVER_OWNER_KEY ")"
+#define SERVER_TRY_EX "SELECT pg_try_advisory_lock(" SERVER_OWNER_KEY ")"
+#define SERVER_UNLOCK_EX "SELECT pg_advisory_unlock(" SERVER_OWNER_KEY ")"
+
+/* As flock() on the owner file, for a store that holds the shared lock: LOCK_EX | LOCK_NB
+ * trades it for the exclusive one if nobody else holds it; LOCK_SH trades back. */
+static gboolean
+server_owner_lock (GembaStore *self, int operation)
+{
+  if (self->read_only)
+    return FALSE;
+  if (operation & LOCK_EX)
+    {
+      server_lock (self, SERVER_UNLOCK_SH);
+      if (server_lock (self, SERVER_TRY_EX))
+        return TRUE;
+      server_lock (self, SERVER_LOCK_SH);
+      return FALSE;
+    }
+  server_lock (self, SERVER_LOCK_SH);
+  server_lock (self, SERVER_UNLOCK_EX);
+  return TRUE;
+}
+
 static gboolean
 owner_lock (GembaStore *self, int operation)
 {
   int rc;
 
+  if (_gemba_store_is_server (self))
+    return server_owner_lock (self, operation);
   if (self->owner_fd < 0)
     return FALSE;
   while ((rc = flock (self->owner_fd, operation)) != 0 && errno == EINTR)
@@ -86,11 +125,39 @@ mark_runs_interrupted (GembaStore *self, gboolean mark, GError **error)
   return n;
 }
 
+static void
+take_server_owner (GembaStore *self)
+{
+  if (server_lock (self, SERVER_TRY_EX))
+    {
+      g_autoptr(GPtrArray) leftovers = g_ptr_array_new_with_free_func (g_free);
+      gint64 runs;
+
+      list_model_leftovers (self, leftovers);
+      for (guint i = 0; i < leftovers->len; i++)
+        {
+          g_info ("%s: removing what an interrupted training left", (char *) leftovers->pdata[i]);
+          _gemba_remove_tree (leftovers->pdata[i]);
+        }
+      runs = mark_runs_interrupted (self, TRUE, NULL);
+      self->n_cleaned_at_open = leftovers->len + MAX (runs, 0);
+      server_lock (self, SERVER_LOCK_SH);
+      server_lock (self, SERVER_UNLOCK_EX);
+    }
+  else
+    server_lock (self, SERVER_LOCK_SH);
+}
+
 void
 _gemba_store_take_owner (GembaStore *self)
 {
   g_autofree char *path = g_build_filename (self->path, GEMBA_STORE_OWNER_NAME, NULL);
 
+  if (_gemba_store_is_server (self))
+    {
+      take_server_owner (self);
+      return;
+    }
   self->owner_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (self->owner_fd < 0)
     {

@@ -23,6 +23,7 @@ struct _GembaStore
   /* The project database: the SQLite file in the folder, or the server that the folder's
    * GEMBA_STORE_SERVER_NAME names (a team project). */
   GembaDb *conn;
+  char *server_uri;
   /* One connection, used by one thread at a time; recursive so that public functions may
    * call each other inside a transaction. */
   GRecMutex lock;
@@ -86,6 +87,8 @@ gboolean _gemba_store_is_server (GembaStore *self);
 /* Connects to the team project database at @uri: with @create, an empty database that gets
  * the schema; else one holding a project this Gemba reads, brought to its schema. */
 GembaDb *_gemba_store_server_connect (const char *uri, gboolean create, GError **error);
+/* Creates the tables of the current schema on the server, in the caller's transaction. */
+gboolean _gemba_store_server_create_schema (GembaDb *db, GError **error);
 
 /* Increments the dataset revision, inside the caller's transaction. */
 gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);

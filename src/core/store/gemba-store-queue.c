@@ -395,12 +395,15 @@ gemba_store_count_test_frames_per_source (GembaStore *self, GError **error)
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self,
                                "SELECT coalesce(f.source_id, 0), s.name, "
-                               "  sum(l.class_id IS NOT NULL), "
-                               "  sum(l.class_id IS NOT NULL AND f.split = 3), "
-                               "  sum(l.class_id IS NULL AND f.split = 3) "
+                               "  sum(CASE WHEN l.class_id IS NOT NULL THEN 1 ELSE 0 END), "
+                               "  sum(CASE WHEN l.class_id IS NOT NULL AND f.split = 3 "
+                               "      THEN 1 ELSE 0 END), "
+                               "  sum(CASE WHEN l.class_id IS NULL AND f.split = 3 "
+                               "      THEN 1 ELSE 0 END) "
                                "FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
                                "LEFT JOIN sources s ON s.id = f.source_id "
-                               "GROUP BY coalesce(f.source_id, 0) "
+                               /* s is one row per source_id: grouping by it groups alike */
+                               "GROUP BY coalesce(f.source_id, 0), s.name, s.created_at, s.id "
                                "ORDER BY s.created_at IS NULL, s.created_at DESC, s.id DESC",
                                error);
   if (!stmt)

@@ -274,6 +274,48 @@ server_migrate (GembaDb *db, int from, GError **error)
   return gemba_db_commit (db, error);
 }
 
+static gboolean server_is_empty (GembaDb *db, GError **error);
+
+gboolean
+_gemba_store_server_create_schema (GembaDb *db, GError **error)
+{
+  return gemba_db_exec (db, server_schema_v1, error) &&
+         gemba_db_exec (db, server_schema_v2, error) &&
+         gemba_db_exec (db, server_schema_v3, error);
+}
+
+GembaDb *
+_gemba_store_server_connect (const char *uri, gboolean create, GError **error)
+{
+  g_autoptr(GembaDb) db = NULL;
+  int version;
+
+  if (!(db = gemba_db_open_server (uri, error)))
+    return NULL;
+  if (create)
+    return server_is_empty (db, error) ? g_steal_pointer (&db) : NULL;
+  version = server_schema_version (db, error);
+  if (version < 0)
+    return NULL;
+  if (version == 0)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
+                   _("%s: this database holds no Gemba project"), gemba_db_get_name (db));
+      return NULL;
+    }
+  if (version > GEMBA_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_TOO_NEW,
+                   _("%s: this project was written by a newer Gemba (schema %d; this Gemba "
+                     "reads up to %d). Update Gemba to open it; nothing was changed."),
+                   gemba_db_get_name (db), version, GEMBA_STORE_SCHEMA_VERSION);
+      return NULL;
+    }
+  if (!server_migrate (db, version, error))
+    return NULL;
+  return g_steal_pointer (&db);
+}
+
 /* Opens an existing store at @location, its schema brought to this Gemba's version. */
 static GembaDb *
 open_location (const char *location, GError **error)
@@ -281,31 +323,7 @@ open_location (const char *location, GError **error)
   g_autoptr(GembaDb) db = NULL;
 
   if (gemba_db_is_server_uri (location))
-    {
-      int version;
-
-      if (!(db = gemba_db_open_server (location, error)))
-        return NULL;
-      version = server_schema_version (db, error);
-      if (version < 0)
-        return NULL;
-      if (version == 0)
-        {
-          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_A_PROJECT,
-                       _("%s: this database holds no Gemba project"), gemba_db_get_name (db));
-          return NULL;
-        }
-      if (version > GEMBA_STORE_SCHEMA_VERSION)
-        {
-          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_TOO_NEW,
-                       _("%s: this project was written by a newer Gemba (schema %d; this Gemba "
-                         "reads up to %d). Update Gemba to open it; nothing was changed."),
-                       gemba_db_get_name (db), version, GEMBA_STORE_SCHEMA_VERSION);
-          return NULL;
-        }
-      if (!server_migrate (db, version, error))
-        return NULL;
-    }
+    return _gemba_store_server_connect (location, FALSE, error);
   else
     {
       /* Opening it as a project checks it and brings its schema up to date. */
@@ -314,6 +332,12 @@ open_location (const char *location, GError **error)
 
       if (!store)
         return NULL;
+      if (gemba_store_get_server (store))
+        {
+          g_autofree char *uri = g_strdup (gemba_store_get_server (store));
+          g_clear_object (&store);
+          return _gemba_store_server_connect (uri, FALSE, error);
+        }
       path = g_build_filename (gemba_store_get_path (store), GEMBA_STORE_DB_NAME, NULL);
       g_clear_object (&store);
       if (!(db = gemba_db_open_sqlite (path, FALSE, error)))

@@ -606,6 +606,7 @@ gemba_store_finalize (GObject *object)
   _gemba_store_drop_owner (self);
   g_free (self->path);
   g_free (self->db_path);
+  g_free (self->server_uri);
   g_free (self->author);
   g_rec_mutex_clear (&self->lock);
 
@@ -854,12 +855,75 @@ open_connection (GembaStore *self, const char *uri_params, int flags, int *versi
   return FALSE;
 }
 
+static gboolean
+gemba_store_is_sqlite_project (const char *path)
+{
+  g_autofree char *db = g_build_filename (path, GEMBA_STORE_DB_NAME, NULL);
+
+  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
+}
+
+/* The server a team project's folder names; NULL with @error set when its settings file
+ * cannot be read. */
+static char *
+read_server_uri (const char *path, GError **error)
+{
+  g_autofree char *file = g_build_filename (path, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autoptr(GError) local = NULL;
+  g_autofree char *uri = NULL;
+
+  if (!g_key_file_load_from_file (keys, file, G_KEY_FILE_NONE, &local) ||
+      !(uri = g_key_file_get_string (keys, "server", "uri", &local)))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: cannot read the team project's server: %s"), file, local->message);
+      return NULL;
+    }
+  g_strstrip (uri);
+  if (!gemba_db_is_server_uri (uri))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: the server must be a postgresql:// URI"), file);
+      return NULL;
+    }
+  return g_steal_pointer (&uri);
+}
+
+/* A team project: its database is the server @uri (@create: an empty one, still without
+ * the schema); the folder holds the frames and models. */
+static GembaStore *
+open_server_db (const char *path, const char *uri, gboolean create, GError **error)
+{
+  g_autoptr(GembaStore) self = g_object_new (GEMBA_TYPE_STORE, NULL);
+
+  self->path = g_canonicalize_filename (path, NULL);
+  self->server_uri = g_strdup (uri);
+  /* The frames and models cannot be written there: read-only, as a SQLite project. */
+  self->read_only = !create && g_access (self->path, W_OK) != 0;
+  if (!(self->conn = _gemba_store_server_connect (uri, create, error)))
+    return NULL;
+  self->db_path = g_strdup (gemba_db_get_name (self->conn));
+  if (self->read_only)
+    return _gemba_store_exec (self, "SET default_transaction_read_only = on", error)
+           ? g_steal_pointer (&self) : NULL;
+  if (!create)
+    _gemba_store_take_owner (self);
+  return g_steal_pointer (&self);
+}
+
 static GembaStore *
 open_db (const char *path, gboolean create, GError **error)
 {
   g_autoptr(GembaStore) self = g_object_new (GEMBA_TYPE_STORE, NULL);
   g_autofree char *message = NULL;
   int version = -1, app_id, code = SQLITE_OK;
+
+  if (!create && !gemba_store_is_sqlite_project (path))
+    {
+      g_autofree char *uri = read_server_uri (path, error);
+      return uri ? open_server_db (path, uri, FALSE, error) : NULL;
+    }
 
   self->path = g_canonicalize_filename (path, NULL);
   self->db_path = g_build_filename (self->path, GEMBA_STORE_DB_NAME, NULL);
@@ -931,9 +995,16 @@ open_db (const char *path, gboolean create, GError **error)
 gboolean
 gemba_store_is_project (const char *path)
 {
-  g_autofree char *db = g_build_filename (path, GEMBA_STORE_DB_NAME, NULL);
+  g_autofree char *server = g_build_filename (path, GEMBA_STORE_SERVER_NAME, NULL);
 
-  return g_file_test (db, G_FILE_TEST_IS_REGULAR);
+  return gemba_store_is_sqlite_project (path) || g_file_test (server, G_FILE_TEST_IS_REGULAR);
+}
+
+const char *
+gemba_store_get_server (GembaStore *self)
+{
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+  return self->server_uri;
 }
 
 GembaStore *
@@ -983,20 +1054,17 @@ make_subfolders (const char *path, GError **error)
   return TRUE;
 }
 
-GembaStore *
-gemba_store_create (const char *path, const char * const *classes, GError **error)
+/* Makes @path an empty folder with the project's subfolders. */
+static gboolean
+prepare_folder (const char *path, GError **error)
 {
-  g_autoptr(GembaStore) self = NULL;
-
-  g_return_val_if_fail (path != NULL, NULL);
-
   if (g_file_test (path, G_FILE_TEST_EXISTS))
     {
       if (!g_file_test (path, G_FILE_TEST_IS_DIR) || !dir_is_empty (path))
         {
           g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
                        _("%s: already exists and is not an empty folder"), path);
-          return NULL;
+          return FALSE;
         }
     }
   else if (g_mkdir_with_parents (path, 0755) != 0)
@@ -1004,17 +1072,19 @@ gemba_store_create (const char *path, const char * const *classes, GError **erro
       int saved = errno;
       g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_IO, _("%s: cannot create the folder: %s"),
                    path, g_strerror (saved));
-      return NULL;
+      return FALSE;
     }
+  return make_subfolders (path, error);
+}
 
-  if (!make_subfolders (path, error))
-    return NULL;
-
-  if (!(self = open_db (path, TRUE, error)))
-    return NULL;
-
+/* Writes what a new project starts with, in one transaction (on a server, the schema too). */
+static gboolean
+fill_new_project (GembaStore *self, const char * const *classes, GError **error)
+{
   if (!_gemba_store_begin (self, error))
-    return NULL;
+    return FALSE;
+  if (_gemba_store_is_server (self) && !_gemba_store_server_create_schema (self->conn, error))
+    goto fail;
   {
     g_autoptr(GembaStmt) stmt =
       _gemba_store_prepare (self, "INSERT INTO settings (key, value) VALUES ('created', ?)", error);
@@ -1034,12 +1104,68 @@ gemba_store_create (const char *path, const char * const *classes, GError **erro
   if (!gemba_store_audit (self, "create", NULL, NULL, error) ||
       !_gemba_store_commit (self, error))
     goto fail;
-
-  return g_steal_pointer (&self);
+  return TRUE;
 
 fail:
   _gemba_store_rollback (self);
-  return NULL;
+  return FALSE;
+}
+
+GembaStore *
+gemba_store_create (const char *path, const char * const *classes, GError **error)
+{
+  g_autoptr(GembaStore) self = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  if (!prepare_folder (path, error))
+    return NULL;
+  if (!(self = open_db (path, TRUE, error)) || !fill_new_project (self, classes, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+GembaStore *
+gemba_store_create_team (const char *path, const char *server, const char * const *classes,
+                         GError **error)
+{
+  g_autoptr(GembaStore) self = NULL;
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autofree char *file = NULL;
+  g_autofree char *text = NULL;
+
+  g_return_val_if_fail (path != NULL && server != NULL, NULL);
+
+  if (!gemba_db_is_server_uri (server))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("%s: the server must be a postgresql:// URI"), server);
+      return NULL;
+    }
+  /* The folder is shared with the whole team: no secret may be written there. */
+  if (gemba_db_uri_has_password (server))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID,
+                   _("the server URI holds a password, which would be written into the "
+                     "project folder; leave it out and give it in ~/.pgpass, PGPASSWORD or a "
+                     "service file"));
+      return NULL;
+    }
+  if (!prepare_folder (path, error) || !(self = open_server_db (path, server, TRUE, error)))
+    return NULL;
+  file = g_build_filename (path, GEMBA_STORE_SERVER_NAME, NULL);
+  g_key_file_set_comment (keys, NULL, NULL,
+                          " A Gemba team project: its database is on this PostgreSQL server,\n"
+                          " its frames and models are in this folder. Credentials come from\n"
+                          " ~/.pgpass, PGPASSWORD or a service file, never from here.", NULL);
+  g_key_file_set_string (keys, "server", "uri", server);
+  text = g_key_file_to_data (keys, NULL, NULL);
+  if (!fill_new_project (self, classes, error))
+    return NULL;
+  if (!g_file_set_contents (file, text, -1, error))
+    return NULL;
+  _gemba_store_take_owner (self);
+  return g_steal_pointer (&self);
 }
 
 gboolean
@@ -1178,18 +1304,26 @@ gemba_store_audit (GembaStore *self, const char *action, const char *subject,
                    const char *detail, GError **error)
 {
   g_autoptr(GembaStmt) stmt = NULL;
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, server;
 
   _gemba_store_lock (self);
-  stmt = _gemba_store_prepare (self, "INSERT INTO audit (at, author, action, subject, detail) "
-                                     "VALUES (?, ?, ?, ?, ?)", error);
+  /* On a server, who did it is the server's user: what its roles and grants know. */
+  server = _gemba_store_is_server (self);
+  stmt = _gemba_store_prepare (self, server
+                               ? "INSERT INTO audit (at, author, action, subject, detail) "
+                                 "VALUES (?, current_user, ?, ?, ?)"
+                               : "INSERT INTO audit (at, author, action, subject, detail) "
+                                 "VALUES (?, ?, ?, ?, ?)", error);
   if (stmt)
     {
+      int next = 2;
+
       gemba_db_bind_int64 (stmt, 1, _gemba_store_now ());
-      _gemba_store_bind_text (stmt, 2, self->author);
-      _gemba_store_bind_text (stmt, 3, action);
-      _gemba_store_bind_text (stmt, 4, subject);
-      _gemba_store_bind_text (stmt, 5, detail);
+      if (!server)
+        _gemba_store_bind_text (stmt, next++, self->author);
+      _gemba_store_bind_text (stmt, next++, action);
+      _gemba_store_bind_text (stmt, next++, subject);
+      _gemba_store_bind_text (stmt, next, detail);
       ok = step_done (self, stmt, error, _("could not write the audit trail"));
     }
   _gemba_store_unlock (self);
@@ -2212,7 +2346,7 @@ static char *
 frame_query_sql (const GembaFrameQuery *query, const char *columns, gboolean ordered)
 {
   GString *sql = g_string_new ("SELECT ");
-  const char *where = "1";
+  const char *where = "1 = 1";
   const char *order = "f.captured_at, f.id";
   static const char *false_reading =
     "(l.class_id IS NOT NULL AND p.class_id IS NOT NULL AND l.class_id != p.class_id)";
@@ -2293,8 +2427,10 @@ gemba_store_list_frames (GembaStore *self, const GembaFrameQuery *query, gint64 
                          gint64 limit, GError **error)
 {
   g_autofree char *base = frame_query_sql (query, FRAME_COLUMNS, TRUE);
+  /* A negative limit is no limit (SQLite reads it so; PostgreSQL refuses it). */
   g_autofree char *sql = g_strdup_printf ("%s LIMIT %" G_GINT64_FORMAT " OFFSET %"
-                                          G_GINT64_FORMAT, base, limit, MAX (offset, 0));
+                                          G_GINT64_FORMAT, base, limit < 0 ? G_MAXINT64 : limit,
+                                          MAX (offset, 0));
   g_autoptr(GPtrArray) frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_frame_free);
   g_autoptr(GembaStmt) stmt = NULL;
   int rc;
@@ -2474,8 +2610,8 @@ record_model_verdict (GembaStore *self, gint64 label_id, gint64 frame_id, gint64
     return TRUE;
   stmt = _gemba_store_prepare (self, "UPDATE labels SET model_id = p.model_id, "
                                      "model_class_id = p.class_id, "
-                                     "correction = (?3 = 'set' AND (p.class_id IS NULL "
-                                     "  OR p.class_id != ?4)) "
+                                     "correction = CASE WHEN ?3 = 'set' AND (p.class_id IS NULL "
+                                     "  OR p.class_id != ?4) THEN 1 ELSE 0 END "
                                      "FROM predictions p WHERE p.model_id = ?1 "
                                      "AND p.frame_id = ?2 AND labels.id = ?5", error);
   if (!stmt)
@@ -2831,6 +2967,7 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
   g_autoptr(GembaStmt) update = NULL;
   gint64 counts[4] = { 0 };
   guint start = 0;
+  int rc;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
 
@@ -2848,13 +2985,13 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
   /* Only labeled frames get a split: an unlabeled one is split once a person labels it. */
   select = _gemba_store_prepare (self, "SELECT f.id, l.class_id, f.sha256, "
                                        "coalesce(f.source_id, 0), l.model_id IS NOT NULL "
-                                       "OR l.correction FROM frames f JOIN labels l "
+                                       "OR l.correction != 0 FROM frames f JOIN labels l "
                                        "ON l.id = f.label_id WHERE f.split = 0 "
                                        "AND l.class_id IS NOT NULL", error);
   update = _gemba_store_prepare (self, "UPDATE frames SET split = ? WHERE id = ?", error);
   if (!select || !update)
     goto fail;
-  while (gemba_db_step (select, NULL) == GEMBA_DB_STEP_ROW)
+  while ((rc = gemba_db_step (select, NULL)) == GEMBA_DB_STEP_ROW)
     {
       SplitItem item;
       const char *sha = gemba_db_column_text (select, 2);
@@ -2873,6 +3010,11 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
           continue;
         }
       g_array_append_val (items, item);
+    }
+  if (rc != GEMBA_DB_STEP_DONE)
+    {
+      _gemba_store_fail (self, error, _("could not assign the splits"));
+      goto fail;
     }
   g_array_sort (items, split_item_compare);
 
@@ -2978,8 +3120,10 @@ gemba_store_get_stats (GembaStore *self, GembaStats *stats, GError **error)
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self,
                                "SELECT count(*), count(l.class_id), "
-                               "  sum(f.split = 0), sum(f.split = 1), sum(f.split = 2), "
-                               "  sum(f.split = 3), "
+                               "  sum(CASE WHEN f.split = 0 THEN 1 ELSE 0 END), "
+                               "  sum(CASE WHEN f.split = 1 THEN 1 ELSE 0 END), "
+                               "  sum(CASE WHEN f.split = 2 THEN 1 ELSE 0 END), "
+                               "  sum(CASE WHEN f.split = 3 THEN 1 ELSE 0 END), "
                                "  (SELECT CAST(value AS INTEGER) FROM settings "
                                "   WHERE key = 'revision') "
                                "FROM frames f LEFT JOIN labels l ON l.id = f.label_id", error);

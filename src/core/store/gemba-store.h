@@ -17,6 +17,9 @@ G_BEGIN_DECLS
 #define GEMBA_STORE_SCHEMA_VERSION 3
 /* The database file inside a project folder. */
 #define GEMBA_STORE_DB_NAME "project.gemba"
+/* A team project's folder has this settings file instead: it names the PostgreSQL server
+ * that holds the project's database ([server] uri=postgresql://…). */
+#define GEMBA_STORE_SERVER_NAME "gemba-server.ini"
 
 typedef enum {
   GEMBA_SPLIT_NONE,   /* not assigned yet */
@@ -193,7 +196,15 @@ GEMBA_API GembaStore *gemba_store_create (const char *path, const char * const *
 /* Opens an existing project, migrating an older schema. Refuses a folder that is not a
  * project and a database written by a newer Gemba (GEMBA_ERROR_TOO_NEW) without writing. */
 GEMBA_API GembaStore *gemba_store_open (const char *path, GError **error);
-/* TRUE when @path holds a project database. */
+/* Creates a team project: the folder @path (which must not exist or be empty) for its frames
+ * and models, naming the empty PostgreSQL database @server (a postgresql:// URI without a
+ * password: credentials come from ~/.pgpass, PGPASSWORD or a service file), which gets the
+ * schema and @classes. */
+GEMBA_API GembaStore *gemba_store_create_team (const char *path, const char *server,
+                                               const char * const *classes, GError **error);
+/* The server URI of a team project (as its folder names it), or NULL for a SQLite one. */
+GEMBA_API const char *gemba_store_get_server (GembaStore *self);
+/* TRUE when @path holds a project database, or names a team project's server. */
 GEMBA_API gboolean gemba_store_is_project (const char *path);
 
 GEMBA_API const char *gemba_store_get_path (GembaStore *self);
