@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "gemba.h"
+#include "gemba-db-private.h"
+#include "gemba-test-store.h"
 #include "gemba-util-private.h"
 
 static char *gemba_path;
@@ -102,6 +104,71 @@ write_png (const char *path, guint seed)
                                       g_bytes_get_size (bytes), NULL));
 }
 
+/* The server of a team project folder, or NULL for a SQLite project. */
+static char *
+project_server (const char *project)
+{
+  g_autofree char *ini = g_build_filename (project, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+
+  if (!g_key_file_load_from_file (keys, ini, G_KEY_FILE_NONE, NULL))
+    return NULL;
+  return g_key_file_get_string (keys, "server", "uri", NULL);
+}
+
+/* Runs @sql (one row, one integer) on the project's server; -1 when it fails. */
+static gint64
+server_query_int (const char *uri, const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaDb) db = gemba_db_open_server (uri, &error);
+  g_autoptr(GembaDbStmt) stmt = NULL;
+
+  g_assert_no_error (error);
+  stmt = gemba_db_prepare (db, sql, &error);
+  g_assert_no_error (error);
+  return gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW ? gemba_db_column_int64 (stmt, 0) : -1;
+}
+
+/* The database is whole: SQLite's integrity check, or on a server that every frame's label
+ * row is its own. */
+static void
+assert_db_integrity (const char *project)
+{
+  g_autofree char *server = project_server (project);
+  g_autofree char *db = g_build_filename (project, "project.gemba", NULL);
+  sqlite3 *raw;
+  sqlite3_stmt *stmt;
+
+  if (server)
+    {
+      g_assert_cmpint (server_query_int (server, "SELECT count(*) FROM frames f LEFT JOIN "
+                                                 "labels l ON l.id = f.label_id WHERE "
+                                                 "f.label_id IS NOT NULL AND (l.id IS NULL "
+                                                 "OR l.frame_id != f.id)"), ==, 0);
+      return;
+    }
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (raw, "PRAGMA integrity_check", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ok");
+  sqlite3_finalize (stmt);
+  sqlite3_close (raw);
+}
+
+/* gemba init PATH --classes CLASSES, on the test server when the tests run there. */
+static int
+init_project (const char *path, const char *classes)
+{
+  if (gemba_test_server ())
+    {
+      g_autofree char *uri = gemba_test_server_new_database ();
+      return run_gemba (NULL, NULL, "init", path, "--server", uri, "--classes", classes, NULL);
+    }
+  return run_gemba (NULL, NULL, "init", path, "--classes", classes, NULL);
+}
+
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
@@ -112,8 +179,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->project = g_build_filename (f->dir, "my-line", NULL);
   f->images = g_build_filename (f->dir, "batch-07", NULL);
   g_mkdir (f->images, 0755);
-  g_assert_cmpint (run_gemba (NULL, NULL, "init", f->project, "--classes", "ok,scratch,dent",
-                              NULL), ==, 0);
+  g_assert_cmpint (init_project (f->project, "ok,scratch,dent"), ==, 0);
 }
 
 static void
@@ -142,6 +208,24 @@ count_lines (const char *text)
 
   for (const char *p = text; *p; p++)
     n += *p == '\n';
+  return n;
+}
+
+/* Lines of import --json output for frames stored by that run (not duplicates of frames
+ * already in the project, which a later run after a full disk meets). */
+static guint
+count_stored_lines (const char *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i]; i++)
+    if (*lines[i])
+      {
+        g_autoptr(JsonNode) node = json_from_string (lines[i], NULL);
+        g_assert_nonnull (node);
+        n += !json_object_get_boolean_member (json_node_get_object (node), "duplicate");
+      }
   return n;
 }
 
@@ -489,19 +573,8 @@ test_import_disk_full (Fixture *f, gconstpointer data)
       g_assert_no_error (error);
       after = gemba_store_count_frames (store, NULL, NULL);
       g_assert_cmpint (after, ==, before + n_stored);
-      g_assert_cmpuint (count_lines (out), ==, n_stored);
-      {
-        g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
-        sqlite3 *raw;
-        sqlite3_stmt *stmt;
-        g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
-        g_assert_cmpint (sqlite3_prepare_v2 (raw, "PRAGMA integrity_check", -1, &stmt, NULL),
-                         ==, SQLITE_OK);
-        g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-        g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ok");
-        sqlite3_finalize (stmt);
-        sqlite3_close (raw);
-      }
+      g_assert_cmpuint (count_stored_lines (out), ==, n_stored);
+      assert_db_integrity (f->project);
       collect_tmp_files (f->project, tmp_files);
       for (guint i = 0; i < tmp_files->len; i++)
         g_test_message ("left behind: %s", (char *) tmp_files->pdata[i]);
@@ -602,14 +675,46 @@ test_unreadable_file (Fixture *f, gconstpointer data)
   }
 }
 
+/* The whole state of the project's database: the bytes of a SQLite file (its WAL
+ * checkpointed first), or every table's digest on a server. */
+static char *
+db_snapshot (Fixture *f, gsize *len)
+{
+  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
+  g_autofree char *server = project_server (f->project);
+  char *contents = NULL;
+  sqlite3 *raw;
+
+  if (server)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) digests = gemba_store_digest (f->project, &error);
+      GString *text = g_string_new (NULL);
+
+      g_assert_no_error (error);
+      for (guint i = 0; i < digests->len; i++)
+        {
+          GembaTableDigest *d = digests->pdata[i];
+          g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %s\n", d->table, d->rows,
+                                  d->sha256);
+        }
+      *len = text->len;
+      return g_string_free (text, FALSE);
+    }
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  sqlite3_wal_checkpoint_v2 (raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_close (raw);
+  g_assert_true (g_file_get_contents (db, &contents, len, NULL));
+  return contents;
+}
+
 static void
 assert_db_unchanged (Fixture *f, const char *before, gsize len_before)
 {
-  g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
   g_autofree char *after = NULL;
   gsize len_after;
 
-  g_assert_true (g_file_get_contents (db, &after, &len_after, NULL));
+  after = db_snapshot (f, &len_after);
   g_assert_cmpmem (before, len_before, after, len_after);
 }
 
@@ -630,14 +735,7 @@ test_bad_arguments (Fixture *f, gconstpointer data)
     }
   g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
   id = first_frame_id (f);
-  /* Checkpoint the WAL so that the database file alone is the whole state. */
-  {
-    sqlite3 *raw;
-    g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
-    sqlite3_wal_checkpoint_v2 (raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    sqlite3_close (raw);
-  }
-  g_assert_true (g_file_get_contents (db, &before, &len, NULL));
+  before = db_snapshot (f, &len);
 
   g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, id, "scrach", NULL), ==, 1);
   g_assert_nonnull (strstr (err, "scrach"));
@@ -692,6 +790,16 @@ test_bad_arguments (Fixture *f, gconstpointer data)
   g_clear_pointer (&err, g_free);
 
   /* A database from a newer Gemba. */
+  if (project_server (f->project))
+    {
+      g_autofree char *server = project_server (f->project);
+      g_assert_cmpint (server_query_int (server, "UPDATE gemba_schema SET version = 42 "
+                                                 "RETURNING version"), ==, 42);
+      g_assert_cmpint (run_gemba (NULL, &err, "label", f->project, id, "ok", NULL), ==, 1);
+      g_assert_nonnull (strstr (err, "newer Gemba"));
+      g_assert_cmpint (server_query_int (server, "SELECT count(*) FROM labels"), ==, 0);
+      return;
+    }
   {
     sqlite3 *raw;
     g_autofree char *newer = NULL;
@@ -801,18 +909,7 @@ test_kill_import (Fixture *f, gconstpointer data)
 
       store = gemba_store_open (f->project, &error);
       g_assert_no_error (error);
-      {
-        g_autofree char *db = g_build_filename (f->project, "project.gemba", NULL);
-        sqlite3 *raw;
-        sqlite3_stmt *stmt;
-        g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
-        g_assert_cmpint (sqlite3_prepare_v2 (raw, "PRAGMA integrity_check", -1, &stmt, NULL), ==,
-                         SQLITE_OK);
-        g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-        g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ok");
-        sqlite3_finalize (stmt);
-        sqlite3_close (raw);
-      }
+      assert_db_integrity (f->project);
       for (guint i = 0; i < reported->len; i++)
         {
           g_autoptr(JsonNode) node = parse_json (reported->pdata[i]);
@@ -999,7 +1096,7 @@ test_train_bad_input (Fixture *f, gconstpointer data)
   g_clear_pointer (&err, g_free);
 
   /* One class only. */
-  g_assert_cmpint (run_gemba (NULL, NULL, "init", one, "--classes", "ok", NULL), ==, 0);
+  g_assert_cmpint (init_project (one, "ok"), ==, 0);
   g_assert_cmpint (run_gemba (NULL, NULL, "import", one, sorted, "--label", "ok", "--quiet", NULL),
                    ==, 0);
   g_assert_cmpint (run_gemba (NULL, &err, "train", one, "--quiet", NULL), ==, 1);
@@ -1053,6 +1150,10 @@ query_int (const char *project, const char *sql)
   sqlite3 *raw;
   sqlite3_stmt *stmt;
   gint64 value = -1;
+  g_autofree char *server = project_server (project);
+
+  if (server)
+    return server_query_int (server, sql);
 
   g_assert_cmpint (sqlite3_open_v2 (db, &raw, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
   sqlite3_busy_timeout (raw, 5000);

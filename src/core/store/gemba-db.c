@@ -587,6 +587,10 @@ gemba_db_bind_text (GembaDbStmt *stmt, int index, const char *text)
   else if (stmt->lite)
     sqlite3_bind_text (stmt->lite, index, text, -1, SQLITE_TRANSIENT);
 #ifdef GEMBA_HAVE_POSTGRESQL
+  else if (!g_utf8_validate (text, -1, NULL))
+    /* PostgreSQL's text is UTF-8 only (SQLite keeps any bytes): a file name in another
+     * encoding is stored with U+FFFD for the bytes that are not UTF-8. */
+    pg_bind (stmt, index, g_utf8_make_valid (text, -1), 0, FALSE);
   else
     pg_bind (stmt, index, g_strdup (text), 0, FALSE);
 #endif

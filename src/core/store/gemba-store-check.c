@@ -125,22 +125,30 @@ mark_runs_interrupted (GembaStore *self, gboolean mark, GError **error)
   return n;
 }
 
+/* Alone with the project: what a writer left there was left by a process that is gone. The
+ * cheap part only; the frames folder is compared with its rows by gemba_store_check(). */
+static void
+clean_at_open (GembaStore *self)
+{
+  g_autoptr(GPtrArray) leftovers = g_ptr_array_new_with_free_func (g_free);
+  gint64 runs;
+
+  list_model_leftovers (self, leftovers);
+  for (guint i = 0; i < leftovers->len; i++)
+    {
+      g_info ("%s: removing what an interrupted training left", (char *) leftovers->pdata[i]);
+      _gemba_remove_tree (leftovers->pdata[i]);
+    }
+  runs = mark_runs_interrupted (self, TRUE, NULL);
+  self->n_cleaned_at_open = leftovers->len + MAX (runs, 0);
+}
+
 static void
 take_server_owner (GembaStore *self)
 {
   if (server_lock (self, SERVER_TRY_EX))
     {
-      g_autoptr(GPtrArray) leftovers = g_ptr_array_new_with_free_func (g_free);
-      gint64 runs;
-
-      list_model_leftovers (self, leftovers);
-      for (guint i = 0; i < leftovers->len; i++)
-        {
-          g_info ("%s: removing what an interrupted training left", (char *) leftovers->pdata[i]);
-          _gemba_remove_tree (leftovers->pdata[i]);
-        }
-      runs = mark_runs_interrupted (self, TRUE, NULL);
-      self->n_cleaned_at_open = leftovers->len + MAX (runs, 0);
+      clean_at_open (self);
       server_lock (self, SERVER_LOCK_SH);
       server_lock (self, SERVER_UNLOCK_EX);
     }
@@ -164,22 +172,8 @@ _gemba_store_take_owner (GembaStore *self)
       g_debug ("%s: cannot open the owner file: %s", path, g_strerror (errno));
       return;
     }
-  /* Alone with the project: what a writer left there was left by a process that is gone. The
-   * cheap part only; the frames folder is compared with its rows by gemba_store_check(). */
   if (owner_lock (self, LOCK_EX | LOCK_NB))
-    {
-      g_autoptr(GPtrArray) leftovers = g_ptr_array_new_with_free_func (g_free);
-      gint64 runs;
-
-      list_model_leftovers (self, leftovers);
-      for (guint i = 0; i < leftovers->len; i++)
-        {
-          g_info ("%s: removing what an interrupted training left", (char *) leftovers->pdata[i]);
-          _gemba_remove_tree (leftovers->pdata[i]);
-        }
-      runs = mark_runs_interrupted (self, TRUE, NULL);
-      self->n_cleaned_at_open = leftovers->len + MAX (runs, 0);
-    }
+    clean_at_open (self);
   /* Converts the exclusive lock, or waits for a process that is cleaning up to finish. */
   owner_lock (self, LOCK_SH);
 }
@@ -213,7 +207,15 @@ read_integrity (GembaStore *self, GembaStoreCheck *check, GError **error)
   int rc = GEMBA_DB_STEP_ERROR;
 
   _gemba_store_lock (self);
-  if ((stmt = _gemba_store_prepare (self, "PRAGMA integrity_check(20)", error)))
+  /* On a server its pages are the server's to check; what its schema cannot say is checked
+   * here: each frame's current label is one of its own labels. */
+  if ((stmt = _gemba_store_prepare (self, _gemba_store_is_server (self)
+                                    ? "SELECT 'frame ' || f.id || ' names label ' || f.label_id"
+                                      " || ', which is not one of its labels' FROM frames f"
+                                      " LEFT JOIN labels l ON l.id = f.label_id"
+                                      " WHERE f.label_id IS NOT NULL"
+                                      " AND (l.id IS NULL OR l.frame_id != f.id) LIMIT 20"
+                                    : "PRAGMA integrity_check(20)", error)))
     while ((rc = gemba_db_step (stmt, NULL)) == GEMBA_DB_STEP_ROW)
       g_string_append_printf (text, "%s%s", text->len ? "\n" : "",
                               gemba_db_column_text (stmt, 0));
@@ -222,6 +224,8 @@ read_integrity (GembaStore *self, GembaStoreCheck *check, GError **error)
   _gemba_store_unlock (self);
   if (rc != GEMBA_DB_STEP_DONE)
     return FALSE;
+  if (text->len == 0)
+    g_string_assign (text, "ok");
   check->integrity = g_string_free (g_steal_pointer (&text), FALSE);
   return TRUE;
 }
