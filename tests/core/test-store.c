@@ -1001,6 +1001,7 @@ test_team (Fixture *f, gconstpointer data)
 {
   g_autofree char *ini = g_build_filename (f->project, GEMBA_STORE_SERVER_NAME, NULL);
   g_autofree char *other = g_build_filename (f->dir, "other", NULL);
+  g_autofree char *fresh = NULL;
   g_autofree char *secret = NULL;
   g_autofree char *text = NULL;
   g_autoptr(GembaDb) db = NULL;
@@ -1023,7 +1024,8 @@ test_team (Fixture *f, gconstpointer data)
   g_clear_pointer (&stmt, gemba_db_stmt_free);
 
   /* A password is never written into the shared folder. */
-  secret = g_strdup_printf ("%s&password=hunter2", gemba_test_server_new_database ());
+  fresh = gemba_test_server_new_database ();
+  secret = g_strdup_printf ("%s&password=hunter2", fresh);
   g_assert_null (gemba_store_create_team (other, secret, classes, &error));
   g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "pgpass"));
