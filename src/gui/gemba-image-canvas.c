@@ -4,9 +4,11 @@
  * The zoom is relative to "fit", so 1.0 always shows the whole frame.
  *
  * The texture need not have the frame's size: the frame view gives one decoded at the size
- * the frame is shown at (fitted), which is then drawn pixel for pixel. The cairo renderer
- * (software displays) converts and rescales a texture on every draw, which for a full-size
- * camera frame costs more than a 60 Hz frame; a fitted one is a plain copy.
+ * the frame is shown at (fitted), which is then drawn pixel for pixel. GTK 4.8's cairo
+ * renderer (software displays, Xvfb) converts a texture pixel by pixel through floats and
+ * resamples it on every draw, which for a full-size camera frame costs more than a 60 Hz
+ * frame. So a texture made by gemba_image_canvas_texture_new() also carries a cairo surface
+ * on the same pixels, and under the cairo renderer the canvas paints that: a plain copy.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -17,6 +19,8 @@
 #include <math.h>
 
 #include "gemba-image-canvas.h"
+
+#define SURFACE_KEY "gemba-image-canvas-surface"
 
 #define MAX_ZOOM 32.0
 
@@ -109,6 +113,9 @@ gemba_image_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
   double scale, iw, ih, x, y;
   int device = gtk_widget_get_scale_factor (widget);
   int tw, th;
+  cairo_surface_t *surface;
+  GtkNative *native;
+  GskRenderer *renderer;
 
   if (!self->texture)
     return;
@@ -128,9 +135,28 @@ gemba_image_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       x = round (((w - iw) / 2.0 + self->pan_x) * device) / device;
       y = round (((h - ih) / 2.0 + self->pan_y) * device) / device;
     }
-  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
-  gtk_snapshot_append_texture (snapshot, self->texture, &GRAPHENE_RECT_INIT (x, y, iw, ih));
-  gtk_snapshot_pop (snapshot);
+  surface = g_object_get_data (G_OBJECT (self->texture), SURFACE_KEY);
+  native = gtk_widget_get_native (widget);
+  renderer = native ? gtk_native_get_renderer (native) : NULL;
+  if (surface && renderer && GSK_IS_CAIRO_RENDERER (renderer))
+    {
+      cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+
+      cairo_rectangle (cr, x, y, iw, ih);
+      cairo_clip (cr);
+      cairo_translate (cr, x, y);
+      cairo_scale (cr, iw / tw, ih / th);
+      cairo_set_source_surface (cr, surface, 0, 0);
+      cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
+      cairo_paint (cr);
+      cairo_destroy (cr);
+    }
+  else
+    {
+      gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+      gtk_snapshot_append_texture (snapshot, self->texture, &GRAPHENE_RECT_INIT (x, y, iw, ih));
+      gtk_snapshot_pop (snapshot);
+    }
   g_signal_emit (self, signals[PAINTED], 0);
 }
 
@@ -335,6 +361,28 @@ gemba_image_canvas_get_fitted_size (GembaImageCanvas *self, int width, int heigh
   *out_width = MAX (1, (int) round (width * scale));
   *out_height = MAX (1, (int) round (height * scale));
   return TRUE;
+}
+
+GdkTexture *
+gemba_image_canvas_texture_new (GBytes *argb, int width, int height)
+{
+  GdkTexture *texture;
+  cairo_surface_t *surface;
+  static const cairo_user_data_key_t bytes_key;
+
+  g_return_val_if_fail (argb != NULL && width > 0 && height > 0, NULL);
+  g_return_val_if_fail (g_bytes_get_size (argb) == (gsize) width * height * 4, NULL);
+
+  texture = gdk_memory_texture_new (width, height, GDK_MEMORY_DEFAULT, argb, (gsize) width * 4);
+  /* The same pixels: cairo's ARGB32 is GDK_MEMORY_DEFAULT, and a width × 4 stride is one
+   * cairo accepts. The surface keeps the bytes alive. */
+  surface = cairo_image_surface_create_for_data ((guchar *) g_bytes_get_data (argb, NULL),
+                                                 CAIRO_FORMAT_ARGB32, width, height, width * 4);
+  cairo_surface_set_user_data (surface, &bytes_key, g_bytes_ref (argb),
+                               (cairo_destroy_func_t) g_bytes_unref);
+  g_object_set_data_full (G_OBJECT (texture), SURFACE_KEY, surface,
+                          (GDestroyNotify) cairo_surface_destroy);
+  return texture;
 }
 
 GdkTexture *

@@ -19,6 +19,10 @@ void        gemba_image_canvas_set_texture (GembaImageCanvas *self, GdkTexture *
  * frame decoded to its fitted size, or the full frame. Keeps zoom and pan as above. */
 void        gemba_image_canvas_set_image   (GembaImageCanvas *self, GdkTexture *texture,
                                             int width, int height);
+/* A texture of @width × @height pixels in GDK_MEMORY_DEFAULT (premultiplied, native-endian
+ * ARGB, cairo's ARGB32), which the canvas draws without converting it under GTK's cairo
+ * renderer. Any thread. */
+GdkTexture *gemba_image_canvas_texture_new (GBytes *argb, int width, int height);
 /* The size in device pixels a frame of @width × @height is drawn at when it fits the widget
  * (zoom 1.0); FALSE before the widget has a size. A texture of that size is drawn as is. */
 gboolean    gemba_image_canvas_get_fitted_size (GembaImageCanvas *self, int width, int height,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "gemba-image.h"
+#include "gemba-image-canvas.h"
 #include "gemba-thumbnailer.h"
 
 #define CACHE_SIZE 800
@@ -146,10 +147,11 @@ worker (gpointer data, gpointer user_data)
   decoded = g_new0 (Decoded, 1);
   decoded->width = image->width;
   decoded->height = image->height;
-  if (request->fit_side > 0)
+  if (!request->thumb_path)
     {
-      /* Drawn often: in the layout the renderers take as is (GDK_MEMORY_DEFAULT, cairo's
-       * native-endian ARGB32; opaque), so that drawing it is a copy, not a conversion. */
+      /* A frame shown large is drawn often: in the layout the renderers take as is
+       * (GDK_MEMORY_DEFAULT, cairo's native-endian ARGB32; opaque), so that drawing it is a
+       * copy, not a conversion (see gemba-image-canvas.c). */
       gsize n = (gsize) image->width * image->height;
       guint32 *argb = g_new (guint32, n);
       const guint8 *rgb = image->pixels;
@@ -315,9 +317,12 @@ texture_from_result (GAsyncResult *result, GError **error)
 
   if (!decoded)
     return NULL;
-  texture = gdk_memory_texture_new (decoded->width, decoded->height, decoded->format,
-                                    decoded->pixels,
-                                    g_bytes_get_size (decoded->pixels) / decoded->height);
+  if (decoded->format == GDK_MEMORY_DEFAULT)
+    texture = gemba_image_canvas_texture_new (decoded->pixels, (int) decoded->width,
+                                              (int) decoded->height);
+  else
+    texture = gdk_memory_texture_new (decoded->width, decoded->height, decoded->format,
+                                      decoded->pixels, decoded->width * 3);
   decoded_free (decoded);
   return texture;
 }

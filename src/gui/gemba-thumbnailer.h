@@ -28,14 +28,14 @@ void              gemba_thumbnailer_load_async  (GembaThumbnailer   *self,
 GdkTexture       *gemba_thumbnailer_load_finish (GembaThumbnailer *self,
                                                  GAsyncResult     *result,
                                                  GError          **error);
-/* Loads the full frame (not cached here). */
+/* Loads the full frame (not cached here), made with gemba_image_canvas_texture_new(). */
 void              gemba_thumbnailer_load_full_async  (GembaThumbnailer   *self,
                                                       const GembaFrame   *frame,
                                                       GCancellable       *cancellable,
                                                       GAsyncReadyCallback callback,
                                                       gpointer            user_data);
 /* Loads the full frame scaled to @width × @height (the frame's aspect; JPEGs are decoded at a
- * reduced DCT scale where that suffices), in the memory layout drawing takes as is. Finished
+ * reduced DCT scale where that suffices), as gemba_image_canvas_texture_new() makes. Finished
  * by gemba_thumbnailer_load_full_finish(); not cached here. */
 void              gemba_thumbnailer_load_fitted_async (GembaThumbnailer   *self,
                                                        const GembaFrame   *frame,
