@@ -631,11 +631,11 @@ gemba_cli_compare (int argc, char **argv)
       for (guint i = 0; i < c->changed->len; i++)
         {
           GembaChangedFrame *cf = g_ptr_array_index (c->changed, i);
-          gboolean right_a = g_strcmp0 (cf->label, cf->verdict_a) == 0;
-          gboolean right_b = g_strcmp0 (cf->label, cf->verdict_b) == 0;
+          GembaChange change = gemba_changed_frame_get_change (cf);
           g_print (_("  %.12s  labeled %s: %s %s → %s %s  %s%s\n"), cf->frame->sha256,
                    cf->label, c->a->name, cf->verdict_a, c->b->name, cf->verdict_b,
-                   right_b ? _("now right") : right_a ? _("now wrong") : _("still wrong"),
+                   change == GEMBA_CHANGE_FIXED ? _("now right")
+                   : change == GEMBA_CHANGE_BROKEN ? _("now wrong") : _("still wrong"),
                    cf->test ? _(" · test split") : _(" · correction"));
         }
     }

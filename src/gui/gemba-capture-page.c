@@ -1,12 +1,12 @@
 /* gemba-capture-page.c: capture frames from a camera, a stream or a video file
  *
- * The capture is gemba_media_import() in a GTask thread on the page's own GembaStore: the
- * source's streaming thread decides with the sampler, encoder threads make the JPEGs and one
- * writer thread stores them. The source gives RGBA frames, so the newest one doubles as the
+ * The capture is the project's import job (gemba_project_import_async(): gemba_media_import()
+ * in a worker thread on a connection of the project's): the source's streaming thread decides
+ * with the sampler, encoder threads make the JPEGs and one writer thread stores them. The source gives RGBA frames, so the newest one doubles as the
  * live preview: a main-thread timer copies it (gemba_frame_source_dup_latest_frame) into a
  * GdkMemoryTexture when its serial changed; Debian 12 has no GTK 4 video sink, and no GTK
- * call is made off the main thread. Frames stored are counted on the writer thread and the
- * window's grid is told to reload at most once a second.
+ * call is made off the main thread. Frames stored are counted on the writer thread and come
+ * with the job's ::progress; the project tells the grid at most once a second.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,7 +19,6 @@
 
 #include "gemba-capture-page.h"
 #include "gemba-locator.h"
-#include "gemba-niced-task.h"
 #include "gemba-media.h"
 #include "gemba-probe.h"
 
@@ -50,7 +49,7 @@ struct _GembaCapturePage
   GembaProject *project;
   GPtrArray *devices;            /* GembaDeviceInfo */
   GCancellable *device_cancellable;
-  GCancellable *cancellable;     /* the capture's; NULL when idle */
+  GembaJob *job;                 /* the capture's; NULL when idle */
   GembaFrameSource *source;
   GtkNativeDialog *chooser;
   guint preview_id;
@@ -59,8 +58,6 @@ struct _GembaCapturePage
   gint64 last_state_time;        /* µs monotonic, when the state line was last written */
   gint64 n_session;              /* frames stored this session (all captures) */
   gint64 n_run_base;             /* n_session when this capture started */
-  gint64 last_reload;            /* µs monotonic */
-  guint reload_id;
   GembaMediaProgress last_progress;
   gboolean live;
 };
@@ -154,116 +151,6 @@ preview_paintable_set_texture (PreviewPaintable *self, GdkTexture *texture)
 
 /* --- Worker ------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *path;
-  char *author;
-  GembaFrameSource *source;
-  GembaSampler *sampler;
-  GWeakRef page;
-  gint stored;            /* atomic: new frames stored this run */
-} CaptureJob;
-
-typedef struct {
-  GWeakRef page;
-  GembaMediaProgress progress;
-  gint64 stored;
-  gboolean is_progress;
-} CaptureUpdate;
-
-static void
-capture_job_free (CaptureJob *job)
-{
-  g_free (job->path);
-  g_free (job->author);
-  g_clear_object (&job->source);
-  g_clear_pointer (&job->sampler, gemba_sampler_free);
-  g_weak_ref_clear (&job->page);
-  g_free (job);
-}
-
-static void apply_update (GembaCapturePage *self, CaptureUpdate *update);
-
-static gboolean
-update_on_main_cb (gpointer data)
-{
-  CaptureUpdate *update = data;
-  g_autoptr(GembaCapturePage) self = g_weak_ref_get (&update->page);
-
-  if (self && self->cancellable)
-    apply_update (self, update);
-  g_weak_ref_clear (&update->page);
-  g_free (update);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-post_update (CaptureJob *job, const GembaMediaProgress *progress)
-{
-  g_autoptr(GObject) page = g_weak_ref_get (&job->page);
-  CaptureUpdate *update;
-
-  if (!page)
-    return;
-  update = g_new0 (CaptureUpdate, 1);
-  g_weak_ref_init (&update->page, page);
-  if (progress)
-    {
-      update->progress = *progress;
-      update->is_progress = TRUE;
-    }
-  update->stored = g_atomic_int_get (&job->stored);
-  g_main_context_invoke (NULL, update_on_main_cb, update);
-}
-
-/* The import's thread, about five times a second. */
-static void
-capture_progress_cb (const GembaMediaProgress *progress, gpointer user_data)
-{
-  post_update (user_data, progress);
-}
-
-/* The writer thread, once a frame's batch has committed. */
-static void
-capture_stored_cb (const GembaFrame *frame, gboolean duplicate, gpointer user_data)
-{
-  CaptureJob *job = user_data;
-
-  if (duplicate)
-    return;
-  g_atomic_int_inc (&job->stored);
-  post_update (job, NULL);
-}
-
-static void
-capture_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  CaptureJob *job = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
-  GembaMediaImportOptions options;
-  GembaMediaProgress summary = { 0 };
-
-  if (!store)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (job->author && *job->author)
-    gemba_store_set_author (store, job->author);
-  gemba_media_import_options_init (&options);
-  options.sampler = job->sampler;
-  options.progress = capture_progress_cb;
-  options.stored = capture_stored_cb;
-  options.user_data = job;
-  if (!gemba_media_import (store, job->source, &options, &summary, cancellable, &error) &&
-      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  g_task_return_pointer (task, g_memdup2 (&summary, sizeof summary), g_free);
-}
-
 static void
 list_devices_thread (GTask *task, gpointer source, gpointer task_data,
                      GCancellable *cancellable)
@@ -304,7 +191,7 @@ static void
 update_rows (GembaCapturePage *self)
 {
   guint mode = adw_combo_row_get_selected (self->mode_row);
-  gboolean running = self->cancellable != NULL;
+  gboolean running = self->job != NULL;
 
   gtk_widget_set_visible (GTK_WIDGET (self->location_row), location_selected (self));
   gtk_widget_set_visible (GTK_WIDGET (self->interval_row), mode == 1);
@@ -320,33 +207,9 @@ update_rows (GembaCapturePage *self)
   gtk_widget_set_sensitive (GTK_WIDGET (self->scene_row), !running);
 }
 
-static gboolean
-reload_grid_cb (gpointer data)
-{
-  GembaCapturePage *self = data;
-
-  self->reload_id = 0;
-  self->last_reload = g_get_monotonic_time ();
-  if (self->project)
-    gemba_project_frames_changed (self->project);
-  return G_SOURCE_REMOVE;
-}
-
-/* At most one grid reload a second while frames come in. */
+/* The capture job's ::progress. */
 static void
-schedule_reload (GembaCapturePage *self)
-{
-  gint64 since = g_get_monotonic_time () - self->last_reload;
-
-  if (self->reload_id)
-    return;
-  self->reload_id = g_timeout_add (since > G_USEC_PER_SEC ? 50
-                                   : (G_USEC_PER_SEC - since) / 1000 + 50,
-                                   reload_grid_cb, self);
-}
-
-static void
-apply_update (GembaCapturePage *self, CaptureUpdate *update)
+apply_update (GembaCapturePage *self, const GembaProjectImportProgress *update)
 {
   gint64 session = self->n_run_base + update->stored;
 
@@ -354,7 +217,6 @@ apply_update (GembaCapturePage *self, CaptureUpdate *update)
     {
       self->n_session = session;
       update_count (self);
-      schedule_reload (self);
       gemba_probe_log ("capture-stored", "n=%" PRId64, self->n_session);
     }
   if (update->is_progress)
@@ -441,11 +303,14 @@ capture_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaCapturePage) self = user_data;
   g_autoptr(GError) error = NULL;
-  g_autofree GembaMediaProgress *summary = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autofree GembaMediaProgress *summary = gemba_project_import_finish (GEMBA_PROJECT (object),
+                                                                        result, &error);
   g_autofree char *text = NULL;
   const char *name = self->source ? gemba_frame_source_get_display_name (self->source) : "";
 
-  g_clear_object (&self->cancellable);
+  if (self->job)
+    g_signal_handlers_disconnect_by_data (self->job, self);
+  g_clear_object (&self->job);
   if (summary)
     {
       gint64 session = self->n_run_base + summary->stored;
@@ -472,7 +337,6 @@ capture_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gtk_widget_set_visible (gtk_widget_get_parent (self->drop_label), FALSE);
   gtk_label_set_label (self->state_label, text);
   update_rows (self);
-  reload_grid_cb (self);
   gtk_widget_grab_focus (self->start_button);
 }
 
@@ -483,15 +347,12 @@ start_clicked_cb (GembaCapturePage *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GembaFrameSource) source = NULL;
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GSettings) settings = g_settings_new ("dev.gemba.Workbench");
   GembaSampler *sampler;
-  CaptureJob *job;
   guint selected = adw_combo_row_get_selected (self->source_row);
   guint mode = adw_combo_row_get_selected (self->mode_row);
   GembaFrameSourceKind kind;
 
-  if (!self->project || self->cancellable)
+  if (!self->project || self->job)
     return;
   if (!location_selected (self))
     {
@@ -529,15 +390,11 @@ start_clicked_cb (GembaCapturePage *self)
   else
     sampler = gemba_sampler_new_manual ();
 
-  job = g_new0 (CaptureJob, 1);
-  job->path = g_strdup (gemba_project_get_path (self->project));
-  job->author = g_settings_get_string (settings, "annotator-name");
-  job->source = g_object_ref (source);
-  job->sampler = sampler;
-  g_weak_ref_init (&job->page, self);
-
   self->source = g_steal_pointer (&source);
-  self->cancellable = g_cancellable_new ();
+  self->job = gemba_project_import_async (self->project, self->source, sampler, capture_done_cb,
+                                          g_object_ref (self));
+  g_signal_connect_object (self->job, "progress", G_CALLBACK (apply_update), self,
+                           G_CONNECT_SWAPPED);
   self->preview_serial = 0;
   self->last_frame_time = 0;
   self->last_state_time = 0;
@@ -549,11 +406,6 @@ start_clicked_cb (GembaCapturePage *self)
   gtk_widget_grab_focus (self->snapshot_button);
   gemba_probe_log ("capture-started", "kind=%s live=%d",
                    gemba_frame_source_get_kind_name (self->source), self->live);
-
-  task = g_task_new (NULL, self->cancellable, capture_done_cb, g_object_ref (self));
-  g_task_set_source_tag (task, start_clicked_cb);
-  g_task_set_task_data (task, job, (GDestroyNotify) capture_job_free);
-  gemba_niced_task_run (task, capture_thread, "gemba-capture");
 }
 
 static void
@@ -658,8 +510,8 @@ devices_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 static void
 stop_capture (GembaCapturePage *self)
 {
-  if (self->cancellable)
-    g_cancellable_cancel (self->cancellable);
+  if (self->job)
+    gemba_job_cancel (self->job);
   if (self->source)
     gemba_frame_source_stop (self->source);
 }
@@ -671,12 +523,13 @@ gemba_capture_page_dispose (GObject *object)
   GtkWidget *child;
 
   stop_capture (self);
-  g_clear_object (&self->cancellable);
+  if (self->job)
+    g_signal_handlers_disconnect_by_data (self->job, self);
+  g_clear_object (&self->job);
   if (self->device_cancellable)
     g_cancellable_cancel (self->device_cancellable);
   g_clear_object (&self->device_cancellable);
   g_clear_handle_id (&self->preview_id, g_source_remove);
-  g_clear_handle_id (&self->reload_id, g_source_remove);
   g_clear_object (&self->source);
   if (self->chooser)
     gtk_native_dialog_destroy (self->chooser);
@@ -821,5 +674,5 @@ gboolean
 gemba_capture_page_is_running (GembaCapturePage *self)
 {
   g_return_val_if_fail (GEMBA_IS_CAPTURE_PAGE (self), FALSE);
-  return self->cancellable != NULL;
+  return self->job != NULL;
 }

@@ -1,7 +1,7 @@
 /* gemba-export-dialog.c: export a model version as a signed package, behind the regression
  * gate, whose result is shown before the package is written
  *
- * "Check" runs the regression gate alone (gemba_package_check_gate()) in a GTask thread: it
+ * "Check" runs the regression gate alone (gemba_package_check_gate()) as a project job: it
  * compares the model with production on the locked test split and with every corrected false
  * reading, and writes nothing. A refusal lists what failed; the user may then export anyway
  * with a written reason (audit trail, manifest, model card). A pass shows that it passed, and
@@ -46,14 +46,13 @@ struct _GembaExportDialog
   GtkLabel *gate_label;
   GtkWidget *reason_group;
   AdwEntryRow *reason_row;
-  GCancellable *cancellable;
+  GembaJob *job;                /* the check or export running, else NULL */
   GtkNativeDialog *chooser;
 };
 
 G_DEFINE_FINAL_TYPE (GembaExportDialog, gemba_export_dialog, ADW_TYPE_WINDOW)
 
 typedef struct {
-  char *project_path;
   char *key_path;
   char *out_path;
   char *reason;
@@ -82,65 +81,39 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GateOutcome, gate_outcome_free)
 static void
 export_job_free (ExportJob *job)
 {
-  g_free (job->project_path);
   g_free (job->key_path);
   g_free (job->out_path);
   g_free (job->reason);
   g_free (job);
 }
 
-static void
-export_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+/* The project's worker thread, on its connection. */
+static gpointer
+export_func (GembaJob *gemba_job, GembaStore *store, gpointer data, GCancellable *cancellable,
+             GError **error)
 {
-  ExportJob *job = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = NULL;
+  ExportJob *job = data;
+  g_autoptr(GateOutcome) outcome = g_new0 (GateOutcome, 1);
   GembaSecretKey *key;
   GembaExportOptions options = { 0 };
   gboolean ok;
 
   if (job->check_only)
     {
-      GateOutcome *outcome = g_new0 (GateOutcome, 1);
-      if (!(store = gemba_store_open (job->project_path, &error)) ||
-          !gemba_package_check_gate (store, job->model_id, 0, &outcome->failures,
-                                     &outcome->gate, &error))
-        {
-          gate_outcome_free (outcome);
-          g_task_return_error (task, g_steal_pointer (&error));
-        }
-      else
-        g_task_return_pointer (task, outcome, (GDestroyNotify) gate_outcome_free);
-      return;
+      if (!gemba_package_check_gate (store, job->model_id, 0, &outcome->failures,
+                                     &outcome->gate, error))
+        return NULL;
+      return g_steal_pointer (&outcome);
     }
-  if (!(key = gemba_secret_key_load (job->key_path, &error)))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (!(store = gemba_store_open (job->project_path, &error)))
-    {
-      gemba_secret_key_free (key);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  {
-    GateOutcome *outcome = g_new0 (GateOutcome, 1);
-
-    options.key = key;
-    options.force = job->force;
-    options.reason = job->reason;
-    options.gate_result = &outcome->gate;
-    ok = gemba_package_export (store, job->model_id, job->out_path, &options, &error);
-    gemba_secret_key_free (key);
-    if (!ok)
-      {
-        gate_outcome_free (outcome);
-        g_task_return_error (task, g_steal_pointer (&error));
-      }
-    else
-      g_task_return_pointer (task, outcome, (GDestroyNotify) gate_outcome_free);
-  }
+  if (!(key = gemba_secret_key_load (job->key_path, error)))
+    return NULL;
+  options.key = key;
+  options.force = job->force;
+  options.reason = job->reason;
+  options.gate_result = &outcome->gate;
+  ok = gemba_package_export (store, job->model_id, job->out_path, &options, error);
+  gemba_secret_key_free (key);
+  return ok ? g_steal_pointer (&outcome) : NULL;
 }
 
 static void
@@ -173,7 +146,7 @@ show_gate (GembaExportDialog *self, const GembaGateResult *gate)
 static void
 update_sensitivity (GembaExportDialog *self)
 {
-  gboolean busy = self->cancellable != NULL;
+  gboolean busy = self->job != NULL;
   const char *reason = gtk_editable_get_text (GTK_EDITABLE (self->reason_row));
   g_autofree char *stripped = g_strstrip (g_strdup (reason));
 
@@ -190,23 +163,21 @@ static void
 run_export (GembaExportDialog *self, const char *path, gboolean force, gboolean check_only,
             GAsyncReadyCallback callback)
 {
-  g_autoptr(GTask) task = NULL;
   ExportJob *job = g_new0 (ExportJob, 1);
 
   job->check_only = check_only;
-  job->project_path = g_strdup (gemba_project_get_path (self->project));
   job->key_path = g_strdup (self->key_path);
   job->out_path = g_strdup (path);
   job->model_id = self->model_id;
   job->force = force;
   if (force)
     job->reason = g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->reason_row)));
-  self->cancellable = g_cancellable_new ();
+  self->job = gemba_project_run_job (self->project, check_only ? _("Checking") : _("Exporting"),
+                                     GEMBA_JOB_DEFAULT, export_func, job,
+                                     (GDestroyNotify) export_job_free,
+                                     (GDestroyNotify) gate_outcome_free, callback,
+                                     g_object_ref (self));
   update_sensitivity (self);
-  task = g_task_new (NULL, self->cancellable, callback, g_object_ref (self));
-  g_task_set_source_tag (task, run_export);
-  g_task_set_task_data (task, job, (GDestroyNotify) export_job_free);
-  g_task_run_in_thread (task, export_thread);
 }
 
 static void
@@ -235,8 +206,8 @@ checked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   char **failures;
   g_autofree char *text = NULL;
 
-  g_clear_object (&self->cancellable);
-  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
+  g_clear_object (&self->job);
+  if (!(outcome = gemba_project_job_finish (GEMBA_PROJECT (object), result, &error)))
     {
       text = g_strdup_printf (_("Could not check %s: %s"), self->model_name, error->message);
       gtk_label_set_label (self->result_label, text);
@@ -284,8 +255,8 @@ written_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 
   g_autoptr(GateOutcome) outcome = NULL;
 
-  g_clear_object (&self->cancellable);
-  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
+  g_clear_object (&self->job);
+  if (!(outcome = gemba_project_job_finish (GEMBA_PROJECT (object), result, &error)))
     {
       text = g_strdup_printf (_("Could not write %s: %s"), display, error->message);
       gtk_label_set_label (self->result_label, text);
@@ -318,8 +289,8 @@ forced_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 
   g_autoptr(GateOutcome) outcome = NULL;
 
-  g_clear_object (&self->cancellable);
-  if (!(outcome = g_task_propagate_pointer (G_TASK (result), &error)))
+  g_clear_object (&self->job);
+  if (!(outcome = gemba_project_job_finish (GEMBA_PROJECT (object), result, &error)))
     text = g_strdup_printf (_("Could not export %s: %s"), self->model_name, error->message);
   else
     {
@@ -415,9 +386,9 @@ gemba_export_dialog_dispose (GObject *object)
 {
   GembaExportDialog *self = GEMBA_EXPORT_DIALOG (object);
 
-  if (self->cancellable)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
+  if (self->job)
+    gemba_job_cancel (self->job);
+  g_clear_object (&self->job);
   if (self->chooser)
     gtk_native_dialog_destroy (self->chooser);
   g_clear_object (&self->chooser);

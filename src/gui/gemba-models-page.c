@@ -1,11 +1,14 @@
 /* gemba-models-page.c: model versions, two of them side by side, promotion and export
  *
- * The comparison evaluates both versions on the locked test split now (gemba_workflow_evaluate,
- * in a GTask thread on the page's own GembaStore), so they are compared on the same frames
+ * The comparison evaluates both versions on the locked test split now (the project's compare
+ * job: gemba_workflow_compare(), as `gemba compare`), so they are compared on the same frames
  * even when the split has grown since one of them was trained, and adds the corrected false
  * readings from their stored predictions. Frames whose verdict differs are listed; activating
- * one opens it in a frame view. Promotion first classifies every frame with the new version
- * (so the grid and the review queue have its verdicts at once), then makes it production.
+ * one opens it in a frame view. Promotion (the project's promote job: gemba_workflow_promote(),
+ * as `gemba promote`) first classifies every frame with the new version (so the grid and the
+ * review queue have its verdicts at once), then makes it production; the Promote button shows
+ * the job's progress, bound to its :message. The version compared with production is the
+ * :selected-model property (win.show-model sets it).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -35,9 +38,8 @@ struct _GembaModelsPage
 {
   GtkWidget parent_instance;
 
-  /* A change seen while hidden: reload (selecting stale_select) when shown again. */
+  /* A change seen while hidden: reload when shown again. */
   gboolean stale;
-  gint64 stale_select;
 
   GtkStack *stack;
   GtkListBox *model_list;
@@ -58,129 +60,28 @@ struct _GembaModelsPage
   GembaProject *project;
   GPtrArray *models;            /* GembaModelRecord, newest first */
   gint64 production_id;
-  gint64 select_id;
-  GCancellable *cancellable;    /* listing and comparing */
-  GCancellable *promote_cancellable;
+  gint64 select_id;             /* :selected-model */
+  GembaJob *list_job;
+  GembaJob *compare_job;
+  GBinding *spinner_binding;    /* compare_job:running → spinner:spinning */
+  GembaJob *promote_job;
+  GBinding *promote_binding;    /* promote_job:message → promote_button:label */
   GPtrArray *changed;           /* ChangedFrame of the comparison shown */
   char *name_a, *name_b;        /* the compared versions' names */
   guint n_rows;                 /* changed rows built */
   gboolean filling;
-  gboolean reload_pending;      /* asked while hidden: done when shown */
 };
 
 G_DEFINE_FINAL_TYPE (GembaModelsPage, gemba_models_page, GTK_TYPE_WIDGET)
-
-/* --- Worker ------------------------------------------------------------------------------- */
 
 /* The comparison is core's (gemba_workflow_compare(), also `gemba compare`). */
 typedef GembaChangedFrame ChangedFrame;
 typedef GembaComparison Comparison;
 
-typedef struct {
-  char *path;
-  gint64 a, b;
-} CompareJob;
+enum { PROP_0, PROP_PROJECT, PROP_SELECTED_MODEL, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
-static void
-compare_job_free (CompareJob *job)
-{
-  g_free (job->path);
-  g_free (job);
-}
-
-static void
-list_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (task_data, &error);
-  GPtrArray *models;
-
-  if (!store || !(models = gemba_store_list_models (store, &error)))
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, models, (GDestroyNotify) g_ptr_array_unref);
-}
-
-static void
-compare_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  CompareJob *job = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
-  Comparison *c;
-
-  if (!store || !(c = gemba_workflow_compare (store, job->a, job->b, cancellable, &error)))
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, c, (GDestroyNotify) gemba_comparison_free);
-}
-
-typedef struct {
-  char *path;
-  gint64 model_id;
-  GWeakRef page;
-} PromoteJob;
-
-typedef struct {
-  GWeakRef page;
-  guint done, total;
-} PromoteProgress;
-
-static void
-promote_job_free (PromoteJob *job)
-{
-  g_free (job->path);
-  g_weak_ref_clear (&job->page);
-  g_free (job);
-}
-
-static gboolean
-promote_progress_on_main (gpointer data)
-{
-  PromoteProgress *p = data;
-  g_autoptr(GembaModelsPage) self = g_weak_ref_get (&p->page);
-
-  if (self && self->promote_cancellable)
-    {
-      g_autofree char *text = g_strdup_printf (_("Classifying frames: %u of %u"), p->done,
-                                               p->total);
-      gtk_button_set_label (GTK_BUTTON (self->promote_button), text);
-    }
-  g_weak_ref_clear (&p->page);
-  g_free (p);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-predict_progress_cb (guint done, guint total, gpointer user_data)
-{
-  PromoteJob *job = user_data;
-  g_autoptr(GObject) page = g_weak_ref_get (&job->page);
-  PromoteProgress *p;
-
-  if (!page)
-    return;
-  p = g_new0 (PromoteProgress, 1);
-  g_weak_ref_init (&p->page, page);
-  p->done = done;
-  p->total = total;
-  g_main_context_invoke (NULL, promote_progress_on_main, p);
-}
-
-static void
-promote_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  PromoteJob *job = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
-
-  if (!store ||
-      gemba_workflow_promote (store, job->model_id, cancellable, predict_progress_cb, job,
-                              &error) < 0)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_boolean (task, TRUE);
-}
+static void reload (GembaModelsPage *self);
 
 /* --- Helpers ------------------------------------------------------------------------------ */
 
@@ -333,8 +234,7 @@ add_changed_rows (GembaModelsPage *self)
   for (guint i = self->n_rows; i < end; i++)
     {
       ChangedFrame *cf = g_ptr_array_index (self->changed, i);
-      gboolean right_b = g_str_equal (cf->verdict_b, cf->label);
-      gboolean right_a = g_str_equal (cf->verdict_a, cf->label);
+      GembaChange change = gemba_changed_frame_get_change (cf);
       g_autofree char *title = NULL;
       g_autofree char *subtitle = NULL;
       GtkWidget *row, *icon;
@@ -350,12 +250,14 @@ add_changed_rows (GembaModelsPage *self)
       adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
       adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
       adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
-      icon = gtk_image_new_from_icon_name (right_b ? "emblem-ok-symbolic"
-                                           : right_a ? "dialog-warning-symbolic"
-                                                     : "view-refresh-symbolic");
-      gtk_widget_set_tooltip_text (icon, right_b ? _("Now right")
-                                         : right_a ? _("Now wrong") : _("Still wrong"));
-      gtk_widget_add_css_class (icon, right_b ? "success" : right_a ? "error" : "dim-label");
+      icon = gtk_image_new_from_icon_name (change == GEMBA_CHANGE_FIXED ? "emblem-ok-symbolic"
+                                           : change == GEMBA_CHANGE_BROKEN
+                                           ? "dialog-warning-symbolic" : "view-refresh-symbolic");
+      gtk_widget_set_tooltip_text (icon, change == GEMBA_CHANGE_FIXED ? _("Now right")
+                                         : change == GEMBA_CHANGE_BROKEN ? _("Now wrong")
+                                         : _("Still wrong"));
+      gtk_widget_add_css_class (icon, change == GEMBA_CHANGE_FIXED ? "success"
+                                      : change == GEMBA_CHANGE_BROKEN ? "error" : "dim-label");
       adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
       adw_action_row_add_suffix (ADW_ACTION_ROW (row),
                                  gtk_image_new_from_icon_name ("go-next-symbolic"));
@@ -389,10 +291,11 @@ static void
 fill_changed (GembaModelsPage *self, Comparison *c)
 {
   g_autofree char *heading = NULL;
-  guint n_fixed = 0, n_broken = 0;
+  guint n_fixed, n_broken;
 
   g_object_set_data (G_OBJECT (self->changed_list), "more-row", NULL);
   clear_container (GTK_WIDGET (self->changed_list));
+  gemba_comparison_count_changes (c, &n_fixed, &n_broken);
   g_clear_pointer (&self->changed, g_ptr_array_unref);
   self->changed = g_steal_pointer (&c->changed);
   self->n_rows = 0;
@@ -405,15 +308,6 @@ fill_changed (GembaModelsPage *self, Comparison *c)
       gtk_widget_set_visible (GTK_WIDGET (self->changed_heading), FALSE);
       gtk_widget_set_visible (GTK_WIDGET (self->changed_list), FALSE);
       return;
-    }
-  for (guint i = 0; i < self->changed->len; i++)
-    {
-      ChangedFrame *cf = g_ptr_array_index (self->changed, i);
-      gboolean right_b = g_str_equal (cf->verdict_b, cf->label);
-      gboolean right_a = g_str_equal (cf->verdict_a, cf->label);
-
-      n_fixed += right_b && !right_a;
-      n_broken += right_a && !right_b;
     }
   add_changed_rows (self);
   if (self->changed->len == 0)
@@ -432,11 +326,25 @@ fill_changed (GembaModelsPage *self, Comparison *c)
   gtk_widget_set_visible (GTK_WIDGET (self->changed_list), self->changed->len > 0);
 }
 
+/* Cancels *@job (its callback then touches no page) and unbinds the page from it. */
+static void
+stop_job (GembaJob **job, GBinding **binding)
+{
+  if (binding && *binding)
+    {
+      g_binding_unbind (*binding);
+      g_clear_object (binding);
+    }
+  if (*job)
+    gemba_job_cancel (*job);
+  g_clear_object (job);
+}
+
 static void
 update_buttons (GembaModelsPage *self)
 {
   GembaModelRecord *b = model_at (self, self->b_dropdown);
-  gboolean busy = self->promote_cancellable != NULL;
+  gboolean busy = self->promote_job != NULL;
   g_autofree char *promote = NULL;
   g_autofree char *export = NULL;
 
@@ -457,13 +365,13 @@ static void
 compared_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  Comparison *c = g_task_propagate_pointer (G_TASK (result), &error);
+  Comparison *c = gemba_project_compare_finish (GEMBA_PROJECT (object), result, &error);
   GembaModelsPage *self;
 
+  /* A comparison replaced by another, or of a page gone: cancelled, and no page touched. */
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   self = GEMBA_MODELS_PAGE (user_data);
-  gtk_spinner_stop (self->spinner);
   if (!c)
     {
       gtk_label_set_label (self->summary_label, error->message);
@@ -502,26 +410,18 @@ compare (GembaModelsPage *self)
 {
   GembaModelRecord *a = model_at (self, self->a_dropdown);
   GembaModelRecord *b = model_at (self, self->b_dropdown);
-  g_autoptr(GTask) task = NULL;
-  CompareJob *job;
 
   update_buttons (self);
   if (!a || !b || !self->project)
     return;
-  g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  self->cancellable = g_cancellable_new ();
-  gtk_spinner_start (self->spinner);
+  stop_job (&self->compare_job, &self->spinner_binding);
   gtk_label_set_label (self->summary_label, _("Classifying the test frames with both "
                                               "versions…"));
-  job = g_new0 (CompareJob, 1);
-  job->path = g_strdup (gemba_project_get_path (self->project));
-  job->a = a->id;
-  job->b = b->id;
-  task = g_task_new (NULL, self->cancellable, compared_cb, self);
-  g_task_set_source_tag (task, compare);
-  g_task_set_task_data (task, job, (GDestroyNotify) compare_job_free);
-  g_task_run_in_thread (task, compare_thread);
+  self->compare_job = gemba_project_compare_async (self->project, a->id, b->id, compared_cb,
+                                                   self);
+  self->spinner_binding = g_object_ref (g_object_bind_property (self->compare_job, "running",
+                                                                self->spinner, "spinning",
+                                                                G_BINDING_SYNC_CREATE));
 }
 
 static GtkWidget *
@@ -621,7 +521,7 @@ static void
 listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  GPtrArray *models = g_task_propagate_pointer (G_TASK (result), &error);
+  GPtrArray *models = gemba_project_job_finish (GEMBA_PROJECT (object), result, &error);
   GembaModelsPage *self;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -695,8 +595,11 @@ dropdown_changed_cb (GtkDropDown *dropdown, GParamSpec *pspec, GembaModelsPage *
   if (self->filling)
     return;
   b = model_at (self, self->b_dropdown);
-  if (b)
-    self->select_id = b->id;
+  if (b && b->id != self->select_id)
+    {
+      self->select_id = b->id;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_MODEL]);
+    }
   if (dropdown == self->b_dropdown)
     {
       self->filling = TRUE;
@@ -726,9 +629,15 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaModelsPage) self = user_data;
   g_autoptr(GError) error = NULL;
+  gint64 n = gemba_project_promote_finish (GEMBA_PROJECT (object), result, &error);
 
-  g_clear_object (&self->promote_cancellable);
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  /* The project, having emitted ::production-changed, reloads this page through
+   * models_changed_cb (it compares the new production with the one before from now on). */
+  if (self->promote_binding)
+    g_binding_unbind (self->promote_binding);
+  g_clear_object (&self->promote_binding);
+  g_clear_object (&self->promote_job);
+  if (n < 0)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         gtk_label_set_label (self->summary_label, error->message);
@@ -736,52 +645,37 @@ promoted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       return;
     }
   gemba_probe_log ("promoted", "model=%" PRId64, self->select_id);
-  /* Every view follows, this page too (it compares the new production with the one before
-   * from now on): production_changed_cb. */
-  gemba_project_production_changed (self->project, self->select_id);
 }
 
-/* The project's model-added and production-changed: now if shown, else when shown. */
+/* The project's model-added and production-changed: the new version becomes the one compared
+ * with production; reloaded now if shown, else when shown. */
 static void
 models_changed_cb (GembaModelsPage *self, gint64 model_id)
 {
-  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+  if (model_id && model_id != self->select_id)
     {
-      gemba_models_page_reload (self, model_id);
-      return;
+      self->select_id = model_id;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_MODEL]);
     }
-  self->stale = TRUE;
-  self->stale_select = model_id;
-}
-
-static void
-mapped_cb (GembaModelsPage *self)
-{
-  if (self->stale)
-    gemba_models_page_reload (self, self->stale_select);
+  reload (self);
 }
 
 static void
 promote_clicked_cb (GembaModelsPage *self)
 {
   GembaModelRecord *b = model_at (self, self->b_dropdown);
-  g_autoptr(GTask) task = NULL;
-  PromoteJob *job;
 
-  if (!b || b->production || self->promote_cancellable || !self->project)
+  if (!b || b->production || self->promote_job || !self->project)
     return;
   self->select_id = b->id;
-  self->promote_cancellable = g_cancellable_new ();
+  self->promote_job = gemba_project_promote_async (self->project, b->id, promoted_cb,
+                                                   g_object_ref (self));
   update_buttons (self);
   gtk_button_set_label (GTK_BUTTON (self->promote_button), _("Classifying frames…"));
-  job = g_new0 (PromoteJob, 1);
-  job->path = g_strdup (gemba_project_get_path (self->project));
-  job->model_id = b->id;
-  g_weak_ref_init (&job->page, self);
-  task = g_task_new (NULL, self->promote_cancellable, promoted_cb, g_object_ref (self));
-  g_task_set_source_tag (task, promote_clicked_cb);
-  g_task_set_task_data (task, job, (GDestroyNotify) promote_job_free);
-  g_task_run_in_thread (task, promote_thread);
+  /* "Classifying frames: N of M" on the button while it runs. */
+  self->promote_binding = g_object_ref (g_object_bind_property (self->promote_job, "message",
+                                                                self->promote_button, "label",
+                                                                G_BINDING_DEFAULT));
   gemba_probe_log ("promote-started", "model=%" PRId64, b->id);
 }
 
@@ -807,8 +701,8 @@ gemba_models_page_map (GtkWidget *widget)
   GembaModelsPage *self = GEMBA_MODELS_PAGE (widget);
 
   GTK_WIDGET_CLASS (gemba_models_page_parent_class)->map (widget);
-  if (self->reload_pending)
-    gemba_models_page_reload (self, 0);
+  if (self->stale)
+    reload (self);
 }
 
 static void
@@ -817,12 +711,9 @@ gemba_models_page_dispose (GObject *object)
   GembaModelsPage *self = GEMBA_MODELS_PAGE (object);
   GtkWidget *child;
 
-  if (self->cancellable)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  if (self->promote_cancellable)
-    g_cancellable_cancel (self->promote_cancellable);
-  g_clear_object (&self->promote_cancellable);
+  stop_job (&self->list_job, NULL);
+  stop_job (&self->compare_job, &self->spinner_binding);
+  stop_job (&self->promote_job, &self->promote_binding);
   g_clear_object (&self->project);
   g_clear_pointer (&self->models, g_ptr_array_unref);
   g_clear_pointer (&self->changed, g_ptr_array_unref);
@@ -842,16 +733,15 @@ gemba_models_page_finalize (GObject *object)
   G_OBJECT_CLASS (gemba_models_page_parent_class)->finalize (object);
 }
 
-enum { PROP_0, PROP_PROJECT, N_PROPS };
-static GParamSpec *properties[N_PROPS];
-
 static void
 gemba_models_page_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
-  GembaProject *project = GEMBA_MODELS_PAGE (object)->project;
+  GembaModelsPage *self = GEMBA_MODELS_PAGE (object);
 
   if (prop_id == PROP_PROJECT)
-    g_value_set_object (value, project);
+    g_value_set_object (value, self->project);
+  else if (prop_id == PROP_SELECTED_MODEL)
+    g_value_set_int64 (value, self->select_id);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -862,6 +752,8 @@ gemba_models_page_set_property (GObject *object, guint prop_id, const GValue *va
 {
   if (prop_id == PROP_PROJECT)
     gemba_models_page_set_project (GEMBA_MODELS_PAGE (object), g_value_get_object (value));
+  else if (prop_id == PROP_SELECTED_MODEL)
+    gemba_models_page_set_selected_model (GEMBA_MODELS_PAGE (object), g_value_get_int64 (value));
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -880,6 +772,11 @@ gemba_models_page_class_init (GembaModelsPageClass *klass)
   properties[PROP_PROJECT] =
     g_param_spec_object ("project", NULL, NULL, GEMBA_TYPE_PROJECT,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* The version compared with production (0: the newest that is not production). Setting it
+   * reads the versions again, now if the page is shown, else when it is. */
+  properties[PROP_SELECTED_MODEL] =
+    g_param_spec_int64 ("selected-model", NULL, NULL, 0, G_MAXINT64, 0,
+                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
   object_class->finalize = gemba_models_page_finalize;
   widget_class->map = gemba_models_page_map;
@@ -908,7 +805,6 @@ static void
 gemba_models_page_init (GembaModelsPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  g_signal_connect (self, "map", G_CALLBACK (mapped_cb), NULL);
   self->confusion_a = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
   self->confusion_b = GEMBA_CONFUSION_VIEW (gemba_confusion_view_new ());
   gtk_box_append (GTK_BOX (self->confusion_box), GTK_WIDGET (self->confusion_a));
@@ -931,9 +827,9 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   if (self->project == project)
     return;
 
-  if (self->promote_cancellable)
-    g_cancellable_cancel (self->promote_cancellable);
-  g_clear_object (&self->promote_cancellable);
+  stop_job (&self->list_job, NULL);
+  stop_job (&self->compare_job, &self->spinner_binding);
+  stop_job (&self->promote_job, &self->promote_binding);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
@@ -949,34 +845,45 @@ gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project)
   self->select_id = 0;
   gtk_stack_set_visible_child_name (self->stack, "empty");
   gemba_locator_watch_switcher (GTK_WIDGET (self));
-  gemba_models_page_reload (self, 0);
+  update_buttons (self);
+  reload (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_MODEL]);
+}
+
+gint64
+gemba_models_page_get_selected_model (GembaModelsPage *self)
+{
+  g_return_val_if_fail (GEMBA_IS_MODELS_PAGE (self), 0);
+  return self->select_id;
 }
 
 void
-gemba_models_page_reload (GembaModelsPage *self, gint64 select_id)
+gemba_models_page_set_selected_model (GembaModelsPage *self, gint64 model_id)
 {
-  g_autoptr(GTask) task = NULL;
-
   g_return_if_fail (GEMBA_IS_MODELS_PAGE (self));
-  self->stale = FALSE;
 
-  if (select_id)
-    self->select_id = select_id;
+  if (model_id != self->select_id)
+    {
+      self->select_id = model_id;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SELECTED_MODEL]);
+    }
+  reload (self);
+}
+
+/* Reads the versions again and compares :selected-model with production; comparing classifies
+ * the test frames and builds rows, so not while nobody looks: then when shown. */
+static void
+reload (GembaModelsPage *self)
+{
   if (!self->project)
     return;
-  /* Comparing classifies the test frames and builds rows: not while nobody looks. */
   if (!gtk_widget_get_mapped (GTK_WIDGET (self)))
     {
-      self->reload_pending = TRUE;
+      self->stale = TRUE;
       return;
     }
-  self->reload_pending = FALSE;
-  g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  self->cancellable = g_cancellable_new ();
-  task = g_task_new (NULL, self->cancellable, listed_cb, self);
-  g_task_set_source_tag (task, gemba_models_page_reload);
-  g_task_set_task_data (task, g_strdup (gemba_project_get_path (self->project)), g_free);
-  g_task_run_in_thread (task, list_thread);
+  self->stale = FALSE;
+  stop_job (&self->list_job, NULL);
+  self->list_job = gemba_project_list_models_async (self->project, listed_cb, self);
 }

@@ -14,8 +14,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (GembaModelsPage, gemba_models_page, GEMBA, MODELS_PAGE, GtkWidget)
 
 void gemba_models_page_set_project (GembaModelsPage *self, GembaProject *project);
-/* Re-reads the versions; @select_id (0: the newest) becomes the candidate compared with
- * production. */
-void gemba_models_page_reload      (GembaModelsPage *self, gint64 select_id);
+/* :selected-model, the version compared with production (0: the newest that is not
+ * production). Setting it reads the versions again, now if the page is shown, else when it is. */
+gint64 gemba_models_page_get_selected_model (GembaModelsPage *self);
+void   gemba_models_page_set_selected_model (GembaModelsPage *self, gint64 model_id);
 
 G_END_DECLS

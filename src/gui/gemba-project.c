@@ -6,11 +6,18 @@
 
 #include "config.h"
 
+#include <inttypes.h>
 #include <glib/gi18n.h>
 
 #include "gemba-demo.h"
 #include "gemba-error.h"
+#include "gemba-niced-task.h"
 #include "gemba-project.h"
+
+/* Worker connections kept open between jobs; more jobs at once open more, closed after. */
+#define MAX_IDLE_WORKERS 2
+/* Training reports are thinned to about this many a second. */
+#define TRAIN_REPORTS_PER_SECOND 15
 
 struct _GembaProject
 {
@@ -22,6 +29,14 @@ struct _GembaProject
   GembaStore *reader;
   GembaThumbnailer *thumbnailer;
   GThreadPool *write_pool;   /* one thread: writes happen in the order they were asked */
+
+  GPtrArray *jobs;           /* GembaJob running (main thread) */
+  GMutex workers_lock;       /* guards the three below: worker threads lend and return */
+  GPtrArray *idle_workers;   /* GembaStore connections for jobs, not in use */
+  char *author;
+  gboolean closed;
+  gint64 last_frames_changed;  /* µs monotonic, for imports */
+  guint frames_changed_id;
 
   GPtrArray *classes;
   GPtrArray *sources;
@@ -121,6 +136,7 @@ gemba_project_dispose (GObject *object)
   GembaProject *self = GEMBA_PROJECT (object);
 
   gemba_project_close (self);
+  g_clear_handle_id (&self->frames_changed_id, g_source_remove);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->writer);
   g_clear_object (&self->reader);
@@ -134,6 +150,10 @@ gemba_project_finalize (GObject *object)
 
   g_free (self->path);
   g_free (self->name);
+  g_free (self->author);
+  g_clear_pointer (&self->jobs, g_ptr_array_unref);
+  g_clear_pointer (&self->idle_workers, g_ptr_array_unref);
+  g_mutex_clear (&self->workers_lock);
   g_clear_pointer (&self->classes, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->packages, g_ptr_array_unref);
@@ -171,6 +191,9 @@ gemba_project_class_init (GembaProjectClass *klass)
 static void
 gemba_project_init (GembaProject *self)
 {
+  self->jobs = g_ptr_array_new_with_free_func (g_object_unref);
+  self->idle_workers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_init (&self->workers_lock);
 }
 
 /* --- Opening ------------------------------------------------------------------------------ */
@@ -204,6 +227,7 @@ open_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
     }
   gemba_store_set_author (self->writer, data->author);
   gemba_store_set_author (self->reader, data->author);
+  self->author = g_strdup (data->author);
   if (!(self->classes = gemba_store_list_classes (self->reader, TRUE, &error)) ||
       !(self->sources = gemba_store_list_sources (self->reader, &error)) ||
       !(self->packages = gemba_store_list_frame_packages (self->reader, &error)))
@@ -249,8 +273,18 @@ gemba_project_open_finish (GAsyncResult *result, GError **error)
 void
 gemba_project_close (GembaProject *self)
 {
+  GPtrArray *idle;
+
   g_return_if_fail (GEMBA_IS_PROJECT (self));
 
+  for (guint i = 0; i < self->jobs->len; i++)
+    gemba_job_cancel (g_ptr_array_index (self->jobs, i));
+  g_mutex_lock (&self->workers_lock);
+  self->closed = TRUE;
+  idle = g_steal_pointer (&self->idle_workers);
+  self->idle_workers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_unlock (&self->workers_lock);
+  g_ptr_array_unref (idle);
   /* Every label that was given is written before the project goes away. */
   if (self->write_pool)
     g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE, TRUE);
@@ -408,6 +442,12 @@ gemba_project_set_author (GembaProject *self, const char *author)
   g_return_if_fail (GEMBA_IS_PROJECT (self));
 
   gemba_store_set_author (self->reader, author);
+  g_mutex_lock (&self->workers_lock);
+  g_free (self->author);
+  self->author = g_strdup (author);
+  for (guint i = 0; i < self->idle_workers->len; i++)
+    gemba_store_set_author (g_ptr_array_index (self->idle_workers, i), author);
+  g_mutex_unlock (&self->workers_lock);
   gemba_project_write_async (self, set_author_func, g_strdup (author), g_free, NULL, NULL);
 }
 
@@ -646,18 +686,547 @@ gemba_project_frames_changed (GembaProject *self)
   g_signal_emit (self, signals[FRAMES_CHANGED], 0);
 }
 
-void
-gemba_project_model_added (GembaProject *self, gint64 model_id)
+static void
+emit_model_added (GembaProject *self, gint64 model_id)
 {
-  g_return_if_fail (GEMBA_IS_PROJECT (self));
   g_signal_emit (self, signals[MODEL_ADDED], 0, model_id);
 }
 
-void
-gemba_project_production_changed (GembaProject *self, gint64 model_id)
+static void
+emit_production_changed (GembaProject *self, gint64 model_id)
 {
-  g_return_if_fail (GEMBA_IS_PROJECT (self));
   g_signal_emit (self, signals[PRODUCTION_CHANGED], 0, model_id);
   /* Promotion classified every frame again: their predictions changed. */
   g_signal_emit (self, signals[FRAMES_CHANGED], 0);
+}
+
+/* --- Jobs --------------------------------------------------------------------------------- */
+
+/* Main thread, once a job's worker is done and before its caller sees the result: what the
+ * result changed in the project (signals). */
+typedef void (*JobDoneFunc) (GembaProject *self, gpointer data, gpointer result);
+
+typedef struct
+{
+  GembaJob *job;
+  GembaJobFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+  GDestroyNotify result_destroy;
+  JobDoneFunc done;
+  GTask *outer;              /* the caller's */
+} RunData;
+
+static void
+run_data_free (RunData *run)
+{
+  if (run->destroy)
+    run->destroy (run->data);
+  g_clear_object (&run->job);
+  g_clear_object (&run->outer);
+  g_free (run);
+}
+
+/* Worker thread: an idle worker connection, else a new one. */
+static GembaStore *
+acquire_worker_store (GembaProject *self, GError **error)
+{
+  GembaStore *store = NULL;
+  g_autofree char *author = NULL;
+
+  g_mutex_lock (&self->workers_lock);
+  if (self->idle_workers->len > 0)
+    store = g_ptr_array_steal_index_fast (self->idle_workers, self->idle_workers->len - 1);
+  author = g_strdup (self->author);
+  g_mutex_unlock (&self->workers_lock);
+  if (store)
+    return store;
+  if (!(store = gemba_store_open (self->path, error)))
+    return NULL;
+  gemba_store_set_author (store, author);
+  return store;
+}
+
+/* Worker thread: keeps @store for the next job, or closes it. */
+static void
+release_worker_store (GembaProject *self, GembaStore *store)
+{
+  g_mutex_lock (&self->workers_lock);
+  if (!self->closed && self->idle_workers->len < MAX_IDLE_WORKERS)
+    {
+      g_ptr_array_add (self->idle_workers, store);
+      store = NULL;
+    }
+  g_mutex_unlock (&self->workers_lock);
+  g_clear_object (&store);
+}
+
+static void
+job_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *unused)
+{
+  GembaProject *self = source_object;
+  RunData *run = task_data;
+  GError *error = NULL;
+  GembaStore *store = acquire_worker_store (self, &error);
+  gpointer result = NULL;
+
+  if (store)
+    {
+      result = run->func (run->job, store, run->data, gemba_job_get_cancellable (run->job),
+                          &error);
+      release_worker_store (self, store);
+    }
+  if (error)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, result, run->result_destroy);
+}
+
+static void
+job_done_cb (GObject *object, GAsyncResult *res, gpointer user_data)
+{
+  GembaProject *self = GEMBA_PROJECT (object);
+  RunData *run = user_data;
+  GError *error = NULL;
+  gpointer result = g_task_propagate_pointer (G_TASK (res), &error);
+
+  /* The last reports first, then :running, then what the result changed, then the caller. */
+  gemba_job_set_running (run->job, FALSE);
+  g_ptr_array_remove (self->jobs, run->job);
+  if (result && run->done)
+    run->done (self, run->data, result);
+  if (error)
+    g_task_return_error (run->outer, error);
+  else
+    g_task_return_pointer (run->outer, result, run->result_destroy);
+}
+
+static GembaJob *
+run_job (GembaProject *self, const char *title, GembaJobFlags flags, GembaJobFunc func,
+         gpointer data, GDestroyNotify destroy, GDestroyNotify result_destroy, JobDoneFunc done,
+         gpointer source_tag, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  RunData *run = g_new0 (RunData, 1);
+
+  run->job = gemba_job_new (title);
+  run->func = func;
+  run->data = data;
+  run->destroy = destroy;
+  run->result_destroy = result_destroy;
+  run->done = done;
+  /* A cancelled job's result is G_IO_ERROR_CANCELLED, as a GTask's, unless the worker's
+   * partial result is wanted. */
+  run->outer = g_task_new (self, flags & GEMBA_JOB_KEEP_RESULT
+                                   ? NULL : gemba_job_get_cancellable (run->job),
+                           callback, user_data);
+  g_task_set_source_tag (run->outer, source_tag);
+  g_task_set_name (run->outer, title);
+  g_ptr_array_add (self->jobs, g_object_ref (run->job));
+  gemba_job_set_running (run->job, TRUE);
+
+  task = g_task_new (self, NULL, job_done_cb, run);
+  g_task_set_task_data (task, run, (GDestroyNotify) run_data_free);
+  if (!self->write_pool)
+    {
+      g_task_return_new_error (task, GEMBA_ERROR, GEMBA_ERROR_IO,
+                               _("The project %s is closed."), self->path);
+      return g_object_ref (run->job);
+    }
+  if (flags & GEMBA_JOB_LOW_PRIORITY)
+    gemba_niced_task_run (task, job_thread, "gemba-job");
+  else
+    g_task_run_in_thread (task, job_thread);
+  return g_object_ref (run->job);
+}
+
+GembaJob *
+gemba_project_run_job (GembaProject *self, const char *title, GembaJobFlags flags,
+                       GembaJobFunc func, gpointer data, GDestroyNotify destroy,
+                       GDestroyNotify result_destroy, GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
+
+  return run_job (self, title, flags, func, data, destroy, result_destroy, NULL,
+                  gemba_project_run_job, callback, user_data);
+}
+
+gpointer
+gemba_project_job_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- Listing models ----------------------------------------------------------------------- */
+
+static gpointer
+list_models_func (GembaJob *job, GembaStore *store, gpointer data, GCancellable *cancellable,
+                  GError **error)
+{
+  return gemba_store_list_models (store, error);
+}
+
+GembaJob *
+gemba_project_list_models_async (GembaProject *self, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  return run_job (self, _("Reading the models"), GEMBA_JOB_DEFAULT, list_models_func, NULL,
+                  NULL, (GDestroyNotify) g_ptr_array_unref, NULL,
+                  gemba_project_list_models_async, callback, user_data);
+}
+
+/* --- Training ----------------------------------------------------------------------------- */
+
+typedef struct {
+  GembaWorkflowTrainOptions options;
+  GembaJob *job;            /* while the worker runs */
+  gint64 last_report;       /* µs, monotonic */
+} TrainData;
+
+void
+gemba_project_train_result_free (GembaProjectTrainResult *result)
+{
+  g_clear_pointer (&result->record, gemba_model_record_free);
+  g_free (result->change);
+  g_free (result);
+}
+
+/* In the training thread. */
+static void
+train_progress_cb (const GembaTrainProgress *p, gpointer user_data)
+{
+  TrainData *data = user_data;
+  gint64 now = g_get_monotonic_time ();
+  g_autofree char *message = NULL;
+  double fraction;
+
+  if (!p->epoch_done && !p->saved_model_id && p->epoch > 0 && p->step != p->n_steps &&
+      now - data->last_report < G_USEC_PER_SEC / TRAIN_REPORTS_PER_SECOND)
+    return;
+  data->last_report = now;
+  if (p->saved_model_id)
+    {
+      fraction = 1;
+      message = g_strdup_printf (_("Model %" PRId64 " is saved; evaluating it on the locked "
+                                   "test split…"), p->saved_model_id);
+    }
+  else if (p->epoch == 0)
+    {
+      /* Reading the images: the first 5 %. */
+      fraction = 0.05 * (p->n_steps ? (double) p->step / p->n_steps : 0);
+      message = g_strdup_printf (_("Reading frames: %d of %d"), p->step, p->n_steps);
+    }
+  else
+    {
+      fraction = 0.05 + 0.95 * ((p->epoch - 1) + (double) p->step / MAX (1, p->n_steps)) /
+                 MAX (1, p->n_epochs);
+      message = g_strdup_printf (_("Epoch %d of %d, step %d of %d"), p->epoch, p->n_epochs,
+                                 p->step, p->n_steps);
+    }
+  gemba_job_report (data->job, fraction, message, g_memdup2 (p, sizeof *p), g_free);
+}
+
+static gpointer
+train_func (GembaJob *job, GembaStore *store, gpointer user_data, GCancellable *cancellable,
+            GError **error)
+{
+  TrainData *data = user_data;
+  g_autoptr(GembaProjectTrainResult) result = g_new0 (GembaProjectTrainResult, 1);
+  gint64 production;
+
+  data->job = job;
+  if (!(result->record = gemba_workflow_train (store, &data->options, cancellable,
+                                               train_progress_cb, data, error)))
+    return NULL;
+  production = gemba_store_get_production_model_id (store);
+  if (production != 0 && production != result->record->id)
+    result->change = gemba_workflow_describe_change (store, result->record->id, NULL);
+  return g_steal_pointer (&result);
+}
+
+static void
+train_done (GembaProject *self, gpointer data, gpointer result)
+{
+  emit_model_added (self, ((GembaProjectTrainResult *) result)->record->id);
+}
+
+GembaJob *
+gemba_project_train_async (GembaProject *self, const GembaWorkflowTrainOptions *options,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  TrainData *data;
+
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+
+  data = g_new0 (TrainData, 1);
+  data->options = *options;
+  /* KEEP_RESULT: a Cancel that comes after the model is saved does not unsave it. */
+  return run_job (self, options->parent_id ? _("Fine-tuning") : _("Training"),
+                  GEMBA_JOB_LOW_PRIORITY | GEMBA_JOB_KEEP_RESULT, train_func, data, g_free,
+                  (GDestroyNotify) gemba_project_train_result_free, train_done,
+                  gemba_project_train_async, callback, user_data);
+}
+
+GembaProjectTrainResult *
+gemba_project_train_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- Comparing and promoting -------------------------------------------------------------- */
+
+typedef struct {
+  gint64 a, b;
+} CompareData;
+
+static gpointer
+compare_func (GembaJob *job, GembaStore *store, gpointer user_data, GCancellable *cancellable,
+              GError **error)
+{
+  CompareData *data = user_data;
+
+  return gemba_workflow_compare (store, data->a, data->b, cancellable, error);
+}
+
+GembaJob *
+gemba_project_compare_async (GembaProject *self, gint64 a, gint64 b,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  CompareData *data;
+
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+
+  data = g_new0 (CompareData, 1);
+  data->a = a;
+  data->b = b;
+  return run_job (self, _("Classifying the test frames with both versions…"), GEMBA_JOB_DEFAULT,
+                  compare_func, data, g_free, (GDestroyNotify) gemba_comparison_free, NULL,
+                  gemba_project_compare_async, callback, user_data);
+}
+
+GembaComparison *
+gemba_project_compare_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  gint64 model_id;
+  GembaJob *job;
+} PromoteData;
+
+/* In the promoting thread. */
+static void
+promote_progress_cb (guint done, guint total, gpointer user_data)
+{
+  PromoteData *data = user_data;
+  g_autofree char *message = g_strdup_printf (_("Classifying frames: %u of %u"), done, total);
+
+  gemba_job_report (data->job, total ? (double) done / total : 0, message, NULL, NULL);
+}
+
+static gpointer
+promote_func (GembaJob *job, GembaStore *store, gpointer user_data, GCancellable *cancellable,
+              GError **error)
+{
+  PromoteData *data = user_data;
+  gint64 n;
+
+  data->job = job;
+  gemba_job_report (job, 0, _("Classifying frames…"), NULL, NULL);
+  if ((n = gemba_workflow_promote (store, data->model_id, cancellable, promote_progress_cb, data,
+                                   error)) < 0)
+    return NULL;
+  return g_memdup2 (&n, sizeof n);
+}
+
+static void
+promote_done (GembaProject *self, gpointer data, gpointer result)
+{
+  emit_production_changed (self, ((PromoteData *) data)->model_id);
+}
+
+GembaJob *
+gemba_project_promote_async (GembaProject *self, gint64 model_id, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  PromoteData *data;
+
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+
+  data = g_new0 (PromoteData, 1);
+  data->model_id = model_id;
+  return run_job (self, _("Promoting"), GEMBA_JOB_DEFAULT, promote_func, data, g_free, g_free,
+                  promote_done, gemba_project_promote_async, callback, user_data);
+}
+
+gint64
+gemba_project_promote_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  g_autofree gint64 *n = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), -1);
+  n = g_task_propagate_pointer (G_TASK (result), error);
+  return n ? *n : -1;
+}
+
+/* --- Capturing ---------------------------------------------------------------------------- */
+
+typedef struct {
+  GembaFrameSource *source;
+  GembaSampler *sampler;
+  GembaJob *job;
+  gint stored;              /* atomic: new frames stored this run */
+  gint64 stored_seen;       /* main thread: stored in the last report handled */
+} ImportData;
+
+static void
+import_data_free (ImportData *data)
+{
+  g_clear_object (&data->source);
+  g_clear_pointer (&data->sampler, gemba_sampler_free);
+  g_free (data);
+}
+
+static void
+import_report (ImportData *data, const GembaMediaProgress *progress)
+{
+  GembaProjectImportProgress *p = g_new0 (GembaProjectImportProgress, 1);
+
+  if (progress)
+    {
+      p->progress = *progress;
+      p->is_progress = TRUE;
+    }
+  p->stored = g_atomic_int_get (&data->stored);
+  gemba_job_report (data->job, -1, NULL, p, g_free);
+}
+
+/* The import's thread, about five times a second. */
+static void
+import_progress_cb (const GembaMediaProgress *progress, gpointer user_data)
+{
+  import_report (user_data, progress);
+}
+
+/* The store's writer thread, once a frame's batch has committed. */
+static void
+import_stored_cb (const GembaFrame *frame, gboolean duplicate, gpointer user_data)
+{
+  ImportData *data = user_data;
+
+  if (duplicate)
+    return;
+  g_atomic_int_inc (&data->stored);
+  import_report (data, NULL);
+}
+
+static gpointer
+import_func (GembaJob *job, GembaStore *store, gpointer user_data, GCancellable *cancellable,
+             GError **error)
+{
+  ImportData *data = user_data;
+  GembaMediaImportOptions options;
+  GembaMediaProgress summary = { 0 };
+  GError *local = NULL;
+
+  data->job = job;
+  gemba_media_import_options_init (&options);
+  options.sampler = data->sampler;
+  options.progress = import_progress_cb;
+  options.stored = import_stored_cb;
+  options.user_data = data;
+  if (!gemba_media_import (store, data->source, &options, &summary, cancellable, &local) &&
+      !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  g_clear_error (&local);
+  return g_memdup2 (&summary, sizeof summary);
+}
+
+static gboolean
+frames_changed_cb (gpointer user_data)
+{
+  GembaProject *self = user_data;
+
+  self->frames_changed_id = 0;
+  self->last_frames_changed = g_get_monotonic_time ();
+  g_signal_emit (self, signals[FRAMES_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  GembaProject *project;
+  ImportData *data;
+} ImportWatch;
+
+/* New frames stored: ::frames-changed at most once a second while they come in. */
+static void
+import_job_progress_cb (GembaJob *job, gpointer detail, gpointer user_data)
+{
+  const GembaProjectImportProgress *p = detail;
+  ImportWatch *watch = user_data;
+  GembaProject *self = watch->project;
+  gint64 since;
+
+  if (p->stored == watch->data->stored_seen)
+    return;
+  watch->data->stored_seen = p->stored;
+  if (self->frames_changed_id)
+    return;
+  since = g_get_monotonic_time () - self->last_frames_changed;
+  self->frames_changed_id = g_timeout_add (since > G_USEC_PER_SEC ? 50
+                                           : (G_USEC_PER_SEC - since) / 1000 + 50,
+                                           frames_changed_cb, self);
+}
+
+static void
+import_done (GembaProject *self, gpointer data, gpointer result)
+{
+  g_signal_handlers_disconnect_matched (((ImportData *) data)->job, G_SIGNAL_MATCH_FUNC, 0, 0,
+                                        NULL, import_job_progress_cb, NULL);
+  g_clear_handle_id (&self->frames_changed_id, g_source_remove);
+  frames_changed_cb (self);
+}
+
+GembaJob *
+gemba_project_import_async (GembaProject *self, GembaFrameSource *source, GembaSampler *sampler,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  ImportData *data;
+  ImportWatch *watch;
+  GembaJob *job;
+
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+
+  data = g_new0 (ImportData, 1);
+  data->source = g_object_ref (source);
+  data->sampler = sampler;
+  job = run_job (self, gemba_frame_source_get_display_name (source),
+                 GEMBA_JOB_LOW_PRIORITY | GEMBA_JOB_KEEP_RESULT, import_func, data,
+                 (GDestroyNotify) import_data_free, g_free, import_done,
+                 gemba_project_import_async, callback, user_data);
+  /* Reports are applied on this thread, after this returns; the job holds a reference to the
+   * project until it is done (its task's source object), and @data lives as long. */
+  watch = g_new0 (ImportWatch, 1);
+  watch->project = self;
+  watch->data = data;
+  g_signal_connect_data (job, "progress", G_CALLBACK (import_job_progress_cb), watch,
+                         (GClosureNotify) (void (*) (void)) g_free, 0);
+  return job;
+}
+
+GembaMediaProgress *
+gemba_project_import_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -4,14 +4,23 @@
  * labels are written in the order they were given, and a reader for the grid, thumbnails and
  * counts, so that reads never wait behind a write. The main thread never calls either.
  *
+ * Longer work (training, comparing, promoting, capturing, exporting) runs as a GembaJob
+ * started here, in a worker thread on a store connection of the project's (opened on demand,
+ * kept for the next job, closed with the project; SQLite WAL and the store's busy timeout
+ * make the connections safe together). Pages bind to the job's properties; when a job's
+ * result changes the project, the project emits the signal, not the page.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #pragma once
 
 #include <gtk/gtk.h>
 
+#include "gemba-job.h"
+#include "gemba-media.h"
 #include "gemba-store.h"
 #include "gemba-thumbnailer.h"
+#include "gemba-workflow.h"
 
 G_BEGIN_DECLS
 
@@ -42,6 +51,35 @@ typedef struct {
   GPtrArray *packages; /* GembaFramePackage: packages that classified frames on a line */
   GArray *tests;       /* GembaSourceTestCount, newest source first */
 } GembaProjectCounts;
+
+typedef enum {
+  GEMBA_JOB_DEFAULT = 0,
+  /* A thread of its own at a lower priority (gemba_niced_task_run()): long CPU-bound work. */
+  GEMBA_JOB_LOW_PRIORITY = 1 << 0,
+  /* The worker's result even after a Cancel (what was done before stopping), not
+   * G_IO_ERROR_CANCELLED. */
+  GEMBA_JOB_KEEP_RESULT = 1 << 1,
+} GembaJobFlags;
+
+/* Runs in a worker thread with a store connection lent by the project; returns the result
+ * (non-NULL) or NULL with @error set. Reports progress with gemba_job_report(). */
+typedef gpointer (*GembaJobFunc) (GembaJob *job, GembaStore *store, gpointer data,
+                                  GCancellable *cancellable, GError **error);
+
+/* What a training run gave: the new version and, when there is a production model, the
+ * one-sentence change against it (else NULL). */
+typedef struct {
+  GembaModelRecord *record;
+  char *change;
+} GembaProjectTrainResult;
+
+/* The ::progress detail of an import job: the source's progress (when @is_progress) and the
+ * new frames stored so far. */
+typedef struct {
+  GembaMediaProgress progress;
+  gboolean is_progress;
+  gint64 stored;
+} GembaProjectImportProgress;
 
 /* Runs in the writer thread with the writer store. */
 typedef gpointer (*GembaProjectWriteFunc) (GembaStore *store, gpointer data, GError **error);
@@ -103,10 +141,8 @@ void     gemba_label_result_free      (GembaLabelResult *result);
 /* Tell every view of the project what changed: the pages observe these signals and never
  * call each other. ::frames-changed: frames were added (capture) or relabeled elsewhere. */
 void     gemba_project_frames_changed (GembaProject *self);
-/* ::model-added: a model was trained. */
-void     gemba_project_model_added    (GembaProject *self, gint64 model_id);
-/* ::production-changed then ::frames-changed: a model was promoted and classified every frame. */
-void     gemba_project_production_changed (GembaProject *self, gint64 model_id);
+/* ::model-added (a model was trained) and ::production-changed (then ::frames-changed: a model
+ * was promoted and classified every frame) come from the project's own jobs. */
 
 /* Re-reads the classes (after an edit); emits ::classes-changed. */
 void     gemba_project_reload_classes (GembaProject *self);
@@ -130,10 +166,72 @@ void     gemba_project_reserve_test_batch_async (GembaProject       *self,
                                                  GAsyncReadyCallback callback,
                                                  gpointer            user_data);
 
-/* Stops the worker threads, waiting for queued writes to finish. */
+/* Starts @func as a job titled @title; the result comes to @callback (source object: the
+ * project) through gemba_project_job_finish(), freed with @result_destroy if nobody takes it.
+ * Returns the job (transfer full): bind to it, cancel it. */
+GembaJob *gemba_project_run_job        (GembaProject       *self,
+                                        const char         *title,
+                                        GembaJobFlags       flags,
+                                        GembaJobFunc        func,
+                                        gpointer            data,
+                                        GDestroyNotify      destroy,
+                                        GDestroyNotify      result_destroy,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+gpointer  gemba_project_job_finish     (GembaProject *self, GAsyncResult *result, GError **error);
+
+/* The model versions, newest first (GPtrArray of GembaModelRecord, from
+ * gemba_project_job_finish()). */
+GembaJob *gemba_project_list_models_async (GembaProject       *self,
+                                           GAsyncReadyCallback callback,
+                                           gpointer            user_data);
+
+/* Trains with gemba_workflow_train(): :fraction and :message follow the run and ::progress
+ * gives each GembaTrainProgress. Emits ::model-added when a model was saved. */
+GembaJob *gemba_project_train_async    (GembaProject                    *self,
+                                        const GembaWorkflowTrainOptions *options,
+                                        GAsyncReadyCallback              callback,
+                                        gpointer                         user_data);
+GembaProjectTrainResult *gemba_project_train_finish (GembaProject *self, GAsyncResult *result,
+                                                     GError **error);
+void      gemba_project_train_result_free (GembaProjectTrainResult *result);
+
+/* Compares two versions with gemba_workflow_compare() (as `gemba compare` does). */
+GembaJob *gemba_project_compare_async  (GembaProject       *self,
+                                        gint64              a,
+                                        gint64              b,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+GembaComparison *gemba_project_compare_finish (GembaProject *self, GAsyncResult *result,
+                                               GError **error);
+
+/* Promotes @model_id with gemba_workflow_promote() (as `gemba promote` does), with
+ * "Classifying frames: N of M" progress; then emits ::production-changed and
+ * ::frames-changed. Returns the frames classified, -1 on error. */
+GembaJob *gemba_project_promote_async  (GembaProject       *self,
+                                        gint64              model_id,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+gint64    gemba_project_promote_finish (GembaProject *self, GAsyncResult *result, GError **error);
+
+/* Captures from @source with gemba_media_import() at a low priority; takes @sampler. Stop the
+ * source (gemba_frame_source_stop()) to end it normally; cancelling the job abandons it.
+ * ::progress gives GembaProjectImportProgress; ::frames-changed is emitted at most once a
+ * second while frames are stored, and at the end. The result is the run's summary. */
+GembaJob *gemba_project_import_async   (GembaProject       *self,
+                                        GembaFrameSource   *source,
+                                        GembaSampler       *sampler,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+GembaMediaProgress *gemba_project_import_finish (GembaProject *self, GAsyncResult *result,
+                                                 GError **error);
+
+/* Cancels the jobs, stops the worker threads (waiting for queued writes to finish) and closes
+ * the idle worker connections. */
 void     gemba_project_close          (GembaProject *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabelResult, gemba_label_result_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectCounts, gemba_project_counts_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectTrainResult, gemba_project_train_result_free)
 
 G_END_DECLS

@@ -1,10 +1,10 @@
 /* gemba-training-page.c: train or fine-tune a model, with progress and live curves
  *
- * The run is gemba_workflow_train() in a GTask thread on its own GembaStore opened on the
- * project folder, so the grid's reader and the labeling writer never wait behind it (SQLite
- * WAL and the store's busy timeout make the three connections safe). Progress reports are
- * copied and handed to the main context; the main thread only draws them. Cancel stops the
- * run at the next step and no model is recorded.
+ * The run is the project's training job (gemba_project_train_async(): gemba_workflow_train()
+ * in a worker thread on a connection of the project's, so the grid's reader and the labeling
+ * writer never wait behind it). The progress bar, the status line and the Start/Cancel
+ * buttons are bound to the job's properties; its ::progress reports draw the curves. Cancel
+ * stops the run at the next step and no model is recorded.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -19,12 +19,9 @@
 #include "gemba-curve-view.h"
 #include "gemba-error.h"
 #include "gemba-locator.h"
-#include "gemba-niced-task.h"
 #include "gemba-probe.h"
 #include "gemba-training-page.h"
 #include "gemba-workflow.h"
-
-#define SCHEMA_ID "dev.gemba.Workbench"
 
 struct _GembaTrainingPage
 {
@@ -54,8 +51,9 @@ struct _GembaTrainingPage
   GembaCurveView *accuracy_view;
 
   GembaProject *project;
-  GCancellable *cancellable;      /* the run's; NULL when idle */
-  GCancellable *load_cancellable;
+  GembaJob *job;                  /* the run; NULL when idle */
+  GPtrArray *bindings;            /* GBinding of the page to the run's job */
+  GembaJob *load_job;
   GArray *start_ids;              /* gint64 per start_row item: 0 = from scratch */
   GPtrArray *models;              /* GembaModelRecord */
   gint64 production_id;
@@ -66,125 +64,6 @@ struct _GembaTrainingPage
 };
 
 G_DEFINE_FINAL_TYPE (GembaTrainingPage, gemba_training_page, GTK_TYPE_WIDGET)
-
-/* --- Worker ------------------------------------------------------------------------------- */
-
-typedef struct {
-  char *path;
-  char *author;
-  GembaWorkflowTrainOptions options;
-  GWeakRef page;
-  gint64 last_report;       /* µs, monotonic: reports are thinned to ~15 a second */
-} TrainJob;
-
-typedef struct {
-  GembaModelRecord *record;
-  char *change;             /* the one-sentence summary, NULL without production */
-} TrainResult;
-
-typedef struct {
-  GWeakRef page;
-  GembaTrainProgress progress;
-} ProgressUpdate;
-
-static void
-train_job_free (TrainJob *job)
-{
-  g_free (job->path);
-  g_free (job->author);
-  g_weak_ref_clear (&job->page);
-  g_free (job);
-}
-
-static void
-train_result_free (TrainResult *result)
-{
-  g_clear_pointer (&result->record, gemba_model_record_free);
-  g_free (result->change);
-  g_free (result);
-}
-
-static void show_progress (GembaTrainingPage *self, const GembaTrainProgress *p);
-
-static gboolean
-progress_on_main_cb (gpointer data)
-{
-  ProgressUpdate *update = data;
-  g_autoptr(GembaTrainingPage) self = g_weak_ref_get (&update->page);
-
-  if (self && self->cancellable && !g_cancellable_is_cancelled (self->cancellable))
-    show_progress (self, &update->progress);
-  g_weak_ref_clear (&update->page);
-  g_free (update);
-  return G_SOURCE_REMOVE;
-}
-
-/* In the training thread. */
-static void
-train_progress_cb (const GembaTrainProgress *progress, gpointer user_data)
-{
-  TrainJob *job = user_data;
-  gint64 now = g_get_monotonic_time ();
-  ProgressUpdate *update;
-  g_autoptr(GObject) page = NULL;
-
-  if (!progress->epoch_done && !progress->saved_model_id && progress->epoch > 0 &&
-      progress->step != progress->n_steps &&
-      now - job->last_report < G_USEC_PER_SEC / 15)
-    return;
-  job->last_report = now;
-  page = g_weak_ref_get (&job->page);
-  if (!page)
-    return;
-  update = g_new0 (ProgressUpdate, 1);
-  g_weak_ref_init (&update->page, page);
-  update->progress = *progress;
-  g_main_context_invoke (NULL, progress_on_main_cb, update);
-}
-
-static void
-train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  TrainJob *job = task_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (job->path, &error);
-  TrainResult *result;
-
-  if (!store)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (job->author && *job->author)
-    gemba_store_set_author (store, job->author);
-  result = g_new0 (TrainResult, 1);
-  result->record = gemba_workflow_train (store, &job->options, cancellable, train_progress_cb,
-                                         job, &error);
-  if (!result->record)
-    {
-      train_result_free (result);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (gemba_store_get_production_model_id (store) != 0 &&
-      gemba_store_get_production_model_id (store) != result->record->id)
-    result->change = gemba_workflow_describe_change (store, result->record->id, NULL);
-  g_task_return_pointer (task, result, (GDestroyNotify) train_result_free);
-}
-
-/* The models for "Start from", newest first. */
-static void
-list_models_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaStore) store = gemba_store_open (task_data, &error);
-  GPtrArray *models;
-
-  if (!store || !(models = gemba_store_list_models (store, &error)))
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, models, (GDestroyNotify) g_ptr_array_unref);
-}
 
 /* --- Helpers ------------------------------------------------------------------------------ */
 
@@ -285,7 +164,8 @@ static void
 models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) models = g_task_propagate_pointer (G_TASK (result), &error);
+  g_autoptr(GPtrArray) models = gemba_project_job_finish (GEMBA_PROJECT (object), result,
+                                                          &error);
   GembaTrainingPage *self;
   g_autoptr(GtkStringList) list = NULL;
   guint selected = 0;
@@ -343,20 +223,22 @@ models_listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+cancel_job (GembaJob **job)
+{
+  if (*job)
+    gemba_job_cancel (*job);
+  g_clear_object (job);
+}
+
+static void
 reload_models (GembaTrainingPage *self)
 {
-  g_autoptr(GTask) task = NULL;
-
   if (!self->project)
     return;
   self->stale = FALSE;
-  g_cancellable_cancel (self->load_cancellable);
-  g_clear_object (&self->load_cancellable);
-  self->load_cancellable = g_cancellable_new ();
-  task = g_task_new (NULL, self->load_cancellable, models_listed_cb, self);
-  g_task_set_source_tag (task, reload_models);
-  g_task_set_task_data (task, g_strdup (gemba_project_get_path (self->project)), g_free);
-  g_task_run_in_thread (task, list_models_thread);
+  /* A cancelled listing never calls back into the page. */
+  cancel_job (&self->load_job);
+  self->load_job = gemba_project_list_models_async (self->project, models_listed_cb, self);
 }
 
 static char *
@@ -371,22 +253,21 @@ format_duration (double seconds)
   return g_strdup_printf (_("%d s"), s);
 }
 
+/* A report of the run (the job's ::progress): the bar and the status line are bound to the
+ * job; the rest is drawn here. */
 static void
 show_progress (GembaTrainingPage *self, const GembaTrainProgress *p)
 {
-  g_autofree char *status = NULL;
   g_autofree char *detail = NULL;
   double fraction;
 
+  if (gemba_job_is_cancelled (self->job))
+    return;
   self->n_reports++;
   if (p->saved_model_id)
     {
       /* The model is saved: a Cancel now could only skip its evaluation, so there is none. */
-      status = g_strdup_printf (_("Model %" PRId64 " is saved; evaluating it on the locked "
-                                  "test split…"), p->saved_model_id);
       gtk_widget_set_sensitive (self->cancel_button, FALSE);
-      gtk_progress_bar_set_fraction (self->progress_bar, 1);
-      gtk_label_set_label (self->status_label, status);
       gtk_label_set_label (self->eta_label, "");
       gemba_probe_log ("train-saved", "model=%" PRId64, p->saved_model_id);
       return;
@@ -394,18 +275,10 @@ show_progress (GembaTrainingPage *self, const GembaTrainProgress *p)
   if (p->epoch == 0)
     {
       /* Loading the images. */
-      status = g_strdup_printf (_("Reading frames: %d of %d"), p->step, p->n_steps);
-      fraction = p->n_steps ? (double) p->step / p->n_steps : 0;
-      gtk_progress_bar_set_fraction (self->progress_bar, 0.05 * fraction);
-      gtk_label_set_label (self->status_label, status);
       gtk_label_set_label (self->eta_label, "");
       return;
     }
   fraction = ((p->epoch - 1) + (double) p->step / MAX (1, p->n_steps)) / MAX (1, p->n_epochs);
-  gtk_progress_bar_set_fraction (self->progress_bar, 0.05 + 0.95 * fraction);
-  status = g_strdup_printf (_("Epoch %d of %d, step %d of %d"), p->epoch, p->n_epochs, p->step,
-                            p->n_steps);
-  gtk_label_set_label (self->status_label, status);
   if (p->eta_seconds >= 0 && isfinite (p->eta_seconds))
     {
       g_autofree char *eta = format_duration (p->eta_seconds);
@@ -439,17 +312,54 @@ show_progress (GembaTrainingPage *self, const GembaTrainProgress *p)
 }
 
 static void
-set_running (GembaTrainingPage *self, gboolean running)
+unbind_job (GembaTrainingPage *self)
 {
-  gtk_widget_set_visible (self->start_button, !running);
-  gtk_widget_set_visible (self->cancel_button, running);
-  gtk_widget_set_sensitive (self->cancel_button, running);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->start_row), !running);
-  gtk_widget_set_sensitive (GTK_WIDGET (self->advanced_row), !running);
-  if (running)
-    gtk_widget_grab_focus (self->cancel_button);
-  else
-    gtk_widget_grab_focus (self->start_button);
+  for (guint i = 0; self->bindings && i < self->bindings->len; i++)
+    g_binding_unbind (g_ptr_array_index (self->bindings, i));
+  if (self->bindings)
+    g_ptr_array_set_size (self->bindings, 0);
+  if (self->job)
+    g_signal_handlers_disconnect_by_data (self->job, self);
+}
+
+/* Binds the page to the run's @job (NULL: idle): Start/Cancel and the settings follow
+ * :running, the progress bar :fraction and the status line :message. */
+static void
+bind_job (GembaTrainingPage *self, GembaJob *job)
+{
+  const struct {
+    gpointer target;
+    const char *source_property, *target_property;
+    GBindingFlags flags;
+  } bindings[] = {
+    { self->start_button, "running", "visible", G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN },
+    { self->cancel_button, "running", "visible", G_BINDING_SYNC_CREATE },
+    { self->cancel_button, "running", "sensitive", G_BINDING_SYNC_CREATE },
+    { self->start_row, "running", "sensitive", G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN },
+    { self->advanced_row, "running", "sensitive",
+      G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN },
+    /* Not synced at once: the page says how the run starts until the first report. */
+    { self->progress_bar, "fraction", "fraction", G_BINDING_DEFAULT },
+    { self->status_label, "message", "label", G_BINDING_DEFAULT },
+  };
+
+  unbind_job (self);
+  g_set_object (&self->job, job);
+  if (!job)
+    {
+      gtk_widget_set_visible (self->start_button, TRUE);
+      gtk_widget_set_visible (self->cancel_button, FALSE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->start_row), TRUE);
+      gtk_widget_set_sensitive (GTK_WIDGET (self->advanced_row), TRUE);
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bindings); i++)
+    g_ptr_array_add (self->bindings,
+                     g_object_ref (g_object_bind_property (job, bindings[i].source_property,
+                                             bindings[i].target, bindings[i].target_property,
+                                             bindings[i].flags)));
+  g_signal_connect_object (job, "progress", G_CALLBACK (show_progress), self,
+                           G_CONNECT_SWAPPED);
 }
 
 static void
@@ -457,11 +367,18 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GembaTrainingPage) self = user_data;
   g_autoptr(GError) error = NULL;
-  TrainResult *res = g_task_propagate_pointer (G_TASK (result), &error);
+  GembaProjectTrainResult *res = gemba_project_train_finish (GEMBA_PROJECT (object), result,
+                                                             &error);
   double wall = (g_get_monotonic_time () - self->run_started) / 1e6;
 
-  g_clear_object (&self->cancellable);
-  set_running (self, FALSE);
+  /* The run of a project since closed: set_project() reset the page. */
+  if (GEMBA_PROJECT (object) != self->project)
+    {
+      g_clear_pointer (&res, gemba_project_train_result_free);
+      return;
+    }
+  bind_job (self, NULL);
+  gtk_widget_grab_focus (self->start_button);
   gtk_label_set_label (self->eta_label, "");
   if (!res)
     {
@@ -508,9 +425,8 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   gtk_widget_set_visible (self->result_box, TRUE);
   gemba_probe_log ("train-done", "model=%" PRId64 " wall_s=%.2f train_s=%.2f",
                    res->record->id, wall, res->record->duration);
-  train_result_free (res);
+  gemba_project_train_result_free (res);
   reload_models (self);
-  gemba_project_model_added (self->project, self->last_model_id);
 }
 
 /* --- Callbacks ---------------------------------------------------------------------------- */
@@ -518,15 +434,14 @@ train_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 static void
 start_clicked_cb (GembaTrainingPage *self)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GSettings) settings = g_settings_new (SCHEMA_ID);
-  TrainJob *job;
+  g_autoptr(GembaJob) job = NULL;
+  GembaWorkflowTrainOptions options;
   gint64 parent;
   int epochs, size;
   gboolean augment, stop_early;
   GembaArch arch;
 
-  if (!self->project || self->cancellable)
+  if (!self->project || self->job)
     return;
   parent = selected_parent (self);
   epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
@@ -536,24 +451,19 @@ start_clicked_cb (GembaTrainingPage *self)
   arch = adw_combo_row_get_selected (self->arch_row) == 1 ? GEMBA_ARCH_MOBILENET_V2
                                                           : GEMBA_ARCH_SMALL_CNN;
 
-  job = g_new0 (TrainJob, 1);
-  job->path = g_strdup (gemba_project_get_path (self->project));
-  job->author = g_settings_get_string (settings, "annotator-name");
-  g_weak_ref_init (&job->page, self);
-  gemba_workflow_train_options_init (&job->options, parent);
-  if (!parent && arch != job->options.settings.net.arch)
-    gemba_train_settings_init (&job->options.settings, arch);
-  job->options.settings.epochs = epochs;
+  gemba_workflow_train_options_init (&options, parent);
+  if (!parent && arch != options.settings.net.arch)
+    gemba_train_settings_init (&options.settings, arch);
+  options.settings.epochs = epochs;
   if (!parent && size > 0)
     {
-      gemba_preprocess_init (&job->options.settings.input, size);
-      job->options.auto_input_size = FALSE;
+      gemba_preprocess_init (&options.settings.input, size);
+      options.auto_input_size = FALSE;
     }
-  job->options.settings.augment.enabled = augment;
+  options.settings.augment.enabled = augment;
   if (!stop_early)
-    job->options.settings.patience = 0;
+    options.settings.patience = 0;
 
-  self->cancellable = g_cancellable_new ();
   self->run_started = g_get_monotonic_time ();
   self->n_reports = 0;
   gemba_curve_view_clear (self->loss_view);
@@ -565,27 +475,23 @@ start_clicked_cb (GembaTrainingPage *self)
                                                   : _("Starting the training…"));
   gtk_label_set_label (self->detail_label, "");
   gtk_widget_set_visible (self->result_box, FALSE);
-  set_running (self, TRUE);
   /* Room for the progress and the curves on a small screen. */
   adw_expander_row_set_expanded (self->advanced_row, FALSE);
   gemba_probe_log ("train-started", "parent=%" PRId64 " epochs=%d", parent, epochs);
 
-  task = g_task_new (NULL, self->cancellable, train_done_cb, g_object_ref (self));
-  g_task_set_source_tag (task, start_clicked_cb);
-  /* A Cancel that comes after the model is saved does not unsave it: report what happened. */
-  g_task_set_check_cancellable (task, FALSE);
-  g_task_set_task_data (task, job, (GDestroyNotify) train_job_free);
-  gemba_niced_task_run (task, train_thread, "gemba-train");
+  job = gemba_project_train_async (self->project, &options, train_done_cb, g_object_ref (self));
+  bind_job (self, job);
+  gtk_widget_grab_focus (self->cancel_button);
 }
 
 static void
 cancel_clicked_cb (GembaTrainingPage *self)
 {
-  if (!self->cancellable)
+  if (!self->job || gemba_job_is_cancelled (self->job))
     return;
-  g_cancellable_cancel (self->cancellable);
+  /* The status line, bound to the job, says "Cancelling…". */
+  gemba_job_cancel (self->job);
   gtk_widget_set_sensitive (self->cancel_button, FALSE);
-  gtk_label_set_label (self->status_label, _("Cancelling…"));
   gemba_probe_log ("train-cancel-clicked", NULL);
 }
 
@@ -609,12 +515,12 @@ gemba_training_page_dispose (GObject *object)
   GembaTrainingPage *self = GEMBA_TRAINING_PAGE (object);
   GtkWidget *child;
 
-  if (self->cancellable)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  if (self->load_cancellable)
-    g_cancellable_cancel (self->load_cancellable);
-  g_clear_object (&self->load_cancellable);
+  if (self->job)
+    gemba_job_cancel (self->job);
+  unbind_job (self);
+  g_clear_object (&self->job);
+  g_clear_pointer (&self->bindings, g_ptr_array_unref);
+  cancel_job (&self->load_job);
   g_clear_object (&self->project);
   g_clear_pointer (&self->start_ids, g_array_unref);
   g_clear_pointer (&self->models, g_ptr_array_unref);
@@ -629,7 +535,7 @@ gemba_training_page_dispose (GObject *object)
 static void
 production_changed_cb (GembaTrainingPage *self)
 {
-  if (gtk_widget_get_mapped (GTK_WIDGET (self)) && !self->cancellable)
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)) && !self->job)
     reload_models (self);
   else
     self->stale = TRUE;
@@ -638,7 +544,7 @@ production_changed_cb (GembaTrainingPage *self)
 static void
 mapped_cb (GembaTrainingPage *self)
 {
-  if (self->stale && !self->cancellable)
+  if (self->stale && !self->job)
     reload_models (self);
 }
 
@@ -714,6 +620,7 @@ gemba_training_page_init (GembaTrainingPage *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect (self, "map", G_CALLBACK (mapped_cb), NULL);
   self->start_ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->bindings = g_ptr_array_new_with_free_func (g_object_unref);
   self->defaults_parent = -1;
   self->loss_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_LOSS));
   self->accuracy_view = GEMBA_CURVE_VIEW (gemba_curve_view_new (GEMBA_CURVE_ACCURACY));
@@ -747,10 +654,9 @@ gemba_training_page_set_project (GembaTrainingPage *self, GembaProject *project)
   if (self->project == project)
     return;
 
-  if (self->cancellable)
-    g_cancellable_cancel (self->cancellable);
-  g_clear_object (&self->cancellable);
-  set_running (self, FALSE);
+  if (self->job)
+    gemba_job_cancel (self->job);
+  bind_job (self, NULL);
   if (self->project)
     g_signal_handlers_disconnect_by_data (self->project, self);
   g_set_object (&self->project, project);
@@ -773,6 +679,6 @@ gboolean
 gemba_training_page_is_running (GembaTrainingPage *self)
 {
   g_return_val_if_fail (GEMBA_IS_TRAINING_PAGE (self), FALSE);
-  return self->cancellable != NULL;
+  return self->job != NULL;
 }
 

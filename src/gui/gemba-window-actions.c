@@ -96,7 +96,7 @@ action_show_model (GtkWidget *widget, const char *name, GVariant *param)
 
   if (!self->project)
     return;
-  gemba_models_page_reload (self->models_page, g_variant_get_int64 (param));
+  g_object_set (self->models_page, "selected-model", g_variant_get_int64 (param), NULL);
   adw_view_stack_set_visible_child (self->view_stack, GTK_WIDGET (self->models_page));
 }
 

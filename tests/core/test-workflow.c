@@ -376,6 +376,33 @@ test_reproducible (Fixture *f, gconstpointer data)
   g_assert_cmpstr (wa, !=, other);
 }
 
+/* What a changed frame's new verdict did, as the Models page and `gemba compare` tell it. */
+static void
+test_changed_frames (void)
+{
+  GembaChangedFrame frames[] = {
+    { .label = (char *) "ok", .verdict_a = (char *) "scratch", .verdict_b = (char *) "ok" },
+    { .label = (char *) "ok", .verdict_a = (char *) "ok", .verdict_b = (char *) "dent" },
+    { .label = (char *) "ok", .verdict_a = (char *) "dent", .verdict_b = (char *) "scratch" },
+    { .label = (char *) "dent", .verdict_a = (char *) "ok", .verdict_b = (char *) "dent" },
+  };
+  GembaComparison c = { .changed = g_ptr_array_new () };
+  guint n_fixed = 99, n_broken = 99;
+
+  g_assert_cmpint (gemba_changed_frame_get_change (&frames[0]), ==, GEMBA_CHANGE_FIXED);
+  g_assert_cmpint (gemba_changed_frame_get_change (&frames[1]), ==, GEMBA_CHANGE_BROKEN);
+  g_assert_cmpint (gemba_changed_frame_get_change (&frames[2]), ==, GEMBA_CHANGE_STILL_WRONG);
+  gemba_comparison_count_changes (&c, &n_fixed, &n_broken);
+  g_assert_cmpuint (n_fixed, ==, 0);
+  g_assert_cmpuint (n_broken, ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (frames); i++)
+    g_ptr_array_add (c.changed, &frames[i]);
+  gemba_comparison_count_changes (&c, &n_fixed, &n_broken);
+  g_assert_cmpuint (n_fixed, ==, 2);
+  g_assert_cmpuint (n_broken, ==, 1);
+  g_ptr_array_unref (c.changed);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -391,6 +418,7 @@ main (int argc, char **argv)
   ADD ("/workflow/input-size/recorded", test_input_size_recorded);
   ADD ("/workflow/train/reproducible", test_reproducible);
 #undef ADD
+  g_test_add_func ("/workflow/compare/changed-frames", test_changed_frames);
 
   return g_test_run ();
 }

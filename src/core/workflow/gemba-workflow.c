@@ -703,6 +703,48 @@ gemba_comparison_list_classes (const GembaComparison *c)
   return classes;
 }
 
+GembaChange
+gemba_changed_frame_get_change (const GembaChangedFrame *frame)
+{
+  gboolean right_a, right_b;
+
+  g_return_val_if_fail (frame != NULL, GEMBA_CHANGE_STILL_WRONG);
+
+  right_a = g_strcmp0 (frame->verdict_a, frame->label) == 0;
+  right_b = g_strcmp0 (frame->verdict_b, frame->label) == 0;
+  if (right_b && !right_a)
+    return GEMBA_CHANGE_FIXED;
+  if (right_a && !right_b)
+    return GEMBA_CHANGE_BROKEN;
+  return GEMBA_CHANGE_STILL_WRONG;
+}
+
+void
+gemba_comparison_count_changes (const GembaComparison *c, guint *n_fixed, guint *n_broken)
+{
+  guint fixed = 0, broken = 0;
+
+  g_return_if_fail (c != NULL);
+
+  for (guint i = 0; c->changed && i < c->changed->len; i++)
+    switch (gemba_changed_frame_get_change (g_ptr_array_index (c->changed, i)))
+      {
+      case GEMBA_CHANGE_FIXED:
+        fixed++;
+        break;
+      case GEMBA_CHANGE_BROKEN:
+        broken++;
+        break;
+      case GEMBA_CHANGE_STILL_WRONG:
+      default:
+        break;
+      }
+  if (n_fixed)
+    *n_fixed = fixed;
+  if (n_broken)
+    *n_broken = broken;
+}
+
 void
 gemba_comparison_free (GembaComparison *c)
 {

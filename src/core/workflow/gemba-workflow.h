@@ -180,6 +180,26 @@ typedef struct {
   guint n_test;
 } GembaComparisonClass;
 
+/**
+ * GembaChange:
+ * What a changed frame's new reading (@verdict_b) did against the old (@verdict_a).
+ * @GEMBA_CHANGE_FIXED: now right, wrong before
+ * @GEMBA_CHANGE_BROKEN: now wrong, right before
+ * @GEMBA_CHANGE_STILL_WRONG: wrong before and now, differently
+ */
+typedef enum {
+  GEMBA_CHANGE_FIXED,
+  GEMBA_CHANGE_BROKEN,
+  GEMBA_CHANGE_STILL_WRONG,
+} GembaChange;
+
+/* Whether @frame's verdict from @b fixed, broke or still misses its label. */
+GEMBA_API GembaChange gemba_changed_frame_get_change (const GembaChangedFrame *frame);
+
+/* Counts the changed frames of @comparison that @b fixed and broke (either may be NULL). */
+GEMBA_API void gemba_comparison_count_changes (const GembaComparison *comparison,
+                                               guint *n_fixed, guint *n_broken);
+
 /* The classes of @a, then those only @b knows, with their metrics in both. Array of
  * GembaComparisonClass. */
 GEMBA_API GArray *gemba_comparison_list_classes (const GembaComparison *comparison);
