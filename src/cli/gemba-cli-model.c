@@ -72,7 +72,7 @@ gemba_cli_train (int argc, char **argv)
   TrainView view = { 0 };
   int epochs = 0, size = 0, seed = -1, threads = 0, batch = 0, patience = -1;
   double lr = 0, width = 0;
-  gboolean no_augment = FALSE, flip_h = FALSE, flip_v = FALSE;
+  gboolean no_augment = FALSE, flip_h = FALSE, flip_v = FALSE, pseudo_labels = FALSE;
   gint64 parent_id = 0;
   const GOptionEntry entries[] = {
     { "from", 0, 0, G_OPTION_ARG_STRING, &from,
@@ -96,6 +96,10 @@ gemba_cli_train (int argc, char **argv)
     { "flip-h", 0, 0, G_OPTION_ARG_NONE, &flip_h,
       N_("Allow horizontal flips (only if the part looks the same mirrored)"), NULL },
     { "flip-v", 0, 0, G_OPTION_ARG_NONE, &flip_v, N_("Allow vertical flips"), NULL },
+    { "pseudo-labels", 0, 0, G_OPTION_ARG_NONE, &pseudo_labels,
+      N_("With --from: also train on the unlabeled frames from the new labels’ sources that "
+         "production classified with a probability of at least 0.95, labeled with its verdict"),
+      NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &view.quiet, N_("No progress line"), NULL },
     { NULL }
   };
@@ -166,6 +170,8 @@ gemba_cli_train (int argc, char **argv)
     options.settings.augment.enabled = FALSE;
   options.settings.augment.flip_h = flip_h;
   options.settings.augment.flip_v = flip_v;
+  if (pseudo_labels)
+    options.pseudo_labels = TRUE;
 
   view.tty = isatty (STDERR_FILENO);
   if (!view.quiet)

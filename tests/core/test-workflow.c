@@ -295,8 +295,9 @@ test_input_size_recorded (Fixture *f, gconstpointer data)
   g_assert_false (options.auto_input_size);
 }
 
-/* A frame of class @klass (0: dark, 1: light) with a pattern of its own from @i. */
-static void
+/* A frame of class @klass (0: dark, 1: light) with a pattern of its own from @i, labeled
+ * @class_id (0: unlabeled); returns its row id. */
+static gint64
 add_pattern_frame (GembaStore *store, gint64 class_id, int klass, guint i)
 {
   g_autoptr(GError) error = NULL;
@@ -312,8 +313,12 @@ add_pattern_frame (GembaStore *store, gint64 class_id, int klass, guint i)
   g_assert_no_error (error);
   frame = gemba_store_add_frame (store, png, "png", 40, 40, &info, NULL, &error);
   g_assert_no_error (error);
-  label = gemba_store_set_label (store, frame->id, class_id, GEMBA_LABEL_IMPORT, &error);
-  g_assert_no_error (error);
+  if (class_id)
+    {
+      label = gemba_store_set_label (store, frame->id, class_id, GEMBA_LABEL_IMPORT, &error);
+      g_assert_no_error (error);
+    }
+  return frame->id;
 }
 
 /* A new project of 48 labeled frames, added in order or in reverse. */
@@ -403,6 +408,92 @@ test_changed_frames (void)
   g_ptr_array_unref (c.changed);
 }
 
+static gint64
+train_images (GembaStore *store, gint64 model_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = gemba_store_dup_model_dir (store, model_id);
+  g_autoptr(GembaModel) model = gemba_model_load (dir, &error);
+
+  g_assert_no_error (error);
+  return json_object_get_int_member (gemba_model_get_training (model), "train-images");
+}
+
+static GembaModelRecord *
+fine_tune (GembaStore *store, gint64 parent_id, gboolean pseudo_labels)
+{
+  g_autoptr(GError) error = NULL;
+  GembaModelRecord *record;
+  GembaWorkflowTrainOptions options;
+
+  gemba_workflow_train_options_init (&options, parent_id);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = 1;
+  options.settings.threads = 2;
+  options.pseudo_labels = pseudo_labels;
+  record = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return record;
+}
+
+/* A fine-tune repeats every frame labeled since its parent (the review's picks, whether
+ * production got them right or not) GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS times; with
+ * pseudo_labels it also trains once on each unlabeled frame production is sure of. */
+static void
+test_finetune_samples (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaStore) store = pattern_project (f, "since-parent", FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaClass) dark = gemba_store_find_class (store, "dark", &error);
+  g_autoptr(GembaModelRecord) parent = NULL;
+  g_autoptr(GembaModelRecord) tuned = NULL;
+  g_autoptr(GembaModelRecord) pseudo = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GPtrArray) unlabeled = NULL;
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_UNLABELED };
+  GembaWorkflowTrainOptions options;
+  gint64 ids[6];
+  guint sure = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = add_pattern_frame (store, 0, 0, 48 + i);   /* dark, unlabeled, unlike the 48 */
+  gemba_workflow_train_options_init (&options, 0);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = 8;
+  options.settings.batch_size = 8;
+  options.settings.threads = 2;
+  parent = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_workflow_promote (store, parent->id, NULL, NULL, NULL, &error), >, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (train_images (store, parent->id), ==, parent->n_train);
+
+  /* a person labels two frames after seeing production's verdicts */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_pointer (&label, gemba_label_free);
+      label = gemba_store_set_label (store, ids[i], dark->id, GEMBA_LABEL_SET, &error);
+      g_assert_no_error (error);
+    }
+  tuned = fine_tune (store, parent->id, FALSE);
+  g_assert_cmpint (tuned->n_train, ==, parent->n_train + 2);
+  g_assert_cmpint (train_images (store, tuned->id), ==,
+                   parent->n_train + 2 * GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS);
+
+  unlabeled = gemba_store_list_frames (store, &query, 0, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (unlabeled->len, ==, 4);
+  for (guint i = 0; i < unlabeled->len; i++)
+    {
+      GembaFrame *frame = unlabeled->pdata[i];
+      sure += frame->pred_confidence >= GEMBA_WORKFLOW_PSEUDO_LABEL_CONFIDENCE;
+    }
+  g_assert_cmpuint (sure, >, 0);
+  pseudo = fine_tune (store, parent->id, TRUE);
+  g_assert_cmpint (train_images (store, pseudo->id), ==,
+                   parent->n_train + 2 * GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS + sure);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -417,6 +508,7 @@ main (int argc, char **argv)
   ADD ("/workflow/input-size/from-frames", test_input_size);
   ADD ("/workflow/input-size/recorded", test_input_size_recorded);
   ADD ("/workflow/train/reproducible", test_reproducible);
+  ADD ("/workflow/train/fine-tune-samples", test_finetune_samples);
 #undef ADD
   g_test_add_func ("/workflow/compare/changed-frames", test_changed_frames);
 

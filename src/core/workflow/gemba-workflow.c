@@ -333,6 +333,7 @@ typedef struct
   GArray *val;
   guint n_train;        /* distinct training frames (a fine-tune repeats its corrections) */
   guint n_test;         /* labeled test frames of the classes trained */
+  guint n_pseudo;       /* unlabeled frames trained on with production's verdict */
 } Samples;
 
 static void
@@ -357,10 +358,46 @@ compare_frame_sha (gconstpointer a, gconstpointer b)
  * by @false_reading_weight, so that every batch mixes corrections with a replay of the frames
  * the parent learned, and batch-norm statistics see the new condition too. Samples come in
  * the order of the frames' SHA-256. */
+/* Production's confident verdicts on the unlabeled frames (outside the test split) of the
+ * sources in @sources, as training samples of weight 1. */
+static gboolean
+add_pseudo_labels (GembaStore *store, GPtrArray *classes, GHashTable *sources, Samples *samples,
+                   GError **error)
+{
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_UNLABELED };
+  g_autoptr(GPtrArray) frames = gemba_store_list_frames (store, &query, 0, -1, error);
+
+  if (!frames)
+    return FALSE;
+  g_ptr_array_sort (frames, compare_frame_sha);
+  for (guint i = 0; i < frames->len; i++)
+    {
+      GembaFrame *frame = frames->pdata[i];
+      GembaTrainSample sample = { .weight = 1.0f, .label = -1 };
+
+      if (frame->split != GEMBA_SPLIT_NONE || !frame->pred_class_id ||
+          frame->pred_confidence < GEMBA_WORKFLOW_PSEUDO_LABEL_CONFIDENCE ||
+          !g_hash_table_contains (sources, &frame->source_id))
+        continue;
+      for (guint k = 0; k < classes->len; k++)
+        if (((GembaClass *) classes->pdata[k])->id == frame->pred_class_id)
+          sample.label = (int) k;
+      if (sample.label < 0)
+        continue;
+      sample.path = gemba_store_dup_frame_path (store, frame);
+      g_ptr_array_add (samples->paths, (char *) sample.path);
+      g_array_append_val (samples->train, sample);
+      samples->n_pseudo++;
+    }
+  return TRUE;
+}
+
 static gboolean
 collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weight,
-                 guint repeats, Samples *samples, GError **error)
+                 guint repeats, gint64 parent_created_at, gboolean pseudo_labels,
+                 Samples *samples, GError **error)
 {
+  g_autoptr(GHashTable) sources = g_hash_table_new (g_int64_hash, g_int64_equal);
   GembaFrameQuery query = { .filter = GEMBA_FILTER_LABELED };
   g_autoptr(GPtrArray) frames = gemba_store_list_frames (store, &query, 0, -1, error);
   g_autoptr(GArray) corrected = NULL;
@@ -401,16 +438,27 @@ collect_samples (GembaStore *store, GPtrArray *classes, float false_reading_weig
       sample.weight = corrected_frame && repeats == 0 ? false_reading_weight : 1.0f;
       if (frame->split == GEMBA_SPLIT_TRAIN)
         {
-          guint copies = corrected_frame && repeats > 0 ? repeats : 1;
+          /* A fine-tune repeats what its parent never learned: the corrections, and every
+           * frame labeled since the parent was trained (the review queue's picks that
+           * production got right teach the new condition too). */
+          gboolean new_to_parent = corrected_frame ||
+                                   (parent_created_at > 0 && frame->label_at > parent_created_at);
+          guint copies = new_to_parent && repeats > 0 ? repeats : 1;
 
           for (guint r = 0; r < copies; r++)
             g_array_append_val (samples->train, sample);
+          if (new_to_parent)
+            g_hash_table_add (sources, &frame->source_id);
           samples->n_train++;
           per_class[label]++;
         }
       else
         g_array_append_val (samples->val, sample);
     }
+
+  if (pseudo_labels && g_hash_table_size (sources) > 0 &&
+      !add_pseudo_labels (store, classes, sources, samples, error))
+    return FALSE;
 
   if (classes->len < 2)
     {
@@ -464,6 +512,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
 {
   g_autoptr(GPtrArray) classes = NULL;
   g_autoptr(GembaModel) parent = NULL;
+  g_autoptr(GembaModelRecord) parent_record = NULL;
   g_autoptr(GembaTrainer) trainer = NULL;
   g_autoptr(GembaModel) model = NULL;
   g_autoptr(GembaModelRecord) added = NULL;
@@ -486,11 +535,15 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   if (stats.n_split[GEMBA_SPLIT_NONE] > 0 &&
       !gemba_store_assign_splits (store, 0.2, 0.1, 1, NULL, error))
     return NULL;
+  if (options->parent_id &&
+      !(parent_record = gemba_store_get_model (store, options->parent_id, error)))
+    return NULL;
   if (!gemba_store_get_stats (store, &stats, error) ||
       !(classes = gemba_store_list_classes (store, FALSE, error)) ||
       !collect_samples (store, classes, options->false_reading_weight,
                         options->parent_id ? GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS : 0,
-                        &samples, error))
+                        parent_record ? parent_record->created_at : 0,
+                        options->parent_id && options->pseudo_labels, &samples, error))
     return NULL;
   for (guint i = 0; i < classes->len; i++)
     g_ptr_array_add (names, ((GembaClass *) classes->pdata[i])->name);
@@ -499,10 +552,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
   if (options->parent_id)
     {
       g_autofree char *dir = gemba_store_dup_model_dir (store, options->parent_id);
-      g_autoptr(GembaModelRecord) parent_record = gemba_store_get_model (store,
-                                                                         options->parent_id,
-                                                                         error);
-      if (!parent_record || !(parent = gemba_model_load (dir, error)))
+      if (!(parent = gemba_model_load (dir, error)))
         return NULL;
     }
 

@@ -27,6 +27,11 @@ G_BEGIN_DECLS
  * corrections). */
 #define GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS 10
 
+/* With @pseudo_labels, a fine-tune also trains once on each unlabeled frame (outside the test
+ * split) of the sources its corrections come from that production classified with at least
+ * this probability, labeled with production's verdict. */
+#define GEMBA_WORKFLOW_PSEUDO_LABEL_CONFIDENCE 0.95
+
 /**
  * GembaWorkflowTrainOptions:
  * @parent_id: the model to fine-tune, 0 to train from scratch
@@ -41,6 +46,8 @@ G_BEGIN_DECLS
  * @auto_input_size: a new small CNN's input size comes from the frames
  *   (gemba_workflow_input_size_for_frames()) instead of @settings.input; a fine-tune always
  *   keeps its parent's
+ * @pseudo_labels: a fine-tune adds production's confident verdicts on unlabeled frames of the
+ *   corrections' sources (GEMBA_WORKFLOW_PSEUDO_LABEL_CONFIDENCE) to its training frames
  */
 typedef struct {
   gint64 parent_id;
@@ -48,6 +55,7 @@ typedef struct {
   float false_reading_weight;
   gboolean adapt_to_data;
   gboolean auto_input_size;
+  gboolean pseudo_labels;
 } GembaWorkflowTrainOptions;
 
 #define GEMBA_WORKFLOW_MIN_STEPS 600
