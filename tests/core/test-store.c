@@ -938,6 +938,93 @@ test_review_queue (Fixture *f, gconstpointer data)
   }
 }
 
+/* The queue's ranking: entropy rather than margin; one frame per doubt (the two likeliest
+ * classes) per round, so the doubt ok-or-dent is not buried under the more numerous and less
+ * sure ok-or-scratch; no predicted class over GEMBA_REVIEW_MAX_CLASS_SHARE of the first
+ * GEMBA_REVIEW_BATCH while other classes wait. */
+static void
+test_review_queue_doubts (Fixture *f, gconstpointer data)
+{
+  enum { N_A = 30, N_B = 10, N_C = 30, N_D = 10, N = N_A + N_B + N_C + N_D };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) queue = NULL;
+  gint64 ids[N];
+  float probs[N * 3];
+  const gint64 t0 = G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC;
+  const guint cap = (guint) (GEMBA_REVIEW_BATCH * GEMBA_REVIEW_MAX_CLASS_SHARE);
+  guint n_ok = 0, n_dent = 0, n_b = 0, n_b_early = 0;
+  int pos_x = -1, pos_y = -1;
+
+  /* A: ok or scratch, the least sure; B: ok or dent; C: dent or ok, sure; D: scratch, surer.
+   * Columns: ok, scratch, dent. A minute apart: no near-duplicates. */
+  for (guint i = 0; i < N; i++)
+    {
+      float *p = probs + 3 * i;
+      g_autoptr(GembaFrame) frame = add_sourced_frame (f, 9000 + i, "line", t0 + i * 60 *
+                                                       G_USEC_PER_SEC, NULL);
+      ids[i] = frame->id;
+      if (i < N_A)
+        {
+          p[0] = 0.40f + 0.002f * i;
+          p[1] = 0.36f;
+          p[2] = 1 - p[0] - p[1];
+        }
+      else if (i < N_A + N_B)
+        {
+          p[0] = 0.60f + 0.01f * (i - N_A);
+          p[2] = 0.30f;
+          p[1] = 1 - p[0] - p[2];
+        }
+      else if (i < N_A + N_B + N_C)
+        {
+          p[2] = 0.80f + 0.002f * (i - N_A - N_B);
+          p[0] = 0.12f;
+          p[1] = 1 - p[0] - p[2];
+        }
+      else
+        {
+          p[1] = 0.85f + 0.002f * (i - N_A - N_B - N_C);
+          p[0] = 0.10f;
+          p[2] = 1 - p[0] - p[1];
+        }
+    }
+  /* Two frames of doubt A: X has the smaller margin, Y the higher entropy. */
+  probs[3 * 0 + 0] = 0.50f, probs[3 * 0 + 1] = 0.44f, probs[3 * 0 + 2] = 0.06f;
+  probs[3 * 1 + 0] = 0.38f, probs[3 * 1 + 1] = 0.31f, probs[3 * 1 + 2] = 0.31f;
+  promote_predictions (f, N, ids, probs);
+
+  queue = gemba_store_list_review_queue (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (queue->len, ==, N);
+  for (guint i = 0; i < queue->len; i++)
+    {
+      gint64 id = g_array_index (queue, gint64, i);
+      gboolean b = id >= ids[N_A] && id <= ids[N_A + N_B - 1];
+      if (id == ids[0])
+        pos_x = (int) i;
+      if (id == ids[1])
+        pos_y = (int) i;
+      if (i < GEMBA_REVIEW_BATCH && id <= ids[N_A + N_B - 1])
+        n_ok++;
+      if (i < GEMBA_REVIEW_BATCH && id >= ids[N_A + N_B] && id <= ids[N_A + N_B + N_C - 1])
+        n_dent++;
+      if (i < 2 * N_B && b)
+        n_b_early++;
+      n_b += b;
+    }
+  g_assert_cmpuint (n_b, ==, N_B);
+  /* Entropy first: Y, the least sure of all, leads; X, whose margin is the smallest, does not. */
+  g_assert_cmpint (pos_y, ==, 0);
+  g_assert_cmpint (pos_x, >, pos_y);
+  /* Doubt B takes every other "ok" place although all of A is less sure. */
+  g_assert_cmpuint (n_b_early, >=, N_B / 2);
+  /* The cap: 20 "ok" and 20 "dent" in the first 50 while "scratch" frames wait, the rest
+   * after. */
+  g_assert_cmpuint (n_ok, ==, cap);
+  g_assert_cmpuint (n_dent, ==, cap);
+  g_assert_cmpint (g_array_index (queue, gint64, N - 1), <=, ids[N_A - 1]);
+}
+
 /* Splits: unlabeled frames get none; the test split is a random sample of every source. */
 static void
 test_splits_per_source (Fixture *f, gconstpointer data)
@@ -1103,6 +1190,7 @@ main (int argc, char **argv)
   ADD ("/core/store/batch-rollback", test_batch_rollback);
   ADD ("/core/store/models-predictions", test_models_predictions);
   ADD ("/core/store/review-queue", test_review_queue);
+  ADD ("/core/store/review-queue-doubts", test_review_queue_doubts);
   ADD ("/core/store/splits-per-source", test_splits_per_source);
 #undef ADD
 

@@ -13,8 +13,8 @@
 #include "gemba-error.h"
 #include "gemba-store-private.h"
 
-/* Within a predicted class, each frame already taken from a source adds this much to the
- * margin of that source's next frame, so that sources of similar doubt alternate while a
+/* Within a doubt, each frame already taken from a source lowers the doubt of that source's
+ * next frame by this much (in nats), so that sources of similar doubt alternate while a
  * source that is clearly less sure still comes first. */
 #define SOURCE_PENALTY 0.02
 
@@ -25,7 +25,9 @@ typedef struct
   int source_rank;        /* 0: newest source */
   gint64 captured_at;
   gint64 class_id;        /* production's verdict, 0 when none */
+  int top, second;        /* indexes of the two likeliest classes, -1 when not classified */
   double margin;          /* top probability minus the second; 0 when not classified */
+  double entropy;         /* of production's probabilities, in nats; +inf when not classified */
   gboolean hidden;        /* a near-duplicate of a frame shown instead */
 } QueueItem;
 
@@ -37,33 +39,46 @@ typedef struct
   guint taken;
 } SourceQueue;
 
+/* The frames production hesitates on between the same two classes. */
 typedef struct
 {
+  int top, second;
   gint64 class_id;
   GArray *sources;        /* SourceQueue */
-} ClassQueue;
+} DoubtQueue;
 
-static double
-margin_of (const void *blob, int bytes)
+static void
+read_probabilities (QueueItem *item, const void *blob, int bytes)
 {
   const float *p = blob;
   int n = bytes / (int) sizeof (float);
   float top = -1, second = -1;
 
+  item->top = item->second = -1;
+  item->margin = 0;
+  item->entropy = INFINITY;
   if (!blob || n < 1)
-    return 0;
+    return;
+  item->entropy = 0;
   for (int i = 0; i < n; i++)
     {
       float v = p[i];
+      if (v > 0)
+        item->entropy -= v * log (v);
       if (v > top)
         {
           second = top;
+          item->second = item->top;
           top = v;
+          item->top = i;
         }
       else if (v > second)
-        second = v;
+        {
+          second = v;
+          item->second = i;
+        }
     }
-  return n < 2 ? top : top - second;
+  item->margin = n < 2 ? top : top - second;
 }
 
 static int
@@ -78,11 +93,14 @@ by_source_time (gconstpointer a, gconstpointer b)
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The least sure first: the highest entropy, then the smallest margin. */
 static int
-by_margin (gconstpointer a, gconstpointer b)
+by_doubt (gconstpointer a, gconstpointer b)
 {
   const QueueItem *x = *(QueueItem * const *) a, *y = *(QueueItem * const *) b;
 
+  if (x->entropy != y->entropy)
+    return x->entropy > y->entropy ? -1 : 1;
   if (x->margin != y->margin)
     return x->margin < y->margin ? -1 : 1;
   /* Newer frames first among equals. */
@@ -115,7 +133,7 @@ hide_near_duplicates (GArray *items)
               item->class_id != prev->class_id ||
               fabs (item->margin - prev->margin) > GEMBA_REVIEW_DUPLICATE_MARGIN)
             break;
-          if (item->margin < shown->margin)
+          if (by_doubt (&item, &shown) < 0)
             {
               shown->hidden = TRUE;
               shown = item;
@@ -129,70 +147,91 @@ hide_near_duplicates (GArray *items)
 }
 
 static void
-class_queue_clear (gpointer data)
+doubt_queue_clear (gpointer data)
 {
-  ClassQueue *c = data;
+  DoubtQueue *d = data;
 
-  for (guint i = 0; i < c->sources->len; i++)
-    g_array_unref (g_array_index (c->sources, SourceQueue, i).items);
-  g_array_unref (c->sources);
+  for (guint i = 0; i < d->sources->len; i++)
+    g_array_unref (g_array_index (d->sources, SourceQueue, i).items);
+  g_array_unref (d->sources);
 }
 
-/* The next frame of a class: the least sure head over its sources, after the penalty for
+/* The next frame of a doubt: the least sure head over its sources, after the penalty for
  * what was taken from each source; newest source first on ties. */
 static SourceQueue *
-pick_source (ClassQueue *c, double *score)
+pick_source (DoubtQueue *d)
 {
   SourceQueue *best = NULL;
-  double best_score = INFINITY;
+  double best_score = -INFINITY;
 
-  for (guint i = 0; i < c->sources->len; i++)
+  for (guint i = 0; i < d->sources->len; i++)
     {
-      SourceQueue *s = &g_array_index (c->sources, SourceQueue, i);
+      SourceQueue *s = &g_array_index (d->sources, SourceQueue, i);
+      const QueueItem *head;
       double v;
       if (s->next >= s->items->len)
         continue;
-      v = g_array_index (s->items, QueueItem *, s->next)->margin + SOURCE_PENALTY * s->taken;
-      if (v < best_score || (v == best_score && best && s->source_rank < best->source_rank))
+      head = g_array_index (s->items, QueueItem *, s->next);
+      /* Frames not classified (entropy +inf) alternate by source through the penalty too. */
+      v = (isinf (head->entropy) ? 1e6 : head->entropy) - SOURCE_PENALTY * s->taken;
+      if (!best || v > best_score || (v == best_score && s->source_rank < best->source_rank))
         {
           best = s;
           best_score = v;
         }
     }
-  *score = best_score;
   return best;
 }
 
 typedef struct
 {
-  gint64 id;
-  double score;
+  SourceQueue *source;
+  const QueueItem *item;
   int order;
 } Pick;
 
 static int
-by_score (gconstpointer a, gconstpointer b)
+by_pick_doubt (gconstpointer a, gconstpointer b)
 {
   const Pick *x = a, *y = b;
+  int c = by_doubt (&x->item, &y->item);
 
-  if (x->score != y->score)
-    return x->score < y->score ? -1 : 1;
-  return x->order - y->order;
+  return c ? c : x->order - y->order;
+}
+
+typedef struct
+{
+  gint64 class_id;
+  guint n;
+} ClassCount;
+
+static guint *
+class_count (GArray *counts, gint64 class_id)
+{
+  ClassCount fresh = { class_id, 0 };
+
+  for (guint i = 0; i < counts->len; i++)
+    if (g_array_index (counts, ClassCount, i).class_id == class_id)
+      return &g_array_index (counts, ClassCount, i).n;
+  g_array_append_val (counts, fresh);
+  return &g_array_index (counts, ClassCount, counts->len - 1).n;
 }
 
 GArray *
 gemba_store_list_review_queue (GembaStore *self, GError **error)
 {
   g_autoptr(GArray) items = g_array_new (FALSE, FALSE, sizeof (QueueItem));
-  g_autoptr(GArray) classes = g_array_new (FALSE, FALSE, sizeof (ClassQueue));
+  g_autoptr(GArray) doubts = g_array_new (FALSE, FALSE, sizeof (DoubtQueue));
   g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GArray) round = g_array_new (FALSE, FALSE, sizeof (Pick));
+  g_autoptr(GArray) counts = g_array_new (FALSE, FALSE, sizeof (ClassCount));
+  const guint cap = (guint) (GEMBA_REVIEW_BATCH * GEMBA_REVIEW_MAX_CLASS_SHARE);
   g_autoptr(GembaStmt) stmt = NULL;
   int rc;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
 
-  g_array_set_clear_func (classes, class_queue_clear);
+  g_array_set_clear_func (doubts, doubt_queue_clear);
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self,
                                "SELECT f.id, coalesce(f.source_id, 0), f.captured_at, "
@@ -222,7 +261,7 @@ gemba_store_list_review_queue (GembaStore *self, GError **error)
       item.class_id = gemba_db_column_int64 (stmt, 3);
       if (gemba_db_column_type (stmt, 4) != GEMBA_DB_NULL)
         blob = gemba_db_column_blob (stmt, 4, &bytes);
-      item.margin = blob ? margin_of (blob, (int) bytes) : 0.0;
+      read_probabilities (&item, blob, blob ? (int) bytes : 0);
       item.source_rank = gemba_db_column_int (stmt, 5);
       g_array_append_val (items, item);
     }
@@ -236,66 +275,86 @@ gemba_store_list_review_queue (GembaStore *self, GError **error)
 
   hide_near_duplicates (items);
 
-  /* Per predicted class, per source (items are sorted by source rank). */
+  /* Per doubt (the two likeliest classes), per source (items are sorted by source rank). */
   for (guint i = 0; i < items->len; i++)
     {
       QueueItem *item = &g_array_index (items, QueueItem, i);
-      ClassQueue *c = NULL;
+      DoubtQueue *d = NULL;
       SourceQueue *s = NULL;
 
       if (item->hidden)
         continue;
-      for (guint k = 0; k < classes->len && !c; k++)
-        if (g_array_index (classes, ClassQueue, k).class_id == item->class_id)
-          c = &g_array_index (classes, ClassQueue, k);
-      if (!c)
+      for (guint k = 0; k < doubts->len && !d; k++)
         {
-          ClassQueue fresh = { item->class_id, g_array_new (FALSE, FALSE, sizeof (SourceQueue)) };
-          g_array_append_val (classes, fresh);
-          c = &g_array_index (classes, ClassQueue, classes->len - 1);
+          DoubtQueue *e = &g_array_index (doubts, DoubtQueue, k);
+          if (e->top == item->top && e->second == item->second && e->class_id == item->class_id)
+            d = e;
         }
-      for (guint k = 0; k < c->sources->len && !s; k++)
-        if (g_array_index (c->sources, SourceQueue, k).source_rank == item->source_rank)
-          s = &g_array_index (c->sources, SourceQueue, k);
+      if (!d)
+        {
+          DoubtQueue fresh = { item->top, item->second, item->class_id,
+                               g_array_new (FALSE, FALSE, sizeof (SourceQueue)) };
+          g_array_append_val (doubts, fresh);
+          d = &g_array_index (doubts, DoubtQueue, doubts->len - 1);
+        }
+      for (guint k = 0; k < d->sources->len && !s; k++)
+        if (g_array_index (d->sources, SourceQueue, k).source_rank == item->source_rank)
+          s = &g_array_index (d->sources, SourceQueue, k);
       if (!s)
         {
           SourceQueue fresh = { item->source_rank, g_array_new (FALSE, FALSE, sizeof (QueueItem *)),
                                 0, 0 };
-          g_array_append_val (c->sources, fresh);
-          s = &g_array_index (c->sources, SourceQueue, c->sources->len - 1);
+          g_array_append_val (d->sources, fresh);
+          s = &g_array_index (d->sources, SourceQueue, d->sources->len - 1);
         }
       g_array_append_val (s->items, item);
     }
-  for (guint k = 0; k < classes->len; k++)
+  for (guint k = 0; k < doubts->len; k++)
     {
-      ClassQueue *c = &g_array_index (classes, ClassQueue, k);
-      for (guint j = 0; j < c->sources->len; j++)
-        g_array_sort (g_array_index (c->sources, SourceQueue, j).items, by_margin);
+      DoubtQueue *d = &g_array_index (doubts, DoubtQueue, k);
+      for (guint j = 0; j < d->sources->len; j++)
+        g_array_sort (g_array_index (d->sources, SourceQueue, j).items, by_doubt);
     }
 
-  /* Rounds: one frame per predicted class, the round's frames least sure first. */
+  /* Rounds: one frame per doubt, the round's frames least sure first. In each batch of
+   * GEMBA_REVIEW_BATCH places a predicted class takes at most GEMBA_REVIEW_MAX_CLASS_SHARE of
+   * them while frames of another class wait; a frame over the cap waits for the next round. */
   for (;;)
     {
+      guint taken = 0;
+
       g_array_set_size (round, 0);
-      for (guint k = 0; k < classes->len; k++)
+      for (guint k = 0; k < doubts->len; k++)
         {
-          double score;
-          SourceQueue *s = pick_source (&g_array_index (classes, ClassQueue, k), &score);
+          SourceQueue *s = pick_source (&g_array_index (doubts, DoubtQueue, k));
           Pick pick;
           if (!s)
             continue;
-          pick.id = g_array_index (s->items, QueueItem *, s->next)->id;
-          pick.score = g_array_index (s->items, QueueItem *, s->next)->margin;
+          pick.source = s;
+          pick.item = g_array_index (s->items, QueueItem *, s->next);
           pick.order = (int) k;
-          s->next++;
-          s->taken++;
           g_array_append_val (round, pick);
         }
       if (round->len == 0)
         break;
-      g_array_sort (round, by_score);
-      for (guint i = 0; i < round->len; i++)
-        g_array_append_val (queue, g_array_index (round, Pick, i).id);
+      g_array_sort (round, by_pick_doubt);
+      for (int pass = 0; pass < 2 && taken == 0; pass++)
+        for (guint i = 0; i < round->len; i++)
+          {
+            Pick *pick = &g_array_index (round, Pick, i);
+            guint *n;
+            if (queue->len % GEMBA_REVIEW_BATCH == 0)
+              g_array_set_size (counts, 0);
+            n = class_count (counts, pick->item->class_id);
+            /* The second pass runs only when every frame left is over the cap. */
+            if (pass == 0 && *n >= cap)
+              continue;
+            (*n)++;
+            g_array_append_val (queue, pick->item->id);
+            pick->source->next++;
+            pick->source->taken++;
+            taken++;
+          }
     }
   return g_steal_pointer (&queue);
 }

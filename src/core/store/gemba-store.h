@@ -156,6 +156,10 @@ typedef enum {
  * and a similar margin, are near-duplicates: the review queue shows one of them. */
 #define GEMBA_REVIEW_DUPLICATE_USEC (3 * G_USEC_PER_SEC)
 #define GEMBA_REVIEW_DUPLICATE_MARGIN 0.1
+/* In every batch of GEMBA_REVIEW_BATCH places of the review queue, one predicted class takes
+ * at most GEMBA_REVIEW_MAX_CLASS_SHARE of them while frames of other classes wait. */
+#define GEMBA_REVIEW_BATCH 50
+#define GEMBA_REVIEW_MAX_CLASS_SHARE 0.4
 /* A source with fewer labeled test frames than this cannot be judged by the gate. */
 #define GEMBA_MIN_TEST_FRAMES 30
 
@@ -303,12 +307,14 @@ GEMBA_API GArray *gemba_store_list_frame_ids (GembaStore *self, const GembaFrame
                                               GError **error);
 
 /* The review queue: unlabeled frames outside the test split, ranked so that the first teach
- * the model most. Frames are ranked by the production model's margin (top probability minus
- * the second; frames it has not classified count as margin 0); near-duplicates (same source,
- * captured within GEMBA_REVIEW_DUPLICATE_USEC, same verdict, margins within
- * GEMBA_REVIEW_DUPLICATE_MARGIN) are shown once, by their least sure frame; the rest are
- * interleaved in rounds, one frame per predicted class per round, and within a class one per
- * source, newest source first, each least sure first. Row ids in queue order. */
+ * the model most. Frames are ranked by the entropy of the production model's probabilities
+ * (frames it has not classified first); near-duplicates (same source, captured within
+ * GEMBA_REVIEW_DUPLICATE_USEC, same verdict, margins within GEMBA_REVIEW_DUPLICATE_MARGIN) are
+ * shown once, by their least sure frame; the rest are interleaved in rounds, one frame per
+ * doubt (the pair of likeliest classes) per round, least sure first, within a doubt one per
+ * source, newest source first; no predicted class takes more than
+ * GEMBA_REVIEW_MAX_CLASS_SHARE of a batch of GEMBA_REVIEW_BATCH while others wait. Row ids in
+ * queue order. */
 GEMBA_API GArray *gemba_store_list_review_queue (GembaStore *self, GError **error);
 
 /* --- Labels ----------------------------------------------------------------------------- */
