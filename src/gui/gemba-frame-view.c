@@ -100,6 +100,16 @@ texture_fits (GembaFrameView *self, const GembaFrame *frame, GdkTexture *texture
          ABS (gdk_texture_get_height (texture) - h) <= 1;
 }
 
+/* Before its first layout the canvas has no size to decode the frames ahead for: they wait
+ * for the first frame drawn, as after a move. */
+static gboolean
+canvas_sized (GembaFrameView *self)
+{
+  int w, h;
+
+  return gemba_image_canvas_get_fitted_size (self->canvas, 1, 1, &w, &h);
+}
+
 static void
 show_texture (GembaFrameView *self, const GembaFrame *frame, GdkTexture *texture)
 {
@@ -595,7 +605,8 @@ show_item (GembaFrameView *self)
       request_zoom (self, frame);
       /* After a move, the frame is drawn first: reading its history and decoding the frames
        * ahead would take a CPU from it (there may be only two). */
-      if (self->nav_started && gtk_widget_get_mapped (GTK_WIDGET (self)))
+      if ((self->nav_started || !canvas_sized (self)) &&
+          gtk_widget_get_mapped (GTK_WIDGET (self)))
         {
           self->details_deferred = TRUE;
           await_paint (self);
@@ -697,7 +708,11 @@ after_paint_cb (GdkFrameClock *clock, GembaFrameView *self)
     {
       self->details_deferred = FALSE;
       if (self->item && (frame = gemba_frame_item_get_frame (self->item)))
-        read_history (self, frame->id);
+        {
+          read_history (self, frame->id);
+          /* Shown before the canvas had a size: now at the size it is shown at. */
+          request_full (self, frame);
+        }
       preload (self);
     }
 }

@@ -148,6 +148,10 @@ gemba_image_canvas_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
       cairo_scale (cr, iw / tw, ih / th);
       cairo_set_source_surface (cr, surface, 0, 0);
       cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
+      /* Not pixel for pixel (zoomed in, or a texture of another size until the fitted one
+       * comes): bilinear, which cairo does fast; its default filter shrinks with a
+       * convolution that takes ~100 ms for a full-size frame. */
+      cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_BILINEAR);
       cairo_paint (cr);
       cairo_destroy (cr);
     }
