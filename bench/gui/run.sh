@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Scrolling the frame grid of a 100,000-frame project under Xvfb, 3 runs (see scroll.py).
+# Scrolling the frame grid of a 100,000-frame project under Xvfb, then label keys in the frame
+# view (on it and on 60 frames of 1280×720), 3 runs (see scroll.py).
 # Usage: bench/gui/run.sh [BUILD_DIR]   (default _build; build it first)
 # Prints each main-loop stall over 16 ms with the gesture it fell in, then, last, the medians
 # of the 3 runs: worst_gap_ms=N open_ms=N next_frame_ms=N load=L

@@ -59,7 +59,9 @@ def main():
               % (latency["n"], latency["median_ms"], latency["own_median_ms"],
                  latency["p95_ms"], latency["max_ms"], os.getloadavg()[0], os.cpu_count()))
         assert int(latency["n"]) >= 19, latency
-        assert float(latency["median_ms"]) < 50, "next frame took %s ms (median)" % (
+        # The target is 16 ms on an idle machine (bench/gui/run.sh measures it); twice that
+        # leaves room for a loaded CI machine (6-18 ms medians seen at load 7-9 on 2 CPUs).
+        assert float(latency["median_ms"]) < 33, "next frame took %s ms (median)" % (
             latency["median_ms"],)
         app.key("ctrl+z", "ctrl+z", "ctrl+z", delay=80)
         app.wait_for("undone", 3)
