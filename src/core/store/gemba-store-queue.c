@@ -453,16 +453,22 @@ gemba_store_count_test_frames_per_source (GembaStore *self, GError **error)
 
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self,
-                               "SELECT coalesce(f.source_id, 0), s.name, "
-                               "  sum(CASE WHEN l.class_id IS NOT NULL THEN 1 ELSE 0 END), "
-                               "  sum(CASE WHEN l.class_id IS NOT NULL AND f.split = 3 "
-                               "      THEN 1 ELSE 0 END), "
-                               "  sum(CASE WHEN l.class_id IS NULL AND f.split = 3 "
-                               "      THEN 1 ELSE 0 END) "
-                               "FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
-                               "LEFT JOIN sources s ON s.id = f.source_id "
-                               /* s is one row per source_id: grouping by it groups alike */
-                               "GROUP BY coalesce(f.source_id, 0), s.name, s.created_at, s.id "
+                               /* Grouped by the frames' source id alone (frames without a
+                                * source are one group), then named: cheaper than grouping
+                                * by the joined source's columns too, which PostgreSQL
+                                * would want for selecting them. */
+                               "SELECT coalesce(c.source_id, 0), s.name, c.labeled, c.test, "
+                               "  c.reserved FROM ("
+                               "  SELECT f.source_id, "
+                               "    sum(CASE WHEN l.class_id IS NOT NULL THEN 1 ELSE 0 END) "
+                               "      AS labeled, "
+                               "    sum(CASE WHEN l.class_id IS NOT NULL AND f.split = 3 "
+                               "        THEN 1 ELSE 0 END) AS test, "
+                               "    sum(CASE WHEN l.class_id IS NULL AND f.split = 3 "
+                               "        THEN 1 ELSE 0 END) AS reserved "
+                               "  FROM frames f LEFT JOIN labels l ON l.id = f.label_id "
+                               "  GROUP BY f.source_id) c "
+                               "LEFT JOIN sources s ON s.id = c.source_id "
                                "ORDER BY s.created_at IS NULL, s.created_at DESC, s.id DESC",
                                error);
   if (!stmt)
