@@ -60,6 +60,7 @@ struct _GembaModelsPage
   GembaProject *project;
   GPtrArray *models;            /* GembaModelRecord, newest first */
   gint64 production_id;
+  gint64 replaced_id;           /* production before the last promotion made here, 0: none */
   gint64 select_id;             /* :selected-model */
   GembaJob *list_job;
   GembaJob *compare_job;
@@ -465,6 +466,30 @@ model_row (GembaModelsPage *self, GembaModelRecord *m)
   return row;
 }
 
+/* The version production is compared with when production itself is shown: the one it
+ * replaced in a promotion made here, else the one it was fine-tuned from, else the newest other. */
+static guint
+reference_for_production (GembaModelsPage *self, guint production)
+{
+  GembaModelRecord *p = g_ptr_array_index (self->models, production);
+  guint parent = G_MAXUINT, other = G_MAXUINT;
+
+  for (guint i = 0; i < self->models->len; i++)
+    {
+      GembaModelRecord *m = g_ptr_array_index (self->models, i);
+
+      if (i == production)
+        continue;
+      if (self->replaced_id && m->id == self->replaced_id)
+        return i;
+      if (m->id == p->parent_id)
+        parent = i;
+      if (other == G_MAXUINT)
+        other = i;
+    }
+  return parent != G_MAXUINT ? parent : other;
+}
+
 static void
 fill_models (GembaModelsPage *self)
 {
@@ -507,6 +532,8 @@ fill_models (GembaModelsPage *self)
     }
   if (self->production_id == 0 && self->models->len > 1)
     a = b == 0 ? 1 : 0;
+  else if (a == b && self->models->len > 1)
+    a = reference_for_production (self, b);
   gtk_drop_down_set_model (self->a_dropdown, G_LIST_MODEL (names));
   gtk_drop_down_set_model (self->b_dropdown, G_LIST_MODEL (names));
   gtk_drop_down_set_selected (self->a_dropdown, a);
@@ -668,6 +695,7 @@ promote_clicked_cb (GembaModelsPage *self)
   if (!b || b->production || self->promote_job || !self->project)
     return;
   self->select_id = b->id;
+  self->replaced_id = self->production_id;
   self->promote_job = gemba_project_promote_async (self->project, b->id, promoted_cb,
                                                    g_object_ref (self));
   update_buttons (self);

@@ -436,6 +436,7 @@ def models_page(app, work, project, new_id):
     g.log("export: gate %s, then %s written" % (gate[2]["result"], out))
 
     review_before = g.review_queue(project)
+    old_production = production(project)
     compares = app.count("models-compared")
     click(app, "models.promote")
     app.wait_for("promoted", timeout=120)
@@ -443,6 +444,9 @@ def models_page(app, work, project, new_id):
     review_after = g.review_queue(project)
     assert review_after != review_before, "the review queue did not change with the new model"
     app.wait_for("models-compared", compares + 1, timeout=60)
+    # The new production is compared with the version it replaced, not with itself.
+    compared = [e for e in app.events() if e[1] == "models-compared"][-1][2]
+    assert int(compared["b"]) == new_id and int(compared["a"]) == old_production, compared
     app.settle(0.5)
     shot(app, "models-5-promoted")
     # The grid (the review queue) follows the new production model when shown again.
