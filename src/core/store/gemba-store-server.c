@@ -861,6 +861,11 @@ migrate (const char *from, const char *to, Copy *copy, char **created, GError **
   if (!gemba_db_commit (target, error))
     goto fail;
   gemba_db_rollback (source);
+  /* A server plans its queries from statistics that a bulk copy leaves empty until
+   * autovacuum comes by: a 100,000-frame project then opened 3 times slower. The copy is
+   * committed; a failure here only costs time. */
+  if (gemba_db_get_backend (target) == GEMBA_DB_POSTGRESQL)
+    gemba_db_exec (target, "ANALYZE", NULL);
   return g_steal_pointer (&target_digests);
 
 fail:
