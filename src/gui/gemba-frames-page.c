@@ -53,6 +53,8 @@ struct _GembaFramesPage
   char *filter_key;
   GCancellable *cancellable;
   guint counts_timeout;
+  gboolean counting;             /* a count is running ... */
+  gboolean count_again;          /* ... and something changed since it started */
   gboolean grid_timed;
   gboolean updating_filters;
   gboolean stale;                /* frames changed while the page was hidden */
@@ -469,6 +471,12 @@ counts_done_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
   self = GEMBA_FRAMES_PAGE (user_data);
+  self->counting = FALSE;
+  if (self->count_again)
+    {
+      self->count_again = FALSE;
+      schedule_counts (self);
+    }
   if (!counts)
     {
       show_error (self, error->message);
@@ -514,14 +522,20 @@ counts_timeout_cb (gpointer user_data)
 
   self->counts_timeout = 0;
   if (self->project)
-    gemba_project_count_async (self->project, self->cancellable, counts_done_cb, self);
+    {
+      self->counting = TRUE;
+      gemba_project_count_async (self->project, self->cancellable, counts_done_cb, self);
+    }
   return G_SOURCE_REMOVE;
 }
 
+/* One count at a time: what changes while one runs is counted once more after it. */
 static void
 schedule_counts (GembaFramesPage *self)
 {
-  if (self->counts_timeout == 0 && self->project)
+  if (self->counting)
+    self->count_again = TRUE;
+  else if (self->counts_timeout == 0 && self->project)
     self->counts_timeout = g_timeout_add (400, counts_timeout_cb, self);
 }
 
@@ -817,6 +831,8 @@ let_go (GembaFramesPage *self)
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
   g_clear_handle_id (&self->counts_timeout, g_source_remove);
+  self->counting = FALSE;
+  self->count_again = FALSE;
   gemba_frame_view_set_model (self->frame_view, NULL, NULL);
   gemba_frame_grid_set_model (self->grid_view, NULL, NULL);
   g_signal_handlers_disconnect_by_data (project, self);

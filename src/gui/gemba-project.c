@@ -625,7 +625,9 @@ gemba_project_count_async (GembaProject *self, GCancellable *cancellable,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, gemba_project_count_async);
-  g_task_run_in_thread (task, count_thread);
+  /* Niced: while labeling, the counts are redone every few hundred ms and ranking the review
+   * queue takes a CPU for a while; the frame being drawn must not wait for it. */
+  gemba_niced_task_run (task, count_thread, "gemba-count");
 }
 
 GembaProjectCounts *
