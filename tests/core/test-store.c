@@ -1120,6 +1120,13 @@ test_team (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
   g_clear_error (&error);
 
+  /* A server nobody can reach: the new folder is not made. */
+  g_assert_null (gemba_store_create_team (other, "postgresql:///nothing?host=/nonexistent",
+                                          classes, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_IO);
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
   /* A server database that holds something else is not taken over. */
   g_assert_null (gemba_store_create_team (other, gemba_store_get_server (f->store), classes,
                                           &error));

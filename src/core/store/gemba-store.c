@@ -1151,7 +1151,15 @@ gemba_store_create_team (const char *path, const char *server, const char * cons
                      "service file"));
       return NULL;
     }
-  if (!prepare_folder (path, error) || !(self = open_server_db (path, server, TRUE, error)))
+  /* Reach the server before making the folder, so that a wrong URI leaves nothing behind. */
+  if (g_file_test (path, G_FILE_TEST_EXISTS) &&
+      (!g_file_test (path, G_FILE_TEST_IS_DIR) || !dir_is_empty (path)))
+    {
+      g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_EXISTS,
+                   _("%s: already exists and is not an empty folder"), path);
+      return NULL;
+    }
+  if (!(self = open_server_db (path, server, TRUE, error)) || !prepare_folder (path, error))
     return NULL;
   file = g_build_filename (path, GEMBA_STORE_SERVER_NAME, NULL);
   g_key_file_set_comment (keys, NULL, NULL,
