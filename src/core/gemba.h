@@ -11,6 +11,7 @@
 #include "gemba-store-models.h"
 #include "gemba-store-check.h"
 #include "gemba-store-server.h"
+#include "gemba-store-watch.h"
 #include "gemba-image.h"
 #include "gemba-demo.h"
 #include "gemba-tensor.h"

@@ -18,6 +18,8 @@
 #define MAX_IDLE_WORKERS 2
 /* Training reports are thinned to about this many a second. */
 #define TRAIN_REPORTS_PER_SECOND 15
+/* Other members' changes (team projects) are signalled at most once per kind this often. */
+#define REMOTE_CHANGES_MS 100
 
 struct _GembaProject
 {
@@ -43,6 +45,12 @@ struct _GembaProject
   GPtrArray *packages;
   guint n_undo;
   guint n_redo;
+
+  GembaStoreWatch *watch;    /* a team project: other members' changes */
+  guint remote_pending;      /* 1 << GembaChangeKind heard since the last emission */
+  GArray *remote_models;     /* gint64 ids of models others added, to signal */
+  gint64 remote_production;
+  guint remote_flush_id;
 };
 
 G_DEFINE_FINAL_TYPE (GembaProject, gemba_project, G_TYPE_OBJECT)
@@ -137,6 +145,7 @@ gemba_project_dispose (GObject *object)
 
   gemba_project_close (self);
   g_clear_handle_id (&self->frames_changed_id, g_source_remove);
+  g_clear_handle_id (&self->remote_flush_id, g_source_remove);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->writer);
   g_clear_object (&self->reader);
@@ -157,6 +166,7 @@ gemba_project_finalize (GObject *object)
   g_clear_pointer (&self->classes, g_ptr_array_unref);
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->packages, g_ptr_array_unref);
+  g_clear_pointer (&self->remote_models, g_array_unref);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
 }
 
@@ -194,6 +204,54 @@ gemba_project_init (GembaProject *self)
   self->jobs = g_ptr_array_new_with_free_func (g_object_unref);
   self->idle_workers = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->workers_lock);
+  self->remote_models = g_array_new (FALSE, FALSE, sizeof (gint64));
+}
+
+/* --- Other members' changes (team projects) ----------------------------------------------- */
+
+static void emit_model_added (GembaProject *self, gint64 model_id);
+static void emit_production_changed (GembaProject *self, gint64 model_id);
+
+/* Emits what other members changed since the last time, each kind once. */
+static gboolean
+flush_remote_changes (gpointer user_data)
+{
+  GembaProject *self = user_data;
+  guint pending = self->remote_pending;
+  g_autoptr(GArray) models = g_steal_pointer (&self->remote_models);
+
+  self->remote_flush_id = 0;
+  self->remote_pending = 0;
+  self->remote_models = g_array_new (FALSE, FALSE, sizeof (gint64));
+  if (pending & (1 << GEMBA_CHANGE_RESYNC))
+    {
+      /* Changes may have been missed while disconnected: everything is read again. */
+      pending |= (1 << GEMBA_CHANGE_CLASSES) | (1 << GEMBA_CHANGE_PRODUCTION);
+      self->remote_production = gemba_store_get_production_model_id (self->reader);
+    }
+  if (pending & (1 << GEMBA_CHANGE_CLASSES))
+    gemba_project_reload_classes (self);
+  for (guint i = 0; i < models->len; i++)
+    emit_model_added (self, g_array_index (models, gint64, i));
+  if (pending & (1 << GEMBA_CHANGE_PRODUCTION))
+    emit_production_changed (self, self->remote_production);  /* frames-changed too */
+  else if (pending & (1 << GEMBA_CHANGE_FRAMES))
+    g_signal_emit (self, signals[FRAMES_CHANGED], 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+remote_change_cb (GembaChangeKind kind, gint64 id, gpointer user_data)
+{
+  GembaProject *self = user_data;
+
+  self->remote_pending |= 1 << kind;
+  if (kind == GEMBA_CHANGE_MODEL)
+    g_array_append_val (self->remote_models, id);
+  else if (kind == GEMBA_CHANGE_PRODUCTION)
+    self->remote_production = id;
+  if (!self->remote_flush_id)
+    self->remote_flush_id = g_timeout_add (REMOTE_CHANGES_MS, flush_remote_changes, self);
 }
 
 /* --- Opening ------------------------------------------------------------------------------ */
@@ -264,8 +322,16 @@ gemba_project_open_finish (GAsyncResult *result, GError **error)
 
   if (self)
     {
+      g_autoptr(GError) watch_error = NULL;
+
       self->thumbnailer = gemba_thumbnailer_new (self->reader);
       self->write_pool = g_thread_pool_new (write_worker, self, 1, FALSE, NULL);
+      /* A team project: other members' labels, models and promotions show up as they are
+       * made (this workbench's own writes are signalled where they are made). */
+      if (gemba_store_get_server (self->reader) &&
+          !(self->watch = gemba_store_watch_new (self->reader, GEMBA_WATCH_SKIP_OWN_PROCESS,
+                                                 NULL, remote_change_cb, self, &watch_error)))
+        g_warning ("%s", watch_error->message);
     }
   return self;
 }
@@ -277,6 +343,7 @@ gemba_project_close (GembaProject *self)
 
   g_return_if_fail (GEMBA_IS_PROJECT (self));
 
+  g_clear_pointer (&self->watch, gemba_store_watch_free);
   for (guint i = 0; i < self->jobs->len; i++)
     gemba_job_cancel (g_ptr_array_index (self->jobs, i));
   g_mutex_lock (&self->workers_lock);

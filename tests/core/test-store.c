@@ -1168,6 +1168,147 @@ test_team (Fixture *f, gconstpointer data)
     }
 }
 
+typedef struct
+{
+  GembaChangeKind kind;
+  gint64 id;
+  gint64 at;  /* µs monotonic */
+} Heard;
+
+static void
+heard_cb (GembaChangeKind kind, gint64 id, gpointer user_data)
+{
+  Heard heard = { kind, id, g_get_monotonic_time () };
+
+  g_array_append_val ((GArray *) user_data, heard);
+}
+
+/* Iterates @context until @heard holds @kind with @id or @timeout_us passed; the µs it took
+ * from @since, or -1. */
+static gint64
+wait_heard (GMainContext *context, GArray *heard, GembaChangeKind kind, gint64 id,
+            gint64 since, gint64 timeout_us)
+{
+  while (g_get_monotonic_time () < since + timeout_us)
+    {
+      for (guint i = 0; i < heard->len; i++)
+        {
+          Heard *h = &g_array_index (heard, Heard, i);
+          if (h->kind == kind && h->id == id)
+            return h->at - since;
+        }
+      /* Wakes at least every 10 ms to look at the clock. */
+      {
+        g_autoptr(GSource) tick = g_timeout_source_new (10);
+        g_source_set_dummy_callback (tick);
+        g_source_attach (tick, context);
+        g_main_context_iteration (context, TRUE);
+        g_source_destroy (tick);
+      }
+    }
+  return -1;
+}
+
+/* Two clients of one team project (only with a test server): what one writes, the other's
+ * watch hears within a second; a watch skipping its own process hears none of it; a watch
+ * whose connection is killed reconnects and asks for a reload. */
+static void
+test_team_watch (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GArray) heard = g_array_new (FALSE, FALSE, sizeof (Heard));
+  g_autoptr(GArray) own = g_array_new (FALSE, FALSE, sizeof (Heard));
+  g_autoptr(GembaStore) other = NULL;
+  g_autoptr(GembaStoreWatch) watch = NULL;
+  g_autoptr(GembaStoreWatch) skip = NULL;
+  g_autoptr(GembaFrame) frame = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GembaClass) klass = NULL;
+  g_autoptr(GembaModelRecord) model = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *staging = NULL;
+  char *names[] = { (char *) "ok", (char *) "scratch", (char *) "dent", NULL };
+  GembaModelRecord record = { .architecture = (char *) "small-cnn", .classes = names,
+                              .seed = 7, .test_accuracy = -1 };
+  gint64 start, took, worst = 0;
+  const gint64 bound = G_USEC_PER_SEC;
+
+  other = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  watch = gemba_store_watch_new (other, GEMBA_WATCH_DEFAULT, context, heard_cb, heard, &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_watch_is_connected (watch));
+  skip = gemba_store_watch_new (other, GEMBA_WATCH_SKIP_OWN_PROCESS, context, heard_cb, own,
+                                &error);
+  g_assert_no_error (error);
+
+  start = g_get_monotonic_time ();
+  frame = add_frame (f, 9100, NULL);
+  took = wait_heard (context, heard, GEMBA_CHANGE_FRAMES, 0, start, bound);
+  g_assert_cmpint (took, >=, 0);
+  worst = MAX (worst, took);
+
+  klass = gemba_store_find_class (f->store, "dent", &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  label = gemba_store_set_label (f->store, frame->id, klass->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  took = wait_heard (context, heard, GEMBA_CHANGE_FRAMES, frame->id, start, bound);
+  g_assert_cmpint (took, >=, 0);
+  worst = MAX (worst, took);
+
+  staging = gemba_store_make_staging_dir (f->store, &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  model = gemba_store_add_model (f->store, &record, staging, &error);
+  g_assert_no_error (error);
+  took = wait_heard (context, heard, GEMBA_CHANGE_MODEL, model->id, start, bound);
+  g_assert_cmpint (took, >=, 0);
+  worst = MAX (worst, took);
+  start = g_get_monotonic_time ();
+  g_assert_true (gemba_store_promote_model (f->store, model->id, &error));
+  g_assert_no_error (error);
+  took = wait_heard (context, heard, GEMBA_CHANGE_PRODUCTION, model->id, start, bound);
+  g_assert_cmpint (took, >=, 0);
+  worst = MAX (worst, took);
+  g_test_message ("slowest notification: %.1f ms", worst / 1000.0);
+
+  /* A rolled-back write is never announced. */
+  g_assert_true (gemba_store_begin_batch (f->store, &error));
+  g_assert_true (gemba_store_rename_class (f->store, klass->id, "bump", &error));
+  g_assert_no_error (error);
+  gemba_store_rollback_batch (f->store);
+  /* The same process wrote all of it: the skipping watch heard nothing, even given time. */
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (wait_heard (context, heard, GEMBA_CHANGE_CLASSES, klass->id, start,
+                               G_USEC_PER_SEC / 5), ==, -1);
+  g_assert_cmpuint (own->len, ==, 0);
+  g_clear_pointer (&skip, gemba_store_watch_free);
+
+  /* The watch's connection is killed: reported, then reconnected with a request to reload. */
+  {
+    g_autoptr(GembaDb) db = gemba_db_open_server (gemba_store_get_server (f->store), &error);
+    g_assert_no_error (error);
+    g_test_expect_message ("gemba-store", G_LOG_LEVEL_WARNING, "*lost the connection*");
+    g_assert_true (gemba_db_exec (db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                      "WHERE query LIKE '%LISTEN gemba_changes%' "
+                                      "AND pid != pg_backend_pid()",
+                                  &error));
+    g_assert_no_error (error);
+  }
+  g_array_set_size (heard, 0);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (wait_heard (context, heard, GEMBA_CHANGE_RESYNC, 0, start,
+                               10 * G_USEC_PER_SEC), >=, 0);
+  g_test_assert_expected_messages ();
+  g_assert_true (gemba_store_watch_is_connected (watch));
+  g_clear_pointer (&label, gemba_label_free);
+  label = gemba_store_set_label (f->store, frame->id, 0, GEMBA_LABEL_CLEAR, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (wait_heard (context, heard, GEMBA_CHANGE_FRAMES, frame->id, start,
+                               10 * G_USEC_PER_SEC), >=, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1178,7 +1319,10 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/core/store/create-open", test_create_open);
   if (gemba_test_server ())
-    ADD ("/core/store/team", test_team);
+    {
+      ADD ("/core/store/team", test_team);
+      ADD ("/core/store/team-watch", test_team_watch);
+    }
   else
     {
       /* What only a database file can suffer. */

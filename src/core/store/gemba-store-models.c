@@ -198,6 +198,7 @@ gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
   {
     g_autofree char *subject = g_strdup_printf ("%" G_GINT64_FORMAT, id);
     if (!gemba_store_audit (self, "model-add", subject, record->settings, error) ||
+        !_gemba_store_notify (self, GEMBA_CHANGE_MODEL, id, error) ||
         !_gemba_store_commit (self, error))
       {
         g_rename (target, staging_dir);
@@ -365,6 +366,7 @@ gemba_store_promote_model (GembaStore *self, gint64 model_id, GError **error)
   detail = g_strdup_printf ("{\"previous\": %" G_GINT64_FORMAT "}", previous);
   if (!gemba_store_set_setting (self, "production-model", value, error) ||
       !gemba_store_audit (self, "promote", value, detail, error) ||
+      !_gemba_store_notify (self, GEMBA_CHANGE_PRODUCTION, model_id, error) ||
       !_gemba_store_commit (self, error))
     {
       _gemba_store_rollback (self);

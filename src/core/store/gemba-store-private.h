@@ -6,6 +6,7 @@
 
 #include "gemba-db-private.h"
 #include "gemba-store.h"
+#include "gemba-store-watch.h"
 
 G_BEGIN_DECLS
 
@@ -89,6 +90,10 @@ gboolean _gemba_store_is_server (GembaStore *self);
 GembaDb *_gemba_store_server_connect (const char *uri, gboolean create, GError **error);
 /* Creates the tables of the current schema on the server, in the caller's transaction. */
 gboolean _gemba_store_server_create_schema (GembaDb *db, GError **error);
+
+/* Tells the members watching a team project (gemba-store-watch.h) that @kind changed, at the
+ * commit of the caller's transaction (at once outside one); nothing on SQLite. */
+gboolean _gemba_store_notify (GembaStore *self, GembaChangeKind kind, gint64 id, GError **error);
 
 /* Increments the dataset revision, inside the caller's transaction. */
 gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);

@@ -1558,6 +1558,7 @@ gemba_store_add_class (GembaStore *self, const char *name, const char *color, in
 
   if (!gemba_store_audit (self, "class-add", name, NULL, error) ||
       !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_notify (self, GEMBA_CHANGE_CLASSES, id, error) ||
       !_gemba_store_commit (self, error))
     goto fail;
 
@@ -1598,6 +1599,7 @@ update_class (GembaStore *self, gint64 class_id, const char *sql, const char *te
     goto fail;
   if (!gemba_store_audit (self, action, klass->name, text, error) ||
       !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_notify (self, GEMBA_CHANGE_CLASSES, class_id, error) ||
       !_gemba_store_commit (self, error))
     goto fail;
   _gemba_store_unlock (self);
@@ -1726,6 +1728,7 @@ gemba_store_move_class (GembaStore *self, gint64 class_id, int position, GError 
   if (ok)
     ok = gemba_store_audit (self, "class-move",
                             ((GembaClass *) classes->pdata[position])->name, NULL, error) &&
+         _gemba_store_notify (self, GEMBA_CHANGE_CLASSES, class_id, error) &&
          _gemba_store_commit (self, error);
   if (!ok)
     _gemba_store_rollback (self);
@@ -2251,7 +2254,9 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
       if (!label_in_transaction (self, frame_id, klass->id, GEMBA_LABEL_IMPORT, 0, NULL, error))
         goto fail;
     }
-  if (!_gemba_store_commit (self, error))
+  /* Id 0: the notifications of a batch's frames are then one (equal payloads collapse). */
+  if (!_gemba_store_notify (self, GEMBA_CHANGE_FRAMES, 0, error) ||
+      !_gemba_store_commit (self, error))
     goto fail;
 
   _gemba_store_unlock (self);
@@ -2680,7 +2685,8 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
   gemba_db_bind_int64 (update, 1, id);
   gemba_db_bind_int64 (update, 2, frame_id);
   if (!step_done (self, update, error, _("could not save the label")) ||
-      !_gemba_store_bump_revision (self, error))
+      !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_notify (self, GEMBA_CHANGE_FRAMES, frame_id, error))
     return FALSE;
   if (label_id)
     *label_id = id;
@@ -3059,6 +3065,7 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
                                                counts[1] + counts[2] + counts[3]);
     if (!gemba_store_audit (self, "split", NULL, detail, error) ||
         !_gemba_store_bump_revision (self, error) ||
+        !_gemba_store_notify (self, GEMBA_CHANGE_FRAMES, 0, error) ||
         !_gemba_store_commit (self, error))
       goto fail;
   }
@@ -3101,6 +3108,7 @@ gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split, GErr
   gemba_db_bind_int64 (stmt, 2, frame_id);
   if (!step_done (self, stmt, error, _("could not change the split")) ||
       !_gemba_store_bump_revision (self, error) ||
+      !_gemba_store_notify (self, GEMBA_CHANGE_FRAMES, frame_id, error) ||
       !_gemba_store_commit (self, error))
     goto fail;
   ok = TRUE;
