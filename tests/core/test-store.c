@@ -1247,6 +1247,7 @@ test_team_watch (Fixture *f, gconstpointer data)
   took = wait_heard (context, heard, GEMBA_CHANGE_FRAMES, 0, start, bound);
   g_assert_cmpint (took, >=, 0);
   worst = MAX (worst, took);
+  g_test_message ("%s heard %.1f ms after the write began", "import", took / 1000.0);
 
   klass = gemba_store_find_class (f->store, "dent", &error);
   g_assert_no_error (error);
@@ -1256,6 +1257,7 @@ test_team_watch (Fixture *f, gconstpointer data)
   took = wait_heard (context, heard, GEMBA_CHANGE_FRAMES, frame->id, start, bound);
   g_assert_cmpint (took, >=, 0);
   worst = MAX (worst, took);
+  g_test_message ("%s heard %.1f ms after the write began", "label", took / 1000.0);
 
   staging = gemba_store_make_staging_dir (f->store, &error);
   g_assert_no_error (error);
@@ -1265,12 +1267,14 @@ test_team_watch (Fixture *f, gconstpointer data)
   took = wait_heard (context, heard, GEMBA_CHANGE_MODEL, model->id, start, bound);
   g_assert_cmpint (took, >=, 0);
   worst = MAX (worst, took);
+  g_test_message ("%s heard %.1f ms after the write began", "model", took / 1000.0);
   start = g_get_monotonic_time ();
   g_assert_true (gemba_store_promote_model (f->store, model->id, &error));
   g_assert_no_error (error);
   took = wait_heard (context, heard, GEMBA_CHANGE_PRODUCTION, model->id, start, bound);
   g_assert_cmpint (took, >=, 0);
   worst = MAX (worst, took);
+  g_test_message ("%s heard %.1f ms after the write began", "promotion", took / 1000.0);
   g_test_message ("slowest notification: %.1f ms", worst / 1000.0);
 
   /* A rolled-back write is never announced. */
