@@ -297,9 +297,23 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     p.add_argument("--json", help="also write every seed's figures to this file")
+    p.add_argument("--report", nargs="+", metavar="JSON",
+                   help="print the table of the seeds saved with --json by earlier runs (e.g. "
+                        "one seed per run, run side by side) instead of running")
     p.add_argument("--gemba-only", action="store_true",
                    help="skip the PyTorch half (its rows and the targets against it show -)")
     args = p.parse_args()
+
+    if args.report:
+        results = []
+        for path in args.report:
+            with open(path) as f:
+                results.extend(json.load(f))
+        results.sort(key=lambda r: r["seed"])
+        print(f"# seeds {', '.join(str(r['seed']) for r in results)} from "
+              f"{', '.join(args.report)}")
+        report(results)
+        return
 
     work = tempfile.mkdtemp(prefix="gemba-loop.")
     os.environ["GEMBA_AUTHOR"] = "bench"
