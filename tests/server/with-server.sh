@@ -3,6 +3,13 @@
 # only through a unix socket there, removed afterwards. The command sees the server's URI in
 # GEMBA_TEST_SERVER (database "gemba"; it may create more). PostgreSQL refuses to run as
 # root, and CI runs as root: the cluster then belongs to the unprivileged user "nobody".
+# GEMBA_TEST_SERVER_CTL names a script that stops and starts that server in the middle of
+# the command, for the fault tests (it runs pg_ctl as the server's owner, as here):
+#   $GEMBA_TEST_SERVER_CTL stop [fast|immediate]   fast (default): sessions are told "admin
+#                                                   shutdown"; immediate: as if it crashed
+#   $GEMBA_TEST_SERVER_CTL start                    returns once it accepts connections
+#   $GEMBA_TEST_SERVER_CTL restart [fast|immediate]
+#   $GEMBA_TEST_SERVER_CTL status                   exit 0 while it runs
 #   tests/server/with-server.sh COMMAND [ARGS…]
 set -eu
 
@@ -41,13 +48,36 @@ trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; exit 1' INT TERM
 as_owner "$bindir/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 # No TCP at all; fsync off: the cluster dies with the test.
-as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-c listen_addresses= -k $dir -c fsync=off -c full_page_writes=off" start >/dev/null \
-  || { cat "$dir/server.log" >&2; exit 1; }
+options="-c listen_addresses= -k $dir -c fsync=off -c full_page_writes=off"
+as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start \
+  >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+
+# The control script: the same pg_ctl, as the same user, on the same cluster.
+if [ "$(id -u)" = 0 ]; then
+  run_as="setpriv --reuid=$user --regid=nogroup --clear-groups --"
+else
+  run_as=
+fi
+cat >"$dir/ctl" <<EOF
+#!/bin/sh
+# Stops and starts the throwaway server of tests/server/with-server.sh (see there).
+set -eu
+pg_ctl() { $run_as "$bindir/pg_ctl" -D "$dir/data" "\$@"; }
+case "\${1:-}" in
+  stop) pg_ctl -m "\${2:-fast}" -w -t 60 stop >/dev/null ;;
+  start) pg_ctl -l "$dir/server.log" -w -t 60 -o "$options" start >/dev/null ;;
+  restart) pg_ctl -m "\${2:-fast}" -l "$dir/server.log" -w -t 60 -o "$options" restart \\
+             >/dev/null ;;
+  status) pg_ctl status >/dev/null ;;
+  *) echo "usage: \$0 stop|start|restart [fast|immediate] | status" >&2; exit 2 ;;
+esac
+EOF
+chmod 755 "$dir/ctl"
 as_owner "$bindir/createdb" -h "$dir" -U "$user" gemba
 
 GEMBA_TEST_SERVER="postgresql:///gemba?host=$dir&user=$user"
-export GEMBA_TEST_SERVER
+GEMBA_TEST_SERVER_CTL="$dir/ctl"
+export GEMBA_TEST_SERVER GEMBA_TEST_SERVER_CTL
 "$@" &
 child=$!
 status=0
