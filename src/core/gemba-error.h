@@ -30,6 +30,9 @@ G_BEGIN_DECLS
  * @GEMBA_ERROR_NO_SPACE: the disk (or the user's quota) is full; what was saved before is kept
  * @GEMBA_ERROR_READ_ONLY: a change to a project opened read-only (its folder or database is
  *   not writable)
+ * @GEMBA_ERROR_DISCONNECTED: a team project's server could not be reached, or the connection
+ *   to it was lost; a change that failed so was rolled back by the server, unless its commit
+ *   had been sent (see gemba_store_set_label_at()): try it again once the server is back
  */
 typedef enum {
   GEMBA_ERROR_FAILED,
@@ -48,6 +51,7 @@ typedef enum {
   GEMBA_ERROR_REFUSED,
   GEMBA_ERROR_NO_SPACE,
   GEMBA_ERROR_READ_ONLY,
+  GEMBA_ERROR_DISCONNECTED,
 } GembaError;
 
 GEMBA_API GQuark gemba_error_quark (void);

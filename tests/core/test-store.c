@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -1313,9 +1315,284 @@ test_team_watch (Fixture *f, gconstpointer data)
                                10 * G_USEC_PER_SEC), >=, 0);
 }
 
+/* --- Faults: a server that goes away, a client killed mid-label -------------------------- */
+
+/* Runs the test server's control script (tests/server/with-server.sh) with @action; FALSE
+ * when there is none (a server the test did not start). */
+static gboolean
+server_ctl (const char *action)
+{
+  const char *ctl = g_getenv ("GEMBA_TEST_SERVER_CTL");
+  g_autofree char *command = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  if (!ctl || !*ctl)
+    return FALSE;
+  command = g_strdup_printf ("%s %s", ctl, action);
+  g_assert_true (g_spawn_command_line_sync (command, NULL, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+/* Runs @sql (one integer) on a connection of its own to @store's server. */
+static gint64
+server_query (GembaStore *store, const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaDb) db = gemba_db_open_server (gemba_store_get_server (store), &error);
+  g_autoptr(GembaDbStmt) stmt = NULL;
+
+  g_assert_no_error (error);
+  stmt = gemba_db_prepare (db, sql, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+  return gemba_db_column_int64 (stmt, 0);
+}
+
+/* Sessions holding the team project's shared owner lock (gemba-store-check.c). */
+#define OWNER_LOCKS "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' " \
+                    "AND objid = 1195724099 AND mode = 'ShareLock' AND granted"
+
+static guint
+history_length (Fixture *f, gint64 frame_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) history = gemba_store_list_label_history (f->store, frame_id, &error);
+
+  g_assert_no_error (error);
+  return history->len;
+}
+
+/* The server restarted between two labels: the store connects again by itself, takes its
+ * owner lock again, and the second label lands. Stopped: a label fails with
+ * GEMBA_ERROR_DISCONNECTED and nothing of it is written. Lost inside a batch: the rest of the
+ * batch fails until it is rolled back, and none of it is written. A label sent twice with
+ * the same time (its commit's answer lost) is saved once. */
+static void
+test_team_reconnect (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaFrame) a = add_frame (f, 9200, NULL);
+  g_autoptr(GembaFrame) b = add_frame (f, 9201, NULL);
+  g_autoptr(GembaClass) ok = NULL;
+  g_autoptr(GembaClass) dent = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GembaLabel) again = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start, restart_us, label_us;
+  guint n;
+
+  if (!g_getenv ("GEMBA_TEST_SERVER_CTL"))
+    {
+      g_test_skip ("needs a server it may restart (tests/server/with-server.sh)");
+      return;
+    }
+  ok = gemba_store_find_class (f->store, "ok", &error);
+  dent = gemba_store_find_class (f->store, "dent", &error);
+  g_assert_no_error (error);
+  label = gemba_store_set_label (f->store, a->id, ok->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+  g_assert_cmpint (server_query (f->store, OWNER_LOCKS), ==, 1);
+
+  /* Restarted between two labels. */
+  start = g_get_monotonic_time ();
+  server_ctl ("restart fast");
+  restart_us = g_get_monotonic_time () - start;
+  start = g_get_monotonic_time ();
+  label = gemba_store_set_label (f->store, b->id, dent->id, GEMBA_LABEL_SET, &error);
+  label_us = g_get_monotonic_time () - start;
+  g_assert_no_error (error);
+  g_assert_cmpint (label->class_id, ==, dent->id);
+  g_clear_pointer (&label, gemba_label_free);
+  g_assert_true (gemba_store_is_connected (f->store));
+  g_assert_cmpint (server_query (f->store, OWNER_LOCKS), ==, 1);
+  g_test_message ("server restart took %.0f ms; the next label, reconnecting, %.1f ms",
+                  restart_us / 1000.0, label_us / 1000.0);
+
+  /* Stopped (as if it crashed): the label fails, distinctly, and is not written. */
+  n = history_length (f, a->id);
+  server_ctl ("stop immediate");
+  g_assert_null (gemba_store_set_label (f->store, a->id, dent->id, GEMBA_LABEL_SET, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED);
+  g_clear_error (&error);
+  g_assert_false (gemba_store_is_connected (f->store));
+  g_assert_false (gemba_store_check_connection (f->store, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED);
+  g_clear_error (&error);
+  server_ctl ("start");
+  g_assert_true (gemba_store_check_connection (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (history_length (f, a->id), ==, n);
+  g_assert_cmpint (server_query (f->store, OWNER_LOCKS), ==, 1);
+
+  /* Lost in the middle of a batch: nothing of the batch is written, and it is not silently
+   * continued on a new connection (which would commit its second half alone). */
+  g_assert_true (gemba_store_begin_batch (f->store, &error));
+  label = gemba_store_set_label (f->store, a->id, dent->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+  g_assert_cmpint (server_query (f->store,
+                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE pid <> pg_backend_pid() AND backend_type = "
+                                 "'client backend' AND datname = current_database()"), ==, 1);
+  g_assert_null (gemba_store_set_label (f->store, b->id, ok->id, GEMBA_LABEL_SET, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED);
+  g_clear_error (&error);
+  g_assert_false (gemba_store_commit_batch (f->store, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED);
+  g_clear_error (&error);
+  g_assert_cmpuint (history_length (f, a->id), ==, n);
+  label = gemba_store_set_label (f->store, a->id, dent->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+  g_assert_cmpuint (history_length (f, a->id), ==, n + 1);
+
+  /* Sent again after its answer was lost: saved once, the same label returned. */
+  {
+    gint64 at = g_get_real_time ();
+
+    label = gemba_store_set_label_at (f->store, b->id, ok->id, GEMBA_LABEL_SET, at, &error);
+    g_assert_no_error (error);
+    again = gemba_store_set_label_at (f->store, b->id, ok->id, GEMBA_LABEL_SET, at, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (again->id, ==, label->id);
+    g_assert_cmpint (label->created_at, ==, at);
+    g_clear_pointer (&label, gemba_label_free);
+    g_clear_pointer (&again, gemba_label_free);
+    label = gemba_store_undo_label_at (f->store, at + 1, &error);
+    g_assert_no_error (error);
+    again = gemba_store_undo_label_at (f->store, at + 1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (again->id, ==, label->id);
+    g_assert_cmpint (label->kind, ==, GEMBA_LABEL_UNDO);
+    g_clear_pointer (&label, gemba_label_free);
+    g_clear_pointer (&again, gemba_label_free);
+    label = gemba_store_redo_label_at (f->store, at + 2, &error);
+    g_assert_no_error (error);
+    again = gemba_store_redo_label_at (f->store, at + 2, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (again->id, ==, label->id);
+    g_assert_cmpint (label->kind, ==, GEMBA_LABEL_REDO);
+    g_assert_cmpint (label->class_id, ==, ok->id);
+  }
+}
+
+static const char *test_program;
+
+/* The child of /core/store/kill-confirmed: labels the project's frames round and round as
+ * fast as it can and prints "FRAME CLASS LABEL" for each label once it is confirmed. */
+static int
+label_child_main (const char *project)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (project, &error);
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(GPtrArray) classes = NULL;
+  GembaFrameQuery all = { .filter = GEMBA_FILTER_ALL };
+
+  if (!store ||
+      !(ids = gemba_store_list_frame_ids (store, &all, &error)) ||
+      !(classes = gemba_store_list_classes (store, FALSE, &error)))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  gemba_store_set_author (store, "killed");
+  for (guint64 i = 0;; i++)
+    {
+      gint64 frame_id = g_array_index (ids, gint64, i % ids->len);
+      const GembaClass *klass = classes->pdata[i % classes->len];
+      g_autoptr(GembaLabel) label = gemba_store_set_label (store, frame_id, klass->id,
+                                                           GEMBA_LABEL_SET, &error);
+      if (!label)
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+      printf ("%" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n", frame_id,
+              klass->id, label->id);
+      fflush (stdout);
+    }
+  return 0;
+}
+
+/* A client killed with SIGKILL in the middle of labeling loses no label it was told was
+ * saved (SQLite: the WAL, synchronous = FULL; a server: the commit). */
+static void
+test_kill_confirmed (Fixture *f, gconstpointer data)
+{
+  const char *argv[] = { test_program, "--label-child", f->project, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GArray) confirmed = g_array_new (FALSE, FALSE, sizeof (gint64) * 3);
+  const guint kill_after = 40;
+  char *line;
+
+  g_assert_true (gemba_store_begin_batch (f->store, &error));
+  for (guint i = 0; i < 20; i++)
+    gemba_frame_free (add_frame (f, 9300 + i, NULL));
+  g_assert_true (gemba_store_commit_batch (f->store, &error));
+  g_assert_no_error (error);
+
+  child = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)))
+    {
+      gint64 row[3];
+
+      g_assert_cmpint (sscanf (line, "%" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %"
+                               G_GINT64_FORMAT, &row[0], &row[1], &row[2]), ==, 3);
+      g_free (line);
+      g_array_append_val (confirmed, row);
+      if (confirmed->len == kill_after)
+        g_subprocess_send_signal (child, SIGKILL);
+    }
+  g_assert_no_error (error);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  /* It was killed while labeling, not ended by an error. */
+  g_assert_true (g_subprocess_get_if_signaled (child));
+  g_assert_cmpint (g_subprocess_get_term_sig (child), ==, SIGKILL);
+  g_assert_cmpuint (confirmed->len, >=, kill_after);
+  g_test_message ("%u labels confirmed before the kill took effect", confirmed->len);
+
+  /* Every confirmed label is there, as it was confirmed: a fresh connection reads them. */
+  {
+    g_autoptr(GembaStore) store = gemba_store_open (f->project, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < confirmed->len; i++)
+      {
+        gint64 *row = &g_array_index (confirmed, gint64, 3 * i);
+        g_autoptr(GPtrArray) history = gemba_store_list_label_history (store, row[0], &error);
+        gboolean found = FALSE;
+
+        g_assert_no_error (error);
+        for (guint h = 0; h < history->len; h++)
+          {
+            GembaLabel *label = history->pdata[h];
+            if (label->id == row[2])
+              {
+                g_assert_cmpint (label->class_id, ==, row[1]);
+                g_assert_cmpstr (label->author, ==, "killed");
+                found = TRUE;
+              }
+          }
+        g_assert_true (found);
+      }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc == 3 && g_str_equal (argv[1], "--label-child"))
+    return label_child_main (argv[2]);
+  test_program = argv[0];
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/core/store/sha256", test_sha256);
@@ -1326,6 +1603,7 @@ main (int argc, char **argv)
     {
       ADD ("/core/store/team", test_team);
       ADD ("/core/store/team-watch", test_team_watch);
+      ADD ("/core/store/team-reconnect", test_team_reconnect);
     }
   else
     {
@@ -1347,6 +1625,7 @@ main (int argc, char **argv)
   ADD ("/core/store/review-queue", test_review_queue);
   ADD ("/core/store/review-queue-doubts", test_review_queue_doubts);
   ADD ("/core/store/splits-per-source", test_splits_per_source);
+  ADD ("/core/store/kill-confirmed", test_kill_confirmed);
 #undef ADD
 
   return g_test_run ();

@@ -61,6 +61,21 @@ gboolean gemba_db_uri_has_password (const char *uri);
 void gemba_db_close (GembaDb *db);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaDb, gemba_db_close)
 
+/* A server connection that was lost (GEMBA_ERROR_DISCONNECTED) connects again by itself at
+ * the next statement outside a transaction; these are for the owner of the connection. */
+typedef void (*GembaDbReconnectFunc) (GembaDb *db, gpointer user_data);
+/* Connects a lost server connection again (PQreset with the same parameters), sets the
+ * session up and calls the reconnect func; FALSE with GEMBA_ERROR_DISCONNECTED if the server
+ * cannot be reached. Not inside a lost transaction: roll it back first. */
+gboolean gemba_db_reconnect (GembaDb *db, GError **error);
+/* FALSE once a server connection is known to be lost, until it is connected again. */
+gboolean gemba_db_is_connected (GembaDb *db);
+/* How many times the connection was made again. */
+guint gemba_db_get_n_reconnects (GembaDb *db);
+/* @func runs after each reconnection, before the statement that needed it: to take again
+ * what the old session held (session advisory locks). Statements it runs do not reconnect. */
+void gemba_db_set_reconnect_func (GembaDb *db, GembaDbReconnectFunc func, gpointer user_data);
+
 GembaDbBackend gemba_db_get_backend (GembaDb *db);
 /* The file path or the server URI without its password, for messages. */
 const char *gemba_db_get_name (GembaDb *db);

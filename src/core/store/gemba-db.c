@@ -27,6 +27,15 @@ struct _GembaDb
   char *pg_error;  /* the last error's message and GembaError code */
   int pg_code;
   gint64 changes;  /* rows changed by the last command */
+  /* The connection is gone (see statement_lost()); with a transaction open, which the
+   * server rolled back: every statement fails until the caller's ROLLBACK. */
+  gboolean lost;
+  gboolean lost_in_transaction;
+  gboolean reconnecting;
+  gboolean repeating;  /* a statement runs again after a reconnection: not a third time */
+  guint n_reconnects;
+  GembaDbReconnectFunc reconnected;
+  gpointer reconnected_data;
 #endif
 };
 
@@ -191,6 +200,16 @@ set_pg_error (GembaDb *db, const char *message, const char *sqlstate, GError **e
   g_set_error (error, GEMBA_ERROR, code, "%s: %s", db->name, text);
 }
 
+/* A statement failed because the connection is gone, or is going: libpq lost it, a
+ * connection exception (class 08), or the server shutting down or crashing (57P01–57P03). */
+static gboolean
+is_disconnect (GembaDb *db, const char *sqlstate)
+{
+  return PQstatus (db->pg) == CONNECTION_BAD ||
+         (sqlstate && (g_str_has_prefix (sqlstate, "08") || g_str_equal (sqlstate, "57P01") ||
+                       g_str_equal (sqlstate, "57P02") || g_str_equal (sqlstate, "57P03")));
+}
+
 static gboolean
 check_result (GembaDb *db, PGresult *result, GError **error)
 {
@@ -233,15 +252,47 @@ gemba_db_uri_has_password (const char *uri)
 #endif
 }
 
+#ifdef GEMBA_HAVE_POSTGRESQL
+/* UTF-8 text both ways; the shortest exact text of a double (PostgreSQL ≥ 12); no notices
+ * on stderr. Run on every (re)connection. */
+static gboolean
+set_up_session (GembaDb *db, GError **error)
+{
+  PGresult *result;
+  gboolean ok;
+
+  PQsetNoticeProcessor (db->pg, notice_cb, NULL);
+  result = PQexec (db->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 1;"
+                           "SET client_min_messages = warning;");
+  ok = check_result (db, result, error);
+  PQclear (result);
+  return ok;
+}
+
+/* Connects to @uri. What the URI does not set itself: give up connecting after 10 s, and
+ * notice a silent peer (a lost network) within about 25 s of waiting on it instead of the
+ * system's two hours: TCP keepalives (10 s idle, then 3 probes 5 s apart) and a 30 s limit on
+ * unacknowledged data. Unix sockets ignore all of these. */
+static PGconn *
+connect_server (const char *uri)
+{
+  const char *const keywords[] = { "connect_timeout", "keepalives_idle", "keepalives_interval",
+                                   "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+  const char *const values[] = { "10", "10", "5", "3", "30000", uri, NULL };
+
+  /* The expanded dbname (the URI) overrides the keywords before it. */
+  return PQconnectdbParams (keywords, values, 1);
+}
+#endif
+
 GembaDb *
 gemba_db_open_server (const char *uri, GError **error)
 {
 #ifdef GEMBA_HAVE_POSTGRESQL
   GembaDb *db = g_new0 (GembaDb, 1);
-  PGresult *result;
 
   db->backend = GEMBA_DB_POSTGRESQL;
-  db->pg = PQconnectdb (uri);
+  db->pg = connect_server (uri);
   if (!db->pg || PQstatus (db->pg) != CONNECTION_OK)
     {
       g_autofree char *text = g_strchomp (g_strdup (db->pg ? PQerrorMessage (db->pg) : ""));
@@ -254,18 +305,11 @@ gemba_db_open_server (const char *uri, GError **error)
   db->name = g_strdup_printf ("postgresql://%s@%s%s%s/%s", PQuser (db->pg),
                               PQhost (db->pg), *PQport (db->pg) ? ":" : "", PQport (db->pg),
                               PQdb (db->pg));
-  PQsetNoticeProcessor (db->pg, notice_cb, NULL);
-  /* UTF-8 text both ways; the shortest exact text of a double (PostgreSQL ≥ 12); no notices
-   * on stderr. */
-  result = PQexec (db->pg, "SET client_encoding = 'UTF8'; SET extra_float_digits = 1;"
-                           "SET client_min_messages = warning;");
-  if (!check_result (db, result, error))
+  if (!set_up_session (db, error))
     {
-      PQclear (result);
       gemba_db_close (db);
       return NULL;
     }
-  PQclear (result);
   return db;
 #else
   g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_UNSUPPORTED,
@@ -290,6 +334,183 @@ gemba_db_close (GembaDb *db)
   g_free (db);
 }
 
+#ifdef GEMBA_HAVE_POSTGRESQL
+static void
+set_disconnected (GembaDb *db, const char *message, GError **error)
+{
+  g_free (db->pg_error);
+  db->pg_error = g_strdup (message);
+  db->pg_code = GEMBA_ERROR_DISCONNECTED;
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED, "%s: %s", db->name, message);
+}
+
+/* Statements that may run again on a new connection when the old one died under them
+ * outside a transaction: reads, and the start of a transaction (nothing of it happened). A
+ * write outside a transaction may have committed, so it is never repeated. */
+static gboolean
+may_repeat (const char *sql)
+{
+  while (g_ascii_isspace (*sql))
+    sql++;
+  return g_ascii_strncasecmp (sql, "SELECT", 6) == 0 || g_ascii_strncasecmp (sql, "BEGIN", 5) == 0;
+}
+
+static gboolean
+is_rollback (const char *sql)
+{
+  return g_ascii_strcasecmp (sql, "ROLLBACK") == 0;
+}
+
+/* Runs @sql (with @n parameters when @values) on the connection; NULL with @error when it
+ * failed. A lost connection (GEMBA_ERROR_DISCONNECTED) is remembered: outside a transaction
+ * the next statement connects again (and a read, or a BEGIN, is repeated at once on the new
+ * connection); inside one, statements fail until the caller's ROLLBACK, which then succeeds
+ * without the server, which has rolled the transaction back already. */
+static PGresult *
+pg_run (GembaDb *db, const char *sql, int n, const char *const *values, const int *lengths,
+        const int *formats, GError **error)
+{
+  gboolean idle;
+  PGresult *result;
+  const char *sqlstate;
+
+  if (db->lost)
+    {
+      if (is_rollback (sql))
+        {
+          db->lost_in_transaction = FALSE;
+          return PQmakeEmptyPGresult (NULL, PGRES_COMMAND_OK);
+        }
+      if (db->lost_in_transaction)
+        {
+          set_disconnected (db, _("the connection to the server was lost; the change was not "
+                                  "saved"), error);
+          return NULL;
+        }
+      if (db->reconnecting || !gemba_db_reconnect (db, error))
+        {
+          if (db->reconnecting)
+            set_disconnected (db, _("the connection to the server was lost"), error);
+          return NULL;
+        }
+    }
+  idle = PQtransactionStatus (db->pg) == PQTRANS_IDLE;
+  result = values ? PQexecParams (db->pg, sql, n, NULL, values, lengths, formats, 0)
+                  : PQexec (db->pg, sql);
+  if (result && (PQresultStatus (result) == PGRES_COMMAND_OK ||
+                 PQresultStatus (result) == PGRES_TUPLES_OK))
+    {
+      check_result (db, result, NULL);
+      return result;
+    }
+  sqlstate = result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : NULL;
+  if (!is_disconnect (db, sqlstate))
+    {
+      check_result (db, result, error);
+      PQclear (result);
+      return NULL;
+    }
+  {
+    g_autofree char *text = g_strchomp (g_strdup (result ? PQresultErrorMessage (result)
+                                                         : PQerrorMessage (db->pg)));
+    PQclear (result);
+    db->lost = TRUE;
+    db->lost_in_transaction = !idle && !is_rollback (sql);
+    g_debug ("%s: lost the connection (%s)", db->name, text);
+    if (idle && !db->reconnecting && !db->repeating && may_repeat (sql) &&
+        gemba_db_reconnect (db, NULL))
+      {
+        db->repeating = TRUE;
+        result = pg_run (db, sql, n, values, lengths, formats, error);
+        db->repeating = FALSE;
+        return result;
+      }
+    if (g_ascii_strcasecmp (sql, "COMMIT") == 0)
+      {
+        g_autofree char *message = g_strdup_printf (
+          _("the connection to the server was lost while saving, so the change may or may not "
+            "have been saved (%s)"), text);
+        set_disconnected (db, message, error);
+      }
+    else
+      {
+        g_autofree char *message = g_strdup_printf (
+          _("the connection to the server was lost (%s)"), text);
+        set_disconnected (db, message, error);
+      }
+    return NULL;
+  }
+}
+#endif
+
+gboolean
+gemba_db_reconnect (GembaDb *db, GError **error)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  g_autoptr(GError) local = NULL;
+
+  g_return_val_if_fail (db->backend == GEMBA_DB_POSTGRESQL, FALSE);
+  g_return_val_if_fail (!db->lost_in_transaction, FALSE);
+
+  PQreset (db->pg);
+  if (PQstatus (db->pg) != CONNECTION_OK)
+    {
+      g_autofree char *text = g_strchomp (g_strdup (PQerrorMessage (db->pg)));
+      g_autofree char *message = g_strdup_printf (_("cannot reach the server (%s)"), text);
+      db->lost = TRUE;
+      set_disconnected (db, message, error);
+      return FALSE;
+    }
+  if (!set_up_session (db, &local))
+    {
+      db->lost = TRUE;
+      set_disconnected (db, local->message, error);
+      return FALSE;
+    }
+  db->lost = FALSE;
+  db->n_reconnects++;
+  g_debug ("%s: connected again", db->name);
+  if (db->reconnected)
+    {
+      db->reconnecting = TRUE;
+      db->reconnected (db, db->reconnected_data);
+      db->reconnecting = FALSE;
+    }
+  return !db->lost;
+#else
+  g_return_val_if_reached (FALSE);
+#endif
+}
+
+gboolean
+gemba_db_is_connected (GembaDb *db)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  if (db->pg)
+    return !db->lost;
+#endif
+  return TRUE;
+}
+
+guint
+gemba_db_get_n_reconnects (GembaDb *db)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  return db->n_reconnects;
+#else
+  return 0;
+#endif
+}
+
+void
+gemba_db_set_reconnect_func (GembaDb *db, GembaDbReconnectFunc func, gpointer user_data)
+{
+#ifdef GEMBA_HAVE_POSTGRESQL
+  db->reconnected = func;
+  db->reconnected_data = user_data;
+#endif
+}
+
 gboolean
 gemba_db_exec (GembaDb *db, const char *sql, GError **error)
 {
@@ -304,8 +525,8 @@ gemba_db_exec (GembaDb *db, const char *sql, GError **error)
     }
 #ifdef GEMBA_HAVE_POSTGRESQL
   {
-    PGresult *result = PQexec (db->pg, sql);
-    gboolean ok = check_result (db, result, error);
+    PGresult *result = pg_run (db, sql, 0, NULL, NULL, NULL, error);
+    gboolean ok = result != NULL;
     PQclear (result);
     return ok;
   }
@@ -637,14 +858,10 @@ gemba_db_step (GembaDbStmt *stmt, GError **error)
           lengths[i] = param->length;
           formats[i] = param->is_blob ? 1 : 0;
         }
-      stmt->result = PQexecParams (stmt->db->pg, stmt->sql, (int) n, NULL, values, lengths,
-                                   formats, 0);
+      stmt->result = pg_run (stmt->db, stmt->sql, (int) n, values, lengths, formats, error);
       stmt->row = -1;
-      if (!check_result (stmt->db, stmt->result, error))
-        {
-          clear_rows (stmt);
-          return GEMBA_DB_STEP_ERROR;
-        }
+      if (!stmt->result)
+        return GEMBA_DB_STEP_ERROR;
       stmt->blobs = g_new0 (guint8 *, MAX (PQnfields (stmt->result), 1));
       stmt->blob_sizes = g_new0 (gsize, MAX (PQnfields (stmt->result), 1));
     }

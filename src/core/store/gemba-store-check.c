@@ -179,6 +179,13 @@ _gemba_store_take_owner (GembaStore *self)
 }
 
 void
+_gemba_store_retake_owner (GembaStore *self)
+{
+  if (_gemba_store_is_server (self))
+    server_lock (self, SERVER_LOCK_SH);
+}
+
+void
 _gemba_store_drop_owner (GembaStore *self)
 {
   if (self->owner_fd >= 0)

@@ -46,6 +46,9 @@ struct _GembaStore
  * staging folders of interrupted trainings and marks their runs interrupted. */
 void _gemba_store_take_owner (GembaStore *self);
 void _gemba_store_drop_owner (GembaStore *self);
+/* A team project whose server connection was made again: takes the shared owner lock again
+ * (a session advisory lock, gone with the old session). */
+void _gemba_store_retake_owner (GembaStore *self);
 
 /* Locks the store for the calling thread; pair with _gemba_store_unlock. */
 void _gemba_store_lock (GembaStore *self);

@@ -199,6 +199,35 @@ _gemba_store_is_server (GembaStore *self)
 }
 
 gboolean
+gemba_store_is_connected (GembaStore *self)
+{
+  gboolean connected;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  _gemba_store_lock (self);
+  connected = gemba_db_is_connected (self->conn);
+  _gemba_store_unlock (self);
+  return connected;
+}
+
+gboolean
+gemba_store_check_connection (GembaStore *self, GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
+  if (!_gemba_store_is_server (self))
+    return TRUE;
+  _gemba_store_lock (self);
+  /* A statement outside a transaction reconnects a lost connection by itself; inside a lost
+   * one it fails until the batch is rolled back. */
+  if (self->batch_depth == 0 || !gemba_db_is_connected (self->conn))
+    ok = gemba_db_exec (self->conn, "SELECT 1", error);
+  _gemba_store_unlock (self);
+  return ok;
+}
+
+gboolean
 _gemba_store_fail (GembaStore *self, GError **error, const char *doing)
 {
   sqlite3 *lite = gemba_db_get_sqlite (self->conn);
@@ -890,6 +919,25 @@ read_server_uri (const char *path, GError **error)
   return g_steal_pointer (&uri);
 }
 
+/* The server connection was made again (a restart, a network that came back): the session
+ * is new, so what it held is taken again before the statement that needed it runs. */
+static void
+server_reconnected_cb (GembaDb *db, gpointer user_data)
+{
+  GembaStore *self = user_data;
+
+  _gemba_store_lock (self);
+  /* Nothing is prepared on the server (each statement is sent whole), but a cached statement
+   * could still hold rows of the old session. */
+  if (self->cached)
+    g_hash_table_remove_all (self->cached);
+  if (self->read_only)
+    gemba_db_exec (db, "SET default_transaction_read_only = on", NULL);
+  else
+    _gemba_store_retake_owner (self);
+  _gemba_store_unlock (self);
+}
+
 /* A team project: its database is the server @uri (@create: an empty one, still without
  * the schema); the folder holds the frames and models. */
 static GembaStore *
@@ -903,6 +951,7 @@ open_server_db (const char *path, const char *uri, gboolean create, GError **err
   self->read_only = !create && g_access (self->path, W_OK) != 0;
   if (!(self->conn = _gemba_store_server_connect (uri, create, error)))
     return NULL;
+  gemba_db_set_reconnect_func (self->conn, server_reconnected_cb, self);
   self->db_path = g_strdup (gemba_db_get_name (self->conn));
   if (self->read_only)
     return _gemba_store_exec (self, "SET default_transaction_read_only = on", error)
@@ -1985,11 +2034,18 @@ gemba_store_get_frame (GembaStore *self, gint64 frame_id, GError **error)
     {
       bind_production (self, stmt);
       gemba_db_bind_int64 (stmt, gemba_db_bind_parameter_index (stmt, ":id"), frame_id);
-      if (gemba_db_step (stmt, NULL) == GEMBA_DB_STEP_ROW)
-        frame = frame_from_row (stmt);
-      else
-        g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
-                     _("%s: no frame with row id %" PRId64), self->path, frame_id);
+      switch (gemba_db_step (stmt, NULL))
+        {
+        case GEMBA_DB_STEP_ROW:
+          frame = frame_from_row (stmt);
+          break;
+        case GEMBA_DB_STEP_DONE:
+          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND,
+                       _("%s: no frame with row id %" PRId64), self->path, frame_id);
+          break;
+        default:
+          _gemba_store_fail (self, error, _("could not read the frame"));
+        }
     }
   _gemba_store_unlock (self);
   return frame;
@@ -2141,7 +2197,7 @@ fail:
 
 static gboolean
 label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
-                      gint64 refers_to, gint64 *label_id, GError **error);
+                      gint64 refers_to, gint64 created_at, gint64 *label_id, GError **error);
 
 GembaFrame *
 gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint width,
@@ -2251,7 +2307,8 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
                        self->path, klass->name);
           goto fail;
         }
-      if (!label_in_transaction (self, frame_id, klass->id, GEMBA_LABEL_IMPORT, 0, NULL, error))
+      if (!label_in_transaction (self, frame_id, klass->id, GEMBA_LABEL_IMPORT, 0, 0, NULL,
+                                 error))
         goto fail;
     }
   /* Id 0: the notifications of a batch's frames are then one (equal payloads collapse). */
@@ -2637,10 +2694,11 @@ record_model_verdict (GembaStore *self, gint64 label_id, gint64 frame_id, gint64
   return step_done (self, stmt, error, _("could not save the label"));
 }
 
-/* Appends a label row and makes it the frame's current label; caller holds a transaction. */
+/* Appends a label row made at @created_at (µs; 0: now) and makes it the frame's current
+ * label; caller holds a transaction. */
 static gboolean
 label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
-                      gint64 refers_to, gint64 *label_id, GError **error)
+                      gint64 refers_to, gint64 created_at, gint64 *label_id, GError **error)
 {
   g_autoptr(GembaStmt) insert = NULL;
   g_autoptr(GembaStmt) update = NULL;
@@ -2668,7 +2726,7 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
     gemba_db_bind_null (insert, 3);
   _gemba_store_bind_text (insert, 4, gemba_label_kind_to_string (kind));
   _gemba_store_bind_text (insert, 5, self->author);
-  gemba_db_bind_int64 (insert, 6, _gemba_store_now ());
+  gemba_db_bind_int64 (insert, 6, created_at ? created_at : _gemba_store_now ());
   if (refers_to)
     gemba_db_bind_int64 (insert, 7, refers_to);
   else
@@ -2696,14 +2754,15 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
 /* Checks and records one label in its own transaction. */
 static GembaLabel *
 label_frame (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
-             gint64 refers_to, GError **error)
+             gint64 refers_to, gint64 created_at, GError **error)
 {
   gint64 label_id = 0;
   GembaLabel *label = NULL;
 
   if (!_gemba_store_begin (self, error))
     return NULL;
-  if (!label_in_transaction (self, frame_id, class_id, kind, refers_to, &label_id, error))
+  if (!label_in_transaction (self, frame_id, class_id, kind, refers_to, created_at, &label_id,
+                             error))
     {
       _gemba_store_rollback (self);
       return NULL;
@@ -2714,17 +2773,74 @@ label_frame (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind 
   return label;
 }
 
-GembaLabel *
-gemba_store_set_label (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
-                       GError **error)
+/* The author's label of @kind made at @created_at (on @frame_id unless 0): the one an earlier
+ * attempt saved, when its answer was lost with the connection. 0 when none; -1 on error. */
+static gint64
+find_label_at (GembaStore *self, gint64 frame_id, GembaLabelKind kind, gint64 created_at,
+               GError **error)
+{
+  g_autoptr(GembaStmt) stmt = NULL;
+
+  stmt = _gemba_store_prepare (self, frame_id
+                               ? "SELECT id FROM labels WHERE frame_id = ?4 AND author = ?1 "
+                                 "AND kind = ?2 AND created_at = ?3 ORDER BY id LIMIT 1"
+                               : "SELECT id FROM labels WHERE author = ?1 AND kind = ?2 "
+                                 "AND created_at = ?3 ORDER BY id LIMIT 1", error);
+  if (!stmt)
+    return -1;
+  _gemba_store_bind_text (stmt, 1, self->author);
+  _gemba_store_bind_text (stmt, 2, gemba_label_kind_to_string (kind));
+  gemba_db_bind_int64 (stmt, 3, created_at);
+  if (frame_id)
+    gemba_db_bind_int64 (stmt, 4, frame_id);
+  switch (gemba_db_step (stmt, NULL))
+    {
+    case GEMBA_DB_STEP_ROW:
+      return gemba_db_column_int64 (stmt, 0);
+    case GEMBA_DB_STEP_DONE:
+      return 0;
+    default:
+      _gemba_store_fail (self, error, _("could not read the label history"));
+      return -1;
+    }
+}
+
+/* With @created_at: the label saved by an earlier attempt, if any (*@found); NULL and FALSE
+ * when none, or on error (then @error is set). */
+static gboolean
+label_saved_before (GembaStore *self, gint64 frame_id, GembaLabelKind kind, gint64 created_at,
+                    GembaLabel **found, GError **error)
+{
+  gint64 id;
+
+  *found = NULL;
+  if (created_at == 0)
+    return FALSE;
+  if ((id = find_label_at (self, frame_id, kind, created_at, error)) <= 0)
+    return FALSE;
+  *found = get_label (self, id, error);
+  return *found != NULL;
+}
+
+static GembaLabel *
+set_label (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+           gint64 created_at, GError **error)
 {
   g_autoptr(GembaFrame) frame = NULL;
   GembaLabel *label = NULL;
+  GError *local = NULL;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
   g_return_val_if_fail (kind != GEMBA_LABEL_UNDO && kind != GEMBA_LABEL_REDO, NULL);
 
   _gemba_store_lock (self);
+  if (label_saved_before (self, frame_id, class_id ? kind : GEMBA_LABEL_CLEAR, created_at,
+                          &label, &local) || local)
+    {
+      if (local)
+        g_propagate_error (error, local);
+      goto out;
+    }
   if (!(frame = gemba_store_get_frame (self, frame_id, error)))
     goto out;
   if (class_id)
@@ -2747,10 +2863,26 @@ gemba_store_set_label (GembaStore *self, gint64 frame_id, gint64 class_id, Gemba
                    frame->sha256);
       goto out;
     }
-  label = label_frame (self, frame_id, class_id, class_id ? kind : GEMBA_LABEL_CLEAR, 0, error);
+  label = label_frame (self, frame_id, class_id, class_id ? kind : GEMBA_LABEL_CLEAR, 0,
+                       created_at, error);
 out:
   _gemba_store_unlock (self);
   return label;
+}
+
+GembaLabel *
+gemba_store_set_label (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind kind,
+                       GError **error)
+{
+  return set_label (self, frame_id, class_id, kind, 0, error);
+}
+
+GembaLabel *
+gemba_store_set_label_at (GembaStore *self, gint64 frame_id, gint64 class_id,
+                          GembaLabelKind kind, gint64 created_at, GError **error)
+{
+  g_return_val_if_fail (created_at > 0, NULL);
+  return set_label (self, frame_id, class_id, kind, created_at, error);
 }
 
 /* The author's newest label action that has not been undone, or 0. */
@@ -2806,21 +2938,63 @@ still_current (GembaStore *self, const GembaLabel *label, GError **error)
   return TRUE;
 }
 
-GembaLabel *
-gemba_store_undo_label (GembaStore *self, GError **error)
+static GembaLabel *
+undo_label (GembaStore *self, gint64 created_at, GError **error)
 {
   g_autoptr(GembaLabel) target = NULL;
   GembaLabel *label = NULL;
+  GError *local = NULL;
   gint64 id;
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
 
   _gemba_store_lock (self);
-  if ((id = undoable_label (self)) &&
+  if (!label_saved_before (self, 0, GEMBA_LABEL_UNDO, created_at, &label, &local) && !local &&
+      (id = undoable_label (self)) &&
       (target = get_label (self, id, error)) &&
       still_current (self, target, error))
     label = label_frame (self, target->frame_id, target->previous_class_id, GEMBA_LABEL_UNDO,
-                         target->id, error);
+                         target->id, created_at, error);
+  if (local)
+    g_propagate_error (error, local);
+  _gemba_store_unlock (self);
+  return label;
+}
+
+GembaLabel *
+gemba_store_undo_label (GembaStore *self, GError **error)
+{
+  return undo_label (self, 0, error);
+}
+
+GembaLabel *
+gemba_store_undo_label_at (GembaStore *self, gint64 created_at, GError **error)
+{
+  g_return_val_if_fail (created_at > 0, NULL);
+  return undo_label (self, created_at, error);
+}
+
+static GembaLabel *
+redo_label (GembaStore *self, gint64 created_at, GError **error)
+{
+  g_autoptr(GembaLabel) undo = NULL;
+  g_autoptr(GembaLabel) undone = NULL;
+  GembaLabel *label = NULL;
+  GError *local = NULL;
+  gint64 id;
+
+  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
+
+  _gemba_store_lock (self);
+  if (!label_saved_before (self, 0, GEMBA_LABEL_REDO, created_at, &label, &local) && !local &&
+      (id = redoable_undo (self)) &&
+      (undo = get_label (self, id, error)) &&
+      (undone = get_label (self, undo->refers_to, error)) &&
+      still_current (self, undo, error))
+    label = label_frame (self, undo->frame_id, undone->class_id, GEMBA_LABEL_REDO, undo->id,
+                         created_at, error);
+  if (local)
+    g_propagate_error (error, local);
   _gemba_store_unlock (self);
   return label;
 }
@@ -2828,22 +3002,14 @@ gemba_store_undo_label (GembaStore *self, GError **error)
 GembaLabel *
 gemba_store_redo_label (GembaStore *self, GError **error)
 {
-  g_autoptr(GembaLabel) undo = NULL;
-  g_autoptr(GembaLabel) undone = NULL;
-  GembaLabel *label = NULL;
-  gint64 id;
+  return redo_label (self, 0, error);
+}
 
-  g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
-
-  _gemba_store_lock (self);
-  if ((id = redoable_undo (self)) &&
-      (undo = get_label (self, id, error)) &&
-      (undone = get_label (self, undo->refers_to, error)) &&
-      still_current (self, undo, error))
-    label = label_frame (self, undo->frame_id, undone->class_id, GEMBA_LABEL_REDO, undo->id,
-                         error);
-  _gemba_store_unlock (self);
-  return label;
+GembaLabel *
+gemba_store_redo_label_at (GembaStore *self, gint64 created_at, GError **error)
+{
+  g_return_val_if_fail (created_at > 0, NULL);
+  return redo_label (self, created_at, error);
 }
 
 void

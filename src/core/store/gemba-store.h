@@ -208,6 +208,13 @@ GEMBA_API GembaStore *gemba_store_create_team (const char *path, const char *ser
                                                const char * const *classes, GError **error);
 /* The server URI of a team project (as its folder names it), or NULL for a SQLite one. */
 GEMBA_API const char *gemba_store_get_server (GembaStore *self);
+/* A team project: FALSE once the server connection is known to be lost (a change failed
+ * with GEMBA_ERROR_DISCONNECTED), TRUE again once it is made again. TRUE for SQLite. The next
+ * call outside a batch connects again by itself. */
+GEMBA_API gboolean gemba_store_is_connected (GembaStore *self);
+/* A team project: connects again if the connection was lost, and checks that the server
+ * answers; FALSE with GEMBA_ERROR_DISCONNECTED while it cannot be reached. TRUE on SQLite. */
+GEMBA_API gboolean gemba_store_check_connection (GembaStore *self, GError **error);
 /* TRUE when @path holds a project database, or names a team project's server. */
 GEMBA_API gboolean gemba_store_is_project (const char *path);
 
@@ -329,6 +336,20 @@ GEMBA_API GembaLabel *gemba_store_set_label (GembaStore *self, gint64 frame_id,
 GEMBA_API GembaLabel *gemba_store_undo_label (GembaStore *self, GError **error);
 /* Redoes the current author's newest undo, unless the author labeled anything since. */
 GEMBA_API GembaLabel *gemba_store_redo_label (GembaStore *self, GError **error);
+
+/* The same three for a caller that sends a label again when the server connection was lost
+ * (GEMBA_ERROR_DISCONNECTED): a label whose commit was sent may or may not have been saved.
+ * @created_at (µs since the epoch: when the person gave it, distinct for each label, undo and
+ * redo of the author; the label's time in the history) names the action: when the author
+ * already has one of that kind at that time (on @frame_id), it is returned as it was saved
+ * and nothing is added, so sending it twice saves it once. */
+GEMBA_API GembaLabel *gemba_store_set_label_at (GembaStore *self, gint64 frame_id,
+                                                gint64 class_id, GembaLabelKind kind,
+                                                gint64 created_at, GError **error);
+GEMBA_API GembaLabel *gemba_store_undo_label_at (GembaStore *self, gint64 created_at,
+                                                 GError **error);
+GEMBA_API GembaLabel *gemba_store_redo_label_at (GembaStore *self, gint64 created_at,
+                                                 GError **error);
 /* How many undo/redo steps the current author has. */
 GEMBA_API void gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guint *n_redo);
 /* Every label the frame had, oldest first. Array of GembaLabel. */
