@@ -57,6 +57,7 @@ struct _GembaFrameView
   GQueue texture_order;          /* frame ids (gint64 *), oldest first */
   GHashTable *pending;           /* frame id → GCancellable */
   GPtrArray *preload_items;      /* items whose rows are awaited for preloading */
+  gboolean preload_after_shown;  /* preloading waits for the shown frame's decode */
 
   gint64 nav_started;            /* µs, the first move not yet drawn; 0: none */
   GArray *nav_pending;           /* NavStart: the moves not yet drawn, for the probe */
@@ -149,6 +150,8 @@ full_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autoptr(GdkTexture) texture =
     gemba_thumbnailer_load_full_finish (GEMBA_THUMBNAILER (object), result, &error);
   GembaFrameView *self = data->self;
+  const GembaFrame *frame;
+  gboolean shown;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
@@ -157,10 +160,10 @@ full_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
   if (!data->full_size)
     g_hash_table_remove (self->pending, &data->frame_id);
+  frame = self->item ? gemba_frame_item_get_frame (self->item) : NULL;
+  shown = frame && frame->id == data->frame_id;
   if (texture)
     {
-      const GembaFrame *frame = self->item ? gemba_frame_item_get_frame (self->item) : NULL;
-      gboolean shown = frame && frame->id == data->frame_id;
 
       if (!data->full_size)
         remember_texture (self, data->frame_id, texture);
@@ -174,6 +177,8 @@ full_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
   else
     g_warning ("%s", error->message);
+  if (shown && !data->full_size && self->preload_after_shown && !self->details_deferred)
+    preload (self);
   g_free (data);
 }
 
@@ -640,8 +645,22 @@ preload (GembaFrameView *self)
   if (position == GTK_INVALID_LIST_POSITION)
     return;
 
-  /* The next frames first, then the previous one (a step back is common after a slip). */
-  for (guint i = 1; i <= self->preload_depth + 1; i++)
+  /* The shown frame is decoded before any frame ahead: the thumbnailer serves the newest
+   * request first, so these would otherwise overtake it. full_loaded_cb() comes back here. */
+  if (self->item && g_hash_table_contains (self->pending,
+                                           &(gint64) { gemba_frame_item_get_id (self->item) }))
+    {
+      self->preload_after_shown = TRUE;
+      return;
+    }
+  self->preload_after_shown = FALSE;
+
+  /* The next frame first, then the following ones, then the previous one (a step back is
+   * common after a slip). The thumbnailer serves the newest request first, so they are
+   * requested in the opposite order: the next frame last. Requested nearest first, the
+   * frame the second label key moves to waited for the eight behind it (90–120 ms with
+   * 1280×720 frames). */
+  for (guint i = self->preload_depth + 1; i >= 1; i--)
     {
       guint p = i <= self->preload_depth ? position + i : position - 1;
       g_autoptr(GembaFrameItem) item = NULL;

@@ -5,6 +5,10 @@
  * write is done. Undo and redo queue behind the labels still being written, which is why they
  * stay enabled while any label is pending.
  *
+ * A written label's result (the frame's item, ::changed, the toast) waits for the end of the
+ * next frame drawn: the key that moved to the next frame is usually still being drawn when
+ * the write comes back, and that frame comes first.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #define G_LOG_DOMAIN "gemba-gui"
@@ -30,6 +34,10 @@ struct _GembaLabeler
   guint pending;                /* labels, undos and redos queued and not written yet */
   gboolean can_undo;
   gboolean can_redo;
+
+  GQueue results;               /* WriteResult: written, shown after the next paint */
+  GdkFrameClock *paint_clock;   /* whose after-paint is awaited, with after_paint_id */
+  gulong after_paint_id;
 };
 
 G_DEFINE_FINAL_TYPE (GembaLabeler, gemba_labeler, G_TYPE_OBJECT)
@@ -41,6 +49,21 @@ enum { CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 typedef enum { WRITE_LABEL, WRITE_UNDO, WRITE_REDO } WriteKind;
+
+typedef struct
+{
+  WriteKind kind;
+  GembaLabelResult *result;     /* NULL: failed, with error */
+  GError *error;
+} WriteResult;
+
+static void
+write_result_free (WriteResult *written)
+{
+  g_clear_pointer (&written->result, gemba_label_result_free);
+  g_clear_error (&written->error);
+  g_free (written);
+}
 
 /* --- Toasts and probe events -------------------------------------------------------------- */
 
@@ -199,18 +222,12 @@ apply_result (GembaLabeler *self, const GembaLabelResult *result)
 }
 
 static void
-write_done (GembaLabeler *self, GObject *object, GAsyncResult *result, WriteKind kind)
+show_result (GembaLabeler *self, WriteKind kind, const GembaLabelResult *label_result,
+             const GError *error)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GembaLabelResult) label_result = NULL;
   g_autofree char *title = NULL;
   gint64 class_id;
 
-  label_result = gemba_project_label_finish (GEMBA_PROJECT (object), result, &error);
-  if (!self->project || GEMBA_PROJECT (object) != self->project)
-    return;
-  self->pending--;
-  update_can_undo (self);
   if (!label_result)
     {
       gemba_labeler_show_error (self, error->message);
@@ -252,6 +269,67 @@ write_done (GembaLabeler *self, GObject *object, GAsyncResult *result, WriteKind
     }
   g_signal_emit (self, signals[CHANGED], 0, label_result->label->frame_id, kind != WRITE_LABEL);
   show_toast (self, title, kind == WRITE_LABEL);
+}
+
+static void
+show_results (GembaLabeler *self)
+{
+  WriteResult *written;
+
+  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
+  /* In the order written: an undo's result comes after the label it undid. */
+  while ((written = g_queue_pop_head (&self->results)))
+    {
+      show_result (self, written->kind, written->result, written->error);
+      write_result_free (written);
+    }
+}
+
+static void
+after_paint_cb (GdkFrameClock *clock, GembaLabeler *self)
+{
+  show_results (self);
+}
+
+static void
+drop_results (GembaLabeler *self)
+{
+  g_clear_signal_handler (&self->after_paint_id, self->paint_clock);
+  g_clear_object (&self->paint_clock);
+  g_queue_clear_full (&self->results, (GDestroyNotify) write_result_free);
+}
+
+static void
+write_done (GembaLabeler *self, GObject *object, GAsyncResult *result, WriteKind kind)
+{
+  WriteResult *written = g_new0 (WriteResult, 1);
+  GdkFrameClock *clock;
+
+  written->kind = kind;
+  written->result = gemba_project_label_finish (GEMBA_PROJECT (object), result,
+                                                &written->error);
+  if (!self->project || GEMBA_PROJECT (object) != self->project)
+    {
+      write_result_free (written);
+      return;
+    }
+  self->pending--;
+  update_can_undo (self);
+  g_queue_push_tail (&self->results, written);
+  if (self->after_paint_id)
+    return;
+  /* Not shown (no frame is drawn): at once. */
+  if (!self->overlay || !gtk_widget_get_mapped (GTK_WIDGET (self->overlay)) ||
+      !(clock = gtk_widget_get_frame_clock (GTK_WIDGET (self->overlay))))
+    {
+      show_results (self);
+      return;
+    }
+  self->paint_clock = g_object_ref (clock);
+  self->after_paint_id = g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint_cb),
+                                           self);
+  gdk_frame_clock_request_phase (clock, GDK_FRAME_CLOCK_PHASE_PAINT);
 }
 
 static void
@@ -390,6 +468,7 @@ gemba_labeler_set_project (GembaLabeler *self, GembaProject *project)
   g_set_object (&self->project, project);
   /* Writes still queued on the old project finish there; their results are not ours. */
   self->pending = 0;
+  drop_results (self);
   if (project)
     g_signal_connect (project, "undo-changed", G_CALLBACK (undo_changed_cb), self);
   update_can_undo (self);
@@ -469,6 +548,7 @@ gemba_labeler_class_init (GembaLabelerClass *klass)
 static void
 gemba_labeler_init (GembaLabeler *self)
 {
+  g_queue_init (&self->results);
 }
 
 GembaLabeler *
