@@ -78,6 +78,7 @@ GCancellable *gemba_cli_interrupt_cancellable (void);
 int gemba_cli_init (int argc, char **argv);
 int gemba_cli_demo (int argc, char **argv);
 int gemba_cli_migrate (int argc, char **argv);
+int gemba_cli_team (int argc, char **argv);
 int gemba_cli_import (int argc, char **argv);
 int gemba_cli_monitor (int argc, char **argv);
 

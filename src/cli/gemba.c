@@ -59,6 +59,8 @@ static const GembaCliCommand commands[] = {
   { "migrate", "PROJECT --to postgresql://…|sqlite",
     N_("Copy a project to a PostgreSQL server or back, checked table by table"),
     gemba_cli_migrate },
+  { "team", "PROJECT [ls|add|remove|roles …]",
+    N_("Who may do what in a team project: its members and their roles"), gemba_cli_team },
 };
 
 static void

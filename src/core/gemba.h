@@ -12,6 +12,7 @@
 #include "gemba-store-check.h"
 #include "gemba-store-server.h"
 #include "gemba-store-watch.h"
+#include "gemba-store-team.h"
 #include "gemba-image.h"
 #include "gemba-demo.h"
 #include "gemba-tensor.h"

@@ -1368,6 +1368,139 @@ test_check_missing_file (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (out, "missing"));
 }
 
+/* Points the team project @project at the server @uri as @user (NULL: as @uri says), in the
+ * folder's settings file. */
+static void
+set_server_user (const char *project, const char *uri, const char *user)
+{
+  g_autofree char *ini = g_build_filename (project, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autofree char *replacement = g_strdup_printf ("\\1user=%s", user ? user : "");
+  g_autoptr(GRegex) regex = g_regex_new ("([?&])user=[^&]*", 0, 0, NULL);
+  g_autofree char *as_user = user ? g_regex_replace (regex, uri, -1, 0, replacement, 0, NULL)
+                                  : g_strdup (uri);
+  g_autofree char *text = g_strdup_printf ("[server]\nuri=%s\n", as_user);
+
+  g_assert_true (g_file_set_contents (ini, text, -1, NULL));
+}
+
+/* Roles on a team project (only with a test server): the demo moved to the server, then what
+ * an annotator and an engineer may do with the CLI, and `gemba team`. */
+static void
+test_team_roles (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autofree char *db = g_build_filename (demo, GEMBA_STORE_DB_NAME, NULL);
+  g_autofree char *keys = g_build_filename (f->dir, "keys", NULL);
+  g_autofree char *key = g_build_filename (keys, "secret", NULL);
+  g_autofree char *package = g_build_filename (f->dir, "line.gemba", NULL);
+  g_autofree char *uri = gemba_test_server_new_database ();
+  g_autofree char *alice = g_strdup_printf ("alice_%d", (int) getpid ());
+  g_autofree char *bob = g_strdup_printf ("bob_%d", (int) getpid ());
+  g_autofree char *sql = NULL, *out = NULL, *err = NULL, *frame = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  JsonArray *members;
+  gboolean found = FALSE;
+
+  /* A SQLite project moved to the server gets the roles as gemba init --server gives them. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "migrate", demo, "--to", uri, "--quiet", NULL), ==, 0);
+  g_assert_cmpint (g_unlink (db), ==, 0);
+  /* As the test server's superuser, who made it. */
+  set_server_user (demo, uri, NULL);
+  g_assert_cmpint (run_gemba (&out, NULL, "team", demo, "roles", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "_engineer"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (NULL, NULL, "train", demo, "--size", "32", "--epochs", "1",
+                              "--quiet", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "keygen", "--out", keys, NULL), ==, 0);
+
+  sql = g_strdup_printf ("CREATE ROLE %s LOGIN; CREATE ROLE %s LOGIN", alice, bob);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GembaDb) admin = gemba_db_open_server (uri, &error);
+    g_assert_no_error (error);
+    g_assert_true (gemba_db_exec (admin, sql, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (run_gemba (NULL, NULL, "team", demo, "add", alice, "--role", "annotator",
+                              NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "team", demo, "add", bob, "--role", "engineer",
+                              NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, &err, "team", demo, "add", bob, "--role", "boss", NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "team", demo, "ls", "--json", NULL), ==, 0);
+  node = parse_json (out);
+  members = json_object_get_array_member (json_node_get_object (node), "members");
+  for (guint i = 0; i < json_array_get_length (members); i++)
+    {
+      JsonObject *member = json_array_get_object_element (members, i);
+      if (g_str_equal (json_object_get_string_member (member, "user"), alice))
+        {
+          g_assert_cmpstr (json_object_get_string_member (member, "role"), ==, "annotator");
+          found = TRUE;
+        }
+    }
+  g_assert_true (found);
+  g_clear_pointer (&out, g_free);
+
+  /* An annotator labels; export, promote, class changes and training are refused, and
+   * nothing is written: no package, no audit entry, no production model. */
+  set_server_user (demo, uri, alice);
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", demo, "--unlabeled", "--limit", "1", "--json",
+                              NULL), ==, 0);
+  g_clear_pointer (&node, json_node_unref);
+  *strchr (out, '\n') = '\0';
+  node = parse_json (out);
+  frame = g_strndup (json_object_get_string_member (json_node_get_object (node), "id"), 12);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, frame, "ok", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, &err, "export", demo, "1", "--key", key, "--output",
+                              package, NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "exporting a package needs the engineer role"));
+  g_assert_nonnull (strstr (err, alice));
+  g_assert_nonnull (strstr (err, "is an annotator"));
+  g_assert_false (g_file_test (package, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "promote", demo, "1", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "promoting a model needs the engineer role"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "classes", demo, "add", "crack", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "needs the owner role"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "train", demo, "--quiet", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "training needs the engineer role"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "team", demo, "add", alice, "--role", "owner", NULL),
+                   ==, 1);
+  g_assert_nonnull (strstr (err, "needs the owner role"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (server_query_int (uri, "SELECT count(*) FROM audit WHERE action LIKE "
+                                          "'export%' OR action = 'promote'"), ==, 0);
+  g_assert_cmpint (server_query_int (uri, "SELECT count(*) FROM classes WHERE name = 'crack'"),
+                   ==, 0);
+
+  /* An engineer promotes and exports; the trail names the server user. */
+  set_server_user (demo, uri, bob);
+  g_assert_cmpint (run_gemba (NULL, NULL, "promote", demo, "1", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "export", demo, "1", "--key", key, "--output",
+                              package, NULL), ==, 0);
+  g_assert_true (g_file_test (package, G_FILE_TEST_IS_REGULAR));
+  g_free (sql);
+  sql = g_strdup_printf ("SELECT count(*) FROM audit WHERE action = 'export' AND author = '%s'",
+                         bob);
+  g_assert_cmpint (server_query_int (uri, sql), ==, 1);
+  g_assert_cmpint (run_gemba (NULL, &err, "team", demo, "remove", alice, NULL), ==, 1);
+  g_clear_pointer (&err, g_free);
+
+  /* The owner removes her. */
+  set_server_user (demo, uri, NULL);
+  g_assert_cmpint (run_gemba (NULL, NULL, "team", demo, "remove", alice, NULL), ==, 0);
+  g_assert_cmpint (run_gemba (&out, NULL, "team", demo, "ls", NULL), ==, 0);
+  g_assert_null (strstr (out, alice));
+  g_assert_nonnull (strstr (out, bob));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1395,6 +1528,8 @@ main (int argc, char **argv)
   ADD ("/cli/check-after-kill", test_check_after_kill);
   ADD ("/cli/export-after-kill", test_export_after_kill);
   ADD ("/cli/check-missing-file", test_check_missing_file);
+  if (gemba_test_server ())
+    ADD ("/cli/team-roles", test_team_roles);
 #undef ADD
 
   return g_test_run ();

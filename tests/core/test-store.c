@@ -1211,6 +1211,332 @@ wait_heard (GMainContext *context, GArray *heard, GembaChangeKind kind, gint64 i
   return -1;
 }
 
+/* The team project's URI as the server user @user, and a store opened with it (the folder's
+ * settings file names it only while opening). */
+static GembaStore *
+open_as (Fixture *f, const char *user)
+{
+  g_autofree char *ini = g_build_filename (f->project, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autofree char *saved = NULL;
+  g_autofree char *uri = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *replacement = g_strdup_printf ("\\1user=%s", user);
+  g_autoptr(GRegex) regex = g_regex_new ("([?&])user=[^&]*", 0, 0, NULL);
+  g_autoptr(GError) error = NULL;
+  GembaStore *store;
+
+  g_assert_true (g_file_get_contents (ini, &saved, NULL, NULL));
+  uri = g_regex_replace (regex, gemba_store_get_server (f->store), -1, 0, replacement, 0, NULL);
+  g_assert_nonnull (strstr (uri, replacement + 2));
+  text = g_strdup_printf ("[server]\nuri=%s\n", uri);
+  g_assert_true (g_file_set_contents (ini, text, -1, NULL));
+  store = gemba_store_open (f->project, &error);
+  g_assert_true (g_file_set_contents (ini, saved, -1, NULL));
+  g_assert_no_error (error);
+  return store;
+}
+
+/* A refusal names the action, the project, the server user, its role and the role needed. */
+static void
+assert_refused (GError **error, const char *action, const char *user, const char *needed,
+                const char *phrase)
+{
+  g_autofree char *role = g_strdup_printf ("needs the %s role", needed);
+
+  g_assert_error (*error, GEMBA_ERROR, GEMBA_ERROR_REFUSED);
+  g_assert_nonnull (strstr ((*error)->message, action));
+  g_assert_nonnull (strstr ((*error)->message, user));
+  g_assert_nonnull (strstr ((*error)->message, role));
+  g_assert_nonnull (strstr ((*error)->message, phrase));
+  g_clear_error (error);
+}
+
+/* Runs @sql as the connection's user and expects the server to refuse it (42501). */
+static void
+assert_server_refuses (GembaDb *db, const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (gemba_db_exec (db, sql, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED);
+  g_assert_cmpint (gemba_db_errcode (db), ==, GEMBA_ERROR_REFUSED);
+  if (!strstr (error->message, "permission denied") && !strstr (error->message, "admin option"))
+    g_error ("%s: %s", sql, error->message);
+}
+
+static GembaRole
+member_role (GPtrArray *members, const char *user)
+{
+  for (guint i = 0; i < members->len; i++)
+    if (g_str_equal (((GembaTeamMember *) members->pdata[i])->user, user))
+      return ((GembaTeamMember *) members->pdata[i])->role;
+  return GEMBA_ROLE_NONE;
+}
+
+static gint64
+count_rows (GembaDb *db, const char *sql)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaDbStmt) stmt = gemba_db_prepare (db, sql, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+  return gemba_db_column_int64 (stmt, 0);
+}
+
+/* Roles (only with a test server): what an annotator, an engineer and an owner may do, each
+ * checked by Gemba first and by the server itself (SQL run around Gemba). */
+static void
+test_team_roles (Fixture *f, gconstpointer data)
+{
+  g_autofree char *alice = g_strdup_printf ("alice_%d", (int) getpid ());
+  g_autofree char *bob = g_strdup_printf ("bob_%d", (int) getpid ());
+  g_autofree char *carol = g_strdup_printf ("carol_%d", (int) getpid ());
+  g_autofree char *engineer_role = NULL;
+  g_autoptr(GembaStore) as_alice = NULL, as_bob = NULL, as_carol = NULL;
+  g_autoptr(GembaDb) admin = NULL, raw = NULL;
+  g_autoptr(GPtrArray) members = NULL;
+  g_autoptr(GembaFrame) labeled = NULL, unlabeled = NULL;
+  g_autoptr(GembaClass) ok = NULL, klass = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GembaModelRecord) model = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *staging = NULL;
+  g_autofree char *sql = NULL;
+  const char *names[] = { "ok", "scratch", "dent", NULL };
+  GembaModelRecord record = { .architecture = (char *) "small-cnn", .classes = (char **) names,
+                              .seed = 7, .test_accuracy = -1 };
+  gint64 revision, classes_before;
+  gboolean has = FALSE;
+
+  /* The DBA's part: login roles. */
+  admin = gemba_db_open_server (gemba_store_get_server (f->store), &error);
+  g_assert_no_error (error);
+  sql = g_strdup_printf ("CREATE ROLE %s LOGIN; CREATE ROLE %s LOGIN; CREATE ROLE %s LOGIN",
+                         alice, bob, carol);
+  g_assert_true (gemba_db_exec (admin, sql, &error));
+  g_assert_no_error (error);
+
+  /* gemba init --server made the roles; its creator (a superuser here) is an owner. */
+  g_assert_true (gemba_store_team_has_roles (f->store, &has, &error));
+  g_assert_no_error (error);
+  g_assert_true (has);
+  g_assert_cmpint (gemba_store_get_role (f->store), ==, GEMBA_ROLE_OWNER);
+  engineer_role = gemba_store_dup_role_name (f->store, GEMBA_ROLE_ENGINEER);
+  g_assert_true (g_str_has_suffix (engineer_role, "_engineer"));
+
+  labeled = add_frame (f, 1, "ok");
+  unlabeled = add_frame (f, 2, NULL);
+  ok = gemba_store_find_class (f->store, "ok", &error);
+  g_assert_no_error (error);
+  staging = gemba_store_make_staging_dir (f->store, &error);
+  g_assert_no_error (error);
+  model = gemba_store_add_model (f->store, &record, staging, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (gemba_store_team_add (f->store, alice, GEMBA_ROLE_ANNOTATOR, &error));
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_team_add (f->store, bob, GEMBA_ROLE_ENGINEER, &error));
+  g_assert_no_error (error);
+  g_assert_false (gemba_store_team_add (f->store, "nobody_such", GEMBA_ROLE_ENGINEER, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "CREATE ROLE"));
+  g_clear_error (&error);
+  members = gemba_store_team_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (member_role (members, alice), ==, GEMBA_ROLE_ANNOTATOR);
+  g_assert_cmpint (member_role (members, bob), ==, GEMBA_ROLE_ENGINEER);
+  g_assert_cmpint (member_role (members, gemba_store_get_server_user (f->store)), ==,
+                   GEMBA_ROLE_OWNER);
+  g_clear_pointer (&members, g_ptr_array_unref);
+
+  /* An annotator labels; the rest is refused before anything is written. */
+  as_alice = open_as (f, alice);
+  g_assert_cmpint (gemba_store_get_role (as_alice), ==, GEMBA_ROLE_ANNOTATOR);
+  g_assert_cmpstr (gemba_store_get_server_user (as_alice), ==, alice);
+  label = gemba_store_set_label (as_alice, unlabeled->id, ok->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+  label = gemba_store_undo_label (as_alice, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+  revision = count_rows (admin, "SELECT CAST(value AS BIGINT) FROM settings "
+                                "WHERE key = 'revision'");
+  classes_before = count_rows (admin, "SELECT count(*) FROM classes");
+  g_assert_false (gemba_store_promote_model (as_alice, model->id, &error));
+  assert_refused (&error, "promoting a model", alice, "engineer", "is an annotator");
+  g_assert_false (gemba_store_assign_splits (as_alice, 0.2, 0.1, 1, NULL, &error));
+  assert_refused (&error, "assigning splits", alice, "engineer", "is an annotator");
+  g_assert_null (gemba_store_add_class (as_alice, "crack", NULL, -1, &error));
+  assert_refused (&error, "changing the classes", alice, "owner", "is an annotator");
+  g_assert_false (gemba_store_set_split (as_alice, labeled->id, GEMBA_SPLIT_TEST, &error));
+  assert_refused (&error, "split", alice, "owner", "is an annotator");
+  g_assert_false (gemba_store_team_add (as_alice, carol, GEMBA_ROLE_ANNOTATOR, &error));
+  assert_refused (&error, "adding a member", alice, "owner", "is an annotator");
+  g_assert_cmpint (gemba_store_get_production_model_id (f->store), ==, 0);
+  g_assert_cmpint (count_rows (admin, "SELECT count(*) FROM frames WHERE split <> 0"), ==, 0);
+  g_assert_cmpint (count_rows (admin, "SELECT count(*) FROM classes"), ==, classes_before);
+  g_assert_cmpint (count_rows (admin, "SELECT CAST(value AS BIGINT) FROM settings "
+                                      "WHERE key = 'revision'"), ==, revision);
+
+  /* … and refused by the server itself, whatever the client. */
+  raw = gemba_db_open_server (gemba_store_get_server (as_alice), &error);
+  g_assert_no_error (error);
+  assert_server_refuses (raw, "INSERT INTO classes (name, color, position, created_at) "
+                              "VALUES ('crack', '#000000', 9, 0)");
+  assert_server_refuses (raw, "UPDATE frames SET split = 3");
+  assert_server_refuses (raw, "INSERT INTO models (name, created_at, author, architecture, "
+                              "classes, settings, seed, dataset_revision) "
+                              "VALUES ('x', 0, 'x', 'x', '[]', '{}', 0, 0)");
+  assert_server_refuses (raw, "INSERT INTO settings (key, value) VALUES ('production-model', "
+                              "'1') ON CONFLICT (key) DO UPDATE SET value = '1'");
+  assert_server_refuses (raw, "INSERT INTO audit (at, author, action) VALUES (0, 'x', 'export')");
+  g_free (sql);
+  sql = g_strdup_printf ("GRANT \"%s\" TO %s", engineer_role, alice);
+  assert_server_refuses (raw, sql);
+  /* Rows a policy hides are not changed (and not refused): the production model stays. */
+  g_assert_true (gemba_db_exec (raw, "UPDATE settings SET value = '1' "
+                                     "WHERE key = 'production-model'", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_db_changes (raw), ==, 0);
+  g_clear_pointer (&raw, gemba_db_close);
+
+  /* An engineer promotes and assigns new frames' splits, but neither changes classes nor
+   * moves a frame that has a split, nor reserves unlabeled frames for testing. */
+  as_bob = open_as (f, bob);
+  g_assert_cmpint (gemba_store_get_role (as_bob), ==, GEMBA_ROLE_ENGINEER);
+  g_assert_true (gemba_store_promote_model (as_bob, model->id, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_store_get_production_model_id (f->store), ==, model->id);
+  g_assert_true (gemba_store_assign_splits (as_bob, 0.0, 0.0, 1, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count_rows (admin, "SELECT count(*) FROM frames WHERE split = 1"), ==, 1);
+  g_assert_null (gemba_store_add_class (as_bob, "crack", NULL, -1, &error));
+  assert_refused (&error, "changing the classes", bob, "owner", "is an engineer");
+  g_assert_cmpint (gemba_store_reserve_test_batch (as_bob, unlabeled->source_id, 1, 1, &error),
+                   ==, -1);
+  assert_refused (&error, "test split", bob, "owner", "is an engineer");
+  raw = gemba_db_open_server (gemba_store_get_server (as_bob), &error);
+  g_assert_no_error (error);
+  assert_server_refuses (raw, "UPDATE frames SET split = 3 WHERE split = 0");
+  assert_server_refuses (raw, "UPDATE frames SET split = 2 WHERE split = 1");
+  assert_server_refuses (raw, "UPDATE classes SET name = 'x'");
+  /* Whoever an engineer says wrote an audit entry, the server writes its own user. */
+  g_assert_true (gemba_db_exec (raw, "INSERT INTO audit (at, author, action) "
+                                     "VALUES (0, 'somebody else', 'test')", &error));
+  g_assert_no_error (error);
+  g_free (sql);
+  sql = g_strdup_printf ("SELECT count(*) FROM audit WHERE action = 'test' AND author = '%s'",
+                         bob);
+  g_assert_cmpint (count_rows (admin, sql), ==, 1);
+  g_clear_pointer (&raw, gemba_db_close);
+
+  /* An owner changes classes and the test split and manages the team. */
+  klass = gemba_store_add_class (f->store, "crack", NULL, -1, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&klass, gemba_class_free);
+  g_assert_true (gemba_store_team_add (f->store, carol, GEMBA_ROLE_OWNER, &error));
+  g_assert_no_error (error);
+  as_carol = open_as (f, carol);
+  g_assert_cmpint (gemba_store_get_role (as_carol), ==, GEMBA_ROLE_OWNER);
+  klass = gemba_store_add_class (as_carol, "burr", NULL, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_store_reserve_test_batch (as_carol, unlabeled->source_id, 1, 1, &error),
+                   ==, 1);
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_team_add (as_carol, alice, GEMBA_ROLE_ENGINEER, &error));
+  g_assert_no_error (error);
+
+  /* Bob becomes an annotator while his workbench is open: its next promotion is refused by
+   * the server, explained, and changes nothing. */
+  g_assert_true (gemba_store_team_add (as_carol, bob, GEMBA_ROLE_ANNOTATOR, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_store_get_role (as_bob), ==, GEMBA_ROLE_ENGINEER);  /* as it was */
+  g_assert_false (gemba_store_promote_model (as_bob, model->id, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED);
+  g_assert_nonnull (strstr (error->message, "The server refused"));
+  assert_refused (&error, "promoting a model", bob, "engineer", "is an annotator");
+  g_assert_cmpint (gemba_store_get_role (as_bob), ==, GEMBA_ROLE_ANNOTATOR);
+  g_assert_true (gemba_store_team_remove (as_carol, bob, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count_rows (admin, "SELECT count(*) FROM audit WHERE action = 'promote'"),
+                   ==, 1);
+
+  members = gemba_store_team_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (member_role (members, alice), ==, GEMBA_ROLE_ENGINEER);
+  g_assert_cmpint (member_role (members, bob), ==, GEMBA_ROLE_NONE);
+  g_assert_cmpint (member_role (members, carol), ==, GEMBA_ROLE_OWNER);
+  g_clear_pointer (&members, g_ptr_array_unref);
+  g_assert_false (gemba_store_team_remove (f->store, bob, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* The last owner stays. */
+  g_assert_true (gemba_store_team_remove (f->store, carol, &error));
+  g_assert_no_error (error);
+  g_assert_false (gemba_store_team_remove (f->store, gemba_store_get_server_user (f->store),
+                                           &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED);
+  g_assert_nonnull (strstr (error->message, "last owner"));
+  g_clear_error (&error);
+}
+
+/* A team project made before Gemba had roles (simulated: its roles dropped) gets them from
+ * gemba_store_team_create_roles(), again and again. */
+static void
+test_team_roles_create (Fixture *f, gconstpointer data)
+{
+  g_autofree char *annotator = gemba_store_dup_role_name (f->store, GEMBA_ROLE_ANNOTATOR);
+  g_autofree char *engineer = gemba_store_dup_role_name (f->store, GEMBA_ROLE_ENGINEER);
+  g_autofree char *owner = gemba_store_dup_role_name (f->store, GEMBA_ROLE_OWNER);
+  g_autofree char *alice = g_strdup_printf ("alice_c%d", (int) getpid ());
+  g_autofree char *sql = NULL;
+  g_autoptr(GembaDb) admin = NULL;
+  g_autoptr(GembaStore) again = NULL, as_alice = NULL;
+  g_autoptr(GPtrArray) members = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean has = TRUE;
+
+  admin = gemba_db_open_server (gemba_store_get_server (f->store), &error);
+  g_assert_no_error (error);
+  sql = g_strdup_printf ("REASSIGN OWNED BY \"%1$s\" TO CURRENT_USER;"
+                         "DROP OWNED BY \"%1$s\", \"%2$s\", \"%3$s\";"
+                         "DROP ROLE \"%1$s\", \"%2$s\", \"%3$s\"; CREATE ROLE %4$s LOGIN",
+                         owner, engineer, annotator, alice);
+  g_assert_true (gemba_db_exec (admin, sql, &error));
+  g_assert_no_error (error);
+  g_clear_object (&f->store);
+
+  again = gemba_store_open (f->project, &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_store_team_has_roles (again, &has, &error));
+  g_assert_false (has);
+  g_assert_cmpint (gemba_store_get_role (again), ==, GEMBA_ROLE_OWNER);  /* owns the tables */
+  g_assert_null (gemba_store_team_list (again, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "roles --create"));
+  g_clear_error (&error);
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_true (gemba_store_team_create_roles (again, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (gemba_store_team_has_roles (again, &has, &error));
+  g_assert_true (has);
+  g_assert_true (gemba_store_team_add (again, alice, GEMBA_ROLE_ANNOTATOR, &error));
+  g_assert_no_error (error);
+  members = gemba_store_team_list (again, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (member_role (members, alice), ==, GEMBA_ROLE_ANNOTATOR);
+  f->store = g_steal_pointer (&again);
+  as_alice = open_as (f, alice);
+  g_assert_cmpint (gemba_store_get_role (as_alice), ==, GEMBA_ROLE_ANNOTATOR);
+  g_assert_null (gemba_store_add_class (as_alice, "crack", NULL, -1, &error));
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_REFUSED);
+}
+
 /* Two clients of one team project (only with a test server): what one writes, the other's
  * watch hears within a second; a watch skipping its own process hears none of it; a watch
  * whose connection is killed reconnects and asks for a reload. */
@@ -1604,6 +1930,8 @@ main (int argc, char **argv)
       ADD ("/core/store/team", test_team);
       ADD ("/core/store/team-watch", test_team_watch);
       ADD ("/core/store/team-reconnect", test_team_reconnect);
+      ADD ("/core/store/team-roles", test_team_roles);
+      ADD ("/core/store/team-roles-create", test_team_roles_create);
     }
   else
     {

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "gemba-package-private.h"
 #include "gemba-store.h"
 #include "gemba-store-models.h"
+#include "gemba-store-team.h"
 
 /* What one model makes of the labeled frames of the locked test split. */
 typedef struct
@@ -737,6 +739,10 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
       g_prefix_error (error, _("a forced export is recorded in the project's audit trail: "));
       return FALSE;
     }
+  /* In a team project the server lets only engineers write the export's audit entry; ask
+   * before the work rather than refuse after it. */
+  if (!gemba_store_require_role (store, GEMBA_ROLE_ENGINEER, _("exporting a package"), error))
+    return FALSE;
   if (!(record = gemba_store_get_model (store, model_id, error)))
     return FALSE;
   dir = gemba_store_dup_model_dir (store, model_id);
@@ -790,9 +796,6 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
   if (!(onnx = gemba_onnx_export (gemba_model_get_net (model), graph_name,
                                   gemba_model_get_class_names (model), error)))
     goto out;
-  if (!gemba_package_write (path, manifest, weights, onnx, card, options->key, error))
-    goto out;
-
   {
     g_autoptr(JsonBuilder) b = json_builder_new ();
     g_autoptr(JsonNode) root = NULL;
@@ -812,12 +815,34 @@ gemba_package_export (GembaStore *store, gint64 model_id, const char *path,
     root = json_builder_get_root (b);
     detail = json_to_string (root, FALSE);
   }
+  /* The audit entry and the package go together: the entry is written first (the server
+   * refuses it to whoever may not export) and committed once the package is in place. */
   {
     g_autofree char *subject = g_strdup_printf ("model %" PRId64, model_id);
-    if (!gemba_store_is_read_only (store) &&
+    gboolean audited = !gemba_store_is_read_only (store);
+
+    if (audited && !gemba_store_begin_batch (store, error))
+      goto out;
+    if (audited &&
         !gemba_store_audit (store, options->force ? "export-forced" : "export", subject, detail,
                             error))
-      goto out;
+      {
+        gemba_store_rollback_batch (store);
+        goto out;
+      }
+    if (!gemba_package_write (path, manifest, weights, onnx, card, options->key, error))
+      {
+        if (audited)
+          gemba_store_rollback_batch (store);
+        goto out;
+      }
+    if (audited && !gemba_store_commit_batch (store, error))
+      {
+        g_unlink (path);
+        g_prefix_error (error, _("%s: removed again, since its audit entry could not be "
+                                 "written: "), path);
+        goto out;
+      }
   }
   if (options->gate_result)
     *options->gate_result = g_steal_pointer (&gate_result);

@@ -129,6 +129,8 @@ gemba_store_add_model (GembaStore *self, const GembaModelRecord *record,
   g_return_val_if_fail (GEMBA_IS_STORE (self), NULL);
   g_return_val_if_fail (record != NULL && staging_dir != NULL, NULL);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ENGINEER, _("adding a model"), error))
+    return NULL;
   classes = classes_to_json (record->classes);
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
@@ -212,6 +214,7 @@ fail:
   _gemba_store_rollback (self);
 out:
   _gemba_store_unlock (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_ENGINEER, _("adding a model"), error);
   return NULL;
 }
 
@@ -317,6 +320,9 @@ gemba_store_set_model_metrics (GembaStore *self, gint64 model_id, const char *me
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ENGINEER, _("saving a model’s metrics"),
+                                 error))
+    return FALSE;
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self, "UPDATE models SET metrics = ?, test_accuracy = ? "
                                      "WHERE id = ?", error);
@@ -329,6 +335,9 @@ gemba_store_set_model_metrics (GembaStore *self, gint64 model_id, const char *me
            _gemba_store_fail (self, error, _("could not save the metrics"));
     }
   _gemba_store_unlock (self);
+  if (!ok)
+    _gemba_store_explain_refusal (self, GEMBA_ROLE_ENGINEER, _("saving a model’s metrics"),
+                                  error);
   return ok;
 }
 
@@ -354,6 +363,8 @@ gemba_store_promote_model (GembaStore *self, gint64 model_id, GError **error)
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ENGINEER, _("promoting a model"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!(record = gemba_store_get_model (self, model_id, error)) ||
       !_gemba_store_begin (self, error))
@@ -371,6 +382,7 @@ gemba_store_promote_model (GembaStore *self, gint64 model_id, GError **error)
     {
       _gemba_store_rollback (self);
       _gemba_store_unlock (self);
+      _gemba_store_explain_refusal (self, GEMBA_ROLE_ENGINEER, _("promoting a model"), error);
       return FALSE;
     }
   _gemba_store_unlock (self);
@@ -537,6 +549,8 @@ gemba_store_begin_run (GembaStore *self, gint64 parent_id, const char *settings,
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), 0);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ENGINEER, _("training"), error))
+    return 0;
   _gemba_store_lock (self);
   stmt = _gemba_store_prepare (self, "INSERT INTO runs (parent_id, author, started_at, status, "
                                      "settings) VALUES (?, ?, ?, 'running', ?)", error);
@@ -555,6 +569,8 @@ gemba_store_begin_run (GembaStore *self, gint64 parent_id, const char *settings,
         _gemba_store_fail (self, error, _("could not record the training run"));
     }
   _gemba_store_unlock (self);
+  if (!id)
+    _gemba_store_explain_refusal (self, GEMBA_ROLE_ENGINEER, _("training"), error);
   return id;
 }
 

@@ -7,6 +7,7 @@
 #include "gemba-db-private.h"
 #include "gemba-store.h"
 #include "gemba-store-watch.h"
+#include "gemba-store-team.h"
 
 G_BEGIN_DECLS
 
@@ -40,6 +41,9 @@ struct _GembaStore
    * gemba-store-check.h); what opening cleaned as stale. */
   int owner_fd;
   guint n_cleaned_at_open;
+  /* A team project's GembaRole as the server last said, -1 before asking; its user. */
+  int role;
+  char *server_user;
 };
 
 /* Takes the shared owner lock; when no other process has the project open, first removes the
@@ -93,6 +97,15 @@ gboolean _gemba_store_is_server (GembaStore *self);
 GembaDb *_gemba_store_server_connect (const char *uri, gboolean create, GError **error);
 /* Creates the tables of the current schema on the server, in the caller's transaction. */
 gboolean _gemba_store_server_create_schema (GembaDb *db, GError **error);
+
+/* Grants each team role what it may do (gemba-store-team.c), in the caller's transaction;
+ * with @create, first creates the roles and makes the current user an owner. Without the
+ * roles and without @create, does nothing. */
+gboolean _gemba_store_server_grant (GembaDb *db, gboolean create, GError **error);
+/* When @error is the server's refusal of a privilege (SQLSTATE 42501), replaces it with a
+ * message naming @action, the project, the server user, its role and the @needed role. */
+void _gemba_store_explain_refusal (GembaStore *self, GembaRole needed, const char *action,
+                                   GError **error);
 
 /* Tells the members watching a team project (gemba-store-watch.h) that @kind changed, at the
  * commit of the caller's transaction (at once outside one); nothing on SQLite. */

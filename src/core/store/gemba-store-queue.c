@@ -386,6 +386,9 @@ gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n, gui
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), -1);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER,
+                                 _("reserving frames for the test split"), error))
+    return -1;
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
     goto out;
@@ -427,6 +430,8 @@ gemba_store_reserve_test_batch (GembaStore *self, gint64 source_id, guint n, gui
 
 fail:
   _gemba_store_rollback (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER,
+                                _("reserving frames for the test split"), error);
 out:
   _gemba_store_unlock (self);
   return -1;
@@ -514,7 +519,8 @@ gemba_store_top_up_test_batch (GembaStore *self, gint64 source_id, GError **erro
         have = c->n_test + c->n_reserved;
     }
   gemba_source_test_counts_free (counts);
-  if (have >= GEMBA_MIN_TEST_FRAMES)
+  /* Reserving is the owner's; the others label what an owner reserved. */
+  if (have >= GEMBA_MIN_TEST_FRAMES || gemba_store_get_role (self) < GEMBA_ROLE_OWNER)
     return 0;
   return gemba_store_reserve_test_batch (self, source_id, (guint) (GEMBA_MIN_TEST_FRAMES - have),
                                          (guint64) source_id, error);

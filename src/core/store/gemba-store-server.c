@@ -266,7 +266,9 @@ server_migrate (GembaDb *db, int from, GError **error)
     return FALSE;
   if ((from < 1 && !gemba_db_exec (db, server_schema_v1, error)) ||
       (from < 2 && !gemba_db_exec (db, server_schema_v2, error)) ||
-      (from < 3 && !gemba_db_exec (db, server_schema_v3, error)))
+      (from < 3 && !gemba_db_exec (db, server_schema_v3, error)) ||
+      /* A new table gets its team rights (gemba-store-team.c) in the same step. */
+      !_gemba_store_server_grant (db, FALSE, error))
     {
       gemba_db_rollback (db);
       return FALSE;
@@ -739,9 +741,11 @@ open_target (const char *to, char **created, GError **error)
       if (!(db = gemba_db_open_server (to, error)) || !server_is_empty (db, error) ||
           !gemba_db_begin (db, error))
         return NULL;
+      /* A team project as gemba init --server makes it: its roles too. */
       if (!gemba_db_exec (db, server_schema_v1, error) ||
           !gemba_db_exec (db, server_schema_v2, error) ||
-          !gemba_db_exec (db, server_schema_v3, error))
+          !gemba_db_exec (db, server_schema_v3, error) ||
+          !_gemba_store_server_grant (db, TRUE, error))
         {
           gemba_db_rollback (db);
           return NULL;

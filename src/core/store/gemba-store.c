@@ -636,6 +636,7 @@ gemba_store_finalize (GObject *object)
   g_free (self->path);
   g_free (self->db_path);
   g_free (self->server_uri);
+  g_free (self->server_user);
   g_free (self->author);
   g_rec_mutex_clear (&self->lock);
 
@@ -655,6 +656,7 @@ gemba_store_init (GembaStore *self)
 
   g_rec_mutex_init (&self->lock);
   self->owner_fd = -1;
+  self->role = -1;
   self->author = g_strdup (author && *author ? author : g_get_user_name ());
 }
 
@@ -1132,7 +1134,9 @@ fill_new_project (GembaStore *self, const char * const *classes, GError **error)
 {
   if (!_gemba_store_begin (self, error))
     return FALSE;
-  if (_gemba_store_is_server (self) && !_gemba_store_server_create_schema (self->conn, error))
+  if (_gemba_store_is_server (self) &&
+      (!_gemba_store_server_create_schema (self->conn, error) ||
+       !_gemba_store_server_grant (self->conn, TRUE, error)))
     goto fail;
   {
     g_autoptr(GembaStmt) stmt =
@@ -1549,6 +1553,8 @@ gemba_store_add_class (GembaStore *self, const char *name, const char *color, in
                    _("%d is not a number key: use 0–9"), key);
       return NULL;
     }
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER, _("changing the classes"), error))
+    return NULL;
 
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
@@ -1618,6 +1624,7 @@ fail:
   _gemba_store_rollback (self);
 out:
   _gemba_store_unlock (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER, _("changing the classes"), error);
   return NULL;
 }
 
@@ -1629,6 +1636,8 @@ update_class (GembaStore *self, gint64 class_id, const char *sql, const char *te
   g_autoptr(GembaStmt) stmt = NULL;
   g_autoptr(GembaClass) klass = NULL;
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER, _("changing the classes"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!(klass = gemba_store_get_class (self, class_id, error)) ||
       !_gemba_store_begin (self, error))
@@ -1657,6 +1666,7 @@ update_class (GembaStore *self, gint64 class_id, const char *sql, const char *te
 fail:
   _gemba_store_rollback (self);
   _gemba_store_unlock (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER, _("changing the classes"), error);
   return FALSE;
 }
 
@@ -1706,6 +1716,8 @@ gemba_store_set_class_key (GembaStore *self, gint64 class_id, int key, GError **
                    _("%d is not a number key: use 0–9"), key);
       return FALSE;
     }
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER, _("changing the classes"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
     {
@@ -1729,6 +1741,8 @@ gemba_store_set_class_key (GembaStore *self, gint64 class_id, int key, GError **
   else
     _gemba_store_rollback (self);
   _gemba_store_unlock (self);
+  if (!ok)
+    _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER, _("changing the classes"), error);
   return ok;
 }
 
@@ -1741,6 +1755,8 @@ gemba_store_move_class (GembaStore *self, gint64 class_id, int position, GError 
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER, _("changing the classes"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!(classes = gemba_store_list_classes (self, TRUE, error)))
     {
@@ -1780,7 +1796,10 @@ gemba_store_move_class (GembaStore *self, gint64 class_id, int position, GError 
          _gemba_store_notify (self, GEMBA_CHANGE_CLASSES, class_id, error) &&
          _gemba_store_commit (self, error);
   if (!ok)
-    _gemba_store_rollback (self);
+    {
+      _gemba_store_rollback (self);
+      _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER, _("changing the classes"), error);
+    }
   _gemba_store_unlock (self);
   return ok;
 }
@@ -2223,6 +2242,8 @@ gemba_store_add_frame (GembaStore *self, GBytes *data, const char *ext, guint wi
     }
   if (duplicate)
     *duplicate = FALSE;
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ANNOTATOR, _("importing frames"), error))
+    return NULL;
 
   sha = _gemba_sha256_hex (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
 
@@ -2323,6 +2344,7 @@ fail:
   _gemba_store_rollback (self);
 out:
   _gemba_store_unlock (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_ANNOTATOR, _("importing frames"), error);
   return NULL;
 }
 
@@ -2759,12 +2781,14 @@ label_frame (GembaStore *self, gint64 frame_id, gint64 class_id, GembaLabelKind 
   gint64 label_id = 0;
   GembaLabel *label = NULL;
 
-  if (!_gemba_store_begin (self, error))
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ANNOTATOR, _("labeling"), error) ||
+      !_gemba_store_begin (self, error))
     return NULL;
   if (!label_in_transaction (self, frame_id, class_id, kind, refers_to, created_at, &label_id,
                              error))
     {
       _gemba_store_rollback (self);
+      _gemba_store_explain_refusal (self, GEMBA_ROLE_ANNOTATOR, _("labeling"), error);
       return NULL;
     }
   if (!_gemba_store_commit (self, error))
@@ -3159,6 +3183,8 @@ gemba_store_assign_splits (GembaStore *self, double test_fraction, double val_fr
       return FALSE;
     }
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_ENGINEER, _("assigning splits"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!_gemba_store_begin (self, error))
     goto out;
@@ -3244,6 +3270,7 @@ fail:
   _gemba_store_rollback (self);
 out:
   _gemba_store_unlock (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_ENGINEER, _("assigning splits"), error);
   return FALSE;
 }
 
@@ -3256,6 +3283,8 @@ gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split, GErr
 
   g_return_val_if_fail (GEMBA_IS_STORE (self), FALSE);
 
+  if (!gemba_store_require_role (self, GEMBA_ROLE_OWNER, _("changing a frame’s split"), error))
+    return FALSE;
   _gemba_store_lock (self);
   if (!(frame = gemba_store_get_frame (self, frame_id, error)))
     goto out;
@@ -3282,6 +3311,7 @@ gemba_store_set_split (GembaStore *self, gint64 frame_id, GembaSplit split, GErr
 
 fail:
   _gemba_store_rollback (self);
+  _gemba_store_explain_refusal (self, GEMBA_ROLE_OWNER, _("changing a frame’s split"), error);
 out:
   _gemba_store_unlock (self);
   return ok;

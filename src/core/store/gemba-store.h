@@ -378,7 +378,8 @@ GEMBA_API gint64 gemba_store_reserve_test_batch (GembaStore *self, gint64 source
 /* Tops the test split of @source_id up to GEMBA_MIN_TEST_FRAMES (labeled or reserved) with a
  * random batch of its unlabeled frames (seeded by the source): what `gemba ls --test-batch`
  * and the Frames page's "Label a Test Batch" do. Returns how many were reserved now (0 when
- * the source had enough), -1 on error. */
+ * the source had enough, or when the user is not the team project's owner: others label what
+ * an owner reserved), -1 on error. */
 GEMBA_API gint64 gemba_store_top_up_test_batch (GembaStore *self, gint64 source_id,
                                                 GError **error);
 

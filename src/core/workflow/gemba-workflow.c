@@ -12,6 +12,7 @@
 
 #include "gemba-classifier.h"
 #include "gemba-error.h"
+#include "gemba-store-team.h"
 #include "gemba-util-private.h"
 #include "gemba-workflow.h"
 
@@ -273,8 +274,10 @@ gemba_workflow_evaluate (GembaStore *store, gint64 model_id, GCancellable *cance
   metrics = gemba_metrics_to_json (evaluation->metrics,
                                    (const char *const *) evaluation->class_names);
   metrics_text = json_to_string (metrics, FALSE);
-  /* The stored metrics are a cache: a read-only project is evaluated without updating it. */
+  /* The stored metrics are a cache: a read-only project, or a team member who may not write
+   * models (an annotator), evaluates without updating it. */
   if (!gemba_store_is_read_only (store) &&
+      gemba_store_get_role (store) >= GEMBA_ROLE_ENGINEER &&
       !gemba_store_set_model_metrics (store, model_id, metrics_text,
                                       gemba_metrics_accuracy (evaluation->metrics), error))
     return NULL;
@@ -530,7 +533,9 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
 
   g_return_val_if_fail (GEMBA_IS_STORE (store), NULL);
 
-  if (!gemba_store_get_stats (store, &stats, error))
+  /* Before the work, not after an hour of it. */
+  if (!gemba_store_require_role (store, GEMBA_ROLE_ENGINEER, _("training"), error) ||
+      !gemba_store_get_stats (store, &stats, error))
     return NULL;
   if (stats.n_split[GEMBA_SPLIT_NONE] > 0 &&
       !gemba_store_assign_splits (store, 0.2, 0.1, 1, NULL, error))
