@@ -166,8 +166,8 @@ run() {
   labels=$(get labels)
   per=$(cat "$work/$name".*.out | awk '/^annotator/ { printf "%s%.0f", sep, $4 / $6; sep = ", " }')
   [ "$faults" = 1 ] && per="$per (killed: $(wc -l <"$work/$name.2.log") labels)"
-  retry=$(cat "$work/$name".*.out | awk '/^annotator/ { r += $8; o += $10; d += $12; w += $18 }
-                                          END { printf "%d / %d / %d / %d", r, o, d, w }')
+  retry=$(cat "$work/$name".*.out | awk '/^annotator/ { d += $8; r += $10; c += $12; w += $14 }
+                                          END { printf "%d / %d / %d / %d", d, r, c, w }')
   orph=-
   [ -n "$orphans" ] && orph="$(get orphans_labeled_once) of $(get orphans)"
   printf '| %s | %s | %s | %.0f | %s | %s | %s | %s | %s / %s | %s | %s | %s |\n' \
@@ -188,7 +188,7 @@ run server "$work/team-a" team_a 0
 run server-faults "$work/team-b" team_b 1
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| run | wall s | labels | labels/s | labels/s per annotator | labeled twice | lost | left | leases live / rows after | killed annotator's leases labeled once | killed / restarted after N labels | retries / reopens / in doubt / waits |"
+echo "| run | wall s | labels | labels/s | labels/s per annotator | labeled twice | lost | left | leases live / rows after | killed annotator's leases labeled once | killed / restarted after N labels | calls failed disconnected / labels resent / claims / waits |"
 echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
 cat "$work/table"
 echo

@@ -6,10 +6,14 @@
  *       first model on) and N_QUEUE unlabeled frames for the review queue, SIZE × SIZE PNGs
  *       made from demo renders, each one distinct
  *   team-bench label PROJECT NAME LOG [PAUSE_MS]
- *       one annotator: takes frames from the review queue and labels them, as fast as it
- *       can, until the queue is empty; appends "frame-id class-id label-id" to LOG for every
- *       label the store confirmed (written before the next claim, so a kill -9 loses at most
- *       a label the store confirmed and the log did not record yet, never the reverse)
+ *       one annotator (author and lease holder NAME): claims frames of the review queue and
+ *       labels them, as fast as it can, until the queue is empty and nobody else holds a
+ *       frame; appends "frame-id class-id label-id" to LOG for every label the store
+ *       confirmed (before the next claim: a kill -9 can lose a confirmation from the log,
+ *       never log a label that was not confirmed). A call that fails because the server
+ *       went away (GEMBA_ERROR_DISCONNECTED) is tried again on the same store, which
+ *       connects again by itself; a label is sent again with the same time
+ *       (gemba_store_set_label_at), so that it is saved once
  *   team-bench check PROJECT N_QUEUE LOG…
  *       proves the run: every confirmed label of the logs is in the store's label history (0
  *       lost), no frame has two labels from annotators (0 labeled twice), every frame of the
@@ -32,7 +36,7 @@
 
 #include "gemba.h"
 
-/* How long an annotator keeps trying to reach the server again before it gives up. */
+/* How long an annotator keeps trying a call again while the server cannot be reached. */
 #define RECONNECT_SECONDS 120
 
 /* --- make ------------------------------------------------------------------------------- */
@@ -117,10 +121,9 @@ typedef struct
   guint next;
   guint n_labels;
   guint n_claims;
-  guint n_retries;          /* a call failed, and the next one on the same store worked */
-  guint n_reopens;          /* the store was closed and opened again after a failed call */
-  guint n_in_doubt_found;   /* a label call failed, but the label was in the history */
-  guint n_overtaken;        /* someone else labeled a frame this annotator held */
+  gint64 last_at;           /* the time of its last label (µs), to keep them distinct */
+  guint n_disconnected;     /* calls that failed with GEMBA_ERROR_DISCONNECTED */
+  guint n_resent;           /* labels sent again after such a failure */
   guint n_waits;            /* the queue had no free frame while others held leases */
 } Annotator;
 
@@ -148,31 +151,26 @@ open_store (Annotator *a, GError **error)
   return TRUE;
 }
 
-/* After a failed call: the server may have gone away (restarted). Reopens the store until it
- * opens again, for at most RECONNECT_SECONDS. */
+/* Whether @error is a lost server connection, after which the same call is tried again: the
+ * store connects again by itself on the next call (it is not opened again). Waits 50 ms
+ * doubling to 1 s between tries, for at most RECONNECT_SECONDS in a row. */
 static gboolean
-reopen_store (Annotator *a, const GError *cause, GError **error)
+wait_for_server (Annotator *a, const GError *error, gint64 *since, gulong *wait)
 {
-  gint64 deadline = g_get_monotonic_time () + RECONNECT_SECONDS * G_USEC_PER_SEC;
-  gulong wait = 50000;
-
-  g_printerr ("%s: %s; opening the project again\n", a->name, cause->message);
-  for (;;)
+  if (!g_error_matches (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED))
+    return FALSE;
+  if (*since == 0)
     {
-      g_autoptr(GError) local = NULL;
-      if (open_store (a, &local))
-        {
-          a->n_reopens++;
-          return TRUE;
-        }
-      if (g_get_monotonic_time () > deadline)
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return FALSE;
-        }
-      g_usleep (wait);
-      wait = MIN (wait * 2, 1000000);
+      *since = g_get_monotonic_time ();
+      *wait = 50000;
+      g_printerr ("%s: %s; trying again\n", a->name, error->message);
     }
+  else if (g_get_monotonic_time () - *since > RECONNECT_SECONDS * G_USEC_PER_SEC)
+    return FALSE;
+  a->n_disconnected++;
+  g_usleep (*wait);
+  *wait = MIN (*wait * 2, 1000000);
+  return TRUE;
 }
 
 /* The class this frame gets: the same for every annotator. */
@@ -235,59 +233,17 @@ claim_next (Annotator *a, GError **error)
 #endif
 }
 
-/* Forgets the frames claimed and not labeled: the next claim gives those still held back. */
-static void
-forget_claim (Annotator *a)
-{
-#ifdef GEMBA_LEASE_TIMEOUT_USEC
-  g_clear_pointer (&a->claimed, g_array_unref);
-  a->next = 0;
-#endif
-}
-
-/* Whether the history holds a label of ours on @frame_id (after a label call failed with the
- * server gone: the commit may have happened before the answer was lost). NULL with @error
- * unset when it does not. */
+/* Labels @frame_id as given at @created_at: sent again with the same time after a lost
+ * connection, it is saved once (gemba_store_set_label_at). */
 static GembaLabel *
-find_own_label (Annotator *a, gint64 frame_id, GError **error)
-{
-  g_autoptr(GPtrArray) history = gemba_store_list_label_history (a->store, frame_id, error);
-
-  if (!history)
-    return NULL;
-  for (guint i = history->len; i > 0; i--)
-    {
-      GembaLabel *l = g_ptr_array_index (history, i - 1);
-      if (l->kind == GEMBA_LABEL_SET && g_strcmp0 (l->author, a->name) == 0)
-        return g_ptr_array_steal_index (history, i - 1);
-    }
-  return NULL;
-}
-
-static GembaLabel *
-label_frame (Annotator *a, gint64 frame_id, GError **error)
+label_frame (Annotator *a, gint64 frame_id, gint64 created_at, GError **error)
 {
   g_autoptr(GembaFrame) frame = gemba_store_get_frame (a->store, frame_id, error);
-  GembaLabel *label;
 
   if (!frame)
     return NULL;
-#ifdef GEMBA_LEASE_TIMEOUT_USEC
-  {
-    g_autoptr(GembaLabel) overtaken = NULL;
-    label = gemba_store_set_label_full (a->store, frame_id, class_for (a, frame), GEMBA_LABEL_SET,
-                                        &overtaken, error);
-    if (overtaken)
-      {
-        g_printerr ("%s: frame %" G_GINT64_FORMAT " was labeled by %s while I held it\n",
-                    a->name, frame_id, overtaken->author);
-        a->n_overtaken++;
-      }
-  }
-#else
-  label = gemba_store_set_label (a->store, frame_id, class_for (a, frame), GEMBA_LABEL_SET, error);
-#endif
-  return label;
+  return gemba_store_set_label_at (a->store, frame_id, class_for (a, frame), GEMBA_LABEL_SET,
+                                   created_at, error);
 }
 
 static gboolean
@@ -308,15 +264,11 @@ log_label (int fd, const GembaLabel *label, GError **error)
   return TRUE;
 }
 
-/* Stops an annotator that fails again and again on a store that answers. */
-#define MAX_FAILURES 20
-
 static int
 cmd_label (Annotator *a, const char *log_path, guint pause_ms)
 {
   g_autoptr(GError) error = NULL;
   gint64 start, end;
-  guint failures = 0;
   int fd, status = 1;
 
   if ((fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
@@ -329,56 +281,28 @@ cmd_label (Annotator *a, const char *log_path, guint pause_ms)
   start = g_get_monotonic_time ();
   for (;;)
     {
-      g_autoptr(GError) local = NULL;
-      g_autoptr(GError) again = NULL;
       g_autoptr(GembaLabel) label = NULL;
-      gint64 id;
+      gint64 id, since = 0, created_at;
+      gulong wait = 0;
 
-      if (failures > MAX_FAILURES)
+      while ((id = claim_next (a, &error)) < 0)
         {
-          g_set_error (&error, GEMBA_ERROR, GEMBA_ERROR_FAILED, "%u failures in a row",
-                       failures);
-          goto fail;
-        }
-      if ((id = claim_next (a, &local)) < 0)
-        {
-          /* Once more on the same store, then on a store opened again. */
-          failures++;
-          g_usleep (100000);
-          if ((id = claim_next (a, &again)) >= 0)
-            a->n_retries++;
-          else if (!reopen_store (a, local, &error))
+          if (!wait_for_server (a, error, &since, &wait))
             goto fail;
-          else
-            continue;
+          g_clear_error (&error);
         }
       if (id == 0)
         break;
-      if (!(label = label_frame (a, id, &local)))
+      created_at = MAX (g_get_real_time (), a->last_at + 1);
+      a->last_at = created_at;
+      since = 0;
+      while (!(label = label_frame (a, id, created_at, &error)))
         {
-          /* In doubt: the commit may have happened before the connection was lost. */
-          failures++;
-          g_usleep (100000);
-          if (!(label = find_own_label (a, id, &again)) && again)
-            {
-              if (!reopen_store (a, local, &error))
-                goto fail;
-              if (!(label = find_own_label (a, id, &error)) && error)
-                goto fail;
-            }
-          else
-            a->n_retries++;
-          if (!label)
-            {
-              /* Not written: claim again (our lease gives the frame back while it holds). */
-              g_printerr ("%s: frame %" G_GINT64_FORMAT " not labeled (%s); claiming again\n",
-                          a->name, id, local->message);
-              forget_claim (a);
-              continue;
-            }
-          a->n_in_doubt_found++;
+          if (!wait_for_server (a, error, &since, &wait))
+            goto fail;
+          g_clear_error (&error);
+          a->n_resent++;
         }
-      failures = 0;
       if (!log_label (fd, label, &error))
         goto fail;
       a->n_labels++;
@@ -386,10 +310,9 @@ cmd_label (Annotator *a, const char *log_path, guint pause_ms)
         g_usleep (pause_ms * 1000);
     }
   end = g_get_monotonic_time ();
-  g_print ("annotator %s labels %u seconds %.3f retries %u reopens %u in_doubt_found %u "
-           "claims %u overtaken %u waits %u\n",
-           a->name, a->n_labels, (end - start) / 1e6, a->n_retries, a->n_reopens,
-           a->n_in_doubt_found, a->n_claims, a->n_overtaken, a->n_waits);
+  g_print ("annotator %s labels %u seconds %.3f disconnected %u resent %u claims %u waits %u\n",
+           a->name, a->n_labels, (end - start) / 1e6, a->n_disconnected, a->n_resent,
+           a->n_claims, a->n_waits);
   status = 0;
   goto out;
 
