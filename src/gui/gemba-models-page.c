@@ -567,7 +567,20 @@ listed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       return;
     }
   self->models = models;
-  gemba_probe_log ("models-listed", "n=%u", models->len);
+  if (gemba_probe_enabled ())
+    {
+      gint64 production = 0;
+
+      for (guint i = 0; i < models->len; i++)
+        {
+          const GembaModelRecord *m = g_ptr_array_index (models, i);
+
+          if (m->production)
+            production = m->id;
+        }
+      gemba_probe_log ("models-listed", "n=%u production=%" G_GINT64_FORMAT, models->len,
+                       production);
+    }
   if (models->len == 0)
     {
       gtk_stack_set_visible_child_name (self->stack, "empty");

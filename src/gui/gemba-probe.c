@@ -87,7 +87,10 @@ gemba_probe_init (void)
   /* Opened here, in the main thread: thread-self is the main thread's entry. */
   schedstat = fopen ("/proc/thread-self/schedstat", "r");
   g_timeout_add_full (G_PRIORITY_HIGH, STALL_INTERVAL_MS, stall_tick_cb, NULL, NULL);
-  gemba_probe_log ("start", "pid=%d", (int) getpid ());
+  /* The clock the times are counted from (CLOCK_MONOTONIC, as Python's time.monotonic()):
+   * a test with two workbenches compares their logs with it. */
+  gemba_probe_log ("start", "pid=%d monotonic_us=%" G_GINT64_FORMAT, (int) getpid (),
+                   start_time);
 }
 
 gboolean

@@ -71,9 +71,23 @@ def make_demo(path):
     return path
 
 
+def session_bus():
+    """A session bus of its own (a dbus-daemon stopped at exit), as another PC's desktop has:
+    the workbench is a unique application, so a second one on the same bus would hand its
+    window to the first. Returns the bus address, for Workbench(bus=...)."""
+    daemon = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    atexit.register(daemon.kill)
+    address = daemon.stdout.readline().strip()
+    if not address:
+        raise AssertionError("dbus-daemon --session gave no address")
+    return address
+
+
 class Workbench:
-    def __init__(self, workdir, lang=None, size=None, settings=None):
+    def __init__(self, workdir, lang=None, size=None, settings=None, bus=None):
         self.workdir = workdir
+        self.bus = bus
         self.config = os.path.join(workdir, "config")
         self.probe = os.path.join(workdir, "probe.log")
         self.lang = lang
@@ -116,6 +130,8 @@ class Workbench:
         env["GSETTINGS_SCHEMA_DIR"] = os.path.join(BUILD, "data")
         env["GEMBA_UNINSTALLED"] = "1"
         env["GEMBA_PROBE_LOG"] = self.probe
+        if self.bus:
+            env["DBUS_SESSION_BUS_ADDRESS"] = self.bus
         env["GTK_A11Y"] = "none"
         # Xvfb has no GPU: llvmpipe GL pushes every frame through XPutImage; cairo + XShm
         # is what a software-only display does best. Overridable for a real display.
@@ -169,6 +185,12 @@ class Workbench:
             fields = dict(p.split("=", 1) for p in parts[2:] if "=" in p)
             out.append((float(parts[0]), parts[1], fields))
         return out
+
+    def monotonic(self, event):
+        """When a probe event happened, on time.monotonic()'s clock (both are CLOCK_MONOTONIC):
+        to compare two workbenches' logs."""
+        start = next(e for e in self.events() if e[1] == "start")
+        return (float(start[2]["monotonic_us"]) / 1000.0 + event[0]) / 1000.0
 
     def count(self, event):
         return sum(1 for e in self.events() if e[1] == event)
@@ -231,7 +253,8 @@ class Workbench:
         args = ["gdbus", "call", "--session", "--dest", APP_ID, "--object-path", OBJECT_PATH,
                 "--method", "org.gtk.Actions.Activate", name,
                 "[<'%s'>]" % param if param is not None else "[]", "{}"]
-        subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+        env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.bus) if self.bus else None
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, env=env)
 
     def screenshot(self, name):
         before = self.count("screenshot")

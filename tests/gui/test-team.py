@@ -1,0 +1,259 @@
+#!/usr/bin/python3
+"""Two workbenches on one team project (issue 13: "two workbenches on one team project see
+each other's labels within a second"). Runs under tests/server/with-server.sh, which starts a
+throwaway PostgreSQL server and names its fresh, empty database in GEMBA_TEST_SERVER.
+
+The team project is made as a team makes one: `gemba init --server`, frames imported (the demo
+project's, its labeled ones as an ImageFolder layout), two small models trained and the first
+promoted. Then two real workbench processes, each with its own session bus as on two PCs, open
+it side by side: A labels frames with number keys in its frame view and B's Frames page must
+show each label (the class count in its sidebar and the review queue without the frame);
+then B labels and A must show it; a class added in A appears in B's sidebar; a promotion from
+A's Models page shows in B's Models page. Each time, from the key (A's probe log) to the
+change in the other window (B's probe log), on one clock. The issue's bound is a second; it is
+asserted on the median of the label samples, with a looser bound for every single sample, since
+a loaded CI machine delays single samples.
+
+SPDX-License-Identifier: GPL-3.0-or-later
+"""
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gembagui as g  # noqa: E402
+
+loop = importlib.import_module("test-loop")   # its click / where / page helpers
+
+N_LABELS = 5          # labels each way
+MEDIAN_LIMIT_S = 1.0  # the issue's "within a second", on the median of the samples
+SINGLE_LIMIT_S = 3.0  # any one sample, a class or a promotion: headroom for a loaded machine
+SIZE = (1280, 1000)   # two windows side by side on a 2600×1080 screen (meson.build)
+
+
+def cli(*args):
+    done = subprocess.run([g.CLI] + list(args), capture_output=True, text=True)
+    assert done.returncode == 0, "gemba %s failed: %s" % (" ".join(args), done.stderr)
+    return done.stdout
+
+
+def make_team_project(work, server):
+    """A team project on @server with the demo's frames: labeled ones imported with their
+    labels (ImageFolder layout), the others unlabeled; models 1 (production) and 2."""
+    demo = g.make_demo(os.path.join(work, "demo"))
+    sorted_dir = os.path.join(work, "import", "sorted")
+    line_dir = os.path.join(work, "import", "line-1")
+    for line in cli("ls", demo, "--json").splitlines():
+        frame = json.loads(line)
+        folder = os.path.join(sorted_dir, frame["label"]) if frame["label"] else line_dir
+        os.makedirs(folder, exist_ok=True)
+        os.link(frame["path"], os.path.join(folder, os.path.basename(frame["path"])))
+    project = os.path.join(work, "team")
+    cli("init", project, "--server", server, "--classes", "ok,scratch,dent,missing-hole")
+    assert os.path.exists(os.path.join(project, "gemba-server.ini")), os.listdir(project)
+    assert not os.path.exists(os.path.join(project, "project.gemba"))
+    cli("import", project, sorted_dir, "--source", "Line 1 top camera", "-q")
+    cli("import", project, line_dir, "--source", "Line 1 top camera", "-q")
+    for seed in ("1", "2"):
+        cli("train", project, "--size", "32", "--epochs", "2", "--seed", seed, "-q")
+    cli("promote", project, "1", "-q")
+    cli("predict", project, "production", "-q")
+    return project
+
+
+def class_names(project):
+    return [c["name"] for c in json.loads(cli("classes", project, "--json"))]
+
+
+def last(app, event, **match):
+    """The newest probe event @event whose fields include @match, or None."""
+    found = [e for e in app.events()
+             if e[1] == event and all(e[2].get(k) == str(v) for k, v in match.items())]
+    return found[-1] if found else None
+
+
+def wait_event(app, event, after, timeout=20, **match):
+    """The first probe event @event with fields @match logged after @after (an index in the
+    probe log), waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = app.events()[after:]
+        for e in events:
+            if e[1] == event and all(e[2].get(k) == str(v) for k, v in match.items()):
+                return e
+        if app.proc.poll() is not None:
+            raise AssertionError("a workbench exited while waiting for %s" % event)
+        time.sleep(0.02)
+    raise AssertionError("no %s %s within %d s; recent probe log:\n%s"
+                         % (event, match, timeout,
+                            "\n".join(" ".join(map(str, e)) for e in app.events()[-40:])))
+
+
+def counts_now(app, key):
+    e = last(app, "filter-count", key=key)
+    assert e, "no count of %s yet" % key
+    return int(e[2]["n"])
+
+
+def label_and_watch(labeler, watcher, key, klass, name):
+    """@labeler labels its frame with number @key; returns the seconds until @watcher's Frames
+    page shows it: its grid reloaded, and the sidebar's counts of class id @klass one higher
+    and of unlabeled frames one lower (whichever comes last)."""
+    n_class = counts_now(watcher, "class:%d" % klass)
+    n_unlabeled = counts_now(watcher, "unlabeled")
+    mark = len(watcher.events())
+    given_before = labeler.count("label-given")
+    labeler.key(key)
+    given = labeler.wait_for("label-given", given_before + 1)
+    t_key = labeler.monotonic(given)
+    counted = wait_event(watcher, "filter-count", mark, key="class:%d" % klass, n=n_class + 1)
+    unlabeled = wait_event(watcher, "filter-count", mark, key="unlabeled", n=n_unlabeled - 1)
+    listed = wait_event(watcher, "list-loaded", mark)
+    seen = max(watcher.monotonic(counted), watcher.monotonic(unlabeled),
+               watcher.monotonic(listed))
+    latency = seen - t_key
+    g.log("%s: frame %s labeled in one window, shown in the other after %.0f ms "
+          "(counts %.0f ms, grid %.0f ms)"
+          % (name, given[2]["frame"], latency * 1000,
+             (watcher.monotonic(counted) - t_key) * 1000,
+             (watcher.monotonic(listed) - t_key) * 1000))
+    # The next label comes after the other window has settled: each sample is one label.
+    time.sleep(0.6)
+    return latency
+
+
+def start(work, name, project, shots, x):
+    app = g.Workbench(os.path.join(work, name), size=SIZE, bus=g.session_bus(),
+                      settings={"annotator-name": "'%s'" % name})
+    app.start(project, screenshot_dir=os.path.join(shots, name))
+    subprocess.run(["xdotool", "windowmove", "--sync", app.window, str(x), "0"], check=False)
+    app.wait_for("grid-painted", timeout=60)
+    app.wait_for("counts", timeout=60)
+    # Both work through the unlabeled frames (the review queue of this small project's
+    # first model is a few frames long).
+    loaded = app.count("list-loaded")
+    loop.click(app, "filter.unlabeled")
+    app.wait_for("list-loaded", loaded + 1)
+    app.settle(0.5)
+    app.click(350, 165)    # the first frame, selected: Enter opens it large
+    return app
+
+
+def main():
+    g.skip_without_display()
+    server = os.environ.get("GEMBA_TEST_SERVER")
+    if not server:
+        g.log("SKIP: no GEMBA_TEST_SERVER (run under tests/server/with-server.sh)")
+        sys.exit(g.SKIP)
+    for tool in ("dbus-daemon",):
+        if not subprocess.run(["sh", "-c", "command -v " + tool],
+                              stdout=subprocess.DEVNULL).returncode == 0:
+            g.log("SKIP: %s is not installed" % tool)
+            sys.exit(g.SKIP)
+    work = g.workdir("team")
+    started = time.monotonic()
+    project = make_team_project(work, server)
+    # A fresh database numbers the classes in the order they were made (the sidebar's keys
+    # are "class:ID").
+    assert class_names(project) == ["ok", "scratch", "dent", "missing-hole"]
+    ids = {"scratch": 2, "dent": 3}
+    g.log("team project on the server made in %.1f s: %s" % (time.monotonic() - started,
+                                                             cli("stats", project).strip()
+                                                             .splitlines()[0]))
+    shots = os.path.join(g.screenshot_root(), "team")
+    a = b = None
+    try:
+        a = start(work, "anna", project, shots, 0)
+        b = start(work, "ben", project, shots, SIZE[0] + 20)
+        a.settle(1.0)
+        a.screenshot("1-anna-opened")
+        b.screenshot("1-ben-opened")
+
+        # Anna labels the review queue in her frame view; Ben's Frames page follows.
+        a.key("Return")
+        a.settle(1.0)
+        samples = []
+        for i in range(N_LABELS):
+            samples.append(label_and_watch(a, b, "2", ids["scratch"], "anna → ben %d" % (i + 1)))
+        a.screenshot("2-anna-labeled")
+        b.screenshot("2-ben-sees-anna")
+
+        # Then Ben, in his; Anna, back on her grid, sees his labels.
+        a.key("Escape")
+        b.key("Return")
+        b.settle(1.0)
+        for i in range(N_LABELS):
+            samples.append(label_and_watch(b, a, "3", ids["dent"], "ben → anna %d" % (i + 1)))
+        b.screenshot("3-ben-labeled")
+        a.screenshot("3-anna-sees-ben")
+        b.key("Escape")
+
+        median = statistics.median(samples)
+        g.log("label in one workbench → shown in the other: median %.0f ms, worst %.0f ms over "
+              "%d labels (load average %.2f on %d CPUs)"
+              % (median * 1000, max(samples) * 1000, len(samples), os.getloadavg()[0],
+                 os.cpu_count()))
+        assert median <= MEDIAN_LIMIT_S, "labels took %.2f s (median) to show" % median
+        assert max(samples) <= SINGLE_LIMIT_S, "a label took %.2f s to show" % max(samples)
+
+        # A class added in Anna's class editor (Ctrl+K, a name, Enter) is in Ben's sidebar:
+        # a count for a class key his sidebar did not have.
+        mark = len(b.events())
+        known = {e[2]["key"] for e in b.events() if e[1] == "filter-count"}
+        a.key("ctrl+k")
+        a.settle(1.0)
+        subprocess.run(["xdotool", "type", "--delay", "40", "burr"], check=True)
+        t_enter = time.monotonic()
+        a.key("Return", focus=False)
+        deadline = time.monotonic() + 20
+        shown = None
+        while shown is None and time.monotonic() < deadline:
+            shown = next((e for e in b.events()[mark:] if e[1] == "filter-count" and
+                          e[2]["key"].startswith("class:") and e[2]["key"] not in known), None)
+            time.sleep(0.02)
+        assert "burr" in class_names(project), "the class typed in Anna's editor was not added"
+        assert shown, "the class added in Anna's editor did not appear in Ben's sidebar"
+        assert shown[2]["n"] == "0", shown
+        class_latency = b.monotonic(shown) - t_enter
+        g.log("class added in Anna's editor (Enter) → in Ben's sidebar after %.0f ms"
+              % (class_latency * 1000))
+        a.key("Escape", focus=False)
+        a.settle(0.5)
+        b.screenshot("4-ben-sees-new-class")
+        assert class_latency <= SINGLE_LIMIT_S, "the new class took %.2f s" % class_latency
+
+        # A promotion from Anna's Models page shows in Ben's Models page.
+        loop.page(b, 3)
+        b.wait_for("models-listed")
+        loop.page(a, 3)
+        a.wait_for("models-compared", timeout=60)
+        a.settle(0.5)
+        mark = len(b.events())
+        loop.click(a, "models.promote")
+        promoted = a.wait_for("promoted", timeout=120)
+        listed = wait_event(b, "models-listed", mark, production=2)
+        promote_latency = b.monotonic(listed) - a.monotonic(promoted)
+        g.log("model 2 promoted in Anna's Models page → production in Ben's after %.0f ms"
+              % (promote_latency * 1000))
+        b.wait_for("models-compared", timeout=30)
+        b.settle(0.8)
+        a.screenshot("5-anna-promoted")
+        b.screenshot("5-ben-sees-promotion")
+        assert promote_latency <= SINGLE_LIMIT_S, "the promotion took %.2f s" % promote_latency
+
+        # What both windows showed is what the server holds.
+        g.log("on the server:\n%s" % cli("stats", project).rstrip())
+        a.quit()
+        b.quit()
+    finally:
+        for app in (a, b):
+            if app:
+                app.kill()
+
+
+if __name__ == "__main__":
+    main()
