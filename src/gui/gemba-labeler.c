@@ -3,7 +3,9 @@
  * Number keys, Enter and the class buttons queue the label on the project's writer thread at
  * once and return, so the annotator moves on; the toast and the frame's item update when the
  * write is done. Undo and redo queue behind the labels still being written, which is why they
- * stay enabled while any label is pending.
+ * stay enabled while any label is pending. On a team project whose server cannot be reached,
+ * they wait in the project's outbox (gemba-project.h) and are sent in order when it is back;
+ * the window's banner says so, and they stay undoable meanwhile.
  *
  * A written label's result (the frame's item, ::changed, the toast) waits for the end of the
  * next frame drawn: the key that moved to the next frame is usually still being drawn when
@@ -140,8 +142,9 @@ update_can_undo (GembaLabeler *self)
 {
   gboolean open = self->project != NULL;
   /* While labels are still being written, Ctrl+Z must not be refused: it queues behind them. */
-  gboolean can_undo = open && (self->pending > 0 || gemba_project_get_n_undo (self->project) > 0);
-  gboolean can_redo = open && (self->pending > 0 || gemba_project_get_n_redo (self->project) > 0);
+  guint waiting = open ? self->pending + gemba_project_get_n_waiting (self->project) : 0;
+  gboolean can_undo = open && (waiting > 0 || gemba_project_get_n_undo (self->project) > 0);
+  gboolean can_redo = open && (waiting > 0 || gemba_project_get_n_redo (self->project) > 0);
 
   if (can_undo != self->can_undo)
     {
@@ -231,6 +234,18 @@ show_result (GembaLabeler *self, WriteKind kind, const GembaLabelResult *label_r
   if (!label_result)
     {
       gemba_labeler_show_error (self, error->message);
+      return;
+    }
+  if (label_result->queued)
+    {
+      guint n = gemba_project_get_n_waiting (self->project);
+
+      probe (self, "queued", "kind=%d waiting=%u", (int) kind, n);
+      /* Translators: toast when a label could not reach the team project's server yet. */
+      title = g_strdup_printf (ngettext ("Kept here; sent when the server is back (%u waiting)",
+                                         "Kept here; sent when the server is back (%u waiting)",
+                                         n), n);
+      show_toast (self, title, FALSE);
       return;
     }
   if (!label_result->label)
@@ -455,6 +470,16 @@ undo_changed_cb (GembaProject *project, GembaLabeler *self)
   update_can_undo (self);
 }
 
+/* A label that waited for the server was refused when it was sent. */
+static void
+label_refused_cb (GembaProject *project, const char *message, GembaLabeler *self)
+{
+  g_autofree char *text = g_strdup_printf (_("A label that waited for the server was not "
+                                             "saved: %s"), message);
+
+  gemba_labeler_show_error (self, text);
+}
+
 void
 gemba_labeler_set_project (GembaLabeler *self, GembaProject *project)
 {
@@ -470,7 +495,11 @@ gemba_labeler_set_project (GembaLabeler *self, GembaProject *project)
   self->pending = 0;
   drop_results (self);
   if (project)
-    g_signal_connect (project, "undo-changed", G_CALLBACK (undo_changed_cb), self);
+    {
+      g_signal_connect (project, "undo-changed", G_CALLBACK (undo_changed_cb), self);
+      g_signal_connect_swapped (project, "notify::n-waiting", G_CALLBACK (update_can_undo), self);
+      g_signal_connect (project, "label-refused", G_CALLBACK (label_refused_cb), self);
+    }
   update_can_undo (self);
 }
 

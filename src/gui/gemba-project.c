@@ -6,8 +6,10 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 
 #include "gemba-demo.h"
 #include "gemba-error.h"
@@ -20,6 +22,9 @@
 #define TRAIN_REPORTS_PER_SECOND 15
 /* Other members' changes (team projects) are signalled at most once per kind this often. */
 #define REMOTE_CHANGES_MS 100
+/* While the server cannot be reached: the first retry, the longest wait between retries. */
+#define FIRST_RETRY_MS 500
+#define LAST_RETRY_MS 5000
 
 struct _GembaProject
 {
@@ -46,6 +51,19 @@ struct _GembaProject
   guint n_undo;
   guint n_redo;
 
+  /* The outbox (see gemba-project.h): OutboxEntry, oldest first. Used by the writer thread;
+   * the lock lets the main thread count it. */
+  GMutex outbox_lock;
+  GQueue outbox;
+  char *outbox_path;
+  gint64 last_action_at;     /* µs: the time of the last label, undo or redo (main thread) */
+  gboolean reconnecting;     /* main thread, as :reconnecting */
+  guint n_waiting;           /* main thread, as :n-waiting */
+  guint retry_id;
+  guint retry_ms;
+  gboolean retry_queued;     /* a send of the outbox is queued on the writer thread */
+  guint watch_poll_id;
+
   GembaStoreWatch *watch;    /* a team project: other members' changes */
   guint remote_pending;      /* 1 << GembaChangeKind heard since the last emission */
   GArray *remote_models;     /* gint64 ids of models others added, to signal */
@@ -55,8 +73,12 @@ struct _GembaProject
 
 G_DEFINE_FINAL_TYPE (GembaProject, gemba_project, G_TYPE_OBJECT)
 
-enum { CLASSES_CHANGED, UNDO_CHANGED, FRAMES_CHANGED, MODEL_ADDED, PRODUCTION_CHANGED, N_SIGNALS };
+enum { CLASSES_CHANGED, UNDO_CHANGED, FRAMES_CHANGED, MODEL_ADDED, PRODUCTION_CHANGED,
+       LABEL_REFUSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+enum { PROP_0, PROP_RECONNECTING, PROP_N_WAITING, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
 typedef struct
 {
@@ -74,12 +96,28 @@ typedef struct
   char *author;
 } OpenData;
 
+typedef enum { ACTION_LABEL, ACTION_UNDO, ACTION_REDO } ActionKind;
+
+/* One label, undo or redo as the person gave it; @created_at names it (see
+ * gemba_store_set_label_at()), so that sending it twice saves it once. */
 typedef struct
 {
+  GembaProject *project;
+  ActionKind action;
   gint64 frame_id;
   gint64 class_id;
   GembaLabelKind kind;
+  gint64 created_at;
+  char *author;
 } LabelData;
+
+static void
+label_data_free (LabelData *data)
+{
+  g_free (data->author);
+  g_free (data);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LabelData, label_data_free)
 
 static void
 open_data_free (OpenData *data)
@@ -146,6 +184,8 @@ gemba_project_dispose (GObject *object)
   gemba_project_close (self);
   g_clear_handle_id (&self->frames_changed_id, g_source_remove);
   g_clear_handle_id (&self->remote_flush_id, g_source_remove);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->watch_poll_id, g_source_remove);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->writer);
   g_clear_object (&self->reader);
@@ -167,7 +207,28 @@ gemba_project_finalize (GObject *object)
   g_clear_pointer (&self->sources, g_ptr_array_unref);
   g_clear_pointer (&self->packages, g_ptr_array_unref);
   g_clear_pointer (&self->remote_models, g_array_unref);
+  g_queue_clear_full (&self->outbox, (GDestroyNotify) label_data_free);
+  g_mutex_clear (&self->outbox_lock);
+  g_free (self->outbox_path);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
+}
+
+static void
+gemba_project_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GembaProject *self = GEMBA_PROJECT (object);
+
+  switch (prop_id)
+    {
+    case PROP_RECONNECTING:
+      g_value_set_boolean (value, self->reconnecting);
+      break;
+    case PROP_N_WAITING:
+      g_value_set_uint (value, self->n_waiting);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -177,6 +238,17 @@ gemba_project_class_init (GembaProjectClass *klass)
 
   object_class->dispose = gemba_project_dispose;
   object_class->finalize = gemba_project_finalize;
+  object_class->get_property = gemba_project_get_property;
+
+  /* A team project's server cannot be reached; labels wait in the outbox. */
+  properties[PROP_RECONNECTING] =
+    g_param_spec_boolean ("reconnecting", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* Labels, undos and redos waiting in the outbox. */
+  properties[PROP_N_WAITING] =
+    g_param_spec_uint ("n-waiting", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[CLASSES_CHANGED] =
     g_signal_new ("classes-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -196,6 +268,11 @@ gemba_project_class_init (GembaProjectClass *klass)
   signals[PRODUCTION_CHANGED] =
     g_signal_new ("production-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+  /* A label, undo or redo of the outbox that the server refused when it was sent (say, an
+   * undo of a frame somebody else labeled meanwhile); the message. It is not kept. */
+  signals[LABEL_REFUSED] =
+    g_signal_new ("label-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -204,12 +281,130 @@ gemba_project_init (GembaProject *self)
   self->jobs = g_ptr_array_new_with_free_func (g_object_unref);
   self->idle_workers = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->workers_lock);
+  g_mutex_init (&self->outbox_lock);
+  g_queue_init (&self->outbox);
   self->remote_models = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->retry_ms = FIRST_RETRY_MS;
+}
+
+/* --- The outbox ---------------------------------------------------------------------------- */
+
+/* In the user's cache folder, not the project's: a team project's folder is shared by every
+ * member, and what waits here is this person's. One file per project folder. */
+static char *
+outbox_path_for (const char *project_path)
+{
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, project_path, -1);
+  g_autofree char *name = g_strdup_printf ("%.24s.outbox", hash);
+
+  return g_build_filename (g_get_user_cache_dir (), "gemba", "outbox", name, NULL);
+}
+
+static const char *const action_names[] = { "label", "undo", "redo" };
+
+/* One line per action: "label|undo|redo FRAME CLASS KIND CREATED_AT AUTHOR". */
+static void
+outbox_load (GembaProject *self)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (self->outbox_path, &text, NULL, NULL))
+    return;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_auto(GStrv) f = g_strsplit (lines[i], " ", 6);
+      g_autoptr(LabelData) data = NULL;
+
+      if (g_strv_length (f) != 6)
+        continue;
+      data = g_new0 (LabelData, 1);
+      data->project = self;
+      data->action = g_str_equal (f[0], "undo") ? ACTION_UNDO
+                     : g_str_equal (f[0], "redo") ? ACTION_REDO : ACTION_LABEL;
+      data->frame_id = g_ascii_strtoll (f[1], NULL, 10);
+      data->class_id = g_ascii_strtoll (f[2], NULL, 10);
+      data->kind = (GembaLabelKind) g_ascii_strtoll (f[3], NULL, 10);
+      data->created_at = g_ascii_strtoll (f[4], NULL, 10);
+      data->author = g_strdup (f[5]);
+      if (data->created_at <= 0 || (data->action == ACTION_LABEL && data->frame_id <= 0))
+        {
+          g_warning ("%s: line %u is damaged; skipped", self->outbox_path, i + 1);
+          continue;
+        }
+      self->last_action_at = MAX (self->last_action_at, data->created_at);
+      g_queue_push_tail (&self->outbox, g_steal_pointer (&data));
+    }
+}
+
+/* Writes the outbox to its file (removed when empty); caller holds outbox_lock. A failure is
+ * reported: the actions still wait in memory. */
+static void
+outbox_save (GembaProject *self)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autofree char *dir = g_path_get_dirname (self->outbox_path);
+  g_autoptr(GError) error = NULL;
+
+  if (g_queue_is_empty (&self->outbox))
+    {
+      g_remove (self->outbox_path);
+      return;
+    }
+  for (GList *l = self->outbox.head; l; l = l->next)
+    {
+      LabelData *d = l->data;
+      g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %d %"
+                              G_GINT64_FORMAT " %s\n", action_names[d->action], d->frame_id,
+                              d->class_id, (int) d->kind, d->created_at, d->author);
+    }
+  if (g_mkdir_with_parents (dir, 0700) != 0 ||
+      !g_file_set_contents_full (self->outbox_path, text->str, text->len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, &error))
+    g_warning (_("%s: cannot keep the labels waiting for the server: %s"), self->outbox_path,
+               error ? error->message : g_strerror (errno));
+}
+
+static guint
+outbox_length (GembaProject *self)
+{
+  guint n;
+
+  g_mutex_lock (&self->outbox_lock);
+  n = self->outbox.length;
+  g_mutex_unlock (&self->outbox_lock);
+  return n;
+}
+
+/* Main thread: :reconnecting and :n-waiting as they are now. */
+static void
+update_outbox_state (GembaProject *self, gboolean reconnecting)
+{
+  guint n = outbox_length (self);
+
+  g_object_freeze_notify (G_OBJECT (self));
+  if (self->reconnecting != reconnecting)
+    {
+      self->reconnecting = reconnecting;
+      if (!reconnecting)
+        self->retry_ms = FIRST_RETRY_MS;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECONNECTING]);
+    }
+  if (self->n_waiting != n)
+    {
+      self->n_waiting = n;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_WAITING]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 /* --- Other members' changes (team projects) ----------------------------------------------- */
 
 static void emit_model_added (GembaProject *self, gint64 model_id);
+static void schedule_retry (GembaProject *self);
+static gboolean poll_watch_cb (gpointer user_data);
 static void emit_production_changed (GembaProject *self, gint64 model_id);
 
 /* Emits what other members changed since the last time, each kind once. */
@@ -295,6 +490,9 @@ open_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellab
     }
   gemba_store_get_undo_state (self->writer, &self->n_undo, &self->n_redo);
   self->path = g_strdup (gemba_store_get_path (self->writer));
+  /* What waited for the server when the project was last closed is sent first. */
+  self->outbox_path = outbox_path_for (self->path);
+  outbox_load (self);
   self->name = gemba_store_dup_name (self->writer);
   g_task_return_pointer (task, g_steal_pointer (&self), g_object_unref);
 }
@@ -332,6 +530,13 @@ gemba_project_open_finish (GAsyncResult *result, GError **error)
           !(self->watch = gemba_store_watch_new (self->reader, GEMBA_WATCH_SKIP_OWN_PROCESS,
                                                  NULL, remote_change_cb, self, &watch_error)))
         g_warning ("%s", watch_error->message);
+      if (self->watch)
+        self->watch_poll_id = g_timeout_add (1000, poll_watch_cb, self);
+      if (!g_queue_is_empty (&self->outbox))
+        {
+          update_outbox_state (self, FALSE);
+          schedule_retry (self);
+        }
     }
   return self;
 }
@@ -344,6 +549,8 @@ gemba_project_close (GembaProject *self)
   g_return_if_fail (GEMBA_IS_PROJECT (self));
 
   g_clear_pointer (&self->watch, gemba_store_watch_free);
+  g_clear_handle_id (&self->watch_poll_id, g_source_remove);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
   for (guint i = 0; i < self->jobs->len; i++)
     gemba_job_cancel (g_ptr_array_index (self->jobs, i));
   g_mutex_lock (&self->workers_lock);
@@ -452,6 +659,34 @@ gemba_project_get_n_redo (GembaProject *self)
   return self->n_redo;
 }
 
+gboolean
+gemba_project_get_reconnecting (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), FALSE);
+  return self->reconnecting;
+}
+
+guint
+gemba_project_get_n_waiting (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), 0);
+  return self->n_waiting;
+}
+
+const char *
+gemba_project_get_server_name (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  return self->reader ? gemba_store_get_server (self->reader) : NULL;
+}
+
+const char *
+gemba_project_get_outbox_path (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  return self->outbox_path;
+}
+
 /* --- Writes ------------------------------------------------------------------------------- */
 
 static void
@@ -530,24 +765,75 @@ finish_label (GembaStore *store, GembaLabel *label, GError **error)
   return g_steal_pointer (&result);
 }
 
-static gpointer
-label_func (GembaStore *store, gpointer data, GError **error)
+/* Sends one action, as the person's own, by its time: safe to send again. */
+static GembaLabel *
+send_action (GembaStore *store, LabelData *data, GError **error)
 {
-  LabelData *label_data = data;
+  g_autofree char *author = g_strdup (gemba_store_get_author (store));
+  gboolean other = g_strcmp0 (author, data->author) != 0;
+  GError *local = NULL;
+  GembaLabel *label = NULL;
+
+  /* An action that waited keeps the name it was given under. */
+  if (other)
+    gemba_store_set_author (store, data->author);
+  switch (data->action)
+    {
+    case ACTION_LABEL:
+      label = gemba_store_set_label_at (store, data->frame_id, data->class_id, data->kind,
+                                        data->created_at, &local);
+      break;
+    case ACTION_UNDO:
+      label = gemba_store_undo_label_at (store, data->created_at, &local);
+      break;
+    case ACTION_REDO:
+      label = gemba_store_redo_label_at (store, data->created_at, &local);
+      break;
+    }
+  if (other)
+    gemba_store_set_author (store, author);
+  if (local)
+    g_propagate_error (error, local);
+  return label;
+}
+
+/* The writer thread: appends @data to the outbox, in order behind what waits there. */
+static gpointer
+queue_in_outbox (GembaProject *self, LabelData *data, gboolean disconnected)
+{
+  GembaLabelResult *result = g_new0 (GembaLabelResult, 1);
+  LabelData *copy = g_memdup2 (data, sizeof *data);
+
+  copy->author = g_strdup (data->author);
+  g_mutex_lock (&self->outbox_lock);
+  g_queue_push_tail (&self->outbox, copy);
+  outbox_save (self);
+  g_mutex_unlock (&self->outbox_lock);
+  result->queued = TRUE;
+  result->disconnected = disconnected;
+  result->n_undo = self->n_undo;
+  result->n_redo = self->n_redo;
+  return result;
+}
+
+static gpointer
+label_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  LabelData *data = user_data;
+  GembaProject *self = data->project;
+  GError *local = NULL;
   GembaLabel *label;
 
-  if (!(label = gemba_store_set_label (store, label_data->frame_id, label_data->class_id,
-                                       label_data->kind, error)))
-    return NULL;
-  return finish_label (store, label, error);
-}
-
-static gpointer
-undo_func (GembaStore *store, gpointer data, GError **error)
-{
-  GError *local = NULL;
-  GembaLabel *label = gemba_store_undo_label (store, &local);
-
+  /* Behind actions that wait for the server, this one waits too: the order is kept. */
+  if (outbox_length (self) > 0)
+    return queue_in_outbox (self, data, FALSE);
+  label = send_action (store, data, &local);
+  if (g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED))
+    {
+      g_debug ("%s; the action waits for the server", local->message);
+      g_error_free (local);
+      return queue_in_outbox (self, data, TRUE);
+    }
   if (local)
     {
       g_propagate_error (error, local);
@@ -556,49 +842,185 @@ undo_func (GembaStore *store, gpointer data, GError **error)
   return finish_label (store, label, error);
 }
 
-static gpointer
-redo_func (GembaStore *store, gpointer data, GError **error)
+/* Main thread: the next action's time, later than every earlier one (names it uniquely). */
+static gint64
+next_action_time (GembaProject *self)
 {
-  GError *local = NULL;
-  GembaLabel *label = gemba_store_redo_label (store, &local);
+  self->last_action_at = MAX (g_get_real_time (), self->last_action_at + 1);
+  return self->last_action_at;
+}
 
-  if (local)
-    {
-      g_propagate_error (error, local);
-      return NULL;
-    }
-  return finish_label (store, label, error);
+static void
+queue_action (GembaProject *self, ActionKind action, gint64 frame_id, gint64 class_id,
+              GembaLabelKind kind, GAsyncReadyCallback callback, gpointer user_data)
+{
+  LabelData *data = g_new0 (LabelData, 1);
+
+  data->project = self;
+  data->action = action;
+  data->frame_id = frame_id;
+  data->class_id = class_id;
+  data->kind = class_id || action != ACTION_LABEL ? kind : GEMBA_LABEL_CLEAR;
+  data->created_at = next_action_time (self);
+  g_mutex_lock (&self->workers_lock);
+  data->author = g_strdup (self->author);
+  g_mutex_unlock (&self->workers_lock);
+  queue_write (self, label_func, data, (GDestroyNotify) label_data_free,
+               (GDestroyNotify) gemba_label_result_free, gemba_project_label_async, callback,
+               user_data);
 }
 
 void
 gemba_project_label_async (GembaProject *self, gint64 frame_id, gint64 class_id,
                            GembaLabelKind kind, GAsyncReadyCallback callback, gpointer user_data)
 {
-  LabelData *data = g_new0 (LabelData, 1);
-
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-
-  data->frame_id = frame_id;
-  data->class_id = class_id;
-  data->kind = kind;
-  queue_write (self, label_func, data, g_free, (GDestroyNotify) gemba_label_result_free,
-               gemba_project_label_async, callback, user_data);
+  queue_action (self, ACTION_LABEL, frame_id, class_id, kind, callback, user_data);
 }
 
 void
 gemba_project_undo_async (GembaProject *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-  queue_write (self, undo_func, NULL, NULL, (GDestroyNotify) gemba_label_result_free,
-               gemba_project_label_async, callback, user_data);
+  queue_action (self, ACTION_UNDO, 0, 0, GEMBA_LABEL_UNDO, callback, user_data);
 }
 
 void
 gemba_project_redo_async (GembaProject *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-  queue_write (self, redo_func, NULL, NULL, (GDestroyNotify) gemba_label_result_free,
-               gemba_project_label_async, callback, user_data);
+  queue_action (self, ACTION_REDO, 0, 0, GEMBA_LABEL_REDO, callback, user_data);
+}
+
+/* --- Sending the outbox when the server is back ------------------------------------------- */
+
+typedef struct {
+  gboolean connected;   /* the server answered, and every action that waited was sent */
+  guint n_sent;
+  GPtrArray *refused;   /* messages of actions the server refused (not kept) */
+  guint n_undo, n_redo;
+} SendResult;
+
+static void
+send_result_free (SendResult *result)
+{
+  g_clear_pointer (&result->refused, g_ptr_array_unref);
+  g_free (result);
+}
+
+/* The writer thread: sends the outbox, oldest first, each action removed once it is saved;
+ * stops at the first that cannot reach the server. */
+static gpointer
+send_outbox_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  GembaProject *self = user_data;
+  SendResult *result = g_new0 (SendResult, 1);
+
+  result->refused = g_ptr_array_new_with_free_func (g_free);
+  result->connected = gemba_store_check_connection (store, NULL);
+  while (result->connected)
+    {
+      g_autoptr(GError) local = NULL;
+      g_autoptr(GembaLabel) label = NULL;
+      LabelData *head;
+
+      g_mutex_lock (&self->outbox_lock);
+      head = g_queue_peek_head (&self->outbox);
+      g_mutex_unlock (&self->outbox_lock);
+      if (!head)
+        break;
+      /* Only this thread removes entries: head stays valid. */
+      label = send_action (store, head, &local);
+      if (g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED))
+        {
+          result->connected = FALSE;
+          break;
+        }
+      if (local)
+        g_ptr_array_add (result->refused, g_strdup (local->message));
+      else
+        result->n_sent++;
+      g_mutex_lock (&self->outbox_lock);
+      label_data_free (g_queue_pop_head (&self->outbox));
+      outbox_save (self);
+      g_mutex_unlock (&self->outbox_lock);
+    }
+  if (result->connected)
+    gemba_store_get_undo_state (store, &result->n_undo, &result->n_redo);
+  return result;
+}
+
+static void
+outbox_sent_cb (GObject *object, GAsyncResult *res, gpointer user_data)
+{
+  GembaProject *self = GEMBA_PROJECT (object);
+  g_autoptr(GError) error = NULL;
+  SendResult *result = gemba_project_write_finish (self, res, &error);
+
+  self->retry_queued = FALSE;
+  if (!result)
+    return;  /* the project was closed */
+  for (guint i = 0; i < result->refused->len; i++)
+    g_signal_emit (self, signals[LABEL_REFUSED], 0, result->refused->pdata[i]);
+  if (result->connected)
+    {
+      if (self->n_undo != result->n_undo || self->n_redo != result->n_redo)
+        {
+          self->n_undo = result->n_undo;
+          self->n_redo = result->n_redo;
+          g_signal_emit (self, signals[UNDO_CHANGED], 0);
+        }
+      update_outbox_state (self, FALSE);
+      if (result->n_sent > 0 || result->refused->len > 0)
+        g_signal_emit (self, signals[FRAMES_CHANGED], 0);
+      /* Actions that were queued behind this send went to the outbox: send them too. */
+      if (self->n_waiting > 0)
+        schedule_retry (self);
+    }
+  else
+    {
+      update_outbox_state (self, TRUE);
+      self->retry_ms = MIN (self->retry_ms * 2, LAST_RETRY_MS);
+      schedule_retry (self);
+    }
+  send_result_free (result);
+}
+
+static gboolean
+retry_cb (gpointer user_data)
+{
+  GembaProject *self = user_data;
+
+  self->retry_id = 0;
+  if (self->retry_queued || !self->write_pool)
+    return G_SOURCE_REMOVE;
+  self->retry_queued = TRUE;
+  queue_write (self, send_outbox_func, self, NULL, (GDestroyNotify) send_result_free,
+               gemba_project_write_async, outbox_sent_cb, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Tries the server again: at once while it answers, else after the current delay. */
+static void
+schedule_retry (GembaProject *self)
+{
+  if (self->retry_id || self->retry_queued || !self->write_pool)
+    return;
+  self->retry_id = g_timeout_add (self->reconnecting ? self->retry_ms : 0, retry_cb, self);
+}
+
+/* A team project: the watch's connection going away is the first sign when nobody labels. */
+static gboolean
+poll_watch_cb (gpointer user_data)
+{
+  GembaProject *self = user_data;
+
+  if (self->watch && !gemba_store_watch_is_connected (self->watch) && !self->reconnecting)
+    {
+      update_outbox_state (self, TRUE);
+      schedule_retry (self);
+    }
+  return G_SOURCE_CONTINUE;
 }
 
 GembaLabelResult *
@@ -610,6 +1032,12 @@ gemba_project_label_finish (GembaProject *self, GAsyncResult *result, GError **e
 
   if ((label_result = g_task_propagate_pointer (G_TASK (result), error)))
     {
+      if (label_result->queued)
+        {
+          update_outbox_state (self, self->reconnecting || label_result->disconnected);
+          schedule_retry (self);
+          return label_result;
+        }
       if (self->n_undo != label_result->n_undo || self->n_redo != label_result->n_redo)
         {
           self->n_undo = label_result->n_undo;

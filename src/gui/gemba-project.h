@@ -39,6 +39,12 @@ typedef struct {
   GembaFrame *frame;   /* the frame afterwards */
   guint n_undo;
   guint n_redo;
+  /* A team project whose server could not be reached: the action waits in the outbox and is
+   * sent, in order, when the server is back (label and frame are NULL; the counts are as
+   * before). */
+  gboolean queued;
+  gboolean disconnected;  /* queued because the server could not be reached (not only behind
+                           * others waiting) */
 } GembaLabelResult;
 
 typedef struct {
@@ -109,6 +115,19 @@ GPtrArray        *gemba_project_get_sources      (GembaProject *self);
 GPtrArray        *gemba_project_get_packages     (GembaProject *self);
 guint             gemba_project_get_n_undo       (GembaProject *self);
 guint             gemba_project_get_n_redo       (GembaProject *self);
+
+/* A team project (see README, "When the server goes away"): labels, undos and redos given
+ * while its server cannot be reached wait in an outbox, kept in order in a file of the
+ * user's cache folder (so closing the workbench loses none), and are sent in that order once
+ * the server answers again; meanwhile :reconnecting is TRUE and the project tries again,
+ * every 0.5 s at first and then less often, up to every 5 s. */
+gboolean          gemba_project_get_reconnecting (GembaProject *self);
+/* Labels, undos and redos in the outbox (:n-waiting). */
+guint             gemba_project_get_n_waiting    (GembaProject *self);
+/* The team project's server without its password, for messages; NULL for a project file. */
+const char       *gemba_project_get_server_name  (GembaProject *self);
+/* The outbox file (may not exist). */
+const char       *gemba_project_get_outbox_path  (GembaProject *self);
 
 void     gemba_project_set_author     (GembaProject *self, const char *author);
 

@@ -19,6 +19,9 @@ struct _GembaWindow
   GtkWidget *back_button;
   GtkWidget *undo_button;
   GtkWidget *redo_button;
+  GtkRevealer *reconnect_revealer;
+  GtkSpinner *reconnect_spinner;
+  GtkLabel *reconnect_label;
   AdwToastOverlay *toast_overlay;
   GtkStack *main_stack;
   GembaStartPage *start_page;
@@ -31,6 +34,7 @@ struct _GembaWindow
   GSettings *settings;
   GembaProject *project;
   GCancellable *cancellable;
+  gboolean banner_shown;
 };
 
 /* Closes the open project and opens the one at @path, showing a spinner meanwhile. */

@@ -57,6 +57,36 @@ remember_project (GembaWindow *self, const char *path)
   g_settings_set_string (self->settings, "last-project", path);
 }
 
+/* The banner: shown while the team project's server cannot be reached, with the labels
+ * waiting for it. */
+static void
+update_reconnect_banner (GembaWindow *self)
+{
+  gboolean shown = self->project && gemba_project_get_reconnecting (self->project);
+
+  if (shown)
+    {
+      guint n = gemba_project_get_n_waiting (self->project);
+      g_autofree char *waiting = g_strdup_printf (ngettext ("%u label waiting",
+                                                            "%u labels waiting", n), n);
+      g_autofree char *text = g_strdup_printf (_("Reconnecting to %s…"),
+                                               gemba_project_get_server_name (self->project));
+      g_autofree char *markup = NULL;
+
+      markup = n ? g_markup_printf_escaped ("<b>%s</b>  %s", text, waiting)
+                 : g_markup_printf_escaped ("<b>%s</b>", text);
+      gtk_label_set_markup (self->reconnect_label, markup);
+    }
+  gtk_spinner_set_spinning (self->reconnect_spinner, shown);
+  gtk_revealer_set_reveal_child (self->reconnect_revealer, shown);
+  if (shown != self->banner_shown)
+    {
+      self->banner_shown = shown;
+      gemba_probe_log (shown ? "reconnecting" : "reconnected", "waiting=%u",
+                       self->project ? gemba_project_get_n_waiting (self->project) : 0);
+    }
+}
+
 void
 _gemba_window_close_project (GembaWindow *self)
 {
@@ -66,6 +96,8 @@ _gemba_window_close_project (GembaWindow *self)
     return;
   /* The pages let go of the project first (they are bound to the window's property). */
   project = g_steal_pointer (&self->project);
+  g_signal_handlers_disconnect_by_func (project, update_reconnect_banner, self);
+  update_reconnect_banner (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -104,6 +136,11 @@ project_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     }
   gemba_probe_log ("project-opened", NULL);
   self->project = g_steal_pointer (&project);
+  g_signal_connect_swapped (self->project, "notify::reconnecting",
+                            G_CALLBACK (update_reconnect_banner), self);
+  g_signal_connect_swapped (self->project, "notify::n-waiting",
+                            G_CALLBACK (update_reconnect_banner), self);
+  update_reconnect_banner (self);
   remember_project (self, gemba_project_get_path (self->project));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PROJECT]);
 
@@ -231,6 +268,9 @@ gemba_window_class_init (GembaWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, back_button);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, undo_button);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, redo_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, reconnect_revealer);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, reconnect_spinner);
+  gtk_widget_class_bind_template_child (widget_class, GembaWindow, reconnect_label);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, GembaWindow, start_page);

@@ -200,14 +200,16 @@ set_pg_error (GembaDb *db, const char *message, const char *sqlstate, GError **e
   g_set_error (error, GEMBA_ERROR, code, "%s: %s", db->name, text);
 }
 
-/* A statement failed because the connection is gone, or is going: libpq lost it, a
- * connection exception (class 08), or the server shutting down or crashing (57P01–57P03). */
+/* A statement failed because the connection is gone, or is going: libpq lost it (its own
+ * errors carry no SQLSTATE: "server closed the connection unexpectedly" may come before
+ * PQstatus says CONNECTION_BAD), a connection exception (class 08), or the server shutting
+ * down or crashing (57P01–57P03). */
 static gboolean
 is_disconnect (GembaDb *db, const char *sqlstate)
 {
-  return PQstatus (db->pg) == CONNECTION_BAD ||
-         (sqlstate && (g_str_has_prefix (sqlstate, "08") || g_str_equal (sqlstate, "57P01") ||
-                       g_str_equal (sqlstate, "57P02") || g_str_equal (sqlstate, "57P03")));
+  return PQstatus (db->pg) == CONNECTION_BAD || !sqlstate || !*sqlstate ||
+         g_str_has_prefix (sqlstate, "08") || g_str_equal (sqlstate, "57P01") ||
+         g_str_equal (sqlstate, "57P02") || g_str_equal (sqlstate, "57P03");
 }
 
 static gboolean
