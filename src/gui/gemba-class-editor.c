@@ -245,6 +245,15 @@ rebuild (GembaClassEditor *self)
       gtk_list_box_append (self->class_list, row);
     }
   self->rebuilding = FALSE;
+  /* In a team project only an owner may change the classes: say so rather than fail. */
+  {
+    g_autofree char *refused = gemba_project_dup_refusal (self->project, GEMBA_ROLE_OWNER,
+                                                          _("changing the classes"));
+    gtk_widget_set_sensitive (GTK_WIDGET (self->class_list), refused == NULL);
+    gtk_widget_set_sensitive (GTK_WIDGET (self->new_row), refused == NULL);
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->class_list), refused);
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->new_row), refused);
+  }
 }
 
 static void

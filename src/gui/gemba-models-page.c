@@ -348,6 +348,8 @@ update_buttons (GembaModelsPage *self)
   gboolean busy = self->promote_job != NULL;
   g_autofree char *promote = NULL;
   g_autofree char *export = NULL;
+  g_autofree char *promote_refused = NULL;
+  g_autofree char *export_refused = NULL;
 
   if (!busy)
     {
@@ -356,10 +358,18 @@ update_buttons (GembaModelsPage *self)
                   : g_strdup (_("_Promote to Production"));
       gtk_button_set_label (GTK_BUTTON (self->promote_button), promote);
     }
-  gtk_widget_set_sensitive (self->promote_button, b && !b->production && !busy);
+  /* In a team project the server refuses these to an annotator: say so before a click. */
+  promote_refused = gemba_project_dup_refusal (self->project, GEMBA_ROLE_ENGINEER,
+                                               _("promoting a model"));
+  export_refused = gemba_project_dup_refusal (self->project, GEMBA_ROLE_ENGINEER,
+                                              _("exporting a package"));
+  gtk_widget_set_sensitive (self->promote_button,
+                            b && !b->production && !busy && !promote_refused);
+  gtk_widget_set_tooltip_text (self->promote_button, promote_refused);
   export = b ? g_strdup_printf (_("_Export %s…"), b->name) : g_strdup (_("_Export Package…"));
   gtk_button_set_label (GTK_BUTTON (self->export_button), export);
-  gtk_widget_set_sensitive (self->export_button, b != NULL && !busy);
+  gtk_widget_set_sensitive (self->export_button, b != NULL && !busy && !export_refused);
+  gtk_widget_set_tooltip_text (self->export_button, export_refused);
 }
 
 static void

@@ -589,6 +589,20 @@ gemba_project_get_reader (GembaProject *self)
   return self->reader;
 }
 
+char *
+gemba_project_dup_refusal (GembaProject *self, GembaRole needed, const char *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* A page without a project yet refuses nothing. */
+  if (!self)
+    return NULL;
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  if (!self->reader || gemba_store_require_role (self->reader, needed, action, &error))
+    return NULL;
+  return g_strdup (error->message);
+}
+
 GembaThumbnailer *
 gemba_project_get_thumbnailer (GembaProject *self)
 {

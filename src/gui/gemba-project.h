@@ -19,6 +19,7 @@
 #include "gemba-job.h"
 #include "gemba-media.h"
 #include "gemba-store.h"
+#include "gemba-store-team.h"
 #include "gemba-thumbnailer.h"
 #include "gemba-workflow.h"
 
@@ -101,6 +102,12 @@ GembaProject *gemba_project_open_finish (GAsyncResult *result, GError **error);
 const char       *gemba_project_get_path         (GembaProject *self);
 const char       *gemba_project_get_name         (GembaProject *self);
 GembaStore       *gemba_project_get_reader       (GembaProject *self);
+/* NULL when the user may do @action, which needs @needed (always in a SQLite project); else
+ * why not, for the tooltip of an insensitive button (gemba_store_require_role()). @self
+ * may be NULL (a page without a project): NULL. */
+char             *gemba_project_dup_refusal      (GembaProject *self,
+                                                  GembaRole     needed,
+                                                  const char   *action);
 GembaThumbnailer *gemba_project_get_thumbnailer  (GembaProject *self);
 /* Every class, retired too, in order. Array of GembaClass. */
 GPtrArray        *gemba_project_get_classes      (GembaProject *self);

@@ -120,6 +120,13 @@ apply_defaults (GembaTrainingPage *self)
                                           "side (32–128)"));
   gtk_button_set_label (GTK_BUTTON (self->start_button),
                         parent ? _("_Start Fine-Tune") : _("_Start Training"));
+  /* In a team project only an engineer may train: say so before a click. */
+  {
+    g_autofree char *refused = gemba_project_dup_refusal (self->project, GEMBA_ROLE_ENGINEER,
+                                                          _("training"));
+    gtk_widget_set_sensitive (self->start_button, refused == NULL);
+    gtk_widget_set_tooltip_text (self->start_button, refused);
+  }
 }
 
 /* The input size spin shows 0 as “Auto”, and reads “Auto” back as 0. */
