@@ -41,6 +41,11 @@ struct _GembaFramesPage
   GtkRevealer *test_notice;
   GtkLabel *test_notice_label;
   GtkButton *test_batch_button;
+  GtkRevealer *crossing_notice;
+  GtkLabel *crossing_label;
+  GtkButton *crossing_button;
+  gint64 crossed_frame_id;       /* the frame the crossing notice is about */
+  gint64 show_after_load;        /* a frame to show once the list is loaded, 0 for none */
 
   GSettings *settings;
   GembaProject *project;
@@ -68,6 +73,7 @@ enum { PROP_0, PROP_PROJECT, PROP_SHOWING_FRAME, N_PROPS };
 static GParamSpec *properties[N_PROPS];
 
 static void schedule_counts (GembaFramesPage *self);
+static void show_frame (GembaFramesPage *self, guint position);
 static void set_query_from_key (GembaFramesPage *self, const char *key);
 
 static void
@@ -154,6 +160,14 @@ list_loaded_cb (GembaFrameList *list, GError *error, GembaFramesPage *self)
     }
   n = g_list_model_get_n_items (G_LIST_MODEL (list));
   update_count_label (self);
+  if (self->show_after_load)
+    {
+      guint position = gemba_frame_list_find (list, self->show_after_load);
+
+      self->show_after_load = 0;
+      if (position != G_MAXUINT)
+        show_frame (self, position);
+    }
   gemba_probe_log ("list-loaded", "n=%u", n);
   if (n == 0)
     {
@@ -626,6 +640,54 @@ frames_changed_cb (GembaFramesPage *self)
   reload_frames_now (self);
 }
 
+/* A team project: another member's label of a frame crossed this person's. Said in the notice
+ * above the frames until dismissed or replaced by the next: who, which class, and which label
+ * is the frame's now (the later one); both are in the frame's history. */
+static void
+labels_crossed_cb (GembaProject *project, const GembaLabelCrossing *c, GembaFramesPage *self)
+{
+  const char *other = c->other_class ? c->other_class : _("unlabeled");
+  const char *own = c->own_class ? c->own_class : _("unlabeled");
+  g_autofree char *what = NULL;
+  g_autofree char *now = NULL;
+  g_autofree char *markup = NULL;
+  GembaFrameItem *shown;
+
+  if (c->other_first)
+    /* Translators: another member's label landed just before this person's: member, their
+     * class, this person's class. */
+    what = g_strdup_printf (_("%s labeled it “%s” just before your “%s” was saved."),
+                            c->other_author, other, own);
+  else
+    /* Translators: another member's label landed just after this person's. */
+    what = g_strdup_printf (_("%s labeled it “%s” just after your “%s” was saved."),
+                            c->other_author, other, own);
+  if (c->own_current)
+    now = g_strdup_printf (_("Yours, “%s”, is its label now."), own);
+  else if (g_strcmp0 (c->current_author, c->other_author) == 0)
+    now = g_strdup_printf (_("Theirs, “%s”, is its label now."), other);
+  else
+    now = g_strdup_printf (_("Its label now is “%s”, by %s."),
+                           c->current_class ? c->current_class : _("unlabeled"),
+                           c->current_author);
+  /* Translators: the notice when two members' labels of one frame crossed; the frame's
+   * short id, what happened, which label is current. */
+  markup = g_markup_printf_escaped (_("<b>Labels crossed on frame %s.</b> %s %s Both labels "
+                                      "are in the frame's history."),
+                                    c->frame_name, what, now);
+  gtk_label_set_markup (self->crossing_label, markup);
+  self->crossed_frame_id = c->frame_id;
+  gtk_revealer_set_reveal_child (self->crossing_notice, TRUE);
+  gemba_probe_log ("labels-crossed", "frame=%" G_GINT64_FORMAT " name=%s other=%s other_class=%s "
+                   "own_class=%s other_first=%d own_current=%d", c->frame_id, c->frame_name,
+                   c->other_author,
+                   other, own, c->other_first, c->own_current);
+  /* The frame's history shows both. */
+  shown = self->selection ? gtk_single_selection_get_selected_item (self->selection) : NULL;
+  if (shown && gemba_frame_item_get_id (shown) == c->frame_id)
+    gemba_frame_view_refresh (self->frame_view);
+}
+
 /* ::production-changed: the suspect labels and false readings are the production model's; the
  * frames themselves follow in the ::frames-changed the promotion emits next. */
 static void
@@ -765,6 +827,35 @@ action_label_test_batch (GtkWidget *widget, const char *name, GVariant *param)
                                           test_batch_reserved_cb, g_object_ref (self));
 }
 
+/* The frame whose labels crossed, large; from "All frames" when the filter shown lacks it
+ * (a labeled frame leaves the review queue). */
+static void
+action_show_crossed (GtkWidget *widget, const char *name, GVariant *param)
+{
+  GembaFramesPage *self = GEMBA_FRAMES_PAGE (widget);
+  guint position;
+
+  if (!self->project || !self->crossed_frame_id)
+    return;
+  position = gemba_frame_list_find (self->frame_list, self->crossed_frame_id);
+  if (position != G_MAXUINT && !gemba_frame_list_is_loading (self->frame_list))
+    {
+      show_frame (self, position);
+      return;
+    }
+  self->show_after_load = self->crossed_frame_id;
+  self->updating_filters = TRUE;
+  select_filter (self, "all");
+  self->updating_filters = FALSE;
+  apply_filter (self, "all");
+}
+
+static void
+action_dismiss_crossing (GtkWidget *widget, const char *name, GVariant *param)
+{
+  gtk_revealer_set_reveal_child (GEMBA_FRAMES_PAGE (widget)->crossing_notice, FALSE);
+}
+
 static void
 action_show_grid (GtkWidget *widget, const char *name, GVariant *param)
 {
@@ -850,6 +941,9 @@ let_go (GembaFramesPage *self)
   self->stale = FALSE;
   self->test_source_id = 0;
   gtk_revealer_set_reveal_child (self->test_notice, FALSE);
+  gtk_revealer_set_reveal_child (self->crossing_notice, FALSE);
+  self->crossed_frame_id = 0;
+  self->show_after_load = 0;
   show_content (self, "grid");
 }
 
@@ -885,6 +979,7 @@ gemba_frames_page_set_project (GembaFramesPage *self, GembaProject *project)
       g_signal_connect_swapped (project, "frames-changed", G_CALLBACK (frames_changed_cb), self);
       g_signal_connect_swapped (project, "production-changed",
                                 G_CALLBACK (production_changed_cb), self);
+      g_signal_connect (project, "labels-crossed", G_CALLBACK (labels_crossed_cb), self);
 
       self->frame_list = gemba_frame_list_new (project);
       g_signal_connect (self->frame_list, "loaded", G_CALLBACK (list_loaded_cb), self);
@@ -1004,6 +1099,9 @@ gemba_frames_page_class_init (GembaFramesPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, test_notice);
   gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, test_notice_label);
   gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, test_batch_button);
+  gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, crossing_notice);
+  gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, crossing_label);
+  gtk_widget_class_bind_template_child (widget_class, GembaFramesPage, crossing_button);
 
   /* The names GembaFrameView's class buttons and keys use, as in the frame window. */
   gtk_widget_class_install_action (widget_class, "win.label-key", "i", action_label_key);
@@ -1016,6 +1114,10 @@ gemba_frames_page_class_init (GembaFramesPageClass *klass)
   gtk_widget_class_install_action (widget_class, "frames.filter", "s", action_filter);
   gtk_widget_class_install_action (widget_class, "frames.label-test-batch", NULL,
                                    action_label_test_batch);
+  gtk_widget_class_install_action (widget_class, "frames.dismiss-crossing", NULL,
+                                   action_dismiss_crossing);
+  gtk_widget_class_install_action (widget_class, "frames.show-crossed", NULL,
+                                   action_show_crossed);
 }
 
 /* Number keys label the selected frame wherever the focus is in the window (the sidebar, the
@@ -1085,4 +1187,5 @@ gemba_frames_page_init (GembaFramesPage *self)
   add_number_keys (self);
   g_signal_connect (self->settings, "changed", G_CALLBACK (settings_changed_cb), self);
   gemba_locator_watch (GTK_WIDGET (self->test_batch_button), "frames.test-batch");
+  gemba_locator_watch (GTK_WIDGET (self->crossing_button), "frames.show-crossed");
 }

@@ -394,8 +394,8 @@ label_selected (GembaLabeler *self, const GembaClass *klass, GembaLabelKind kind
     }
   self->pending++;
   update_can_undo (self);
-  gemba_project_label_async (self->project, frame->id, klass->id, kind, labeled_cb,
-                             g_object_ref (self));
+  gemba_project_label_frame_async (self->project, frame, klass->id, kind, labeled_cb,
+                                   g_object_ref (self));
   probe (self, "label-given", "frame=%" G_GINT64_FORMAT " class=%" G_GINT64_FORMAT,
          frame->id, klass->id);
   return TRUE;

@@ -16,6 +16,7 @@
 #include "gemba-niced-task.h"
 #include "gemba-project.h"
 
+
 /* Worker connections kept open between jobs; more jobs at once open more, closed after. */
 #define MAX_IDLE_WORKERS 2
 /* Training reports are thinned to about this many a second. */
@@ -25,6 +26,9 @@
 /* While the server cannot be reached: the first retry, the longest wait between retries. */
 #define FIRST_RETRY_MS 500
 #define LAST_RETRY_MS 5000
+/* Another member's label counts as crossing this person's (::labels-crossed) when it came at
+ * most this long before it (and the person had not seen it) or after it. */
+#define CROSSING_USEC (30 * G_USEC_PER_SEC)
 
 struct _GembaProject
 {
@@ -69,12 +73,18 @@ struct _GembaProject
   GArray *remote_models;     /* gint64 ids of models others added, to signal */
   gint64 remote_production;
   guint remote_flush_id;
+
+  /* A team project: crossing checks, on a thread and connection of their own. */
+  GThreadPool *team_pool;
+  GembaStore *team_store;    /* the team thread's; opened there */
+  GHashTable *recent_labels; /* main thread: frame id → OwnLabel, this person's recent labels */
+  GHashTable *crossings;     /* main thread: other members' label ids already told */
 };
 
 G_DEFINE_FINAL_TYPE (GembaProject, gemba_project, G_TYPE_OBJECT)
 
 enum { CLASSES_CHANGED, UNDO_CHANGED, FRAMES_CHANGED, MODEL_ADDED, PRODUCTION_CHANGED,
-       LABEL_REFUSED, N_SIGNALS };
+       LABEL_REFUSED, LABELS_CROSSED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 enum { PROP_0, PROP_RECONNECTING, PROP_N_WAITING, N_PROPS };
@@ -109,12 +119,35 @@ typedef struct
   GembaLabelKind kind;
   gint64 created_at;
   char *author;
+  /* The frame's label as the person saw it: its author and time (0: unlabeled); unknown
+   * (seen_known FALSE) for actions read back from the outbox file. */
+  gboolean seen_known;
+  gint64 seen_at;
+  char *seen_author;
 } LabelData;
+
+/* This person's label of a frame, kept a while to tell whether another member's crosses it. */
+typedef struct
+{
+  gint64 label_id;
+  gint64 landed;             /* µs monotonic */
+  gboolean seen_known;
+  gint64 seen_at;
+  char *seen_author;
+} OwnLabel;
+
+static void
+own_label_free (OwnLabel *own)
+{
+  g_free (own->seen_author);
+  g_free (own);
+}
 
 static void
 label_data_free (LabelData *data)
 {
   g_free (data->author);
+  g_free (data->seen_author);
   g_free (data);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LabelData, label_data_free)
@@ -133,6 +166,18 @@ gemba_label_result_free (GembaLabelResult *result)
   g_clear_pointer (&result->label, gemba_label_free);
   g_clear_pointer (&result->frame, gemba_frame_free);
   g_free (result);
+}
+
+void
+gemba_label_crossing_free (GembaLabelCrossing *crossing)
+{
+  g_free (crossing->frame_name);
+  g_free (crossing->other_author);
+  g_free (crossing->other_class);
+  g_free (crossing->own_class);
+  g_free (crossing->current_author);
+  g_free (crossing->current_class);
+  g_free (crossing);
 }
 
 void
@@ -210,6 +255,8 @@ gemba_project_finalize (GObject *object)
   g_queue_clear_full (&self->outbox, (GDestroyNotify) label_data_free);
   g_mutex_clear (&self->outbox_lock);
   g_free (self->outbox_path);
+  g_clear_pointer (&self->recent_labels, g_hash_table_unref);
+  g_clear_pointer (&self->crossings, g_hash_table_unref);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
 }
 
@@ -273,6 +320,11 @@ gemba_project_class_init (GembaProjectClass *klass)
   signals[LABEL_REFUSED] =
     g_signal_new ("label-refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* A team project: another member's label crossed this person's (a const
+   * GembaLabelCrossing *, valid during the emission). Told once per pair of labels. */
+  signals[LABELS_CROSSED] =
+    g_signal_new ("labels-crossed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
 }
 
 static void
@@ -285,6 +337,9 @@ gemba_project_init (GembaProject *self)
   g_queue_init (&self->outbox);
   self->remote_models = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->retry_ms = FIRST_RETRY_MS;
+  self->recent_labels = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                               (GDestroyNotify) own_label_free);
+  self->crossings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
 /* --- The outbox ---------------------------------------------------------------------------- */
@@ -406,6 +461,8 @@ static void emit_model_added (GembaProject *self, gint64 model_id);
 static void schedule_retry (GembaProject *self);
 static gboolean poll_watch_cb (gpointer user_data);
 static void emit_production_changed (GembaProject *self, gint64 model_id);
+static void recheck_crossing (GembaProject *self, gint64 frame_id);
+static void team_worker (gpointer data, gpointer user_data);
 
 /* Emits what other members changed since the last time, each kind once. */
 static gboolean
@@ -441,6 +498,9 @@ remote_change_cb (GembaChangeKind kind, gint64 id, gpointer user_data)
   GembaProject *self = user_data;
 
   self->remote_pending |= 1 << kind;
+  /* Another member labeled a frame this person labeled a moment ago. */
+  if (kind == GEMBA_CHANGE_FRAMES && id > 0)
+    recheck_crossing (self, id);
   if (kind == GEMBA_CHANGE_MODEL)
     g_array_append_val (self->remote_models, id);
   else if (kind == GEMBA_CHANGE_PRODUCTION)
@@ -523,6 +583,9 @@ gemba_project_open_finish (GAsyncResult *result, GError **error)
       g_autoptr(GError) watch_error = NULL;
 
       self->thumbnailer = gemba_thumbnailer_new (self->reader);
+      /* A team project: another member's label may cross this person's. */
+      if (gemba_store_get_server (self->reader))
+        self->team_pool = g_thread_pool_new (team_worker, self, 1, FALSE, NULL);
       self->write_pool = g_thread_pool_new (write_worker, self, 1, FALSE, NULL);
       /* A team project: other members' labels, models and promotions show up as they are
        * made (this workbench's own writes are signalled where they are made). */
@@ -562,6 +625,9 @@ gemba_project_close (GembaProject *self)
   /* Every label that was given is written before the project goes away. */
   if (self->write_pool)
     g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE, TRUE);
+  if (self->team_pool)
+    g_thread_pool_free (g_steal_pointer (&self->team_pool), FALSE, TRUE);
+  g_clear_object (&self->team_store);
   if (self->thumbnailer)
     gemba_thumbnailer_shutdown (self->thumbnailer);
 }
@@ -704,9 +770,9 @@ gemba_project_get_outbox_path (GembaProject *self)
 /* --- Writes ------------------------------------------------------------------------------- */
 
 static void
-queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
-             GDestroyNotify destroy, GDestroyNotify result_destroy, gpointer source_tag,
-             GAsyncReadyCallback callback, gpointer user_data)
+queue_on (GembaProject *self, GThreadPool *pool, GembaProjectWriteFunc func, gpointer data,
+          GDestroyNotify destroy, GDestroyNotify result_destroy, gpointer source_tag,
+          GAsyncReadyCallback callback, gpointer user_data)
 {
   WriteJob *job = g_new0 (WriteJob, 1);
 
@@ -716,7 +782,7 @@ queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
   job->data = data;
   job->destroy = destroy;
   job->result_destroy = result_destroy;
-  if (!self->write_pool)
+  if (!pool)
     {
       g_task_return_new_error (job->task, GEMBA_ERROR, GEMBA_ERROR_IO,
                                _("The project %s is closed."), self->path);
@@ -726,7 +792,262 @@ queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
       g_free (job);
       return;
     }
-  g_thread_pool_push (self->write_pool, job, NULL);
+  g_thread_pool_push (pool, job, NULL);
+}
+
+static void
+queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
+             GDestroyNotify destroy, GDestroyNotify result_destroy, gpointer source_tag,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+  queue_on (self, self->write_pool, func, data, destroy, result_destroy, source_tag, callback,
+            user_data);
+}
+
+/* --- Team projects: crossing labels ------------------------------------------------------- */
+
+/* The team thread: like write_worker(), on a connection of its own (opened here, again after
+ * a failure). A job without a task is fire-and-forget. */
+static void
+team_worker (gpointer data, gpointer user_data)
+{
+  WriteJob *job = data;
+  GembaProject *self = user_data;
+  GError *error = NULL;
+  gpointer result = NULL;
+
+  if (!self->team_store && (self->team_store = gemba_store_open (self->path, &error)))
+    {
+      g_mutex_lock (&self->workers_lock);
+      gemba_store_set_author (self->team_store, self->author);
+      g_mutex_unlock (&self->workers_lock);
+    }
+  if (self->team_store)
+    result = job->func (self->team_store, job->data, &error);
+  if (!job->task)
+    {
+      if (error)
+        g_debug ("%s", error->message);
+      g_clear_error (&error);
+      if (result && job->result_destroy)
+        job->result_destroy (result);
+    }
+  else if (error)
+    g_task_return_error (job->task, error);
+  else
+    g_task_return_pointer (job->task, result, job->result_destroy);
+  if (job->destroy)
+    job->destroy (job->data);
+  g_clear_object (&job->task);
+  g_free (job);
+}
+
+typedef struct
+{
+  gint64 frame_id;
+  gint64 label_id;
+  gboolean seen_known;
+  gint64 seen_at;
+  char *seen_author;
+  gboolean after_label;     /* checked right after the label landed (else: another's came) */
+} CheckData;
+
+typedef struct
+{
+  CheckData *data;
+  GPtrArray *found;         /* GembaLabelCrossing */
+} CheckResult;
+
+static void
+check_data_free (CheckData *data)
+{
+  g_free (data->seen_author);
+  g_free (data);
+}
+
+static void
+check_result_free (CheckResult *result)
+{
+  g_clear_pointer (&result->data, check_data_free);
+  g_clear_pointer (&result->found, g_ptr_array_unref);
+  g_free (result);
+}
+
+static gboolean
+is_a_label (GembaLabelKind kind)
+{
+  return kind == GEMBA_LABEL_SET || kind == GEMBA_LABEL_CONFIRM || kind == GEMBA_LABEL_CLEAR;
+}
+
+/* The labels of other members in @history (oldest first, as committed) that crossed this
+ * person's label @data->label_id: ones that landed before it since the label the person saw
+ * (or, when that is not known, less than CROSSING_USEC before it), and ones that landed after
+ * it, given less than CROSSING_USEC after it. */
+static GPtrArray *
+find_crossings (GPtrArray *history, const CheckData *data)
+{
+  GPtrArray *found = g_ptr_array_new_with_free_func ((GDestroyNotify) gemba_label_crossing_free);
+  const GembaLabel *own = NULL;
+  const GembaLabel *current;
+  gboolean seen_found = FALSE;
+  guint o = 0, first = 0;
+
+  for (guint i = 0; i < history->len; i++)
+    if (((const GembaLabel *) history->pdata[i])->id == data->label_id)
+      {
+        own = history->pdata[i];
+        o = i;
+      }
+  if (!own)
+    return found;
+  current = history->pdata[history->len - 1];
+  if (data->seen_known && data->seen_at > 0)
+    for (guint i = o; i-- > 0;)
+      {
+        const GembaLabel *l = history->pdata[i];
+
+        if (l->created_at == data->seen_at && g_strcmp0 (l->author, data->seen_author) == 0)
+          {
+            first = i + 1;
+            seen_found = TRUE;
+            break;
+          }
+      }
+  for (guint i = first; i < history->len; i++)
+    {
+      const GembaLabel *other = history->pdata[i];
+      GembaLabelCrossing *c;
+
+      if (i == o || g_strcmp0 (other->author, own->author) == 0 || !is_a_label (other->kind))
+        continue;
+      if (i < o ? !seen_found && other->created_at < own->created_at - CROSSING_USEC
+                : other->created_at > own->created_at + CROSSING_USEC)
+        continue;
+      c = g_new0 (GembaLabelCrossing, 1);
+      c->frame_id = own->frame_id;
+      c->own_label_id = own->id;
+      c->other_label_id = other->id;
+      c->other_author = g_strdup (other->author);
+      c->other_class = g_strdup (other->class_name);
+      c->own_class = g_strdup (own->class_name);
+      c->other_first = i < o;
+      c->own_current = current == own;
+      c->current_author = g_strdup (current->author);
+      c->current_class = g_strdup (current->class_name);
+      g_ptr_array_add (found, c);
+    }
+  return found;
+}
+
+static gpointer
+check_crossing_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  CheckData *data = user_data;
+  g_autoptr(GPtrArray) history = gemba_store_list_label_history (store, data->frame_id, error);
+  CheckResult *result;
+
+  if (!history)
+    return NULL;
+  result = g_new0 (CheckResult, 1);
+  result->found = find_crossings (history, data);
+  if (result->found->len > 0)
+    {
+      g_autoptr(GembaFrame) frame = gemba_store_get_frame (store, data->frame_id, NULL);
+
+      for (guint i = 0; i < result->found->len; i++)
+        {
+          GembaLabelCrossing *c = result->found->pdata[i];
+          c->frame_name = frame ? g_strndup (frame->sha256, 12)
+                                : g_strdup_printf ("%" G_GINT64_FORMAT, data->frame_id);
+        }
+    }
+  /* The data goes back to the main thread (which remembers the label); not freed here. */
+  result->data = g_memdup2 (data, sizeof *data);
+  result->data->seen_author = g_strdup (data->seen_author);
+  return result;
+}
+
+/* Main thread. */
+static void
+crossing_checked_cb (GObject *object, GAsyncResult *res, gpointer user_data)
+{
+  GembaProject *self = GEMBA_PROJECT (object);
+  g_autoptr(GError) error = NULL;
+  CheckResult *result = gemba_project_write_finish (self, res, &error);
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  OwnLabel *own;
+
+  if (!result)
+    {
+      g_debug ("could not check the label history: %s", error->message);
+      return;
+    }
+  if (result->data->after_label)
+    {
+      /* Kept a while, for another member's label that lands just after it. */
+      g_hash_table_iter_init (&iter, self->recent_labels);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &own))
+        if (now - own->landed > 2 * CROSSING_USEC)
+          g_hash_table_iter_remove (&iter);
+      own = g_new0 (OwnLabel, 1);
+      own->label_id = result->data->label_id;
+      own->landed = now;
+      own->seen_known = result->data->seen_known;
+      own->seen_at = result->data->seen_at;
+      own->seen_author = g_strdup (result->data->seen_author);
+      g_hash_table_insert (self->recent_labels,
+                           g_memdup2 (&result->data->frame_id, sizeof (gint64)), own);
+    }
+  for (guint i = 0; i < result->found->len; i++)
+    {
+      const GembaLabelCrossing *c = result->found->pdata[i];
+
+      if (g_hash_table_contains (self->crossings, &c->other_label_id))
+        continue;
+      g_hash_table_add (self->crossings, g_memdup2 (&c->other_label_id, sizeof (gint64)));
+      g_signal_emit (self, signals[LABELS_CROSSED], 0, c);
+    }
+  check_result_free (result);
+}
+
+/* Any thread: reads the history of the frame this person just labeled (@label), on the team
+ * thread; what crossed it is emitted as ::labels-crossed. */
+static void
+check_crossing (GembaProject *self, const GembaLabel *label, const LabelData *given)
+{
+  CheckData *data;
+
+  if (!self->team_pool || !label)
+    return;
+  data = g_new0 (CheckData, 1);
+  data->frame_id = label->frame_id;
+  data->label_id = label->id;
+  data->seen_known = given->seen_known;
+  data->seen_at = given->seen_at;
+  data->seen_author = g_strdup (given->seen_author);
+  data->after_label = TRUE;
+  queue_on (self, self->team_pool, check_crossing_func, data, (GDestroyNotify) check_data_free,
+            (GDestroyNotify) check_result_free, check_crossing, crossing_checked_cb, NULL);
+}
+
+/* Main thread: another member changed @frame_id; did it cross this person's label? */
+static void
+recheck_crossing (GembaProject *self, gint64 frame_id)
+{
+  OwnLabel *own = g_hash_table_lookup (self->recent_labels, &frame_id);
+  CheckData *data;
+
+  if (!own || !self->team_pool || g_get_monotonic_time () - own->landed > 2 * CROSSING_USEC)
+    return;
+  data = g_new0 (CheckData, 1);
+  data->frame_id = frame_id;
+  data->label_id = own->label_id;
+  data->seen_known = own->seen_known;
+  data->seen_at = own->seen_at;
+  data->seen_author = g_strdup (own->seen_author);
+  queue_on (self, self->team_pool, check_crossing_func, data, (GDestroyNotify) check_data_free,
+            (GDestroyNotify) check_result_free, recheck_crossing, crossing_checked_cb, NULL);
 }
 
 void
@@ -819,6 +1140,7 @@ queue_in_outbox (GembaProject *self, LabelData *data, gboolean disconnected)
   LabelData *copy = g_memdup2 (data, sizeof *data);
 
   copy->author = g_strdup (data->author);
+  copy->seen_author = g_strdup (data->seen_author);
   g_mutex_lock (&self->outbox_lock);
   g_queue_push_tail (&self->outbox, copy);
   outbox_save (self);
@@ -842,6 +1164,8 @@ label_func (GembaStore *store, gpointer user_data, GError **error)
   if (outbox_length (self) > 0)
     return queue_in_outbox (self, data, FALSE);
   label = send_action (store, data, &local);
+  if (label && data->action == ACTION_LABEL)
+    check_crossing (self, label, data);
   if (g_error_matches (local, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED))
     {
       g_debug ("%s; the action waits for the server", local->message);
@@ -866,10 +1190,17 @@ next_action_time (GembaProject *self)
 
 static void
 queue_action (GembaProject *self, ActionKind action, gint64 frame_id, gint64 class_id,
-              GembaLabelKind kind, GAsyncReadyCallback callback, gpointer user_data)
+              GembaLabelKind kind, const GembaFrame *seen, GAsyncReadyCallback callback,
+              gpointer user_data)
 {
   LabelData *data = g_new0 (LabelData, 1);
 
+  if (seen)
+    {
+      data->seen_known = TRUE;
+      data->seen_at = seen->label_class_id ? seen->label_at : 0;
+      data->seen_author = g_strdup (seen->label_author);
+    }
   data->project = self;
   data->action = action;
   data->frame_id = frame_id;
@@ -889,21 +1220,31 @@ gemba_project_label_async (GembaProject *self, gint64 frame_id, gint64 class_id,
                            GembaLabelKind kind, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-  queue_action (self, ACTION_LABEL, frame_id, class_id, kind, callback, user_data);
+  queue_action (self, ACTION_LABEL, frame_id, class_id, kind, NULL, callback, user_data);
+}
+
+void
+gemba_project_label_frame_async (GembaProject *self, const GembaFrame *frame, gint64 class_id,
+                                 GembaLabelKind kind, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  g_return_if_fail (frame != NULL);
+  queue_action (self, ACTION_LABEL, frame->id, class_id, kind, frame, callback, user_data);
 }
 
 void
 gemba_project_undo_async (GembaProject *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-  queue_action (self, ACTION_UNDO, 0, 0, GEMBA_LABEL_UNDO, callback, user_data);
+  queue_action (self, ACTION_UNDO, 0, 0, GEMBA_LABEL_UNDO, NULL, callback, user_data);
 }
 
 void
 gemba_project_redo_async (GembaProject *self, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (GEMBA_IS_PROJECT (self));
-  queue_action (self, ACTION_REDO, 0, 0, GEMBA_LABEL_REDO, callback, user_data);
+  queue_action (self, ACTION_REDO, 0, 0, GEMBA_LABEL_REDO, NULL, callback, user_data);
 }
 
 /* --- Sending the outbox when the server is back ------------------------------------------- */
@@ -954,6 +1295,8 @@ send_outbox_func (GembaStore *store, gpointer user_data, GError **error)
         g_ptr_array_add (result->refused, g_strdup (local->message));
       else
         result->n_sent++;
+      if (label && head->action == ACTION_LABEL)
+        check_crossing (self, label, head);
       g_mutex_lock (&self->outbox_lock);
       label_data_free (g_queue_pop_head (&self->outbox));
       outbox_save (self);

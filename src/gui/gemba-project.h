@@ -48,6 +48,23 @@ typedef struct {
                            * others waiting) */
 } GembaLabelResult;
 
+/* Two members' labels of one frame that crossed (::labels-crossed): another member's label
+ * landed just before this person's (which that person had not seen), or just after it. Both
+ * are in the frame's history; the later one is the frame's label. */
+typedef struct {
+  gint64 frame_id;
+  char *frame_name;         /* the first 12 digits of its SHA-256, as the frame view shows */
+  gint64 own_label_id;
+  gint64 other_label_id;
+  char *other_author;
+  char *other_class;        /* NULL: the other member cleared the label */
+  char *own_class;          /* NULL: cleared */
+  gboolean other_first;     /* the other member's label landed first */
+  gboolean own_current;     /* this person's label is the frame's label now */
+  char *current_author;     /* the frame's label now (a third one when neither) */
+  char *current_class;
+} GembaLabelCrossing;
+
 typedef struct {
   GembaStats stats;
   gint64 n_review;
@@ -163,11 +180,23 @@ void     gemba_project_redo_async     (GembaProject       *self,
 GembaLabelResult *gemba_project_label_finish (GembaProject *self, GAsyncResult *result,
                                               GError **error);
 void     gemba_label_result_free      (GembaLabelResult *result);
+/* The same as gemba_project_label_async() for @frame as the person saw it (its label and who
+ * gave it): on a team project a label by another member that the person had not seen is
+ * told by ::labels-crossed. */
+void     gemba_project_label_frame_async (GembaProject       *self,
+                                          const GembaFrame   *frame,
+                                          gint64              class_id,
+                                          GembaLabelKind      kind,
+                                          GAsyncReadyCallback callback,
+                                          gpointer            user_data);
+void     gemba_label_crossing_free    (GembaLabelCrossing *crossing);
+
 
 /* Tell every view of the project what changed: the pages observe these signals and never
  * call each other. ::frames-changed: frames were added (capture) or relabeled elsewhere. */
 void     gemba_project_frames_changed (GembaProject *self);
-/* ::model-added (a model was trained) and ::production-changed (then ::frames-changed: a model
+/* ::labels-crossed (const GembaLabelCrossing *): a team project, see GembaLabelCrossing.
+ * ::model-added (a model was trained) and ::production-changed (then ::frames-changed: a model
  * was promoted and classified every frame) come from the project's own jobs. */
 
 /* Re-reads the classes (after an edit); emits ::classes-changed. */
@@ -257,6 +286,7 @@ GembaMediaProgress *gemba_project_import_finish (GembaProject *self, GAsyncResul
 void     gemba_project_close          (GembaProject *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabelResult, gemba_label_result_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabelCrossing, gemba_label_crossing_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectCounts, gemba_project_counts_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectTrainResult, gemba_project_train_result_free)
 

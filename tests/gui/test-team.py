@@ -126,6 +126,94 @@ def label_and_watch(labeler, watcher, key, klass, name):
     return latency
 
 
+def history(project, frame):
+    return [json.loads(line) for line in cli("history", project, frame, "--json").splitlines()
+            if line.strip()]
+
+
+def current_label(project, frame):
+    for line in cli("ls", project, "--json").splitlines():
+        f = json.loads(line)
+        if f["id"].startswith(frame):
+            return f["label"]
+    raise AssertionError("frame %s is not in the project" % frame)
+
+
+def label_at_once(a, b, key_a, key_b):
+    """Anna and Ben press a number key on the frame each has open, one right after the other
+    (about 0.1 s apart: xdotool focuses each window in turn). Returns the frame ids each
+    labeled (from their label-given probe events)."""
+    given_a, given_b = a.count("label-given"), b.count("label-given")
+    a.key(key_a, delay=0)
+    b.key(key_b, delay=0)
+    ea = a.wait_for("label-given", given_a + 1)
+    eb = b.wait_for("label-given", given_b + 1)
+    return ea[2]["frame"], eb[2]["frame"]
+
+
+def crossing(a, b, project, ids):
+    """Both label one frame at about the same time: both labels are in its history, the later
+    is its label, and each workbench says that the labels crossed: who, which class, whose is
+    the label now."""
+    for attempt in range(3):
+        # The same first frame of "All frames" (capture order: labels do not move it) in both.
+        for app in (a, b):
+            loaded = app.count("list-loaded")
+            loop.click(app, "filter.all")
+            app.wait_for("list-loaded", loaded + 1)
+        a.settle(1.0)
+        for app in (a, b):
+            app.click(350, 165)
+            app.key("Return")
+        a.settle(1.0)
+        marks = (len(a.events()), len(b.events()))
+        frame_a, frame_b = label_at_once(a, b, "4", "1")
+        if frame_a == frame_b:
+            break
+        g.log("crossing attempt %d: the two labeled different frames (%s, %s); again"
+              % (attempt + 1, frame_a, frame_b))
+        for app in (a, b):
+            app.key("Escape")
+    else:
+        raise AssertionError("the two workbenches never had the same frame open")
+    # Each is told, whichever label landed first: the one overtaken when the other's label
+    # comes in (its change signal), the one that overtook when its own lands.
+    seen = {}
+    for app, mark, other in ((a, marks[0], "ben"), (b, marks[1], "anna")):
+        seen[other] = wait_event(app, "labels-crossed", mark, timeout=30, frame=frame_a,
+                                 other=other)
+    name = None
+    for e in seen.values():
+        assert e[2]["name"], e
+        name = e[2]["name"]
+    steps = history(project, name)
+    mine = [h for h in steps if h["author"] == "anna" and h["class"] == "missing-hole"]
+    his = [h for h in steps if h["author"] == "ben" and h["class"] == "ok"]
+    assert mine and his, "both labels must be in the frame's history: %s" % steps
+    later = steps[-1]
+    assert later in (mine[-1], his[-1]), steps
+    assert current_label(project, name) == later["class"], (steps, current_label(project, name))
+    anna_later = later["author"] == "anna"
+    # Anna's workbench told of Ben's label (other=ben), and the reverse; each says whose label
+    # is the frame's now.
+    assert seen["ben"][2]["own_current"] == ("1" if anna_later else "0"), seen
+    assert seen["anna"][2]["own_current"] == ("0" if anna_later else "1"), seen
+    assert seen["ben"][2]["other_first"] == ("1" if anna_later else "0"), seen
+    g.log("labels crossed on frame %s: %s's label is the later and current; history: %s"
+          % (name, later["author"], [(h["author"], h["class"]) for h in steps]))
+    a.settle(1.0)
+    a.screenshot("6-anna-labels-crossed")
+    b.screenshot("6-ben-labels-crossed")
+    # The notice's button shows that frame, with both labels in its history.
+    for app in (a, b):
+        loop.click(app, "frames.show-crossed")
+    a.settle(1.5)
+    a.screenshot("7-anna-crossed-frame")
+    b.screenshot("7-ben-crossed-frame")
+    for app in (a, b):
+        app.key("Escape")
+
+
 def start(work, name, project, shots, x):
     app = g.Workbench(os.path.join(work, name), size=SIZE, bus=g.session_bus(),
                       settings={"annotator-name": "'%s'" % name})
@@ -199,6 +287,9 @@ def main():
                  os.cpu_count()))
         assert median <= MEDIAN_LIMIT_S, "labels took %.2f s (median) to show" % median
         assert max(samples) <= SINGLE_LIMIT_S, "a label took %.2f s to show" % max(samples)
+
+        # Both label one frame at the same moment.
+        crossing(a, b, project, ids)
 
         # A class added in Anna's class editor (Ctrl+K, a name, Enter) is in Ben's sidebar:
         # a count for a class key his sidebar did not have.
