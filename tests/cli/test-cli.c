@@ -1501,6 +1501,109 @@ test_team_roles (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (out, bob));
 }
 
+/* Every table's digest at @location as text, one line per table. */
+static char *
+digest_text (const char *location)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) digests = gemba_store_digest (location, &error);
+  GString *text = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < digests->len; i++)
+    {
+      GembaTableDigest *d = digests->pdata[i];
+      g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %s\n", d->table, d->rows,
+                              d->sha256);
+    }
+  return g_string_free (text, FALSE);
+}
+
+/* @text with every @folder in it written "PROJECT" (frame paths name their folder). */
+static char *
+without_folder (const char *text, const char *folder)
+{
+  g_auto(GStrv) parts = g_strsplit (text, folder, -1);
+
+  return g_strjoinv ("PROJECT", parts);
+}
+
+/* Issue 13's round trip, by the README's commands (only with a test server): the demo
+ * project, with labels and a clear in its history, copied to the server, opened
+ * there as a team project, and copied back into a new folder: every table the same, every
+ * frame listed the same, a frame's history the same. */
+static void
+test_team_migrate_demo (Fixture *f, gconstpointer data)
+{
+  g_autofree char *demo = g_build_filename (f->dir, "demo", NULL);
+  g_autofree char *team = g_build_filename (f->dir, "team", NULL);
+  g_autofree char *back = g_build_filename (f->dir, "back", NULL);
+  g_autofree char *uri = gemba_test_server_new_database ();
+  g_autofree char *ini = g_build_filename (team, GEMBA_STORE_SERVER_NAME, NULL);
+  g_autofree char *ini_text = g_strdup_printf ("[server]\nuri=%s\n", uri);
+  g_autofree char *before = NULL, *on_server = NULL, *after = NULL, *out = NULL;
+  g_autofree char *ls = NULL, *ls_team = NULL, *ls_back = NULL;
+  g_autofree char *history = NULL, *history_back = NULL, *frame = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  const char *subdirs[] = { "frames", "models" };
+
+  g_assert_cmpint (run_gemba (NULL, NULL, "demo", demo, "--quiet", NULL), ==, 0);
+  /* A history with more than imported labels: two labels and a clear. */
+  g_assert_cmpint (run_gemba (&out, NULL, "ls", demo, "--json", "--limit", "1", NULL), ==, 0);
+  node = parse_json (out);
+  frame = g_strndup (json_object_get_string_member (json_node_get_object (node), "id"), 12);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, frame, "dent", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, frame, "scratch", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, frame, "none", NULL), ==, 0);
+  before = digest_text (demo);
+  g_assert_cmpint (run_gemba (&ls, NULL, "ls", demo, "--json", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (&history, NULL, "history", demo, frame, NULL), ==, 0);
+
+  /* gemba migrate demo --to URI; the server's tables are the folder's. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "migrate", demo, "--to", uri, "--quiet", NULL), ==, 0);
+  on_server = digest_text (uri);
+  g_assert_cmpstr (on_server, ==, before);
+
+  /* Members open it through a folder with its frames, its models and a gemba-server.ini. */
+  g_assert_cmpint (g_mkdir (team, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (back, 0755), ==, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *from = g_build_filename (demo, subdirs[i], NULL);
+      const char *argv[] = { "cp", "-r", from, team, NULL };
+      g_autoptr(GError) error = NULL;
+      gint status = 0;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                   NULL, NULL, &status, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (status, ==, 0);
+      argv[3] = back;
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                                   NULL, NULL, &status, &error));
+      g_assert_cmpint (status, ==, 0);
+    }
+  g_assert_true (g_file_set_contents (ini, ini_text, -1, NULL));
+  g_assert_cmpint (run_gemba (&ls_team, NULL, "ls", team, "--json", NULL), ==, 0);
+  {
+    g_autofree char *a = without_folder (ls, demo), *b = without_folder (ls_team, team);
+    g_assert_cmpstr (b, ==, a);
+  }
+
+  /* gemba migrate back --from URI --to sqlite: the same project again. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "migrate", back, "--from", uri, "--to", "sqlite",
+                              "--quiet", NULL), ==, 0);
+  after = digest_text (back);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpint (run_gemba (&history_back, NULL, "history", back, frame, NULL), ==, 0);
+  g_assert_cmpstr (history_back, ==, history);
+  g_assert_cmpint (run_gemba (&ls_back, NULL, "ls", back, "--json", NULL), ==, 0);
+  {
+    g_autofree char *a = without_folder (ls, demo), *b = without_folder (ls_back, back);
+    g_assert_cmpstr (b, ==, a);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1529,7 +1632,10 @@ main (int argc, char **argv)
   ADD ("/cli/export-after-kill", test_export_after_kill);
   ADD ("/cli/check-missing-file", test_check_missing_file);
   if (gemba_test_server ())
-    ADD ("/cli/team-roles", test_team_roles);
+    {
+      ADD ("/cli/team-roles", test_team_roles);
+      ADD ("/cli/team-migrate-demo", test_team_migrate_demo);
+    }
 #undef ADD
 
   return g_test_run ();
