@@ -1913,6 +1913,68 @@ test_kill_confirmed (Fixture *f, gconstpointer data)
   }
 }
 
+/* Takes the private network's loopback down or up (tests/server/lost-network.sh). */
+static void
+set_network (gboolean up)
+{
+  const char *argv[] = { "ip", "link", "set", "lo", up ? "up" : "down", NULL };
+  g_autoptr(GError) error = NULL;
+  gint status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                               NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+/* A lost network (the loopback of a private network namespace taken down: packets go nowhere
+ * and nothing says so), with Gemba's own connection settings: a label fails with
+ * GEMBA_ERROR_DISCONNECTED in bounded time (TCP keepalives and tcp_user_timeout, not the
+ * system's two hours) and is not written; once the network is back, the same label sent
+ * again lands once, on a connection made again by itself. */
+static void
+test_team_lost_network (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaFrame) a = add_frame (f, 9300, NULL);
+  g_autoptr(GembaFrame) b = add_frame (f, 9301, NULL);
+  g_autoptr(GembaClass) ok = NULL;
+  g_autoptr(GembaLabel) label = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start, failed_us, at;
+
+  ok = gemba_store_find_class (f->store, "ok", &error);
+  g_assert_no_error (error);
+  label = gemba_store_set_label (f->store, a->id, ok->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&label, gemba_label_free);
+
+  set_network (FALSE);
+  at = g_get_real_time ();
+  start = g_get_monotonic_time ();
+  label = gemba_store_set_label_at (f->store, b->id, ok->id, GEMBA_LABEL_SET, at, &error);
+  failed_us = g_get_monotonic_time () - start;
+  g_assert_null (label);
+  g_assert_error (error, GEMBA_ERROR, GEMBA_ERROR_DISCONNECTED);
+  g_test_message ("with the network lost, a label failed after %.1f s: %s", failed_us / 1e6,
+                  error->message);
+  g_clear_error (&error);
+  g_assert_false (gemba_store_is_connected (f->store));
+  /* Gemba asks for 30 s without an acknowledgement (tcp_user_timeout), keepalives after 10 s. */
+  g_assert_cmpint (failed_us, <, 90 * G_USEC_PER_SEC);
+
+  set_network (TRUE);
+  start = g_get_monotonic_time ();
+  label = gemba_store_set_label_at (f->store, b->id, ok->id, GEMBA_LABEL_SET, at, &error);
+  g_assert_no_error (error);
+  g_test_message ("with the network back, the label sent again landed in %.1f ms",
+                  (g_get_monotonic_time () - start) / 1e3);
+  g_clear_pointer (&label, gemba_label_free);
+  g_assert_true (gemba_store_is_connected (f->store));
+  /* Its first send never reached the server, or its commit did: saved once either way. */
+  g_assert_cmpuint (history_length (f, b->id), ==, 1);
+  g_assert_cmpuint (history_length (f, a->id), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1932,6 +1994,8 @@ main (int argc, char **argv)
       ADD ("/core/store/team-reconnect", test_team_reconnect);
       ADD ("/core/store/team-roles", test_team_roles);
       ADD ("/core/store/team-roles-create", test_team_roles_create);
+      if (g_getenv ("GEMBA_TEST_LOST_NETWORK"))
+        ADD ("/core/store/team-lost-network", test_team_lost_network);
     }
   else
     {

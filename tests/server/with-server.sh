@@ -10,6 +10,8 @@
 #   $GEMBA_TEST_SERVER_CTL start                    returns once it accepts connections
 #   $GEMBA_TEST_SERVER_CTL restart [fast|immediate]
 #   $GEMBA_TEST_SERVER_CTL status                   exit 0 while it runs
+# GEMBA_TEST_SERVER_TCP=PORT: the server also listens on 127.0.0.1:PORT, and the URI reaches it
+# there (for tests/server/lost-network.sh, whose private network it takes away).
 #   tests/server/with-server.sh COMMAND [ARGS…]
 set -eu
 
@@ -48,7 +50,12 @@ trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; exit 1' INT TERM
 as_owner "$bindir/initdb" -D "$dir/data" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 # No TCP at all; fsync off: the cluster dies with the test.
-options="-c listen_addresses= -k $dir -c fsync=off -c full_page_writes=off"
+tcp_port=${GEMBA_TEST_SERVER_TCP:-}
+if [ -n "$tcp_port" ]; then
+  options="-c listen_addresses=127.0.0.1 -c port=$tcp_port -k $dir -c fsync=off -c full_page_writes=off"
+else
+  options="-c listen_addresses= -k $dir -c fsync=off -c full_page_writes=off"
+fi
 as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$options" start \
   >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 
@@ -73,9 +80,13 @@ case "\${1:-}" in
 esac
 EOF
 chmod 755 "$dir/ctl"
-as_owner "$bindir/createdb" -h "$dir" -U "$user" gemba
+as_owner "$bindir/createdb" -h "$dir" ${tcp_port:+-p "$tcp_port"} -U "$user" gemba
 
-GEMBA_TEST_SERVER="postgresql:///gemba?host=$dir&user=$user"
+if [ -n "$tcp_port" ]; then
+  GEMBA_TEST_SERVER="postgresql://127.0.0.1:$tcp_port/gemba?user=$user"
+else
+  GEMBA_TEST_SERVER="postgresql:///gemba?host=$dir&user=$user"
+fi
 GEMBA_TEST_SERVER_CTL="$dir/ctl"
 export GEMBA_TEST_SERVER GEMBA_TEST_SERVER_CTL
 "$@" &
