@@ -615,13 +615,13 @@ test_frame_packages (Fixture *f, gconstpointer data)
   query.package_id = 0;
   g_assert_cmpint (gemba_store_count_frames (f->store, &query, NULL), ==, 0);
 
-  /* A project of schema 2 (before packages were recorded) is brought up to date (on a
-   * server, test-store-server checks the steps). */
+  /* A project of schema 2 (before packages and leases were recorded) is brought up to date
+   * (on a server, test-store-server checks the steps). */
   if (gemba_test_server ())
     return;
   g_clear_object (&f->store);
   g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (raw, "DROP INDEX frames_package;"
+  g_assert_cmpint (sqlite3_exec (raw, "DROP TABLE leases; DROP INDEX frames_package;"
                                       "ALTER TABLE frames DROP COLUMN package_id;"
                                       "DROP TABLE packages; PRAGMA user_version = 2",
                                  NULL, NULL, NULL), ==, SQLITE_OK);
@@ -1975,11 +1975,613 @@ test_team_lost_network (Fixture *f, gconstpointer data)
   g_assert_cmpuint (history_length (f, a->id), ==, 1);
 }
 
+/* --- Review-queue leases ------------------------------------------------------------------ */
+
+/* @n unlabeled frames (seeds from @seed) as a queue in the order they were added. */
+static GArray *
+make_queue (Fixture *f, guint seed, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  GArray *queue = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_assert_true (gemba_store_begin_batch (f->store, &error));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GembaFrame) frame = add_frame (f, seed + i, NULL);
+      g_array_append_val (queue, frame->id);
+    }
+  g_assert_true (gemba_store_commit_batch (f->store, &error));
+  g_assert_no_error (error);
+  return queue;
+}
+
+static GembaStore *
+open_holder (Fixture *f, const char *holder)
+{
+  g_autoptr(GError) error = NULL;
+  GembaStore *store = gemba_store_open (f->project, &error);
+
+  g_assert_no_error (error);
+  gemba_store_set_author (store, holder);
+  gemba_store_set_lease_holder (store, holder);
+  return store;
+}
+
+static GArray *
+claim (GembaStore *store, GArray *queue, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  GArray *claimed = gemba_store_claim_frames (store, queue, n, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (claimed);
+  return claimed;
+}
+
+/* Asserts that @claimed is exactly the queue's frames at @positions (-1 ends them). */
+static void
+assert_claimed (GArray *claimed, GArray *queue, const int *positions)
+{
+  guint n = 0;
+
+  while (positions[n] >= 0)
+    n++;
+  g_assert_cmpuint (claimed->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (g_array_index (claimed, gint64, i), ==,
+                     g_array_index (queue, gint64, positions[i]));
+}
+
+/* Holder of the live lease on @frame_id, or NULL (a string of @leases). */
+static const char *
+lease_holder_of (GPtrArray *leases, gint64 frame_id)
+{
+  for (guint i = 0; i < leases->len; i++)
+    if (((GembaLease *) leases->pdata[i])->frame_id == frame_id)
+      return ((GembaLease *) leases->pdata[i])->holder;
+  return NULL;
+}
+
+static GPtrArray *
+list_leases (GembaStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  GPtrArray *leases = gemba_store_list_leases (store, &error);
+
+  g_assert_no_error (error);
+  return leases;
+}
+
+static void
+label_as (GembaStore *store, gint64 frame_id, const char *class_name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaClass) klass = gemba_store_find_class (store, class_name, &error);
+  g_autoptr(GembaLabel) label = NULL;
+
+  g_assert_no_error (error);
+  label = gemba_store_set_label (store, frame_id, klass->id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+}
+
+/* Two holders on one queue: each gets frames nobody else holds, first in the queue first;
+ * the holder's own leases come back first; a claim skips labeled frames; labeling ends the
+ * lease, whoever holds it; releasing one frame or all gives them to the next claim. */
+static void
+test_leases (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GArray) queue = make_queue (f, 9500, 10);
+  g_autoptr(GembaStore) a = open_holder (f, "anna");
+  g_autoptr(GembaStore) b = open_holder (f, "bert");
+  g_autoptr(GArray) got = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 before, after;
+
+  /* The default holder is the store's own, named after its author and process. */
+  {
+    g_autofree char *prefix = g_strdup_printf ("tester@%s:%d:", g_get_host_name (),
+                                               (int) getpid ());
+    g_assert_true (g_str_has_prefix (gemba_store_get_lease_holder (f->store), prefix));
+    g_assert_cmpint (gemba_store_get_lease_timeout (f->store), ==, GEMBA_LEASE_TIMEOUT_USEC);
+  }
+
+  /* Someone labeled the first frame already: nobody is handed it. */
+  label_as (f->store, g_array_index (queue, gint64, 0), "ok");
+  before = g_get_real_time ();
+  got = claim (a, queue, 3);
+  after = g_get_real_time ();
+  assert_claimed (got, queue, (int[]) { 1, 2, 3, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  got = claim (b, queue, 2);
+  assert_claimed (got, queue, (int[]) { 4, 5, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  leases = list_leases (f->store);
+  g_assert_cmpuint (leases->len, ==, 5);
+  g_assert_cmpstr (lease_holder_of (leases, g_array_index (queue, gint64, 1)), ==, "anna");
+  g_assert_cmpstr (lease_holder_of (leases, g_array_index (queue, gint64, 5)), ==, "bert");
+  for (guint i = 0; i < leases->len; i++)
+    {
+      GembaLease *lease = leases->pdata[i];
+      /* In this machine's clock, whichever clock the store keeps (a second of slack for a
+       * server's clock read through a query). */
+      g_assert_cmpint (lease->expires_at - lease->claimed_at, ==, GEMBA_LEASE_TIMEOUT_USEC);
+      if (g_str_equal (lease->holder, "anna"))
+        {
+          g_assert_cmpint (lease->claimed_at, >=, before - G_USEC_PER_SEC);
+          g_assert_cmpint (lease->claimed_at, <=, after + G_USEC_PER_SEC);
+        }
+    }
+  g_clear_pointer (&leases, g_ptr_array_unref);
+
+  /* Own leases first (in queue order), then free frames; n limits both. */
+  got = claim (a, queue, 2);
+  assert_claimed (got, queue, (int[]) { 1, 2, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  got = claim (a, queue, 5);
+  assert_claimed (got, queue, (int[]) { 1, 2, 3, 6, 7, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* Bert labels one of Anna's frames: her lease on it ends; nobody is handed it again. */
+  label_as (b, g_array_index (queue, gint64, 2), "dent");
+  leases = list_leases (b);
+  g_assert_null (lease_holder_of (leases, g_array_index (queue, gint64, 2)));
+  g_assert_cmpuint (leases->len, ==, 6);
+  g_clear_pointer (&leases, g_ptr_array_unref);
+  got = claim (a, queue, 10);
+  assert_claimed (got, queue, (int[]) { 1, 3, 6, 7, 8, 9, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  /* Nothing is free for Bert but his own. */
+  got = claim (b, queue, 10);
+  assert_claimed (got, queue, (int[]) { 4, 5, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* Skipping: the frame goes to the next claim. Releasing another's frame does nothing. */
+  g_assert_true (gemba_store_release_frame (a, g_array_index (queue, gint64, 3), &error));
+  g_assert_true (gemba_store_release_frame (b, g_array_index (queue, gint64, 6), &error));
+  g_assert_no_error (error);
+  got = claim (b, queue, 3);
+  assert_claimed (got, queue, (int[]) { 3, 4, 5, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* Leaving: all of Anna's frames are free again. */
+  g_assert_true (gemba_store_release_leases (a, &error));
+  g_assert_no_error (error);
+  leases = list_leases (a);
+  g_assert_cmpuint (leases->len, ==, 3);
+  for (guint i = 0; i < leases->len; i++)
+    g_assert_cmpstr (((GembaLease *) leases->pdata[i])->holder, ==, "bert");
+  g_clear_pointer (&leases, g_ptr_array_unref);
+  got = claim (f->store, queue, 10);
+  assert_claimed (got, queue, (int[]) { 1, 6, 7, 8, 9, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* A store with the default holder releases its leases when it is finalized; a named one
+   * keeps them for the next store of that name. */
+  g_clear_object (&f->store);
+  g_clear_object (&a);
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 3);
+  g_clear_pointer (&leases, g_ptr_array_unref);
+  g_clear_object (&b);
+  b = open_holder (f, "bert");
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 3);
+  g_clear_pointer (&leases, g_ptr_array_unref);
+
+  /* Every frame labeled: nothing left to claim; no lease is left either. */
+  for (guint i = 1; i < queue->len; i++)
+    label_as (b, g_array_index (queue, gint64, i), "scratch");
+  got = claim (b, queue, 10);
+  g_assert_cmpuint (got->len, ==, 0);
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 0);
+}
+
+/* A lease ends at its timeout unless renewed: the next claim of another holder gets the
+ * frame, and lists leave it out. */
+static void
+test_leases_expiry (Fixture *f, gconstpointer data)
+{
+  const gint64 timeout = 300 * 1000;
+  g_autoptr(GArray) queue = make_queue (f, 9600, 4);
+  g_autoptr(GembaStore) a = open_holder (f, "anna");
+  g_autoptr(GembaStore) b = open_holder (f, "bert");
+  g_autoptr(GArray) got = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  gemba_store_set_lease_timeout (a, timeout);
+  start = g_get_monotonic_time ();
+  got = claim (a, queue, 2);
+  assert_claimed (got, queue, (int[]) { 0, 1, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  got = claim (b, queue, 4);
+  assert_claimed (got, queue, (int[]) { 2, 3, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  if (g_get_monotonic_time () - start > timeout / 2)
+    {
+      g_test_skip ("the machine is too slow for a 300 ms lease");
+      return;
+    }
+
+  /* Renewed before it ends: still Anna's when the first timeout has passed. */
+  g_usleep (MAX (0, start + timeout / 2 - g_get_monotonic_time ()));
+  g_assert_true (gemba_store_renew_leases (a, &error));
+  g_assert_no_error (error);
+  if (g_get_monotonic_time () - start > timeout * 3 / 4)
+    {
+      g_test_skip ("the machine is too slow for a 300 ms lease");
+      return;
+    }
+  start = g_get_monotonic_time ();
+  g_usleep (timeout / 2);
+  got = claim (b, queue, 4);
+  assert_claimed (got, queue, (int[]) { 2, 3, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* Expired: Bert's next claim takes the frames over; lists leave Anna out. */
+  g_usleep (MAX (0, start + timeout + 50 * 1000 - g_get_monotonic_time ()));
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 2);
+  g_assert_null (lease_holder_of (leases, g_array_index (queue, gint64, 0)));
+  g_clear_pointer (&leases, g_ptr_array_unref);
+  got = claim (b, queue, 4);
+  assert_claimed (got, queue, (int[]) { 0, 1, 2, 3, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  leases = list_leases (a);
+  g_assert_cmpuint (leases->len, ==, 4);
+  g_assert_cmpstr (lease_holder_of (leases, g_array_index (queue, gint64, 0)), ==, "bert");
+  g_clear_pointer (&leases, g_ptr_array_unref);
+  /* Anna's own lease is gone: she gets nothing, and does not get her frames back. */
+  got = claim (a, queue, 4);
+  g_assert_cmpuint (got->len, ==, 0);
+}
+
+typedef struct
+{
+  Fixture *f;
+  GArray *queue;
+  const char *name;
+  guint claim_n;
+  GArray *labeled;          /* frames it labeled */
+  GMutex *mutex;
+  GCond *cond;
+  int *ready;
+} Annotator;
+
+/* Claims and labels frames of the queue until none is free (as bench/team does). */
+static gpointer
+annotate_thread (gpointer data)
+{
+  Annotator *a = data;
+  g_autoptr(GembaStore) store = open_holder (a->f, a->name);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaClass) klass = gemba_store_find_class (store, "ok", &error);
+
+  g_assert_no_error (error);
+  /* Both start together. */
+  g_mutex_lock (a->mutex);
+  (*a->ready)++;
+  g_cond_broadcast (a->cond);
+  while (*a->ready < 2)
+    g_cond_wait (a->cond, a->mutex);
+  g_mutex_unlock (a->mutex);
+  for (;;)
+    {
+      g_autoptr(GArray) got = gemba_store_claim_frames (store, a->queue, a->claim_n, &error);
+
+      g_assert_no_error (error);
+      if (got->len == 0)
+        break;
+      for (guint i = 0; i < got->len; i++)
+        {
+          gint64 id = g_array_index (got, gint64, i);
+          g_autoptr(GembaLabel) label = gemba_store_set_label (store, id, klass->id,
+                                                               GEMBA_LABEL_SET, &error);
+          g_assert_no_error (error);
+          g_array_append_val (a->labeled, id);
+          /* A breath between labels, as a person takes: SQLite's busy wait is not fair, and
+           * one thread would otherwise take the lock back each time. */
+          g_usleep (1000);
+        }
+    }
+  return NULL;
+}
+
+/* Two stores (two connections) claiming from two threads at once get disjoint frames that
+ * cover the queue: every frame is labeled once. */
+static void
+test_leases_concurrent (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GArray) queue = make_queue (f, 9700, 80);
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GError) error = NULL;
+  GMutex mutex;
+  GCond cond;
+  int ready = 0;
+  Annotator annotators[2] = {
+    { f, queue, "anna", 1, NULL, &mutex, &cond, &ready },
+    { f, queue, "bert", 3, NULL, &mutex, &cond, &ready },
+  };
+  GThread *threads[2];
+
+  g_mutex_init (&mutex);
+  g_cond_init (&cond);
+  for (guint i = 0; i < 2; i++)
+    {
+      annotators[i].labeled = g_array_new (FALSE, FALSE, sizeof (gint64));
+      threads[i] = g_thread_new (annotators[i].name, annotate_thread, &annotators[i]);
+    }
+  for (guint i = 0; i < 2; i++)
+    g_thread_join (threads[i]);
+  for (guint i = 0; i < 2; i++)
+    {
+      GArray *labeled = annotators[i].labeled;
+      g_test_message ("%s labeled %u frames", annotators[i].name, labeled->len);
+      /* Both got a share. */
+      g_assert_cmpuint (labeled->len, >, 0);
+      for (guint k = 0; k < labeled->len; k++)
+        {
+          gint64 *id = &g_array_index (labeled, gint64, k);
+          g_assert_false (g_hash_table_contains (seen, id));
+          g_hash_table_add (seen, id);
+        }
+    }
+  g_assert_cmpuint (g_hash_table_size (seen), ==, queue->len);
+  for (guint i = 0; i < queue->len; i++)
+    {
+      g_autoptr(GPtrArray) history =
+        gemba_store_list_label_history (f->store, g_array_index (queue, gint64, i), &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (history->len, ==, 1);
+    }
+  {
+    g_autoptr(GPtrArray) leases = list_leases (f->store);
+    g_assert_cmpuint (leases->len, ==, 0);
+  }
+  for (guint i = 0; i < 2; i++)
+    g_array_unref (annotators[i].labeled);
+  g_mutex_clear (&mutex);
+  g_cond_clear (&cond);
+}
+
+typedef struct
+{
+  GembaStore *store;
+  gint64 frame_id;
+  gint64 class_id;
+  GMutex *mutex;
+  GCond *cond;
+  int *ready;
+  GembaLabel *label;
+} Labeler;
+
+static gpointer
+label_thread (gpointer data)
+{
+  Labeler *l = data;
+  g_autoptr(GError) error = NULL;
+
+  g_mutex_lock (l->mutex);
+  (*l->ready)++;
+  g_cond_broadcast (l->cond);
+  while (*l->ready < 2)
+    g_cond_wait (l->cond, l->mutex);
+  g_mutex_unlock (l->mutex);
+  l->label = gemba_store_set_label (l->store, l->frame_id, l->class_id, GEMBA_LABEL_SET, &error);
+  g_assert_no_error (error);
+  return NULL;
+}
+
+/* Two members label one frame at the same moment (two connections, two threads): both
+ * labels stay in its history, and the one saved later is the frame's label. */
+static void
+test_label_at_once (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaFrame) frame = add_frame (f, 9800, NULL);
+  g_autoptr(GembaStore) a = open_holder (f, "anna");
+  g_autoptr(GembaStore) b = open_holder (f, "bert");
+  g_autoptr(GembaClass) ok = gemba_store_find_class (f->store, "ok", NULL);
+  g_autoptr(GembaClass) dent = gemba_store_find_class (f->store, "dent", NULL);
+  g_autoptr(GError) error = NULL;
+
+  for (guint round = 0; round < 5; round++)
+    {
+      g_autoptr(GPtrArray) history = NULL;
+      g_autoptr(GembaFrame) now = NULL;
+      GMutex mutex;
+      GCond cond;
+      int ready = 0;
+      Labeler labelers[2] = {
+        { a, frame->id, ok->id, &mutex, &cond, &ready, NULL },
+        { b, frame->id, dent->id, &mutex, &cond, &ready, NULL },
+      };
+      GThread *threads[2];
+      GembaLabel *later, *last, *before_last;
+
+      g_mutex_init (&mutex);
+      g_cond_init (&cond);
+      for (guint i = 0; i < 2; i++)
+        threads[i] = g_thread_new ("labeler", label_thread, &labelers[i]);
+      for (guint i = 0; i < 2; i++)
+        g_thread_join (threads[i]);
+      g_mutex_clear (&mutex);
+      g_cond_clear (&cond);
+
+      history = gemba_store_list_label_history (f->store, frame->id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (history->len, ==, 2 * (round + 1));
+      /* Saved one after the other (the write lock): the later one's previous class is the
+       * earlier one's, and it is current. */
+      later = labelers[0].label->id > labelers[1].label->id ? labelers[0].label
+                                                           : labelers[1].label;
+      last = history->pdata[history->len - 1];
+      before_last = history->pdata[history->len - 2];
+      g_assert_cmpint (last->id, ==, later->id);
+      g_assert_cmpint (last->previous_class_id, ==, before_last->class_id);
+      g_assert_cmpstr (before_last->author, !=, last->author);
+      now = gemba_store_get_frame (f->store, frame->id, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (now->label_class_id, ==, later->class_id);
+      g_assert_cmpstr (now->label_author, ==, later->author);
+      for (guint i = 0; i < 2; i++)
+        gemba_label_free (labelers[i].label);
+    }
+}
+
+/* The child of /core/store/leases-kill: claims 3 frames of the project's unlabeled frames
+ * with leases of @timeout_ms under its default holder, prints the holder and the frames,
+ * then waits to be killed. */
+static int
+claim_child_main (const char *project, const char *timeout_ms)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaStore) store = gemba_store_open (project, &error);
+  GembaFrameQuery unlabeled = { .filter = GEMBA_FILTER_UNLABELED };
+  g_autoptr(GArray) ids = NULL;
+  g_autoptr(GArray) got = NULL;
+
+  if (!store || !(ids = gemba_store_list_frame_ids (store, &unlabeled, &error)))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  gemba_store_set_lease_timeout (store, g_ascii_strtoll (timeout_ms, NULL, 10) * 1000);
+  if (!(got = gemba_store_claim_frames (store, ids, 3, &error)))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  printf ("%s\n", gemba_store_get_lease_holder (store));
+  for (guint i = 0; i < got->len; i++)
+    printf ("%" G_GINT64_FORMAT "\n", g_array_index (got, gint64, i));
+  printf ("claimed\n");
+  fflush (stdout);
+  for (;;)
+    g_usleep (G_USEC_PER_SEC);
+  return 0;
+}
+
+/* A client killed with SIGKILL while holding frames leaks no lease beyond its timeout: the
+ * frames stay its own until then, and are claimable after. */
+static void
+test_leases_kill (Fixture *f, gconstpointer data)
+{
+  const gint64 timeout = 500 * 1000;
+  g_autofree char *timeout_ms = g_strdup_printf ("%d", (int) (timeout / 1000));
+  const char *argv[] = { test_program, "--claim-child", f->project, timeout_ms, NULL };
+  g_autoptr(GArray) queue = make_queue (f, 9900, 6);
+  g_autoptr(GembaStore) b = open_holder (f, "bert");
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GArray) held = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) got = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *holder = NULL;
+  gint64 claimed_at, killed_at;
+  char *line;
+
+  child = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (child));
+  holder = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (holder);
+  while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) &&
+         !g_str_equal (line, "claimed"))
+    {
+      gint64 id = g_ascii_strtoll (line, NULL, 10);
+      g_array_append_val (held, id);
+      g_free (line);
+    }
+  g_free (line);
+  g_assert_no_error (error);
+  claimed_at = g_get_monotonic_time ();
+  g_subprocess_send_signal (child, SIGKILL);
+  g_subprocess_wait (child, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_signaled (child));
+  killed_at = g_get_monotonic_time ();
+  g_assert_cmpuint (held->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (g_array_index (held, gint64, i), ==, g_array_index (queue, gint64, i));
+
+  /* Until the timeout, they are the killed client's. */
+  leases = list_leases (b);
+  if (g_get_monotonic_time () - claimed_at < timeout * 3 / 4)
+    {
+      g_assert_cmpuint (leases->len, ==, 3);
+      for (guint i = 0; i < 3; i++)
+        g_assert_cmpstr (lease_holder_of (leases, g_array_index (held, gint64, i)), ==, holder);
+      got = claim (b, queue, 6);
+      if (g_get_monotonic_time () - claimed_at < timeout * 3 / 4)
+        assert_claimed (got, queue, (int[]) { 3, 4, 5, -1 });
+      g_clear_pointer (&got, g_array_unref);
+    }
+  else
+    g_test_message ("too slow to see the killed client's leases live (%.0f ms after the kill)",
+                    (g_get_monotonic_time () - killed_at) / 1000.0);
+  g_clear_pointer (&leases, g_ptr_array_unref);
+
+  /* After it, they are the next claim's; nothing of the killed client remains. */
+  g_usleep (MAX (0, claimed_at + timeout + 100 * 1000 - g_get_monotonic_time ()));
+  got = claim (b, queue, 6);
+  assert_claimed (got, queue, (int[]) { 0, 1, 2, 3, 4, 5, -1 });
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 6);
+  for (guint i = 0; i < leases->len; i++)
+    g_assert_cmpstr (((GembaLease *) leases->pdata[i])->holder, ==, "bert");
+}
+
+/* The server restarted while a holder holds frames: its leases are rows, so after the store
+ * connects again by itself its next claim gets them back, and nobody else gets them. */
+static void
+test_team_leases_reconnect (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GArray) queue = make_queue (f, 9950, 5);
+  g_autoptr(GembaStore) b = open_holder (f, "bert");
+  g_autoptr(GArray) got = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+
+  if (!g_getenv ("GEMBA_TEST_SERVER_CTL"))
+    {
+      g_test_skip ("needs a server it may restart (tests/server/with-server.sh)");
+      return;
+    }
+  /* The default holder: the store's own, which it keeps over the new session. */
+  got = claim (f->store, queue, 2);
+  assert_claimed (got, queue, (int[]) { 0, 1, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  server_ctl ("restart fast");
+  got = claim (f->store, queue, 2);
+  assert_claimed (got, queue, (int[]) { 0, 1, -1 });
+  g_clear_pointer (&got, g_array_unref);
+  got = claim (b, queue, 5);
+  assert_claimed (got, queue, (int[]) { 2, 3, 4, -1 });
+  g_clear_pointer (&got, g_array_unref);
+
+  /* Restarted again: labeling after it ends the lease as before. */
+  server_ctl ("restart fast");
+  label_as (f->store, g_array_index (queue, gint64, 0), "ok");
+  leases = list_leases (b);
+  g_assert_cmpuint (leases->len, ==, 4);
+  g_assert_null (lease_holder_of (leases, g_array_index (queue, gint64, 0)));
+  g_assert_cmpstr (lease_holder_of (leases, g_array_index (queue, gint64, 1)), ==,
+                   gemba_store_get_lease_holder (f->store));
+}
+
 int
 main (int argc, char **argv)
 {
   if (argc == 3 && g_str_equal (argv[1], "--label-child"))
     return label_child_main (argv[2]);
+  if (argc == 4 && g_str_equal (argv[1], "--claim-child"))
+    return claim_child_main (argv[2], argv[3]);
   test_program = argv[0];
   g_test_init (&argc, &argv, NULL);
 
@@ -1992,6 +2594,7 @@ main (int argc, char **argv)
       ADD ("/core/store/team", test_team);
       ADD ("/core/store/team-watch", test_team_watch);
       ADD ("/core/store/team-reconnect", test_team_reconnect);
+      ADD ("/core/store/team-leases-reconnect", test_team_leases_reconnect);
       ADD ("/core/store/team-roles", test_team_roles);
       ADD ("/core/store/team-roles-create", test_team_roles_create);
       if (g_getenv ("GEMBA_TEST_LOST_NETWORK"))
@@ -2018,6 +2621,11 @@ main (int argc, char **argv)
   ADD ("/core/store/review-queue-doubts", test_review_queue_doubts);
   ADD ("/core/store/splits-per-source", test_splits_per_source);
   ADD ("/core/store/kill-confirmed", test_kill_confirmed);
+  ADD ("/core/store/leases", test_leases);
+  ADD ("/core/store/leases-expiry", test_leases_expiry);
+  ADD ("/core/store/leases-concurrent", test_leases_concurrent);
+  ADD ("/core/store/leases-kill", test_leases_kill);
+  ADD ("/core/store/label-at-once", test_label_at_once);
 #undef ADD
 
   return g_test_run ();

@@ -44,6 +44,18 @@ struct _GembaStore
   /* A team project's GembaRole as the server last said, -1 before asking; its user. */
   int role;
   char *server_user;
+  /* Review-queue leases (gemba-store-leases.c): the holder (NULL until first needed, then
+   * the default one), whether it was named by the caller, the timeout (µs), when expired
+   * leases were last removed (monotonic µs), and how many leading frames of the last queue
+   * claimed from (known by its hash and length) are labeled. */
+  char *lease_holder;
+  gboolean lease_holder_named;
+  gboolean lease_claimed;
+  gint64 lease_timeout;
+  gint64 lease_cleaned_at;
+  guint lease_queue_hash;
+  guint lease_queue_len;
+  guint lease_queue_done;
 };
 
 /* Takes the shared owner lock; when no other process has the project open, first removes the
@@ -110,6 +122,12 @@ void _gemba_store_explain_refusal (GembaStore *self, GembaRole needed, const cha
 /* Tells the members watching a team project (gemba-store-watch.h) that @kind changed, at the
  * commit of the caller's transaction (at once outside one); nothing on SQLite. */
 gboolean _gemba_store_notify (GembaStore *self, GembaChangeKind kind, gint64 id, GError **error);
+
+/* Ends the lease on @frame_id, whoever holds it: the frame was labeled (caller's
+ * transaction). */
+gboolean _gemba_store_end_lease (GembaStore *self, gint64 frame_id, GError **error);
+/* Releases the leases of the store's default holder, best effort (at finalize). */
+void _gemba_store_release_own_leases (GembaStore *self);
 
 /* Increments the dataset revision, inside the caller's transaction. */
 gboolean _gemba_store_bump_revision (GembaStore *self, GError **error);

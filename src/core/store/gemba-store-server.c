@@ -16,7 +16,7 @@
 
 #define APPLICATION_ID 0x47454d42 /* "GEMB", as PRAGMA application_id on SQLite */
 
-/* The data model of gemba-store.c's schema_v1 … schema_v3 in PostgreSQL's words: BIGINT for
+/* The data model of gemba-store.c's schema_v1 … schema_v4 in PostgreSQL's words: BIGINT for
  * SQLite's 64-bit INTEGER, identity columns for rowids, BYTEA for BLOB, a PL/pgSQL trigger
  * for the locked test split, and foreign keys checked at commit (frames and labels refer to
  * each other). The schema version is kept in gemba_schema (SQLite: PRAGMA user_version).
@@ -143,7 +143,25 @@ static const char server_schema_v3[] =
   "CREATE INDEX frames_package ON frames(package_id);"
   "UPDATE gemba_schema SET version = 3;";
 
-G_STATIC_ASSERT (GEMBA_STORE_SCHEMA_VERSION == 3);
+/* Review-queue leases (gemba-store-leases.c). Logged, unlike the transient data it is: a
+ * crashed server must not forget who holds what (two members would get one frame). */
+static const char server_schema_v4[] =
+  "CREATE TABLE leases ("
+  "  frame_id BIGINT PRIMARY KEY REFERENCES frames(id) ON DELETE CASCADE"
+  "    DEFERRABLE INITIALLY DEFERRED,"
+  "  holder TEXT NOT NULL,"
+  "  claimed_at BIGINT NOT NULL,"
+  "  expires_at BIGINT NOT NULL);"
+  "CREATE INDEX leases_holder ON leases(holder);"
+  "CREATE INDEX leases_expires ON leases(expires_at);"
+  "UPDATE gemba_schema SET version = 4;";
+
+G_STATIC_ASSERT (GEMBA_STORE_SCHEMA_VERSION == 4);
+
+/* Tables of the schema that hold nothing to move: who holds which frame of the review queue
+ * right now (leases) means nothing in another store. gemba migrate neither copies nor
+ * compares them; the target starts with none. */
+#define TRANSIENT_TABLES "'leases'"
 
 /* Every table of the data model, in an order whose references point backwards (but
  * frames.label_id, which both backends check at commit or not at all), with its columns
@@ -267,6 +285,7 @@ server_migrate (GembaDb *db, int from, GError **error)
   if ((from < 1 && !gemba_db_exec (db, server_schema_v1, error)) ||
       (from < 2 && !gemba_db_exec (db, server_schema_v2, error)) ||
       (from < 3 && !gemba_db_exec (db, server_schema_v3, error)) ||
+      (from < 4 && !gemba_db_exec (db, server_schema_v4, error)) ||
       /* A new table gets its team rights (gemba-store-team.c) in the same step. */
       !_gemba_store_server_grant (db, FALSE, error))
     {
@@ -283,7 +302,8 @@ _gemba_store_server_create_schema (GembaDb *db, GError **error)
 {
   return gemba_db_exec (db, server_schema_v1, error) &&
          gemba_db_exec (db, server_schema_v2, error) &&
-         gemba_db_exec (db, server_schema_v3, error);
+         gemba_db_exec (db, server_schema_v3, error) &&
+         gemba_db_exec (db, server_schema_v4, error);
 }
 
 GembaDb *
@@ -369,9 +389,11 @@ check_tables (GembaDb *db, GError **error)
 
   stmt = gemba_db_prepare (db, lite
     ? "SELECT m.name, p.name FROM sqlite_schema m, pragma_table_info(m.name) p"
-      " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid"
+      " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+      " AND m.name NOT IN (" TRANSIENT_TABLES ") ORDER BY m.name, p.cid"
     : "SELECT table_name::text, column_name::text FROM information_schema.columns"
       " WHERE table_schema = current_schema() AND table_name <> 'gemba_schema'"
+      " AND table_name NOT IN (" TRANSIENT_TABLES ")"
       " ORDER BY table_name COLLATE \"C\", ordinal_position", error);
   if (!stmt)
     return FALSE;
@@ -745,6 +767,7 @@ open_target (const char *to, char **created, GError **error)
       if (!gemba_db_exec (db, server_schema_v1, error) ||
           !gemba_db_exec (db, server_schema_v2, error) ||
           !gemba_db_exec (db, server_schema_v3, error) ||
+          !gemba_db_exec (db, server_schema_v4, error) ||
           !_gemba_store_server_grant (db, TRUE, error))
         {
           gemba_db_rollback (db);

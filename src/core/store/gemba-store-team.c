@@ -48,6 +48,9 @@ static const TableRights table_rights[] = {
   /* Promotions, exports and splits write it: an annotator's export is refused here. Its
    * author is the server's current_user whatever a non-owner writes (audit_author below). */
   { "audit", "SELECT", "INSERT" },
+  /* Review-queue leases: claiming, renewing and releasing are the annotator's, and so is
+   * ending another member's lease by labeling its frame. */
+  { "leases", "SELECT, INSERT, UPDATE, DELETE", NULL },
 };
 
 /* Settings rows: the dataset revision is everyone's, the production model the engineer's,

@@ -148,6 +148,17 @@ static const char schema_v3[] =
   "ALTER TABLE frames ADD COLUMN package_id INTEGER REFERENCES packages(id);"
   "CREATE INDEX frames_package ON frames(package_id);";
 
+/* Version 4: review-queue leases (gemba-store-leases.c). A lease is transient: the frame
+ * whose lease it is, who holds it and until when (µs); labeling the frame ends it. */
+static const char schema_v4[] =
+  "CREATE TABLE leases ("
+  "  frame_id INTEGER PRIMARY KEY REFERENCES frames(id) ON DELETE CASCADE,"
+  "  holder TEXT NOT NULL,"
+  "  claimed_at INTEGER NOT NULL,"
+  "  expires_at INTEGER NOT NULL);"
+  "CREATE INDEX leases_holder ON leases(holder);"
+  "CREATE INDEX leases_expires ON leases(expires_at);";
+
 /* --- Helpers -------------------------------------------------------------------------- */
 
 gint64
@@ -630,6 +641,8 @@ gemba_store_finalize (GObject *object)
 {
   GembaStore *self = GEMBA_STORE (object);
 
+  if (self->conn)
+    _gemba_store_release_own_leases (self);
   g_clear_pointer (&self->cached, g_hash_table_unref);
   g_clear_pointer (&self->conn, gemba_db_close);
   _gemba_store_drop_owner (self);
@@ -638,6 +651,7 @@ gemba_store_finalize (GObject *object)
   g_free (self->server_uri);
   g_free (self->server_user);
   g_free (self->author);
+  g_free (self->lease_holder);
   g_rec_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (gemba_store_parent_class)->finalize (object);
@@ -657,6 +671,7 @@ gemba_store_init (GembaStore *self)
   g_rec_mutex_init (&self->lock);
   self->owner_fd = -1;
   self->role = -1;
+  self->lease_timeout = GEMBA_LEASE_TIMEOUT_USEC;
   self->author = g_strdup (author && *author ? author : g_get_user_name ());
 }
 
@@ -676,7 +691,9 @@ migrate (GembaStore *self, int from, GError **error)
     goto fail;
   if (from < 3 && !_gemba_store_exec (self, schema_v3, error))
     goto fail;
-  /* from < 4: the next schema step goes here. */
+  if (from < 4 && !_gemba_store_exec (self, schema_v4, error))
+    goto fail;
+  /* from < 5: the next schema step goes here. */
   {
     g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %d;"
                                             "PRAGMA application_id = %d;",
@@ -2764,7 +2781,10 @@ label_in_transaction (GembaStore *self, gint64 frame_id, gint64 class_id, GembaL
     return FALSE;
   gemba_db_bind_int64 (update, 1, id);
   gemba_db_bind_int64 (update, 2, frame_id);
+  /* The frame left the review queue (or came back to it, unlabeled): whoever held it holds
+   * it no longer. Imported frames are new, and never held. */
   if (!step_done (self, update, error, _("could not save the label")) ||
+      (kind != GEMBA_LABEL_IMPORT && !_gemba_store_end_lease (self, frame_id, error)) ||
       !_gemba_store_bump_revision (self, error) ||
       !_gemba_store_notify (self, GEMBA_CHANGE_FRAMES, frame_id, error))
     return FALSE;

@@ -14,7 +14,7 @@
 G_BEGIN_DECLS
 
 /* The schema version this Gemba writes (PRAGMA user_version). */
-#define GEMBA_STORE_SCHEMA_VERSION 3
+#define GEMBA_STORE_SCHEMA_VERSION 4
 /* The database file inside a project folder. */
 #define GEMBA_STORE_DB_NAME "project.gemba"
 /* A team project's folder has this settings file instead: it names the PostgreSQL server
@@ -356,6 +356,55 @@ GEMBA_API void gemba_store_get_undo_state (GembaStore *self, guint *n_undo, guin
 GEMBA_API GPtrArray *gemba_store_list_label_history (GembaStore *self, gint64 frame_id,
                                                      GError **error);
 
+/* --- Review-queue leases ---------------------------------------------------------------- */
+
+/* Several annotators share one review queue by leases: a claimed frame is handed to nobody
+ * else until its holder labels it, releases it, or lets it expire. Leases are rows of the
+ * project (a server's, for a team project), keyed by the holder's name; they are transient:
+ * `gemba migrate` does not copy them. */
+
+/* How long a claimed frame stays with its holder unless renewed (default: 2 minutes). */
+#define GEMBA_LEASE_TIMEOUT_USEC (120 * G_USEC_PER_SEC)
+
+/* A frame held by @holder from @claimed_at until @expires_at (µs since the epoch, in this
+ * machine's clock: a server's times are shifted by the difference between the clocks). */
+typedef struct {
+  gint64 frame_id;
+  char *holder;
+  gint64 claimed_at;
+  gint64 expires_at;
+} GembaLease;
+
+/* Who holds what this store claims. Default: unique to the store ("author@host:pid:N"),
+ * and its leases are released when the store is finalized. A holder named here outlives the
+ * store: another store (another process) of that name gets its live leases back, and they
+ * stay until released or expired. */
+GEMBA_API void gemba_store_set_lease_holder (GembaStore *self, const char *holder);
+GEMBA_API const char *gemba_store_get_lease_holder (GembaStore *self);
+/* How long the next claims and renewals hold a frame, in µs (GEMBA_LEASE_TIMEOUT_USEC by
+ * default). On a server, expiry follows the server's clock. */
+GEMBA_API void gemba_store_set_lease_timeout (GembaStore *self, gint64 usec);
+GEMBA_API gint64 gemba_store_get_lease_timeout (GembaStore *self);
+/* Claims up to @n frames of @queue (row ids in queue order, e.g. from
+ * gemba_store_list_review_queue()) that are still unlabeled and that no other holder has a
+ * live lease on. The holder's own live leases on frames of @queue come first (renewed), then
+ * free frames, first in the queue first. Returns the claimed row ids in queue order (empty
+ * when none is free). On a server, claims never wait for other members' labels or claims:
+ * concurrent claimers get disjoint frames. Claiming does not release the holder's other
+ * leases. */
+GEMBA_API GArray *gemba_store_claim_frames (GembaStore *self, GArray *queue, guint n,
+                                            GError **error);
+/* Extends every live lease of the holder by the lease timeout from now. */
+GEMBA_API gboolean gemba_store_renew_leases (GembaStore *self, GError **error);
+/* Gives back the holder's lease on @frame_id (skipping it); nothing when it holds none. */
+GEMBA_API gboolean gemba_store_release_frame (GembaStore *self, gint64 frame_id,
+                                              GError **error);
+/* Gives back every lease of the holder (leaving the queue). */
+GEMBA_API gboolean gemba_store_release_leases (GembaStore *self, GError **error);
+/* The live leases of all holders, by holder, oldest claim first. Array of GembaLease.
+ * Labeling a frame ends whichever lease it had. */
+GEMBA_API GPtrArray *gemba_store_list_leases (GembaStore *self, GError **error);
+
 /* --- Splits ----------------------------------------------------------------------------- */
 
 /* Gives every labeled frame without a split its split; unlabeled frames get none. A frame a
@@ -421,6 +470,7 @@ GEMBA_API void gemba_frame_package_free (GembaFramePackage *package);
 GEMBA_API void gemba_frame_free (GembaFrame *frame);
 GEMBA_API GembaFrame *gemba_frame_copy (const GembaFrame *frame);
 GEMBA_API void gemba_label_free (GembaLabel *label);
+GEMBA_API void gemba_lease_free (GembaLease *lease);
 GEMBA_API const char *gemba_split_to_string (GembaSplit split);   /* "train", …, "none" */
 GEMBA_API const char *gemba_label_kind_to_string (GembaLabelKind kind);
 
@@ -429,5 +479,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaSource, gemba_source_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaFramePackage, gemba_frame_package_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaFrame, gemba_frame_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabel, gemba_label_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLease, gemba_lease_free)
 
 G_END_DECLS
