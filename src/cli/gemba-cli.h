@@ -79,6 +79,7 @@ int gemba_cli_init (int argc, char **argv);
 int gemba_cli_demo (int argc, char **argv);
 int gemba_cli_migrate (int argc, char **argv);
 int gemba_cli_team (int argc, char **argv);
+int gemba_cli_queue (int argc, char **argv);
 int gemba_cli_import (int argc, char **argv);
 int gemba_cli_monitor (int argc, char **argv);
 

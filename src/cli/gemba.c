@@ -25,6 +25,9 @@ static const GembaCliCommand commands[] = {
 #endif
   { "classes", "PROJECT [add|rename|color|key|move|retire|restore …]",
     N_("List or change the classes"), gemba_cli_classes },
+  { "queue", "PROJECT [ls|claim|release …]",
+    N_("Share the review queue: claim frames nobody else holds, give them back"),
+    gemba_cli_queue },
   { "label", "PROJECT FRAME CLASS", N_("Label a frame (by a unique prefix of its id)"),
     gemba_cli_label },
   { "ls", "PROJECT", N_("List frames (filters: --unlabeled, --class, --review, …)"), gemba_cli_ls },

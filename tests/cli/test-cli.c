@@ -1383,6 +1383,107 @@ set_server_user (const char *project, const char *uri, const char *user)
   g_assert_true (g_file_set_contents (ini, text, -1, NULL));
 }
 
+/* The frames `gemba queue … claim --json` printed (id prefixes of 12). */
+static GPtrArray *
+claimed_ids (const char *out)
+{
+  g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; lines[i]; i++)
+    if (lines[i][0])
+      {
+        g_autoptr(JsonNode) node = parse_json (lines[i]);
+        JsonObject *object = json_node_get_object (node);
+        g_assert_nonnull (json_object_get_string_member (object, "holder"));
+        g_ptr_array_add (ids, g_strndup (json_object_get_string_member (object, "id"), 12));
+      }
+  return ids;
+}
+
+/* Two annotators share the review queue: each claims frames nobody else holds, labeling or
+ * releasing gives them back, `ls` says who holds what and for how long. */
+static void
+test_queue (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr(GPtrArray) anna = NULL, bert = NULL;
+
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("%s/q%u.jpg", f->images, i);
+      write_jpeg (name, 700 + i, 32, 32);
+    }
+  g_assert_cmpint (run_gemba (NULL, NULL, "import", f->project, f->images, "--quiet", NULL), ==, 0);
+
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "claim", "-n", "2", "--holder",
+                              "anna", "--json", NULL), ==, 0);
+  anna = claimed_ids (out);
+  g_assert_cmpuint (anna->len, ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "claim", "--holder", "bert",
+                              "--lease-seconds", "60", "--json", NULL), ==, 0);
+  bert = claimed_ids (out);
+  g_assert_cmpuint (bert->len, ==, 3);
+  for (guint i = 0; i < bert->len; i++)
+    for (guint k = 0; k < anna->len; k++)
+      g_assert_cmpstr (bert->pdata[i], !=, anna->pdata[k]);
+  g_clear_pointer (&out, g_free);
+  /* Anna again: her own frames, renewed; nothing is free. */
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "claim", "--holder", "anna",
+                              NULL), ==, 0);
+  g_assert_nonnull (strstr (out, anna->pdata[0]));
+  g_assert_nonnull (strstr (out, anna->pdata[1]));
+  g_assert_nonnull (strstr (out, "2 frames held by anna until"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "claim", "--holder", "carl",
+                              NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "No frame of the review queue is free"));
+  g_clear_pointer (&out, g_free);
+
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "ls", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 1 + 5);
+  g_assert_nonnull (strstr (out, "Seconds left"));
+  g_assert_nonnull (strstr (out, "bert"));
+  g_clear_pointer (&out, g_free);
+
+  /* Labeling ends the lease (whoever labels); Bert gives one back, Anna all of hers. */
+  g_assert_cmpint (run_gemba (NULL, NULL, "label", f->project, anna->pdata[0], "ok", NULL), ==, 0);
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "release", bert->pdata[0],
+                              "--holder", "bert", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "given back"));
+  g_clear_pointer (&out, g_free);
+  /* Not hers to give back. */
+  g_assert_cmpint (run_gemba (NULL, &err, "queue", f->project, "release", bert->pdata[1],
+                              "--holder", "anna", NULL), ==, 1);
+  g_assert_nonnull (strstr (err, "is held by bert, not by anna"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "release", "--all", "--holder",
+                              "anna", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "1 frame given back by anna"));
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "ls", "--json", NULL), ==, 0);
+  g_assert_cmpuint (count_lines (out), ==, 2);
+  g_assert_null (strstr (out, "anna"));
+  g_clear_pointer (&out, g_free);
+  /* What was given back is the next claim's, first in the queue first. */
+  g_assert_cmpint (run_gemba (&out, NULL, "queue", f->project, "claim", "--holder", "carl",
+                              NULL), ==, 0);
+  g_assert_nonnull (strstr (out, anna->pdata[1]));
+  g_assert_nonnull (strstr (out, bert->pdata[0]));
+  g_assert_null (strstr (out, anna->pdata[0]));
+  g_clear_pointer (&out, g_free);
+
+  /* Bad command lines. */
+  g_assert_cmpint (run_gemba (NULL, &err, "queue", f->project, "release", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "--all"));
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "queue", f->project, "claim", "-n", "0", NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (run_gemba (NULL, &err, "queue", f->project, "take", NULL), ==, 2);
+  g_assert_nonnull (strstr (err, "use ls, claim or release"));
+}
+
 /* Roles on a team project (only with a test server): the demo moved to the server, then what
  * an annotator and an engineer may do with the CLI, and `gemba team`. */
 static void
@@ -1455,6 +1556,21 @@ test_team_roles (Fixture *f, gconstpointer data)
   frame = g_strndup (json_object_get_string_member (json_node_get_object (node), "id"), 12);
   g_clear_pointer (&out, g_free);
   g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, frame, "ok", NULL), ==, 0);
+  /* … and shares the review queue: claims, labels one, gives the other back. */
+  {
+    g_autoptr(GPtrArray) claimed = NULL;
+
+    g_assert_cmpint (run_gemba (&out, NULL, "queue", demo, "claim", "-n", "2", "--json", NULL),
+                     ==, 0);
+    claimed = claimed_ids (out);
+    g_assert_cmpuint (claimed->len, ==, 2);
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (run_gemba (NULL, NULL, "label", demo, claimed->pdata[0], "dent", NULL), ==,
+                     0);
+    g_assert_cmpint (run_gemba (NULL, NULL, "queue", demo, "release", claimed->pdata[1], NULL),
+                     ==, 0);
+    g_assert_cmpint (server_query_int (uri, "SELECT count(*) FROM leases"), ==, 0);
+  }
   g_assert_cmpint (run_gemba (NULL, &err, "export", demo, "1", "--key", key, "--output",
                               package, NULL), ==, 1);
   g_assert_nonnull (strstr (err, "exporting a package needs the engineer role"));
@@ -1631,6 +1747,7 @@ main (int argc, char **argv)
   ADD ("/cli/check-after-kill", test_check_after_kill);
   ADD ("/cli/export-after-kill", test_export_after_kill);
   ADD ("/cli/check-missing-file", test_check_missing_file);
+  ADD ("/cli/queue", test_queue);
   if (gemba_test_server ())
     {
       ADD ("/cli/team-roles", test_team_roles);

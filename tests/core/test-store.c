@@ -1360,6 +1360,34 @@ test_team_roles (Fixture *f, gconstpointer data)
   label = gemba_store_undo_label (as_alice, &error);
   g_assert_no_error (error);
   g_clear_pointer (&label, gemba_label_free);
+  /* … and shares the review queue: claims, renews, labels one, gives the rest back. */
+  {
+    g_autoptr(GembaFrame) other = add_frame (f, 3, NULL);
+    g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_autoptr(GArray) claimed = NULL;
+    g_autoptr(GPtrArray) leases = NULL;
+
+    g_array_append_val (queue, unlabeled->id);
+    g_array_append_val (queue, other->id);
+    claimed = gemba_store_claim_frames (as_alice, queue, 2, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (claimed->len, ==, 2);
+    g_assert_true (gemba_store_renew_leases (as_alice, &error));
+    g_assert_no_error (error);
+    label = gemba_store_set_label (as_alice, other->id, ok->id, GEMBA_LABEL_SET, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&label, gemba_label_free);
+    /* (Cleared again, so that the splits below see the frames they expect.) */
+    label = gemba_store_set_label (as_alice, other->id, 0, GEMBA_LABEL_CLEAR, &error);
+    g_assert_no_error (error);
+    g_clear_pointer (&label, gemba_label_free);
+    g_assert_true (gemba_store_release_frame (as_alice, unlabeled->id, &error));
+    g_assert_true (gemba_store_release_leases (as_alice, &error));
+    g_assert_no_error (error);
+    leases = gemba_store_list_leases (as_alice, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (leases->len, ==, 0);
+  }
   revision = count_rows (admin, "SELECT CAST(value AS BIGINT) FROM settings "
                                 "WHERE key = 'revision'");
   classes_before = count_rows (admin, "SELECT count(*) FROM classes");

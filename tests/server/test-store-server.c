@@ -206,6 +206,24 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpint (rows_of (original, "predictions"), ==, 6);
   g_assert_cmpint (rows_of (original, "runs"), ==, 1);
   g_assert_cmpint (rows_of (original, "labels"), >=, 10);
+  /* A frame of the review queue held (the cleared one): leases are transient, neither copied
+   * nor compared, and not in the digests. */
+  {
+    g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
+    g_autoptr(GArray) claimed = NULL;
+    g_autoptr(GPtrArray) held = NULL;
+
+    g_array_append_vals (queue, f->frames, G_N_ELEMENTS (f->frames));
+    claimed = gemba_store_claim_frames (f->store, queue, 6, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (claimed->len, ==, 1);
+    g_assert_cmpint (g_array_index (claimed, gint64, 0), ==, f->frames[5]);
+    held = gemba_store_list_leases (f->store, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (held->len, ==, 1);
+    for (guint i = 0; i < original->len; i++)
+      g_assert_cmpstr (((GembaTableDigest *) original->pdata[i])->table, !=, "leases");
+  }
 
   /* SQLite → server: the same digests, computed on the server itself. */
   on_server = gemba_store_migrate (f->project, uri, NULL, NULL, NULL, &error);
@@ -214,6 +232,15 @@ test_round_trip (Fixture *f, gconstpointer data)
   copied = gemba_store_digest (uri, &error);
   g_assert_no_error (error);
   assert_digests_equal (original, copied);
+  {
+    g_autoptr(GembaDb) db = gemba_db_open_server (uri, &error);
+    g_autoptr(GembaDbStmt) stmt = NULL;
+    g_assert_no_error (error);
+    stmt = gemba_db_prepare (db, "SELECT count(*) FROM leases", &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+    g_assert_cmpint (gemba_db_column_int64 (stmt, 0), ==, 0);
+  }
 
   /* Server → a new folder with the frame files: the same project again. */
   back = copy_frames (f, "back");
@@ -252,6 +279,59 @@ test_round_trip (Fixture *f, gconstpointer data)
   g_assert_true (confidence == confidence_back);
   g_assert_cmpuint (n, ==, n_back);
   g_assert_cmpmem (probs, n * sizeof (float), probs_back, n_back * sizeof (float));
+  {
+    g_autoptr(GPtrArray) held = gemba_store_list_leases (store, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (held->len, ==, 0);
+  }
+}
+
+/* A team database of schema 3 (before leases) is brought to schema 4 when a member opens
+ * it: the leases table, with its team rights, so that an annotator can claim at once. */
+static void
+test_schema_v4 (Fixture *f, gconstpointer data)
+{
+  const char *classes[] = { "ok", "dent", NULL };
+  g_autofree char *uri = new_database ();
+  g_autofree char *team = g_build_filename (f->dir, "team", NULL);
+  g_autoptr(GembaStore) store = gemba_store_create_team (team, uri, classes, NULL);
+  g_autoptr(GembaDb) db = NULL;
+  g_autoptr(GembaDbStmt) stmt = NULL;
+  g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) claimed = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (store);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(GBytes) bytes = gemba_test_make_jpeg (16, 12, 100 + i);
+      g_autoptr(GembaFrame) frame = gemba_store_add_frame (store, bytes, "jpg", 16, 12, NULL,
+                                                           NULL, &error);
+      g_assert_no_error (error);
+      g_array_append_val (queue, frame->id);
+    }
+  g_clear_object (&store);
+  db = gemba_db_open_server (uri, &error);
+  g_assert_no_error (error);
+  g_assert_true (gemba_db_exec (db, "DROP TABLE leases; UPDATE gemba_schema SET version = 3",
+                                &error));
+  g_assert_no_error (error);
+
+  store = gemba_store_open (team, &error);
+  g_assert_no_error (error);
+  stmt = gemba_db_prepare (db, "SELECT version FROM gemba_schema", &error);
+  g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+  g_assert_cmpint (gemba_db_column_int64 (stmt, 0), ==, GEMBA_STORE_SCHEMA_VERSION);
+  g_clear_pointer (&stmt, gemba_db_stmt_free);
+  /* The annotator role may claim, renew and release. */
+  stmt = gemba_db_prepare (db, "SELECT has_table_privilege(current_database() || "
+                               "'_annotator', 'leases', 'SELECT, INSERT, UPDATE, DELETE')",
+                           &error);
+  g_assert_cmpint (gemba_db_step (stmt, &error), ==, GEMBA_DB_STEP_ROW);
+  g_assert_cmpint (gemba_db_column_int64 (stmt, 0), ==, 1);
+  claimed = gemba_store_claim_frames (store, queue, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (claimed->len, ==, 2);
 }
 
 static void
@@ -559,6 +639,8 @@ main (int argc, char **argv)
   g_test_add ("/server/migrate/cancel", Fixture, NULL, fixture_setup, test_cancel,
               fixture_teardown);
   g_test_add ("/server/migrate/missing-files", Fixture, NULL, fixture_setup, test_missing_files,
+              fixture_teardown);
+  g_test_add ("/server/migrate/schema-v4", Fixture, NULL, fixture_setup, test_schema_v4,
               fixture_teardown);
   g_test_add ("/server/rules", Fixture, NULL, fixture_setup, test_server_rules,
               fixture_teardown);
