@@ -36,6 +36,12 @@
 /* Queue ids sent per statement: a 10,000-frame queue is never sent, nor scanned, whole. */
 #define CHUNK 256
 
+/* Frame f has no current label. A scalar subquery, looked up per frame of the chunk: as
+ * NOT EXISTS, PostgreSQL may plan an anti-join over every frame of the project, and with
+ * statistics that lag behind a labeling session (labels are added fast) it misjudged that
+ * join at one row and scanned the chunk once per frame (0.5 s a claim at 2,500 labels). */
+#define UNLABELED "(SELECT l.class_id FROM labels l WHERE l.id = f.label_id) IS NULL"
+
 /* --- Helpers -------------------------------------------------------------------------- */
 
 void
@@ -206,8 +212,7 @@ scan_chunk (GembaStore *self, const gint64 *ids, guint len, GHashTable *got, con
   sql = g_strdup_printf ("SELECT q.pos, f.id, EXISTS (SELECT 1 FROM leases le "
                          "WHERE le.frame_id = f.id AND le.expires_at >= %s) "
                          "FROM %s JOIN frames f ON f.id = q.id "
-                         "WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.id = f.label_id "
-                         "AND l.class_id IS NOT NULL) ORDER BY q.pos", now, table);
+                         "WHERE " UNLABELED " ORDER BY q.pos", now, table);
   if (!(stmt = _gemba_store_prepare (self, sql, error)))
     return FALSE;
   _gemba_store_bind_text (stmt, 1, text);
@@ -279,10 +284,8 @@ lease_candidates (GembaStore *self, GArray *candidates, guint need, const char *
    * before them, and nobody labels these frames until the claim commits. */
   text = ids_text (self, (gint64 *) locked->data, locked->len);
   sql = g_strdup_printf ("INSERT INTO leases (frame_id, holder, claimed_at, expires_at) "
-                         "SELECT f.id, ?2, %1$s, %1$s + ?3 FROM frames f "
-                         "WHERE f.id IN (SELECT id FROM %2$s) "
-                         "AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.id = f.label_id "
-                         "AND l.class_id IS NOT NULL) "
+                         "SELECT f.id, ?2, %1$s, %1$s + ?3 FROM %2$s JOIN frames f "
+                         "ON f.id = q.id WHERE " UNLABELED " "
                          "ON CONFLICT (frame_id) DO UPDATE SET holder = excluded.holder, "
                          "claimed_at = excluded.claimed_at, expires_at = excluded.expires_at "
                          "WHERE leases.expires_at < excluded.claimed_at "
