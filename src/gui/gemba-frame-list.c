@@ -40,6 +40,7 @@ struct _GembaFrameList
   GQueue kept_pages;           /* GPtrArray of GembaFrame, oldest first */
   GThreadPool *pool;
   guint64 next_serial;
+  char *lease_holder;          /* a team project: the review queue leaves out others' frames */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -65,7 +66,15 @@ typedef struct
 {
   GembaFrameQuery query;
   guint generation;
+  char *lease_holder;
 } ReloadData;
+
+static void
+reload_data_free (ReloadData *data)
+{
+  g_free (data->lease_holder);
+  g_free (data);
+}
 
 static void
 page_job_free (PageJob *job)
@@ -304,6 +313,7 @@ gemba_frame_list_finalize (GObject *object)
   GembaFrameList *self = GEMBA_FRAME_LIST (object);
 
   g_clear_pointer (&self->ids, g_array_unref);
+  g_free (self->lease_holder);
   g_hash_table_destroy (self->items);
   g_hash_table_destroy (self->pending_pages);
   g_hash_table_destroy (self->kept_frames);
@@ -354,11 +364,33 @@ reload_thread (GTask *task, gpointer source_object, gpointer task_data,
   ReloadData *data = task_data;
   GError *error = NULL;
   GArray *ids = gemba_store_list_frame_ids (store, &data->query, &error);
+  g_autoptr(GPtrArray) leases = NULL;
 
   if (!ids)
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, ids, (GDestroyNotify) g_array_unref);
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* A team project's review queue: the frames other members hold are theirs to label. (A
+   * lease that fails to read leaves them in: a claim tells again.) */
+  if (data->query.filter == GEMBA_FILTER_REVIEW && data->lease_holder &&
+      (leases = gemba_store_list_leases (store, NULL)) && leases->len > 0)
+    {
+      g_autoptr(GHashTable) others = g_hash_table_new (g_int64_hash, g_int64_equal);
+      guint kept = 0;
+
+      for (guint i = 0; i < leases->len; i++)
+        {
+          GembaLease *lease = g_ptr_array_index (leases, i);
+          if (g_strcmp0 (lease->holder, data->lease_holder) != 0)
+            g_hash_table_add (others, &lease->frame_id);
+        }
+      for (guint i = 0; i < ids->len; i++)
+        if (!g_hash_table_contains (others, &g_array_index (ids, gint64, i)))
+          g_array_index (ids, gint64, kept++) = g_array_index (ids, gint64, i);
+      g_array_set_size (ids, kept);
+    }
+  g_task_return_pointer (task, ids, (GDestroyNotify) g_array_unref);
 }
 
 static void
@@ -403,10 +435,11 @@ gemba_frame_list_set_query (GembaFrameList *self, const GembaFrameQuery *query)
   data = g_new0 (ReloadData, 1);
   data->query = *query;
   data->generation = self->generation;
+  data->lease_holder = g_strdup (self->lease_holder);
   task = g_task_new (gemba_project_get_reader (self->project), NULL, reloaded_cb,
                      g_object_ref (self));
   g_task_set_source_tag (task, gemba_frame_list_set_query);
-  g_task_set_task_data (task, data, g_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) reload_data_free);
   g_task_run_in_thread (task, reload_thread);
 }
 
@@ -460,4 +493,40 @@ gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame)
   else
     gemba_frame_free (frame);
   g_signal_emit (self, signals[ROWS_CHANGED], 0);
+}
+
+void
+gemba_frame_list_set_lease_holder (GembaFrameList *self, const char *holder)
+{
+  g_return_if_fail (GEMBA_IS_FRAME_LIST (self));
+  g_free (self->lease_holder);
+  self->lease_holder = g_strdup (holder);
+}
+
+const GArray *
+gemba_frame_list_get_ids (GembaFrameList *self)
+{
+  g_return_val_if_fail (GEMBA_IS_FRAME_LIST (self), NULL);
+  return self->ids;
+}
+
+guint
+gemba_frame_list_remove_frames (GembaFrameList *self, GHashTable *frame_ids)
+{
+  guint removed = 0;
+
+  g_return_val_if_fail (GEMBA_IS_FRAME_LIST (self), 0);
+
+  if (!self->ids)
+    return 0;
+  /* From the end, so that the positions told are those of the list as it is then. */
+  for (guint i = self->ids->len; i-- > 0;)
+    if (g_hash_table_contains (frame_ids, &g_array_index (self->ids, gint64, i)))
+      {
+        g_array_remove_index (self->ids, i);
+        /* The pages being read were cut at the old positions: their rows still land by id. */
+        g_list_model_items_changed (G_LIST_MODEL (self), i, 1, 0);
+        removed++;
+      }
+  return removed;
 }

@@ -21,6 +21,7 @@
 #include "gemba-frame-view.h"
 #include "gemba-frames-page.h"
 #include "gemba-labeler.h"
+#include "gemba-leaser.h"
 #include "gemba-locator.h"
 #include "gemba-probe.h"
 
@@ -46,10 +47,13 @@ struct _GembaFramesPage
   GtkButton *crossing_button;
   gint64 crossed_frame_id;       /* the frame the crossing notice is about */
   gint64 show_after_load;        /* a frame to show once the list is loaded, 0 for none */
+  gint64 keep_frame_id;          /* a reload keeps this frame selected, ... */
+  GArray *keep_after;            /* ... or the first of these (the frames after it) left */
 
   GSettings *settings;
   GembaProject *project;
   GembaLabeler *labeler;
+  GembaLeaser *leaser;           /* a team project's review queue: the frames held */
   GembaFrameList *frame_list;
   GtkSingleSelection *selection;
   GListStore *filters;           /* GembaFilterItem: the sidebar's rows */
@@ -148,6 +152,59 @@ content_is (GembaFramesPage *self, const char *name)
   return g_strcmp0 (gtk_stack_get_visible_child_name (self->content_stack), name) == 0;
 }
 
+/* After a reload (another member labeled), the frame selected stays selected, or, when it left
+ * the list (labeled, held by someone else), the next one that is still in it: the annotator
+ * in the frame view goes on where they were. */
+static void
+remember_selection (GembaFramesPage *self)
+{
+  const GArray *ids = self->frame_list ? gemba_frame_list_get_ids (self->frame_list) : NULL;
+  guint position = gtk_single_selection_get_selected (self->selection);
+
+  self->keep_frame_id = 0;
+  g_clear_pointer (&self->keep_after, g_array_unref);
+  if (!ids || position == GTK_INVALID_LIST_POSITION || position >= ids->len)
+    return;
+  self->keep_frame_id = g_array_index (ids, gint64, position);
+  self->keep_after = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_append_vals (self->keep_after, &g_array_index (ids, gint64, position + 1),
+                       MIN (ids->len - position - 1, 64));
+}
+
+static void
+keep_selection (GembaFramesPage *self)
+{
+  const GArray *ids = gemba_frame_list_get_ids (self->frame_list);
+  g_autoptr(GArray) after = g_steal_pointer (&self->keep_after);
+  gint64 keep = self->keep_frame_id;
+  guint position, best = G_MAXUINT, best_rank = G_MAXUINT;
+
+  self->keep_frame_id = 0;
+  if (!keep || !ids)
+    return;
+  if ((position = gemba_frame_list_find (self->frame_list, keep)) == G_MAXUINT && after)
+    {
+      g_autoptr(GHashTable) rank = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+      for (guint i = 0; i < after->len; i++)
+        g_hash_table_insert (rank, &g_array_index (after, gint64, i), GUINT_TO_POINTER (i + 1));
+      for (guint i = 0; i < ids->len; i++)
+        {
+          guint r = GPOINTER_TO_UINT (g_hash_table_lookup (rank, &g_array_index (ids, gint64,
+                                                                                 i)));
+          if (r && r < best_rank)
+            {
+              best_rank = r;
+              best = i;
+            }
+        }
+      position = best;
+    }
+  if (position != G_MAXUINT &&
+      position != gtk_single_selection_get_selected (self->selection))
+    gtk_single_selection_set_selected (self->selection, position);
+}
+
 static void
 list_loaded_cb (GembaFrameList *list, GError *error, GembaFramesPage *self)
 {
@@ -160,6 +217,7 @@ list_loaded_cb (GembaFrameList *list, GError *error, GembaFramesPage *self)
     }
   n = g_list_model_get_n_items (G_LIST_MODEL (list));
   update_count_label (self);
+  keep_selection (self);
   if (self->show_after_load)
     {
       guint position = gemba_frame_list_find (list, self->show_after_load);
@@ -568,6 +626,7 @@ set_query_from_key (GembaFramesPage *self, const char *key)
       self->filter_key = g_strdup (key);
     }
   self->query = query;
+  gemba_leaser_set_active (self->leaser, query.filter == GEMBA_FILTER_REVIEW);
   gemba_frame_list_set_query (self->frame_list, &query);
 }
 
@@ -575,6 +634,7 @@ set_query_from_key (GembaFramesPage *self, const char *key)
 static void
 apply_filter (GembaFramesPage *self, const char *key)
 {
+  self->keep_frame_id = 0;
   set_query_from_key (self, key);
   if (content_is (self, "frame"))
     show_content (self, "grid");
@@ -621,6 +681,7 @@ reload_frames_now (GembaFramesPage *self)
   self->stale = FALSE;
   if (!self->project || !self->frame_list || !self->filter_key)
     return;
+  remember_selection (self);
   set_query_from_key (self, self->filter_key);
   schedule_counts (self);
 }
@@ -775,6 +836,8 @@ labeler_changed_cb (GembaLabeler *labeler, gint64 frame_id, gboolean history,
 
   if (shown && gemba_frame_item_get_id (shown) == frame_id)
     gemba_frame_view_refresh (self->frame_view);
+  if (!history)
+    gemba_leaser_labeled (self->leaser, frame_id);
   if (history && content_is (self, "grid"))
     gemba_frame_grid_scroll_to (self->grid_view,
                                 gtk_single_selection_get_selected (self->selection));
@@ -929,6 +992,9 @@ let_go (GembaFramesPage *self)
   g_signal_handlers_disconnect_by_data (project, self);
   gemba_labeler_set_project (self->labeler, NULL);
   gemba_labeler_set_selection (self->labeler, NULL);
+  gemba_leaser_set_model (self->leaser, NULL, NULL, NULL);
+  self->keep_frame_id = 0;
+  g_clear_pointer (&self->keep_after, g_array_unref);
   g_clear_object (&self->selection);
   if (self->frame_list)
     g_signal_handlers_disconnect_by_data (self->frame_list, self);
@@ -992,6 +1058,7 @@ gemba_frames_page_set_project (GembaFramesPage *self, GembaProject *project)
                                           g_settings_get_int (self->settings, "preload-depth"));
       gemba_labeler_set_project (self->labeler, project);
       gemba_labeler_set_selection (self->labeler, self->selection);
+      gemba_leaser_set_model (self->leaser, project, self->frame_list, self->selection);
 
       self->filter_key = g_strdup ("review");
       rebuild_filters (self);
@@ -1016,6 +1083,7 @@ gemba_frames_page_dispose (GObject *object)
   if (self->labeler)
     g_signal_handlers_disconnect_by_data (self->labeler, self);
   g_clear_object (&self->labeler);
+  g_clear_object (&self->leaser);
   gtk_widget_dispose_template (GTK_WIDGET (self), GEMBA_TYPE_FRAMES_PAGE);
   G_OBJECT_CLASS (gemba_frames_page_parent_class)->dispose (object);
 }
@@ -1154,6 +1222,7 @@ gemba_frames_page_init (GembaFramesPage *self)
   self->filters = g_list_store_new (GEMBA_TYPE_FILTER_ITEM);
   self->filter_items = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->labeler = gemba_labeler_new (self->toast_overlay, "");
+  self->leaser = gemba_leaser_new ();
   g_signal_connect (self->labeler, "changed", G_CALLBACK (labeler_changed_cb), self);
   g_signal_connect_swapped (self->labeler, "notify::can-undo", G_CALLBACK (labeler_undo_cb),
                             self);

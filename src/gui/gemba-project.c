@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "gemba-demo.h"
 #include "gemba-error.h"
@@ -74,9 +75,12 @@ struct _GembaProject
   gint64 remote_production;
   guint remote_flush_id;
 
-  /* A team project: crossing checks, on a thread and connection of their own. */
+  /* A team project: leases and crossing checks, on a thread and connection of their own. */
   GThreadPool *team_pool;
   GembaStore *team_store;    /* the team thread's; opened there */
+  char *lease_holder;
+  guint renew_id;
+  gboolean claimed;          /* something was claimed: renew */
   GHashTable *recent_labels; /* main thread: frame id → OwnLabel, this person's recent labels */
   GHashTable *crossings;     /* main thread: other members' label ids already told */
 };
@@ -181,6 +185,14 @@ gemba_label_crossing_free (GembaLabelCrossing *crossing)
 }
 
 void
+gemba_project_claim_free (GembaProjectClaim *claim)
+{
+  g_clear_pointer (&claim->claimed, g_array_unref);
+  g_clear_pointer (&claim->others, g_hash_table_unref);
+  g_free (claim);
+}
+
+void
 gemba_project_counts_free (GembaProjectCounts *counts)
 {
   g_clear_pointer (&counts->per_class, g_array_unref);
@@ -231,6 +243,7 @@ gemba_project_dispose (GObject *object)
   g_clear_handle_id (&self->remote_flush_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
   g_clear_handle_id (&self->watch_poll_id, g_source_remove);
+  g_clear_handle_id (&self->renew_id, g_source_remove);
   g_clear_object (&self->thumbnailer);
   g_clear_object (&self->writer);
   g_clear_object (&self->reader);
@@ -255,6 +268,7 @@ gemba_project_finalize (GObject *object)
   g_queue_clear_full (&self->outbox, (GDestroyNotify) label_data_free);
   g_mutex_clear (&self->outbox_lock);
   g_free (self->outbox_path);
+  g_free (self->lease_holder);
   g_clear_pointer (&self->recent_labels, g_hash_table_unref);
   g_clear_pointer (&self->crossings, g_hash_table_unref);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
@@ -463,6 +477,7 @@ static gboolean poll_watch_cb (gpointer user_data);
 static void emit_production_changed (GembaProject *self, gint64 model_id);
 static void recheck_crossing (GembaProject *self, gint64 frame_id);
 static void team_worker (gpointer data, gpointer user_data);
+static gboolean renew_cb (gpointer user_data);
 
 /* Emits what other members changed since the last time, each kind once. */
 static gboolean
@@ -583,9 +598,20 @@ gemba_project_open_finish (GAsyncResult *result, GError **error)
       g_autoptr(GError) watch_error = NULL;
 
       self->thumbnailer = gemba_thumbnailer_new (self->reader);
-      /* A team project: another member's label may cross this person's. */
+      /* A team project: the team thread's connection claims under this name (which outlives
+       * the connection: one opened again after a failure gets the leases back). */
       if (gemba_store_get_server (self->reader))
-        self->team_pool = g_thread_pool_new (team_worker, self, 1, FALSE, NULL);
+        {
+          static gint n_opened;
+
+          /* Two windows of one workbench on one project hold frames apart too. */
+          self->lease_holder = g_strdup_printf ("%s@%s:%d:%d", self->author, g_get_host_name (),
+                                                (int) getpid (),
+                                                g_atomic_int_add (&n_opened, 1));
+          self->team_pool = g_thread_pool_new (team_worker, self, 1, FALSE, NULL);
+          self->renew_id = g_timeout_add_seconds (GEMBA_LEASE_TIMEOUT_USEC / G_USEC_PER_SEC / 4,
+                                                  renew_cb, self);
+        }
       self->write_pool = g_thread_pool_new (write_worker, self, 1, FALSE, NULL);
       /* A team project: other members' labels, models and promotions show up as they are
        * made (this workbench's own writes are signalled where they are made). */
@@ -614,6 +640,7 @@ gemba_project_close (GembaProject *self)
   g_clear_pointer (&self->watch, gemba_store_watch_free);
   g_clear_handle_id (&self->watch_poll_id, g_source_remove);
   g_clear_handle_id (&self->retry_id, g_source_remove);
+  g_clear_handle_id (&self->renew_id, g_source_remove);
   for (guint i = 0; i < self->jobs->len; i++)
     gemba_job_cancel (g_ptr_array_index (self->jobs, i));
   g_mutex_lock (&self->workers_lock);
@@ -625,8 +652,14 @@ gemba_project_close (GembaProject *self)
   /* Every label that was given is written before the project goes away. */
   if (self->write_pool)
     g_thread_pool_free (g_steal_pointer (&self->write_pool), FALSE, TRUE);
+  /* Then the frames this workbench held are the others' at once, not after the timeout
+   * (unless the server is away: then they time out). */
   if (self->team_pool)
-    g_thread_pool_free (g_steal_pointer (&self->team_pool), FALSE, TRUE);
+    {
+      if (self->claimed && !self->reconnecting)
+        gemba_project_release_leases (self);
+      g_thread_pool_free (g_steal_pointer (&self->team_pool), FALSE, TRUE);
+    }
   g_clear_object (&self->team_store);
   if (self->thumbnailer)
     gemba_thumbnailer_shutdown (self->thumbnailer);
@@ -804,7 +837,7 @@ queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
             user_data);
 }
 
-/* --- Team projects: crossing labels ------------------------------------------------------- */
+/* --- Team projects: leases and crossing labels -------------------------------------------- */
 
 /* The team thread: like write_worker(), on a connection of its own (opened here, again after
  * a failure). A job without a task is fire-and-forget. */
@@ -821,6 +854,7 @@ team_worker (gpointer data, gpointer user_data)
       g_mutex_lock (&self->workers_lock);
       gemba_store_set_author (self->team_store, self->author);
       g_mutex_unlock (&self->workers_lock);
+      gemba_store_set_lease_holder (self->team_store, self->lease_holder);
     }
   if (self->team_store)
     result = job->func (self->team_store, job->data, &error);
@@ -840,6 +874,26 @@ team_worker (gpointer data, gpointer user_data)
     job->destroy (job->data);
   g_clear_object (&job->task);
   g_free (job);
+}
+
+/* Any thread but the team thread: @func on the team thread, its result and error dropped. */
+static void
+queue_team_and_forget (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
+                       GDestroyNotify destroy)
+{
+  WriteJob *job;
+
+  if (!self->team_pool)
+    {
+      if (destroy)
+        destroy (data);
+      return;
+    }
+  job = g_new0 (WriteJob, 1);
+  job->func = func;
+  job->data = data;
+  job->destroy = destroy;
+  g_thread_pool_push (self->team_pool, job, NULL);
 }
 
 typedef struct
@@ -900,6 +954,18 @@ find_crossings (GPtrArray *history, const CheckData *data)
       }
   if (!own)
     return found;
+  /* The person's newest label of the frame is the one another member's crossed (they may
+   * have labeled it again since, before this check). */
+  for (guint i = o + 1; i < history->len; i++)
+    {
+      const GembaLabel *l = history->pdata[i];
+
+      if (g_strcmp0 (l->author, own->author) == 0 && is_a_label (l->kind))
+        {
+          own = l;
+          o = i;
+        }
+    }
   current = history->pdata[history->len - 1];
   if (data->seen_known && data->seen_at > 0)
     for (guint i = o; i-- > 0;)
@@ -1048,6 +1114,136 @@ recheck_crossing (GembaProject *self, gint64 frame_id)
   data->seen_author = g_strdup (own->seen_author);
   queue_on (self, self->team_pool, check_crossing_func, data, (GDestroyNotify) check_data_free,
             (GDestroyNotify) check_result_free, recheck_crossing, crossing_checked_cb, NULL);
+}
+
+gboolean
+gemba_project_get_is_team (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), FALSE);
+  return self->lease_holder != NULL;
+}
+
+const char *
+gemba_project_get_lease_holder (GembaProject *self)
+{
+  g_return_val_if_fail (GEMBA_IS_PROJECT (self), NULL);
+  return self->lease_holder;
+}
+
+typedef struct
+{
+  GArray *queue;
+  guint n;
+  char *holder;
+} ClaimData;
+
+static void
+claim_data_free (ClaimData *data)
+{
+  g_clear_pointer (&data->queue, g_array_unref);
+  g_free (data->holder);
+  g_free (data);
+}
+
+static gpointer
+claim_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  ClaimData *data = user_data;
+  g_autoptr(GembaProjectClaim) claim = g_new0 (GembaProjectClaim, 1);
+  g_autoptr(GPtrArray) leases = NULL;
+
+  if (!(claim->claimed = gemba_store_claim_frames (store, data->queue, data->n, error)) ||
+      !(leases = gemba_store_list_leases (store, error)))
+    return NULL;
+  claim->others = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  for (guint i = 0; i < leases->len; i++)
+    {
+      const GembaLease *lease = g_ptr_array_index (leases, i);
+
+      if (g_strcmp0 (lease->holder, data->holder) != 0)
+        g_hash_table_insert (claim->others, g_memdup2 (&lease->frame_id, sizeof (gint64)),
+                             g_strdup (lease->holder));
+    }
+  return g_steal_pointer (&claim);
+}
+
+void
+gemba_project_claim_async (GembaProject *self, GArray *queue, guint n,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  ClaimData *data;
+
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  data = g_new0 (ClaimData, 1);
+  data->queue = g_array_ref (queue);
+  data->n = n;
+  data->holder = g_strdup (self->lease_holder);
+  queue_on (self, self->team_pool, claim_func, data, (GDestroyNotify) claim_data_free,
+            (GDestroyNotify) gemba_project_claim_free, gemba_project_claim_async, callback,
+            user_data);
+}
+
+GembaProjectClaim *
+gemba_project_claim_finish (GembaProject *self, GAsyncResult *result, GError **error)
+{
+  GembaProjectClaim *claim;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  if ((claim = g_task_propagate_pointer (G_TASK (result), error)))
+    self->claimed = TRUE;
+  return claim;
+}
+
+static gpointer
+release_frames_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  GArray *ids = user_data;
+
+  for (guint i = 0; i < ids->len; i++)
+    if (!gemba_store_release_frame (store, g_array_index (ids, gint64, i), error))
+      return NULL;
+  return NULL;
+}
+
+void
+gemba_project_release_frames (GembaProject *self, GArray *frame_ids)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  if (frame_ids->len > 0)
+    queue_team_and_forget (self, release_frames_func, g_array_ref (frame_ids),
+                           (GDestroyNotify) g_array_unref);
+}
+
+static gpointer
+release_leases_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  gemba_store_release_leases (store, error);
+  return NULL;
+}
+
+void
+gemba_project_release_leases (GembaProject *self)
+{
+  g_return_if_fail (GEMBA_IS_PROJECT (self));
+  queue_team_and_forget (self, release_leases_func, NULL, NULL);
+}
+
+static gpointer
+renew_leases_func (GembaStore *store, gpointer user_data, GError **error)
+{
+  gemba_store_renew_leases (store, error);
+  return NULL;
+}
+
+/* Well under the timeout: a renewal that is late or lost to a short outage is no harm. */
+static gboolean
+renew_cb (gpointer user_data)
+{
+  GembaProject *self = user_data;
+
+  if (self->claimed)
+    queue_team_and_forget (self, renew_leases_func, NULL, NULL);
+  return G_SOURCE_CONTINUE;
 }
 
 void

@@ -65,6 +65,13 @@ typedef struct {
   char *current_class;
 } GembaLabelCrossing;
 
+/* What gemba_project_claim_async() got: the frames this workbench holds now, and who holds
+ * the others that are held. */
+typedef struct {
+  GArray *claimed;          /* gint64 frame ids claimed (or held already), queue order */
+  GHashTable *others;       /* gint64 * frame id → char * holder: other members' leases */
+} GembaProjectClaim;
+
 typedef struct {
   GembaStats stats;
   gint64 n_review;
@@ -191,6 +198,27 @@ void     gemba_project_label_frame_async (GembaProject       *self,
                                           gpointer            user_data);
 void     gemba_label_crossing_free    (GembaLabelCrossing *crossing);
 
+/* A team project shares its review queue (see README, "Roles"): the workbench claims the
+ * frames it shows a few ahead of the annotator (leases, gemba_store_claim_frames()), renews
+ * them every GEMBA_LEASE_TIMEOUT_USEC / 4 and releases them when the project closes. These
+ * run on a thread and a server connection of their own, never behind labels. On a SQLite
+ * project there is nothing to share: they are not used (is_team is FALSE). */
+gboolean      gemba_project_get_is_team      (GembaProject *self);
+/* Who this workbench is in the lease table (the author, the host and the process). */
+const char   *gemba_project_get_lease_holder (GembaProject *self);
+/* Claims up to @n frames of @queue (frame ids in queue order, not taken). */
+void          gemba_project_claim_async      (GembaProject       *self,
+                                              GArray             *queue,
+                                              guint               n,
+                                              GAsyncReadyCallback callback,
+                                              gpointer            user_data);
+GembaProjectClaim *gemba_project_claim_finish (GembaProject *self, GAsyncResult *result,
+                                               GError **error);
+void          gemba_project_claim_free       (GembaProjectClaim *claim);
+/* Lets other members have these frames (or every frame this workbench holds) now, in the
+ * background. */
+void          gemba_project_release_frames   (GembaProject *self, GArray *frame_ids);
+void          gemba_project_release_leases   (GembaProject *self);
 
 /* Tell every view of the project what changed: the pages observe these signals and never
  * call each other. ::frames-changed: frames were added (capture) or relabeled elsewhere. */
@@ -287,6 +315,7 @@ void     gemba_project_close          (GembaProject *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabelResult, gemba_label_result_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaLabelCrossing, gemba_label_crossing_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectClaim, gemba_project_claim_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectCounts, gemba_project_counts_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GembaProjectTrainResult, gemba_project_train_result_free)
 

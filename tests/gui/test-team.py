@@ -30,6 +30,7 @@ import gembagui as g  # noqa: E402
 loop = importlib.import_module("test-loop")   # its click / where / page helpers
 
 N_LABELS = 5          # labels each way
+N_REVIEW = 6          # frames each labels from the shared review queue
 MEDIAN_LIMIT_S = 1.0  # the issue's "within a second", on the median of the samples
 SINGLE_LIMIT_S = 3.0  # any one sample, a class or a promotion: headroom for a loaded machine
 SIZE = (1280, 1000)   # two windows side by side on a 2600×1080 screen (meson.build)
@@ -52,6 +53,11 @@ def make_team_project(work, server):
         folder = os.path.join(sorted_dir, frame["label"]) if frame["label"] else line_dir
         os.makedirs(folder, exist_ok=True)
         os.link(frame["path"], os.path.join(folder, os.path.basename(frame["path"])))
+    # The unlabeled frames were captured 10 s apart (their files' times), so that the review
+    # queue does not fold them as near-duplicates: a queue long enough for two annotators.
+    for i, name in enumerate(sorted(os.listdir(line_dir))):
+        t = 1_700_000_000 + 10 * i
+        os.utime(os.path.join(line_dir, name), (t, t))
     project = os.path.join(work, "team")
     cli("init", project, "--server", server, "--classes", "ok,scratch,dent,missing-hole")
     assert os.path.exists(os.path.join(project, "gemba-server.ini")), os.listdir(project)
@@ -214,6 +220,62 @@ def crossing(a, b, project, ids):
         app.key("Escape")
 
 
+def psql(sql):
+    done = subprocess.run(["psql", "-XAtq", os.environ["GEMBA_TEST_SERVER"], "-c", sql],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, "psql failed: %s" % done.stderr
+    return [line for line in done.stdout.splitlines() if line]
+
+
+def review_together(a, b, project):
+    """Both open the review queue in their frame views and label, turn about, N_REVIEW frames
+    each: the queue hands each frames nobody else holds, so no frame is labeled by both (their
+    probe logs, and the history on the server)."""
+    for app in (a, b):
+        loaded, leased = app.count("list-loaded"), app.count("leases")
+        loop.click(app, "filter.review")
+        app.wait_for("list-loaded", loaded + 1)
+        app.wait_for("leases", leased + 1)   # the first claim: the frame shown and the next
+    a.settle(1.0)
+    for app in (a, b):
+        app.click(350, 165)
+        app.key("Return")
+    a.settle(1.0)
+    a.screenshot("8-anna-review-queue")
+    b.screenshot("8-ben-review-queue")
+    given = {"anna": [], "ben": []}
+    for i in range(N_REVIEW):
+        for app, name, key in ((a, "anna", "2"), (b, "ben", "3")):
+            n = app.count("label-given")
+            app.key(key, delay=0)
+            given[name].append(app.wait_for("label-given", n + 1)[2]["frame"])
+        time.sleep(0.3)
+    for app in (a, b):
+        app.wait_for("labeled", app.count("label-given"))
+    g.log("review queue: anna labeled %s, ben %s" % (given["anna"], given["ben"]))
+    both = set(given["anna"]) & set(given["ben"])
+    assert not both, "frames labeled by both from the review queue: %s" % both
+    assert len(set(given["anna"])) == N_REVIEW and len(set(given["ben"])) == N_REVIEW, given
+    frames = ",".join(given["anna"] + given["ben"])
+    twice = psql("SELECT frame_id FROM labels WHERE frame_id IN (%s) GROUP BY frame_id "
+                 "HAVING count(DISTINCT author) > 1" % frames)
+    assert not twice, "the server's history has frames labeled by both: %s" % twice
+    n = psql("SELECT count(*) FROM labels WHERE frame_id IN (%s) AND author IN ('anna', 'ben')"
+             % frames)
+    assert n == [str(2 * N_REVIEW)], n
+    a.screenshot("9-anna-reviewed")
+    b.screenshot("9-ben-reviewed")
+    # Leaving the queue gives back what was held ahead: nothing is left on the server for
+    # either (the test's bound is generous: the release is a background write).
+    for app in (a, b):
+        app.key("Escape")
+        loop.click(app, "filter.all")
+    deadline = time.monotonic() + 20
+    while psql("SELECT count(*) FROM leases") != ["0"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert psql("SELECT count(*) FROM leases") == ["0"], psql("SELECT * FROM leases")
+
+
 def start(work, name, project, shots, x):
     app = g.Workbench(os.path.join(work, name), size=SIZE, bus=g.session_bus(),
                       settings={"annotator-name": "'%s'" % name})
@@ -290,6 +352,9 @@ def main():
 
         # Both label one frame at the same moment.
         crossing(a, b, project, ids)
+
+        # Both work through the review queue at once.
+        review_together(a, b, project)
 
         # A class added in Anna's class editor (Ctrl+K, a name, Enter) is in Ben's sidebar:
         # a count for a class key his sidebar did not have.
