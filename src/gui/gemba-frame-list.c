@@ -37,6 +37,7 @@ struct _GembaFrameList
   GQueue lru;
   GHashTable *pending_pages;   /* page index → TRUE */
   GHashTable *kept_frames;     /* frame id → GembaFrame, owned by a page in kept_pages */
+  GHashTable *stale;           /* frame ids of items whose rows were read before a reload */
   GQueue kept_pages;           /* GPtrArray of GembaFrame, oldest first */
   GThreadPool *pool;
   guint64 next_serial;
@@ -121,13 +122,35 @@ page_worker (gpointer data, gpointer user_data)
 }
 
 static void
+forget_pages (GembaFrameList *self)
+{
+  g_hash_table_remove_all (self->pending_pages);
+  g_hash_table_remove_all (self->kept_frames);
+  g_queue_clear_full (&self->kept_pages, (GDestroyNotify) g_ptr_array_unref);
+}
+
+static void
 clear_items (GembaFrameList *self)
 {
   g_hash_table_remove_all (self->items);
   g_queue_clear_full (&self->lru, g_object_unref);
-  g_hash_table_remove_all (self->pending_pages);
-  g_hash_table_remove_all (self->kept_frames);
-  g_queue_clear_full (&self->kept_pages, (GDestroyNotify) g_ptr_array_unref);
+  g_hash_table_remove_all (self->stale);
+  forget_pages (self);
+}
+
+/* A reload keeps the items (the same objects, so that the selection stays on its frame and a
+ * label key pressed meanwhile finds its frame) with the rows they had, read again when next
+ * asked for. Items of frames that left the list age out of the cache. */
+static void
+keep_items (GembaFrameList *self)
+{
+  for (GList *l = self->lru.head; l; l = l->next)
+    if (gemba_frame_item_get_frame (l->data))
+      {
+        gint64 id = gemba_frame_item_get_id (l->data);
+        g_hash_table_add (self->stale, g_memdup2 (&id, sizeof id));
+      }
+  forget_pages (self);
 }
 
 static void
@@ -180,6 +203,7 @@ evict (GembaFrameList *self)
         {
           gint64 id = gemba_frame_item_get_id (item);
           g_hash_table_remove (self->items, &id);
+          g_hash_table_remove (self->stale, &id);
           g_queue_delete_link (&self->lru, link);
           g_object_unref (item);
         }
@@ -203,7 +227,8 @@ page_loaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
           GembaFrame *frame = g_ptr_array_index (job->frames, i);
           GList *link = g_hash_table_lookup (self->items, &frame->id);
 
-          if (link && !gemba_frame_item_get_frame (link->data))
+          if (link && (g_hash_table_remove (self->stale, &frame->id) ||
+                       !gemba_frame_item_get_frame (link->data)))
             gemba_frame_item_set_frame (link->data, gemba_frame_copy (frame));
         }
       /* Rows read ahead are kept, so that the items made when they scroll into view come
@@ -272,7 +297,7 @@ gemba_frame_list_get_item (GListModel *model, guint position)
       g_hash_table_insert (self->items, g_memdup2 (&id, sizeof id), self->lru.head);
       evict (self);
     }
-  if (!gemba_frame_item_get_frame (item))
+  if (!gemba_frame_item_get_frame (item) || g_hash_table_contains (self->stale, &id))
     {
       guint page = position / PAGE_SIZE;
 
@@ -317,6 +342,7 @@ gemba_frame_list_finalize (GObject *object)
   g_hash_table_destroy (self->items);
   g_hash_table_destroy (self->pending_pages);
   g_hash_table_destroy (self->kept_frames);
+  g_hash_table_destroy (self->stale);
   G_OBJECT_CLASS (gemba_frame_list_parent_class)->finalize (object);
 }
 
@@ -341,6 +367,7 @@ gemba_frame_list_init (GembaFrameList *self)
   self->items = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->pending_pages = g_hash_table_new (NULL, NULL);
   self->kept_frames = g_hash_table_new (g_int64_hash, g_int64_equal);
+  self->stale = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   g_queue_init (&self->kept_pages);
   g_queue_init (&self->lru);
   self->pool = g_thread_pool_new (page_worker, self, 1, FALSE, NULL);
@@ -414,7 +441,7 @@ reloaded_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       return;
     }
   old_len = self->ids ? self->ids->len : 0;
-  clear_items (self);
+  keep_items (self);
   g_clear_pointer (&self->ids, g_array_unref);
   self->ids = ids;
   g_list_model_items_changed (G_LIST_MODEL (self), 0, old_len, ids->len);
@@ -488,6 +515,7 @@ gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame)
 
   /* A kept row is stale now: an item made later reads it again. */
   g_hash_table_remove (self->kept_frames, &frame->id);
+  g_hash_table_remove (self->stale, &frame->id);
   if ((link = g_hash_table_lookup (self->items, &frame->id)))
     gemba_frame_item_set_frame (link->data, frame);
   else

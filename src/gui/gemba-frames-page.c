@@ -26,6 +26,8 @@
 #include "gemba-probe.h"
 
 #define SCHEMA_ID "dev.gemba.Workbench"
+/* The notice that labels crossed hides itself after this long. */
+#define CROSSING_NOTICE_S 90
 
 struct _GembaFramesPage
 {
@@ -46,6 +48,7 @@ struct _GembaFramesPage
   GtkLabel *crossing_label;
   GtkButton *crossing_button;
   gint64 crossed_frame_id;       /* the frame the crossing notice is about */
+  guint crossing_timeout;        /* hides the notice a while after, unless dismissed first */
   gint64 show_after_load;        /* a frame to show once the list is loaded, 0 for none */
   gint64 keep_frame_id;          /* a reload keeps this frame selected, ... */
   GArray *keep_after;            /* ... or the first of these (the frames after it) left */
@@ -78,6 +81,7 @@ static GParamSpec *properties[N_PROPS];
 
 static void schedule_counts (GembaFramesPage *self);
 static void show_frame (GembaFramesPage *self, guint position);
+static gboolean crossing_timeout_cb (gpointer user_data);
 static void set_query_from_key (GembaFramesPage *self, const char *key);
 
 static void
@@ -739,6 +743,9 @@ labels_crossed_cb (GembaProject *project, const GembaLabelCrossing *c, GembaFram
   gtk_label_set_markup (self->crossing_label, markup);
   self->crossed_frame_id = c->frame_id;
   gtk_revealer_set_reveal_child (self->crossing_notice, TRUE);
+  /* Long enough to be read by someone labeling on; not there for the rest of the day. */
+  g_clear_handle_id (&self->crossing_timeout, g_source_remove);
+  self->crossing_timeout = g_timeout_add_seconds (CROSSING_NOTICE_S, crossing_timeout_cb, self);
   gemba_probe_log ("labels-crossed", "frame=%" G_GINT64_FORMAT " name=%s other=%s other_class=%s "
                    "own_class=%s other_first=%d own_current=%d", c->frame_id, c->frame_name,
                    c->other_author,
@@ -916,7 +923,20 @@ action_show_crossed (GtkWidget *widget, const char *name, GVariant *param)
 static void
 action_dismiss_crossing (GtkWidget *widget, const char *name, GVariant *param)
 {
-  gtk_revealer_set_reveal_child (GEMBA_FRAMES_PAGE (widget)->crossing_notice, FALSE);
+  GembaFramesPage *self = GEMBA_FRAMES_PAGE (widget);
+
+  g_clear_handle_id (&self->crossing_timeout, g_source_remove);
+  gtk_revealer_set_reveal_child (self->crossing_notice, FALSE);
+}
+
+static gboolean
+crossing_timeout_cb (gpointer user_data)
+{
+  GembaFramesPage *self = user_data;
+
+  self->crossing_timeout = 0;
+  gtk_revealer_set_reveal_child (self->crossing_notice, FALSE);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1008,6 +1028,7 @@ let_go (GembaFramesPage *self)
   self->test_source_id = 0;
   gtk_revealer_set_reveal_child (self->test_notice, FALSE);
   gtk_revealer_set_reveal_child (self->crossing_notice, FALSE);
+  g_clear_handle_id (&self->crossing_timeout, g_source_remove);
   self->crossed_frame_id = 0;
   self->show_after_load = 0;
   show_content (self, "grid");
@@ -1078,6 +1099,7 @@ gemba_frames_page_dispose (GObject *object)
     let_go (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->counts_timeout, g_source_remove);
+  g_clear_handle_id (&self->crossing_timeout, g_source_remove);
   if (self->settings)
     g_signal_handlers_disconnect_by_data (self->settings, self);
   if (self->labeler)

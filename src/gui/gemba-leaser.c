@@ -75,7 +75,7 @@ add_id (GHashTable *set, gint64 id)
   g_hash_table_add (set, g_memdup2 (&id, sizeof id));
 }
 
-/* Releases the frames held outside [pos - BEHIND, pos + WINDOW): skipped, or left behind by a
+/* Releases the frames held outside [pos - BEHIND, pos + 2 AHEAD): skipped, or left behind by a
  * jump elsewhere in the list. */
 static void
 release_far (GembaLeaser *self, const GArray *ids, guint pos)
@@ -83,7 +83,7 @@ release_far (GembaLeaser *self, const GArray *ids, guint pos)
   g_autoptr(GHashTable) near = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autoptr(GArray) far = g_array_new (FALSE, FALSE, sizeof (gint64));
   guint start = pos > BEHIND ? pos - BEHIND : 0;
-  guint end = MIN (pos + WINDOW, ids->len);
+  guint end = MIN (pos + 2 * AHEAD, ids->len);
   GHashTableIter iter;
   gint64 *id;
 
@@ -175,7 +175,7 @@ update_cb (gpointer user_data)
   const GArray *ids;
   ClaimCall *call;
   gboolean needed = FALSE;
-  guint pos, end;
+  guint pos, end, n_held = 0;
 
   self->update_id = 0;
   if (!self->active || !self->project || !self->list)
@@ -207,8 +207,12 @@ update_cb (gpointer user_data)
   end = MIN (pos + WINDOW, ids->len);
   call->queue = g_array_sized_new (FALSE, FALSE, sizeof (gint64), end - pos);
   g_array_append_vals (call->queue, &g_array_index (ids, gint64, pos), end - pos);
+  /* A claim gives the holder's own leases in the queue first: ask for those and AHEAD more,
+   * the first free ones from the selected frame on. */
+  for (guint i = 0; i < call->queue->len; i++)
+    n_held += g_hash_table_contains (self->held, &g_array_index (call->queue, gint64, i));
   self->claiming = TRUE;
-  gemba_project_claim_async (self->project, call->queue, AHEAD, claimed_cb, call);
+  gemba_project_claim_async (self->project, call->queue, AHEAD + n_held, claimed_cb, call);
   return G_SOURCE_REMOVE;
 }
 

@@ -276,6 +276,53 @@ def review_together(a, b, project):
     assert psql("SELECT count(*) FROM leases") == ["0"], psql("SELECT * FROM leases")
 
 
+def server_away(a, b):
+    """Anna works through the review queue while the server is stopped and started again: her
+    labels wait in the outbox and land when it is back, the frames she holds stay hers, and
+    closing her workbench gives them back."""
+    ctl = os.environ.get("GEMBA_TEST_SERVER_CTL")
+    if not ctl:
+        g.log("no GEMBA_TEST_SERVER_CTL: the server is not taken away")
+        return
+    loaded, leased = a.count("list-loaded"), a.count("leases")
+    loop.click(a, "filter.review")
+    a.wait_for("list-loaded", loaded + 1)
+    a.wait_for("leases", leased + 1)
+    a.settle(0.5)
+    a.click(350, 165)
+    a.key("Return")
+    a.settle(1.0)
+    held = psql("SELECT frame_id FROM leases WHERE holder LIKE 'anna@%'")
+    assert held, "Anna's workbench holds no frame of the review queue"
+    subprocess.run([ctl, "stop"], check=True)
+    queued = a.count("queued")
+    given = []
+    for _ in range(2):
+        n = a.count("label-given")
+        a.key("2", delay=0)
+        given.append(a.wait_for("label-given", n + 1)[2]["frame"])
+    a.wait_for("queued", queued + 2, timeout=60)
+    a.wait_for("reconnecting", timeout=30)
+    a.settle(0.5)
+    a.screenshot("10-anna-server-away")
+    subprocess.run([ctl, "start"], check=True)
+    a.wait_for("reconnected", timeout=60)
+    landed = psql("SELECT count(*) FROM labels WHERE author = 'anna' AND frame_id IN (%s)"
+                  % ",".join(given))
+    assert landed == ["2"], "the labels given while the server was away: %s" % landed
+    assert set(given) <= set(held), (given, held)
+    still = psql("SELECT count(*) FROM leases WHERE holder LIKE 'anna@%'")
+    g.log("server away: 2 labels waited and landed; Anna holds %s frames after it" % still[0])
+    assert still != ["0"], "Anna's leases were lost with the server"
+    a.quit()
+    deadline = time.monotonic() + 20
+    while psql("SELECT count(*) FROM leases WHERE holder LIKE 'anna@%'") != ["0"] and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert psql("SELECT count(*) FROM leases WHERE holder LIKE 'anna@%'") == ["0"], \
+        "closing the workbench did not give its frames back"
+
+
 def start(work, name, project, shots, x):
     app = g.Workbench(os.path.join(work, name), size=SIZE, bus=g.session_bus(),
                       settings={"annotator-name": "'%s'" % name})
@@ -400,6 +447,11 @@ def main():
         a.screenshot("5-anna-promoted")
         b.screenshot("5-ben-sees-promotion")
         assert promote_latency <= SINGLE_LIMIT_S, "the promotion took %.2f s" % promote_latency
+
+        # The server goes away while Anna works through the review queue; she closes her
+        # workbench after.
+        loop.page(a, 0)
+        server_away(a, b)
 
         # What both windows showed is what the server holds.
         g.log("on the server:\n%s" % cli("stats", project).rstrip())
