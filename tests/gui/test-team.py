@@ -154,7 +154,7 @@ def label_at_once(a, b, key_a, key_b):
     b.key(key_b, delay=0)
     ea = a.wait_for("label-given", given_a + 1)
     eb = b.wait_for("label-given", given_b + 1)
-    return ea[2]["frame"], eb[2]["frame"]
+    return ea, eb
 
 
 def crossing(a, b, project, ids):
@@ -173,7 +173,8 @@ def crossing(a, b, project, ids):
             app.key("Return")
         a.settle(1.0)
         marks = (len(a.events()), len(b.events()))
-        frame_a, frame_b = label_at_once(a, b, "4", "1")
+        given_a, given_b = label_at_once(a, b, "4", "1")
+        frame_a, frame_b = given_a[2]["frame"], given_b[2]["frame"]
         if frame_a == frame_b:
             break
         g.log("crossing attempt %d: the two labeled different frames (%s, %s); again"
@@ -207,6 +208,11 @@ def crossing(a, b, project, ids):
     assert seen["ben"][2]["other_first"] == ("1" if anna_later else "0"), seen
     g.log("labels crossed on frame %s: %s's label is the later and current; history: %s"
           % (name, later["author"], [(h["author"], h["class"]) for h in steps]))
+    t_keys = max(a.monotonic(given_a), b.monotonic(given_b))
+    g.log("keys %.0f ms apart; told in Anna's workbench %.0f ms and in Ben's %.0f ms after the "
+          "second key" % (abs(a.monotonic(given_a) - b.monotonic(given_b)) * 1000,
+                          (a.monotonic(seen["ben"]) - t_keys) * 1000,
+                          (b.monotonic(seen["anna"]) - t_keys) * 1000))
     a.settle(1.0)
     a.screenshot("6-anna-labels-crossed")
     b.screenshot("6-ben-labels-crossed")
