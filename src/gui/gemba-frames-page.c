@@ -417,6 +417,11 @@ rebuild_filters (GembaFramesPage *self)
   g_autofree char *test_batch = g_markup_escape_text (_("To label for testing"), -1);
 
   add_filter (self, items, "review", review, "task-due-symbolic");
+  /* A team project's queue is shared (gemba-leaser.c); the count is everyone's. */
+  if (gemba_project_get_is_team (self->project))
+    gemba_filter_item_set_tooltip (g_ptr_array_index (items, items->len - 1),
+                                   _("Shared with the team: frames other members are labeling "
+                                     "now are left out of the list (the count includes them)"));
   add_filter (self, items, "all", all, "view-grid-symbolic");
   add_filter (self, items, "unlabeled", unlabeled, "mail-unread-symbolic");
   add_filter (self, items, "false", false_readings, "dialog-warning-symbolic");
