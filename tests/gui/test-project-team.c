@@ -1,5 +1,6 @@
 /* test-project-team.c: GembaProject on a team project turns other members' changes into its
- * signals, at most one per kind every 100 ms (no display needed). Runs under
+ * signals, at most one per kind every 100 ms; its review-queue leases; labels that cross
+ * another member's are told (no display needed). Runs under
  * tests/server/with-server.sh; "another member" is this program run again as a child process,
  * since the project ignores what its own process writes.
  *
@@ -116,6 +117,18 @@ writer_main (const char *path, const char *what)
   g_autoptr(GembaModelRecord) second = NULL;
   gboolean one_label = g_str_equal (what, "label");
 
+  /* "cross:ID": Ben labels frame ID "scratch". */
+  if (store && g_str_has_prefix (what, "cross:"))
+    {
+      g_autoptr(GembaLabel) label = NULL;
+
+      gemba_store_set_author (store, "ben");
+      if (!(scratch = gemba_store_find_class (store, "scratch", &error)) ||
+          !(label = gemba_store_set_label (store, g_ascii_strtoll (what + 6, NULL, 10),
+                                           scratch->id, GEMBA_LABEL_SET, &error)))
+        goto failed;
+      return 0;
+    }
   if (!store ||
       !(frames = gemba_store_list_frames (store, &query, 0, -1, &error)) ||
       !(scratch = gemba_store_find_class (store, one_label ? "ok" : "scratch", &error)))
@@ -261,6 +274,194 @@ test_coalesced (void)
   gemba_test_project_clear (&store, &path, &dir);
 }
 
+static void
+claimed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  GembaProjectClaim **claim = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *claim = gemba_project_claim_finish (GEMBA_PROJECT (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+labeled_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  GembaLabelResult **labeled = user_data;
+  g_autoptr(GError) error = NULL;
+
+  *labeled = gemba_project_label_finish (GEMBA_PROJECT (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+crossed_cb (GembaProject *project, const GembaLabelCrossing *c, GPtrArray *told)
+{
+  GembaLabelCrossing *copy = g_memdup2 (c, sizeof *c);
+
+  copy->frame_name = g_strdup (c->frame_name);
+  copy->other_author = g_strdup (c->other_author);
+  copy->other_class = g_strdup (c->other_class);
+  copy->own_class = g_strdup (c->own_class);
+  copy->current_author = g_strdup (c->current_author);
+  copy->current_class = g_strdup (c->current_class);
+  g_ptr_array_add (told, copy);
+}
+
+/* Labels @frame as the project's author (as the person saw it), waits for the write. */
+static void
+label_and_wait (GembaProject *project, GembaStore *store, gint64 frame_id, const char *klass)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaFrame) frame = gemba_store_get_frame (store, frame_id, &error);
+  g_autoptr(GembaClass) found = gemba_store_find_class (store, klass, &error);
+  g_autoptr(GembaLabelResult) labeled = NULL;
+
+  g_assert_no_error (error);
+  gemba_project_label_frame_async (project, frame, found->id, GEMBA_LABEL_SET, labeled_cb,
+                                   &labeled);
+  while (!labeled)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (labeled->label);
+}
+
+static GembaLabelCrossing *
+wait_crossing (GPtrArray *told)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (told->len == 0 && g_get_monotonic_time () < deadline)
+    spin (5);
+  g_assert_cmpuint (told->len, ==, 1);
+  return g_ptr_array_steal_index (told, 0);
+}
+
+/* The review queue: a claim takes frames nobody else holds and closing gives them back; and
+ * another member's label just after or just before this person's is told, once. */
+static void
+test_leases_and_crossing (void)
+{
+  const char *classes[] = { "ok", "scratch", NULL };
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GembaStore) store = NULL;
+  g_autoptr(GembaStore) other = NULL;
+  g_autoptr(GembaProject) project = NULL;
+  g_autoptr(GembaProjectClaim) claim = NULL;
+  g_autoptr(GArray) queue = NULL;
+  g_autoptr(GArray) theirs = NULL;
+  g_autoptr(GPtrArray) leases = NULL;
+  g_autoptr(GPtrArray) told = g_ptr_array_new_with_free_func ((GDestroyNotify)
+                                                               gemba_label_crossing_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaLabelCrossing) c = NULL;
+  g_autofree char *writer = NULL;
+  gint64 f, g;
+
+  store = gemba_test_project_create ("gemba-project-leases-XXXXXX", classes, &dir, &path);
+  g_assert_true (gemba_store_begin_batch (store, &error));
+  for (guint i = 0; i < N_FRAMES; i++)
+    {
+      g_autoptr(GBytes) bytes = gemba_test_make_jpeg (32, 24, i + 1);
+      g_autoptr(GembaFrame) frame = NULL;
+      GembaFrameInfo info;
+
+      gemba_frame_info_init (&info);
+      info.source_name = "Line 1";
+      info.captured_at = 1700000000000000 + i * 10 * G_USEC_PER_SEC;
+      frame = gemba_store_add_frame (store, bytes, "jpg", 32, 24, &info, NULL, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_true (gemba_store_commit_batch (store, &error));
+  g_assert_no_error (error);
+  queue = gemba_store_list_review_queue (store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (queue->len, >=, 12);
+
+  gemba_project_open_async (path, GEMBA_PROJECT_OPEN, "anna", NULL, opened_cb, &project);
+  while (!project)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (gemba_project_get_is_team (project));
+  g_signal_connect (project, "labels-crossed", G_CALLBACK (crossed_cb), told);
+
+  /* Anna's workbench claims 5; another holder then gets the next 5, none of hers. */
+  gemba_project_claim_async (project, queue, 5, claimed_cb, &claim);
+  while (!claim)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (claim->claimed->len, ==, 5);
+  g_assert_cmpuint (g_hash_table_size (claim->others), ==, 0);
+  other = gemba_store_open (path, &error);
+  g_assert_no_error (error);
+  theirs = gemba_store_claim_frames (other, queue, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (theirs->len, ==, 5);
+  for (guint i = 0; i < 5; i++)
+    for (guint j = 0; j < 5; j++)
+      g_assert_cmpint (g_array_index (theirs, gint64, i), !=,
+                       g_array_index (claim->claimed, gint64, j));
+  g_assert_cmpint (g_array_index (theirs, gint64, 0), ==, g_array_index (queue, gint64, 5));
+  g_clear_pointer (&claim, gemba_project_claim_free);
+  /* Asked again, Anna's own come first, and the other holder's are named. */
+  gemba_project_claim_async (project, queue, 5, claimed_cb, &claim);
+  while (!claim)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (g_array_index (claim->claimed, gint64, 0), ==,
+                   g_array_index (queue, gint64, 0));
+  g_assert_cmpuint (g_hash_table_size (claim->others), ==, 5);
+
+  /* Ben labels frame f just after Anna: told, and his is the label now. */
+  f = g_array_index (queue, gint64, 0);
+  label_and_wait (project, store, f, "ok");
+  writer = g_strdup_printf ("cross:%" G_GINT64_FORMAT, f);
+  g_assert_true (run_writer (path, writer, &error));
+  g_assert_no_error (error);
+  c = wait_crossing (told);
+  g_assert_cmpint (c->frame_id, ==, f);
+  g_assert_cmpstr (c->other_author, ==, "ben");
+  g_assert_cmpstr (c->other_class, ==, "scratch");
+  g_assert_cmpstr (c->own_class, ==, "ok");
+  g_assert_false (c->other_first);
+  g_assert_false (c->own_current);
+  g_clear_pointer (&c, gemba_label_crossing_free);
+
+  /* Ben labels frame g; Anna, who saw it unlabeled, labels it just after: told, hers is
+   * the label now. Told once only. */
+  g = g_array_index (queue, gint64, 1);
+  g_free (writer);
+  writer = g_strdup_printf ("cross:%" G_GINT64_FORMAT, g);
+  {
+    g_autoptr(GembaFrame) seen = gemba_store_get_frame (store, g, &error);
+    g_autoptr(GembaClass) ok = gemba_store_find_class (store, "ok", &error);
+    g_autoptr(GembaLabelResult) labeled = NULL;
+
+    g_assert_true (run_writer (path, writer, &error));
+    g_assert_no_error (error);
+    gemba_project_label_frame_async (project, seen, ok->id, GEMBA_LABEL_SET, labeled_cb,
+                                     &labeled);
+    while (!labeled)
+      g_main_context_iteration (NULL, TRUE);
+  }
+  c = wait_crossing (told);
+  g_assert_cmpint (c->frame_id, ==, g);
+  g_assert_cmpstr (c->other_author, ==, "ben");
+  g_assert_true (c->other_first);
+  g_assert_true (c->own_current);
+  spin (500);
+  g_assert_cmpuint (told->len, ==, 0);
+
+  /* Closing gives back what Anna's workbench held (the labeled frames' leases ended with
+   * their labels). */
+  gemba_project_close (project);
+  leases = gemba_store_list_leases (store, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < leases->len; i++)
+    g_assert_cmpstr (((GembaLease *) leases->pdata[i])->holder, ==,
+                     gemba_store_get_lease_holder (other));
+  g_assert_cmpuint (leases->len, ==, 5);
+  g_clear_object (&other);
+  gemba_test_project_clear (&store, &path, &dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -268,6 +469,9 @@ main (int argc, char **argv)
     return writer_main (argv[2], argv[3]);
   g_test_init (&argc, &argv, NULL);
   if (gemba_test_server ())
-    g_test_add_func ("/gui/project/team-coalesced", test_coalesced);
+    {
+      g_test_add_func ("/gui/project/team-coalesced", test_coalesced);
+      g_test_add_func ("/gui/project/team-leases-and-crossing", test_leases_and_crossing);
+    }
   return g_test_run ();
 }
