@@ -494,6 +494,67 @@ test_finetune_samples (Fixture *f, gconstpointer data)
                    parent->n_train + 2 * GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS + sure);
 }
 
+/* A fine-tune repeats the frames new to its parent in the class mix of the training split, not
+ * as they come: five new "dark" frames and one "light" one (the review queue's picks are
+ * mostly of a few classes) get GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS × 6 repeats in all,
+ * about half of them for the one light frame, capped at twice the average per frame. */
+static void
+test_finetune_class_mix (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GembaStore) store = pattern_project (f, "class-mix", FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GembaClass) dark = gemba_store_find_class (store, "dark", &error);
+  g_autoptr(GembaClass) light = gemba_store_find_class (store, "light", &error);
+  g_autoptr(GembaModelRecord) parent = NULL;
+  g_autoptr(GembaModelRecord) tuned = NULL;
+  g_autoptr(GPtrArray) trained = NULL;
+  GembaFrameQuery query = { .filter = GEMBA_FILTER_SPLIT, .split = GEMBA_SPLIT_TRAIN };
+  GembaWorkflowTrainOptions options;
+  const guint repeats = GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS;
+  gint64 ids[6];
+  guint n_dark = 0, n_light = 0;
+  long dark_copies, light_copies;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    ids[i] = add_pattern_frame (store, 0, i == 0, 48 + i);
+  gemba_workflow_train_options_init (&options, 0);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = 1;
+  options.settings.batch_size = 8;
+  options.settings.threads = 2;
+  parent = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_workflow_promote (store, parent->id, NULL, NULL, NULL, &error), >, 0);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autoptr(GembaLabel) label = gemba_store_set_label (store, ids[i],
+                                                           i == 0 ? light->id : dark->id,
+                                                           GEMBA_LABEL_SET, &error);
+      g_assert_no_error (error);
+    }
+  tuned = fine_tune (store, parent->id, FALSE);
+  g_assert_cmpint (tuned->n_train, ==, parent->n_train + 6);
+
+  /* the class mix of the training split's distinct frames, the new ones included */
+  trained = gemba_store_list_frames (store, &query, 0, -1, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < trained->len; i++)
+    {
+      GembaFrame *frame = trained->pdata[i];
+      n_dark += frame->label_class_id == dark->id;
+      n_light += frame->label_class_id == light->id;
+    }
+  g_assert_cmpuint (n_dark + n_light, ==, tuned->n_train);
+  dark_copies = CLAMP (lround (repeats * 6.0 * n_dark / (n_dark + n_light) / 5), 1, 2 * repeats);
+  light_copies = CLAMP (lround (repeats * 6.0 * n_light / (n_dark + n_light)), 1, 2 * repeats);
+  g_assert_cmpint (dark_copies, <, repeats);
+  g_assert_cmpint (light_copies, ==, 2 * repeats);
+  g_assert_cmpint (train_images (store, tuned->id), ==,
+                   parent->n_train + 5 * dark_copies + light_copies);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -509,6 +570,7 @@ main (int argc, char **argv)
   ADD ("/workflow/input-size/recorded", test_input_size_recorded);
   ADD ("/workflow/train/reproducible", test_reproducible);
   ADD ("/workflow/train/fine-tune-samples", test_finetune_samples);
+  ADD ("/workflow/train/fine-tune-class-mix", test_finetune_class_mix);
 #undef ADD
   g_test_add_func ("/workflow/compare/changed-frames", test_changed_frames);
 

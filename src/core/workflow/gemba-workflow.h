@@ -22,9 +22,10 @@ G_BEGIN_DECLS
  * training a new model. */
 #define GEMBA_WORKFLOW_FALSE_READING_WEIGHT 3.0f
 
-/* A fine-tune instead trains on each correction this many times (weight 1), mixed in every
- * batch with the frames its parent learned (bench/loop: a loss weight collapsed on error-dense
- * corrections). */
+/* A fine-tune instead trains on each frame labeled since its parent this many times on average
+ * (weight 1), mixed in every batch with the frames its parent learned (bench/loop: a loss weight
+ * collapsed on error-dense corrections); the repeats follow the class mix of the training split,
+ * so each frame gets between 1 and twice this many. */
 #define GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS 10
 
 /* With @pseudo_labels, a fine-tune also trains once on each unlabeled frame (outside the test
@@ -38,8 +39,9 @@ G_BEGIN_DECLS
  * @settings: training settings (architecture, input, epochs, …); for a fine-tune the
  *   parent's architecture and input recipe win
  * @false_reading_weight: loss weight of corrections (labels a person gave against
- *   production's verdict) when training a new model; a fine-tune repeats them
- *   GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS times instead
+ *   production's verdict) when training a new model; a fine-tune repeats them (and every frame
+ *   labeled since its parent) GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS times on average
+ *   instead, in the training split's class mix
  * @adapt_to_data: size the batch and the number of epochs to the data set, so that a few
  *   hundred frames still get enough optimiser steps (batch 16 below 1,000 training frames;
  *   at least GEMBA_WORKFLOW_MIN_STEPS steps, at most 80 epochs); early stopping still applies
