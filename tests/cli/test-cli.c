@@ -675,6 +675,24 @@ test_unreadable_file (Fixture *f, gconstpointer data)
   }
 }
 
+/* Every table's digest at @location as text, one line per table. */
+static char *
+digest_text (const char *location)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) digests = gemba_store_digest (location, &error);
+  GString *text = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < digests->len; i++)
+    {
+      GembaTableDigest *d = digests->pdata[i];
+      g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %s\n", d->table, d->rows,
+                              d->sha256);
+    }
+  return g_string_free (text, FALSE);
+}
+
 /* The whole state of the project's database: the bytes of a SQLite file (its WAL
  * checkpointed first), or every table's digest on a server. */
 static char *
@@ -687,19 +705,10 @@ db_snapshot (Fixture *f, gsize *len)
 
   if (server)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GPtrArray) digests = gemba_store_digest (f->project, &error);
-      GString *text = g_string_new (NULL);
+      char *text = digest_text (f->project);
 
-      g_assert_no_error (error);
-      for (guint i = 0; i < digests->len; i++)
-        {
-          GembaTableDigest *d = digests->pdata[i];
-          g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %s\n", d->table, d->rows,
-                                  d->sha256);
-        }
-      *len = text->len;
-      return g_string_free (text, FALSE);
+      *len = strlen (text);
+      return text;
     }
   g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
   sqlite3_wal_checkpoint_v2 (raw, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -1615,24 +1624,6 @@ test_team_roles (Fixture *f, gconstpointer data)
   g_assert_cmpint (run_gemba (&out, NULL, "team", demo, "ls", NULL), ==, 0);
   g_assert_null (strstr (out, alice));
   g_assert_nonnull (strstr (out, bob));
-}
-
-/* Every table's digest at @location as text, one line per table. */
-static char *
-digest_text (const char *location)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) digests = gemba_store_digest (location, &error);
-  GString *text = g_string_new (NULL);
-
-  g_assert_no_error (error);
-  for (guint i = 0; i < digests->len; i++)
-    {
-      GembaTableDigest *d = digests->pdata[i];
-      g_string_append_printf (text, "%s %" G_GINT64_FORMAT " %s\n", d->table, d->rows,
-                              d->sha256);
-    }
-  return g_string_free (text, FALSE);
 }
 
 /* @text with every @folder in it written "PROJECT" (frame paths name their folder). */
