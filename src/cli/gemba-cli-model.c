@@ -107,8 +107,10 @@ gemba_cli_train (int argc, char **argv)
   if (!gemba_cli_parse (&argc, &argv, entries, "PROJECT",
                         N_("Train a model on the labeled frames of the train split, with early "
                            "stopping on the validation split, and evaluate it on the locked "
-                           "test split. With --from, fine-tune an existing model: corrected "
-                           "false readings weigh more. Ctrl+C stops cleanly and keeps no half "
+                           "test split; corrections weigh 3× in a new model. With --from, "
+                           "fine-tune an existing model: the frames labeled since it was "
+                           "trained are repeated, in the class mix of the train split, among "
+                           "the frames it learned. Ctrl+C stops cleanly and keeps no half "
                            "model.")))
     return GEMBA_EXIT_USAGE;
   if (argc != 2)
