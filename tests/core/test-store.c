@@ -2462,8 +2462,8 @@ test_label_at_once (Fixture *f, gconstpointer data)
 }
 
 /* The child of /core/store/leases-kill: claims 3 frames of the project's unlabeled frames
- * with leases of @timeout_ms under its default holder, prints the holder and the frames,
- * then waits to be killed. */
+ * with leases of @timeout_ms under its default holder, prints the holder, the monotonic time
+ * before the claim and the frames, then waits to be killed. */
 static int
 claim_child_main (const char *project, const char *timeout_ms)
 {
@@ -2472,6 +2472,7 @@ claim_child_main (const char *project, const char *timeout_ms)
   GembaFrameQuery unlabeled = { .filter = GEMBA_FILTER_UNLABELED };
   g_autoptr(GArray) ids = NULL;
   g_autoptr(GArray) got = NULL;
+  gint64 before;
 
   if (!store || !(ids = gemba_store_list_frame_ids (store, &unlabeled, &error)))
     {
@@ -2479,12 +2480,14 @@ claim_child_main (const char *project, const char *timeout_ms)
       return 1;
     }
   gemba_store_set_lease_timeout (store, g_ascii_strtoll (timeout_ms, NULL, 10) * 1000);
+  before = g_get_monotonic_time ();
   if (!(got = gemba_store_claim_frames (store, ids, 3, &error)))
     {
       g_printerr ("%s\n", error->message);
       return 1;
     }
   printf ("%s\n", gemba_store_get_lease_holder (store));
+  printf ("%" G_GINT64_FORMAT "\n", before);
   for (guint i = 0; i < got->len; i++)
     printf ("%" G_GINT64_FORMAT "\n", g_array_index (got, gint64, i));
   printf ("claimed\n");
@@ -2511,7 +2514,8 @@ test_leases_kill (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) leases = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *holder = NULL;
-  gint64 claimed_at, killed_at;
+  g_autofree char *began = NULL;
+  gint64 claim_began, claimed_at, killed_at;
   char *line;
 
   child = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
@@ -2520,6 +2524,14 @@ test_leases_kill (Fixture *f, gconstpointer data)
   holder = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (holder);
+  /* The child's leases end no earlier than @timeout after it began claiming (the monotonic
+   * clock is the machine's), and no later than @timeout after it said it had claimed: a
+   * delay between the two (the child or the test descheduled) must not make the test
+   * expect live leases that have ended. */
+  began = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (began);
+  claim_began = g_ascii_strtoll (began, NULL, 10);
   while ((line = g_data_input_stream_read_line (out, NULL, NULL, &error)) &&
          !g_str_equal (line, "claimed"))
     {
@@ -2541,13 +2553,13 @@ test_leases_kill (Fixture *f, gconstpointer data)
 
   /* Until the timeout, they are the killed client's. */
   leases = list_leases (b);
-  if (g_get_monotonic_time () - claimed_at < timeout * 3 / 4)
+  if (g_get_monotonic_time () - claim_began < timeout * 3 / 4)
     {
       g_assert_cmpuint (leases->len, ==, 3);
       for (guint i = 0; i < 3; i++)
         g_assert_cmpstr (lease_holder_of (leases, g_array_index (held, gint64, i)), ==, holder);
       got = claim (b, queue, 6);
-      if (g_get_monotonic_time () - claimed_at < timeout * 3 / 4)
+      if (g_get_monotonic_time () - claim_began < timeout * 3 / 4)
         assert_claimed (got, queue, (int[]) { 3, 4, 5, -1 });
       g_clear_pointer (&got, g_array_unref);
     }
