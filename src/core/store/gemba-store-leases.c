@@ -344,34 +344,32 @@ claim (GembaStore *self, GArray *queue, guint n, GHashTable *got, GError **error
       self->lease_queue_len = queue->len;
       self->lease_queue_done = 0;
     }
-  start = self->lease_queue_done;
-  while (start < queue->len && g_hash_table_size (got) < n)
+  for (start = self->lease_queue_done; start < queue->len && g_hash_table_size (got) < n;
+       start += CHUNK)
     {
       guint len = MIN (CHUNK, queue->len - start);
-      guint first, need, n_got = 0;
       const gint64 *ids = &g_array_index (queue, gint64, start);
 
-      if (!scan_chunk (self, ids, len, got, now, free, &first, error))
-        return FALSE;
-      if (contiguous)
+      /* A second pass when some were lost to another claimer that committed first: those
+       * are leased now, and left out. */
+      for (guint pass = 0; pass < 2 && g_hash_table_size (got) < n; pass++)
         {
-          self->lease_queue_done = start + first;
-          contiguous = first == len;
-        }
-      need = n - g_hash_table_size (got);
-      if (free->len > 0 && !lease_candidates (self, free, need, now, got, &n_got, error))
-        return FALSE;
-      /* Lost some to another claimer that committed first: look at this chunk once more
-       * (those are leased now, and left out). */
-      if (n_got < MIN (free->len, need) && g_hash_table_size (got) < n)
-        {
-          if (!scan_chunk (self, ids, len, got, now, free, &first, error) ||
-              (free->len > 0 &&
-               !lease_candidates (self, free, n - g_hash_table_size (got), now, got, &n_got,
-                                  error)))
+          guint first, need = n - g_hash_table_size (got), n_got;
+
+          if (!scan_chunk (self, ids, len, got, now, free, &first, error))
             return FALSE;
+          if (pass == 0 && contiguous)
+            {
+              self->lease_queue_done = start + first;
+              contiguous = first == len;
+            }
+          if (free->len == 0)
+            break;
+          if (!lease_candidates (self, free, need, now, got, &n_got, error))
+            return FALSE;
+          if (n_got == MIN (free->len, need))
+            break;
         }
-      start += len;
     }
   return TRUE;
 }
