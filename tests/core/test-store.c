@@ -2321,7 +2321,7 @@ annotate_thread (gpointer data)
 
 /* Two stores (two connections) claiming from two threads at once get disjoint frames that
  * cover the queue: every frame is labeled once. Both get a share, also on SQLite, whose
- * write lock a busy-waiting writer used to miss every time (busy_cb in gemba-store.c). */
+ * write lock a busy-waiting writer used to miss every time (busy_cb in gemba-db.c). */
 static void
 test_leases_concurrent (Fixture *f, gconstpointer data)
 {

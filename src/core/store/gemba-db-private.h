@@ -36,7 +36,8 @@ typedef struct _GembaDb GembaDb;
 struct sqlite3;
 typedef struct _GembaDbStmt GembaDbStmt;
 
-/* Takes over @handle, an open SQLite connection; @name is for messages. */
+/* Takes over @handle, an open SQLite connection; @name is for messages. Like every SQLite
+ * GembaDb, it waits up to 30 s for the write lock (busy_cb in gemba-db.c). */
 GembaDb *gemba_db_new_for_sqlite (struct sqlite3 *handle, const char *name);
 /* The SQLite connection of a SQLite GembaDb (NULL for a server), for what only SQLite has. */
 struct sqlite3 *gemba_db_get_sqlite (GembaDb *db);

@@ -22,6 +22,7 @@ struct _GembaDb
   GembaDbBackend backend;
   char *name;
   sqlite3 *lite;
+  gint64 busy_since;  /* when the current wait for SQLite's write lock began (monotonic µs) */
 #ifdef GEMBA_HAVE_POSTGRESQL
   PGconn *pg;
   char *pg_error;  /* the last error's message and GembaError code */
@@ -101,6 +102,25 @@ set_lite_error (GembaDb *db, GError **error)
                "%s: %s", db->name, sqlite3_errmsg (db->lite));
 }
 
+/* SQLite's own busy wait sleeps up to 100 ms between tries, so a writer that has waited a
+ * while keeps missing the lock to the writers that come back at once: with four processes
+ * labeling as fast as they could, one waited over 5 s for its label (and its review-queue
+ * lease expired meanwhile). This one tries again every 0.5–1.5 ms, for up to
+ * BUSY_TIMEOUT_MS. */
+static int
+busy_cb (void *data, int count)
+{
+  GembaDb *db = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (count == 0)
+    db->busy_since = now;
+  if (now - db->busy_since > (gint64) BUSY_TIMEOUT_MS * 1000)
+    return 0;
+  g_usleep (500 + g_random_int_range (0, 1000));
+  return 1;
+}
+
 GembaDb *
 gemba_db_new_for_sqlite (sqlite3 *handle, const char *name)
 {
@@ -109,6 +129,7 @@ gemba_db_new_for_sqlite (sqlite3 *handle, const char *name)
   db->backend = GEMBA_DB_SQLITE;
   db->name = g_strdup (name);
   db->lite = handle;
+  sqlite3_busy_handler (handle, busy_cb, db);
   return db;
 }
 
@@ -173,7 +194,7 @@ gemba_db_open_sqlite (const char *path, gboolean create, GError **error)
       gemba_db_close (db);
       return NULL;
     }
-  sqlite3_busy_timeout (db->lite, BUSY_TIMEOUT_MS);
+  sqlite3_busy_handler (db->lite, busy_cb, db);
   sqlite3_extended_result_codes (db->lite, 0);
   return db;
 }

@@ -41,8 +41,6 @@ struct _GembaStore
    * gemba-store-check.h); what opening cleaned as stale. */
   int owner_fd;
   guint n_cleaned_at_open;
-  /* When the current wait for SQLite's write lock began (monotonic µs; see busy_cb). */
-  gint64 busy_since;
   /* A team project's GembaRole as the server last said, -1 before asking; its user. */
   int role;
   char *server_user;

@@ -20,7 +20,6 @@
 #include "gemba-store-private.h"
 
 #define APPLICATION_ID 0x47454d42 /* "GEMB" */
-#define BUSY_TIMEOUT_MS 30000
 
 G_DEFINE_FINAL_TYPE (GembaStore, gemba_store, G_TYPE_OBJECT)
 
@@ -874,25 +873,6 @@ check_not_truncated (GembaStore *self, GError **error)
   return what == NULL;
 }
 
-/* SQLite's own busy wait sleeps up to 100 ms between tries, so a writer that has waited a
- * while keeps missing the lock to the writers that come back at once: with four processes
- * labeling as fast as they could, one waited over 5 s for its label (and its review-queue
- * lease expired meanwhile). This one tries again every 0.5–1.5 ms, for up to
- * BUSY_TIMEOUT_MS. */
-static int
-busy_cb (void *data, int count)
-{
-  GembaStore *self = data;
-  gint64 now = g_get_monotonic_time ();
-
-  if (count == 0)
-    self->busy_since = now;
-  if (now - self->busy_since > (gint64) BUSY_TIMEOUT_MS * 1000)
-    return 0;
-  g_usleep (500 + g_random_int_range (0, 1000));
-  return 1;
-}
-
 static gboolean
 open_connection (GembaStore *self, const char *uri_params, int flags, int *version,
                  int *code, char **message)
@@ -910,7 +890,6 @@ open_connection (GembaStore *self, const char *uri_params, int flags, int *versi
     self->conn = gemba_db_new_for_sqlite (lite, self->db_path);
   if (rc == SQLITE_OK)
     {
-      sqlite3_busy_handler (lite, busy_cb, self);
       sqlite3_extended_result_codes (lite, 1);
       /* Read the version before anything that writes (journal_mode does), so that a
        * database from a newer Gemba is left exactly as it was. */
