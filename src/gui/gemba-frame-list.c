@@ -41,7 +41,6 @@ struct _GembaFrameList
   GQueue kept_pages;           /* GPtrArray of GembaFrame, oldest first */
   GThreadPool *pool;
   guint64 next_serial;
-  char *lease_holder;          /* a team project: the review queue leaves out others' frames */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -338,7 +337,6 @@ gemba_frame_list_finalize (GObject *object)
   GembaFrameList *self = GEMBA_FRAME_LIST (object);
 
   g_clear_pointer (&self->ids, g_array_unref);
-  g_free (self->lease_holder);
   g_hash_table_destroy (self->items);
   g_hash_table_destroy (self->pending_pages);
   g_hash_table_destroy (self->kept_frames);
@@ -462,7 +460,8 @@ gemba_frame_list_set_query (GembaFrameList *self, const GembaFrameQuery *query)
   data = g_new0 (ReloadData, 1);
   data->query = *query;
   data->generation = self->generation;
-  data->lease_holder = g_strdup (self->lease_holder);
+  /* A team project: the review queue leaves out the frames other lease holders hold. */
+  data->lease_holder = g_strdup (gemba_project_get_lease_holder (self->project));
   task = g_task_new (gemba_project_get_reader (self->project), NULL, reloaded_cb,
                      g_object_ref (self));
   g_task_set_source_tag (task, gemba_frame_list_set_query);
@@ -521,14 +520,6 @@ gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame)
   else
     gemba_frame_free (frame);
   g_signal_emit (self, signals[ROWS_CHANGED], 0);
-}
-
-void
-gemba_frame_list_set_lease_holder (GembaFrameList *self, const char *holder)
-{
-  g_return_if_fail (GEMBA_IS_FRAME_LIST (self));
-  g_free (self->lease_holder);
-  self->lease_holder = g_strdup (holder);
 }
 
 const GArray *

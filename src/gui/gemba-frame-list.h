@@ -28,9 +28,6 @@ void            gemba_frame_list_prefetch  (GembaFrameList *self, guint position
 /* A changed frame (after a label): updates its item if one exists. Takes @frame. */
 void            gemba_frame_list_update_frame (GembaFrameList *self, GembaFrame *frame);
 
-/* A team project: the review queue leaves out the frames other lease holders than @holder
- * hold (from the next gemba_frame_list_set_query() on). NULL: none left out. */
-void            gemba_frame_list_set_lease_holder (GembaFrameList *self, const char *holder);
 /* The frame ids, in order (NULL before the first load). */
 const GArray   *gemba_frame_list_get_ids   (GembaFrameList *self);
 /* Removes the frames whose ids are in @frame_ids (a set of gint64 *); returns how many. */

@@ -315,7 +315,6 @@ gemba_leaser_set_model (GembaLeaser *self, GembaProject *project, GembaFrameList
   self->project = g_object_ref (project);
   self->list = g_object_ref (list);
   self->selection = g_object_ref (selection);
-  gemba_frame_list_set_lease_holder (list, gemba_project_get_lease_holder (project));
   g_signal_connect (list, "loaded", G_CALLBACK (list_loaded_cb), self);
   g_signal_connect_swapped (selection, "notify::selected", G_CALLBACK (schedule_update), self);
   g_signal_connect (project, "notify::reconnecting", G_CALLBACK (reconnecting_cb), self);
