@@ -81,7 +81,7 @@ struct _GembaProject
   char *lease_holder;
   guint renew_id;
   gboolean claimed;          /* something was claimed: renew */
-  GHashTable *recent_labels; /* main thread: frame id → OwnLabel, this person's recent labels */
+  GHashTable *recent_labels; /* main thread: frame id → CheckData, this person's recent labels */
   GHashTable *crossings;     /* main thread: other members' label ids already told */
 };
 
@@ -130,21 +130,33 @@ typedef struct
   char *seen_author;
 } LabelData;
 
-/* This person's label of a frame, kept a while to tell whether another member's crosses it. */
+/* This person's label of a frame to check against other members' (crossing labels); on the
+ * main thread, kept a while in recent_labels. */
 typedef struct
 {
+  gint64 frame_id;
   gint64 label_id;
-  gint64 landed;             /* µs monotonic */
   gboolean seen_known;
   gint64 seen_at;
   char *seen_author;
-} OwnLabel;
+  gboolean after_label;     /* checked right after the label landed (else: another's came) */
+  gint64 landed;            /* µs monotonic, once in recent_labels */
+} CheckData;
 
 static void
-own_label_free (OwnLabel *own)
+check_data_free (CheckData *data)
 {
-  g_free (own->seen_author);
-  g_free (own);
+  g_free (data->seen_author);
+  g_free (data);
+}
+
+static CheckData *
+check_data_copy (const CheckData *data)
+{
+  CheckData *copy = g_memdup2 (data, sizeof *data);
+
+  copy->seen_author = g_strdup (data->seen_author);
+  return copy;
 }
 
 static void
@@ -352,7 +364,7 @@ gemba_project_init (GembaProject *self)
   self->remote_models = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->retry_ms = FIRST_RETRY_MS;
   self->recent_labels = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                               (GDestroyNotify) own_label_free);
+                                               (GDestroyNotify) check_data_free);
   self->crossings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 }
 
@@ -898,26 +910,9 @@ queue_team_and_forget (GembaProject *self, GembaProjectWriteFunc func, gpointer 
 
 typedef struct
 {
-  gint64 frame_id;
-  gint64 label_id;
-  gboolean seen_known;
-  gint64 seen_at;
-  char *seen_author;
-  gboolean after_label;     /* checked right after the label landed (else: another's came) */
-} CheckData;
-
-typedef struct
-{
   CheckData *data;
   GPtrArray *found;         /* GembaLabelCrossing */
 } CheckResult;
-
-static void
-check_data_free (CheckData *data)
-{
-  g_free (data->seen_author);
-  g_free (data);
-}
 
 static void
 check_result_free (CheckResult *result)
@@ -1028,8 +1023,7 @@ check_crossing_func (GembaStore *store, gpointer user_data, GError **error)
         }
     }
   /* The data goes back to the main thread (which remembers the label); not freed here. */
-  result->data = g_memdup2 (data, sizeof *data);
-  result->data->seen_author = g_strdup (data->seen_author);
+  result->data = check_data_copy (data);
   return result;
 }
 
@@ -1042,7 +1036,7 @@ crossing_checked_cb (GObject *object, GAsyncResult *res, gpointer user_data)
   CheckResult *result = gemba_project_write_finish (self, res, &error);
   gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
-  OwnLabel *own;
+  CheckData *own;
 
   if (!result)
     {
@@ -1056,14 +1050,10 @@ crossing_checked_cb (GObject *object, GAsyncResult *res, gpointer user_data)
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &own))
         if (now - own->landed > 2 * CROSSING_USEC)
           g_hash_table_iter_remove (&iter);
-      own = g_new0 (OwnLabel, 1);
-      own->label_id = result->data->label_id;
+      own = g_steal_pointer (&result->data);
       own->landed = now;
-      own->seen_known = result->data->seen_known;
-      own->seen_at = result->data->seen_at;
-      own->seen_author = g_strdup (result->data->seen_author);
-      g_hash_table_insert (self->recent_labels,
-                           g_memdup2 (&result->data->frame_id, sizeof (gint64)), own);
+      g_hash_table_insert (self->recent_labels, g_memdup2 (&own->frame_id, sizeof (gint64)),
+                           own);
     }
   for (guint i = 0; i < result->found->len; i++)
     {
@@ -1077,43 +1067,42 @@ crossing_checked_cb (GObject *object, GAsyncResult *res, gpointer user_data)
   check_result_free (result);
 }
 
-/* Any thread: reads the history of the frame this person just labeled (@label), on the team
- * thread; what crossed it is emitted as ::labels-crossed. */
+/* Any thread: reads the history of @data's frame on the team thread; what crossed the label
+ * is emitted as ::labels-crossed. */
+static void
+queue_check (GembaProject *self, const CheckData *data, gboolean after_label, gpointer source_tag)
+{
+  CheckData *copy = check_data_copy (data);
+
+  copy->after_label = after_label;
+  queue_on (self, self->team_pool, check_crossing_func, copy, (GDestroyNotify) check_data_free,
+            (GDestroyNotify) check_result_free, source_tag, crossing_checked_cb, NULL);
+}
+
+/* Any thread: this person just labeled a frame (@label, given as @given). */
 static void
 check_crossing (GembaProject *self, const GembaLabel *label, const LabelData *given)
 {
-  CheckData *data;
+  CheckData data = { 0 };
 
   if (!self->team_pool || !label)
     return;
-  data = g_new0 (CheckData, 1);
-  data->frame_id = label->frame_id;
-  data->label_id = label->id;
-  data->seen_known = given->seen_known;
-  data->seen_at = given->seen_at;
-  data->seen_author = g_strdup (given->seen_author);
-  data->after_label = TRUE;
-  queue_on (self, self->team_pool, check_crossing_func, data, (GDestroyNotify) check_data_free,
-            (GDestroyNotify) check_result_free, check_crossing, crossing_checked_cb, NULL);
+  data.frame_id = label->frame_id;
+  data.label_id = label->id;
+  data.seen_known = given->seen_known;
+  data.seen_at = given->seen_at;
+  data.seen_author = given->seen_author;
+  queue_check (self, &data, TRUE, check_crossing);
 }
 
 /* Main thread: another member changed @frame_id; did it cross this person's label? */
 static void
 recheck_crossing (GembaProject *self, gint64 frame_id)
 {
-  OwnLabel *own = g_hash_table_lookup (self->recent_labels, &frame_id);
-  CheckData *data;
+  CheckData *own = g_hash_table_lookup (self->recent_labels, &frame_id);
 
-  if (!own || !self->team_pool || g_get_monotonic_time () - own->landed > 2 * CROSSING_USEC)
-    return;
-  data = g_new0 (CheckData, 1);
-  data->frame_id = frame_id;
-  data->label_id = own->label_id;
-  data->seen_known = own->seen_known;
-  data->seen_at = own->seen_at;
-  data->seen_author = g_strdup (own->seen_author);
-  queue_on (self, self->team_pool, check_crossing_func, data, (GDestroyNotify) check_data_free,
-            (GDestroyNotify) check_result_free, recheck_crossing, crossing_checked_cb, NULL);
+  if (own && self->team_pool && g_get_monotonic_time () - own->landed <= 2 * CROSSING_USEC)
+    queue_check (self, own, FALSE, recheck_crossing);
 }
 
 gboolean
