@@ -17,7 +17,6 @@
 #include "gemba-niced-task.h"
 #include "gemba-project.h"
 
-
 /* Worker connections kept open between jobs; more jobs at once open more, closed after. */
 #define MAX_IDLE_WORKERS 2
 /* Training reports are thinned to about this many a second. */
@@ -226,6 +225,29 @@ gemba_project_counts_short_of_tests (const GembaProjectCounts *counts)
   return NULL;
 }
 
+/* Hands @job's result or @error to its task (a job without one is fire-and-forget: both are
+ * dropped), then frees the job. */
+static void
+complete_job (WriteJob *job, gpointer result, GError *error)
+{
+  if (!job->task)
+    {
+      if (error)
+        g_debug ("%s", error->message);
+      g_clear_error (&error);
+      if (result && job->result_destroy)
+        job->result_destroy (result);
+    }
+  else if (error)
+    g_task_return_error (job->task, error);
+  else
+    g_task_return_pointer (job->task, result, job->result_destroy);
+  if (job->destroy)
+    job->destroy (job->data);
+  g_clear_object (&job->task);
+  g_free (job);
+}
+
 static void
 write_worker (gpointer data, gpointer user_data)
 {
@@ -235,14 +257,7 @@ write_worker (gpointer data, gpointer user_data)
   gpointer result;
 
   result = job->func (self->writer, job->data, &error);
-  if (error)
-    g_task_return_error (job->task, error);
-  else
-    g_task_return_pointer (job->task, result, job->result_destroy);
-  if (job->destroy)
-    job->destroy (job->data);
-  g_object_unref (job->task);
-  g_free (job);
+  complete_job (job, result, error);
 }
 
 static void
@@ -852,7 +867,7 @@ queue_write (GembaProject *self, GembaProjectWriteFunc func, gpointer data,
 /* --- Team projects: leases and crossing labels -------------------------------------------- */
 
 /* The team thread: like write_worker(), on a connection of its own (opened here, again after
- * a failure). A job without a task is fire-and-forget. */
+ * a failure). */
 static void
 team_worker (gpointer data, gpointer user_data)
 {
@@ -870,22 +885,7 @@ team_worker (gpointer data, gpointer user_data)
     }
   if (self->team_store)
     result = job->func (self->team_store, job->data, &error);
-  if (!job->task)
-    {
-      if (error)
-        g_debug ("%s", error->message);
-      g_clear_error (&error);
-      if (result && job->result_destroy)
-        job->result_destroy (result);
-    }
-  else if (error)
-    g_task_return_error (job->task, error);
-  else
-    g_task_return_pointer (job->task, result, job->result_destroy);
-  if (job->destroy)
-    job->destroy (job->data);
-  g_clear_object (&job->task);
-  g_free (job);
+  complete_job (job, result, error);
 }
 
 /* Any thread but the team thread: @func on the team thread, its result and error dropped. */
