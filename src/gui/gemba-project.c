@@ -81,6 +81,7 @@ struct _GembaProject
   guint renew_id;
   gboolean claimed;          /* something was claimed: renew */
   GHashTable *recent_labels; /* main thread: frame id → CheckData, this person's recent labels */
+  GHashTable *changed_at;    /* main thread: frame id → µs monotonic of its last change notice */
   GHashTable *crossings;     /* main thread: other members' label ids already told */
 };
 
@@ -139,6 +140,7 @@ typedef struct
   gint64 seen_at;
   char *seen_author;
   gboolean after_label;     /* checked right after the label landed (else: another's came) */
+  gint64 read_at;           /* µs monotonic, when the check read the frame's history */
   gint64 landed;            /* µs monotonic, once in recent_labels */
 } CheckData;
 
@@ -298,6 +300,7 @@ gemba_project_finalize (GObject *object)
   g_free (self->lease_holder);
   g_clear_pointer (&self->recent_labels, g_hash_table_unref);
   g_clear_pointer (&self->crossings, g_hash_table_unref);
+  g_clear_pointer (&self->changed_at, g_hash_table_unref);
   G_OBJECT_CLASS (gemba_project_parent_class)->finalize (object);
 }
 
@@ -381,6 +384,7 @@ gemba_project_init (GembaProject *self)
   self->recent_labels = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
                                                (GDestroyNotify) check_data_free);
   self->crossings = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->changed_at = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
 }
 
 /* --- The outbox ---------------------------------------------------------------------------- */
@@ -503,6 +507,8 @@ static void schedule_retry (GembaProject *self);
 static gboolean poll_watch_cb (gpointer user_data);
 static void emit_production_changed (GembaProject *self, gint64 model_id);
 static void recheck_crossing (GembaProject *self, gint64 frame_id);
+static void queue_check (GembaProject *self, const CheckData *data, gboolean after_label,
+                         gpointer source_tag);
 static void team_worker (gpointer data, gpointer user_data);
 static gboolean renew_cb (gpointer user_data);
 
@@ -534,15 +540,40 @@ flush_remote_changes (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* Main thread: forgets change notices older than a crossing can be, once more than @above
+ * are kept (other members label much faster than a crossing window passes). */
+static void
+prune_changed_at (GembaProject *self, gint64 now, guint above)
+{
+  GHashTableIter iter;
+  gint64 *changed;
+
+  if (g_hash_table_size (self->changed_at) <= above)
+    return;
+  g_hash_table_iter_init (&iter, self->changed_at);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &changed))
+    if (now - *changed > 2 * CROSSING_USEC)
+      g_hash_table_iter_remove (&iter);
+}
+
 static void
 remote_change_cb (GembaChangeKind kind, gint64 id, gpointer user_data)
 {
   GembaProject *self = user_data;
 
   self->remote_pending |= 1 << kind;
-  /* Another member labeled a frame this person labeled a moment ago. */
+  /* Another member labeled a frame this person labeled a moment ago. The time is kept for a
+   * check of this person's label that read the history before that label landed, and whose
+   * answer comes after this notice (crossing_checked_cb). */
   if (kind == GEMBA_CHANGE_FRAMES && id > 0)
-    recheck_crossing (self, id);
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      prune_changed_at (self, now, 256);
+      g_hash_table_insert (self->changed_at, g_memdup2 (&id, sizeof id),
+                           g_memdup2 (&now, sizeof now));
+      recheck_crossing (self, id);
+    }
   if (kind == GEMBA_CHANGE_MODEL)
     g_array_append_val (self->remote_models, id);
   else if (kind == GEMBA_CHANGE_PRODUCTION)
@@ -1004,10 +1035,11 @@ static gpointer
 check_crossing_func (GembaStore *store, gpointer user_data, GError **error)
 {
   CheckData *data = user_data;
-  g_autoptr(GPtrArray) history = gemba_store_list_label_history (store, data->frame_id, error);
+  g_autoptr(GPtrArray) history = NULL;
   CheckResult *result;
 
-  if (!history)
+  data->read_at = g_get_monotonic_time ();
+  if (!(history = gemba_store_list_label_history (store, data->frame_id, error)))
     return NULL;
   result = g_new0 (CheckResult, 1);
   result->found = find_crossings (history, data);
@@ -1045,15 +1077,23 @@ crossing_checked_cb (GObject *object, GAsyncResult *res, gpointer user_data)
     }
   if (result->data->after_label)
     {
+      gint64 *changed;
+
       /* Kept a while, for another member's label that lands just after it. */
       g_hash_table_iter_init (&iter, self->recent_labels);
       while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &own))
         if (now - own->landed > 2 * CROSSING_USEC)
           g_hash_table_iter_remove (&iter);
+      prune_changed_at (self, now, 0);
       own = g_steal_pointer (&result->data);
       own->landed = now;
       g_hash_table_insert (self->recent_labels, g_memdup2 (&own->frame_id, sizeof (gint64)),
                            own);
+      /* Another member's notice came after this check read the history (and before the label
+       * was in recent_labels, so remote_change_cb could not check it): check again. */
+      changed = g_hash_table_lookup (self->changed_at, &own->frame_id);
+      if (changed && *changed >= own->read_at)
+        queue_check (self, own, FALSE, recheck_crossing);
     }
   for (guint i = 0; i < result->found->len; i++)
     {
