@@ -456,7 +456,18 @@ gemba_net_init_params (GembaNet *net, guint64 seed)
       /* one stream per layer: adding a layer does not change the others */
       gemba_rng_init (&rng, gemba_rng_mix (seed, i));
       gemba_layer_init_params (l, &rng);
-      if (l->kind == GEMBA_LAYER_LINEAR && net->config.arch == GEMBA_ARCH_MOBILENET_V2)
+      if (l->kind == GEMBA_LAYER_CONV && net->config.arch == GEMBA_ARCH_SMALL_CNN)
+        {
+          /* PyTorch's default, uniform in ±1/sqrt(fan-in): behind batch-norm a convolution's
+           * scale does not change its output, only how far each step moves it, and He's
+           * fan-out weights (1.7× larger here) made bench/loop's first model learn half as
+           * fast (training loss 0.40 against 0.20 after 15 epochs, in PyTorch too). */
+          float bound = 1.0f / sqrtf ((float) (l->in_c / l->groups * l->kh * l->kw));
+
+          for (gsize k = 0; k < l->n_w; k++)
+            l->w[k] = bound * (2.0f * gemba_rng_uniform (&rng) - 1.0f);
+        }
+      else if (l->kind == GEMBA_LAYER_LINEAR && net->config.arch == GEMBA_ARCH_MOBILENET_V2)
         {
           for (gsize k = 0; k < l->n_w; k++)
             l->w[k] = 0.01f * gemba_rng_normal (&rng);

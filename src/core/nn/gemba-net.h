@@ -79,7 +79,8 @@ GEMBA_API GembaLayer *gemba_net_get_layer (GembaNet *net, guint index);
 /* The layers whose outputs layer @index reads: @input (-1: the network input) and, for an add,
  * @input2 (else -2). For exporters (ONNX) that rebuild the graph. */
 GEMBA_API void gemba_net_get_layer_inputs (GembaNet *net, guint index, int *input, int *input2);
-/* Initialises every parameter from @seed (He-normal convolutions, as torchvision). */
+/* Initialises every parameter from @seed: the small CNN as PyTorch's defaults, MobileNetV2 as
+ * torchvision (He-normal convolutions). */
 GEMBA_API void gemba_net_init_params (GembaNet *net, guint64 seed);
 /* Trainable parameters and batch-norm statistics, in a fixed order. */
 GEMBA_API GembaParam *gemba_net_get_params (GembaNet *net, guint *n_params);
