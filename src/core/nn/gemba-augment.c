@@ -410,8 +410,11 @@ gemba_augment_init (GembaAugment *aug)
   aug->contrast = 0.1f;
   aug->gamma = 0.1f;
   aug->noise = 0.02f;
-  aug->shift = 0.05f;
-  aug->scale = 0.1f;
+  /* No geometry by default: shifts and zooms resample the frame, and the blur hides what
+   * defects a pixel wide look like (bench/loop's scratches: old lighting 83.6 % without them,
+   * 78.7 % with 5 % shifts and 10 % zoom, 81.1 % with whole-pixel shifts, over three dev seeds). */
+  aug->shift = 0.0f;
+  aug->scale = 0.0f;
   aug->flip_h = FALSE;
   aug->flip_v = FALSE;
   aug->exposure = 0.25f;

@@ -97,7 +97,8 @@ typedef struct {
 } GembaAugment;
 
 /* On, with lighting changes (exposure ± 25 %, light colour ± 10 % per channel, mild
- * brightness, contrast and gamma), 2 % noise, 5 % shifts, 10 % scale, no flips. */
+ * brightness, contrast and gamma) and 2 % noise; no shifts, zoom or flips (resampling blurs
+ * thin defects; @shift and @scale are there for parts that move in the frame). */
 GEMBA_API void gemba_augment_init (GembaAugment *aug);
 GEMBA_API JsonNode *gemba_augment_to_json (const GembaAugment *aug);
 GEMBA_API gboolean gemba_augment_from_json (GembaAugment *aug, JsonNode *node, GError **error);
