@@ -73,7 +73,8 @@ GEMBA_API int gemba_workflow_input_size_for_frames (GembaStore *store, GError **
 
 /* Defaults: a new small CNN whose input size fits the frames, 20 epochs at most with early
  * stopping (a first model on 1,000 frames of 64 × 64 trains in under 30 s on two cores), or
- * (with @parent_id) a short fine-tune at a lower rate; both adapted to the data set's size. */
+ * (with @parent_id) the same schedule from the parent's weights; both adapted to the data
+ * set's size. */
 GEMBA_API void gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options,
                                                   gint64 parent_id);
 
