@@ -482,6 +482,7 @@ gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const g
   float gain[3] = { 1.0f, 1.0f, 1.0f };
   gboolean fh, fv, geometric;
   float lut[3][256];
+  g_autofree float *noise = NULL;
 
   if (!aug->enabled)
     {
@@ -517,52 +518,60 @@ gemba_augment_apply (const GembaAugment *aug, const GembaPreprocess *pp, const g
         lut[c][v] = CLAMP (x, 0.0f, 1.0f);
       }
 
+  /* the noise of a row is drawn before it, in the same order as value by value */
+  if (aug->noise > 0.0f)
+    noise = g_new (float, (gsize) W * C);
+
   for (int y = 0; y < H; y++)
-    for (int x = 0; x < W; x++)
-      {
-        float px[3];
+    {
+      if (noise)
+        gemba_rng_normals (rng, noise, (gsize) W * C);
+      for (int x = 0; x < W; x++)
+        {
+          float px[3];
 
-        if (geometric)
-          {
-            /* inverse mapping about the centre, bilinear, edges repeated */
-            float u = ((float) x + 0.5f - 0.5f * W - tx) / s + 0.5f * W - 0.5f;
-            float v = ((float) y + 0.5f - 0.5f * H - ty) / s + 0.5f * H - 0.5f;
-            int x0, y0, x1, y1;
-            float ax, ay;
+          if (geometric)
+            {
+              /* inverse mapping about the centre, bilinear, edges repeated */
+              float u = ((float) x + 0.5f - 0.5f * W - tx) / s + 0.5f * W - 0.5f;
+              float v = ((float) y + 0.5f - 0.5f * H - ty) / s + 0.5f * H - 0.5f;
+              int x0, y0, x1, y1;
+              float ax, ay;
 
-            if (fh)
-              u = W - 1 - u;
-            if (fv)
-              v = H - 1 - v;
-            u = CLAMP (u, 0.0f, (float) (W - 1));
-            v = CLAMP (v, 0.0f, (float) (H - 1));
-            x0 = (int) u;
-            y0 = (int) v;
-            x1 = MIN (x0 + 1, W - 1);
-            y1 = MIN (y0 + 1, H - 1);
-            ax = u - x0;
-            ay = v - y0;
+              if (fh)
+                u = W - 1 - u;
+              if (fv)
+                v = H - 1 - v;
+              u = CLAMP (u, 0.0f, (float) (W - 1));
+              v = CLAMP (v, 0.0f, (float) (H - 1));
+              x0 = (int) u;
+              y0 = (int) v;
+              x1 = MIN (x0 + 1, W - 1);
+              y1 = MIN (y0 + 1, H - 1);
+              ax = u - x0;
+              ay = v - y0;
+              for (int c = 0; c < C; c++)
+                {
+                  float a = lut[c][in[((gsize) y0 * W + x0) * C + c]];
+                  float b = lut[c][in[((gsize) y0 * W + x1) * C + c]];
+                  float d = lut[c][in[((gsize) y1 * W + x0) * C + c]];
+                  float e = lut[c][in[((gsize) y1 * W + x1) * C + c]];
+
+                  px[c] = (a * (1 - ax) + b * ax) * (1 - ay) + (d * (1 - ax) + e * ax) * ay;
+                }
+            }
+          else
             for (int c = 0; c < C; c++)
-              {
-                float a = lut[c][in[((gsize) y0 * W + x0) * C + c]];
-                float b = lut[c][in[((gsize) y0 * W + x1) * C + c]];
-                float d = lut[c][in[((gsize) y1 * W + x0) * C + c]];
-                float e = lut[c][in[((gsize) y1 * W + x1) * C + c]];
+              px[c] = lut[c][in[((gsize) y * W + x) * C + c]];
 
-                px[c] = (a * (1 - ax) + b * ax) * (1 - ay) + (d * (1 - ax) + e * ax) * ay;
-              }
-          }
-        else
           for (int c = 0; c < C; c++)
-            px[c] = lut[c][in[((gsize) y * W + x) * C + c]];
+            {
+              float val = px[c];
 
-        for (int c = 0; c < C; c++)
-          {
-            float val = px[c];
-
-            if (aug->noise > 0.0f)
-              val = CLAMP (val + aug->noise * gemba_rng_normal (rng), 0.0f, 1.0f);
-            out[((gsize) y * W + x) * C + c] = (val - pp->mean[c]) / pp->std[c];
-          }
-      }
+              if (noise)
+                val = CLAMP (val + aug->noise * noise[x * C + c], 0.0f, 1.0f);
+              out[((gsize) y * W + x) * C + c] = (val - pp->mean[c]) / pp->std[c];
+            }
+        }
+    }
 }
