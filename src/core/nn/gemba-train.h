@@ -28,7 +28,7 @@ G_BEGIN_DECLS
  * @weight_decay: applied to convolution and linear weights
  * @warmup_epochs: linear warm-up, then cosine decay to zero
  * @patience: stop when validation accuracy has not improved for this many epochs of the
- *   schedule's second half (0: never); the best epoch's weights are kept
+ *   schedule's second half (0: never); the weights of the second half's best epoch are kept
  * @balance_classes: weight classes by inverse frequency in the loss
  * @seed: the run is reproducible from it (for the same thread count)
  * @threads: worker threads (0: all processors)
