@@ -318,10 +318,11 @@ def training(app, project):
     app.action("debug-probe", "reset")
     click(app, "training.start")
     app.wait_for("train-started")
-    # Progress advances: two epochs end, the fraction grows.
-    app.wait_for("train-epoch", 2, timeout=120)
+    # Progress advances: three epochs end, the fraction grows (an epoch of the demo's
+    # fine-tune now takes well under a second, and the page logs few reports per epoch).
+    app.wait_for("train-epoch", 3, timeout=120)
     fractions = [float(e[2]["fraction"]) for e in app.events() if e[1] == "train-progress"]
-    assert len(fractions) >= 3 and fractions[-1] > fractions[0], fractions
+    assert len(fractions) >= 2 and fractions[-1] > fractions[0], fractions
     stalls = [stall(app, "training-cancelled-run")]
     shot(app, "training-3-running")
     # Labeling goes on while it trains: the first frame of the review queue gets a label.
