@@ -436,6 +436,26 @@ fine_tune (GembaStore *store, gint64 parent_id, gboolean pseudo_labels)
   return record;
 }
 
+/* A new model of @epochs in batches of 8, promoted to production: the parent of a fine-tune. */
+static GembaModelRecord *
+train_production (GembaStore *store, int epochs)
+{
+  g_autoptr(GError) error = NULL;
+  GembaModelRecord *record;
+  GembaWorkflowTrainOptions options;
+
+  gemba_workflow_train_options_init (&options, 0);
+  options.adapt_to_data = FALSE;
+  options.settings.epochs = epochs;
+  options.settings.batch_size = 8;
+  options.settings.threads = 2;
+  record = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gemba_workflow_promote (store, record->id, NULL, NULL, NULL, &error), >, 0);
+  g_assert_no_error (error);
+  return record;
+}
+
 /* A fine-tune repeats every frame labeled since its parent (the review's picks, whether
  * production got them right or not) GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS times; with
  * pseudo_labels it also trains once on each unlabeled frame production is sure of. */
@@ -451,23 +471,14 @@ test_finetune_samples (Fixture *f, gconstpointer data)
   g_autoptr(GembaLabel) label = NULL;
   g_autoptr(GPtrArray) unlabeled = NULL;
   GembaFrameQuery query = { .filter = GEMBA_FILTER_UNLABELED };
-  GembaWorkflowTrainOptions options;
   gint64 ids[6];
   guint sure = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     ids[i] = add_pattern_frame (store, 0, 0, 48 + i);   /* dark, unlabeled, unlike the 48 */
-  gemba_workflow_train_options_init (&options, 0);
-  options.adapt_to_data = FALSE;
   /* long enough that production is sure of some unlabeled frames (its best epoch is one of
    * the second half's) */
-  options.settings.epochs = 16;
-  options.settings.batch_size = 8;
-  options.settings.threads = 2;
-  parent = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (gemba_workflow_promote (store, parent->id, NULL, NULL, NULL, &error), >, 0);
-  g_assert_no_error (error);
+  parent = train_production (store, 16);
   g_assert_cmpint (train_images (store, parent->id), ==, parent->n_train);
 
   /* a person labels two frames after seeing production's verdicts */
@@ -511,7 +522,6 @@ test_finetune_class_mix (Fixture *f, gconstpointer data)
   g_autoptr(GembaModelRecord) tuned = NULL;
   g_autoptr(GPtrArray) trained = NULL;
   GembaFrameQuery query = { .filter = GEMBA_FILTER_SPLIT, .split = GEMBA_SPLIT_TRAIN };
-  GembaWorkflowTrainOptions options;
   const guint repeats = GEMBA_WORKFLOW_FINETUNE_CORRECTION_REPEATS;
   gint64 ids[6];
   guint n_dark = 0, n_light = 0;
@@ -519,15 +529,7 @@ test_finetune_class_mix (Fixture *f, gconstpointer data)
 
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     ids[i] = add_pattern_frame (store, 0, i == 0, 48 + i);
-  gemba_workflow_train_options_init (&options, 0);
-  options.adapt_to_data = FALSE;
-  options.settings.epochs = 1;
-  options.settings.batch_size = 8;
-  options.settings.threads = 2;
-  parent = gemba_workflow_train (store, &options, NULL, NULL, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (gemba_workflow_promote (store, parent->id, NULL, NULL, NULL, &error), >, 0);
-  g_assert_no_error (error);
+  parent = train_production (store, 1);
 
   for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
     {
