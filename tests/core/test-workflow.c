@@ -559,6 +559,45 @@ test_finetune_class_mix (Fixture *f, gconstpointer data)
                    parent->n_train + 5 * dark_copies + light_copies);
 }
 
+/* The schedule fits the data set: about GEMBA_WORKFLOW_MIN_STEPS steps for a new model, half
+ * for a fine-tune, never fewer epochs than asked, within the caps. */
+static void
+test_adapt_schedule (void)
+{
+  GembaWorkflowTrainOptions fresh, tune;
+
+  gemba_workflow_train_options_init (&fresh, 0);
+  gemba_workflow_train_options_init (&tune, 7);
+  g_assert_cmpint (fresh.settings.epochs, ==, 20);
+  g_assert_cmpint (tune.settings.epochs, ==, GEMBA_WORKFLOW_FINETUNE_EPOCHS);
+  g_assert_cmpint (fresh.settings.batch_size, ==, 32);
+
+  /* bench/loop: 630 frames, 40 steps of 16 an epoch: 15 epochs reach 600 steps, 20 asked. */
+  gemba_workflow_adapt_schedule (&fresh.settings, 630, FALSE);
+  g_assert_cmpint (fresh.settings.batch_size, ==, 16);
+  g_assert_cmpint (fresh.settings.epochs, ==, 20);
+  /* Its fine-tune: 780 samples, 49 steps an epoch; 7 reach 300 steps, 10 asked. */
+  gemba_workflow_adapt_schedule (&tune.settings, 780, TRUE);
+  g_assert_cmpint (tune.settings.epochs, ==, 10);
+  /* 100 frames, 7 steps an epoch: 86 epochs for 600 steps, capped at 80; 43 for 300, at 40. */
+  gemba_workflow_adapt_schedule (&fresh.settings, 100, FALSE);
+  g_assert_cmpint (fresh.settings.epochs, ==, 80);
+  gemba_workflow_adapt_schedule (&tune.settings, 100, TRUE);
+  g_assert_cmpint (tune.settings.epochs, ==, 40);
+  /* 200 frames, 13 steps: 47 epochs; a fine-tune 24. */
+  fresh.settings.epochs = 20;
+  tune.settings.epochs = GEMBA_WORKFLOW_FINETUNE_EPOCHS;
+  gemba_workflow_adapt_schedule (&fresh.settings, 200, FALSE);
+  gemba_workflow_adapt_schedule (&tune.settings, 200, TRUE);
+  g_assert_cmpint (fresh.settings.epochs, ==, 47);
+  g_assert_cmpint (tune.settings.epochs, ==, 24);
+  /* From 1,000 frames the batch stays at 32: 5,000 frames take 157 steps an epoch. */
+  gemba_workflow_train_options_init (&fresh, 0);
+  gemba_workflow_adapt_schedule (&fresh.settings, 5000, FALSE);
+  g_assert_cmpint (fresh.settings.batch_size, ==, 32);
+  g_assert_cmpint (fresh.settings.epochs, ==, 20);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -577,6 +616,7 @@ main (int argc, char **argv)
   ADD ("/workflow/train/fine-tune-class-mix", test_finetune_class_mix);
 #undef ADD
   g_test_add_func ("/workflow/compare/changed-frames", test_changed_frames);
+  g_test_add_func ("/workflow/train/adapt-schedule", test_adapt_schedule);
 
   return g_test_run ();
 }

@@ -27,11 +27,12 @@ gemba_workflow_train_options_init (GembaWorkflowTrainOptions *options, gint64 pa
   options->false_reading_weight = GEMBA_WORKFLOW_FALSE_READING_WEIGHT;
   options->adapt_to_data = TRUE;
   options->auto_input_size = parent_id == 0;
-  /* A fine-tune trains as a new model does, from its parent's weights. A short run at a gentle
-   * rate (6 epochs at 1e-4) kept the parent's habits: on bench/loop's dev frames it lost 2.4
-   * points on the old lighting and gained 7 on the new one after 50 corrections, against
-   * +1.0 and +14.4 with the whole schedule (three dev seeds, make-frames 102-104). */
-  options->settings.epochs = 20;
+  /* A fine-tune trains with a new model's recipe (peak rate, warm-up, cosine decay) from its
+   * parent's weights, for half as long. A short run at a gentle rate (6 epochs at 1e-4) kept
+   * the parent's habits: on bench/loop's dev frames it lost 2.4 points on the old lighting and
+   * gained 7 on the new one after 50 corrections, against +1.0 and +14.4 with the whole
+   * schedule (three dev seeds, make-frames 102-104). */
+  options->settings.epochs = parent_id ? GEMBA_WORKFLOW_FINETUNE_EPOCHS : 20;
   options->settings.patience = 8;
 }
 
@@ -41,6 +42,19 @@ compare_uint (gconstpointer a, gconstpointer b)
   guint x = *(const guint *) a, y = *(const guint *) b;
 
   return x < y ? -1 : x > y;
+}
+
+void
+gemba_workflow_adapt_schedule (GembaTrainSettings *settings, guint n_train, gboolean fine_tune)
+{
+  guint min_steps = fine_tune ? GEMBA_WORKFLOW_MIN_STEPS / 2 : GEMBA_WORKFLOW_MIN_STEPS;
+  guint steps;
+
+  if (n_train < 1000)
+    settings->batch_size = MIN (settings->batch_size, 16);
+  steps = MAX (1, (n_train + settings->batch_size - 1) / settings->batch_size);
+  settings->epochs = CLAMP ((int) ((min_steps + steps - 1) / steps), settings->epochs,
+                            fine_tune ? 40 : 80);
 }
 
 int
@@ -600,14 +614,7 @@ gemba_workflow_train (GembaStore *store, const GembaWorkflowTrainOptions *option
         gemba_preprocess_init (&settings.input, size);
     }
   if (options->adapt_to_data)
-    {
-      guint steps;
-      if (samples.train->len < 1000)
-        settings.batch_size = MIN (settings.batch_size, 16);
-      steps = (samples.train->len + settings.batch_size - 1) / settings.batch_size;
-      settings.epochs = CLAMP ((int) ((GEMBA_WORKFLOW_MIN_STEPS + steps - 1) / steps),
-                               settings.epochs, 80);
-    }
+    gemba_workflow_adapt_schedule (&settings, samples.train->len, options->parent_id != 0);
   trainer = gemba_trainer_new (&settings, (const char *const *) names->pdata);
   gemba_trainer_set_samples (trainer, (GembaTrainSample *) samples.train->data, samples.train->len,
                              (GembaTrainSample *) samples.val->data, samples.val->len);
