@@ -240,6 +240,92 @@ test_conv_first_layer (void)
     }
 }
 
+/* dW and db of a convolution, as summed directly (AVX-512) or by im2col + GEMM (without, or
+ * with GEMBA_NN_NO_DIRECT), against the sums written out: edges, strides, pads, input
+ * channels that fill no tile, output channels that are not a multiple of 16 or 32, images
+ * split over 1 and 2 threads, with and without dx. */
+static void
+test_conv_weight_grad (void)
+{
+  static const int convs[][8] = {
+    /* in_h in_w in_c out_c k stride pad bias */
+    { 12, 10, 3, 16, 3, 1, 1, 0 },
+    { 9, 7, 16, 32, 3, 1, 1, 1 },
+    { 8, 8, 32, 40, 3, 1, 1, 0 },
+    { 11, 13, 5, 17, 3, 2, 1, 1 },
+    { 4, 4, 8, 130, 3, 1, 1, 0 },
+    { 10, 9, 4, 16, 5, 1, 2, 1 },
+    { 7, 7, 6, 8, 5, 2, 0, 0 },
+    { 3, 30, 7, 33, 3, 1, 1, 1 },
+    { 6, 5, 1, 3, 2, 1, 0, 0 },
+    { 2, 2, 12, 20, 3, 1, 1, 0 },
+  };
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 13);
+  for (int threads = 1; threads <= 2; threads++)
+    for (guint k = 0; k < G_N_ELEMENTS (convs); k++)
+      for (int with_dx = 0; with_dx < 2; with_dx++)
+        {
+          const int *c = convs[k];
+          g_autoptr(GembaPool) pool = gemba_pool_new (threads);
+          GembaLayer *l = gemba_layer_new_conv (c[0], c[1], c[2], c[3], c[4], c[4], c[5], c[6],
+                                                1, c[7]);
+          const int batch = 5, K = c[4] * c[4] * c[2];
+          gsize nx = batch * gemba_layer_in_size (l), ny = batch * gemba_layer_out_size (l);
+          float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny);
+          float *dy = gemba_floats_new (ny), *dx = gemba_floats_new (nx);
+          g_autofree double *gw = g_new0 (double, l->n_w);
+          g_autofree double *gb = g_new0 (double, l->out_c);
+          double scale = 0;
+
+          gemba_layer_init_params (l, &rng);
+          fill (x, nx, &rng, 1.0f);
+          fill (dy, ny, &rng, 1.0f);
+          for (int i = 0; i < batch; i++)
+            for (int oy = 0; oy < l->out_h; oy++)
+              for (int ox = 0; ox < l->out_w; ox++)
+                {
+                  const float *g = dy + (((gsize) i * l->out_h + oy) * l->out_w + ox) * l->out_c;
+
+                  for (int co = 0; co < l->out_c; co++)
+                    gb[co] += g[co];
+                  for (int ky = 0; ky < l->kh; ky++)
+                    for (int kx = 0; kx < l->kw; kx++)
+                      {
+                        int iy = oy * l->stride - l->pad + ky, ix = ox * l->stride - l->pad + kx;
+
+                        if (iy < 0 || iy >= l->in_h || ix < 0 || ix >= l->in_w)
+                          continue;
+                        for (int co = 0; co < l->out_c; co++)
+                          for (int ci = 0; ci < l->in_c; ci++)
+                            gw[(gsize) co * K + (ky * l->kw + kx) * l->in_c + ci] +=
+                              (double) g[co]
+                              * x[(((gsize) i * l->in_h + iy) * l->in_w + ix) * l->in_c + ci];
+                      }
+                }
+          for (gsize i = 0; i < l->n_w; i++)
+            scale = MAX (scale, fabs (gw[i]));
+          gemba_layer_forward (l, pool, batch, x, NULL, y, TRUE, 0);
+          gemba_layer_zero_grad (l);
+          /* twice: the gradients add up */
+          for (int pass = 0; pass < 2; pass++)
+            gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, with_dx ? dx : NULL,
+                                  FALSE, NULL, FALSE);
+          for (gsize i = 0; i < l->n_w; i++)
+            if (fabs (l->gw[i] - 2 * gw[i]) > 1e-4 * (1 + scale))
+              g_error ("conv %u (%d threads, dx %d): dw[%" G_GSIZE_FORMAT "] %.6f, not %.6f", k,
+                       threads, with_dx, i, l->gw[i], 2 * gw[i]);
+          for (int co = 0; l->gb && co < l->out_c; co++)
+            g_assert_cmpfloat_with_epsilon (l->gb[co], 2 * gb[co], 1e-4 * (1 + fabs (gb[co])));
+          gemba_floats_free (x);
+          gemba_floats_free (y);
+          gemba_floats_free (dy);
+          gemba_floats_free (dx);
+          gemba_layer_free (l);
+        }
+}
+
 static void
 test_conv_grouped (void)
 {
@@ -714,6 +800,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/nn/layers/conv", test_conv);
   g_test_add_func ("/nn/layers/conv-first-layer", test_conv_first_layer);
+  g_test_add_func ("/nn/layers/conv-weight-grad", test_conv_weight_grad);
   g_test_add_func ("/nn/layers/conv-grouped", test_conv_grouped);
   g_test_add_func ("/nn/layers/conv-depthwise", test_conv_depthwise);
   g_test_add_func ("/nn/layers/batch-norm", test_batch_norm);

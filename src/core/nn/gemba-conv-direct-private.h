@@ -38,4 +38,11 @@ void _gemba_conv_direct_run_depthwise_band (const GembaLayer *l, const float *pa
                                             const float *x, int row0, float *y, int oy0,
                                             int oy1, int act);
 
+/* Training: adds to @gw, laid out as _gemba_conv_direct_pack() lays the weights ([block of 32
+ * outputs][kh][kw][in][32], no bias), the weight gradient of images [i0, i1) of the batch:
+ * the sum over their output pixels of dy times the inputs of the pixel's window. @gw is
+ * 64-byte aligned. Groups 1. */
+void _gemba_conv_direct_weight_grad (const GembaLayer *l, const float *x, const float *dy,
+                                     float *gw, int i0, int i1);
+
 G_END_DECLS

@@ -610,7 +610,169 @@ _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const f
     }
 }
 
+
+/* ---- weight gradients: dW[tap][in][out] summed over the output pixels ------------------- */
+
+/* A tile of R consecutive inputs of a window row (kx * C + c, contiguous in NHWC) × 32 output
+ * channels, summed in registers over a rectangle of output pixels: for each, R broadcasts of
+ * the input and one or two vectors of dy. */
+typedef struct {
+  const float *a;             /* the first pixel's first input */
+  const float *g;             /* the first pixel's dy, channel 0 of the block */
+  float *gw;                  /* [R][NB] sums, added to */
+  int rows, cols;
+  gsize a_col, a_row;         /* floats between the inputs of neighbouring pixels, rows */
+  gsize g_col, g_row;         /* the same in dy */
+  int n_valid;                /* channels of the block that exist (1–32) */
+} GwTile;
+
+static inline AVX512 __attribute__ ((always_inline)) void
+gw_tile_body (const GwTile *t, const int R, const int V)
+{
+  const int n0 = MIN (t->n_valid, 16);
+  const __mmask16 m0 = (__mmask16) ((1u << n0) - 1);
+  const __mmask16 m1 = (__mmask16) (t->n_valid > 16 ? (1u << (t->n_valid - 16)) - 1 : 0);
+  __m512 acc[12][2];
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; v++)
+      acc[r][v] = _mm512_load_ps (t->gw + (gsize) r * NB + 16 * v);
+
+  for (int y = 0; y < t->rows; y++)
+    {
+      const float *restrict a = t->a + (gsize) y * t->a_row;
+      const float *restrict g = t->g + (gsize) y * t->g_row;
+
+      for (int x = 0; x < t->cols; x++, a += t->a_col, g += t->g_col)
+        {
+          __m512 g0 = _mm512_maskz_loadu_ps (m0, g);
+          __m512 g1 = V > 1 ? _mm512_maskz_loadu_ps (m1, g + 16) : g0;
+
+#pragma GCC unroll 12
+          for (int r = 0; r < R; r++)
+            {
+              __m512 b = _mm512_set1_ps (a[r]);
+
+              acc[r][0] = _mm512_fmadd_ps (b, g0, acc[r][0]);
+              if (V > 1)
+                acc[r][1] = _mm512_fmadd_ps (b, g1, acc[r][1]);
+            }
+        }
+    }
+
+#pragma GCC unroll 12
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; v++)
+      _mm512_store_ps (t->gw + (gsize) r * NB + 16 * v, acc[r][v]);
+}
+
+#define GW_TILE_FN(R, V) \
+  AVX512 __attribute__ ((noinline)) static void \
+  gw_tile_##R##_##V (const GwTile *t) { gw_tile_body (t, R, V); }
+
+GW_TILE_FN (1, 1) GW_TILE_FN (2, 1) GW_TILE_FN (3, 1) GW_TILE_FN (4, 1) GW_TILE_FN (5, 1)
+GW_TILE_FN (6, 1) GW_TILE_FN (7, 1) GW_TILE_FN (8, 1) GW_TILE_FN (9, 1) GW_TILE_FN (10, 1)
+GW_TILE_FN (11, 1) GW_TILE_FN (12, 1)
+GW_TILE_FN (1, 2) GW_TILE_FN (2, 2) GW_TILE_FN (3, 2) GW_TILE_FN (4, 2) GW_TILE_FN (5, 2)
+GW_TILE_FN (6, 2) GW_TILE_FN (7, 2) GW_TILE_FN (8, 2) GW_TILE_FN (9, 2) GW_TILE_FN (10, 2)
+GW_TILE_FN (11, 2) GW_TILE_FN (12, 2)
+
+typedef void (*GwTileFn) (const GwTile *t);
+
+static const GwTileFn gw_tile_fns[2][13] = {
+  { NULL, gw_tile_1_1, gw_tile_2_1, gw_tile_3_1, gw_tile_4_1, gw_tile_5_1, gw_tile_6_1,
+    gw_tile_7_1, gw_tile_8_1, gw_tile_9_1, gw_tile_10_1, gw_tile_11_1, gw_tile_12_1 },
+  { NULL, gw_tile_1_2, gw_tile_2_2, gw_tile_3_2, gw_tile_4_2, gw_tile_5_2, gw_tile_6_2,
+    gw_tile_7_2, gw_tile_8_2, gw_tile_9_2, gw_tile_10_2, gw_tile_11_2, gw_tile_12_2 },
+};
+
+/* The output rows [*oy0, *oy1) whose windows read input row oy * stride - pad + @ky. */
+static void
+tap_rows (const GembaLayer *l, int ky, int *oy0, int *oy1)
+{
+  int lo = l->pad - ky, hi = l->in_h - 1 + l->pad - ky;   /* oy * stride in [lo, hi] */
+
+  *oy0 = lo <= 0 ? 0 : (lo + l->stride - 1) / l->stride;
+  *oy1 = hi < 0 ? 0 : MIN (l->out_h, hi / l->stride + 1);
+}
+
+void
+_gemba_conv_direct_weight_grad (const GembaLayer *l, const float *x, const float *dy,
+                                float *gw, int i0, int i1)
+{
+  const int C = l->in_c, s = l->stride;
+  const gsize K = conv_k (l);
+  const int nbk = n_blocks (l);
+  GwTile t;
+
+  t.a_col = (gsize) s * C;
+  t.a_row = (gsize) s * l->in_w * C;
+  t.g_col = (gsize) l->out_c;
+  t.g_row = (gsize) l->out_w * l->out_c;
+  for (int img = i0; img < i1; img++)
+    {
+      const float *xi = x + (gsize) img * l->in_h * l->in_w * C;
+      const float *gi = dy + (gsize) img * l->out_h * l->out_w * l->out_c;
+
+      for (int nb = 0; nb < nbk; nb++)
+        {
+          int V;
+
+          t.n_valid = MIN (NB, l->out_c - nb * NB);
+          V = t.n_valid > 16 ? 2 : 1;
+          for (int ky = 0; ky < l->kh; ky++)
+            {
+              int oy0, oy1;
+
+              tap_rows (l, ky, &oy0, &oy1);
+              if (oy0 >= oy1)
+                continue;
+              t.rows = oy1 - oy0;
+              /* columns whose window rows lie inside the image take all kw * C inputs of the
+               * row; the others (at most pad / stride + 1 on each side) one column at a time,
+               * with the taps that exist */
+              for (int ox = 0; ox < l->out_w;)
+                {
+                  int ix0 = ox * s - l->pad;
+                  int kx0 = MAX (0, -ix0);
+                  int kx1 = MIN (l->kw, l->in_w - ix0);
+                  int end = ox + 1;
+                  gsize row = (gsize) (oy0 * s - l->pad + ky) * l->in_w;
+
+                  if (kx0 == 0 && kx1 == l->kw)
+                    while (end < l->out_w && end * s - l->pad + l->kw <= l->in_w)
+                      end++;
+                  t.cols = end - ox;
+                  t.g = gi + ((gsize) oy0 * l->out_w + ox) * l->out_c + nb * NB;
+                  for (int j = kx0 * C; j < kx1 * C;)
+                    {
+                      int R = tile_len (kx1 * C - j, 12);
+
+                      /* input (row, ix0) + j: ix0 may be negative, ix0 * C + j is not */
+                      t.a = xi + row * C + (gsize) ((gssize) ix0 * C + j);
+                      t.gw = gw + ((gsize) nb * K + (gsize) ky * l->kw * C + j) * NB;
+                      gw_tile_fns[V - 1][R] (&t);
+                      j += R;
+                    }
+                  ox = end;
+                }
+            }
+        }
+    }
+}
+
 #else
+
+void
+_gemba_conv_direct_weight_grad (const GembaLayer *l, const float *x, const float *dy,
+                                float *gw, int i0, int i1)
+{
+  (void) l; (void) x; (void) dy; (void) gw; (void) i0; (void) i1;
+  g_assert_not_reached ();
+}
 
 void
 _gemba_conv_direct_run_padded (const GembaLayer *l, const float *packed, const float *xpad,

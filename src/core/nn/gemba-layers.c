@@ -1000,12 +1000,66 @@ static int elt_tasks (Job *job, int nt);
 /* A convolution in training, whose weights change every step, takes the direct kernels too,
  * its weights packed for each pass (at most 300 kB in the small CNN): no im2col of every pixel,
  * no GEMM packing its operands: its forward pass and the transposed convolution of its dx
- * (the small CNN's training takes 11–17 % less CPU time). dW stays im2col + GEMM. */
+ * (the small CNN's training takes 11–17 % less CPU time), and its dW, summed over the pixels
+ * in registers (_gemba_conv_direct_weight_grad()) where a dx does not need the im2col columns
+ * anyway. */
 static gboolean
 direct_in_training (const GembaLayer *l)
 {
   return !conv_is_depthwise (l) && l->groups == 1 && !conv_is_pointwise (l)
          && _gemba_conv_direct_usable (l);
+}
+
+/* The images of the batch in one static task per thread, each summing its dW (in the packed
+ * layout) and db in its scratch; the sums are then added in thread order, as reproducible as
+ * the GEMM path. */
+static void
+direct_gw_task (gpointer data, int task, int thread)
+{
+  Job *job = data;
+  const GembaLayer *l = job->l;
+  const gsize packed_w = (gsize) _gemba_conv_direct_n_blocks (l) * conv_k (l) * 32;
+  float *gw = gemba_pool_scratch (job->pool, thread);
+  float *gb = gw + packed_w;
+  int i0 = job->batch * task / job->n_tasks, i1 = job->batch * (task + 1) / job->n_tasks;
+
+  memset (gw, 0, sizeof (float) * (packed_w + l->out_c));
+  _gemba_conv_direct_weight_grad (l, job->x, job->dy, gw, i0, i1);
+  if (l->b)
+    {
+      const gsize hw = (gsize) l->out_h * l->out_w;
+
+      for (gsize p = (gsize) i0 * hw; p < (gsize) i1 * hw; p++)
+        for (int c = 0; c < l->out_c; c++)
+          gb[c] += job->dy[p * l->out_c + c];
+    }
+}
+
+static void
+direct_weight_grad (GembaLayer *l, GembaPool *pool, int batch, const float *x, const float *dy)
+{
+  const int K = conv_k (l);
+  const gsize packed_w = (gsize) _gemba_conv_direct_n_blocks (l) * K * 32;
+  Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .dy = dy };
+
+  job.n_tasks = MIN (batch, gemba_pool_get_n_threads (pool));
+  gemba_pool_reserve (pool, packed_w + l->out_c);
+  gemba_pool_run (pool, job.n_tasks, direct_gw_task, &job);
+  for (int t = 0; t < job.n_tasks; t++)
+    {
+      const float *s = gemba_pool_scratch (pool, t);
+
+      for (int co = 0; co < l->out_c; co++)
+        {
+          const float *src = s + (gsize) (co / 32) * K * 32 + co % 32;
+          float *dst = l->gw + (gsize) co * K;
+
+          for (int k = 0; k < K; k++)
+            dst[k] += src[(gsize) k * 32];
+          if (l->gb)
+            l->gb[co] += s[packed_w + co];
+        }
+    }
 }
 
 /* y = act (conv (x) + b) [+ res] */
@@ -1103,19 +1157,24 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
   use_transposed = dx != NULL && conv_transposed (l, &tl);
   if (use_transposed)
     job.dx = NULL; /* dW and db only; dx below */
-  job.chunk = conv_bwd_chunk (l, batch, nt);
-  n_tasks = (int) ((batch + job.chunk - 1) / job.chunk);
-  gemba_pool_run (pool, n_tasks, conv_bwd_task, &job);
-  used = MIN (n_tasks, nt);
-  for (int t = 0; t < used; t++)
+  if (job.dx == NULL && direct_in_training (l))
+    direct_weight_grad (l, pool, batch, x, dy);
+  else
     {
-      const float *s = gemba_pool_scratch (pool, t);
+      job.chunk = conv_bwd_chunk (l, batch, nt);
+      n_tasks = (int) ((batch + job.chunk - 1) / job.chunk);
+      gemba_pool_run (pool, n_tasks, conv_bwd_task, &job);
+      used = MIN (n_tasks, nt);
+      for (int t = 0; t < used; t++)
+        {
+          const float *s = gemba_pool_scratch (pool, t);
 
-      for (gsize i = 0; i < l->n_w; i++)
-        l->gw[i] += s[i];
-      if (l->gb)
-        for (int c = 0; c < l->out_c; c++)
-          l->gb[c] += s[l->n_w + c];
+          for (gsize i = 0; i < l->n_w; i++)
+            l->gw[i] += s[i];
+          if (l->gb)
+            for (int c = 0; c < l->out_c; c++)
+              l->gb[c] += s[l->n_w + c];
+        }
     }
 
   if (use_transposed)
