@@ -978,6 +978,9 @@ direct_forward (GembaLayer *l, const float *packed, GembaPool *pool, int batch, 
       /* even chunks: no chunk of a few pixels left over */
       n_chunks = (int) ((job.total + chunk - 1) / chunk);
       chunk = (job.total + n_chunks - 1) / n_chunks;
+      /* of whole rows, whose edge columns the kernels take a column at a time */
+      if (chunk > (gsize) 2 * l->out_w)
+        chunk = (chunk + l->out_w / 2) / l->out_w * l->out_w;
     }
   job.chunk = chunk;
   n_chunks = (int) ((job.total + chunk - 1) / chunk);
