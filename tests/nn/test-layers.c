@@ -391,9 +391,85 @@ test_pool (void)
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 7, 5, 3, 3, 2, 1), TRUE, x_distinct);
   /* windows that leave a row and a column uncovered */
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 7, 5, 3, 2, 2, 0), TRUE, x_distinct);
+  /* 2×2 over channels a multiple of 16: 16 at a time */
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 6, 6, 16, 2, 2, 0), TRUE, x_distinct);
+  check_layer (gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, 5, 7, 32, 2, 2, 0), TRUE, x_distinct);
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 6, 6, 3, 2, 2, 0), TRUE, NULL);
   check_layer (gemba_layer_new_pool (GEMBA_LAYER_AVG_POOL, 5, 5, 2, 3, 1, 1), TRUE, NULL);
   check_layer (gemba_layer_new_global_avg_pool (4, 5, 6), TRUE, NULL);
+}
+
+/* A 2×2 max-pool in training against the maxima written out: the first maximum of a window
+ * wins (ties, as PyTorch), dx goes to it, the rows and columns no window covers get none;
+ * with dx accumulated or not. */
+static void
+test_max_pool_reference (void)
+{
+  static const int shapes[][3] = { { 8, 8, 16 }, { 7, 5, 32 }, { 6, 9, 48 }, { 4, 4, 8 } };
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 17);
+  for (guint k = 0; k < G_N_ELEMENTS (shapes); k++)
+    {
+      g_autoptr(GembaPool) pool = gemba_pool_new (2);
+      GembaLayer *l = gemba_layer_new_pool (GEMBA_LAYER_MAX_POOL, shapes[k][0], shapes[k][1],
+                                            shapes[k][2], 2, 2, 0);
+      const int batch = 3, C = l->in_c;
+      gsize nx = batch * gemba_layer_in_size (l), ny = batch * gemba_layer_out_size (l);
+      float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny), *dy = gemba_floats_new (ny);
+      float *dx = gemba_floats_new (nx), *dxr = gemba_floats_new (nx);
+
+      /* few distinct values: many ties */
+      for (gsize i = 0; i < nx; i++)
+        x[i] = (float) gemba_rng_below (&rng, 4);
+      fill (dy, ny, &rng, 1.0f);
+      for (int i = 0; i < batch; i++)
+        for (int oy = 0; oy < l->out_h; oy++)
+          for (int ox = 0; ox < l->out_w; ox++)
+            for (int c = 0; c < C; c++)
+              {
+                gsize o = (((gsize) i * l->out_h + oy) * l->out_w + ox) * C + c;
+                gsize best = 0;
+                float m = -INFINITY;
+
+                for (int ky = 0; ky < 2; ky++)
+                  for (int kx = 0; kx < 2; kx++)
+                    {
+                      gsize in = (((gsize) i * l->in_h + 2 * oy + ky) * l->in_w + 2 * ox + kx)
+                                 * C + c;
+
+                      if (x[in] > m)
+                        {
+                          m = x[in];
+                          best = in;
+                        }
+                    }
+                dxr[best] = dy[o];
+                y[o] = m;
+              }
+      {
+        float *yl = gemba_floats_new (ny);
+
+        gemba_layer_forward (l, pool, batch, x, NULL, yl, TRUE, 0);
+        for (gsize i = 0; i < ny; i++)
+          g_assert_cmpfloat (yl[i], ==, y[i]);
+        gemba_floats_free (yl);
+      }
+      for (gsize i = 0; i < nx; i++)
+        dx[i] = 5.0f;
+      gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, dx, FALSE, NULL, FALSE);
+      for (gsize i = 0; i < nx; i++)
+        g_assert_cmpfloat (dx[i], ==, dxr[i]);
+      gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, dx, TRUE, NULL, TRUE);
+      for (gsize i = 0; i < nx; i++)
+        g_assert_cmpfloat (dx[i], ==, 2 * dxr[i]);
+      gemba_floats_free (x);
+      gemba_floats_free (y);
+      gemba_floats_free (dy);
+      gemba_floats_free (dx);
+      gemba_floats_free (dxr);
+      gemba_layer_free (l);
+    }
 }
 
 static void
@@ -831,6 +907,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/layers/batch-norm", test_batch_norm);
   g_test_add_func ("/nn/layers/relu", test_relu);
   g_test_add_func ("/nn/layers/pool", test_pool);
+  g_test_add_func ("/nn/layers/max-pool-reference", test_max_pool_reference);
   g_test_add_func ("/nn/layers/linear", test_linear);
   g_test_add_func ("/nn/layers/dropout", test_dropout);
   g_test_add_func ("/nn/layers/add", test_add);
