@@ -375,6 +375,10 @@ test_batch_norm (void)
   check_layer (gemba_layer_new_batch_norm (4, 3, 5), TRUE, NULL);
   check_layer (gemba_layer_new_batch_norm (4, 3, 5), FALSE, NULL);
   check_layer (gemba_layer_new_batch_norm (1, 1, 7), TRUE, NULL);
+  /* channels a multiple of 16: 16 at a time */
+  check_layer (gemba_layer_new_batch_norm (4, 3, 16), TRUE, NULL);
+  check_layer (gemba_layer_new_batch_norm (4, 3, 16), FALSE, NULL);
+  check_layer (gemba_layer_new_batch_norm (3, 3, 48), TRUE, NULL);
 }
 
 static void
@@ -619,7 +623,8 @@ test_threads (void)
     }
 }
 
-/* A batch-norm with a fused ReLU/ReLU6 equals batch-norm then the activation, both ways. */
+/* A batch-norm with a fused ReLU/ReLU6 equals batch-norm then the activation, both ways
+ * (the mask taken from y, or from x with channels a multiple of 16). */
 static void
 test_fused_activation (void)
 {
@@ -627,59 +632,64 @@ test_fused_activation (void)
 
   for (guint a = 0; a < G_N_ELEMENTS (acts); a++)
     for (int training = 0; training < 2; training++)
-      {
-        g_autoptr(GembaPool) pool = gemba_pool_new (2);
-        GembaLayer *fused = gemba_layer_new_batch_norm (6, 5, 20);
-        GembaLayer *bn = gemba_layer_new_batch_norm (6, 5, 20);
-        GembaLayer *act = gemba_layer_new_relu (6, 5, 20, acts[a] == GEMBA_LAYER_RELU6);
-        const int batch = 4;
-        gsize n = batch * gemba_layer_in_size (bn);
-        float *x = gemba_floats_new (n), *dy = gemba_floats_new (n);
-        float *y1 = gemba_floats_new (n), *y2 = gemba_floats_new (n), *t = gemba_floats_new (n);
-        float *dx1 = gemba_floats_new (n), *dx2 = gemba_floats_new (n), *dt = gemba_floats_new (n);
-        GembaRng rng;
+      for (int C = 20; C <= 32; C += 12)
+        {
+          g_autoptr(GembaPool) pool = gemba_pool_new (2);
+          GembaLayer *fused = gemba_layer_new_batch_norm (6, 5, C);
+          GembaLayer *bn = gemba_layer_new_batch_norm (6, 5, C);
+          GembaLayer *act = gemba_layer_new_relu (6, 5, C, acts[a] == GEMBA_LAYER_RELU6);
+          const int batch = 4;
+          gsize n = batch * gemba_layer_in_size (bn);
+          float *x = gemba_floats_new (n), *dy = gemba_floats_new (n);
+          float *y1 = gemba_floats_new (n), *y2 = gemba_floats_new (n), *t = gemba_floats_new (n);
+          float *dx1 = gemba_floats_new (n), *dx2 = gemba_floats_new (n);
+          float *dt = gemba_floats_new (n);
+          GembaRng rng;
 
-        gemba_rng_init (&rng, 31);
-        fill (x, n, &rng, 4.0f);
-        fill (dy, n, &rng, 1.0f);
-        for (int c = 0; c < 20; c++)
-          {
-            bn->w[c] = fused->w[c] = 1.0f + 2.0f * gemba_rng_uniform (&rng);
-            bn->b[c] = fused->b[c] = 2.0f * gemba_rng_normal (&rng);
-            bn->running_mean[c] = fused->running_mean[c] = gemba_rng_normal (&rng);
-          }
-        fused->act = acts[a];
-        gemba_layer_zero_grad (fused);
-        gemba_layer_zero_grad (bn);
-        gemba_layer_forward (fused, pool, batch, x, NULL, y1, training, 0);
-        gemba_layer_backward (fused, pool, batch, training, x, NULL, y1, dy, dx1, FALSE, NULL,
-                              FALSE);
-        gemba_layer_forward (bn, pool, batch, x, NULL, t, training, 0);
-        gemba_layer_forward (act, pool, batch, t, NULL, y2, training, 0);
-        gemba_layer_backward (act, pool, batch, training, t, NULL, y2, dy, dt, FALSE, NULL, FALSE);
-        gemba_layer_backward (bn, pool, batch, training, x, NULL, t, dt, dx2, FALSE, NULL, FALSE);
-        for (gsize i = 0; i < n; i++)
-          {
-            g_assert_cmpfloat_with_epsilon (y1[i], y2[i], 1e-5 * (1 + fabsf (y2[i])));
-            g_assert_cmpfloat_with_epsilon (dx1[i], dx2[i], 1e-4 * (1 + fabsf (dx2[i])));
-          }
-        for (int c = 0; c < 20; c++)
-          {
-            g_assert_cmpfloat_with_epsilon (fused->gw[c], bn->gw[c], 1e-3 * (1 + fabsf (bn->gw[c])));
-            g_assert_cmpfloat_with_epsilon (fused->gb[c], bn->gb[c], 1e-3 * (1 + fabsf (bn->gb[c])));
-          }
-        gemba_floats_free (x);
-        gemba_floats_free (dy);
-        gemba_floats_free (y1);
-        gemba_floats_free (y2);
-        gemba_floats_free (t);
-        gemba_floats_free (dx1);
-        gemba_floats_free (dx2);
-        gemba_floats_free (dt);
-        gemba_layer_free (fused);
-        gemba_layer_free (bn);
-        gemba_layer_free (act);
-      }
+          gemba_rng_init (&rng, 31);
+          fill (x, n, &rng, 4.0f);
+          fill (dy, n, &rng, 1.0f);
+          for (int c = 0; c < C; c++)
+            {
+              bn->w[c] = fused->w[c] = 1.0f + 2.0f * gemba_rng_uniform (&rng);
+              bn->b[c] = fused->b[c] = 2.0f * gemba_rng_normal (&rng);
+              bn->running_mean[c] = fused->running_mean[c] = gemba_rng_normal (&rng);
+            }
+          fused->act = acts[a];
+          gemba_layer_zero_grad (fused);
+          gemba_layer_zero_grad (bn);
+          gemba_layer_forward (fused, pool, batch, x, NULL, y1, training, 0);
+          gemba_layer_backward (fused, pool, batch, training, x, NULL, y1, dy, dx1, FALSE, NULL,
+                                FALSE);
+          gemba_layer_forward (bn, pool, batch, x, NULL, t, training, 0);
+          gemba_layer_forward (act, pool, batch, t, NULL, y2, training, 0);
+          gemba_layer_backward (act, pool, batch, training, t, NULL, y2, dy, dt, FALSE, NULL,
+                                FALSE);
+          gemba_layer_backward (bn, pool, batch, training, x, NULL, t, dt, dx2, FALSE, NULL, FALSE);
+          for (gsize i = 0; i < n; i++)
+            {
+              g_assert_cmpfloat_with_epsilon (y1[i], y2[i], 1e-5 * (1 + fabsf (y2[i])));
+              g_assert_cmpfloat_with_epsilon (dx1[i], dx2[i], 1e-4 * (1 + fabsf (dx2[i])));
+            }
+          for (int c = 0; c < C; c++)
+            {
+              g_assert_cmpfloat_with_epsilon (fused->gw[c], bn->gw[c],
+                                              1e-3 * (1 + fabsf (bn->gw[c])));
+              g_assert_cmpfloat_with_epsilon (fused->gb[c], bn->gb[c],
+                                              1e-3 * (1 + fabsf (bn->gb[c])));
+            }
+          gemba_floats_free (x);
+          gemba_floats_free (dy);
+          gemba_floats_free (y1);
+          gemba_floats_free (y2);
+          gemba_floats_free (t);
+          gemba_floats_free (dx1);
+          gemba_floats_free (dx2);
+          gemba_floats_free (dt);
+          gemba_layer_free (fused);
+          gemba_layer_free (bn);
+          gemba_layer_free (act);
+        }
 }
 
 /* Folding an inference batch-norm into the convolution gives the same output. */

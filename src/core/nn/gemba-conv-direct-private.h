@@ -9,6 +9,8 @@
 
 G_BEGIN_DECLS
 
+/* Whether this CPU has AVX-512 and GEMBA_NN_NO_DIRECT is not set. */
+gboolean _gemba_nn_avx512 (void);
 /* Whether this CPU and this convolution (groups 1, or depthwise) can use the direct kernels. */
 gboolean _gemba_conv_direct_usable (const GembaLayer *l);
 /* The weights [block of 32 outputs][kh][kw][in][32] then the bias [blocks × 32], zero-padded
@@ -44,5 +46,25 @@ void _gemba_conv_direct_run_depthwise_band (const GembaLayer *l, const float *pa
  * 64-byte aligned. Groups 1. */
 void _gemba_conv_direct_weight_grad (const GembaLayer *l, const float *x, const float *dy,
                                      float *gw, int i0, int i1);
+
+/* Batch-norm in training with channels a multiple of 16 (the loops of gemba-layers.c, 16
+ * channels to a register; the same results). */
+typedef struct {
+  const float *scale, *beta, *fmean;   /* the forward pass's: y = (x - fmean) * scale + beta */
+  const float *mean;                   /* the batch mean of the backward pass's sums */
+  const float *ka, *kb, *kc;           /* dx = ka * dy + kb * (x - mean) + kc */
+  float lo, hi;                        /* the fused activation's clamp: dy passes inside */
+} BnCoef;
+
+/* Sums of (x - shift) and its square over rows [r0, r1), in float over blocks of 32 rows,
+ * added to @sum and @sq. */
+void _gemba_bn_stats16 (const float *x, const float *shift, gsize r0, gsize r1, int C,
+                        double *sum, double *sq);
+/* Sums of the masked dy and of it times (x - mean), the same way. */
+void _gemba_bn_bwd_sums16 (const float *x, const float *dy, const BnCoef *k, gsize r0,
+                           gsize r1, int C, double *sdy, double *sdyx);
+/* dx (=, or += with @accumulate) of rows [r0, r1); @dx may be @dy. */
+void _gemba_bn_bwd_apply16 (const float *x, const float *dy, const BnCoef *k, gsize r0,
+                            gsize r1, int C, float *dx, gboolean accumulate);
 
 G_END_DECLS

@@ -1225,6 +1225,11 @@ bn_stats_task (gpointer data, int task, int thread)
   const float *shift = job->x;
 
   memset (sum, 0, sizeof (double) * 2 * C);
+  if (C % 16 == 0 && _gemba_nn_avx512 ())
+    {
+      _gemba_bn_stats16 (job->x, shift, r0, r1, C, sum, sq);
+      return;
+    }
   /* float partial sums of 32 rows, then double, for speed and accuracy */
   for (gsize r = r0; r < r1; r += 32)
     {
@@ -1292,7 +1297,8 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
   const int C = l->in_c;
   gsize rows = (gsize) batch * l->in_h * l->in_w;
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .out = y, .total = rows };
-  float *scale = layer_aux (l, 3 * C);
+  /* the backward pass's coefficients after these, which it reads (bn_coef()) */
+  float *scale = layer_aux (l, 6 * C);
   float *beta = scale + C;
   float *mean_used = scale + 2 * C;
   int nt = gemba_pool_get_n_threads (pool);
@@ -1343,6 +1349,23 @@ bn_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, float *y,
   gemba_pool_run_dynamic (pool, (int) ((rows + job.chunk - 1) / job.chunk), bn_apply_task, &job);
 }
 
+/* l->aux: the forward pass's scale, shift and mean, then the backward pass's ka, kb, kc */
+static void
+bn_coef (const GembaLayer *l, BnCoef *k)
+{
+  const int C = l->in_c;
+
+  k->scale = l->aux;
+  k->beta = l->aux + C;
+  k->fmean = l->aux + 2 * C;
+  k->mean = l->save_mean;
+  k->ka = l->aux + 3 * C;
+  k->kb = l->aux + 4 * C;
+  k->kc = l->aux + 5 * C;
+  k->lo = l->act == GEMBA_LAYER_BATCH_NORM ? -INFINITY : 0.0f;
+  k->hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
+}
+
 GEMBA_CLONES static void
 bn_bwd_sums_task (gpointer data, int task, int thread)
 {
@@ -1358,6 +1381,14 @@ bn_bwd_sums_task (gpointer data, int task, int thread)
   const float hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
 
   memset (sdy, 0, sizeof (double) * 2 * C);
+  if (C % 16 == 0 && _gemba_nn_avx512 ())
+    {
+      BnCoef k;
+
+      bn_coef (l, &k);
+      _gemba_bn_bwd_sums16 (job->x, job->dy, &k, r0, r1, C, sdy, sdyx);
+      return;
+    }
   for (gsize r = r0; r < r1; r += 32)
     {
       gsize re = MIN (r + 32, r1);
@@ -1397,13 +1428,22 @@ bn_bwd_apply_task (gpointer data, int task, int thread)
   const int C = l->in_c;
   gsize r0 = (gsize) task * job->chunk;
   gsize r1 = MIN (r0 + job->chunk, job->total);
-  const float *restrict ka = l->aux;
-  const float *restrict kb = l->aux + C;
-  const float *restrict kc = l->aux + 2 * C;
+  const float *restrict ka = l->aux + 3 * C;
+  const float *restrict kb = l->aux + 4 * C;
+  const float *restrict kc = l->aux + 5 * C;
   const float *restrict mean = l->save_mean;
 
   const float lo = l->act == GEMBA_LAYER_BATCH_NORM ? -INFINITY : 0.0f;
   const float hi = l->act == GEMBA_LAYER_RELU6 ? 6.0f : INFINITY;
+
+  if (C % 16 == 0 && _gemba_nn_avx512 ())
+    {
+      BnCoef k;
+
+      bn_coef (l, &k);
+      _gemba_bn_bwd_apply16 (job->x, job->dy, &k, r0, r1, C, job->dx, job->accumulate);
+      return;
+    }
 
   /* dx may alias dy (a fused activation's gradient buffer): read before write, no restrict */
   for (gsize r = r0; r < r1; r++)
@@ -1440,7 +1480,8 @@ bn_backward (GembaLayer *l, GembaPool *pool, int batch, gboolean training, const
   double *partial = layer_partial (l, (gsize) n_tasks * 2 * C);
   Job job = { .l = l, .pool = pool, .batch = batch, .x = x, .y = y, .dy = dy, .dx = dx,
               .accumulate = accumulate, .total = rows };
-  float *ka = layer_aux (l, 3 * C);
+  /* after the forward pass's scale, shift and mean (bn_coef()) */
+  float *ka = layer_aux (l, 6 * C) + 3 * C;
   float *kb = ka + C;
   float *kc = ka + 2 * C;
   int nt = gemba_pool_get_n_threads (pool);
