@@ -17,6 +17,14 @@ gboolean _gemba_conv_direct_usable (const GembaLayer *l);
  * (depthwise: see below);
  * free with gemba_floats_free(). */
 float *_gemba_conv_direct_pack (const GembaLayer *l);
+/* Not depthwise: its size in floats, and the packing into a buffer of that size (64-byte
+ * aligned) */
+gsize _gemba_conv_direct_packed_size (const GembaLayer *l);
+void _gemba_conv_direct_pack_into (const GembaLayer *l, float *p);
+/* The weights of the transposed convolution that gives the dx of @l (groups 1, square
+ * kernel: in and out swapped, the kernel flipped, no bias), packed as above from l->w, into
+ * a buffer of the transposed layer's _gemba_conv_direct_packed_size(). */
+void _gemba_conv_direct_pack_transposed_into (const GembaLayer *l, float *p);
 int _gemba_conv_direct_n_blocks (const GembaLayer *l);
 /* y = act (conv (x) + b) [+ res] for output pixels [p0, p1) of the batch and output channel
  * blocks [nb0, nb1); @act: 0 none, 1 ReLU, 2 ReLU6; @res: NULL, or a residual of y's shape

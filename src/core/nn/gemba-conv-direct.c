@@ -91,17 +91,23 @@ pack_depthwise (const GembaLayer *l)
   return p;
 }
 
-float *
-_gemba_conv_direct_pack (const GembaLayer *l)
+gsize
+_gemba_conv_direct_packed_size (const GembaLayer *l)
 {
-  if (is_depthwise (l))
-    return pack_depthwise (l);
+  return (gsize) n_blocks (l) * (conv_k (l) + 1) * NB;
+}
 
+void
+_gemba_conv_direct_pack_into (const GembaLayer *l, float *p)
+{
   const gsize K = conv_k (l);
   const int nb = n_blocks (l);
-  float *p = gemba_floats_new ((gsize) nb * (K + 1) * NB);   /* zeroed: padding channels */
   float *bias = p + (gsize) nb * K * NB;
 
+  g_assert (!is_depthwise (l));
+  /* the padding channels of the last block are zeros */
+  if (l->out_c % NB)
+    memset (p, 0, sizeof (float) * _gemba_conv_direct_packed_size (l));
   for (int co = 0; co < l->out_c; co++)
     {
       float *dst = p + (gsize) (co / NB) * K * NB + co % NB;
@@ -111,6 +117,44 @@ _gemba_conv_direct_pack (const GembaLayer *l)
         dst[k * NB] = src[k];
       bias[co] = l->b ? l->b[co] : 0.0f;
     }
+}
+
+/* W'[ci][k-1-ky][k-1-kx][co] = W[co][ky][kx][ci], packed: each run of input channels of a
+ * tap of W is a run of outputs of W' (no transposed copy of W first, whose stores went
+ * out_c floats apart). */
+void
+_gemba_conv_direct_pack_transposed_into (const GembaLayer *l, float *p)
+{
+  const int k = l->kh, ci_n = l->in_c, co_n = l->out_c;
+  const gsize K = (gsize) k * k * co_n;   /* the transposed convolution's */
+  const int nb = (ci_n + NB - 1) / NB;
+
+  g_assert (l->groups == 1 && l->kh == l->kw);
+  if (ci_n % NB)
+    memset (p, 0, sizeof (float) * nb * (K + 1) * NB);
+  else
+    memset (p + (gsize) nb * K * NB, 0, sizeof (float) * nb * NB);   /* no bias */
+  for (int co = 0; co < co_n; co++)
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++)
+        {
+          const float *src = l->w + (((gsize) co * k + ky) * k + kx) * ci_n;
+          gsize kt = ((gsize) (k - 1 - ky) * k + (k - 1 - kx)) * co_n + co;
+
+          for (int ci = 0; ci < ci_n; ci++)
+            p[((gsize) (ci / NB) * K + kt) * NB + ci % NB] = src[ci];
+        }
+}
+
+float *
+_gemba_conv_direct_pack (const GembaLayer *l)
+{
+  float *p;
+
+  if (is_depthwise (l))
+    return pack_depthwise (l);
+  p = gemba_floats_new (_gemba_conv_direct_packed_size (l));
+  _gemba_conv_direct_pack_into (l, p);
   return p;
 }
 

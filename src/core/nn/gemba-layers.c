@@ -1013,6 +1013,20 @@ direct_in_training (const GembaLayer *l)
          && _gemba_conv_direct_usable (l);
 }
 
+/* The packed weights of a convolution in training, for its forward pass and then those of
+ * its transposed convolution for dx: in l->aux, of the larger size, allocated once instead
+ * of a new zeroed buffer of up to 300 kB for each pass. */
+static float *
+training_pack_buffer (GembaLayer *l)
+{
+  gsize n = _gemba_conv_direct_packed_size (l);
+  GembaLayer tl;
+
+  if (conv_transposed (l, &tl))
+    n = MAX (n, _gemba_conv_direct_packed_size (&tl));
+  return layer_aux (l, n);
+}
+
 /* The images of the batch in one static task per thread, each summing its dW (in the packed
  * layout) and db in its scratch; the sums are then added in thread order, as reproducible as
  * the GEMM path. */
@@ -1101,10 +1115,10 @@ conv_forward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const f
     }
   if (direct_in_training (l))
     {
-      float *packed = _gemba_conv_direct_pack (l);
+      float *packed = training_pack_buffer (l);
 
+      _gemba_conv_direct_pack_into (l, packed);
       direct_forward (l, packed, pool, batch, x, NULL, y);
-      gemba_floats_free (packed);
       return;
     }
 
@@ -1180,7 +1194,14 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
         }
     }
 
-  if (use_transposed)
+  if (use_transposed && !accumulate && direct_in_training (&tl))
+    {
+      float *packed = training_pack_buffer (l);
+
+      _gemba_conv_direct_pack_transposed_into (l, packed);
+      direct_forward (&tl, packed, pool, batch, dy, NULL, dx);
+    }
+  else if (use_transposed)
     {
       /* W[co][ky][kx][ci] -> W'[ci][k-1-ky][k-1-kx][co] */
       const int k = l->kh, ci_n = l->in_c, co_n = l->out_c;
@@ -1195,14 +1216,6 @@ conv_backward (GembaLayer *l, GembaPool *pool, int batch, const float *x, const 
               wt[(((gsize) ci * k + (k - 1 - ky)) * k + (k - 1 - kx)) * co_n + co] =
                 l->w[(((gsize) co * k + ky) * k + kx) * ci_n + ci];
       tl.w = wt;
-      if (!accumulate && direct_in_training (&tl))
-        {
-          float *packed = _gemba_conv_direct_pack (&tl);
-
-          direct_forward (&tl, packed, pool, batch, dy, NULL, dx);
-          gemba_floats_free (packed);
-          return;
-        }
       tj.total = (gsize) batch * tl.out_h * tl.out_w;
       tj.chunk = conv_fwd_chunk (&tl, batch, nt);
       gemba_pool_run_dynamic (pool, (int) ((tj.total + tj.chunk - 1) / tj.chunk), conv_fwd_task, &tj);
