@@ -1,4 +1,4 @@
-/* gemba-conv-direct-private.h: inference convolutions without im2col (AVX-512)
+/* gemba-conv-direct-private.h: convolutions without im2col, and batch-norm passes (AVX-512)
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */

@@ -11,6 +11,10 @@
  * pixels), starting from the bias, and the ReLU/ReLU6 that follows is applied as the tile is
  * stored. Weights are packed once, when the network is folded for inference.
  *
+ * Training uses the same kernels (weights packed each pass) for the forward pass and the
+ * transposed convolution of dx, and has its own here: the weight gradient, and batch-norm's
+ * passes over channels a multiple of 16.
+ *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
