@@ -692,6 +692,37 @@ test_fused_activation (void)
         }
 }
 
+/* A convolution that trained (its packed weights for the direct kernels were in l->aux) and
+ * is then frozen must not take that buffer for its input's zero-bordered copy: here of the
+ * same size (1 image of 2×71×8 with a border of 1 is 4 × 73 × 8 floats, the packed weights
+ * 73 × 32). */
+static void
+test_frozen_after_training (void)
+{
+  g_autoptr(GembaPool) pool = gemba_pool_new (1);
+  GembaLayer *l = gemba_layer_new_conv (2, 71, 8, 8, 3, 3, 1, 1, 1, FALSE);
+  gsize nx = gemba_layer_in_size (l), ny = gemba_layer_out_size (l);
+  float *x = gemba_floats_new (nx), *y = gemba_floats_new (ny), *yf = gemba_floats_new (ny);
+  float *dx = gemba_floats_new (nx);
+  GembaRng rng;
+
+  gemba_rng_init (&rng, 23);
+  gemba_layer_init_params (l, &rng);
+  fill (x, nx, &rng, 1.0f);
+  gemba_layer_forward (l, pool, 1, x, NULL, y, TRUE, 0);
+  gemba_layer_backward (l, pool, 1, TRUE, x, NULL, y, y, dx, FALSE, NULL, FALSE);
+  gemba_layer_forward (l, pool, 1, x, NULL, y, FALSE, 0);
+  gemba_layer_freeze (l, GEMBA_LAYER_CONV);
+  gemba_layer_forward (l, pool, 1, x, NULL, yf, FALSE, 0);
+  for (gsize i = 0; i < ny; i++)
+    g_assert_cmpfloat_with_epsilon (yf[i], y[i], 1e-4 * (1 + fabsf (y[i])));
+  gemba_floats_free (x);
+  gemba_floats_free (y);
+  gemba_floats_free (yf);
+  gemba_floats_free (dx);
+  gemba_layer_free (l);
+}
+
 /* Folding an inference batch-norm into the convolution gives the same output. */
 static void
 test_fold (void)
@@ -926,6 +957,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/layers/fold-batch-norm", test_fold);
   g_test_add_func ("/nn/layers/fused-activation", test_fused_activation);
   g_test_add_func ("/nn/layers/frozen", test_frozen);
+  g_test_add_func ("/nn/layers/frozen-after-training", test_frozen_after_training);
   g_test_add_func ("/nn/layers/fused-block", test_fused_block);
 
   return g_test_run ();

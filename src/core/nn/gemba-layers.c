@@ -2490,6 +2490,11 @@ gemba_layer_freeze (GembaLayer *l, GembaLayerKind act)
   if (l->kind != GEMBA_LAYER_CONV)
     return;
   l->act = act == GEMBA_LAYER_RELU || act == GEMBA_LAYER_RELU6 ? act : GEMBA_LAYER_CONV;
+  /* what training kept in l->aux (packed or transposed weights) is no zero-bordered copy of
+   * the input, which padded_buffer() takes a buffer of the right size for */
+  gemba_floats_free (l->aux);
+  l->aux = NULL;
+  l->aux_size = 0;
   gemba_floats_free (l->packed);
   l->packed = _gemba_conv_direct_usable (l) ? _gemba_conv_direct_pack (l) : NULL;
 }
