@@ -8,6 +8,7 @@
  *   OUT/pool/                 unlabeled PNG frames of line 3 under its new lighting
  *   OUT/test-old/, OUT/test-new/  held-out PNG frames of both conditions, never imported
  *   OUT/truth.tsv             set, file name, class index, class name of every frame
+ * Every file's modification time (Gemba's capture time) is set: one frame every 5 s.
  *   OUT/SET.u8                the same pixels for the PyTorch side (SIZE × SIZE × 3 per frame,
  *                             in truth.tsv's order within the set), so both see the same frames
  * Frames are the demo's 320 × 240 renders resized to SIZE × SIZE (64 by default), stored as PNG
@@ -20,6 +21,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <utime.h>
 
 #include "gemba-demo.h"
 #include "gemba-image.h"
@@ -29,6 +32,10 @@
 #define N_POOL 600
 #define N_TEST_OLD_PER_LINE 200
 #define N_TEST_NEW 400
+
+/* Capture times: from 2026-01-05 06:00 UTC, one frame every 5 s. */
+#define CAPTURE_START ((time_t) 1767592800)
+#define CAPTURE_INTERVAL 5
 
 static const double class_share[GEMBA_DEMO_N_CLASSES] = { 0.46, 0.18, 0.18, 0.18 };
 
@@ -97,6 +104,21 @@ make_batch (Maker *m, const Batch *b, GError **error)
       path = g_build_filename (folder, name, NULL);
       if (!gemba_image_save (small, path, error))
         return FALSE;
+      /* Gemba takes a file's capture time from its modification time: one part every
+       * CAPTURE_INTERVAL seconds, as on a line, not the instant this program wrote it (a run's
+       * 600 new frames in a second or two made near-duplicates of unrelated parts, and the
+       * review queue depended on how fast the frames were rendered). */
+      {
+        struct utimbuf when;
+
+        when.actime = when.modtime = CAPTURE_START + (time_t) m->counter * CAPTURE_INTERVAL;
+        if (utime (path, &when) != 0)
+          {
+            g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno),
+                         "%s: cannot set its time", path);
+            return FALSE;
+          }
+      }
       if (fwrite (small->pixels, 1, (gsize) m->size * m->size * 3, raw) !=
           (gsize) m->size * m->size * 3)
         {
