@@ -83,7 +83,9 @@ class Gemba:
                  os.path.join(self.key, "secret"), check=False)
         if p.returncode == 0:
             return True, ""
-        message = (p.stderr.strip().splitlines() or ["?"])[0]
+        lines = p.stderr.strip().splitlines() or ["?"]
+        # The refusal, then its first reason ("  - significantly worse on class …").
+        message = " ".join([lines[0]] + [x.strip()[2:] for x in lines[1:2] if x.startswith("  - ")])
         self("export", project, str(model), "-o", out, "--key", os.path.join(self.key, "secret"),
              "--force", "--reason", "bench/loop measures every fine-tune")
         return False, message
