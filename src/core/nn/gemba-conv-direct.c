@@ -301,6 +301,39 @@ static const TileFn tile_fns[2][13] = {
     tile_9_2, tile_10_2, tile_11_2, tile_12_2 },
 };
 
+/* Points @t at block @nb of @packed (its bias, the channels that exist); returns the block's
+ * weights. */
+static const float *
+tile_block (Tile *t, const GembaLayer *l, const float *packed, int nb)
+{
+  const gsize K = conv_k (l);
+
+  t->n_valid = MIN (NB, l->out_c - nb * NB);
+  t->bias = packed + (gsize) n_blocks (l) * K * NB + nb * NB;
+  return packed + (gsize) nb * K * NB;
+}
+
+/* Adds to @t the tap (@ky, @kx) of the block's weights @wb, at input pixel (@iy, @ix) of the
+ * image @xi. */
+static void
+tile_add_tap (Tile *t, const GembaLayer *l, const float *xi, const float *wb, int iy, int ix,
+              int ky, int kx)
+{
+  t->a[t->n_taps] = xi + ((gsize) iy * l->in_w + ix) * l->in_c;
+  t->w[t->n_taps] = wb + (gsize) (ky * l->kw + kx) * l->in_c * NB;
+  t->n_taps++;
+}
+
+/* Runs @t on @R output pixels of block @nb, the first at (@oy, @ox) of image @img. */
+static void
+tile_run (Tile *t, const GembaLayer *l, float *y, const float *res, int img, int oy, int ox,
+          int nb, int R)
+{
+  t->y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
+  t->res = res ? res + (t->y - y) : NULL;
+  tile_fns[t->n_valid > 16 ? 1 : 0][R] (t);
+}
+
 /* Output pixels [ox0, ox1) of row @oy of image @img, all of whose windows share the column
  * taps [kx0, kx1), for blocks [nb0, nb1). */
 static void
@@ -308,8 +341,6 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, const flo
              float *y, int img, int oy, int ox0, int ox1, int kx0, int kx1, int nb0, int nb1,
              int act)
 {
-  const gsize K = conv_k (l);
-  const float *bias = packed + (gsize) n_blocks (l) * K * NB;
   const float *xi = x + (gsize) img * l->in_h * l->in_w * l->in_c;
   Tile t;
   int ky0 = MAX (0, l->pad - oy * l->stride);
@@ -322,12 +353,8 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, const flo
 
   for (int nb = nb0; nb < nb1; nb++)
     {
-      const float *wb = packed + (gsize) nb * K * NB;
-      int V;
+      const float *wb = tile_block (&t, l, packed, nb);
 
-      t.n_valid = MIN (NB, l->out_c - nb * NB);
-      V = t.n_valid > 16 ? 2 : 1;
-      t.bias = bias + nb * NB;
       for (int ox = ox0; ox < ox1;)
         {
           int R = tile_len (ox1 - ox, 12);
@@ -335,19 +362,9 @@ run_segment (const GembaLayer *l, const float *packed, const float *x, const flo
 
           t.n_taps = 0;
           for (int ky = ky0; ky < ky1; ky++)
-            {
-              int iy = oy * l->stride - l->pad + ky;
-
-              for (int kx = kx0; kx < kx1; kx++)
-                {
-                  t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0 + kx) * l->in_c;
-                  t.w[t.n_taps] = wb + (gsize) (ky * l->kw + kx) * l->in_c * NB;
-                  t.n_taps++;
-                }
-            }
-          t.y = y + (((gsize) img * l->out_h + oy) * l->out_w + ox) * l->out_c + nb * NB;
-          t.res = res ? res + (t.y - y) : NULL;
-          tile_fns[V - 1][R] (&t);
+            for (int kx = kx0; kx < kx1; kx++)
+              tile_add_tap (&t, l, xi, wb, oy * l->stride - l->pad + ky, ix0 + kx, ky, kx);
+          tile_run (&t, l, y, res, img, oy, ox, nb, R);
           ox += R;
         }
     }
@@ -362,8 +379,6 @@ static void
 run_column (const GembaLayer *l, const float *packed, const float *x, const float *res,
             float *y, int img, int ox, int oy0, int oy1, int nb0, int nb1, int act)
 {
-  const gsize K = conv_k (l);
-  const float *bias = packed + (gsize) n_blocks (l) * K * NB;
   const float *xi = x + (gsize) img * l->in_h * l->in_w * l->in_c;
   const int s = l->stride;
   const int ix0 = ox * s - l->pad;
@@ -385,12 +400,8 @@ run_column (const GembaLayer *l, const float *packed, const float *x, const floa
         end++;
       for (int nb = nb0; nb < nb1; nb++)
         {
-          const float *wb = packed + (gsize) nb * K * NB;
-          int V;
+          const float *wb = tile_block (&t, l, packed, nb);
 
-          t.n_valid = MIN (NB, l->out_c - nb * NB);
-          V = t.n_valid > 16 ? 2 : 1;
-          t.bias = bias + nb * NB;
           for (int r = oy; r < end;)
             {
               int R = tile_len (end - r, 12);
@@ -398,16 +409,8 @@ run_column (const GembaLayer *l, const float *packed, const float *x, const floa
               t.n_taps = 0;
               for (int ky = ky0; ky < ky1; ky++)
                 for (int kx = kx0; kx < kx1; kx++)
-                  {
-                    int iy = r * s - l->pad + ky;
-
-                    t.a[t.n_taps] = xi + ((gsize) iy * l->in_w + ix0 + kx) * l->in_c;
-                    t.w[t.n_taps] = wb + (gsize) (ky * l->kw + kx) * l->in_c * NB;
-                    t.n_taps++;
-                  }
-              t.y = y + (((gsize) img * l->out_h + r) * l->out_w + ox) * l->out_c + nb * NB;
-              t.res = res ? res + (t.y - y) : NULL;
-              tile_fns[V - 1][R] (&t);
+                  tile_add_tap (&t, l, xi, wb, r * s - l->pad + ky, ix0 + kx, ky, kx);
+              tile_run (&t, l, y, res, img, r, ox, nb, R);
               r += R;
             }
         }
