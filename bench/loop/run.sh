@@ -30,6 +30,10 @@ if ! $python -c "import torch, numpy" 2>/dev/null; then
 fi
 
 echo "# $(date -u '+%F %T') $(uname -m), $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Rounding, and so every model, differs between CPUs (OpenBLAS and Gemba's kernels pick their
+# code by CPU): say which one.
+echo "# CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)," \
+  "AVX-512: $(grep -q '^flags.* avx512f' /proc/cpuinfo && echo yes || echo no)"
 echo "# build $build: $(meson introspect "$build" --buildoptions 2>/dev/null | $python -c '
 import json, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
