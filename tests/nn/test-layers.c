@@ -40,6 +40,14 @@ fill (float *p, gsize n, GembaRng *rng, float scale)
     p[i] = scale * gemba_rng_normal (rng);
 }
 
+/* Each of @got's @n values is @want's within @rel × (1 + |want|). */
+static void
+assert_close (const float *got, const float *want, gsize n, double rel)
+{
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpfloat_with_epsilon (got[i], want[i], rel * (1 + fabsf (want[i])));
+}
+
 /* Central differences on a few entries of @v against the analytic gradient @g. */
 static void
 check_entries (Case *c, GembaPool *pool, float *v, const float *g, gsize n, const char *what,
@@ -228,10 +236,8 @@ test_conv_first_layer (void)
       gb = g_memdup2 (l->gb, l->n_b * sizeof (float));
       gemba_layer_zero_grad (l);
       gemba_layer_backward (l, pool, batch, TRUE, x, NULL, y, dy, NULL, FALSE, NULL, FALSE);
-      for (gsize i = 0; i < l->n_w; i++)
-        g_assert_cmpfloat_with_epsilon (l->gw[i], gw[i], 1e-4 * (1 + fabsf (gw[i])));
-      for (gsize i = 0; i < l->n_b; i++)
-        g_assert_cmpfloat_with_epsilon (l->gb[i], gb[i], 1e-4 * (1 + fabsf (gb[i])));
+      assert_close (l->gw, gw, l->n_w, 1e-4);
+      assert_close (l->gb, gb, l->n_b, 1e-4);
       gemba_floats_free (x);
       gemba_floats_free (y);
       gemba_floats_free (dy);
@@ -607,12 +613,10 @@ test_threads (void)
       gemba_layer_zero_grad (l);
       gemba_layer_forward (l, p2, batch, x, NULL, y2, TRUE, 1);
       gemba_layer_backward (l, p2, batch, TRUE, x, NULL, y2, dy, dx2, FALSE, NULL, FALSE);
-      for (gsize i = 0; i < ny; i++)
-        g_assert_cmpfloat_with_epsilon (y1[i], y2[i], 1e-5 * (1 + fabsf (y1[i])));
-      for (gsize i = 0; i < nx; i++)
-        g_assert_cmpfloat_with_epsilon (dx1[i], dx2[i], 1e-4 * (1 + fabsf (dx1[i])));
-      for (gsize i = 0; gw1 && i < l->n_w; i++)
-        g_assert_cmpfloat_with_epsilon (gw1[i], l->gw[i], 1e-3 * (1 + fabsf (gw1[i])));
+      assert_close (y2, y1, ny, 1e-5);
+      assert_close (dx2, dx1, nx, 1e-4);
+      if (gw1)
+        assert_close (l->gw, gw1, l->n_w, 1e-3);
       gemba_floats_free (x);
       gemba_floats_free (dy);
       gemba_floats_free (y1);
@@ -666,18 +670,10 @@ test_fused_activation (void)
           gemba_layer_backward (act, pool, batch, training, t, NULL, y2, dy, dt, FALSE, NULL,
                                 FALSE);
           gemba_layer_backward (bn, pool, batch, training, x, NULL, t, dt, dx2, FALSE, NULL, FALSE);
-          for (gsize i = 0; i < n; i++)
-            {
-              g_assert_cmpfloat_with_epsilon (y1[i], y2[i], 1e-5 * (1 + fabsf (y2[i])));
-              g_assert_cmpfloat_with_epsilon (dx1[i], dx2[i], 1e-4 * (1 + fabsf (dx2[i])));
-            }
-          for (int c = 0; c < C; c++)
-            {
-              g_assert_cmpfloat_with_epsilon (fused->gw[c], bn->gw[c],
-                                              1e-3 * (1 + fabsf (bn->gw[c])));
-              g_assert_cmpfloat_with_epsilon (fused->gb[c], bn->gb[c],
-                                              1e-3 * (1 + fabsf (bn->gb[c])));
-            }
+          assert_close (y1, y2, n, 1e-5);
+          assert_close (dx1, dx2, n, 1e-4);
+          assert_close (fused->gw, bn->gw, C, 1e-3);
+          assert_close (fused->gb, bn->gb, C, 1e-3);
           gemba_floats_free (x);
           gemba_floats_free (dy);
           gemba_floats_free (y1);
@@ -714,8 +710,7 @@ test_frozen_after_training (void)
   gemba_layer_forward (l, pool, 1, x, NULL, y, FALSE, 0);
   gemba_layer_freeze (l, GEMBA_LAYER_CONV);
   gemba_layer_forward (l, pool, 1, x, NULL, yf, FALSE, 0);
-  for (gsize i = 0; i < ny; i++)
-    g_assert_cmpfloat_with_epsilon (yf[i], y[i], 1e-4 * (1 + fabsf (y[i])));
+  assert_close (yf, y, ny, 1e-4);
   gemba_floats_free (x);
   gemba_floats_free (y);
   gemba_floats_free (yf);
@@ -749,8 +744,7 @@ test_fold (void)
   gemba_layer_forward (bn, pool, 2, t, NULL, y, FALSE, 0);
   gemba_layer_fold_batch_norm (conv, bn);
   gemba_layer_forward (conv, pool, 2, x, NULL, yf, FALSE, 0);
-  for (gsize i = 0; i < ny; i++)
-    g_assert_cmpfloat_with_epsilon (y[i], yf[i], 1e-4 * (1 + fabsf (y[i])));
+  assert_close (yf, y, ny, 1e-4);
   gemba_floats_free (x);
   gemba_floats_free (t);
   gemba_floats_free (y);
