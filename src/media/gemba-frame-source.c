@@ -717,6 +717,10 @@ gemba_frame_source_run (GembaFrameSource *self, GCancellable *cancellable, GErro
       if (!(pipeline = build_pipeline (self, error)))
         break;
       outcome = play (self, pipeline, cancellable, &failure, &produced);
+      /* The sink answers a stop with the end of the stream (new_sample_cb ()), and that end can
+       * reach play () before it sees the stop: it is the stop, not the camera going away. */
+      if (outcome != OUTCOME_CANCELLED && g_atomic_int_get (&self->stop_requested))
+        outcome = OUTCOME_STOPPED;
       if (!self->live)
         query_duration (self, pipeline);
       teardown (&pipeline);

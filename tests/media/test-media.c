@@ -767,9 +767,9 @@ rtsp_thread (gpointer data)
 }
 
 /* @color: the ball's, so that frames after a restart differ from those before (the store
- * keeps one copy of identical frames). */
+ * keeps one copy of identical frames); @fps: frames per second. */
 static RtspServer *
-rtsp_server_start (guint16 port, guint32 color)
+rtsp_server_start (guint16 port, guint32 color, guint fps)
 {
   RtspServer *s = g_new0 (RtspServer, 1);
   g_autoptr(GstRTSPMediaFactory) factory = gst_rtsp_media_factory_new ();
@@ -777,8 +777,8 @@ rtsp_server_start (guint16 port, guint32 color)
   g_autofree char *service = g_strdup_printf ("%u", port);
   g_autofree char *launch = g_strdup_printf (
     "( videotestsrc is-live=true pattern=ball foreground-color=0x%08x ! "
-    "video/x-raw,format=I420,width=160,height=120,framerate=15/1 ! jpegenc ! "
-    "rtpjpegpay name=pay0 pt=96 )", color);
+    "video/x-raw,format=I420,width=160,height=120,framerate=%u/1 ! jpegenc ! "
+    "rtpjpegpay name=pay0 pt=96 )", color, fps);
   GstRTSPMountPoints *mounts;
 
   s->context = g_main_context_new ();
@@ -843,11 +843,12 @@ test_rtsp_reconnect (Fixture *f, gconstpointer data)
   g_autofree char *uri = g_strdup_printf ("rtsp://127.0.0.1:%u/cam", port);
   g_autoptr(GPtrArray) frames = NULL;
   g_autoptr(GembaSampler) sampler = gemba_sampler_new_all ();
-  RtspServer *server = rtsp_server_start (port, 0xffffffff);
+  RtspServer *server = rtsp_server_start (port, 0xffffffff, 15);
   Capture c = { 0 };
   GThread *thread;
   gint64 stopped_at, restarted_at, before = 0, after = 0, gap_ns;
 
+  g_atomic_int_set (&n_dropped, 0);
   c.store = f->store;
   c.source = gemba_frame_source_new (uri, &c.error);
   g_assert_no_error (c.error);
@@ -863,7 +864,7 @@ test_rtsp_reconnect (Fixture *f, gconstpointer data)
   rtsp_server_stop (server);
   stopped_at = g_get_monotonic_time ();
   g_usleep (1500 * 1000);
-  server = rtsp_server_start (port, 0xff40ff40);
+  server = rtsp_server_start (port, 0xff40ff40, 15);
   restarted_at = g_get_monotonic_time ();
   while (gemba_frame_source_get_n_reconnects (c.source) == 0 &&
          g_get_monotonic_time () - restarted_at < 20 * G_USEC_PER_SEC)
@@ -915,6 +916,45 @@ test_rtsp_reconnect (Fixture *f, gconstpointer data)
     }
   g_assert_cmpint (before, >=, 10);
   g_assert_cmpint (after, >=, 10);
+  g_object_unref (c.source);
+}
+
+/* Stopping a live network stream is a stop, not a drop. The sink ends the stream when asked to
+ * stop, and that end of stream must not be taken for the camera going away (a "dropped"
+ * signal, a reconnection). At 60 frames per second the end arrives while the capture is still
+ * waiting on the pipeline's bus, where at 15 it mostly came after. */
+static void
+test_rtsp_stop_is_not_a_drop (Fixture *f, gconstpointer data)
+{
+  guint16 port = free_port ();
+  g_autofree char *uri = g_strdup_printf ("rtsp://127.0.0.1:%u/cam", port);
+  RtspServer *server = rtsp_server_start (port, 0xffffffff, 60);
+
+  g_atomic_int_set (&n_dropped, 0);
+  for (int i = 0; i < 10; i++)
+    {
+      g_autoptr(GembaSampler) sampler = gemba_sampler_new_all ();
+      Capture c = { 0 };
+      GThread *thread;
+
+      c.store = f->store;
+      c.source = gemba_frame_source_new (uri, &c.error);
+      g_assert_no_error (c.error);
+      g_signal_connect (c.source, "dropped", G_CALLBACK (dropped_cb), NULL);
+      gemba_media_import_options_init (&c.options);
+      c.options.sampler = sampler;
+      c.options.source_name = "Line 3 top";
+      thread = g_thread_new ("capture", capture_thread, &c);
+      wait_frames (c.source, 5);
+      gemba_frame_source_stop (c.source);
+      g_thread_join (thread);
+      g_assert_no_error (c.error);
+      g_assert_true (c.ok);
+      g_assert_cmpuint (gemba_frame_source_get_n_reconnects (c.source), ==, 0);
+      g_object_unref (c.source);
+    }
+  rtsp_server_stop (server);
+  g_assert_cmpuint (g_atomic_int_get (&n_dropped), ==, 0);
 }
 
 /* --- the CLI --------------------------------------------------------------------------- */
@@ -1077,6 +1117,7 @@ main (int argc, char **argv)
   ADD ("/media/capture/preview-snapshot", test_pipeline_preview_snapshot);
   ADD ("/media/capture/cancel-keeps-frames", test_cancel_keeps_frames);
   ADD ("/media/capture/rtsp-reconnect", test_rtsp_reconnect);
+  ADD ("/media/capture/rtsp-stop-is-not-a-drop", test_rtsp_stop_is_not_a_drop);
   ADD ("/media/cli/import-and-capture", test_cli_import_and_capture);
   ADD ("/media/cli/missing-plugin", test_cli_missing_plugin);
 #undef ADD
