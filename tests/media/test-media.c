@@ -836,6 +836,20 @@ dropped_cb (GembaFrameSource *source, const char *message, gpointer user_data)
   g_atomic_int_inc (&n_dropped);
 }
 
+/* Prepares @c to capture @uri with @sampler into @f's store as "Line 3 top", counting its
+ * "dropped" signals in n_dropped. */
+static void
+rtsp_capture_init (Capture *c, Fixture *f, const char *uri, GembaSampler *sampler)
+{
+  c->store = f->store;
+  c->source = gemba_frame_source_new (uri, &c->error);
+  g_assert_no_error (c->error);
+  g_signal_connect (c->source, "dropped", G_CALLBACK (dropped_cb), NULL);
+  gemba_media_import_options_init (&c->options);
+  c->options.sampler = sampler;
+  c->options.source_name = "Line 3 top";
+}
+
 static void
 test_rtsp_reconnect (Fixture *f, gconstpointer data)
 {
@@ -849,14 +863,8 @@ test_rtsp_reconnect (Fixture *f, gconstpointer data)
   gint64 stopped_at, restarted_at, before = 0, after = 0, gap_ns;
 
   g_atomic_int_set (&n_dropped, 0);
-  c.store = f->store;
-  c.source = gemba_frame_source_new (uri, &c.error);
-  g_assert_no_error (c.error);
+  rtsp_capture_init (&c, f, uri, sampler);
   gemba_frame_source_set_timeouts (c.source, 10, 20, 3);
-  g_signal_connect (c.source, "dropped", G_CALLBACK (dropped_cb), NULL);
-  gemba_media_import_options_init (&c.options);
-  c.options.sampler = sampler;
-  c.options.source_name = "Line 3 top";
   thread = g_thread_new ("capture", capture_thread, &c);
 
   /* Play for a while, drop the server, bring it back. */
@@ -937,13 +945,7 @@ test_rtsp_stop_is_not_a_drop (Fixture *f, gconstpointer data)
       Capture c = { 0 };
       GThread *thread;
 
-      c.store = f->store;
-      c.source = gemba_frame_source_new (uri, &c.error);
-      g_assert_no_error (c.error);
-      g_signal_connect (c.source, "dropped", G_CALLBACK (dropped_cb), NULL);
-      gemba_media_import_options_init (&c.options);
-      c.options.sampler = sampler;
-      c.options.source_name = "Line 3 top";
+      rtsp_capture_init (&c, f, uri, sampler);
       thread = g_thread_new ("capture", capture_thread, &c);
       wait_frames (c.source, 5);
       gemba_frame_source_stop (c.source);
