@@ -73,6 +73,7 @@ gemba_cli_train (int argc, char **argv)
   int epochs = 0, size = 0, seed = -1, threads = 0, batch = 0, patience = -1;
   double lr = 0, width = 0;
   gboolean no_augment = FALSE, flip_h = FALSE, flip_v = FALSE, pseudo_labels = FALSE;
+  gboolean best_epoch = FALSE;
   gint64 parent_id = 0;
   const GOptionEntry entries[] = {
     { "from", 0, 0, G_OPTION_ARG_STRING, &from,
@@ -87,6 +88,9 @@ gemba_cli_train (int argc, char **argv)
       N_("N") },
     { "patience", 0, 0, G_OPTION_ARG_INT, &patience,
       N_("Stop after N epochs without a better validation accuracy (0: never)"), N_("N") },
+    { "best-epoch", 0, 0, G_OPTION_ARG_NONE, &best_epoch,
+      N_("Keep the weights of the epoch with the best validation accuracy instead of the mean "
+         "of the weights over the schedule’s second half"), NULL },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, N_("Peak learning rate"), N_("RATE") },
     { "seed", 0, 0, G_OPTION_ARG_INT, &seed, N_("Seed: the same seed gives the same model"),
       N_("N") },
@@ -164,6 +168,8 @@ gemba_cli_train (int argc, char **argv)
     options.settings.batch_size = batch;
   if (patience >= 0)
     options.settings.patience = patience;
+  if (best_epoch)
+    options.settings.average_weights = FALSE;
   if (seed >= 0)
     options.settings.seed = seed;
   if (threads > 0)

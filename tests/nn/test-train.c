@@ -11,6 +11,7 @@
 
 #include "gemba-classifier.h"
 #include "gemba-error.h"
+#include "gemba-layers.h"
 #include "gemba-train.h"
 #include "nn-test-data.h"
 
@@ -378,6 +379,94 @@ test_early_stopping (void)
   data_clear (&d);
 }
 
+/* With weight averaging a model keeps the mean of its weights over the schedule's second half:
+ * one epoch averaged is that epoch's weights. Its batch-norm statistics are measured afresh on
+ * the training frames: the first batch-norm's running mean is the mean, over those frames, of
+ * what the first convolution makes of them. */
+static void
+test_average_weights (void)
+{
+  GembaTrainSettings s;
+  Data d;
+  GembaModel *m[2] = { NULL, NULL };
+  g_autoptr(GembaPool) pool = gemba_pool_new (2);
+  g_autoptr(GError) error = NULL;
+  g_autofree float *input = NULL;
+  g_autofree float *running_mean = NULL;
+  g_autofree guint8 *bytes = NULL;
+  const GembaPreprocess *pp;
+  GembaLayer *bn = NULL;
+  GembaParam *p0, *p1;
+  GembaNet *net;
+  guint n0, n1;
+  gsize n_in;
+
+  data_init (&d, 60, 0, 11);
+  small_settings (&s);
+  s.epochs = 2;
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr(GembaTrainer) t = NULL;
+
+      s.average_weights = i == 0;
+      t = make_trainer (&s, &d);
+      m[i] = gemba_trainer_run (t, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpint (json_object_get_int_member (gemba_model_get_training (m[0]),
+                                               "averaged-epochs"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (gemba_model_get_training (m[1]),
+                                               "averaged-epochs"), ==, 0);
+  p0 = gemba_net_get_params (gemba_model_get_net (m[0]), &n0);
+  p1 = gemba_net_get_params (gemba_model_get_net (m[1]), &n1);
+  g_assert_cmpuint (n0, ==, n1);
+  for (guint i = 0; i < n0; i++)
+    if (!strstr (p0[i].name, ".running_"))
+      g_assert_cmpint (memcmp (p0[i].data, p1[i].data, p0[i].n * sizeof (float)), ==, 0);
+
+  /* the first batch-norm: its statistics against a pass over every training frame at once */
+  net = gemba_model_get_net (m[0]);
+  for (guint i = 0; i < gemba_net_get_n_layers (net) && !bn; i++)
+    if (gemba_net_get_layer (net, i)->kind == GEMBA_LAYER_BATCH_NORM)
+      bn = gemba_net_get_layer (net, i);
+  g_assert_nonnull (bn);
+  running_mean = g_memdup2 (bn->running_mean, sizeof (float) * bn->in_c);
+  pp = gemba_model_get_preprocess (m[0]);
+  n_in = gemba_preprocess_bytes (pp);
+  bytes = g_malloc (n_in);
+  input = g_new (float, n_in * d.train->len);
+  for (guint i = 0; i < d.train->len; i++)
+    {
+      const GembaImage *image = g_array_index (d.train, GembaTrainSample, i).image;
+
+      g_assert_true (gemba_preprocess_rgb (pp, image->pixels, (int) image->width,
+                                           (int) image->height, (int) image->width * 3, bytes,
+                                           &error));
+      gemba_preprocess_normalize (pp, bytes, input + i * n_in);
+    }
+  gemba_net_forward (net, pool, input, (int) d.train->len, TRUE, 0);
+  for (int c = 0; c < bn->in_c; c++)
+    g_assert_cmpfloat (fabsf (running_mean[c] - bn->save_mean[c]), <=,
+                       1e-4f * (1.0f + fabsf (bn->save_mean[c])));
+
+  /* the second half of six epochs */
+  {
+    g_autoptr(GembaTrainer) t = NULL;
+    g_autoptr(GembaModel) model = NULL;
+
+    s.epochs = 6;
+    s.average_weights = TRUE;
+    t = make_trainer (&s, &d);
+    model = gemba_trainer_run (t, NULL, NULL, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (json_object_get_int_member (gemba_model_get_training (model),
+                                                 "averaged-epochs"), ==, 3);
+  }
+  g_object_unref (m[0]);
+  g_object_unref (m[1]);
+  data_clear (&d);
+}
+
 static void
 test_bad_input (void)
 {
@@ -430,6 +519,11 @@ test_settings_json (void)
   g_assert_cmpuint (r.seed, ==, s.seed);
   g_assert_cmpint (r.optimizer, ==, GEMBA_OPTIMIZER_SGD);
   g_assert_cmpint (r.input.width, ==, 224);
+  g_assert_true (r.average_weights);
+  /* settings written before weight averaging existed kept the best epoch */
+  json_object_remove_member (o, "average-weights");
+  g_assert_true (gemba_train_settings_from_json (&r, o, &error));
+  g_assert_false (r.average_weights);
 }
 
 /* Exposure scales every channel by one gain, light colour each channel by its own; settings
@@ -547,6 +641,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/train/async", test_async);
   g_test_add_func ("/nn/train/fine-tune", test_fine_tune);
   g_test_add_func ("/nn/train/early-stopping", test_early_stopping);
+  g_test_add_func ("/nn/train/average-weights", test_average_weights);
   g_test_add_func ("/nn/train/bad-input", test_bad_input);
   g_test_add_func ("/nn/train/settings-json", test_settings_json);
   g_test_add_func ("/nn/augment/lighting", test_augment_lighting);

@@ -28,7 +28,11 @@ G_BEGIN_DECLS
  * @weight_decay: applied to convolution and linear weights
  * @warmup_epochs: linear warm-up, then cosine decay to zero
  * @patience: stop when validation accuracy has not improved for this many epochs of the
- *   schedule's second half (0: never); the weights of the second half's best epoch are kept
+ *   schedule's second half (0: never)
+ * @average_weights: keep the mean of the weights at the end of each epoch of the schedule's
+ *   second half (stochastic weight averaging), with batch-norm statistics measured afresh on
+ *   the training frames; otherwise the second half's best epoch on the validation frames (the
+ *   last epoch without validation frames)
  * @balance_classes: weight classes by inverse frequency in the loss
  * @seed: the run is reproducible from it (for the same thread count)
  * @threads: worker threads (0: all processors)
@@ -45,13 +49,15 @@ typedef struct {
   float weight_decay;
   float warmup_epochs;
   int patience;
+  gboolean average_weights;
   gboolean balance_classes;
   guint64 seed;
   int threads;
 } GembaTrainSettings;
 
 /* Defaults for @arch: small CNN at 128×128 (AdamW, lr 2e-3, 30 epochs, batch 32) or
- * MobileNetV2 1.0 at 224×224 (SGD 0.05 momentum 0.9, 40 epochs); augmentation on. */
+ * MobileNetV2 1.0 at 224×224 (SGD 0.05 momentum 0.9, 40 epochs); augmentation and weight
+ * averaging on. */
 GEMBA_API void gemba_train_settings_init (GembaTrainSettings *settings, GembaArch arch);
 GEMBA_API JsonObject *gemba_train_settings_to_json (const GembaTrainSettings *settings);
 GEMBA_API gboolean gemba_train_settings_from_json (GembaTrainSettings *settings, JsonObject *o,
@@ -110,7 +116,8 @@ GEMBA_API G_DECLARE_FINAL_TYPE (GembaTrainer, gemba_trainer, GEMBA, TRAINER, GOb
 GEMBA_API GembaTrainer *gemba_trainer_new (const GembaTrainSettings *settings,
                                            const char *const *class_names);
 /* Copies the sample arrays (not the images or paths, which must outlive the run). @val may
- * be empty (then there is no early stopping and the last epoch's weights are kept). */
+ * be empty (then there is no early stopping, and without weight averaging the last epoch's
+ * weights are kept). */
 GEMBA_API void gemba_trainer_set_samples (GembaTrainer *self, const GembaTrainSample *train,
                                           gsize n_train, const GembaTrainSample *val,
                                           gsize n_val);
