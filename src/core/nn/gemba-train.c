@@ -644,9 +644,11 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
   params = gemba_net_get_params (net, &n_params);
   for (guint i = 0; i < n_params; i++)
     total_params += params[i].n;
-  best_params = g_new (float, total_params);
+  /* the sum of the second half's weights, or a copy of its best epoch's */
   if (s.average_weights)
     sum_params = g_new0 (double, total_params);
+  else
+    best_params = g_new (float, total_params);
   log = json_array_new ();
 
   for (epoch = 1; epoch <= s.epochs; epoch++)
@@ -682,13 +684,7 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
           double loss;
 
           if (g_cancellable_is_cancelled (cancellable))
-            {
-              json_array_unref (log);
-              gemba_floats_free (input);
-              g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CANCELLED,
-                           _("Training was cancelled"));
-              return NULL;
-            }
+            goto cancelled;
 
           gemba_pool_run_dynamic (pool, bs, batch_task, &job);
           for (int i = 0; i < bs; i++)
@@ -765,7 +761,7 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
               best_loss = vl;
               best_epoch = epoch;
               stale = 0;
-              for (guint i = 0; i < n_params; i++)
+              for (guint i = 0; best_params && i < n_params; i++)
                 {
                   memcpy (best_params + off, params[i].data, sizeof (float) * params[i].n);
                   off += params[i].n;
@@ -808,14 +804,9 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
           params[i].data[j] = (float) (sum_params[off++] / n_averaged);
       if (!measure_batch_norm (net, pool, &pp, train_cache, n_train, s.batch_size, input,
                                cancellable))
-        {
-          json_array_unref (log);
-          gemba_floats_free (input);
-          g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CANCELLED, _("Training was cancelled"));
-          return NULL;
-        }
+        goto cancelled;
     }
-  else if (n_val > 0 && best_epoch > 0)
+  else if (best_params && n_val > 0 && best_epoch > 0)
     {
       gsize off = 0;
 
@@ -873,6 +864,12 @@ run (GembaTrainer *self, GCancellable *cancellable, GembaTrainProgressFunc progr
   }
   gemba_floats_free (input);
   return g_steal_pointer (&model);
+
+cancelled:
+  json_array_unref (log);
+  gemba_floats_free (input);
+  g_set_error (error, GEMBA_ERROR, GEMBA_ERROR_CANCELLED, _("Training was cancelled"));
+  return NULL;
 }
 
 GembaModel *
