@@ -38,10 +38,22 @@ def run(cmd, check=True, **kw):
     return p
 
 
-def kernel_usage():
-    """Kernel CPU seconds and minor page faults of the children that ended so far."""
-    u = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return u.ru_stime, u.ru_minflt
+class Measured:
+    """Wall seconds of a block, and the kernel CPU seconds and minor page faults of the child
+    processes that ran in it: `with Measured() as m: ...`, then m.seconds, m.sys, m.faults."""
+
+    def __enter__(self):
+        u = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._start = (time.perf_counter(), u.ru_stime, u.ru_minflt)
+        return self
+
+    def __exit__(self, *exc):
+        u = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0, sys0, faults0 = self._start
+        self.seconds = time.perf_counter() - t0
+        self.sys = u.ru_stime - sys0
+        self.faults = u.ru_minflt - faults0
+        return False
 
 
 def sha256(path):
@@ -133,24 +145,21 @@ def one_seed(args, gemba, seed):
     gemba("import", project, os.path.join(frames, "pool"), "-s", "Line 3 top camera", "-q")
 
     # First model, with the defaults.
-    k0 = kernel_usage()
-    t0 = time.perf_counter()
-    gemba("train", project, "--seed", str(seed), "-q")
-    r["g_train_s"] = time.perf_counter() - t0
-    k1 = kernel_usage()
+    with Measured() as train:
+        gemba("train", project, "--seed", str(seed), "-q")
+    r["g_train_s"] = train.seconds
     first, settings = newest_model(project)
     r["g_input"] = settings["input"]["width"]
 
     # The review queue: promote, classify what promote left unclassified, list.
-    t0 = time.perf_counter()
-    gemba("promote", project, str(first))
-    unlabeled = ls_json(gemba.bin, project, "--unlabeled")
-    if any(f.get("prediction") is None for f in unlabeled):
-        gemba("predict", project, str(first), "-q")
-        r["g_predict_all"] = True
-    queue = ls_json(gemba.bin, project, "--review", "--limit", str(N_FIX))
-    r["g_queue_s"] = time.perf_counter() - t0
-    k2 = kernel_usage()
+    with Measured() as listing:
+        gemba("promote", project, str(first))
+        unlabeled = ls_json(gemba.bin, project, "--unlabeled")
+        if any(f.get("prediction") is None for f in unlabeled):
+            gemba("predict", project, str(first), "-q")
+            r["g_predict_all"] = True
+        queue = ls_json(gemba.bin, project, "--review", "--limit", str(N_FIX))
+    r["g_queue_s"] = listing.seconds
 
     pool = sorted(n for n, (s, _) in truth.items() if s == "pool")
     rng = random.Random(seed)
@@ -178,15 +187,14 @@ def one_seed(args, gemba, seed):
         sha_of = {v: k for k, v in by_sha.items()}
         for name in picks[kind]:
             gemba("label", p, sha_of[name], truth[name][1])
-        k3 = kernel_usage()
-        t0 = time.perf_counter()
-        gemba("train", p, "--from", "production", "--seed", str(seed), "-q")
-        r[f"g_{kind}_finetune_s"] = time.perf_counter() - t0
+        with Measured() as tune:
+            gemba("train", p, "--from", "production", "--seed", str(seed), "-q")
+        r[f"g_{kind}_finetune_s"] = tune.seconds
         if kind == "queue":
             # the kernel's share of the processes the loop's wall time counts
-            k4 = kernel_usage()
-            r["g_loop_sys_s"] = k2[0] - k0[0] + k4[0] - k3[0]
-            r["g_loop_faults"] = k2[1] - k0[1] + k4[1] - k3[1]
+            loop = (train, listing, tune)
+            r["g_loop_sys_s"] = sum(m.sys for m in loop)
+            r["g_loop_faults"] = sum(m.faults for m in loop)
         tuned, _ = newest_model(p)
         pkg = os.path.join(work, kind + ".gemba")
         r[f"g_{kind}_gate"], r[f"g_{kind}_gate_message"] = gemba.export(p, tuned, pkg)
@@ -205,13 +213,13 @@ def one_seed(args, gemba, seed):
     train_list = os.path.join(work, "torch-train.list")
     with open(train_list, "w") as f:
         f.write("\n".join(trained) + "\n")
-    k0 = kernel_usage()
-    t = json.loads(run(["/usr/bin/python3", os.path.join(HERE, "loop_torch.py"), "--data", frames,
-                        "--train", train_list, "--seed", str(seed), "--threads", str(args.threads),
-                        "--fix", "random=" + os.path.join(work, "random.list"),
-                        "--fix", "queue=" + os.path.join(work, "queue.list")]).stdout)
-    k1 = kernel_usage()
-    r["t_sys_s"], r["t_faults"] = k1[0] - k0[0], k1[1] - k0[1]
+    with Measured() as torch_run:
+        t = json.loads(run(["/usr/bin/python3", os.path.join(HERE, "loop_torch.py"),
+                            "--data", frames, "--train", train_list, "--seed", str(seed),
+                            "--threads", str(args.threads),
+                            "--fix", "random=" + os.path.join(work, "random.list"),
+                            "--fix", "queue=" + os.path.join(work, "queue.list")]).stdout)
+    r["t_sys_s"], r["t_faults"] = torch_run.sys, torch_run.faults
     r["t_train_s"] = t["train_s"]
     r["t_n_train"] = t["n_train"]
     for cond in ("old", "new"):
